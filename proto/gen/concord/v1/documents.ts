@@ -144,7 +144,7 @@ export interface ApplyRequest {
 
 export interface WriteResponse {
   /** version token: the document's Yjs snapshot (state vector + delete set) after the write */
-  version: Buffer;
+  version: Uint8Array;
   /** the node that accepted the write */
   nodeId: string;
   /** masters known to hold the write durably when the ack was sent */
@@ -154,39 +154,39 @@ export interface WriteResponse {
 export interface PushUpdateRequest {
   documentId: string;
   /** a Yjs update (v1 encoding) */
-  update: Buffer;
+  update: Uint8Array;
   ack: AckLevel;
 }
 
 export interface GetRequest {
   documentId: string;
   /** a version token; the read waits (within its deadline) until the node has it */
-  minVersion: Buffer;
+  minVersion: Uint8Array;
   /** when set, `update` holds only what this state vector lacks */
-  stateVector: Buffer;
+  stateVector: Uint8Array;
   /** return the document as a Yjs update */
   includeUpdate: boolean;
 }
 
 export interface GetResponse {
   json: string;
-  version: Buffer;
-  update: Buffer;
+  version: Uint8Array;
+  update: Uint8Array;
   nodeId: string;
 }
 
 export interface WatchRequest {
   documentId: string;
   /** a version token; empty = send the whole document first */
-  fromVersion: Buffer;
+  fromVersion: Uint8Array;
   /** send the JSON after each change */
   includeJson: boolean;
 }
 
 export interface WatchEvent {
   /** Yjs update bringing the watcher from its previous event to `version` */
-  update: Buffer;
-  version: Buffer;
+  update: Uint8Array;
+  version: Uint8Array;
   /** only with include_json */
   json: string;
   /** "local", "client", "remote:<node>", "catch-up" */
@@ -1191,7 +1191,7 @@ export const ApplyRequest: MessageFns<ApplyRequest> = {
 };
 
 function createBaseWriteResponse(): WriteResponse {
-  return { version: Buffer.alloc(0), nodeId: "", ackedBy: 0 };
+  return { version: new Uint8Array(0), nodeId: "", ackedBy: 0 };
 }
 
 export const WriteResponse: MessageFns<WriteResponse> = {
@@ -1226,7 +1226,7 @@ export const WriteResponse: MessageFns<WriteResponse> = {
               break;
             }
 
-            message.version = Buffer.from(reader.bytes());
+            message.version = reader.bytes();
             continue;
           }
           case 2: {
@@ -1259,7 +1259,7 @@ export const WriteResponse: MessageFns<WriteResponse> = {
 
   fromJSON(object: any): WriteResponse {
     return {
-      version: isSet(object.version) ? Buffer.from(bytesFromBase64(object.version)) : Buffer.alloc(0),
+      version: isSet(object.version) ? bytesFromBase64(object.version) : new Uint8Array(0),
       nodeId: isSet(object.nodeId)
         ? globalThis.String(object.nodeId)
         : isSet(object.node_id)
@@ -1292,7 +1292,7 @@ export const WriteResponse: MessageFns<WriteResponse> = {
   },
   fromPartial(object: DeepPartial<WriteResponse>): WriteResponse {
     const message = createBaseWriteResponse();
-    message.version = object.version ?? Buffer.alloc(0);
+    message.version = object.version ?? new Uint8Array(0);
     message.nodeId = object.nodeId ?? "";
     message.ackedBy = object.ackedBy ?? 0;
     return message;
@@ -1300,7 +1300,7 @@ export const WriteResponse: MessageFns<WriteResponse> = {
 };
 
 function createBasePushUpdateRequest(): PushUpdateRequest {
-  return { documentId: "", update: Buffer.alloc(0), ack: 0 };
+  return { documentId: "", update: new Uint8Array(0), ack: 0 };
 }
 
 export const PushUpdateRequest: MessageFns<PushUpdateRequest> = {
@@ -1343,7 +1343,7 @@ export const PushUpdateRequest: MessageFns<PushUpdateRequest> = {
               break;
             }
 
-            message.update = Buffer.from(reader.bytes());
+            message.update = reader.bytes();
             continue;
           }
           case 3: {
@@ -1373,7 +1373,7 @@ export const PushUpdateRequest: MessageFns<PushUpdateRequest> = {
         : isSet(object.document_id)
         ? globalThis.String(object.document_id)
         : "",
-      update: isSet(object.update) ? Buffer.from(bytesFromBase64(object.update)) : Buffer.alloc(0),
+      update: isSet(object.update) ? bytesFromBase64(object.update) : new Uint8Array(0),
       ack: isSet(object.ack) ? ackLevelFromJSON(object.ack) : 0,
     };
   },
@@ -1398,14 +1398,14 @@ export const PushUpdateRequest: MessageFns<PushUpdateRequest> = {
   fromPartial(object: DeepPartial<PushUpdateRequest>): PushUpdateRequest {
     const message = createBasePushUpdateRequest();
     message.documentId = object.documentId ?? "";
-    message.update = object.update ?? Buffer.alloc(0);
+    message.update = object.update ?? new Uint8Array(0);
     message.ack = object.ack ?? 0;
     return message;
   },
 };
 
 function createBaseGetRequest(): GetRequest {
-  return { documentId: "", minVersion: Buffer.alloc(0), stateVector: Buffer.alloc(0), includeUpdate: false };
+  return { documentId: "", minVersion: new Uint8Array(0), stateVector: new Uint8Array(0), includeUpdate: false };
 }
 
 export const GetRequest: MessageFns<GetRequest> = {
@@ -1451,7 +1451,7 @@ export const GetRequest: MessageFns<GetRequest> = {
               break;
             }
 
-            message.minVersion = Buffer.from(reader.bytes());
+            message.minVersion = reader.bytes();
             continue;
           }
           case 3: {
@@ -1459,7 +1459,7 @@ export const GetRequest: MessageFns<GetRequest> = {
               break;
             }
 
-            message.stateVector = Buffer.from(reader.bytes());
+            message.stateVector = reader.bytes();
             continue;
           }
           case 4: {
@@ -1490,15 +1490,15 @@ export const GetRequest: MessageFns<GetRequest> = {
         ? globalThis.String(object.document_id)
         : "",
       minVersion: isSet(object.minVersion)
-        ? Buffer.from(bytesFromBase64(object.minVersion))
+        ? bytesFromBase64(object.minVersion)
         : isSet(object.min_version)
-        ? Buffer.from(bytesFromBase64(object.min_version))
-        : Buffer.alloc(0),
+        ? bytesFromBase64(object.min_version)
+        : new Uint8Array(0),
       stateVector: isSet(object.stateVector)
-        ? Buffer.from(bytesFromBase64(object.stateVector))
+        ? bytesFromBase64(object.stateVector)
         : isSet(object.state_vector)
-        ? Buffer.from(bytesFromBase64(object.state_vector))
-        : Buffer.alloc(0),
+        ? bytesFromBase64(object.state_vector)
+        : new Uint8Array(0),
       includeUpdate: isSet(object.includeUpdate)
         ? globalThis.Boolean(object.includeUpdate)
         : isSet(object.include_update)
@@ -1530,15 +1530,15 @@ export const GetRequest: MessageFns<GetRequest> = {
   fromPartial(object: DeepPartial<GetRequest>): GetRequest {
     const message = createBaseGetRequest();
     message.documentId = object.documentId ?? "";
-    message.minVersion = object.minVersion ?? Buffer.alloc(0);
-    message.stateVector = object.stateVector ?? Buffer.alloc(0);
+    message.minVersion = object.minVersion ?? new Uint8Array(0);
+    message.stateVector = object.stateVector ?? new Uint8Array(0);
     message.includeUpdate = object.includeUpdate ?? false;
     return message;
   },
 };
 
 function createBaseGetResponse(): GetResponse {
-  return { json: "", version: Buffer.alloc(0), update: Buffer.alloc(0), nodeId: "" };
+  return { json: "", version: new Uint8Array(0), update: new Uint8Array(0), nodeId: "" };
 }
 
 export const GetResponse: MessageFns<GetResponse> = {
@@ -1584,7 +1584,7 @@ export const GetResponse: MessageFns<GetResponse> = {
               break;
             }
 
-            message.version = Buffer.from(reader.bytes());
+            message.version = reader.bytes();
             continue;
           }
           case 3: {
@@ -1592,7 +1592,7 @@ export const GetResponse: MessageFns<GetResponse> = {
               break;
             }
 
-            message.update = Buffer.from(reader.bytes());
+            message.update = reader.bytes();
             continue;
           }
           case 4: {
@@ -1618,8 +1618,8 @@ export const GetResponse: MessageFns<GetResponse> = {
   fromJSON(object: any): GetResponse {
     return {
       json: isSet(object.json) ? globalThis.String(object.json) : "",
-      version: isSet(object.version) ? Buffer.from(bytesFromBase64(object.version)) : Buffer.alloc(0),
-      update: isSet(object.update) ? Buffer.from(bytesFromBase64(object.update)) : Buffer.alloc(0),
+      version: isSet(object.version) ? bytesFromBase64(object.version) : new Uint8Array(0),
+      update: isSet(object.update) ? bytesFromBase64(object.update) : new Uint8Array(0),
       nodeId: isSet(object.nodeId)
         ? globalThis.String(object.nodeId)
         : isSet(object.node_id)
@@ -1651,15 +1651,15 @@ export const GetResponse: MessageFns<GetResponse> = {
   fromPartial(object: DeepPartial<GetResponse>): GetResponse {
     const message = createBaseGetResponse();
     message.json = object.json ?? "";
-    message.version = object.version ?? Buffer.alloc(0);
-    message.update = object.update ?? Buffer.alloc(0);
+    message.version = object.version ?? new Uint8Array(0);
+    message.update = object.update ?? new Uint8Array(0);
     message.nodeId = object.nodeId ?? "";
     return message;
   },
 };
 
 function createBaseWatchRequest(): WatchRequest {
-  return { documentId: "", fromVersion: Buffer.alloc(0), includeJson: false };
+  return { documentId: "", fromVersion: new Uint8Array(0), includeJson: false };
 }
 
 export const WatchRequest: MessageFns<WatchRequest> = {
@@ -1702,7 +1702,7 @@ export const WatchRequest: MessageFns<WatchRequest> = {
               break;
             }
 
-            message.fromVersion = Buffer.from(reader.bytes());
+            message.fromVersion = reader.bytes();
             continue;
           }
           case 3: {
@@ -1733,10 +1733,10 @@ export const WatchRequest: MessageFns<WatchRequest> = {
         ? globalThis.String(object.document_id)
         : "",
       fromVersion: isSet(object.fromVersion)
-        ? Buffer.from(bytesFromBase64(object.fromVersion))
+        ? bytesFromBase64(object.fromVersion)
         : isSet(object.from_version)
-        ? Buffer.from(bytesFromBase64(object.from_version))
-        : Buffer.alloc(0),
+        ? bytesFromBase64(object.from_version)
+        : new Uint8Array(0),
       includeJson: isSet(object.includeJson)
         ? globalThis.Boolean(object.includeJson)
         : isSet(object.include_json)
@@ -1765,14 +1765,14 @@ export const WatchRequest: MessageFns<WatchRequest> = {
   fromPartial(object: DeepPartial<WatchRequest>): WatchRequest {
     const message = createBaseWatchRequest();
     message.documentId = object.documentId ?? "";
-    message.fromVersion = object.fromVersion ?? Buffer.alloc(0);
+    message.fromVersion = object.fromVersion ?? new Uint8Array(0);
     message.includeJson = object.includeJson ?? false;
     return message;
   },
 };
 
 function createBaseWatchEvent(): WatchEvent {
-  return { update: Buffer.alloc(0), version: Buffer.alloc(0), json: "", origin: "" };
+  return { update: new Uint8Array(0), version: new Uint8Array(0), json: "", origin: "" };
 }
 
 export const WatchEvent: MessageFns<WatchEvent> = {
@@ -1810,7 +1810,7 @@ export const WatchEvent: MessageFns<WatchEvent> = {
               break;
             }
 
-            message.update = Buffer.from(reader.bytes());
+            message.update = reader.bytes();
             continue;
           }
           case 2: {
@@ -1818,7 +1818,7 @@ export const WatchEvent: MessageFns<WatchEvent> = {
               break;
             }
 
-            message.version = Buffer.from(reader.bytes());
+            message.version = reader.bytes();
             continue;
           }
           case 3: {
@@ -1851,8 +1851,8 @@ export const WatchEvent: MessageFns<WatchEvent> = {
 
   fromJSON(object: any): WatchEvent {
     return {
-      update: isSet(object.update) ? Buffer.from(bytesFromBase64(object.update)) : Buffer.alloc(0),
-      version: isSet(object.version) ? Buffer.from(bytesFromBase64(object.version)) : Buffer.alloc(0),
+      update: isSet(object.update) ? bytesFromBase64(object.update) : new Uint8Array(0),
+      version: isSet(object.version) ? bytesFromBase64(object.version) : new Uint8Array(0),
       json: isSet(object.json) ? globalThis.String(object.json) : "",
       origin: isSet(object.origin) ? globalThis.String(object.origin) : "",
     };
@@ -1880,8 +1880,8 @@ export const WatchEvent: MessageFns<WatchEvent> = {
   },
   fromPartial(object: DeepPartial<WatchEvent>): WatchEvent {
     const message = createBaseWatchEvent();
-    message.update = object.update ?? Buffer.alloc(0);
-    message.version = object.version ?? Buffer.alloc(0);
+    message.update = object.update ?? new Uint8Array(0);
+    message.version = object.version ?? new Uint8Array(0);
     message.json = object.json ?? "";
     message.origin = object.origin ?? "";
     return message;
@@ -2321,11 +2321,28 @@ export const DocumentServiceClient = makeGenericClientConstructor(
 };
 
 function bytesFromBase64(b64: string): Uint8Array {
-  return Uint8Array.from(globalThis.Buffer.from(b64, "base64"));
+  if ((globalThis as any).Buffer) {
+    return Uint8Array.from((globalThis as any).Buffer.from(b64, "base64"));
+  } else {
+    const bin = globalThis.atob(b64);
+    const arr = new Uint8Array(bin.length);
+    for (let i = 0; i < bin.length; ++i) {
+      arr[i] = bin.charCodeAt(i);
+    }
+    return arr;
+  }
 }
 
 function base64FromBytes(arr: Uint8Array): string {
-  return globalThis.Buffer.from(arr).toString("base64");
+  if ((globalThis as any).Buffer) {
+    return (globalThis as any).Buffer.from(arr).toString("base64");
+  } else {
+    const bin: string[] = [];
+    arr.forEach((byte) => {
+      bin.push(globalThis.String.fromCharCode(byte));
+    });
+    return globalThis.btoa(bin.join(""));
+  }
 }
 
 function floatToJson(value: number | null | undefined): number | string | null | undefined {

@@ -36,7 +36,7 @@ export interface DocUpdate {
   /** sender's outbound sequence number, increasing within an incarnation */
   seq: bigint;
   documentId: string;
-  update: Buffer;
+  update: Uint8Array;
 }
 
 export interface UpdateBatch {
@@ -65,12 +65,12 @@ export interface PeerMessage {
 export interface DigestRequest {
   nodeId: string;
   /** one hash per bucket, in bucket order */
-  buckets: Buffer[];
+  buckets: Uint8Array[];
 }
 
 export interface DocHash {
   documentId: string;
-  hash: Buffer;
+  hash: Uint8Array;
 }
 
 export interface DigestResponse {
@@ -82,9 +82,9 @@ export interface DigestResponse {
 /** Anti-entropy, step 2 (and catch-up for reads): exchange only what each side lacks. */
 export interface SyncDoc {
   documentId: string;
-  stateVector: Buffer;
+  stateVector: Uint8Array;
   /** what the other side lacks, computed from its state vector */
-  update: Buffer;
+  update: Uint8Array;
 }
 
 export interface SyncRequest {
@@ -222,7 +222,7 @@ export const PeerHello: MessageFns<PeerHello> = {
 };
 
 function createBaseDocUpdate(): DocUpdate {
-  return { seq: 0n, documentId: "", update: Buffer.alloc(0) };
+  return { seq: 0n, documentId: "", update: new Uint8Array(0) };
 }
 
 export const DocUpdate: MessageFns<DocUpdate> = {
@@ -276,7 +276,7 @@ export const DocUpdate: MessageFns<DocUpdate> = {
               break;
             }
 
-            message.update = Buffer.from(reader.bytes());
+            message.update = reader.bytes();
             continue;
           }
         }
@@ -299,7 +299,7 @@ export const DocUpdate: MessageFns<DocUpdate> = {
         : isSet(object.document_id)
         ? globalThis.String(object.document_id)
         : "",
-      update: isSet(object.update) ? Buffer.from(bytesFromBase64(object.update)) : Buffer.alloc(0),
+      update: isSet(object.update) ? bytesFromBase64(object.update) : new Uint8Array(0),
     };
   },
 
@@ -324,7 +324,7 @@ export const DocUpdate: MessageFns<DocUpdate> = {
     const message = createBaseDocUpdate();
     message.seq = (object.seq !== undefined && object.seq !== null) ? BigInt(object.seq) : 0n;
     message.documentId = object.documentId ?? "";
-    message.update = object.update ?? Buffer.alloc(0);
+    message.update = object.update ?? new Uint8Array(0);
     return message;
   },
 };
@@ -736,7 +736,7 @@ export const DigestRequest: MessageFns<DigestRequest> = {
               break;
             }
 
-            message.buckets.push(Buffer.from(reader.bytes()));
+            message.buckets.push(reader.bytes());
             continue;
           }
         }
@@ -758,9 +758,7 @@ export const DigestRequest: MessageFns<DigestRequest> = {
         : isSet(object.node_id)
         ? globalThis.String(object.node_id)
         : "",
-      buckets: globalThis.Array.isArray(object?.buckets)
-        ? object.buckets.map((e: any) => Buffer.from(bytesFromBase64(e)))
-        : [],
+      buckets: globalThis.Array.isArray(object?.buckets) ? object.buckets.map((e: any) => bytesFromBase64(e)) : [],
     };
   },
 
@@ -787,7 +785,7 @@ export const DigestRequest: MessageFns<DigestRequest> = {
 };
 
 function createBaseDocHash(): DocHash {
-  return { documentId: "", hash: Buffer.alloc(0) };
+  return { documentId: "", hash: new Uint8Array(0) };
 }
 
 export const DocHash: MessageFns<DocHash> = {
@@ -827,7 +825,7 @@ export const DocHash: MessageFns<DocHash> = {
               break;
             }
 
-            message.hash = Buffer.from(reader.bytes());
+            message.hash = reader.bytes();
             continue;
           }
         }
@@ -849,7 +847,7 @@ export const DocHash: MessageFns<DocHash> = {
         : isSet(object.document_id)
         ? globalThis.String(object.document_id)
         : "",
-      hash: isSet(object.hash) ? Buffer.from(bytesFromBase64(object.hash)) : Buffer.alloc(0),
+      hash: isSet(object.hash) ? bytesFromBase64(object.hash) : new Uint8Array(0),
     };
   },
 
@@ -870,7 +868,7 @@ export const DocHash: MessageFns<DocHash> = {
   fromPartial(object: DeepPartial<DocHash>): DocHash {
     const message = createBaseDocHash();
     message.documentId = object.documentId ?? "";
-    message.hash = object.hash ?? Buffer.alloc(0);
+    message.hash = object.hash ?? new Uint8Array(0);
     return message;
   },
 };
@@ -981,7 +979,7 @@ export const DigestResponse: MessageFns<DigestResponse> = {
 };
 
 function createBaseSyncDoc(): SyncDoc {
-  return { documentId: "", stateVector: Buffer.alloc(0), update: Buffer.alloc(0) };
+  return { documentId: "", stateVector: new Uint8Array(0), update: new Uint8Array(0) };
 }
 
 export const SyncDoc: MessageFns<SyncDoc> = {
@@ -1024,7 +1022,7 @@ export const SyncDoc: MessageFns<SyncDoc> = {
               break;
             }
 
-            message.stateVector = Buffer.from(reader.bytes());
+            message.stateVector = reader.bytes();
             continue;
           }
           case 3: {
@@ -1032,7 +1030,7 @@ export const SyncDoc: MessageFns<SyncDoc> = {
               break;
             }
 
-            message.update = Buffer.from(reader.bytes());
+            message.update = reader.bytes();
             continue;
           }
         }
@@ -1055,11 +1053,11 @@ export const SyncDoc: MessageFns<SyncDoc> = {
         ? globalThis.String(object.document_id)
         : "",
       stateVector: isSet(object.stateVector)
-        ? Buffer.from(bytesFromBase64(object.stateVector))
+        ? bytesFromBase64(object.stateVector)
         : isSet(object.state_vector)
-        ? Buffer.from(bytesFromBase64(object.state_vector))
-        : Buffer.alloc(0),
-      update: isSet(object.update) ? Buffer.from(bytesFromBase64(object.update)) : Buffer.alloc(0),
+        ? bytesFromBase64(object.state_vector)
+        : new Uint8Array(0),
+      update: isSet(object.update) ? bytesFromBase64(object.update) : new Uint8Array(0),
     };
   },
 
@@ -1083,8 +1081,8 @@ export const SyncDoc: MessageFns<SyncDoc> = {
   fromPartial(object: DeepPartial<SyncDoc>): SyncDoc {
     const message = createBaseSyncDoc();
     message.documentId = object.documentId ?? "";
-    message.stateVector = object.stateVector ?? Buffer.alloc(0);
-    message.update = object.update ?? Buffer.alloc(0);
+    message.stateVector = object.stateVector ?? new Uint8Array(0);
+    message.update = object.update ?? new Uint8Array(0);
     return message;
   },
 };
@@ -1499,11 +1497,28 @@ export const PeerServiceClient = makeGenericClientConstructor(
 };
 
 function bytesFromBase64(b64: string): Uint8Array {
-  return Uint8Array.from(globalThis.Buffer.from(b64, "base64"));
+  if ((globalThis as any).Buffer) {
+    return Uint8Array.from((globalThis as any).Buffer.from(b64, "base64"));
+  } else {
+    const bin = globalThis.atob(b64);
+    const arr = new Uint8Array(bin.length);
+    for (let i = 0; i < bin.length; ++i) {
+      arr[i] = bin.charCodeAt(i);
+    }
+    return arr;
+  }
 }
 
 function base64FromBytes(arr: Uint8Array): string {
-  return globalThis.Buffer.from(arr).toString("base64");
+  if ((globalThis as any).Buffer) {
+    return (globalThis as any).Buffer.from(arr).toString("base64");
+  } else {
+    const bin: string[] = [];
+    arr.forEach((byte) => {
+      bin.push(globalThis.String.fromCharCode(byte));
+    });
+    return globalThis.btoa(bin.join(""));
+  }
 }
 
 type Builtin = Date | Function | Uint8Array | string | number | boolean | bigint | undefined;

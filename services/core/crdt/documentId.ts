@@ -1,0 +1,20 @@
+import { invalidArgument } from '../errors/DomainError';
+
+/** Document ids are printable UTF-8 strings of 1..256 bytes; `/` is the usual namespace separator. */
+export type DocumentId = string & { readonly __brand: 'DocumentId' };
+
+export const documentIdBytesMax = 256;
+
+const encoder = new TextEncoder();
+
+export function parseDocumentId(raw: string): DocumentId {
+  if (raw.length === 0) throw invalidArgument('document id is empty');
+  const bytes = encoder.encode(raw).length;
+  if (bytes > documentIdBytesMax) {
+    throw invalidArgument(`document id is ${bytes} bytes; at most ${documentIdBytesMax} are allowed`);
+  }
+  // Control characters would make ids unprintable in logs and ambiguous in storage keys.
+  // eslint-disable-next-line no-control-regex
+  if (/[\u0000-\u001f\u007f]/.test(raw)) throw invalidArgument('document id contains control characters');
+  return raw as DocumentId;
+}

@@ -1,0 +1,30 @@
+// Operating errors of the domain, as plain data. Every edge maps `kind` to its own status in one
+// table (services/rpc/errorTable.ts for gRPC); the core never knows about transports.
+export type DomainErrorKind =
+  | 'invalid-argument' // the request itself is malformed
+  | 'wrong-type' // the path exists but holds another kind of value
+  | 'not-found'
+  | 'too-large'
+  | 'unavailable' // not enough reachable nodes for the requested guarantee
+  | 'deadline' // the guarantee was not reached within the caller's deadline
+  | 'read-only' // this node does not accept writes (replica, witness)
+  | 'not-leader'
+  | 'conflict' // a compare failed or a bound would be crossed
+  | 'internal';
+
+export class DomainError extends Error {
+  readonly kind: DomainErrorKind;
+  /** Extra facts for the caller (e.g. the voters this node reaches); safe to show. */
+  readonly details: Readonly<Record<string, string>>;
+
+  constructor(kind: DomainErrorKind, message: string, details: Record<string, string> = {}) {
+    super(message);
+    this.name = 'DomainError';
+    this.kind = kind;
+    this.details = details;
+  }
+}
+
+export function invalidArgument(message: string): DomainError {
+  return new DomainError('invalid-argument', message);
+}

@@ -1,0 +1,109 @@
+import * as Y from 'yjs';
+import { DigestIndex, equalBytes } from '../core/crdt/DigestIndex';
+import { DocumentId } from '../core/crdt/documentId';
+import { HashFn } from '../core/crdt/stateHash';
+import { PeerServiceClient, SyncDoc } from '../../proto/gen/concord/v1/peer';
+import { DocumentStore } from './DocumentStore';
+import { callUnary } from './callUnary';
+
+export interface RoundStats {
+  readonly peerId: string;
+  readonly startedAt: number;
+  readonly durationMs: number;
+  readonly differingBuckets: number;
+  readonly documents: number;
+  readonly bytesSent: number;
+  readonly bytesReceived: number;
+}
+
+/** Documents per Sync/PushDiff call, so one message stays far below the size limit. */
+export const syncDocsPerCallMax = 200;
+
+/**
+ * Anti-entropy between this node and one peer, in three calls: compare bucket digests, fetch
+ * the peer's diffs for the documents that differ (sending our state vectors), push ours (using
+ * the peer's state vectors). Only what each side lacks crosses the network, plus the digest.
+ */
+export class AntiEntropy {
+  readonly index: DigestIndex;
+  private readonly running = new Set<string>();
+  readonly history: RoundStats[] = [];
+
+  constructor(private readonly selfId: string, private readonly store: DocumentStore, hash: HashFn) {
+    this.index = new DigestIndex(hash);
+  }
+
+  /** Folds every changed document's state hash into the digest. */
+  refresh(): void {
+    for (const id of this.store.takeDirty()) {
+      const h = this.store.stateHash(id as DocumentId);
+      if (h !== undefined) this.index.set(id, h);
+    }
+  }
+
+  /** Runs one round with `peerId` unless one is already running; resolves with its stats. */
+  async round(peerId: string, client: PeerServiceClient, deadlineMs = 10_000): Promise<RoundStats | undefined> {
+    if (this.running.has(peerId)) return undefined;
+    this.running.add(peerId);
+    const startedAt = Date.now();
+    let bytesSent = 0;
+    let bytesReceived = 0;
+    try {
+      this.refresh();
+      const buckets = this.index.bucketHashes();
+      bytesSent += buckets.length * (buckets[0]?.length ?? 0);
+      const digest = await callUnary(client.digest.bind(client), { nodeId: this.selfId, buckets }, deadlineMs);
+      const theirs = new Map(digest.documents.map((d) => [d.documentId, d.hash]));
+      for (const d of digest.documents) bytesReceived += d.documentId.length + d.hash.length;
+      const mine = this.index.documentsIn(digest.differingBuckets);
+      const differing = new Set<string>();
+      for (const [id, h] of mine) if (!equalBytes(h, theirs.get(id) ?? new Uint8Array())) differing.add(id);
+      for (const id of theirs.keys()) if (!mine.has(id)) differing.add(id);
+      const ids = [...differing].sort();
+      for (let i = 0; i < ids.length; i += syncDocsPerCallMax) {
+        const chunk = ids.slice(i, i + syncDocsPerCallMax);
+        const asks = chunk.map((id) => ({ documentId: id, stateVector: this.stateVector(id), update: new Uint8Array() }));
+        for (const a of asks) bytesSent += a.documentId.length + a.stateVector.length;
+        const got = await callUnary(client.sync.bind(client), { nodeId: this.selfId, documents: asks }, deadlineMs);
+        const pushes: SyncDoc[] = [];
+        for (const d of got.documents) {
+          bytesReceived += d.documentId.length + d.stateVector.length + d.update.length;
+          if (d.update.length > 0) await this.store.applyUpdate(d.documentId as DocumentId, d.update, `remote:${peerId}`);
+          const diff = this.diffFor(d.documentId as DocumentId, d.stateVector);
+          if (diff !== undefined) pushes.push({ documentId: d.documentId, stateVector: new Uint8Array(), update: diff });
+        }
+        if (pushes.length > 0) {
+          for (const p of pushes) bytesSent += p.documentId.length + p.update.length;
+          await callUnary(client.pushDiff.bind(client), { nodeId: this.selfId, documents: pushes }, deadlineMs);
+        }
+      }
+      const stats: RoundStats = {
+        peerId, startedAt, durationMs: Date.now() - startedAt, differingBuckets: digest.differingBuckets.length,
+        documents: ids.length, bytesSent, bytesReceived,
+      };
+      this.history.push(stats);
+      if (this.history.length > 100) this.history.shift();
+      return stats;
+    } finally {
+      this.running.delete(peerId);
+    }
+  }
+
+  private stateVector(docId: string): Uint8Array {
+    const doc = this.store.peek(docId as DocumentId);
+    return doc === undefined ? new Uint8Array() : Y.encodeStateVector(doc);
+  }
+
+  /** What a peer with state vector `sv` lacks of our document (undefined: nothing to send). */
+  diffFor(docId: DocumentId, sv: Uint8Array): Uint8Array | undefined {
+    const doc = this.store.peek(docId);
+    if (doc === undefined) return undefined;
+    const update = sv.length === 0 ? Y.encodeStateAsUpdate(doc) : Y.encodeStateAsUpdate(doc, sv);
+    return isEmptyUpdate(update) ? undefined : update;
+  }
+}
+
+/** An update with no structs and no deletes (Yjs encodes it as two zero bytes). */
+export function isEmptyUpdate(update: Uint8Array): boolean {
+  return update.length <= 2 && update.every((b) => b === 0);
+}

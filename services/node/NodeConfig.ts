@@ -1,0 +1,25 @@
+import { PeerConfig } from './Replicator';
+
+export type NodeRole = 'master' | 'witness' | 'replica';
+
+/** Everything that describes one node of a cluster. */
+export interface NodeConfig {
+  readonly nodeId: string;
+  readonly role: NodeRole;
+  readonly listen: string; // host:port; port 0 picks a free one
+  readonly peers: readonly PeerConfig[];
+  readonly dataDir: string;
+  readonly clusterId: string;
+  readonly antiEntropyIntervalMs: number;
+  readonly heartbeatIntervalMs: number;
+}
+
+/** Parses `n2=127.0.0.1:7002,n3=127.0.0.1:7003` (optionally `n3=host:port/witness`). */
+export function parsePeers(text: string): PeerConfig[] {
+  if (text.trim() === '') return [];
+  return text.split(',').map((part) => {
+    const m = /^([A-Za-z0-9_.-]+)=([^/]+?)(?:\/(master|witness|replica))?$/.exec(part.trim());
+    if (m === null) throw new Error(`bad peer "${part}": expected id=host:port[/role]`);
+    return { id: m[1] as string, address: m[2] as string, role: (m[3] ?? 'master') as NodeRole };
+  });
+}

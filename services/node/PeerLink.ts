@@ -1,0 +1,192 @@
+import { ClientDuplexStream, credentials, Metadata } from '@grpc/grpc-js';
+import { PeerMessage, PeerServiceClient } from '../../proto/gen/concord/v1/peer';
+
+export interface PeerLinkOptions {
+  readonly selfId: string;
+  readonly clusterId: string;
+  readonly incarnation: bigint;
+  readonly peerId: string;
+  readonly address: string;
+  readonly heartbeatIntervalMs: number;
+  readonly reconnectDelayMsMax: number;
+  readonly batchUpdatesMax: number;
+  readonly batchBytesMax: number;
+  /** Past this many queued bytes the queue is dropped; anti-entropy repairs the peer later. */
+  readonly queueBytesMax: number;
+  /** Called on every (re)connect, so anti-entropy can run with this peer. */
+  readonly onConnected: () => void;
+  /** Called when the peer acknowledges durability up to a sequence number. */
+  readonly onAck: (durableSeq: number) => void;
+}
+
+interface Queued {
+  readonly seq: number;
+  readonly docId: string;
+  readonly update: Uint8Array;
+}
+
+/**
+ * One outbound replication link: a long-lived bidirectional stream to one peer over which this
+ * node pushes the updates it accepted, in batches, and receives durability acks and heartbeats.
+ * Unacked updates stay queued and are re-sent after a reconnect (Yjs updates are idempotent).
+ */
+export class PeerLink {
+  readonly client: PeerServiceClient;
+  private stream: ClientDuplexStream<PeerMessage, PeerMessage> | undefined;
+  private readonly queue: Queued[] = [];
+  private queueBytes = 0;
+  private sentUpTo = 0;
+  private ackedUpTo = 0;
+  private connectedFlag = false;
+  private lastHeardAt = 0;
+  private stopped = false;
+  private reconnectDelayMs = 50;
+  private timers: NodeJS.Timeout[] = [];
+  private heartbeatTimer: NodeJS.Timeout | undefined;
+  private writable = true;
+  droppedUpdates = 0;
+  private droppedFrom = 0;
+  private droppedTo = -1;
+
+  constructor(private readonly opts: PeerLinkOptions) {
+    this.client = new PeerServiceClient(opts.address, credentials.createInsecure(), {
+      'grpc.max_receive_message_length': 64 << 20,
+      'grpc.max_send_message_length': 64 << 20,
+      'grpc.initial_reconnect_backoff_ms': 50,
+      'grpc.max_reconnect_backoff_ms': opts.reconnectDelayMsMax,
+    });
+  }
+
+  get address(): string {
+    return this.opts.address;
+  }
+
+  get peerId(): string {
+    return this.opts.peerId;
+  }
+
+  get connected(): boolean {
+    return this.connectedFlag;
+  }
+
+  /** True when the peer acknowledged `seq` as durable. */
+  holds(seq: number): boolean {
+    return seq <= this.ackedUpTo && !(seq >= this.droppedFrom && seq <= this.droppedTo);
+  }
+
+  get backlog(): { updates: number; bytes: number } {
+    return { updates: this.queue.length, bytes: this.queueBytes };
+  }
+
+  get lastHeardMsAgo(): number {
+    return this.lastHeardAt === 0 ? -1 : Date.now() - this.lastHeardAt;
+  }
+
+  start(): void {
+    this.connect();
+    this.heartbeatTimer = setInterval(() => this.heartbeat(), this.opts.heartbeatIntervalMs);
+  }
+
+  stop(): void {
+    this.stopped = true;
+    if (this.heartbeatTimer !== undefined) clearInterval(this.heartbeatTimer);
+    this.timers.forEach(clearTimeout);
+    this.stream?.cancel();
+    this.client.close();
+  }
+
+  enqueue(seq: number, docId: string, update: Uint8Array): void {
+    if (this.queueBytes + update.byteLength > this.opts.queueBytesMax) {
+      // Bounded memory: forget the backlog; the next anti-entropy round sends what is missing.
+      // Dropped sequence numbers never count as acked, even when a later cumulative ack covers them.
+      this.droppedUpdates += this.queue.length;
+      if (this.queue.length > 0) {
+        this.droppedFrom = (this.queue[0] as Queued).seq;
+        this.droppedTo = (this.queue[this.queue.length - 1] as Queued).seq;
+      }
+      this.queue.length = 0;
+      this.queueBytes = 0;
+    }
+    this.queue.push({ seq, docId, update });
+    this.queueBytes += update.byteLength;
+    this.flush();
+  }
+
+  private connect(): void {
+    if (this.stopped) return;
+    const md = new Metadata();
+    md.set('concord-node-id', this.opts.selfId);
+    const stream = this.client.replicate(md);
+    this.stream = stream;
+    this.writable = true;
+    this.sentUpTo = this.ackedUpTo; // resend everything not yet acked
+    stream.write({ body: { $case: 'hello', value: { nodeId: this.opts.selfId, clusterId: this.opts.clusterId, incarnation: this.opts.incarnation } } });
+    stream.on('data', (msg: PeerMessage) => this.onMessage(msg));
+    stream.on('drain', () => {
+      this.writable = true;
+      this.flush();
+    });
+    const onDown = (): void => {
+      if (this.stream !== stream) return;
+      this.stream = undefined;
+      this.connectedFlag = false;
+      if (this.stopped) return;
+      const delay = this.reconnectDelayMs;
+      this.reconnectDelayMs = Math.min(this.reconnectDelayMs * 2, this.opts.reconnectDelayMsMax);
+      this.timers.push(setTimeout(() => this.connect(), delay));
+    };
+    stream.on('error', onDown);
+    stream.on('end', onDown);
+  }
+
+  private onMessage(msg: PeerMessage): void {
+    this.lastHeardAt = Date.now();
+    const body = msg.body;
+    if (body === undefined) return;
+    switch (body.$case) {
+      case 'hello':
+        if (!this.connectedFlag) {
+          this.connectedFlag = true;
+          this.reconnectDelayMs = 50;
+          this.flush();
+          this.opts.onConnected();
+        }
+        return;
+      case 'ack': {
+        const seq = Number(body.value.durableSeq);
+        if (seq <= this.ackedUpTo) return;
+        this.ackedUpTo = seq;
+        while (this.queue.length > 0 && (this.queue[0] as Queued).seq <= seq) {
+          this.queueBytes -= (this.queue.shift() as Queued).update.byteLength;
+        }
+        this.opts.onAck(seq);
+        return;
+      }
+      case 'heartbeat':
+      case 'batch':
+        return;
+    }
+  }
+
+  private flush(): void {
+    const stream = this.stream;
+    if (stream === undefined || !this.connectedFlag) return;
+    while (this.writable) {
+      const start = this.queue.findIndex((q) => q.seq > this.sentUpTo);
+      if (start < 0) return;
+      const updates = [];
+      let bytes = 0;
+      for (let i = start; i < this.queue.length && updates.length < this.opts.batchUpdatesMax && bytes < this.opts.batchBytesMax; i++) {
+        const q = this.queue[i] as Queued;
+        updates.push({ seq: BigInt(q.seq), documentId: q.docId, update: q.update });
+        bytes += q.update.byteLength;
+      }
+      this.sentUpTo = Number((updates[updates.length - 1] as { seq: bigint }).seq);
+      this.writable = stream.write({ body: { $case: 'batch', value: { updates } } });
+    }
+  }
+
+  private heartbeat(): void {
+    this.stream?.write({ body: { $case: 'heartbeat', value: { sentAtMs: BigInt(Date.now()) } } });
+  }
+}

@@ -1,0 +1,32 @@
+import { DocumentId } from '../core/crdt/documentId';
+
+/**
+ * The storage layout of a node. Document ids never contain control characters, so `\u0000`
+ * separates an id from what follows it without ambiguity.
+ *   s:<doc>                  compacted snapshot of a document (a merged Yjs update)
+ *   u:<doc>\u0000<seq hex>   an update appended after the snapshot
+ *   n:<name>                 node metadata (incarnation, ...)
+ *   p:<...>                  partition ledger and other node records
+ */
+export const updatePrefix = 'u:';
+
+export function updateKey(docId: DocumentId, seq: number): string {
+  return `u:${docId}\u0000${seq.toString(16).padStart(12, '0')}`;
+}
+
+export function parseUpdateKey(key: string): { docId: DocumentId; seq: number } {
+  const sep = key.lastIndexOf('\u0000');
+  return { docId: key.slice(2, sep) as DocumentId, seq: parseInt(key.slice(sep + 1), 16) };
+}
+
+export function snapshotKey(docId: DocumentId): string {
+  return `s:${docId}`;
+}
+
+export function parseSnapshotKey(key: string): DocumentId {
+  return key.slice(2) as DocumentId;
+}
+
+export function nodeKey(name: string): string {
+  return `n:${name}`;
+}

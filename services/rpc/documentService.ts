@@ -1,0 +1,121 @@
+import { ServerWritableStream } from '@grpc/grpc-js';
+import * as Y from 'yjs';
+import {
+  AckLevel as PbAckLevel,
+  DocumentServiceServer,
+  GetRequest,
+  GetResponse,
+  ListResponse,
+  WatchEvent,
+  WatchRequest,
+  WriteResponse,
+} from '../../proto/gen/concord/v1/documents';
+import { DocumentId, parseDocumentId } from '../core/crdt/documentId';
+import { renderJson } from '../core/crdt/renderJson';
+import { decodeVersion, encodeVersion } from '../core/crdt/versionToken';
+import { DomainError, invalidArgument } from '../core/errors/DomainError';
+import { DocumentNode } from '../node/DocumentNode';
+import { AckLevel } from '../node/Replicator';
+import { remainingMs, serverStream, unary } from './handlers';
+import { toTypedOperation } from './toTypedOperation';
+
+/** Slack kept before the caller's deadline so a status, not a client timeout, reaches it. */
+const deadlineSlackMs = 30;
+const defaultDeadlineMs = 10_000;
+
+function ackLevel(a: PbAckLevel): AckLevel {
+  switch (a) {
+    case PbAckLevel.ACK_LEVEL_UNSPECIFIED:
+    case PbAckLevel.ACK_LEVEL_LOCAL:
+      return 'local';
+    case PbAckLevel.ACK_LEVEL_QUORUM:
+      return 'quorum';
+    case PbAckLevel.ACK_LEVEL_ALL:
+      return 'all';
+    default:
+      throw invalidArgument(`unknown ack level ${String(a)}`);
+  }
+}
+
+/** Thin handlers: decode, call one DocumentNode method, encode. Errors go through the table. */
+export function documentService(node: DocumentNode): DocumentServiceServer {
+  return {
+    apply: unary(async (req, call): Promise<WriteResponse> => {
+      const docId = parseDocumentId(req.documentId);
+      const level = ackLevel(req.ack);
+      const ops = req.operations.map(toTypedOperation);
+      const { version, ackedBy } = await node.applyOps(docId, ops, level, remainingMs(call, defaultDeadlineMs) - deadlineSlackMs);
+      return { version, nodeId: node.nodeId, ackedBy };
+    }),
+
+    pushUpdate: unary(async (req, call): Promise<WriteResponse> => {
+      const docId = parseDocumentId(req.documentId);
+      const level = ackLevel(req.ack);
+      const { version, ackedBy } = await node.pushUpdate(docId, req.update, level, remainingMs(call, defaultDeadlineMs) - deadlineSlackMs);
+      return { version, nodeId: node.nodeId, ackedBy };
+    }),
+
+    get: unary(async (req: GetRequest, call): Promise<GetResponse> => {
+      const docId = parseDocumentId(req.documentId);
+      if (req.minVersion.length > 0) {
+        await node.catchUp(docId, decodeVersion(req.minVersion), remainingMs(call, defaultDeadlineMs) - deadlineSlackMs);
+      }
+      const doc = node.store.peek(docId);
+      if (doc === undefined) throw new DomainError('not-found', `no document ${docId}`);
+      let update: Uint8Array = new Uint8Array();
+      if (req.includeUpdate || req.stateVector.length > 0) {
+        try {
+          update = req.stateVector.length > 0 ? Y.encodeStateAsUpdate(doc, req.stateVector) : Y.encodeStateAsUpdate(doc);
+        } catch {
+          throw invalidArgument('state_vector is not a Yjs state vector');
+        }
+      }
+      return { json: JSON.stringify(renderJson(doc)), version: encodeVersion(doc), update, nodeId: node.nodeId };
+    }),
+
+    watch: serverStream(async (req: WatchRequest, call: ServerWritableStream<WatchRequest, WatchEvent>) => {
+      const docId = parseDocumentId(req.documentId);
+      const from = req.fromVersion.length > 0 ? decodeVersion(req.fromVersion) : undefined;
+      await watchDocument(node, docId, from === undefined ? undefined : Y.encodeStateVector(from.sv), req.includeJson, call);
+    }),
+
+    list: unary(async (req): Promise<ListResponse> => {
+      const limit = req.limit === 0 ? 100 : req.limit;
+      if (limit > 10_000) throw invalidArgument('limit is at most 10000');
+      const docs = node.store.list(req.prefix, req.startAfter, limit + 1);
+      const page = docs.slice(0, limit);
+      return {
+        documents: page.map((d) => ({ documentId: d.docId, updates: BigInt(d.updates), bytes: BigInt(d.bytes) })),
+        nextStartAfter: docs.length > limit ? (page[page.length - 1]?.docId ?? '') : '',
+      };
+    }),
+  };
+}
+
+/** Streams the document from `fromSv`, then every durable change, until the caller cancels. */
+function watchDocument(
+  node: DocumentNode,
+  docId: DocumentId,
+  fromSv: Uint8Array | undefined,
+  includeJson: boolean,
+  call: ServerWritableStream<WatchRequest, WatchEvent>,
+): Promise<void> {
+  return new Promise<void>((resolve) => {
+    const send = (update: Uint8Array, origin: string): void => {
+      const doc = node.store.peek(docId);
+      if (doc === undefined) return;
+      call.write({ update, version: encodeVersion(doc), json: includeJson ? JSON.stringify(renderJson(doc)) : '', origin });
+    };
+    const doc = node.store.peek(docId);
+    if (doc !== undefined) send(fromSv === undefined ? Y.encodeStateAsUpdate(doc) : Y.encodeStateAsUpdate(doc, fromSv), 'catch-up');
+    const unsubscribe = node.store.onChange((c) => {
+      if (c.docId === docId) send(c.update, c.origin);
+    });
+    const done = (): void => {
+      unsubscribe();
+      resolve();
+    };
+    call.on('cancelled', done);
+    call.on('close', done);
+  });
+}

@@ -1,0 +1,31 @@
+import { Metadata, status, ServiceError } from '@grpc/grpc-js';
+import { DomainError, DomainErrorKind } from '../core/errors/DomainError';
+
+/** The one table from domain errors to gRPC status codes. */
+export const errorTable: Readonly<Record<DomainErrorKind, status>> = {
+  'invalid-argument': status.INVALID_ARGUMENT,
+  'wrong-type': status.FAILED_PRECONDITION,
+  'not-found': status.NOT_FOUND,
+  'too-large': status.RESOURCE_EXHAUSTED,
+  unavailable: status.UNAVAILABLE,
+  deadline: status.DEADLINE_EXCEEDED,
+  'read-only': status.FAILED_PRECONDITION,
+  'not-leader': status.UNAVAILABLE,
+  conflict: status.FAILED_PRECONDITION,
+  internal: status.INTERNAL,
+};
+
+/**
+ * Converts anything thrown by a handler into a gRPC error. Domain errors keep their message and
+ * carry their details as `concord-*` trailing metadata; anything else is a bug: INTERNAL, with
+ * the message only (no stack traces to clients).
+ */
+export function toServiceError(err: unknown): Partial<ServiceError> {
+  const metadata = new Metadata();
+  if (err instanceof DomainError) {
+    for (const [k, v] of Object.entries(err.details)) metadata.set(`concord-${k}`, v);
+    return { code: errorTable[err.kind], details: err.message, metadata };
+  }
+  const message = err instanceof Error ? err.message : String(err);
+  return { code: status.INTERNAL, details: `internal error: ${message}`, metadata };
+}

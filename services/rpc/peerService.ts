@@ -1,0 +1,95 @@
+import { ServerDuplexStream } from '@grpc/grpc-js';
+import * as Y from 'yjs';
+import { PeerMessage, PeerServiceServer, SyncDoc } from '../../proto/gen/concord/v1/peer';
+import { DocumentId, parseDocumentId } from '../core/crdt/documentId';
+import { DomainError } from '../core/errors/DomainError';
+import { DocumentNode } from '../node/DocumentNode';
+import { unary } from './handlers';
+
+export interface PeerServiceOptions {
+  readonly clusterId: string;
+  readonly incarnation: bigint;
+  readonly log: (msg: string) => void;
+}
+
+/** The receiving side of replication and anti-entropy. */
+export function peerService(node: DocumentNode, opts: PeerServiceOptions): PeerServiceServer {
+  return {
+    replicate: (call: ServerDuplexStream<PeerMessage, PeerMessage>) => {
+      let peerId = '';
+      // Batches are applied strictly in order so every ack covers all earlier sequence numbers.
+      let chain: Promise<void> = Promise.resolve();
+      call.on('data', (msg: PeerMessage) => {
+        const body = msg.body;
+        if (body === undefined) return;
+        switch (body.$case) {
+          case 'hello':
+            if (body.value.clusterId !== opts.clusterId) {
+              call.emit('error', { code: 9, details: `cluster id ${body.value.clusterId} is not ${opts.clusterId}` });
+              return;
+            }
+            peerId = body.value.nodeId;
+            call.write({ body: { $case: 'hello', value: { nodeId: node.nodeId, clusterId: opts.clusterId, incarnation: opts.incarnation } } });
+            return;
+          case 'batch': {
+            const updates = body.value.updates;
+            chain = chain.then(async () => {
+              let last = 0n;
+              await Promise.all(updates.map(async (u) => {
+                try {
+                  await node.store.applyUpdate(parseDocumentId(u.documentId), u.update, `remote:${peerId}`);
+                } catch (err) {
+                  // A bad update from a peer is logged and skipped; resending it would not help.
+                  if (err instanceof DomainError && err.kind !== 'internal' && err.kind !== 'unavailable') {
+                    opts.log(`dropped update ${u.seq} from ${peerId} for ${u.documentId}: ${err.message}`);
+                  } else throw err;
+                }
+                if (u.seq > last) last = u.seq;
+              }));
+              if (!call.writableEnded) call.write({ body: { $case: 'ack', value: { durableSeq: last } } });
+            }).catch((err: unknown) => {
+              opts.log(`replication from ${peerId} failed: ${String(err)}`);
+              call.emit('error', { code: 14, details: 'storage failed' });
+            });
+            return;
+          }
+          case 'heartbeat':
+            call.write({ body: { $case: 'heartbeat', value: { sentAtMs: BigInt(Date.now()) } } });
+            return;
+          case 'ack':
+            return;
+        }
+      });
+      call.on('end', () => call.end());
+      call.on('error', () => undefined);
+    },
+
+    digest: unary(async (req) => {
+      node.antiEntropy.refresh();
+      const differing = node.antiEntropy.index.differingBuckets(req.buckets);
+      const docs = node.antiEntropy.index.documentsIn(differing);
+      return { differingBuckets: differing, documents: [...docs].map(([documentId, hash]) => ({ documentId, hash })) };
+    }),
+
+    sync: unary(async (req) => {
+      const out: SyncDoc[] = [];
+      for (const d of req.documents) {
+        const docId = parseDocumentId(d.documentId);
+        const doc = node.store.peek(docId);
+        out.push({
+          documentId: docId,
+          stateVector: doc === undefined ? new Uint8Array() : Y.encodeStateVector(doc),
+          update: doc === undefined ? new Uint8Array() : (node.antiEntropy.diffFor(docId, d.stateVector) ?? new Uint8Array()),
+        });
+      }
+      return { documents: out };
+    }),
+
+    pushDiff: unary(async (req) => {
+      for (const d of req.documents) {
+        if (d.update.length > 0) await node.store.applyUpdate(d.documentId as DocumentId, d.update, `remote:${req.nodeId}`);
+      }
+      return {};
+    }),
+  };
+}
