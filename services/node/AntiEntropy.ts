@@ -5,6 +5,7 @@ import { HashFn } from '../core/crdt/stateHash';
 import { PeerServiceClient, SyncDoc } from '../../proto/gen/concord/v1/peer';
 import { DocumentStore } from './DocumentStore';
 import { callUnary } from './callUnary';
+import { TrafficStats } from './TrafficStats';
 
 export interface RoundStats {
   readonly peerId: string;
@@ -29,7 +30,12 @@ export class AntiEntropy {
   private readonly running = new Set<string>();
   readonly history: RoundStats[] = [];
 
-  constructor(private readonly selfId: string, private readonly store: DocumentStore, hash: HashFn) {
+  constructor(
+    private readonly selfId: string,
+    private readonly store: DocumentStore,
+    hash: HashFn,
+    private readonly traffic: TrafficStats,
+  ) {
     this.index = new DigestIndex(hash);
   }
 
@@ -82,6 +88,9 @@ export class AntiEntropy {
         documents: ids.length, bytesSent, bytesReceived,
       };
       this.history.push(stats);
+      this.traffic.antiEntropyRounds++;
+      this.traffic.antiEntropyBytesSent += bytesSent;
+      this.traffic.antiEntropyBytesReceived += bytesReceived;
       if (this.history.length > 100) this.history.shift();
       return stats;
     } finally {

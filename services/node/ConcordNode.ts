@@ -14,6 +14,7 @@ import { DocumentNode } from './DocumentNode';
 import { DocumentStore } from './DocumentStore';
 import { NodeConfig } from './NodeConfig';
 import { Replicator } from './Replicator';
+import { TrafficStats } from './TrafficStats';
 import { nodeKey } from './storageKeys';
 
 const sha256 = (b: Uint8Array): Uint8Array => createHash('sha256').update(b).digest();
@@ -44,7 +45,8 @@ export class ConcordNode {
     const clientId = randomInt(1, 2 ** 32 - 1);
     const store = new DocumentStore({ engine, clientId, hash: sha256 });
     store.load();
-    const antiEntropy = new AntiEntropy(config.nodeId, store, sha256);
+    const traffic = new TrafficStats();
+    const antiEntropy = new AntiEntropy(config.nodeId, store, sha256, traffic);
     let replicator: Replicator | undefined = undefined;
     replicator = new Replicator({
       selfId: config.nodeId,
@@ -58,7 +60,7 @@ export class ConcordNode {
         if (link !== undefined) antiEntropy.round(peerId, link.client).catch((e: unknown) => log(`anti-entropy with ${peerId}: ${String(e)}`));
       },
     });
-    const documents = new DocumentNode(config.nodeId, config.role, store, replicator, antiEntropy);
+    const documents = new DocumentNode(config.nodeId, config.role, store, replicator, antiEntropy, traffic);
     const startedAt = Date.now();
     let address = config.listen;
     const grpc = await startGrpcServer(config.listen, [

@@ -7,6 +7,7 @@ import { AntiEntropy } from './AntiEntropy';
 import { callUnary } from './callUnary';
 import { DocumentStore } from './DocumentStore';
 import { AckLevel, Replicator } from './Replicator';
+import { TrafficStats } from './TrafficStats';
 
 export interface WriteResult {
   readonly version: Uint8Array;
@@ -27,6 +28,7 @@ export class DocumentNode {
     readonly store: DocumentStore,
     readonly replicator: Replicator,
     readonly antiEntropy: AntiEntropy,
+    readonly traffic: TrafficStats,
   ) {}
 
   async applyOps(docId: DocumentId, ops: readonly TypedOperation[], level: AckLevel, timeoutMs: number): Promise<WriteResult> {
@@ -83,6 +85,7 @@ export class DocumentNode {
           documents: [{ documentId: docId, stateVector: sv, update: new Uint8Array() }],
         }, timeoutMs);
         for (const d of res.documents) {
+          this.traffic.catchUpBytesReceived += d.update.length + d.stateVector.length;
           if (d.update.length > 0) await this.store.applyUpdate(docId, d.update, 'catch-up');
         }
       } catch {

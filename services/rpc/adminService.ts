@@ -22,6 +22,13 @@ export function adminService(node: DocumentNode, info: AdminInfo): AdminServiceS
       documents: BigInt(node.store.size),
       uptimeMs: BigInt(Date.now() - info.startedAt),
       clientId: BigInt(info.clientId),
+      traffic: {
+        pushBytesReceived: BigInt(node.traffic.pushBytesReceived),
+        antiEntropyBytesReceived: BigInt(node.traffic.antiEntropyBytesReceived),
+        antiEntropyBytesSent: BigInt(node.traffic.antiEntropyBytesSent),
+        antiEntropyRounds: BigInt(node.traffic.antiEntropyRounds),
+        catchUpBytesReceived: BigInt(node.traffic.catchUpBytesReceived),
+      },
       peers: node.replicator.links.map((l) => ({
         nodeId: l.peerId,
         address: l.address,

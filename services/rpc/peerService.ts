@@ -33,6 +33,7 @@ export function peerService(node: DocumentNode, opts: PeerServiceOptions): PeerS
             return;
           case 'batch': {
             const updates = body.value.updates;
+            for (const u of updates) node.traffic.pushBytesReceived += u.update.length;
             chain = chain.then(async () => {
               let last = 0n;
               await Promise.all(updates.map(async (u) => {
@@ -65,6 +66,7 @@ export function peerService(node: DocumentNode, opts: PeerServiceOptions): PeerS
     },
 
     digest: unary(async (req) => {
+      for (const b of req.buckets) node.traffic.antiEntropyBytesReceived += b.length;
       node.antiEntropy.refresh();
       const differing = node.antiEntropy.index.differingBuckets(req.buckets);
       const docs = node.antiEntropy.index.documentsIn(differing);
@@ -74,6 +76,7 @@ export function peerService(node: DocumentNode, opts: PeerServiceOptions): PeerS
     sync: unary(async (req) => {
       const out: SyncDoc[] = [];
       for (const d of req.documents) {
+        node.traffic.antiEntropyBytesReceived += d.documentId.length + d.stateVector.length;
         const docId = parseDocumentId(d.documentId);
         const doc = node.store.peek(docId);
         out.push({
@@ -87,6 +90,7 @@ export function peerService(node: DocumentNode, opts: PeerServiceOptions): PeerS
 
     pushDiff: unary(async (req) => {
       for (const d of req.documents) {
+        node.traffic.antiEntropyBytesReceived += d.documentId.length + d.update.length;
         if (d.update.length > 0) await node.store.applyUpdate(d.documentId as DocumentId, d.update, `remote:${req.nodeId}`);
       }
       return {};

@@ -59,8 +59,10 @@ export class Progress {
   pendingSnapshotIndex = 0;
   /** Leader tick at which the pending snapshot was sent (for the resend timeout). */
   snapshotSentAtTick = 0;
-  /** Heard from since the last CheckQuorum round. */
-  recentActive = false;
+  /** Leader tick at which we last heard from this member (CheckQuorum). */
+  lastActiveTick = 0;
+  /** Highest commit index sent to this follower (so we know when it is worth telling more). */
+  sentCommit = 0;
   /** Leader tick of the last acknowledged progress (to detect a stalled replicate stream). */
   lastAdvanceTick = 0;
   readonly inflights: Inflights;
@@ -119,6 +121,11 @@ export class Progress {
     this.next = Math.max(Math.min(rejected, matchHint + 1), this.match + 1);
     this.probeSent = false;
     return true;
+  }
+
+  /** Whether the follower may not know `committed` yet although it holds those entries. */
+  canBumpCommit(committed: number): boolean {
+    return this.sentCommit < Math.min(committed, this.next - 1);
   }
 
   /** Whether sending another append must wait. */

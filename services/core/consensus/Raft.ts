@@ -370,7 +370,7 @@ export class Raft {
           next: pr.next,
           state: pr.state,
           isLearner: pr.isLearner,
-          recentActive: pr.recentActive,
+          recentActive: this.recentlyActive(id),
           inflightMsgs: pr.inflights.count(),
         }));
     }
@@ -461,6 +461,7 @@ export class Raft {
     const pr = new Progress(last + 1, this.maxInflightMsgs, isLearner);
     if (id === this.id) pr.match = last;
     pr.lastAdvanceTick = this.leaderTicks;
+    pr.lastActiveTick = this.leaderTicks;
     this.progress.set(id, pr);
   }
 
@@ -484,16 +485,14 @@ export class Raft {
     this.heartbeatElapsed++;
     this.electionElapsed++;
     this.leaderTicks++;
+    // Step down as soon as a quorum has been silent for a whole election timeout: by then the
+    // others may be electing a new leader, and proposals here could never commit.
+    if (this.checkQuorum && !hasQuorum(this.log.config().voters, (id) => this.recentlyActive(id))) {
+      this.becomeFollower(this.term, null);
+      return;
+    }
     if (this.electionElapsed >= this.electionTimeoutTicks) {
       this.electionElapsed = 0;
-      if (this.checkQuorum) {
-        const voters = this.log.config().voters;
-        if (!hasQuorum(voters, (id) => id === this.id || (this.progress.get(id)?.recentActive ?? false))) {
-          this.becomeFollower(this.term, null);
-          return;
-        }
-        for (const [id, pr] of this.progress) if (id !== this.id) pr.recentActive = false;
-      }
       this.leadTransferee = null;
     }
     if (this.heartbeatElapsed >= this.heartbeatIntervalTicks) {
@@ -503,6 +502,12 @@ export class Raft {
   }
 
   // --- elections ----------------------------------------------------------------------------
+
+  private recentlyActive(id: NodeId): boolean {
+    if (id === this.id) return true;
+    const pr = this.progress.get(id);
+    return pr !== undefined && this.leaderTicks - pr.lastActiveTick < this.electionTimeoutTicks;
+  }
 
   private promotable(): boolean {
     return isVoter(this.log.config(), this.id);
@@ -679,7 +684,7 @@ export class Raft {
   }
 
   private handleAppendResponse(m: MsgAppResp, pr: Progress): void {
-    pr.recentActive = true;
+    pr.lastActiveTick = this.leaderTicks;
     if (m.reject) {
       let nextProbe = m.rejectHint;
       // Skip every index whose term in our log is above the follower's term at the hint: the
@@ -704,6 +709,10 @@ export class Raft {
     if (this.maybeCommit()) {
       this.releasePendingReadIndex();
       this.bcastAppend();
+    } else if (m.from !== this.id && pr.canBumpCommit(this.log.committed)) {
+      // It holds committed entries but may not know they are committed: tell it now rather
+      // than at the next heartbeat.
+      this.sendAppend(m.from);
     }
     if (this.role !== 'leader') return;
     if (m.from !== this.id) while (this.sendAppend(m.from, false));
@@ -713,7 +722,7 @@ export class Raft {
   }
 
   private handleHeartbeatResponse(m: MsgHeartbeatResp, pr: Progress): void {
-    pr.recentActive = true;
+    pr.lastActiveTick = this.leaderTicks;
     pr.probeSent = false;
     const last = this.log.lastIndex();
     if (pr.state === 'replicate' && pr.match < last) {
@@ -773,7 +782,9 @@ export class Raft {
     const readContext = this.readOnly.lastPendingContext();
     for (const [id, pr] of this.progress) {
       if (id === this.id) continue;
-      this.send({ type: 'heartbeat', to: id, commit: Math.min(pr.match, this.log.committed), readContext });
+      const commit = Math.min(pr.match, this.log.committed);
+      pr.sentCommit = Math.max(pr.sentCommit, commit);
+      this.send({ type: 'heartbeat', to: id, commit, readContext });
     }
   }
 
@@ -793,6 +804,7 @@ export class Raft {
     }
     if (entries.length === 0 && !sendIfEmpty) return false;
     this.send({ type: 'app', to, prevLogIndex, prevLogTerm, entries, commit: this.log.committed });
+    pr.sentCommit = Math.max(pr.sentCommit, this.log.committed);
     const lastSent = entries[entries.length - 1];
     pr.sentAppend(lastSent === undefined ? null : lastSent.index);
     return true;

@@ -37,6 +37,19 @@ export interface PeerStatus {
   lastHeardMsAgo: bigint;
 }
 
+/** Bytes of document data this node moved since it started, by path. */
+export interface TrafficStats {
+  /** updates received on peers' replication streams */
+  pushBytesReceived: bigint;
+  /** digests, diffs and state vectors received */
+  antiEntropyBytesReceived: bigint;
+  antiEntropyBytesSent: bigint;
+  /** rounds this node started */
+  antiEntropyRounds: bigint;
+  /** fetched to serve reads with a min version */
+  catchUpBytesReceived: bigint;
+}
+
 export interface StatusResponse {
   nodeId: string;
   /** master | witness | replica */
@@ -49,6 +62,7 @@ export interface StatusResponse {
   peers: PeerStatus[];
   /** this incarnation's Yjs client id */
   clientId: bigint;
+  traffic: TrafficStats | undefined;
 }
 
 function createBaseStatusRequest(): StatusRequest {
@@ -283,6 +297,193 @@ export const PeerStatus: MessageFns<PeerStatus> = {
   },
 };
 
+function createBaseTrafficStats(): TrafficStats {
+  return {
+    pushBytesReceived: 0n,
+    antiEntropyBytesReceived: 0n,
+    antiEntropyBytesSent: 0n,
+    antiEntropyRounds: 0n,
+    catchUpBytesReceived: 0n,
+  };
+}
+
+export const TrafficStats: MessageFns<TrafficStats> = {
+  encode(message: TrafficStats, writer: BinaryWriter = new BinaryWriter()): BinaryWriter {
+    if (message.pushBytesReceived !== 0n) {
+      if (BigInt.asUintN(64, message.pushBytesReceived) !== message.pushBytesReceived) {
+        throw new globalThis.Error("value provided for field message.pushBytesReceived of type uint64 too large");
+      }
+      writer.uint32(8).uint64(message.pushBytesReceived);
+    }
+    if (message.antiEntropyBytesReceived !== 0n) {
+      if (BigInt.asUintN(64, message.antiEntropyBytesReceived) !== message.antiEntropyBytesReceived) {
+        throw new globalThis.Error(
+          "value provided for field message.antiEntropyBytesReceived of type uint64 too large",
+        );
+      }
+      writer.uint32(16).uint64(message.antiEntropyBytesReceived);
+    }
+    if (message.antiEntropyBytesSent !== 0n) {
+      if (BigInt.asUintN(64, message.antiEntropyBytesSent) !== message.antiEntropyBytesSent) {
+        throw new globalThis.Error("value provided for field message.antiEntropyBytesSent of type uint64 too large");
+      }
+      writer.uint32(24).uint64(message.antiEntropyBytesSent);
+    }
+    if (message.antiEntropyRounds !== 0n) {
+      if (BigInt.asUintN(64, message.antiEntropyRounds) !== message.antiEntropyRounds) {
+        throw new globalThis.Error("value provided for field message.antiEntropyRounds of type uint64 too large");
+      }
+      writer.uint32(32).uint64(message.antiEntropyRounds);
+    }
+    if (message.catchUpBytesReceived !== 0n) {
+      if (BigInt.asUintN(64, message.catchUpBytesReceived) !== message.catchUpBytesReceived) {
+        throw new globalThis.Error("value provided for field message.catchUpBytesReceived of type uint64 too large");
+      }
+      writer.uint32(40).uint64(message.catchUpBytesReceived);
+    }
+    return writer;
+  },
+
+  decode(input: BinaryReader | Uint8Array, length?: number): TrafficStats {
+    const reader = input instanceof BinaryReader ? input : new BinaryReader(input);
+    const previousRecursionDepth = (reader as any).__tsProtoDecodeDepth ?? 0;
+    if (previousRecursionDepth >= 100) {
+      throw new globalThis.Error("protobuf decode recursion limit exceeded");
+    }
+    (reader as any).__tsProtoDecodeDepth = previousRecursionDepth + 1;
+    try {
+      const end = length === undefined ? reader.len : reader.pos + length;
+      const message = createBaseTrafficStats();
+      while (reader.pos < end) {
+        const tag = reader.uint32();
+        switch (tag >>> 3) {
+          case 1: {
+            if (tag !== 8) {
+              break;
+            }
+
+            message.pushBytesReceived = reader.uint64() as bigint;
+            continue;
+          }
+          case 2: {
+            if (tag !== 16) {
+              break;
+            }
+
+            message.antiEntropyBytesReceived = reader.uint64() as bigint;
+            continue;
+          }
+          case 3: {
+            if (tag !== 24) {
+              break;
+            }
+
+            message.antiEntropyBytesSent = reader.uint64() as bigint;
+            continue;
+          }
+          case 4: {
+            if (tag !== 32) {
+              break;
+            }
+
+            message.antiEntropyRounds = reader.uint64() as bigint;
+            continue;
+          }
+          case 5: {
+            if (tag !== 40) {
+              break;
+            }
+
+            message.catchUpBytesReceived = reader.uint64() as bigint;
+            continue;
+          }
+        }
+        if ((tag & 7) === 4 || tag === 0) {
+          break;
+        }
+        reader.skip(tag & 7);
+      }
+      return message;
+    } finally {
+      (reader as any).__tsProtoDecodeDepth = previousRecursionDepth;
+    }
+  },
+
+  fromJSON(object: any): TrafficStats {
+    return {
+      pushBytesReceived: isSet(object.pushBytesReceived)
+        ? BigInt(object.pushBytesReceived)
+        : isSet(object.push_bytes_received)
+        ? BigInt(object.push_bytes_received)
+        : 0n,
+      antiEntropyBytesReceived: isSet(object.antiEntropyBytesReceived)
+        ? BigInt(object.antiEntropyBytesReceived)
+        : isSet(object.anti_entropy_bytes_received)
+        ? BigInt(object.anti_entropy_bytes_received)
+        : 0n,
+      antiEntropyBytesSent: isSet(object.antiEntropyBytesSent)
+        ? BigInt(object.antiEntropyBytesSent)
+        : isSet(object.anti_entropy_bytes_sent)
+        ? BigInt(object.anti_entropy_bytes_sent)
+        : 0n,
+      antiEntropyRounds: isSet(object.antiEntropyRounds)
+        ? BigInt(object.antiEntropyRounds)
+        : isSet(object.anti_entropy_rounds)
+        ? BigInt(object.anti_entropy_rounds)
+        : 0n,
+      catchUpBytesReceived: isSet(object.catchUpBytesReceived)
+        ? BigInt(object.catchUpBytesReceived)
+        : isSet(object.catch_up_bytes_received)
+        ? BigInt(object.catch_up_bytes_received)
+        : 0n,
+    };
+  },
+
+  toJSON(message: TrafficStats): unknown {
+    const obj: any = {};
+    if (message.pushBytesReceived !== 0n) {
+      obj.pushBytesReceived = message.pushBytesReceived.toString();
+    }
+    if (message.antiEntropyBytesReceived !== 0n) {
+      obj.antiEntropyBytesReceived = message.antiEntropyBytesReceived.toString();
+    }
+    if (message.antiEntropyBytesSent !== 0n) {
+      obj.antiEntropyBytesSent = message.antiEntropyBytesSent.toString();
+    }
+    if (message.antiEntropyRounds !== 0n) {
+      obj.antiEntropyRounds = message.antiEntropyRounds.toString();
+    }
+    if (message.catchUpBytesReceived !== 0n) {
+      obj.catchUpBytesReceived = message.catchUpBytesReceived.toString();
+    }
+    return obj;
+  },
+
+  create(base?: DeepPartial<TrafficStats>): TrafficStats {
+    return TrafficStats.fromPartial(base ?? {});
+  },
+  fromPartial(object: DeepPartial<TrafficStats>): TrafficStats {
+    const message = createBaseTrafficStats();
+    message.pushBytesReceived = (object.pushBytesReceived !== undefined && object.pushBytesReceived !== null)
+      ? BigInt(object.pushBytesReceived)
+      : 0n;
+    message.antiEntropyBytesReceived =
+      (object.antiEntropyBytesReceived !== undefined && object.antiEntropyBytesReceived !== null)
+        ? BigInt(object.antiEntropyBytesReceived)
+        : 0n;
+    message.antiEntropyBytesSent = (object.antiEntropyBytesSent !== undefined && object.antiEntropyBytesSent !== null)
+      ? BigInt(object.antiEntropyBytesSent)
+      : 0n;
+    message.antiEntropyRounds = (object.antiEntropyRounds !== undefined && object.antiEntropyRounds !== null)
+      ? BigInt(object.antiEntropyRounds)
+      : 0n;
+    message.catchUpBytesReceived = (object.catchUpBytesReceived !== undefined && object.catchUpBytesReceived !== null)
+      ? BigInt(object.catchUpBytesReceived)
+      : 0n;
+    return message;
+  },
+};
+
 function createBaseStatusResponse(): StatusResponse {
   return {
     nodeId: "",
@@ -294,6 +495,7 @@ function createBaseStatusResponse(): StatusResponse {
     uptimeMs: 0n,
     peers: [],
     clientId: 0n,
+    traffic: undefined,
   };
 }
 
@@ -337,6 +539,9 @@ export const StatusResponse: MessageFns<StatusResponse> = {
         throw new globalThis.Error("value provided for field message.clientId of type uint64 too large");
       }
       writer.uint32(72).uint64(message.clientId);
+    }
+    if (message.traffic !== undefined) {
+      TrafficStats.encode(message.traffic, writer.uint32(82).fork()).join();
     }
     return writer;
   },
@@ -426,6 +631,14 @@ export const StatusResponse: MessageFns<StatusResponse> = {
             message.clientId = reader.uint64() as bigint;
             continue;
           }
+          case 10: {
+            if (tag !== 82) {
+              break;
+            }
+
+            message.traffic = TrafficStats.decode(reader, reader.uint32());
+            continue;
+          }
         }
         if ((tag & 7) === 4 || tag === 0) {
           break;
@@ -467,6 +680,7 @@ export const StatusResponse: MessageFns<StatusResponse> = {
         : isSet(object.client_id)
         ? BigInt(object.client_id)
         : 0n,
+      traffic: isSet(object.traffic) ? TrafficStats.fromJSON(object.traffic) : undefined,
     };
   },
 
@@ -499,6 +713,9 @@ export const StatusResponse: MessageFns<StatusResponse> = {
     if (message.clientId !== 0n) {
       obj.clientId = message.clientId.toString();
     }
+    if (message.traffic !== undefined) {
+      obj.traffic = TrafficStats.toJSON(message.traffic);
+    }
     return obj;
   },
 
@@ -518,6 +735,9 @@ export const StatusResponse: MessageFns<StatusResponse> = {
     message.uptimeMs = (object.uptimeMs !== undefined && object.uptimeMs !== null) ? BigInt(object.uptimeMs) : 0n;
     message.peers = object.peers?.map((e) => PeerStatus.fromPartial(e)) || [];
     message.clientId = (object.clientId !== undefined && object.clientId !== null) ? BigInt(object.clientId) : 0n;
+    message.traffic = (object.traffic !== undefined && object.traffic !== null)
+      ? TrafficStats.fromPartial(object.traffic)
+      : undefined;
     return message;
   },
 };

@@ -1,0 +1,55 @@
+import { credentials } from '@grpc/grpc-js';
+import { AdminServiceClient, StatusResponse } from '../../proto/gen/concord/v1/admin';
+import {
+  ApplyRequest,
+  DocumentServiceClient,
+  GetRequest,
+  GetResponse,
+  ListRequest,
+  ListResponse,
+  PushUpdateRequest,
+  WriteResponse,
+} from '../../proto/gen/concord/v1/documents';
+import { callUnary } from '../../services/node/callUnary';
+
+/** Promise-returning generated stubs aimed at one node (no balancing: tests pick the node). */
+export interface NodeStubs {
+  apply(req: Partial<ApplyRequest>, deadlineMs?: number): Promise<WriteResponse>;
+  pushUpdate(req: Partial<PushUpdateRequest>, deadlineMs?: number): Promise<WriteResponse>;
+  get(req: Partial<GetRequest>, deadlineMs?: number): Promise<GetResponse>;
+  list(req: Partial<ListRequest>, deadlineMs?: number): Promise<ListResponse>;
+  status(deadlineMs?: number): Promise<StatusResponse>;
+  readonly docs: DocumentServiceClient;
+  close(): void;
+}
+
+export function nodeStubs(address: string): NodeStubs {
+  const options = { 'grpc.max_send_message_length': 64 << 20, 'grpc.max_receive_message_length': 64 << 20 };
+  const docs = new DocumentServiceClient(address, credentials.createInsecure(), options);
+  const admin = new AdminServiceClient(address, credentials.createInsecure());
+  const applyDefaults = { documentId: '', operations: [], ack: 0 };
+  return {
+    docs,
+    apply: (req, ms = 5000) => callUnary(docs.apply.bind(docs), { ...applyDefaults, ...req }, ms),
+    pushUpdate: (req, ms = 5000) => callUnary(docs.pushUpdate.bind(docs), { documentId: '', update: new Uint8Array(), ack: 0, ...req }, ms),
+    get: (req, ms = 5000) => callUnary(docs.get.bind(docs), {
+      documentId: '', minVersion: new Uint8Array(), stateVector: new Uint8Array(), includeUpdate: false, ...req,
+    }, ms),
+    list: (req, ms = 5000) => callUnary(docs.list.bind(docs), { prefix: '', startAfter: '', limit: 0, ...req }, ms),
+    status: (ms = 5000) => callUnary(admin.status.bind(admin), {}, ms),
+    close: () => {
+      docs.close();
+      admin.close();
+    },
+  };
+}
+
+/** Polls `check` until it returns true or `timeoutMs` passes (then fails with `what`). */
+export async function eventually(what: string, check: () => Promise<boolean>, timeoutMs = 15_000): Promise<number> {
+  const started = Date.now();
+  for (;;) {
+    if (await check().catch(() => false)) return Date.now() - started;
+    if (Date.now() - started > timeoutMs) throw new Error(`timed out after ${timeoutMs} ms waiting for: ${what}`);
+    await new Promise((r) => setTimeout(r, 50));
+  }
+}
