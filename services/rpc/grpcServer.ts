@@ -38,8 +38,8 @@ export async function startGrpcServer(listen: string, services: readonly Service
   for (const s of services) statusMap[s.name] = 'SERVING';
   const health = new HealthImplementation(statusMap);
   health.addToServer(server);
-  const pkg = protoLoader.loadSync([...protoFiles.map((f) => path.join(protoRoot, f)), healthProtoPath], {
-    includeDirs: [protoRoot, path.dirname(healthProtoPath)],
+  const pkg = protoLoader.loadSync([...protoFiles, 'health/v1/health.proto'], {
+    includeDirs: [protoRoot, path.resolve(path.dirname(healthProtoPath), '..', '..')],
     keepCase: true,
     longs: String,
     enums: String,
