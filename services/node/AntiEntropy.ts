@@ -1,10 +1,17 @@
 import * as Y from 'yjs';
 import { DigestIndex, equalBytes } from '../core/crdt/DigestIndex';
-import { DocumentId } from '../core/crdt/documentId';
+import { DocumentId, parseDocumentId } from '../core/crdt/documentId';
 import { HashFn } from '../core/crdt/stateHash';
-import { PeerServiceClient, SyncDoc } from '../../proto/gen/concord/v1/peer';
+import {
+  DigestRequest,
+  DigestResponse,
+  PushDiffRequest,
+  PushDiffResponse,
+  SyncDoc,
+  SyncRequest,
+  SyncResponse,
+} from '../../proto/gen/concord/v1/peer';
 import { DocumentStore } from './DocumentStore';
-import { callUnary } from './callUnary';
 import { TrafficStats } from './TrafficStats';
 
 export interface RoundStats {
@@ -15,6 +22,16 @@ export interface RoundStats {
   readonly documents: number;
   readonly bytesSent: number;
   readonly bytesReceived: number;
+}
+
+/**
+ * The three anti-entropy calls as a port: the node implements it over gRPC
+ * (grpcAntiEntropyPeer), the simulator over its in-memory network.
+ */
+export interface AntiEntropyPeer {
+  digest(req: DigestRequest, deadlineMs: number): Promise<DigestResponse>;
+  sync(req: SyncRequest, deadlineMs: number): Promise<SyncResponse>;
+  pushDiff(req: PushDiffRequest, deadlineMs: number): Promise<PushDiffResponse>;
 }
 
 /** Documents per Sync/PushDiff call, so one message stays far below the size limit. */
@@ -48,7 +65,7 @@ export class AntiEntropy {
   }
 
   /** Runs one round with `peerId` unless one is already running; resolves with its stats. */
-  async round(peerId: string, client: PeerServiceClient, deadlineMs = 10_000): Promise<RoundStats | undefined> {
+  async round(peerId: string, peer: AntiEntropyPeer, deadlineMs = 10_000): Promise<RoundStats | undefined> {
     if (this.running.has(peerId)) return undefined;
     this.running.add(peerId);
     const startedAt = Date.now();
@@ -58,7 +75,7 @@ export class AntiEntropy {
       this.refresh();
       const buckets = this.index.bucketHashes();
       bytesSent += buckets.length * (buckets[0]?.length ?? 0);
-      const digest = await callUnary(client.digest.bind(client), { nodeId: this.selfId, buckets }, deadlineMs);
+      const digest = await peer.digest({ nodeId: this.selfId, buckets }, deadlineMs);
       const theirs = new Map(digest.documents.map((d) => [d.documentId, d.hash]));
       for (const d of digest.documents) bytesReceived += d.documentId.length + d.hash.length;
       const mine = this.index.documentsIn(digest.differingBuckets);
@@ -70,7 +87,7 @@ export class AntiEntropy {
         const chunk = ids.slice(i, i + syncDocsPerCallMax);
         const asks = chunk.map((id) => ({ documentId: id, stateVector: this.stateVector(id), update: new Uint8Array() }));
         for (const a of asks) bytesSent += a.documentId.length + a.stateVector.length;
-        const got = await callUnary(client.sync.bind(client), { nodeId: this.selfId, documents: asks }, deadlineMs);
+        const got = await peer.sync({ nodeId: this.selfId, documents: asks }, deadlineMs);
         const pushes: SyncDoc[] = [];
         for (const d of got.documents) {
           bytesReceived += d.documentId.length + d.stateVector.length + d.update.length;
@@ -80,7 +97,7 @@ export class AntiEntropy {
         }
         if (pushes.length > 0) {
           for (const p of pushes) bytesSent += p.documentId.length + p.update.length;
-          await callUnary(client.pushDiff.bind(client), { nodeId: this.selfId, documents: pushes }, deadlineMs);
+          await peer.pushDiff({ nodeId: this.selfId, documents: pushes }, deadlineMs);
         }
       }
       const stats: RoundStats = {
@@ -96,6 +113,40 @@ export class AntiEntropy {
     } finally {
       this.running.delete(peerId);
     }
+  }
+
+  /** Answers a peer's digest: the buckets that differ and our documents in them. */
+  answerDigest(req: DigestRequest): DigestResponse {
+    for (const b of req.buckets) this.traffic.antiEntropyBytesReceived += b.length;
+    this.refresh();
+    const differing = this.index.differingBuckets(req.buckets);
+    const docs = this.index.documentsIn(differing);
+    return { differingBuckets: differing, documents: [...docs].map(([documentId, hash]) => ({ documentId, hash })) };
+  }
+
+  /** Answers a peer's state vectors with what it lacks of each document, and our vectors. */
+  answerSync(req: SyncRequest): SyncResponse {
+    const out: SyncDoc[] = [];
+    for (const d of req.documents) {
+      this.traffic.antiEntropyBytesReceived += d.documentId.length + d.stateVector.length;
+      const docId = parseDocumentId(d.documentId);
+      const doc = this.store.peek(docId);
+      out.push({
+        documentId: docId,
+        stateVector: doc === undefined ? new Uint8Array() : Y.encodeStateVector(doc),
+        update: doc === undefined ? new Uint8Array() : (this.diffFor(docId, d.stateVector) ?? new Uint8Array()),
+      });
+    }
+    return { documents: out };
+  }
+
+  /** Applies the diffs a peer pushed to us; resolves when they are durable. */
+  async acceptPushDiff(req: PushDiffRequest): Promise<PushDiffResponse> {
+    for (const d of req.documents) {
+      this.traffic.antiEntropyBytesReceived += d.documentId.length + d.update.length;
+      if (d.update.length > 0) await this.store.applyUpdate(parseDocumentId(d.documentId), d.update, `remote:${req.nodeId}`);
+    }
+    return {};
   }
 
   private stateVector(docId: string): Uint8Array {

@@ -10,6 +10,7 @@ import { peerService } from '../rpc/peerService';
 import { LmdbEngine } from '../storage/LmdbEngine';
 import { StorageEngine } from '../storage/StorageEngine';
 import { AntiEntropy } from './AntiEntropy';
+import { grpcAntiEntropyPeer } from './grpcAntiEntropyPeer';
 import { DocumentNode } from './DocumentNode';
 import { DocumentStore } from './DocumentStore';
 import { NodeConfig } from './NodeConfig';
@@ -57,7 +58,7 @@ export class ConcordNode {
       heartbeatIntervalMs: config.heartbeatIntervalMs,
       onPeerConnected: (peerId) => {
         const link = replicator?.links.find((l) => l.peerId === peerId);
-        if (link !== undefined) antiEntropy.round(peerId, link.client).catch((e: unknown) => log(`anti-entropy with ${peerId}: ${String(e)}`));
+        if (link !== undefined) antiEntropy.round(peerId, grpcAntiEntropyPeer(link.client, config.nodeId)).catch((e: unknown) => log(`anti-entropy with ${peerId}: ${String(e)}`));
       },
     });
     const documents = new DocumentNode(config.nodeId, config.role, store, replicator, antiEntropy, traffic);
@@ -82,7 +83,7 @@ export class ConcordNode {
   private antiEntropyTick(): void {
     for (const link of this.documents.replicator.links) {
       if (!link.connected) continue;
-      this.documents.antiEntropy.round(link.peerId, link.client).catch((e: unknown) => this.log(`anti-entropy with ${link.peerId}: ${String(e)}`));
+      this.documents.antiEntropy.round(link.peerId, grpcAntiEntropyPeer(link.client, this.config.nodeId)).catch((e: unknown) => this.log(`anti-entropy with ${link.peerId}: ${String(e)}`));
     }
   }
 

@@ -1,7 +1,6 @@
 import { ServerDuplexStream } from '@grpc/grpc-js';
-import * as Y from 'yjs';
-import { PeerMessage, PeerServiceServer, SyncDoc } from '../../proto/gen/concord/v1/peer';
-import { DocumentId, parseDocumentId } from '../core/crdt/documentId';
+import { PeerMessage, PeerServiceServer } from '../../proto/gen/concord/v1/peer';
+import { parseDocumentId } from '../core/crdt/documentId';
 import { DomainError } from '../core/errors/DomainError';
 import { DocumentNode } from '../node/DocumentNode';
 import { unary } from './handlers';
@@ -65,35 +64,8 @@ export function peerService(node: DocumentNode, opts: PeerServiceOptions): PeerS
       call.on('error', () => undefined);
     },
 
-    digest: unary(async (req) => {
-      for (const b of req.buckets) node.traffic.antiEntropyBytesReceived += b.length;
-      node.antiEntropy.refresh();
-      const differing = node.antiEntropy.index.differingBuckets(req.buckets);
-      const docs = node.antiEntropy.index.documentsIn(differing);
-      return { differingBuckets: differing, documents: [...docs].map(([documentId, hash]) => ({ documentId, hash })) };
-    }),
-
-    sync: unary(async (req) => {
-      const out: SyncDoc[] = [];
-      for (const d of req.documents) {
-        node.traffic.antiEntropyBytesReceived += d.documentId.length + d.stateVector.length;
-        const docId = parseDocumentId(d.documentId);
-        const doc = node.store.peek(docId);
-        out.push({
-          documentId: docId,
-          stateVector: doc === undefined ? new Uint8Array() : Y.encodeStateVector(doc),
-          update: doc === undefined ? new Uint8Array() : (node.antiEntropy.diffFor(docId, d.stateVector) ?? new Uint8Array()),
-        });
-      }
-      return { documents: out };
-    }),
-
-    pushDiff: unary(async (req) => {
-      for (const d of req.documents) {
-        node.traffic.antiEntropyBytesReceived += d.documentId.length + d.update.length;
-        if (d.update.length > 0) await node.store.applyUpdate(d.documentId as DocumentId, d.update, `remote:${req.nodeId}`);
-      }
-      return {};
-    }),
+    digest: unary(async (req) => node.antiEntropy.answerDigest(req)),
+    sync: unary(async (req) => node.antiEntropy.answerSync(req)),
+    pushDiff: unary(async (req) => node.antiEntropy.acceptPushDiff(req)),
   };
 }

@@ -3,7 +3,7 @@
 // bad version tokens, unknown documents and expired deadlines.
 import { status } from '@grpc/grpc-js';
 import * as Y from 'yjs';
-import { Operation } from '../../proto/gen/concord/v1/documents';
+import { AckLevel, Operation } from '../../proto/gen/concord/v1/documents';
 import { NodeStubs } from './nodeStubs';
 import { startTestCluster, TestCluster } from './startTestCluster';
 
@@ -115,6 +115,6 @@ test('with no peers configured, ALL means this one master', async () => {
 
 test('an unknown ack level is INVALID_ARGUMENT', async () => {
   const op: Operation = { op: { $case: 'mapSet', value: { path: ['m', 'k'], valueJson: '7' } } };
-  expect((await codeOf(s.apply({ documentId: doc, operations: [op], ack: 42 }))).code).toBe(status.INVALID_ARGUMENT);
+  expect((await codeOf(s.apply({ documentId: doc, operations: [op], ack: 42 as AckLevel }))).code).toBe(status.INVALID_ARGUMENT);
   await unchanged();
 });
