@@ -774,8 +774,12 @@ export class Raft {
     return false;
   }
 
+  /** Sends every peer what it lacks, as many messages as its flow control allows. */
   private bcastAppend(): void {
-    for (const id of this.progress.keys()) if (id !== this.id) this.sendAppend(id);
+    for (const id of this.progress.keys()) {
+      if (id === this.id || !this.sendAppend(id)) continue;
+      while (this.sendAppend(id, false));
+    }
   }
 
   private bcastHeartbeat(): void {

@@ -14,7 +14,6 @@ export function parseDocumentId(raw: string): DocumentId {
     throw invalidArgument(`document id is ${bytes} bytes; at most ${documentIdBytesMax} are allowed`);
   }
   // Control characters would make ids unprintable in logs and ambiguous in storage keys.
-  // eslint-disable-next-line no-control-regex
   if (/[\u0000-\u001f\u007f]/.test(raw)) throw invalidArgument('document id contains control characters');
   return raw as DocumentId;
 }
