@@ -1,5 +1,5 @@
 import * as Y from 'yjs';
-import { DigestIndex, equalBytes } from '../core/crdt/DigestIndex';
+import { childrenOf, DigestIndex, digestLeafLevel, equalBytes } from '../core/crdt/DigestIndex';
 import { DocumentId, parseDocumentId } from '../core/crdt/documentId';
 import { HashFn } from '../core/crdt/stateHash';
 import {
@@ -19,6 +19,7 @@ export interface RoundStats {
   readonly startedAt: number;
   readonly durationMs: number;
   readonly differingBuckets: number;
+  readonly levelsWalked: number;
   readonly documents: number;
   readonly bytesSent: number;
   readonly bytesReceived: number;
@@ -73,12 +74,30 @@ export class AntiEntropy {
     let bytesReceived = 0;
     try {
       this.refresh();
-      const buckets = this.index.bucketHashes();
-      bytesSent += buckets.length * (buckets[0]?.length ?? 0);
-      const digest = await peer.digest({ nodeId: this.selfId, buckets }, deadlineMs);
-      const theirs = new Map(digest.documents.map((d) => [d.documentId, d.hash]));
-      for (const d of digest.documents) bytesReceived += d.documentId.length + d.hash.length;
-      const mine = this.index.documentsIn(digest.differingBuckets);
+      // Descend the digest tree: compare only the children of nodes that differ.
+      let level = 0;
+      let indexes = [0];
+      let theirs = new Map<string, Uint8Array>();
+      let leaves: number[] = [];
+      let levelsWalked = 0;
+      for (;;) {
+        const hashes = this.index.hashesAt(level, indexes);
+        for (const h of hashes) bytesSent += h.length + 2;
+        bytesSent += indexes.length * 3;
+        const res = await peer.digest({ nodeId: this.selfId, level, indexes, hashes }, deadlineMs);
+        bytesReceived += res.differing.length * 3;
+        levelsWalked++;
+        if (res.differing.length === 0) break;
+        if (level === digestLeafLevel) {
+          leaves = res.differing;
+          theirs = new Map(res.documents.map((d) => [d.documentId, d.hash]));
+          for (const d of res.documents) bytesReceived += d.documentId.length + d.hash.length;
+          break;
+        }
+        indexes = childrenOf(res.differing);
+        level++;
+      }
+      const mine = this.index.documentsIn(leaves);
       const differing = new Set<string>();
       for (const [id, h] of mine) if (!equalBytes(h, theirs.get(id) ?? new Uint8Array())) differing.add(id);
       for (const id of theirs.keys()) if (!mine.has(id)) differing.add(id);
@@ -101,7 +120,7 @@ export class AntiEntropy {
         }
       }
       const stats: RoundStats = {
-        peerId, startedAt, durationMs: Date.now() - startedAt, differingBuckets: digest.differingBuckets.length,
+        peerId, startedAt, durationMs: Date.now() - startedAt, differingBuckets: leaves.length, levelsWalked,
         documents: ids.length, bytesSent, bytesReceived,
       };
       this.history.push(stats);
@@ -117,11 +136,12 @@ export class AntiEntropy {
 
   /** Answers a peer's digest: the buckets that differ and our documents in them. */
   answerDigest(req: DigestRequest): DigestResponse {
-    for (const b of req.buckets) this.traffic.antiEntropyBytesReceived += b.length;
+    for (const h of req.hashes) this.traffic.antiEntropyBytesReceived += h.length + 2;
     this.refresh();
-    const differing = this.index.differingBuckets(req.buckets);
-    const docs = this.index.documentsIn(differing);
-    return { differingBuckets: differing, documents: [...docs].map(([documentId, hash]) => ({ documentId, hash })) };
+    if (req.level > digestLeafLevel) return { differing: [], documents: [] };
+    const differing = this.index.differing(req.level, req.indexes, req.hashes);
+    const docs = req.level === digestLeafLevel ? this.index.documentsIn(differing) : new Map<string, Uint8Array>();
+    return { differing, documents: [...docs].map(([documentId, hash]) => ({ documentId, hash })) };
   }
 
   /** Answers a peer's state vectors with what it lacks of each document, and our vectors. */

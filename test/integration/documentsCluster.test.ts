@@ -124,6 +124,6 @@ test('a restarted node catches up with bytes proportional to what it missed, not
   const received = Number(t.pushBytesReceived + t.antiEntropyBytesReceived + t.catchUpBytesReceived);
   console.log(`restarted node received ${received} bytes to catch up (data set ~300000 bytes)`);
   expect(received).toBeGreaterThan(0);
-  // The digest alone is ~16 KB; the missed updates under 2 KB; a full resend would be >300 KB.
+  // The digest walk is a few KB, the missed updates under 2 KB; a full resend would be >300 KB.
   expect(received).toBeLessThan(60_000);
 }, 90_000);

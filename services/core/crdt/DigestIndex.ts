@@ -1,72 +1,105 @@
 import { HashFn } from './stateHash';
 
-export const digestHashBytes = 16;
+/** Bytes of a tree node's hash and of a document's state hash inside the digest. */
+export const digestHashBytes = 8;
+export const docHashBytes = 16;
+export const digestFanout = 16;
+export const digestLeafLevel = 4; // 16^4 = 65536 leaf buckets
 
 /**
- * A digest of (document id -> state hash) split into buckets by document id, for anti-entropy:
- * two nodes compare bucket hashes first and then only the documents in buckets that differ.
- * A bucket's hash is the XOR of its documents' item hashes, so a change costs O(1) to fold in.
+ * A Merkle tree over (document id -> state hash) for anti-entropy. Leaves are buckets chosen by
+ * the document id's hash; every tree node's hash is the XOR of the item hashes below it, so a
+ * change costs one XOR per level. Two nodes descend from the root comparing only the children
+ * of nodes that differ: the bytes exchanged grow with the number of differing documents and the
+ * depth, not with the number of documents.
  */
 export class DigestIndex {
-  readonly bucketCount: number;
-  private readonly buckets: Uint8Array[];
-  private readonly items = new Map<string, { bucket: number; item: Uint8Array; state: Uint8Array }>();
+  private readonly levels: Uint8Array[];
+  private readonly items = new Map<string, { leaf: number; item: Uint8Array; state: Uint8Array }>();
+  private readonly leaves = new Map<number, Set<string>>();
   private readonly encoder = new TextEncoder();
 
-  constructor(private readonly hash: HashFn, bucketCount = 1024) {
-    this.bucketCount = bucketCount;
-    this.buckets = Array.from({ length: bucketCount }, () => new Uint8Array(digestHashBytes));
+  constructor(private readonly hash: HashFn) {
+    this.levels = Array.from({ length: digestLeafLevel + 1 }, (_, level) => new Uint8Array(digestFanout ** level * digestHashBytes));
   }
 
+  /** Records a document's state hash (its first docHashBytes bytes are kept). */
   set(docId: string, stateHash: Uint8Array): void {
+    const state = stateHash.subarray(0, docHashBytes);
     const prev = this.items.get(docId);
-    if (prev !== undefined && equalBytes(prev.state, stateHash)) return;
+    if (prev !== undefined && equalBytes(prev.state, state)) return;
     const idBytes = this.encoder.encode(docId);
-    const bucket = prev?.bucket ?? this.bucketOf(idBytes);
-    const joined = new Uint8Array(idBytes.length + 1 + stateHash.length);
+    const leaf = prev?.leaf ?? this.leafOf(idBytes);
+    const joined = new Uint8Array(idBytes.length + 1 + state.length);
     joined.set(idBytes, 0);
-    joined.set(stateHash, idBytes.length + 1);
+    joined.set(state, idBytes.length + 1);
     const item = this.hash(joined).subarray(0, digestHashBytes);
-    const b = this.buckets[bucket] as Uint8Array;
-    if (prev !== undefined) xorInto(b, prev.item);
-    xorInto(b, item);
-    this.items.set(docId, { bucket, item, state: stateHash });
+    if (prev !== undefined) this.fold(leaf, prev.item);
+    this.fold(leaf, item);
+    this.items.set(docId, { leaf, item, state });
+    let set = this.leaves.get(leaf);
+    if (set === undefined) this.leaves.set(leaf, (set = new Set()));
+    set.add(docId);
   }
 
-  bucketHashes(): Uint8Array[] {
-    return this.buckets;
+  /** Our hashes of the given nodes at `level`. */
+  hashesAt(level: number, indexes: readonly number[]): Uint8Array[] {
+    const arr = this.levelArray(level);
+    return indexes.map((i) => arr.slice(i * digestHashBytes, (i + 1) * digestHashBytes));
   }
 
-  /** Indexes of buckets whose hash differs from `theirs` (all of them if the count differs). */
-  differingBuckets(theirs: readonly Uint8Array[]): number[] {
-    const out: number[] = [];
-    for (let i = 0; i < this.bucketCount; i++) {
-      const t = theirs[i];
-      if (t === undefined || !equalBytes(t, this.buckets[i] as Uint8Array)) out.push(i);
+  /** The indexes (of `indexes`) whose hash differs from `theirs` (same order). */
+  differing(level: number, indexes: readonly number[], theirs: readonly Uint8Array[]): number[] {
+    const arr = this.levelArray(level);
+    const nodes = digestFanout ** level;
+    return indexes.filter((idx, k) => {
+      if (!Number.isInteger(idx) || idx < 0 || idx >= nodes) return false;
+      const t = theirs[k];
+      return t === undefined || !equalBytes(t, arr.subarray(idx * digestHashBytes, (idx + 1) * digestHashBytes));
+    });
+  }
+
+  /** Documents in the given leaves with their state hashes. */
+  documentsIn(leaves: readonly number[]): Map<string, Uint8Array> {
+    const out = new Map<string, Uint8Array>();
+    for (const leaf of leaves) {
+      for (const docId of this.leaves.get(leaf) ?? []) out.set(docId, (this.items.get(docId) as { state: Uint8Array }).state);
     }
     return out;
   }
 
-  /** The documents in the given buckets with their state hashes. */
-  documentsIn(buckets: readonly number[]): Map<string, Uint8Array> {
-    const wanted = new Set(buckets);
-    const out = new Map<string, Uint8Array>();
-    for (const [docId, v] of this.items) if (wanted.has(v.bucket)) out.set(docId, v.state);
-    return out;
+  /** The state hash recorded for a document, as compared in the digest. */
+  stateOf(docId: string): Uint8Array | undefined {
+    return this.items.get(docId)?.state;
   }
 
-  private bucketOf(idBytes: Uint8Array): number {
-    const h = this.hash(idBytes);
-    return (((h[0] ?? 0) << 8) | (h[1] ?? 0)) % this.bucketCount;
+  private levelArray(level: number): Uint8Array {
+    const arr = this.levels[level];
+    if (arr === undefined) throw new RangeError(`digest level ${level} is outside 0..${digestLeafLevel}`);
+    return arr;
   }
+
+  private fold(leaf: number, item: Uint8Array): void {
+    let idx = leaf;
+    for (let level = digestLeafLevel; level >= 0; level--) {
+      const arr = this.levels[level] as Uint8Array;
+      for (let i = 0; i < digestHashBytes; i++) arr[idx * digestHashBytes + i] = (arr[idx * digestHashBytes + i] ?? 0) ^ (item[i] ?? 0);
+      idx = Math.floor(idx / digestFanout);
+    }
+  }
+
+  private leafOf(idBytes: Uint8Array): number {
+    const h = this.hash(idBytes);
+    return ((h[0] ?? 0) << 8) | (h[1] ?? 0);
+  }
+}
+
+export function childrenOf(indexes: readonly number[]): number[] {
+  return indexes.flatMap((i) => Array.from({ length: digestFanout }, (_, c) => i * digestFanout + c));
 }
 
 export function equalBytes(a: Uint8Array, b: Uint8Array): boolean {
   if (a.length !== b.length) return false;
   for (let i = 0; i < a.length; i++) if (a[i] !== b[i]) return false;
   return true;
-}
-
-function xorInto(target: Uint8Array, x: Uint8Array): void {
-  for (let i = 0; i < target.length; i++) target[i] = (target[i] ?? 0) ^ (x[i] ?? 0);
 }

@@ -61,11 +61,17 @@ export interface PeerMessage {
     | undefined;
 }
 
-/** Anti-entropy, step 1: compare bucket digests of (document id -> state hash). */
+/**
+ * Anti-entropy, step 1: descend a Merkle tree over (document id -> state hash), comparing only
+ * the children of nodes that differ, down to leaf buckets of documents.
+ */
 export interface DigestRequest {
   nodeId: string;
-  /** one hash per bucket, in bucket order */
-  buckets: Uint8Array[];
+  /** tree level of `indexes` (0 = root) */
+  level: number;
+  indexes: number[];
+  /** the caller's hash of each node in `indexes` */
+  hashes: Uint8Array[];
 }
 
 export interface DocHash {
@@ -74,8 +80,9 @@ export interface DocHash {
 }
 
 export interface DigestResponse {
-  differingBuckets: number[];
-  /** the responder's documents in the differing buckets */
+  /** the indexes whose hashes differ here */
+  differing: number[];
+  /** at the leaf level: the responder's documents in differing leaves */
   documents: DocHash[];
 }
 
@@ -696,7 +703,7 @@ export const PeerMessage: MessageFns<PeerMessage> = {
 };
 
 function createBaseDigestRequest(): DigestRequest {
-  return { nodeId: "", buckets: [] };
+  return { nodeId: "", level: 0, indexes: [], hashes: [] };
 }
 
 export const DigestRequest: MessageFns<DigestRequest> = {
@@ -704,8 +711,18 @@ export const DigestRequest: MessageFns<DigestRequest> = {
     if (message.nodeId !== "") {
       writer.uint32(10).string(message.nodeId);
     }
-    for (const v of message.buckets) {
-      writer.uint32(18).bytes(v!);
+    if (message.level !== 0) {
+      writer.uint32(16).uint32(message.level);
+    }
+    if (message.indexes.length !== 0) {
+      writer.uint32(26).fork();
+      for (const v of message.indexes) {
+        writer.uint32(v);
+      }
+      writer.join();
+    }
+    for (const v of message.hashes) {
+      writer.uint32(34).bytes(v!);
     }
     return writer;
   },
@@ -732,11 +749,37 @@ export const DigestRequest: MessageFns<DigestRequest> = {
             continue;
           }
           case 2: {
-            if (tag !== 18) {
+            if (tag !== 16) {
               break;
             }
 
-            message.buckets.push(reader.bytes());
+            message.level = reader.uint32();
+            continue;
+          }
+          case 3: {
+            if (tag === 24) {
+              message.indexes.push(reader.uint32());
+
+              continue;
+            }
+
+            if (tag === 26) {
+              const end2 = reader.uint32() + reader.pos;
+              while (reader.pos < end2) {
+                message.indexes.push(reader.uint32());
+              }
+
+              continue;
+            }
+
+            break;
+          }
+          case 4: {
+            if (tag !== 34) {
+              break;
+            }
+
+            message.hashes.push(reader.bytes());
             continue;
           }
         }
@@ -758,7 +801,9 @@ export const DigestRequest: MessageFns<DigestRequest> = {
         : isSet(object.node_id)
         ? globalThis.String(object.node_id)
         : "",
-      buckets: globalThis.Array.isArray(object?.buckets) ? object.buckets.map((e: any) => bytesFromBase64(e)) : [],
+      level: isSet(object.level) ? globalThis.Number(object.level) : 0,
+      indexes: globalThis.Array.isArray(object?.indexes) ? object.indexes.map((e: any) => globalThis.Number(e)) : [],
+      hashes: globalThis.Array.isArray(object?.hashes) ? object.hashes.map((e: any) => bytesFromBase64(e)) : [],
     };
   },
 
@@ -767,8 +812,14 @@ export const DigestRequest: MessageFns<DigestRequest> = {
     if (message.nodeId !== "") {
       obj.nodeId = message.nodeId;
     }
-    if (message.buckets?.length) {
-      obj.buckets = message.buckets.map((e) => base64FromBytes(e));
+    if (message.level !== 0) {
+      obj.level = Math.round(message.level);
+    }
+    if (message.indexes?.length) {
+      obj.indexes = message.indexes.map((e) => Math.round(e));
+    }
+    if (message.hashes?.length) {
+      obj.hashes = message.hashes.map((e) => base64FromBytes(e));
     }
     return obj;
   },
@@ -779,7 +830,9 @@ export const DigestRequest: MessageFns<DigestRequest> = {
   fromPartial(object: DeepPartial<DigestRequest>): DigestRequest {
     const message = createBaseDigestRequest();
     message.nodeId = object.nodeId ?? "";
-    message.buckets = object.buckets?.map((e) => e) || [];
+    message.level = object.level ?? 0;
+    message.indexes = object.indexes?.map((e) => e) || [];
+    message.hashes = object.hashes?.map((e) => e) || [];
     return message;
   },
 };
@@ -874,14 +927,14 @@ export const DocHash: MessageFns<DocHash> = {
 };
 
 function createBaseDigestResponse(): DigestResponse {
-  return { differingBuckets: [], documents: [] };
+  return { differing: [], documents: [] };
 }
 
 export const DigestResponse: MessageFns<DigestResponse> = {
   encode(message: DigestResponse, writer: BinaryWriter = new BinaryWriter()): BinaryWriter {
-    if (message.differingBuckets.length !== 0) {
+    if (message.differing.length !== 0) {
       writer.uint32(10).fork();
-      for (const v of message.differingBuckets) {
+      for (const v of message.differing) {
         writer.uint32(v);
       }
       writer.join();
@@ -907,7 +960,7 @@ export const DigestResponse: MessageFns<DigestResponse> = {
         switch (tag >>> 3) {
           case 1: {
             if (tag === 8) {
-              message.differingBuckets.push(reader.uint32());
+              message.differing.push(reader.uint32());
 
               continue;
             }
@@ -915,7 +968,7 @@ export const DigestResponse: MessageFns<DigestResponse> = {
             if (tag === 10) {
               const end2 = reader.uint32() + reader.pos;
               while (reader.pos < end2) {
-                message.differingBuckets.push(reader.uint32());
+                message.differing.push(reader.uint32());
               }
 
               continue;
@@ -945,10 +998,8 @@ export const DigestResponse: MessageFns<DigestResponse> = {
 
   fromJSON(object: any): DigestResponse {
     return {
-      differingBuckets: globalThis.Array.isArray(object?.differingBuckets)
-        ? object.differingBuckets.map((e: any) => globalThis.Number(e))
-        : globalThis.Array.isArray(object?.differing_buckets)
-        ? object.differing_buckets.map((e: any) => globalThis.Number(e))
+      differing: globalThis.Array.isArray(object?.differing)
+        ? object.differing.map((e: any) => globalThis.Number(e))
         : [],
       documents: globalThis.Array.isArray(object?.documents)
         ? object.documents.map((e: any) => DocHash.fromJSON(e))
@@ -958,8 +1009,8 @@ export const DigestResponse: MessageFns<DigestResponse> = {
 
   toJSON(message: DigestResponse): unknown {
     const obj: any = {};
-    if (message.differingBuckets?.length) {
-      obj.differingBuckets = message.differingBuckets.map((e) => Math.round(e));
+    if (message.differing?.length) {
+      obj.differing = message.differing.map((e) => Math.round(e));
     }
     if (message.documents?.length) {
       obj.documents = message.documents.map((e) => DocHash.toJSON(e));
@@ -972,7 +1023,7 @@ export const DigestResponse: MessageFns<DigestResponse> = {
   },
   fromPartial(object: DeepPartial<DigestResponse>): DigestResponse {
     const message = createBaseDigestResponse();
-    message.differingBuckets = object.differingBuckets?.map((e) => e) || [];
+    message.differing = object.differing?.map((e) => e) || [];
     message.documents = object.documents?.map((e) => DocHash.fromPartial(e)) || [];
     return message;
   },
