@@ -2,7 +2,6 @@ import { createHash, randomInt } from 'node:crypto';
 import * as fs from 'node:fs';
 import { AdminServiceService } from '../../proto/gen/concord/v1/admin';
 import { DocumentServiceService } from '../../proto/gen/concord/v1/documents';
-import { PeerServiceService } from '../../proto/gen/concord/v1/peer';
 import { adminService } from '../rpc/adminService';
 import { documentService } from '../rpc/documentService';
 import { startGrpcServer, StartedServer } from '../rpc/grpcServer';
@@ -16,6 +15,9 @@ import { DocumentStore } from './DocumentStore';
 import { NodeConfig } from './NodeConfig';
 import { Replicator } from './Replicator';
 import { TrafficStats } from './TrafficStats';
+import { LinkFaults } from './LinkFaults';
+import { PartitionLedger } from './PartitionLedger';
+import { PeerServiceClient, PeerServiceService } from '../../proto/gen/concord/v1/peer';
 import { nodeKey } from './storageKeys';
 
 const sha256 = (b: Uint8Array): Uint8Array => createHash('sha256').update(b).digest();
@@ -34,7 +36,6 @@ export class ConcordNode {
     readonly documents: DocumentNode,
     readonly grpc: StartedServer,
     readonly address: string,
-    private readonly log: (msg: string) => void,
   ) {}
 
   static async start(config: NodeConfig, log: (msg: string) => void = () => undefined): Promise<ConcordNode> {
@@ -47,6 +48,18 @@ export class ConcordNode {
     const store = new DocumentStore({ engine, clientId, hash: sha256 });
     store.load();
     const traffic = new TrafficStats();
+    const faults = new LinkFaults();
+    const ledger = new PartitionLedger(engine, Date.now, log);
+    ledger.load();
+    store.onChange((c) => {
+      if (c.origin === 'local' || c.origin === 'client') ledger.onLocalUpdate(c.docId);
+      else if (c.origin.startsWith('remote:')) ledger.onRemoteUpdate(c.origin.slice('remote:'.length), c.docId);
+    });
+    const runRound = (peerId: string, client: PeerServiceClient): void => {
+      antiEntropy.round(peerId, grpcAntiEntropyPeer(client, config.nodeId)).then((stats) => {
+        if (stats !== undefined) ledger.onRoundDone(peerId, stats.startedAt, stats.documents, stats.bytesSent + stats.bytesReceived);
+      }, (e: unknown) => log(`anti-entropy with ${peerId}: ${String(e)}`));
+    };
     const antiEntropy = new AntiEntropy(config.nodeId, store, sha256, traffic);
     let replicator: Replicator | undefined = undefined;
     replicator = new Replicator({
@@ -55,10 +68,11 @@ export class ConcordNode {
       incarnation,
       peers: config.peers,
       store,
+      faults,
       heartbeatIntervalMs: config.heartbeatIntervalMs,
       onPeerConnected: (peerId) => {
         const link = replicator?.links.find((l) => l.peerId === peerId);
-        if (link !== undefined) antiEntropy.round(peerId, grpcAntiEntropyPeer(link.client, config.nodeId)).catch((e: unknown) => log(`anti-entropy with ${peerId}: ${String(e)}`));
+        if (link !== undefined) runRound(peerId, link.client);
       },
     });
     const documents = new DocumentNode(config.nodeId, config.role, store, replicator, antiEntropy, traffic);
@@ -66,25 +80,29 @@ export class ConcordNode {
     let address = config.listen;
     const grpc = await startGrpcServer(config.listen, [
       { definition: DocumentServiceService, implementation: documentService(documents), name: 'concord.v1.DocumentService' },
-      { definition: PeerServiceService, implementation: peerService(documents, { clusterId: config.clusterId, incarnation, log }), name: 'concord.v1.PeerService' },
+      { definition: PeerServiceService, implementation: peerService(documents, { faults, clusterId: config.clusterId, incarnation, log }), name: 'concord.v1.PeerService' },
       {
         definition: AdminServiceService,
-        implementation: adminService(documents, { address: () => address, clusterId: config.clusterId, incarnation, startedAt, clientId }),
+        implementation: adminService(documents, {
+          address: () => address, clusterId: config.clusterId, incarnation, startedAt, clientId, faults, ledger, adminToken: config.adminToken,
+        }),
         name: 'concord.v1.AdminService',
       },
     ]);
     address = `${config.listen.slice(0, config.listen.lastIndexOf(':'))}:${grpc.port}`;
-    const node = new ConcordNode(config, engine, documents, grpc, address, log);
+    const node = new ConcordNode(config, engine, documents, grpc, address);
     replicator.start();
-    node.timers.push(setInterval(() => node.antiEntropyTick(), config.antiEntropyIntervalMs));
+    node.timers.push(setInterval(() => {
+      for (const link of replicator.links) if (link.connected) runRound(link.peerId, link.client);
+    }, config.antiEntropyIntervalMs));
+    node.timers.push(setInterval(() => {
+      for (const link of replicator.links) ledger.observe(link.peerId, link.reachable, faults.isCut(link.peerId));
+    }, config.heartbeatIntervalMs));
+    // An injected cut opens its episode at once, not at the next failure-detector tick.
+    faults.onChange((peerId, fault) => {
+      if (fault.cut) ledger.observe(peerId, false, true);
+    });
     return node;
-  }
-
-  private antiEntropyTick(): void {
-    for (const link of this.documents.replicator.links) {
-      if (!link.connected) continue;
-      this.documents.antiEntropy.round(link.peerId, grpcAntiEntropyPeer(link.client, this.config.nodeId)).catch((e: unknown) => this.log(`anti-entropy with ${link.peerId}: ${String(e)}`));
-    }
   }
 
   async stop(): Promise<void> {

@@ -12,6 +12,8 @@ export interface NodeConfig {
   readonly clusterId: string;
   readonly antiEntropyIntervalMs: number;
   readonly heartbeatIntervalMs: number;
+  /** Credential guarding the admin calls that change the cluster (fault injection). */
+  readonly adminToken: string | undefined;
 }
 
 /** Parses `n2=127.0.0.1:7002,n3=127.0.0.1:7003` (optionally `n3=host:port/witness`). */

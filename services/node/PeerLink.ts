@@ -1,5 +1,6 @@
 import { ClientDuplexStream, credentials, Metadata } from '@grpc/grpc-js';
 import { PeerMessage, PeerServiceClient } from '../../proto/gen/concord/v1/peer';
+import { LinkFaults } from './LinkFaults';
 
 export interface PeerLinkOptions {
   readonly selfId: string;
@@ -13,6 +14,8 @@ export interface PeerLinkOptions {
   readonly batchBytesMax: number;
   /** Past this many queued bytes the queue is dropped; anti-entropy repairs the peer later. */
   readonly queueBytesMax: number;
+  /** Injected faults: a cut link is closed and not redialled until healed. */
+  readonly faults: LinkFaults;
   /** Called on every (re)connect, so anti-entropy can run with this peer. */
   readonly onConnected: () => void;
   /** Called when the peer acknowledges durability up to a sequence number. */
@@ -44,6 +47,7 @@ export class PeerLink {
   private timers: NodeJS.Timeout[] = [];
   private heartbeatTimer: NodeJS.Timeout | undefined;
   private writable = true;
+  private unsubscribeFaults: () => void = () => undefined;
   droppedUpdates = 0;
   private droppedFrom = 0;
   private droppedTo = -1;
@@ -82,13 +86,24 @@ export class PeerLink {
     return this.lastHeardAt === 0 ? -1 : Date.now() - this.lastHeardAt;
   }
 
+  /** Connected and heard from within three heartbeat intervals (the failure detector). */
+  get reachable(): boolean {
+    return this.connectedFlag && this.lastHeardAt > 0 && Date.now() - this.lastHeardAt < 3 * this.opts.heartbeatIntervalMs;
+  }
+
   start(): void {
+    this.unsubscribeFaults = this.opts.faults.onChange((peerId, fault) => {
+      if (peerId !== this.opts.peerId) return;
+      if (fault.cut) this.stream?.cancel();
+      else if (this.stream === undefined && !this.stopped) this.connect();
+    });
     this.connect();
     this.heartbeatTimer = setInterval(() => this.heartbeat(), this.opts.heartbeatIntervalMs);
   }
 
   stop(): void {
     this.stopped = true;
+    this.unsubscribeFaults();
     if (this.heartbeatTimer !== undefined) clearInterval(this.heartbeatTimer);
     this.timers.forEach(clearTimeout);
     this.stream?.cancel();
@@ -113,14 +128,14 @@ export class PeerLink {
   }
 
   private connect(): void {
-    if (this.stopped) return;
+    if (this.stopped || this.opts.faults.isCut(this.opts.peerId)) return;
     const md = new Metadata();
     md.set('concord-node-id', this.opts.selfId);
     const stream = this.client.replicate(md);
     this.stream = stream;
     this.writable = true;
     this.sentUpTo = this.ackedUpTo; // resend everything not yet acked
-    stream.write({ body: { $case: 'hello', value: { nodeId: this.opts.selfId, clusterId: this.opts.clusterId, incarnation: this.opts.incarnation } } });
+    this.send(stream, { body: { $case: 'hello', value: { nodeId: this.opts.selfId, clusterId: this.opts.clusterId, incarnation: this.opts.incarnation } } });
     stream.on('data', (msg: PeerMessage) => this.onMessage(msg));
     stream.on('drain', () => {
       this.writable = true;
@@ -182,11 +197,23 @@ export class PeerLink {
         bytes += q.update.byteLength;
       }
       this.sentUpTo = Number((updates[updates.length - 1] as { seq: bigint }).seq);
-      this.writable = stream.write({ body: { $case: 'batch', value: { updates } } });
+      this.writable = this.send(stream, { body: { $case: 'batch', value: { updates } } });
     }
   }
 
   private heartbeat(): void {
-    this.stream?.write({ body: { $case: 'heartbeat', value: { sentAtMs: BigInt(Date.now()) } } });
+    if (this.stream !== undefined) this.send(this.stream, { body: { $case: 'heartbeat', value: { sentAtMs: BigInt(Date.now()) } } });
+  }
+
+  /** Writes now, or after the injected delay (every message gets the same delay: order holds). */
+  private send(stream: ClientDuplexStream<PeerMessage, PeerMessage>, msg: PeerMessage): boolean {
+    const delayMs = this.opts.faults.get(this.opts.peerId).delayMs;
+    if (delayMs <= 0) return stream.write(msg);
+    const timer = setTimeout(() => {
+      this.timers = this.timers.filter((t) => t !== timer);
+      if (this.stream === stream) stream.write(msg);
+    }, delayMs);
+    this.timers.push(timer);
+    return true;
   }
 }

@@ -1,6 +1,7 @@
 import { DocumentId } from '../core/crdt/documentId';
 import { DomainError } from '../core/errors/DomainError';
 import { Change, DocumentStore } from './DocumentStore';
+import { LinkFaults } from './LinkFaults';
 import { PeerLink } from './PeerLink';
 
 export interface PeerConfig {
@@ -15,6 +16,7 @@ export interface ReplicatorOptions {
   readonly incarnation: bigint;
   readonly peers: readonly PeerConfig[];
   readonly store: DocumentStore;
+  readonly faults: LinkFaults;
   readonly heartbeatIntervalMs?: number;
   readonly onPeerConnected?: (peerId: string) => void;
 }
@@ -55,6 +57,7 @@ export class Replicator {
       batchUpdatesMax: 512,
       batchBytesMax: 1 << 20,
       queueBytesMax: 64 << 20,
+      faults: opts.faults,
       onConnected: () => opts.onPeerConnected?.(p.id),
       onAck: () => this.checkWaiters(),
     }));
@@ -97,21 +100,45 @@ export class Replicator {
     if (seq === undefined) return 1; // empty update: nothing to replicate
     if (this.ackedBy(seq) + 1 >= need) return 1 + this.ackedBy(seq);
     return new Promise<number>((resolve, reject) => {
-      const waiter: Waiter = { seq, need, resolve: (n) => { clearTimeout(timer); resolve(n); } };
-      const timer = setTimeout(() => {
+      // Fail fast: when too few masters have been reachable for a few heartbeats, the level
+      // cannot be reached soon; say so now instead of at the deadline.
+      const graceMs = 3 * (this.opts.heartbeatIntervalMs ?? 500);
+      let shortSince: number | undefined;
+      const fail = (kind: 'unavailable' | 'deadline'): void => {
+        clearTimeout(timer);
+        clearInterval(probe);
         this.waiters = this.waiters.filter((w) => w !== waiter);
-        const reachable = this.links.filter((l) => l.connected && this.isMaster(l.peerId)).map((l) => l.peerId);
+        const reachable = this.reachableMasters();
         const have = 1 + this.ackedBy(seq);
         const facts = { 'reachable-masters': [this.opts.selfId, ...reachable].join(','), 'acked-by': String(have) };
         const what = `write to ${docId} is durable on ${have} of ${this.masters} masters; ${level.toUpperCase()} needs ${need}`;
-        if (reachable.length + 1 < need) {
-          reject(new DomainError('unavailable', `${what}, and only ${reachable.length + 1} are reachable (it will replicate when peers return)`, facts));
+        if (kind === 'unavailable' || reachable.length + 1 < need) {
+          reject(new DomainError('unavailable', `${what}, and only ${reachable.length + 1} are reachable (${facts['reachable-masters']}); it will replicate when peers return`, facts));
         } else {
           reject(new DomainError('deadline', `${what} (deadline reached; it keeps replicating)`, facts));
         }
-      }, Math.max(0, timeoutMs));
+      };
+      const waiter: Waiter = {
+        seq,
+        need,
+        resolve: (n) => {
+          clearTimeout(timer);
+          clearInterval(probe);
+          resolve(n);
+        },
+      };
+      const timer = setTimeout(() => fail('deadline'), Math.max(0, timeoutMs));
+      const probe = setInterval(() => {
+        if (this.reachableMasters().length + 1 >= need) shortSince = undefined;
+        else if (shortSince === undefined) shortSince = Date.now();
+        else if (Date.now() - shortSince >= graceMs) fail('unavailable');
+      }, 50);
       this.waiters.push(waiter);
     });
+  }
+
+  private reachableMasters(): string[] {
+    return this.links.filter((l) => l.reachable && this.isMaster(l.peerId)).map((l) => l.peerId);
   }
 
   private isMaster(peerId: string): boolean {

@@ -27,6 +27,7 @@ async function main(argv: string[]): Promise<void> {
     clusterId: o.clusterId as string,
     antiEntropyIntervalMs: Number(o.antiEntropyIntervalMs),
     heartbeatIntervalMs: Number(o.heartbeatIntervalMs),
+    adminToken: process.env.CONCORD_ADMIN_TOKEN === undefined || process.env.CONCORD_ADMIN_TOKEN === '' ? undefined : process.env.CONCORD_ADMIN_TOKEN,
   };
   const log = (msg: string): void => {
     process.stderr.write(`${JSON.stringify({ time: new Date().toISOString(), node: config.nodeId, msg })}\n`);

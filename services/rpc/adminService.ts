@@ -1,5 +1,10 @@
-import { AdminServiceServer, StatusResponse } from '../../proto/gen/concord/v1/admin';
+import { ServerUnaryCall } from '@grpc/grpc-js';
+import { timingSafeEqual } from 'node:crypto';
+import { AdminServiceServer, PartitionEpisode, StatusResponse } from '../../proto/gen/concord/v1/admin';
+import { DomainError, invalidArgument } from '../core/errors/DomainError';
 import { DocumentNode } from '../node/DocumentNode';
+import { LinkFaults } from '../node/LinkFaults';
+import { Episode, PartitionLedger } from '../node/PartitionLedger';
 import { unary } from './handlers';
 
 export interface AdminInfo {
@@ -8,9 +13,15 @@ export interface AdminInfo {
   readonly incarnation: bigint;
   readonly startedAt: number;
   readonly clientId: number;
+  readonly faults: LinkFaults;
+  readonly ledger: PartitionLedger;
+  /** The cluster's admin credential; undefined refuses every guarded call. */
+  readonly adminToken: string | undefined;
 }
 
-/** Operator view: this node, its peers, and the replication backlog towards each. */
+export const delayMsMax = 60_000;
+
+/** Operator view and fault injection. Status is open; changing links needs the admin token. */
 export function adminService(node: DocumentNode, info: AdminInfo): AdminServiceServer {
   return {
     status: unary(async (): Promise<StatusResponse> => ({
@@ -33,10 +44,60 @@ export function adminService(node: DocumentNode, info: AdminInfo): AdminServiceS
         nodeId: l.peerId,
         address: l.address,
         connected: l.connected,
+        reachable: l.reachable,
+        cut: info.faults.get(l.peerId).cut,
+        delayMs: info.faults.get(l.peerId).delayMs,
         backlogUpdates: BigInt(l.backlog.updates),
         backlogBytes: BigInt(l.backlog.bytes),
         lastHeardMsAgo: BigInt(Math.max(0, l.lastHeardMsAgo)),
       })),
+      recentEpisodes: info.ledger.recent(5).map(toEpisodeMessage),
     })),
+
+    setLinkFaults: unary(async (req, call) => {
+      requireAdmin(call, info.adminToken);
+      const known = new Set(node.replicator.links.map((l) => l.peerId));
+      for (const f of req.faults) {
+        if (!known.has(f.peerId)) throw new DomainError('not-found', `no peer ${f.peerId} on node ${node.nodeId}`);
+        if (f.delayMs > delayMsMax) throw invalidArgument(`delay is at most ${delayMsMax} ms`);
+      }
+      if (req.replace) {
+        for (const peerId of info.faults.all().keys()) info.faults.set(peerId, { cut: false, delayMs: 0 });
+      }
+      for (const f of req.faults) info.faults.set(f.peerId, { cut: f.cut, delayMs: f.delayMs });
+      return { faults: [...info.faults.all()].map(([peerId, f]) => ({ peerId, cut: f.cut, delayMs: f.delayMs })) };
+    }),
+
+    ledger: unary(async (req) => ({ episodes: info.ledger.recent(req.limit === 0 ? 20 : Math.min(req.limit, 200)).map(toEpisodeMessage) })),
+  };
+}
+
+function requireAdmin<Req, Res>(call: ServerUnaryCall<Req, Res>, token: string | undefined): void {
+  if (token === undefined) {
+    throw new DomainError('unauthenticated', 'this node has no admin credential configured (set CONCORD_ADMIN_TOKEN when starting it)');
+  }
+  const header = call.metadata.get('authorization')[0];
+  const presented = typeof header === 'string' && header.startsWith('Bearer ') ? header.slice(7) : '';
+  const a = Buffer.from(presented);
+  const b = Buffer.from(token);
+  if (a.length !== b.length || !timingSafeEqual(a, b)) {
+    throw new DomainError('unauthenticated', 'admin credential missing or wrong (metadata authorization: Bearer <token>)');
+  }
+}
+
+function toEpisodeMessage(e: Episode): PartitionEpisode {
+  return {
+    id: e.id,
+    peerId: e.peerId,
+    cause: e.cause,
+    startedAtMs: BigInt(e.startedAtMs),
+    healedAtMs: BigInt(e.healedAtMs),
+    convergedAtMs: BigInt(e.convergedAtMs),
+    localUpdates: BigInt(e.localUpdates),
+    remoteUpdates: BigInt(e.remoteUpdates),
+    documentsDiverged: BigInt(e.documents.size),
+    documents: [...e.documents].slice(0, 20),
+    documentsExchanged: BigInt(e.documentsExchanged),
+    bytesExchanged: BigInt(e.bytesExchanged),
   };
 }

@@ -12,6 +12,7 @@ export const errorTable: Readonly<Record<DomainErrorKind, status>> = {
   'read-only': status.FAILED_PRECONDITION,
   'not-leader': status.UNAVAILABLE,
   conflict: status.FAILED_PRECONDITION,
+  unauthenticated: status.UNAUTHENTICATED,
   internal: status.INTERNAL,
 };
 

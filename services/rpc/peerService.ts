@@ -3,9 +3,12 @@ import { PeerMessage, PeerServiceServer } from '../../proto/gen/concord/v1/peer'
 import { parseDocumentId } from '../core/crdt/documentId';
 import { DomainError } from '../core/errors/DomainError';
 import { DocumentNode } from '../node/DocumentNode';
+import { LinkFaults } from '../node/LinkFaults';
 import { unary } from './handlers';
+import { ServerUnaryCall, status } from '@grpc/grpc-js';
 
 export interface PeerServiceOptions {
+  readonly faults: LinkFaults;
   readonly clusterId: string;
   readonly incarnation: bigint;
   readonly log: (msg: string) => void;
@@ -16,6 +19,22 @@ export function peerService(node: DocumentNode, opts: PeerServiceOptions): PeerS
   return {
     replicate: (call: ServerDuplexStream<PeerMessage, PeerMessage>) => {
       let peerId = '';
+      // Replies get the same injected delay as everything else this node sends to the peer.
+      const reply = (msg: PeerMessage): void => {
+        const delayMs = opts.faults.get(peerId).delayMs;
+        if (delayMs <= 0) {
+          if (!call.writableEnded) call.write(msg);
+        } else {
+          setTimeout(() => {
+            if (!call.writableEnded && !call.destroyed) call.write(msg);
+          }, delayMs);
+        }
+      };
+      const unsubscribe = opts.faults.onChange((p, fault) => {
+        if (p === peerId && fault.cut) call.emit('error', { code: status.UNAVAILABLE, details: `link to ${peerId} is cut` });
+      });
+      call.on('close', unsubscribe);
+      call.on('cancelled', unsubscribe);
       // Batches are applied strictly in order so every ack covers all earlier sequence numbers.
       let chain: Promise<void> = Promise.resolve();
       call.on('data', (msg: PeerMessage) => {
@@ -28,9 +47,14 @@ export function peerService(node: DocumentNode, opts: PeerServiceOptions): PeerS
               return;
             }
             peerId = body.value.nodeId;
-            call.write({ body: { $case: 'hello', value: { nodeId: node.nodeId, clusterId: opts.clusterId, incarnation: opts.incarnation } } });
+            if (opts.faults.isCut(peerId)) {
+              call.emit('error', { code: status.UNAVAILABLE, details: `link to ${peerId} is cut` });
+              return;
+            }
+            reply({ body: { $case: 'hello', value: { nodeId: node.nodeId, clusterId: opts.clusterId, incarnation: opts.incarnation } } });
             return;
           case 'batch': {
+            if (opts.faults.isCut(peerId)) return;
             const updates = body.value.updates;
             for (const u of updates) node.traffic.pushBytesReceived += u.update.length;
             chain = chain.then(async () => {
@@ -46,7 +70,7 @@ export function peerService(node: DocumentNode, opts: PeerServiceOptions): PeerS
                 }
                 if (u.seq > last) last = u.seq;
               }));
-              if (!call.writableEnded) call.write({ body: { $case: 'ack', value: { durableSeq: last } } });
+              reply({ body: { $case: 'ack', value: { durableSeq: last } } });
             }).catch((err: unknown) => {
               opts.log(`replication from ${peerId} failed: ${String(err)}`);
               call.emit('error', { code: 14, details: 'storage failed' });
@@ -54,7 +78,7 @@ export function peerService(node: DocumentNode, opts: PeerServiceOptions): PeerS
             return;
           }
           case 'heartbeat':
-            call.write({ body: { $case: 'heartbeat', value: { sentAtMs: BigInt(Date.now()) } } });
+            reply({ body: { $case: 'heartbeat', value: { sentAtMs: BigInt(Date.now()) } } });
             return;
           case 'ack':
             return;
@@ -64,8 +88,23 @@ export function peerService(node: DocumentNode, opts: PeerServiceOptions): PeerS
       call.on('error', () => undefined);
     },
 
-    digest: unary(async (req) => node.antiEntropy.answerDigest(req)),
-    sync: unary(async (req) => node.antiEntropy.answerSync(req)),
-    pushDiff: unary(async (req) => node.antiEntropy.acceptPushDiff(req)),
+    digest: unary(async (req, call) => {
+      refuseIfCut(call, opts.faults);
+      return node.antiEntropy.answerDigest(req);
+    }),
+    sync: unary(async (req, call) => {
+      refuseIfCut(call, opts.faults);
+      return node.antiEntropy.answerSync(req);
+    }),
+    pushDiff: unary(async (req, call) => {
+      refuseIfCut(call, opts.faults);
+      return node.antiEntropy.acceptPushDiff(req);
+    }),
   };
+}
+
+/** Unary peer calls name their sender in metadata; a cut link refuses them. */
+function refuseIfCut<Req, Res>(call: ServerUnaryCall<Req, Res>, faults: LinkFaults): void {
+  const from = call.metadata.get('concord-node-id')[0];
+  if (typeof from === 'string' && faults.isCut(from)) throw new DomainError('unavailable', `link to ${from} is cut`);
 }

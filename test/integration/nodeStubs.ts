@@ -1,5 +1,6 @@
 import { credentials } from '@grpc/grpc-js';
-import { AdminServiceClient, StatusResponse } from '../../proto/gen/concord/v1/admin';
+import { AdminServiceClient, LedgerResponse, LinkFault, SetLinkFaultsResponse, StatusResponse } from '../../proto/gen/concord/v1/admin';
+import { Metadata } from '@grpc/grpc-js';
 import {
   ApplyRequest,
   DocumentServiceClient,
@@ -19,6 +20,8 @@ export interface NodeStubs {
   get(req: Partial<GetRequest>, deadlineMs?: number): Promise<GetResponse>;
   list(req: Partial<ListRequest>, deadlineMs?: number): Promise<ListResponse>;
   status(deadlineMs?: number): Promise<StatusResponse>;
+  setLinkFaults(faults: LinkFault[], replace: boolean, token?: string): Promise<SetLinkFaultsResponse>;
+  ledger(): Promise<LedgerResponse>;
   readonly docs: DocumentServiceClient;
   close(): void;
 }
@@ -37,6 +40,12 @@ export function nodeStubs(address: string): NodeStubs {
     }, ms),
     list: (req, ms = 5000) => callUnary(docs.list.bind(docs), { prefix: '', startAfter: '', limit: 0, ...req }, ms),
     status: (ms = 5000) => callUnary(admin.status.bind(admin), {}, ms),
+    setLinkFaults: (faults, replace, token = 'test-admin-token') => {
+      const md = new Metadata();
+      if (token !== '') md.set('authorization', `Bearer ${token}`);
+      return callUnary(admin.setLinkFaults.bind(admin), { faults, replace }, 5000, md);
+    },
+    ledger: () => callUnary(admin.ledger.bind(admin), { limit: 20 }, 5000),
     close: () => {
       docs.close();
       admin.close();

@@ -10,6 +10,7 @@ export type DomainErrorKind =
   | 'read-only' // this node does not accept writes (replica, witness)
   | 'not-leader'
   | 'conflict' // a compare failed or a bound would be crossed
+  | 'unauthenticated' // no or a wrong credential
   | 'internal';
 
 export class DomainError extends Error {

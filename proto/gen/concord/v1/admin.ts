@@ -35,6 +35,12 @@ export interface PeerStatus {
   backlogUpdates: bigint;
   backlogBytes: bigint;
   lastHeardMsAgo: bigint;
+  /** the failure detector's view: connected and heard recently */
+  reachable: boolean;
+  /** an injected cut is in force on this link */
+  cut: boolean;
+  /** injected delay on messages this node sends to the peer */
+  delayMs: number;
 }
 
 /** Bytes of document data this node moved since it started, by path. */
@@ -62,7 +68,64 @@ export interface StatusResponse {
   peers: PeerStatus[];
   /** this incarnation's Yjs client id */
   clientId: bigint;
-  traffic: TrafficStats | undefined;
+  traffic:
+    | TrafficStats
+    | undefined;
+  /** newest first */
+  recentEpisodes: PartitionEpisode[];
+}
+
+/** A fault injected on this node's links to one peer, at the peer transport, both directions. */
+export interface LinkFault {
+  peerId: string;
+  cut: boolean;
+  delayMs: number;
+}
+
+export interface SetLinkFaultsRequest {
+  faults: LinkFault[];
+  /** true: every link not listed is healed */
+  replace: boolean;
+}
+
+export interface SetLinkFaultsResponse {
+  /** the faults in force after the call */
+  faults: LinkFault[];
+}
+
+/** One partition episode between this node and a peer, as this node saw it. */
+export interface PartitionEpisode {
+  id: string;
+  peerId: string;
+  /** "injected" (admin cut) or "detected" (failure detector) */
+  cause: string;
+  /** unix ms */
+  startedAtMs: bigint;
+  /** 0 while the peer is unreachable */
+  healedAtMs: bigint;
+  /** 0 until the first anti-entropy round after the heal finished */
+  convergedAtMs: bigint;
+  /** updates this node accepted while cut off (the peer lacked them) */
+  localUpdates: bigint;
+  /** updates from the peer that arrived here after the heal */
+  remoteUpdates: bigint;
+  /** documents written on either side during the episode */
+  documentsDiverged: bigint;
+  /** up to 20 of them */
+  documents: string[];
+  /** documents the healing anti-entropy round exchanged */
+  documentsExchanged: bigint;
+  bytesExchanged: bigint;
+}
+
+export interface LedgerRequest {
+  /** default 20 */
+  limit: number;
+}
+
+export interface LedgerResponse {
+  /** newest first */
+  episodes: PartitionEpisode[];
 }
 
 function createBaseStatusRequest(): StatusRequest {
@@ -118,7 +181,17 @@ export const StatusRequest: MessageFns<StatusRequest> = {
 };
 
 function createBasePeerStatus(): PeerStatus {
-  return { nodeId: "", address: "", connected: false, backlogUpdates: 0n, backlogBytes: 0n, lastHeardMsAgo: 0n };
+  return {
+    nodeId: "",
+    address: "",
+    connected: false,
+    backlogUpdates: 0n,
+    backlogBytes: 0n,
+    lastHeardMsAgo: 0n,
+    reachable: false,
+    cut: false,
+    delayMs: 0,
+  };
 }
 
 export const PeerStatus: MessageFns<PeerStatus> = {
@@ -149,6 +222,15 @@ export const PeerStatus: MessageFns<PeerStatus> = {
         throw new globalThis.Error("value provided for field message.lastHeardMsAgo of type uint64 too large");
       }
       writer.uint32(48).uint64(message.lastHeardMsAgo);
+    }
+    if (message.reachable !== false) {
+      writer.uint32(56).bool(message.reachable);
+    }
+    if (message.cut !== false) {
+      writer.uint32(64).bool(message.cut);
+    }
+    if (message.delayMs !== 0) {
+      writer.uint32(72).uint32(message.delayMs);
     }
     return writer;
   },
@@ -214,6 +296,30 @@ export const PeerStatus: MessageFns<PeerStatus> = {
             message.lastHeardMsAgo = reader.uint64() as bigint;
             continue;
           }
+          case 7: {
+            if (tag !== 56) {
+              break;
+            }
+
+            message.reachable = reader.bool();
+            continue;
+          }
+          case 8: {
+            if (tag !== 64) {
+              break;
+            }
+
+            message.cut = reader.bool();
+            continue;
+          }
+          case 9: {
+            if (tag !== 72) {
+              break;
+            }
+
+            message.delayMs = reader.uint32();
+            continue;
+          }
         }
         if ((tag & 7) === 4 || tag === 0) {
           break;
@@ -250,6 +356,13 @@ export const PeerStatus: MessageFns<PeerStatus> = {
         : isSet(object.last_heard_ms_ago)
         ? BigInt(object.last_heard_ms_ago)
         : 0n,
+      reachable: isSet(object.reachable) ? globalThis.Boolean(object.reachable) : false,
+      cut: isSet(object.cut) ? globalThis.Boolean(object.cut) : false,
+      delayMs: isSet(object.delayMs)
+        ? globalThis.Number(object.delayMs)
+        : isSet(object.delay_ms)
+        ? globalThis.Number(object.delay_ms)
+        : 0,
     };
   },
 
@@ -273,6 +386,15 @@ export const PeerStatus: MessageFns<PeerStatus> = {
     if (message.lastHeardMsAgo !== 0n) {
       obj.lastHeardMsAgo = message.lastHeardMsAgo.toString();
     }
+    if (message.reachable !== false) {
+      obj.reachable = message.reachable;
+    }
+    if (message.cut !== false) {
+      obj.cut = message.cut;
+    }
+    if (message.delayMs !== 0) {
+      obj.delayMs = Math.round(message.delayMs);
+    }
     return obj;
   },
 
@@ -293,6 +415,9 @@ export const PeerStatus: MessageFns<PeerStatus> = {
     message.lastHeardMsAgo = (object.lastHeardMsAgo !== undefined && object.lastHeardMsAgo !== null)
       ? BigInt(object.lastHeardMsAgo)
       : 0n;
+    message.reachable = object.reachable ?? false;
+    message.cut = object.cut ?? false;
+    message.delayMs = object.delayMs ?? 0;
     return message;
   },
 };
@@ -496,6 +621,7 @@ function createBaseStatusResponse(): StatusResponse {
     peers: [],
     clientId: 0n,
     traffic: undefined,
+    recentEpisodes: [],
   };
 }
 
@@ -542,6 +668,9 @@ export const StatusResponse: MessageFns<StatusResponse> = {
     }
     if (message.traffic !== undefined) {
       TrafficStats.encode(message.traffic, writer.uint32(82).fork()).join();
+    }
+    for (const v of message.recentEpisodes) {
+      PartitionEpisode.encode(v!, writer.uint32(90).fork()).join();
     }
     return writer;
   },
@@ -639,6 +768,14 @@ export const StatusResponse: MessageFns<StatusResponse> = {
             message.traffic = TrafficStats.decode(reader, reader.uint32());
             continue;
           }
+          case 11: {
+            if (tag !== 90) {
+              break;
+            }
+
+            message.recentEpisodes.push(PartitionEpisode.decode(reader, reader.uint32()));
+            continue;
+          }
         }
         if ((tag & 7) === 4 || tag === 0) {
           break;
@@ -681,6 +818,11 @@ export const StatusResponse: MessageFns<StatusResponse> = {
         ? BigInt(object.client_id)
         : 0n,
       traffic: isSet(object.traffic) ? TrafficStats.fromJSON(object.traffic) : undefined,
+      recentEpisodes: globalThis.Array.isArray(object?.recentEpisodes)
+        ? object.recentEpisodes.map((e: any) => PartitionEpisode.fromJSON(e))
+        : globalThis.Array.isArray(object?.recent_episodes)
+        ? object.recent_episodes.map((e: any) => PartitionEpisode.fromJSON(e))
+        : [],
     };
   },
 
@@ -716,6 +858,9 @@ export const StatusResponse: MessageFns<StatusResponse> = {
     if (message.traffic !== undefined) {
       obj.traffic = TrafficStats.toJSON(message.traffic);
     }
+    if (message.recentEpisodes?.length) {
+      obj.recentEpisodes = message.recentEpisodes.map((e) => PartitionEpisode.toJSON(e));
+    }
     return obj;
   },
 
@@ -738,6 +883,744 @@ export const StatusResponse: MessageFns<StatusResponse> = {
     message.traffic = (object.traffic !== undefined && object.traffic !== null)
       ? TrafficStats.fromPartial(object.traffic)
       : undefined;
+    message.recentEpisodes = object.recentEpisodes?.map((e) => PartitionEpisode.fromPartial(e)) || [];
+    return message;
+  },
+};
+
+function createBaseLinkFault(): LinkFault {
+  return { peerId: "", cut: false, delayMs: 0 };
+}
+
+export const LinkFault: MessageFns<LinkFault> = {
+  encode(message: LinkFault, writer: BinaryWriter = new BinaryWriter()): BinaryWriter {
+    if (message.peerId !== "") {
+      writer.uint32(10).string(message.peerId);
+    }
+    if (message.cut !== false) {
+      writer.uint32(16).bool(message.cut);
+    }
+    if (message.delayMs !== 0) {
+      writer.uint32(24).uint32(message.delayMs);
+    }
+    return writer;
+  },
+
+  decode(input: BinaryReader | Uint8Array, length?: number): LinkFault {
+    const reader = input instanceof BinaryReader ? input : new BinaryReader(input);
+    const previousRecursionDepth = (reader as any).__tsProtoDecodeDepth ?? 0;
+    if (previousRecursionDepth >= 100) {
+      throw new globalThis.Error("protobuf decode recursion limit exceeded");
+    }
+    (reader as any).__tsProtoDecodeDepth = previousRecursionDepth + 1;
+    try {
+      const end = length === undefined ? reader.len : reader.pos + length;
+      const message = createBaseLinkFault();
+      while (reader.pos < end) {
+        const tag = reader.uint32();
+        switch (tag >>> 3) {
+          case 1: {
+            if (tag !== 10) {
+              break;
+            }
+
+            message.peerId = reader.string();
+            continue;
+          }
+          case 2: {
+            if (tag !== 16) {
+              break;
+            }
+
+            message.cut = reader.bool();
+            continue;
+          }
+          case 3: {
+            if (tag !== 24) {
+              break;
+            }
+
+            message.delayMs = reader.uint32();
+            continue;
+          }
+        }
+        if ((tag & 7) === 4 || tag === 0) {
+          break;
+        }
+        reader.skip(tag & 7);
+      }
+      return message;
+    } finally {
+      (reader as any).__tsProtoDecodeDepth = previousRecursionDepth;
+    }
+  },
+
+  fromJSON(object: any): LinkFault {
+    return {
+      peerId: isSet(object.peerId)
+        ? globalThis.String(object.peerId)
+        : isSet(object.peer_id)
+        ? globalThis.String(object.peer_id)
+        : "",
+      cut: isSet(object.cut) ? globalThis.Boolean(object.cut) : false,
+      delayMs: isSet(object.delayMs)
+        ? globalThis.Number(object.delayMs)
+        : isSet(object.delay_ms)
+        ? globalThis.Number(object.delay_ms)
+        : 0,
+    };
+  },
+
+  toJSON(message: LinkFault): unknown {
+    const obj: any = {};
+    if (message.peerId !== "") {
+      obj.peerId = message.peerId;
+    }
+    if (message.cut !== false) {
+      obj.cut = message.cut;
+    }
+    if (message.delayMs !== 0) {
+      obj.delayMs = Math.round(message.delayMs);
+    }
+    return obj;
+  },
+
+  create(base?: DeepPartial<LinkFault>): LinkFault {
+    return LinkFault.fromPartial(base ?? {});
+  },
+  fromPartial(object: DeepPartial<LinkFault>): LinkFault {
+    const message = createBaseLinkFault();
+    message.peerId = object.peerId ?? "";
+    message.cut = object.cut ?? false;
+    message.delayMs = object.delayMs ?? 0;
+    return message;
+  },
+};
+
+function createBaseSetLinkFaultsRequest(): SetLinkFaultsRequest {
+  return { faults: [], replace: false };
+}
+
+export const SetLinkFaultsRequest: MessageFns<SetLinkFaultsRequest> = {
+  encode(message: SetLinkFaultsRequest, writer: BinaryWriter = new BinaryWriter()): BinaryWriter {
+    for (const v of message.faults) {
+      LinkFault.encode(v!, writer.uint32(10).fork()).join();
+    }
+    if (message.replace !== false) {
+      writer.uint32(16).bool(message.replace);
+    }
+    return writer;
+  },
+
+  decode(input: BinaryReader | Uint8Array, length?: number): SetLinkFaultsRequest {
+    const reader = input instanceof BinaryReader ? input : new BinaryReader(input);
+    const previousRecursionDepth = (reader as any).__tsProtoDecodeDepth ?? 0;
+    if (previousRecursionDepth >= 100) {
+      throw new globalThis.Error("protobuf decode recursion limit exceeded");
+    }
+    (reader as any).__tsProtoDecodeDepth = previousRecursionDepth + 1;
+    try {
+      const end = length === undefined ? reader.len : reader.pos + length;
+      const message = createBaseSetLinkFaultsRequest();
+      while (reader.pos < end) {
+        const tag = reader.uint32();
+        switch (tag >>> 3) {
+          case 1: {
+            if (tag !== 10) {
+              break;
+            }
+
+            message.faults.push(LinkFault.decode(reader, reader.uint32()));
+            continue;
+          }
+          case 2: {
+            if (tag !== 16) {
+              break;
+            }
+
+            message.replace = reader.bool();
+            continue;
+          }
+        }
+        if ((tag & 7) === 4 || tag === 0) {
+          break;
+        }
+        reader.skip(tag & 7);
+      }
+      return message;
+    } finally {
+      (reader as any).__tsProtoDecodeDepth = previousRecursionDepth;
+    }
+  },
+
+  fromJSON(object: any): SetLinkFaultsRequest {
+    return {
+      faults: globalThis.Array.isArray(object?.faults) ? object.faults.map((e: any) => LinkFault.fromJSON(e)) : [],
+      replace: isSet(object.replace) ? globalThis.Boolean(object.replace) : false,
+    };
+  },
+
+  toJSON(message: SetLinkFaultsRequest): unknown {
+    const obj: any = {};
+    if (message.faults?.length) {
+      obj.faults = message.faults.map((e) => LinkFault.toJSON(e));
+    }
+    if (message.replace !== false) {
+      obj.replace = message.replace;
+    }
+    return obj;
+  },
+
+  create(base?: DeepPartial<SetLinkFaultsRequest>): SetLinkFaultsRequest {
+    return SetLinkFaultsRequest.fromPartial(base ?? {});
+  },
+  fromPartial(object: DeepPartial<SetLinkFaultsRequest>): SetLinkFaultsRequest {
+    const message = createBaseSetLinkFaultsRequest();
+    message.faults = object.faults?.map((e) => LinkFault.fromPartial(e)) || [];
+    message.replace = object.replace ?? false;
+    return message;
+  },
+};
+
+function createBaseSetLinkFaultsResponse(): SetLinkFaultsResponse {
+  return { faults: [] };
+}
+
+export const SetLinkFaultsResponse: MessageFns<SetLinkFaultsResponse> = {
+  encode(message: SetLinkFaultsResponse, writer: BinaryWriter = new BinaryWriter()): BinaryWriter {
+    for (const v of message.faults) {
+      LinkFault.encode(v!, writer.uint32(10).fork()).join();
+    }
+    return writer;
+  },
+
+  decode(input: BinaryReader | Uint8Array, length?: number): SetLinkFaultsResponse {
+    const reader = input instanceof BinaryReader ? input : new BinaryReader(input);
+    const previousRecursionDepth = (reader as any).__tsProtoDecodeDepth ?? 0;
+    if (previousRecursionDepth >= 100) {
+      throw new globalThis.Error("protobuf decode recursion limit exceeded");
+    }
+    (reader as any).__tsProtoDecodeDepth = previousRecursionDepth + 1;
+    try {
+      const end = length === undefined ? reader.len : reader.pos + length;
+      const message = createBaseSetLinkFaultsResponse();
+      while (reader.pos < end) {
+        const tag = reader.uint32();
+        switch (tag >>> 3) {
+          case 1: {
+            if (tag !== 10) {
+              break;
+            }
+
+            message.faults.push(LinkFault.decode(reader, reader.uint32()));
+            continue;
+          }
+        }
+        if ((tag & 7) === 4 || tag === 0) {
+          break;
+        }
+        reader.skip(tag & 7);
+      }
+      return message;
+    } finally {
+      (reader as any).__tsProtoDecodeDepth = previousRecursionDepth;
+    }
+  },
+
+  fromJSON(object: any): SetLinkFaultsResponse {
+    return {
+      faults: globalThis.Array.isArray(object?.faults) ? object.faults.map((e: any) => LinkFault.fromJSON(e)) : [],
+    };
+  },
+
+  toJSON(message: SetLinkFaultsResponse): unknown {
+    const obj: any = {};
+    if (message.faults?.length) {
+      obj.faults = message.faults.map((e) => LinkFault.toJSON(e));
+    }
+    return obj;
+  },
+
+  create(base?: DeepPartial<SetLinkFaultsResponse>): SetLinkFaultsResponse {
+    return SetLinkFaultsResponse.fromPartial(base ?? {});
+  },
+  fromPartial(object: DeepPartial<SetLinkFaultsResponse>): SetLinkFaultsResponse {
+    const message = createBaseSetLinkFaultsResponse();
+    message.faults = object.faults?.map((e) => LinkFault.fromPartial(e)) || [];
+    return message;
+  },
+};
+
+function createBasePartitionEpisode(): PartitionEpisode {
+  return {
+    id: "",
+    peerId: "",
+    cause: "",
+    startedAtMs: 0n,
+    healedAtMs: 0n,
+    convergedAtMs: 0n,
+    localUpdates: 0n,
+    remoteUpdates: 0n,
+    documentsDiverged: 0n,
+    documents: [],
+    documentsExchanged: 0n,
+    bytesExchanged: 0n,
+  };
+}
+
+export const PartitionEpisode: MessageFns<PartitionEpisode> = {
+  encode(message: PartitionEpisode, writer: BinaryWriter = new BinaryWriter()): BinaryWriter {
+    if (message.id !== "") {
+      writer.uint32(10).string(message.id);
+    }
+    if (message.peerId !== "") {
+      writer.uint32(18).string(message.peerId);
+    }
+    if (message.cause !== "") {
+      writer.uint32(26).string(message.cause);
+    }
+    if (message.startedAtMs !== 0n) {
+      if (BigInt.asUintN(64, message.startedAtMs) !== message.startedAtMs) {
+        throw new globalThis.Error("value provided for field message.startedAtMs of type uint64 too large");
+      }
+      writer.uint32(32).uint64(message.startedAtMs);
+    }
+    if (message.healedAtMs !== 0n) {
+      if (BigInt.asUintN(64, message.healedAtMs) !== message.healedAtMs) {
+        throw new globalThis.Error("value provided for field message.healedAtMs of type uint64 too large");
+      }
+      writer.uint32(40).uint64(message.healedAtMs);
+    }
+    if (message.convergedAtMs !== 0n) {
+      if (BigInt.asUintN(64, message.convergedAtMs) !== message.convergedAtMs) {
+        throw new globalThis.Error("value provided for field message.convergedAtMs of type uint64 too large");
+      }
+      writer.uint32(48).uint64(message.convergedAtMs);
+    }
+    if (message.localUpdates !== 0n) {
+      if (BigInt.asUintN(64, message.localUpdates) !== message.localUpdates) {
+        throw new globalThis.Error("value provided for field message.localUpdates of type uint64 too large");
+      }
+      writer.uint32(56).uint64(message.localUpdates);
+    }
+    if (message.remoteUpdates !== 0n) {
+      if (BigInt.asUintN(64, message.remoteUpdates) !== message.remoteUpdates) {
+        throw new globalThis.Error("value provided for field message.remoteUpdates of type uint64 too large");
+      }
+      writer.uint32(64).uint64(message.remoteUpdates);
+    }
+    if (message.documentsDiverged !== 0n) {
+      if (BigInt.asUintN(64, message.documentsDiverged) !== message.documentsDiverged) {
+        throw new globalThis.Error("value provided for field message.documentsDiverged of type uint64 too large");
+      }
+      writer.uint32(72).uint64(message.documentsDiverged);
+    }
+    for (const v of message.documents) {
+      writer.uint32(82).string(v!);
+    }
+    if (message.documentsExchanged !== 0n) {
+      if (BigInt.asUintN(64, message.documentsExchanged) !== message.documentsExchanged) {
+        throw new globalThis.Error("value provided for field message.documentsExchanged of type uint64 too large");
+      }
+      writer.uint32(88).uint64(message.documentsExchanged);
+    }
+    if (message.bytesExchanged !== 0n) {
+      if (BigInt.asUintN(64, message.bytesExchanged) !== message.bytesExchanged) {
+        throw new globalThis.Error("value provided for field message.bytesExchanged of type uint64 too large");
+      }
+      writer.uint32(96).uint64(message.bytesExchanged);
+    }
+    return writer;
+  },
+
+  decode(input: BinaryReader | Uint8Array, length?: number): PartitionEpisode {
+    const reader = input instanceof BinaryReader ? input : new BinaryReader(input);
+    const previousRecursionDepth = (reader as any).__tsProtoDecodeDepth ?? 0;
+    if (previousRecursionDepth >= 100) {
+      throw new globalThis.Error("protobuf decode recursion limit exceeded");
+    }
+    (reader as any).__tsProtoDecodeDepth = previousRecursionDepth + 1;
+    try {
+      const end = length === undefined ? reader.len : reader.pos + length;
+      const message = createBasePartitionEpisode();
+      while (reader.pos < end) {
+        const tag = reader.uint32();
+        switch (tag >>> 3) {
+          case 1: {
+            if (tag !== 10) {
+              break;
+            }
+
+            message.id = reader.string();
+            continue;
+          }
+          case 2: {
+            if (tag !== 18) {
+              break;
+            }
+
+            message.peerId = reader.string();
+            continue;
+          }
+          case 3: {
+            if (tag !== 26) {
+              break;
+            }
+
+            message.cause = reader.string();
+            continue;
+          }
+          case 4: {
+            if (tag !== 32) {
+              break;
+            }
+
+            message.startedAtMs = reader.uint64() as bigint;
+            continue;
+          }
+          case 5: {
+            if (tag !== 40) {
+              break;
+            }
+
+            message.healedAtMs = reader.uint64() as bigint;
+            continue;
+          }
+          case 6: {
+            if (tag !== 48) {
+              break;
+            }
+
+            message.convergedAtMs = reader.uint64() as bigint;
+            continue;
+          }
+          case 7: {
+            if (tag !== 56) {
+              break;
+            }
+
+            message.localUpdates = reader.uint64() as bigint;
+            continue;
+          }
+          case 8: {
+            if (tag !== 64) {
+              break;
+            }
+
+            message.remoteUpdates = reader.uint64() as bigint;
+            continue;
+          }
+          case 9: {
+            if (tag !== 72) {
+              break;
+            }
+
+            message.documentsDiverged = reader.uint64() as bigint;
+            continue;
+          }
+          case 10: {
+            if (tag !== 82) {
+              break;
+            }
+
+            message.documents.push(reader.string());
+            continue;
+          }
+          case 11: {
+            if (tag !== 88) {
+              break;
+            }
+
+            message.documentsExchanged = reader.uint64() as bigint;
+            continue;
+          }
+          case 12: {
+            if (tag !== 96) {
+              break;
+            }
+
+            message.bytesExchanged = reader.uint64() as bigint;
+            continue;
+          }
+        }
+        if ((tag & 7) === 4 || tag === 0) {
+          break;
+        }
+        reader.skip(tag & 7);
+      }
+      return message;
+    } finally {
+      (reader as any).__tsProtoDecodeDepth = previousRecursionDepth;
+    }
+  },
+
+  fromJSON(object: any): PartitionEpisode {
+    return {
+      id: isSet(object.id) ? globalThis.String(object.id) : "",
+      peerId: isSet(object.peerId)
+        ? globalThis.String(object.peerId)
+        : isSet(object.peer_id)
+        ? globalThis.String(object.peer_id)
+        : "",
+      cause: isSet(object.cause) ? globalThis.String(object.cause) : "",
+      startedAtMs: isSet(object.startedAtMs)
+        ? BigInt(object.startedAtMs)
+        : isSet(object.started_at_ms)
+        ? BigInt(object.started_at_ms)
+        : 0n,
+      healedAtMs: isSet(object.healedAtMs)
+        ? BigInt(object.healedAtMs)
+        : isSet(object.healed_at_ms)
+        ? BigInt(object.healed_at_ms)
+        : 0n,
+      convergedAtMs: isSet(object.convergedAtMs)
+        ? BigInt(object.convergedAtMs)
+        : isSet(object.converged_at_ms)
+        ? BigInt(object.converged_at_ms)
+        : 0n,
+      localUpdates: isSet(object.localUpdates)
+        ? BigInt(object.localUpdates)
+        : isSet(object.local_updates)
+        ? BigInt(object.local_updates)
+        : 0n,
+      remoteUpdates: isSet(object.remoteUpdates)
+        ? BigInt(object.remoteUpdates)
+        : isSet(object.remote_updates)
+        ? BigInt(object.remote_updates)
+        : 0n,
+      documentsDiverged: isSet(object.documentsDiverged)
+        ? BigInt(object.documentsDiverged)
+        : isSet(object.documents_diverged)
+        ? BigInt(object.documents_diverged)
+        : 0n,
+      documents: globalThis.Array.isArray(object?.documents)
+        ? object.documents.map((e: any) => globalThis.String(e))
+        : [],
+      documentsExchanged: isSet(object.documentsExchanged)
+        ? BigInt(object.documentsExchanged)
+        : isSet(object.documents_exchanged)
+        ? BigInt(object.documents_exchanged)
+        : 0n,
+      bytesExchanged: isSet(object.bytesExchanged)
+        ? BigInt(object.bytesExchanged)
+        : isSet(object.bytes_exchanged)
+        ? BigInt(object.bytes_exchanged)
+        : 0n,
+    };
+  },
+
+  toJSON(message: PartitionEpisode): unknown {
+    const obj: any = {};
+    if (message.id !== "") {
+      obj.id = message.id;
+    }
+    if (message.peerId !== "") {
+      obj.peerId = message.peerId;
+    }
+    if (message.cause !== "") {
+      obj.cause = message.cause;
+    }
+    if (message.startedAtMs !== 0n) {
+      obj.startedAtMs = message.startedAtMs.toString();
+    }
+    if (message.healedAtMs !== 0n) {
+      obj.healedAtMs = message.healedAtMs.toString();
+    }
+    if (message.convergedAtMs !== 0n) {
+      obj.convergedAtMs = message.convergedAtMs.toString();
+    }
+    if (message.localUpdates !== 0n) {
+      obj.localUpdates = message.localUpdates.toString();
+    }
+    if (message.remoteUpdates !== 0n) {
+      obj.remoteUpdates = message.remoteUpdates.toString();
+    }
+    if (message.documentsDiverged !== 0n) {
+      obj.documentsDiverged = message.documentsDiverged.toString();
+    }
+    if (message.documents?.length) {
+      obj.documents = message.documents;
+    }
+    if (message.documentsExchanged !== 0n) {
+      obj.documentsExchanged = message.documentsExchanged.toString();
+    }
+    if (message.bytesExchanged !== 0n) {
+      obj.bytesExchanged = message.bytesExchanged.toString();
+    }
+    return obj;
+  },
+
+  create(base?: DeepPartial<PartitionEpisode>): PartitionEpisode {
+    return PartitionEpisode.fromPartial(base ?? {});
+  },
+  fromPartial(object: DeepPartial<PartitionEpisode>): PartitionEpisode {
+    const message = createBasePartitionEpisode();
+    message.id = object.id ?? "";
+    message.peerId = object.peerId ?? "";
+    message.cause = object.cause ?? "";
+    message.startedAtMs = (object.startedAtMs !== undefined && object.startedAtMs !== null)
+      ? BigInt(object.startedAtMs)
+      : 0n;
+    message.healedAtMs = (object.healedAtMs !== undefined && object.healedAtMs !== null)
+      ? BigInt(object.healedAtMs)
+      : 0n;
+    message.convergedAtMs = (object.convergedAtMs !== undefined && object.convergedAtMs !== null)
+      ? BigInt(object.convergedAtMs)
+      : 0n;
+    message.localUpdates = (object.localUpdates !== undefined && object.localUpdates !== null)
+      ? BigInt(object.localUpdates)
+      : 0n;
+    message.remoteUpdates = (object.remoteUpdates !== undefined && object.remoteUpdates !== null)
+      ? BigInt(object.remoteUpdates)
+      : 0n;
+    message.documentsDiverged = (object.documentsDiverged !== undefined && object.documentsDiverged !== null)
+      ? BigInt(object.documentsDiverged)
+      : 0n;
+    message.documents = object.documents?.map((e) => e) || [];
+    message.documentsExchanged = (object.documentsExchanged !== undefined && object.documentsExchanged !== null)
+      ? BigInt(object.documentsExchanged)
+      : 0n;
+    message.bytesExchanged = (object.bytesExchanged !== undefined && object.bytesExchanged !== null)
+      ? BigInt(object.bytesExchanged)
+      : 0n;
+    return message;
+  },
+};
+
+function createBaseLedgerRequest(): LedgerRequest {
+  return { limit: 0 };
+}
+
+export const LedgerRequest: MessageFns<LedgerRequest> = {
+  encode(message: LedgerRequest, writer: BinaryWriter = new BinaryWriter()): BinaryWriter {
+    if (message.limit !== 0) {
+      writer.uint32(8).uint32(message.limit);
+    }
+    return writer;
+  },
+
+  decode(input: BinaryReader | Uint8Array, length?: number): LedgerRequest {
+    const reader = input instanceof BinaryReader ? input : new BinaryReader(input);
+    const previousRecursionDepth = (reader as any).__tsProtoDecodeDepth ?? 0;
+    if (previousRecursionDepth >= 100) {
+      throw new globalThis.Error("protobuf decode recursion limit exceeded");
+    }
+    (reader as any).__tsProtoDecodeDepth = previousRecursionDepth + 1;
+    try {
+      const end = length === undefined ? reader.len : reader.pos + length;
+      const message = createBaseLedgerRequest();
+      while (reader.pos < end) {
+        const tag = reader.uint32();
+        switch (tag >>> 3) {
+          case 1: {
+            if (tag !== 8) {
+              break;
+            }
+
+            message.limit = reader.uint32();
+            continue;
+          }
+        }
+        if ((tag & 7) === 4 || tag === 0) {
+          break;
+        }
+        reader.skip(tag & 7);
+      }
+      return message;
+    } finally {
+      (reader as any).__tsProtoDecodeDepth = previousRecursionDepth;
+    }
+  },
+
+  fromJSON(object: any): LedgerRequest {
+    return { limit: isSet(object.limit) ? globalThis.Number(object.limit) : 0 };
+  },
+
+  toJSON(message: LedgerRequest): unknown {
+    const obj: any = {};
+    if (message.limit !== 0) {
+      obj.limit = Math.round(message.limit);
+    }
+    return obj;
+  },
+
+  create(base?: DeepPartial<LedgerRequest>): LedgerRequest {
+    return LedgerRequest.fromPartial(base ?? {});
+  },
+  fromPartial(object: DeepPartial<LedgerRequest>): LedgerRequest {
+    const message = createBaseLedgerRequest();
+    message.limit = object.limit ?? 0;
+    return message;
+  },
+};
+
+function createBaseLedgerResponse(): LedgerResponse {
+  return { episodes: [] };
+}
+
+export const LedgerResponse: MessageFns<LedgerResponse> = {
+  encode(message: LedgerResponse, writer: BinaryWriter = new BinaryWriter()): BinaryWriter {
+    for (const v of message.episodes) {
+      PartitionEpisode.encode(v!, writer.uint32(10).fork()).join();
+    }
+    return writer;
+  },
+
+  decode(input: BinaryReader | Uint8Array, length?: number): LedgerResponse {
+    const reader = input instanceof BinaryReader ? input : new BinaryReader(input);
+    const previousRecursionDepth = (reader as any).__tsProtoDecodeDepth ?? 0;
+    if (previousRecursionDepth >= 100) {
+      throw new globalThis.Error("protobuf decode recursion limit exceeded");
+    }
+    (reader as any).__tsProtoDecodeDepth = previousRecursionDepth + 1;
+    try {
+      const end = length === undefined ? reader.len : reader.pos + length;
+      const message = createBaseLedgerResponse();
+      while (reader.pos < end) {
+        const tag = reader.uint32();
+        switch (tag >>> 3) {
+          case 1: {
+            if (tag !== 10) {
+              break;
+            }
+
+            message.episodes.push(PartitionEpisode.decode(reader, reader.uint32()));
+            continue;
+          }
+        }
+        if ((tag & 7) === 4 || tag === 0) {
+          break;
+        }
+        reader.skip(tag & 7);
+      }
+      return message;
+    } finally {
+      (reader as any).__tsProtoDecodeDepth = previousRecursionDepth;
+    }
+  },
+
+  fromJSON(object: any): LedgerResponse {
+    return {
+      episodes: globalThis.Array.isArray(object?.episodes)
+        ? object.episodes.map((e: any) => PartitionEpisode.fromJSON(e))
+        : [],
+    };
+  },
+
+  toJSON(message: LedgerResponse): unknown {
+    const obj: any = {};
+    if (message.episodes?.length) {
+      obj.episodes = message.episodes.map((e) => PartitionEpisode.toJSON(e));
+    }
+    return obj;
+  },
+
+  create(base?: DeepPartial<LedgerResponse>): LedgerResponse {
+    return LedgerResponse.fromPartial(base ?? {});
+  },
+  fromPartial(object: DeepPartial<LedgerResponse>): LedgerResponse {
+    const message = createBaseLedgerResponse();
+    message.episodes = object.episodes?.map((e) => PartitionEpisode.fromPartial(e)) || [];
     return message;
   },
 };
@@ -753,10 +1636,33 @@ export const AdminServiceService = {
     responseSerialize: (value: StatusResponse): Buffer => Buffer.from(StatusResponse.encode(value).finish()),
     responseDeserialize: (value: Buffer): StatusResponse => StatusResponse.decode(value),
   },
+  /** Needs the cluster's admin credential (metadata `authorization: Bearer <token>`). */
+  setLinkFaults: {
+    path: "/concord.v1.AdminService/SetLinkFaults" as const,
+    requestStream: false as const,
+    responseStream: false as const,
+    requestSerialize: (value: SetLinkFaultsRequest): Buffer => Buffer.from(SetLinkFaultsRequest.encode(value).finish()),
+    requestDeserialize: (value: Buffer): SetLinkFaultsRequest => SetLinkFaultsRequest.decode(value),
+    responseSerialize: (value: SetLinkFaultsResponse): Buffer =>
+      Buffer.from(SetLinkFaultsResponse.encode(value).finish()),
+    responseDeserialize: (value: Buffer): SetLinkFaultsResponse => SetLinkFaultsResponse.decode(value),
+  },
+  ledger: {
+    path: "/concord.v1.AdminService/Ledger" as const,
+    requestStream: false as const,
+    responseStream: false as const,
+    requestSerialize: (value: LedgerRequest): Buffer => Buffer.from(LedgerRequest.encode(value).finish()),
+    requestDeserialize: (value: Buffer): LedgerRequest => LedgerRequest.decode(value),
+    responseSerialize: (value: LedgerResponse): Buffer => Buffer.from(LedgerResponse.encode(value).finish()),
+    responseDeserialize: (value: Buffer): LedgerResponse => LedgerResponse.decode(value),
+  },
 } as const;
 
 export interface AdminServiceServer extends UntypedServiceImplementation {
   status: handleUnaryCall<StatusRequest, StatusResponse>;
+  /** Needs the cluster's admin credential (metadata `authorization: Bearer <token>`). */
+  setLinkFaults: handleUnaryCall<SetLinkFaultsRequest, SetLinkFaultsResponse>;
+  ledger: handleUnaryCall<LedgerRequest, LedgerResponse>;
 }
 
 export interface AdminServiceClient extends Client {
@@ -774,6 +1680,37 @@ export interface AdminServiceClient extends Client {
     metadata: Metadata,
     options: Partial<CallOptions>,
     callback: (error: ServiceError | null, response: StatusResponse) => void,
+  ): ClientUnaryCall;
+  /** Needs the cluster's admin credential (metadata `authorization: Bearer <token>`). */
+  setLinkFaults(
+    request: SetLinkFaultsRequest,
+    callback: (error: ServiceError | null, response: SetLinkFaultsResponse) => void,
+  ): ClientUnaryCall;
+  setLinkFaults(
+    request: SetLinkFaultsRequest,
+    metadata: Metadata,
+    callback: (error: ServiceError | null, response: SetLinkFaultsResponse) => void,
+  ): ClientUnaryCall;
+  setLinkFaults(
+    request: SetLinkFaultsRequest,
+    metadata: Metadata,
+    options: Partial<CallOptions>,
+    callback: (error: ServiceError | null, response: SetLinkFaultsResponse) => void,
+  ): ClientUnaryCall;
+  ledger(
+    request: LedgerRequest,
+    callback: (error: ServiceError | null, response: LedgerResponse) => void,
+  ): ClientUnaryCall;
+  ledger(
+    request: LedgerRequest,
+    metadata: Metadata,
+    callback: (error: ServiceError | null, response: LedgerResponse) => void,
+  ): ClientUnaryCall;
+  ledger(
+    request: LedgerRequest,
+    metadata: Metadata,
+    options: Partial<CallOptions>,
+    callback: (error: ServiceError | null, response: LedgerResponse) => void,
   ): ClientUnaryCall;
 }
 

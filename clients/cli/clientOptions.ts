@@ -1,0 +1,53 @@
+import type { Command } from 'commander';
+import type { Ack } from '../client/ackLevel';
+import { ConcordClient } from '../client/ConcordClient';
+import { endpointsFromEnv, parseAck, parseEndpoints, parsePositiveInt } from './cliParsers';
+
+// The options every command that talks to a cluster shares, and the client they configure.
+// They are declared on each subcommand, so they may follow its arguments:
+// `concord get demo/hello --endpoints 127.0.0.1:7001`.
+
+/** Where commands write, and the exit code a command sets when it printed a result but failed. */
+export interface Io {
+  out(line: string): void;
+  err(line: string): void;
+  exitCode: number;
+}
+
+export interface ClientCliOptions {
+  endpoints?: string[];
+  json?: boolean;
+  timeout: number;
+}
+
+export interface WriteCliOptions extends ClientCliOptions {
+  ack?: Ack;
+}
+
+export function addClientOptions(command: Command): Command {
+  return command
+    .option('--endpoints <list>', 'nodes to use, host:port,... (default: $CONCORD_ENDPOINTS or 127.0.0.1:7001-7003)', parseEndpoints)
+    .option('--json', 'machine-readable output')
+    .option('--timeout <ms>', 'deadline of each call in ms', parsePositiveInt, 5000);
+}
+
+export function addWriteOptions(command: Command): Command {
+  return addClientOptions(command).option('--ack <level>', 'durability before the ack: local, quorum or all', parseAck);
+}
+
+/**
+ * Runs `body` with a client over the chosen endpoints and closes it afterwards. The CLI keeps a
+ * session so a command that writes then reads (or a watch that resumes) never goes backwards.
+ */
+export async function withClient<T>(options: ClientCliOptions, body: (client: ConcordClient) => Promise<T>): Promise<T> {
+  const client = new ConcordClient({
+    endpoints: options.endpoints ?? endpointsFromEnv(process.env),
+    deadlineMs: options.timeout,
+    session: true,
+  });
+  try {
+    return await body(client);
+  } finally {
+    client.close();
+  }
+}

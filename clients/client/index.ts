@@ -1,0 +1,8 @@
+// The client helper's public surface, for `import { ConcordClient, ops } from 'clients/client'`.
+export { ConcordClient } from './ConcordClient';
+export type * from './ConcordClientOptions';
+export { ops } from './ops';
+export { parsePath, formatPath, type PathLike } from './parsePath';
+export { ackLevel, ackNames, isAck, type Ack } from './ackLevel';
+export { isServiceError, statusName } from './serviceError';
+export { mayRetryOnAnotherNode } from './retryRule';

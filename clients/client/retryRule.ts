@@ -1,0 +1,37 @@
+import { status } from '@grpc/grpc-js';
+import { isServiceError } from './serviceError';
+
+// When may a failed attempt be repeated on another node?
+//
+// 1. The request never left this process: the node's channel could not be brought to READY
+//    (connection refused, unreachable, connect timeout). Nothing was sent, so any call, Apply
+//    included, moves on to the next node.
+// 2. The request was sent (the channel was READY) and the call failed with UNAVAILABLE: the
+//    node may or may not have applied it. Repeating is safe only for idempotent calls: Get,
+//    List, Status, Watch (re)subscription, and PushUpdate (applying a Yjs update twice is a
+//    no-op). Apply is NOT repeated: typed operations such as a counter add or a list insert
+//    would take effect twice. The caller gets the UNAVAILABLE and decides.
+// 3. Anything else (DEADLINE_EXCEEDED, INVALID_ARGUMENT, FAILED_PRECONDITION, ...) is the answer
+//    and is never repeated: the deadline is one budget for all attempts, and the other errors
+//    would repeat on any node.
+//
+// Each node is tried at most once per logical call, so a call makes at most one attempt per
+// endpoint.
+
+export type Idempotency = 'idempotent' | 'not-idempotent';
+
+export type AttemptFailure =
+  | { phase: 'not-sent' }
+  | { phase: 'sent'; error: unknown };
+
+export function mayRetryOnAnotherNode(idempotency: Idempotency, failure: AttemptFailure): boolean {
+  if (failure.phase === 'not-sent') return true;
+  if (idempotency === 'not-idempotent') return false;
+  return isServiceError(failure.error) && failure.error.code === status.UNAVAILABLE;
+}
+
+/** Whether a failure says the node itself cannot serve now (so it is skipped for a while). */
+export function marksNodeDown(failure: AttemptFailure): boolean {
+  if (failure.phase === 'not-sent') return true;
+  return isServiceError(failure.error) && failure.error.code === status.UNAVAILABLE;
+}

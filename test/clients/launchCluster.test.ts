@@ -1,0 +1,111 @@
+// Proves that launchCluster starts nodes with the process contract's arguments and waits for
+// their ready lines, reports a node that fails or hangs before ready with its stderr, tells
+// expected exits from unexpected ones, restarts a node, and never leaves a process behind.
+// It runs test/clients/fixtures/fakeNodeMain.ts, not the real node.
+import { mkdtempSync, readFileSync, rmSync } from 'node:fs';
+import { tmpdir } from 'node:os';
+import { join } from 'node:path';
+import { ConcordClient } from '../../clients/client/ConcordClient';
+import { launchCluster, type LaunchClusterOptions, type LocalCluster } from '../../clients/cli/launchCluster';
+import type { ExitInfo } from '../../clients/cli/NodeProcess';
+
+const entry = 'test/clients/fixtures/fakeNodeMain.ts';
+let dataDir: string;
+let cluster: LocalCluster | undefined;
+let client: ConcordClient | undefined;
+
+function launch(options: Partial<LaunchClusterOptions> = {}): Promise<LocalCluster> {
+  return launchCluster({ nodes: 3, basePort: 0, dataDir, entry, stopGraceMs: 2000, ...options });
+}
+
+function fakeNodeFile(id: string): { pid: number; argv: string[] } {
+  return JSON.parse(readFileSync(join(dataDir, id, 'fake-node.json'), 'utf8')) as { pid: number; argv: string[] };
+}
+
+/** PIDs the fake nodes wrote; a node stopped before it wrote its file has none to check. */
+function pidsOf(ids: string[]): number[] {
+  return ids.flatMap((id) => {
+    try {
+      return [fakeNodeFile(id).pid];
+    } catch {
+      return [];
+    }
+  });
+}
+
+function isRunning(pid: number): boolean {
+  try {
+    process.kill(pid, 0);
+    return true;
+  } catch {
+    return false;
+  }
+}
+
+beforeEach(() => {
+  dataDir = mkdtempSync(join(tmpdir(), 'concord-launch-'));
+});
+
+afterEach(async () => {
+  client?.close();
+  client = undefined;
+  await cluster?.stop();
+  cluster = undefined;
+  rmSync(dataDir, { recursive: true, force: true });
+});
+
+test('starts every node with its own data dir and the others as peers, then stops them all', async () => {
+  cluster = await launch();
+  const { nodes } = cluster;
+  expect(nodes.map((n) => n.id)).toEqual(['n1', 'n2', 'n3']);
+  expect(new Set(nodes.map((n) => n.address)).size).toBe(3);
+  const n1 = fakeNodeFile('n1');
+  expect(n1.pid).toBe(nodes[0]!.pid);
+  expect(n1.argv).toEqual([
+    '--id', 'n1', '--listen', nodes[0]!.address, '--data-dir', join(dataDir, 'n1'), '--role', 'master',
+    '--cluster-id', 'local', '--peers', `n2=${nodes[1]!.address},n3=${nodes[2]!.address}`,
+  ]);
+  client = new ConcordClient({ endpoints: nodes.map((n) => n.address) });
+  expect((await client.statusAll()).map((r) => r.ok && r.status.nodeId)).toEqual(['n1', 'n2', 'n3']);
+
+  const pids = nodes.map((n) => n.pid);
+  await cluster.stop();
+  expect(pids.filter(isRunning)).toEqual([]);
+});
+
+test('a node that exits before ready rejects with its stderr, and the others are stopped', async () => {
+  const env = { ...process.env, FAKE_NODE_FAIL: 'n2' };
+  await expect(launch({ env })).rejects.toThrow(/node n2 exited \(code 3\) before it was ready[\s\S]*refusing to start/);
+  expect(pidsOf(['n1', 'n3']).filter(isRunning)).toEqual([]);
+});
+
+test('a node that never gets ready is killed after the timeout', async () => {
+  const env = { ...process.env, FAKE_NODE_HANG: 'n1' };
+  await expect(launch({ nodes: 1, env, readyTimeoutMs: 3000 })).rejects.toThrow(/node n1 was not ready within 3000 ms/);
+  expect(pidsOf(['n1']).filter(isRunning)).toEqual([]);
+});
+
+test('kill and restart are expected exits; a crash from outside is reported as unexpected', async () => {
+  const exits: [string, ExitInfo][] = [];
+  let secondExit!: () => void;
+  const twoExits = new Promise<void>((resolve) => (secondExit = resolve));
+  const onExit = (id: string, info: ExitInfo): void => {
+    if (exits.push([id, info]) === 2) secondExit();
+  };
+  cluster = await launch({ nodes: 2, onExit });
+  const [n1, n2] = cluster.nodes;
+  const firstPid = n1!.pid;
+  await cluster.kill('n1');
+  expect(isRunning(firstPid)).toBe(false);
+  await cluster.restart('n1');
+  expect(n1!.pid).not.toBe(firstPid);
+  client = new ConcordClient({ endpoints: [n1!.address] });
+  expect((await client.status(n1!.address)).nodeId).toBe('n1');
+
+  process.kill(n2!.pid, 'SIGKILL');
+  await twoExits;
+  expect(exits).toEqual([
+    ['n1', { code: null, signal: 'SIGKILL', expected: true }],
+    ['n2', { code: null, signal: 'SIGKILL', expected: false }],
+  ]);
+});
