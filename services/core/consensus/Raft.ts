@@ -714,7 +714,6 @@ export class Raft {
       // than at the next heartbeat.
       this.sendAppend(m.from);
     }
-    if (this.role !== 'leader') return;
     if (m.from !== this.id) while (this.sendAppend(m.from, false));
     if (m.from === this.leadTransferee && pr.match === this.log.lastIndex()) {
       this.send({ type: 'timeout-now', to: m.from });

@@ -1,0 +1,197 @@
+import { DomainError } from '../errors/DomainError';
+import { KeyValue, KvEvent, RangeQuery, RangeResult } from './types';
+
+interface Version {
+  readonly kv: KeyValue;
+  readonly deleted: boolean; // a tombstone: the key was deleted at kv.modRevision
+}
+
+/**
+ * Multi-version key-value data with a global revision, like etcd's mvcc: every change gets the
+ * next revision, old versions stay readable until compacted, and every revision's events are
+ * kept for watchers. Pure and deterministic: the same commands give the same state everywhere.
+ */
+export class MvccStore {
+  revision = 0;
+  compactRevision = 0;
+  private readonly history = new Map<string, Version[]>();
+  private sortedKeys: string[] = [];
+  private readonly events: { revision: number; events: KvEvent[] }[] = [];
+  private pending: KvEvent[] = [];
+  private pendingRevision = 0;
+
+  /** Starts a write transaction: changes until `commit` share one revision. */
+  begin(): void {
+    this.pending = [];
+    this.pendingRevision = this.revision + 1;
+  }
+
+  /** Ends the write transaction; the revision advances only if something changed. */
+  commit(): void {
+    if (this.pending.length === 0) return;
+    this.revision = this.pendingRevision;
+    this.events.push({ revision: this.revision, events: this.pending });
+    this.pending = [];
+  }
+
+  /** The revision of the open transaction if it changed something, else the current one. */
+  pendingOrCurrent(): number {
+    return this.pending.length > 0 ? this.pendingRevision : this.revision;
+  }
+
+  assertNothingPending(): void {
+    if (this.pending.length > 0) throw new Error('MvccStore: a refused command left pending writes (a check ran too late)');
+  }
+
+  get(key: string): KeyValue | undefined {
+    const versions = this.history.get(key);
+    const last = versions?.[versions.length - 1];
+    return last === undefined || last.deleted ? undefined : last.kv;
+  }
+
+  put(key: string, value: Uint8Array, lease: number): KeyValue | undefined {
+    const prev = this.get(key);
+    const kv: KeyValue = {
+      key,
+      value: value.slice(),
+      createRevision: prev?.createRevision ?? this.pendingRevision,
+      modRevision: this.pendingRevision,
+      version: (prev?.version ?? 0) + 1,
+      lease,
+    };
+    let versions = this.history.get(key);
+    if (versions === undefined) {
+      versions = [];
+      this.history.set(key, versions);
+      this.insertKey(key);
+    }
+    versions.push({ kv, deleted: false });
+    this.pending.push({ type: 'put', kv, prevKv: prev });
+    return prev;
+  }
+
+  /** Deletes every live key in the range; returns what was deleted. */
+  deleteRange(key: string, rangeEnd: string): KeyValue[] {
+    const deleted: KeyValue[] = [];
+    for (const k of this.keysIn(key, rangeEnd)) {
+      const prev = this.get(k);
+      if (prev === undefined) continue;
+      const tomb: KeyValue = { key: k, value: new Uint8Array(), createRevision: 0, modRevision: this.pendingRevision, version: 0, lease: 0 };
+      (this.history.get(k) as Version[]).push({ kv: tomb, deleted: true });
+      this.pending.push({ type: 'delete', kv: tomb, prevKv: prev });
+      deleted.push(prev);
+    }
+    return deleted;
+  }
+
+  range(q: RangeQuery): RangeResult {
+    const at = q.revision === 0 ? this.revision : q.revision;
+    if (q.revision !== 0 && q.revision < this.compactRevision) {
+      throw new DomainError('out-of-range', `revision ${q.revision} has been compacted (compacted up to ${this.compactRevision})`);
+    }
+    if (at > this.revision) throw new DomainError('out-of-range', `revision ${at} is in the future (current ${this.revision})`);
+    const kvs: KeyValue[] = [];
+    let count = 0;
+    for (const k of this.keysIn(q.key, q.rangeEnd)) {
+      const kv = this.versionAt(k, at);
+      if (kv === undefined) continue;
+      count++;
+      if (q.countOnly || (q.limit > 0 && kvs.length >= q.limit)) continue;
+      kvs.push(q.keysOnly ? { ...kv, value: new Uint8Array() } : kv);
+    }
+    return { kvs, more: q.limit > 0 && count > kvs.length, count };
+  }
+
+  /** Events of every revision >= `from`, oldest first. */
+  eventsSince(from: number): { revision: number; events: KvEvent[] }[] {
+    if (from > 0 && from <= this.compactRevision) {
+      throw new DomainError('out-of-range', `revision ${from} has been compacted (compacted up to ${this.compactRevision})`);
+    }
+    let lo = 0;
+    let hi = this.events.length;
+    while (lo < hi) {
+      const mid = (lo + hi) >> 1;
+      if ((this.events[mid] as { revision: number }).revision < from) lo = mid + 1;
+      else hi = mid;
+    }
+    return this.events.slice(lo);
+  }
+
+  /** Drops versions and events no read at >= `revision` can see. */
+  compact(revision: number): void {
+    if (revision <= this.compactRevision) {
+      throw new DomainError('out-of-range', `revision ${revision} is already compacted (compacted up to ${this.compactRevision})`);
+    }
+    if (revision > this.revision) throw new DomainError('out-of-range', `revision ${revision} is in the future (current ${this.revision})`);
+    for (const [key, versions] of this.history) {
+      let keepFrom = 0;
+      for (let i = 0; i < versions.length; i++) if ((versions[i] as Version).kv.modRevision <= revision) keepFrom = i;
+      let kept = versions.slice(keepFrom);
+      if (kept[0]?.deleted === true && (kept[0] as Version).kv.modRevision <= revision) kept = kept.slice(1);
+      if (kept.length === 0) {
+        this.history.delete(key);
+        this.removeKey(key);
+      } else this.history.set(key, kept);
+    }
+    while (this.events.length > 0 && (this.events[0] as { revision: number }).revision <= revision) this.events.shift();
+    this.compactRevision = revision;
+  }
+
+  /** Live keys in [key, rangeEnd) (just `key` when rangeEnd is empty; '\0' = to the end). */
+  *keysIn(key: string, rangeEnd: string): Iterable<string> {
+    if (rangeEnd === '') {
+      if (this.history.has(key)) yield key;
+      return;
+    }
+    let i = lowerBound(this.sortedKeys, key);
+    for (; i < this.sortedKeys.length; i++) {
+      const k = this.sortedKeys[i] as string;
+      if (rangeEnd !== '\u0000' && k >= rangeEnd) return;
+      yield k;
+    }
+  }
+
+  private versionAt(key: string, at: number): KeyValue | undefined {
+    const versions = this.history.get(key) ?? [];
+    for (let i = versions.length - 1; i >= 0; i--) {
+      const v = versions[i] as Version;
+      if (v.kv.modRevision <= at) return v.deleted ? undefined : v.kv;
+    }
+    return undefined;
+  }
+
+  private insertKey(key: string): void {
+    this.sortedKeys.splice(lowerBound(this.sortedKeys, key), 0, key);
+  }
+
+  private removeKey(key: string): void {
+    const i = lowerBound(this.sortedKeys, key);
+    if (this.sortedKeys[i] === key) this.sortedKeys.splice(i, 1);
+  }
+
+  /** Everything, for a snapshot. */
+  dump(): { revision: number; compactRevision: number; history: [string, Version[]][]; events: { revision: number; events: KvEvent[] }[] } {
+    return { revision: this.revision, compactRevision: this.compactRevision, history: [...this.history], events: this.events };
+  }
+
+  static restore(d: ReturnType<MvccStore['dump']>): MvccStore {
+    const s = new MvccStore();
+    s.revision = d.revision;
+    s.compactRevision = d.compactRevision;
+    for (const [k, v] of d.history) s.history.set(k, v);
+    s.sortedKeys = [...s.history.keys()].sort();
+    s.events.push(...d.events);
+    return s;
+  }
+}
+
+function lowerBound(arr: readonly string[], key: string): number {
+  let lo = 0;
+  let hi = arr.length;
+  while (lo < hi) {
+    const mid = (lo + hi) >> 1;
+    if ((arr[mid] as string) < key) lo = mid + 1;
+    else hi = mid;
+  }
+  return lo;
+}

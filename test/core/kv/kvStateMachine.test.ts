@@ -1,0 +1,123 @@
+// The authoritative state machine: MVCC revisions and reads at a revision, transactions that
+// compare then write, leases that take their keys with them and grant growing fencing tokens,
+// bounded counters that refuse (never clamp), compaction, and snapshot round trips. Refused
+// commands change nothing.
+import { DomainError } from '../../../services/core/errors/DomainError';
+import { decodeCommand, encodeCommand } from '../../../services/core/kv/commandCodec';
+import { KvStateMachine } from '../../../services/core/kv/KvStateMachine';
+import { KvCommand, KvCommandResult, RangeQuery } from '../../../services/core/kv/types';
+
+const b = (s: string): Uint8Array => new TextEncoder().encode(s);
+const text = (u: Uint8Array | undefined): string => new TextDecoder().decode(u);
+const q = (key: string, extra: Partial<RangeQuery> = {}): RangeQuery => ({ key, rangeEnd: '', limit: 0, revision: 0, keysOnly: false, countOnly: false, ...extra });
+
+function run(sm: KvStateMachine, cmd: KvCommand): KvCommandResult {
+  // Every command goes through the log codec, as it does in the node.
+  const r = sm.apply(sm.appliedIndex + 1, decodeCommand(encodeCommand(cmd)));
+  if (r instanceof DomainError) throw r;
+  return r;
+}
+
+function refused(sm: KvStateMachine, cmd: KvCommand): DomainError {
+  const before = JSON.stringify(sm.store.dump(), (_k, v: unknown) => (v instanceof Uint8Array ? text(v) : v));
+  const r = sm.apply(sm.appliedIndex + 1, cmd);
+  expect(r).toBeInstanceOf(DomainError);
+  expect(JSON.stringify(sm.store.dump(), (_k, v: unknown) => (v instanceof Uint8Array ? text(v) : v))).toBe(before);
+  return r as DomainError;
+}
+
+test('puts advance the revision; old revisions stay readable until compacted', () => {
+  const sm = new KvStateMachine();
+  expect(run(sm, { type: 'put', key: 'a', value: b('1'), lease: 0, prevKv: false })).toMatchObject({ revision: 1 });
+  run(sm, { type: 'put', key: 'a', value: b('2'), lease: 0, prevKv: false });
+  run(sm, { type: 'put', key: 'b', value: b('x'), lease: 0, prevKv: false });
+  const latest = sm.store.range(q('a'));
+  expect(latest.kvs[0]).toMatchObject({ createRevision: 1, modRevision: 2, version: 2 });
+  expect(text(sm.store.range(q('a', { revision: 1 })).kvs[0]?.value)).toBe('1');
+  expect(sm.store.range(q('a', { rangeEnd: '\u0000' })).count).toBe(2);
+  run(sm, { type: 'delete', key: 'a', rangeEnd: '', prevKv: true });
+  expect(sm.store.range(q('a')).count).toBe(0);
+  expect(text(sm.store.range(q('a', { revision: 3 })).kvs[0]?.value)).toBe('2');
+  run(sm, { type: 'compact', revision: 3 });
+  expect(() => sm.store.range(q('a', { revision: 2 }))).toThrow(/compacted/);
+  expect(sm.store.range(q('b', { revision: 3 })).count).toBe(1);
+  expect(sm.store.eventsSince(4).map((e) => e.revision)).toEqual([4]);
+});
+
+test('txn: compare-and-set succeeds once from the same expected value', () => {
+  const sm = new KvStateMachine();
+  run(sm, { type: 'put', key: 'k', value: b('v1'), lease: 0, prevKv: false });
+  const cas = (expect1: string, next: string): KvCommand => ({
+    type: 'txn',
+    compare: [{ key: 'k', target: 'value', result: 'equal', value: b(expect1) }],
+    success: [{ type: 'put', key: 'k', value: b(next), lease: 0, prevKv: false }],
+    failure: [{ type: 'range', query: q('k') }],
+  });
+  expect(run(sm, cas('v1', 'v2'))).toMatchObject({ succeeded: true, revision: 2 });
+  const second = run(sm, cas('v1', 'v3'));
+  expect(second).toMatchObject({ succeeded: false, revision: 2 });
+  expect(text(sm.store.get('k')?.value)).toBe('v2');
+  // Compare on mod revision, and on a missing key's version (0).
+  const create = run(sm, {
+    type: 'txn', compare: [{ key: 'new', target: 'version', result: 'equal', number: 0 }],
+    success: [{ type: 'put', key: 'new', value: b('claimed'), lease: 0, prevKv: false }], failure: [],
+  });
+  expect(create).toMatchObject({ succeeded: true });
+});
+
+test('leases: keys vanish with their lease; tokens only grow; puts on unknown leases are refused', () => {
+  const sm = new KvStateMachine();
+  const g1 = run(sm, { type: 'lease-grant', id: 0, ttlMs: 5000 }) as Extract<KvCommandResult, { type: 'lease-grant' }>;
+  const g2 = run(sm, { type: 'lease-grant', id: 0, ttlMs: 5000 }) as Extract<KvCommandResult, { type: 'lease-grant' }>;
+  expect(g2.fencingToken).toBeGreaterThan(g1.fencingToken);
+  run(sm, { type: 'put', key: 'lock', value: b('me'), lease: g1.id, prevKv: false });
+  run(sm, { type: 'put', key: 'other', value: b('x'), lease: g2.id, prevKv: false });
+  // An expiry for an older grant of the same id is ignored; the right one removes the keys.
+  expect(run(sm, { type: 'lease-expire', id: g1.id, grantToken: g1.fencingToken + 100 })).toMatchObject({ expired: false });
+  expect(run(sm, { type: 'lease-expire', id: g1.id, grantToken: g1.fencingToken })).toMatchObject({ expired: true });
+  expect(sm.store.get('lock')).toBeUndefined();
+  expect(sm.store.get('other')).toBeDefined();
+  expect(refused(sm, { type: 'put', key: 'lock', value: b('late'), lease: g1.id, prevKv: false }).kind).toBe('not-found');
+  run(sm, { type: 'lease-revoke', id: g2.id });
+  expect(sm.store.get('other')).toBeUndefined();
+  expect(refused(sm, { type: 'lease-revoke', id: g2.id }).kind).toBe('not-found');
+});
+
+test('bounded counters refuse to cross a bound and never clamp', () => {
+  const sm = new KvStateMachine();
+  expect(run(sm, { type: 'counter-add', key: 'wallet/alice', delta: 100 })).toMatchObject({ value: 100 });
+  expect(run(sm, { type: 'counter-add', key: 'wallet/alice', delta: -30, floor: 0 })).toMatchObject({ value: 70 });
+  const e = refused(sm, { type: 'counter-add', key: 'wallet/alice', delta: -71, floor: 0 });
+  expect(e.kind).toBe('conflict');
+  expect(e.message).toMatch(/below the floor 0/);
+  expect(text(sm.store.get('wallet/alice')?.value)).toBe('70');
+  expect(refused(sm, { type: 'counter-add', key: 'wallet/alice', delta: 31, ceiling: 100 }).kind).toBe('conflict');
+  run(sm, { type: 'put', key: 'notanumber', value: b('abc'), lease: 0, prevKv: false });
+  expect(refused(sm, { type: 'counter-add', key: 'notanumber', delta: 1 }).kind).toBe('wrong-type');
+});
+
+test('a txn that would read a compacted revision is refused before any of its writes', () => {
+  const sm = new KvStateMachine();
+  run(sm, { type: 'put', key: 'a', value: b('1'), lease: 0, prevKv: false });
+  run(sm, { type: 'put', key: 'a', value: b('2'), lease: 0, prevKv: false });
+  run(sm, { type: 'compact', revision: 2 });
+  refused(sm, {
+    type: 'txn', compare: [],
+    success: [{ type: 'put', key: 'z', value: b('1'), lease: 0, prevKv: false }, { type: 'range', query: q('a', { revision: 1 }) }],
+    failure: [],
+  });
+  expect(sm.store.get('z')).toBeUndefined();
+});
+
+test('snapshot and restore give the same state', () => {
+  const sm = new KvStateMachine();
+  const g = run(sm, { type: 'lease-grant', id: 7, ttlMs: 3000 }) as Extract<KvCommandResult, { type: 'lease-grant' }>;
+  run(sm, { type: 'put', key: 'a', value: b('\u0000\u00ff binary'), lease: g.id, prevKv: false });
+  run(sm, { type: 'counter-add', key: 'c', delta: 5 });
+  const copy = KvStateMachine.restore(sm.snapshot());
+  expect(copy.store.range(q('', { rangeEnd: '\u0000' }))).toEqual(sm.store.range(q('', { rangeEnd: '\u0000' })));
+  expect(copy.leaseIds()).toEqual(sm.leaseIds());
+  run(copy, { type: 'lease-revoke', id: 7 });
+  expect(copy.store.get('a')).toBeUndefined();
+  expect(run(copy, { type: 'lease-grant', id: 0, ttlMs: 3000 })).toMatchObject({ id: 8, fencingToken: 2 });
+});
