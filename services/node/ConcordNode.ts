@@ -17,7 +17,11 @@ import { Replicator } from './Replicator';
 import { TrafficStats } from './TrafficStats';
 import { LinkFaults } from './LinkFaults';
 import { PartitionLedger } from './PartitionLedger';
-import { PeerServiceClient, PeerServiceService } from '../../proto/gen/concord/v1/peer';
+import { PeerServiceClient, PeerServiceService, RaftServiceService } from '../../proto/gen/concord/v1/peer';
+import { KvServiceService } from '../../proto/gen/concord/v1/kv';
+import { kvService } from '../rpc/kvService';
+import { raftService } from '../rpc/raftService';
+import { AuthorityNode } from './authority/AuthorityNode';
 import { nodeKey } from './storageKeys';
 
 const sha256 = (b: Uint8Array): Uint8Array => createHash('sha256').update(b).digest();
@@ -36,6 +40,7 @@ export class ConcordNode {
     readonly documents: DocumentNode,
     readonly grpc: StartedServer,
     readonly address: string,
+    readonly authority: AuthorityNode | undefined,
   ) {}
 
   static async start(config: NodeConfig, log: (msg: string) => void = () => undefined): Promise<ConcordNode> {
@@ -75,6 +80,22 @@ export class ConcordNode {
         if (link !== undefined) runRound(peerId, link.client);
       },
     });
+    // Voters of the authoritative log: every master and witness (replicas hold documents only).
+    const voters = [
+      ...(config.role === 'replica' ? [] : [{ id: config.nodeId, address: config.listen }]),
+      ...config.peers.filter((p) => p.role !== 'replica').map((p) => ({ id: p.id, address: p.address })),
+    ];
+    const authority = config.role === 'replica' ? undefined : new AuthorityNode({
+      selfId: config.nodeId,
+      clusterId: config.clusterId,
+      voters,
+      engine,
+      faults,
+      tickMs: config.raftTickMs,
+      electionTimeoutTicks: config.electionTimeoutTicks,
+      snapshotEveryEntries: 10_000,
+      log,
+    });
     const documents = new DocumentNode(config.nodeId, config.role, store, replicator, antiEntropy, traffic);
     const startedAt = Date.now();
     let address = config.listen;
@@ -84,14 +105,23 @@ export class ConcordNode {
       {
         definition: AdminServiceService,
         implementation: adminService(documents, {
-          address: () => address, clusterId: config.clusterId, incarnation, startedAt, clientId, faults, ledger, adminToken: config.adminToken,
+          address: () => address, clusterId: config.clusterId, incarnation, startedAt, clientId, faults, ledger, adminToken: config.adminToken, authority,
         }),
         name: 'concord.v1.AdminService',
       },
+      ...(authority === undefined ? [] : [
+        { definition: RaftServiceService, implementation: raftService(authority), name: 'concord.v1.RaftService' },
+        {
+          definition: KvServiceService,
+          implementation: kvService(authority, { nodeId: config.nodeId, voterAddresses: new Map(voters.map((v) => [v.id, v.address])) }),
+          name: 'concord.v1.KvService',
+        },
+      ]),
     ]);
     address = `${config.listen.slice(0, config.listen.lastIndexOf(':'))}:${grpc.port}`;
-    const node = new ConcordNode(config, engine, documents, grpc, address);
+    const node = new ConcordNode(config, engine, documents, grpc, address, authority);
     replicator.start();
+    authority?.start();
     node.timers.push(setInterval(() => {
       for (const link of replicator.links) if (link.connected) runRound(link.peerId, link.client);
     }, config.antiEntropyIntervalMs));
@@ -110,6 +140,7 @@ export class ConcordNode {
     this.stopped = true;
     this.timers.forEach(clearInterval);
     this.documents.replicator.stop();
+    this.authority?.stop();
     await new Promise<void>((resolve) => {
       const force = setTimeout(() => {
         this.grpc.server.forceShutdown();

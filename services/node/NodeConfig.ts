@@ -12,6 +12,9 @@ export interface NodeConfig {
   readonly clusterId: string;
   readonly antiEntropyIntervalMs: number;
   readonly heartbeatIntervalMs: number;
+  /** Consensus clock: one tick every raftTickMs; elections after electionTimeoutTicks..2x. */
+  readonly raftTickMs: number;
+  readonly electionTimeoutTicks: number;
   /** Credential guarding the admin calls that change the cluster (fault injection). */
   readonly adminToken: string | undefined;
 }

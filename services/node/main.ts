@@ -16,6 +16,8 @@ async function main(argv: string[]): Promise<void> {
     .option('--cluster-id <id>', 'cluster id (peers must match)', 'local')
     .option('--anti-entropy-interval-ms <ms>', 'period of anti-entropy rounds', '2000')
     .option('--heartbeat-interval-ms <ms>', 'heartbeat period on peer streams', '500')
+    .option('--raft-tick-ms <ms>', 'consensus tick period', '50')
+    .option('--election-timeout-ticks <n>', 'ticks without a leader before an election', '10')
     .parse(argv);
   const o = program.opts<Record<string, string>>();
   const config: NodeConfig = {
@@ -27,6 +29,8 @@ async function main(argv: string[]): Promise<void> {
     clusterId: o.clusterId as string,
     antiEntropyIntervalMs: Number(o.antiEntropyIntervalMs),
     heartbeatIntervalMs: Number(o.heartbeatIntervalMs),
+    raftTickMs: Number(o.raftTickMs),
+    electionTimeoutTicks: Number(o.electionTimeoutTicks),
     adminToken: process.env.CONCORD_ADMIN_TOKEN === undefined || process.env.CONCORD_ADMIN_TOKEN === '' ? undefined : process.env.CONCORD_ADMIN_TOKEN,
   };
   const log = (msg: string): void => {

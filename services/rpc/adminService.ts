@@ -6,6 +6,8 @@ import { DocumentNode } from '../node/DocumentNode';
 import { LinkFaults } from '../node/LinkFaults';
 import { Episode, PartitionLedger } from '../node/PartitionLedger';
 import { unary } from './handlers';
+import { AuthorityNode } from '../node/authority/AuthorityNode';
+import { AuthorityStatus } from '../../proto/gen/concord/v1/admin';
 
 export interface AdminInfo {
   readonly address: () => string;
@@ -17,6 +19,8 @@ export interface AdminInfo {
   readonly ledger: PartitionLedger;
   /** The cluster's admin credential; undefined refuses every guarded call. */
   readonly adminToken: string | undefined;
+  /** The authoritative log, on voters (masters and witnesses). */
+  readonly authority: AuthorityNode | undefined;
 }
 
 export const delayMsMax = 60_000;
@@ -52,6 +56,7 @@ export function adminService(node: DocumentNode, info: AdminInfo): AdminServiceS
         lastHeardMsAgo: BigInt(Math.max(0, l.lastHeardMsAgo)),
       })),
       recentEpisodes: info.ledger.recent(5).map(toEpisodeMessage),
+      authority: info.authority === undefined ? undefined : authorityStatus(info.authority),
     })),
 
     setLinkFaults: unary(async (req, call) => {
@@ -99,5 +104,24 @@ function toEpisodeMessage(e: Episode): PartitionEpisode {
     documents: [...e.documents].slice(0, 20),
     documentsExchanged: BigInt(e.documentsExchanged),
     bytesExchanged: BigInt(e.bytesExchanged),
+  };
+}
+
+function authorityStatus(auth: AuthorityNode): AuthorityStatus {
+  const st = auth.status();
+  const progress = new Map((st.progress ?? []).map((p) => [p.id as string, p]));
+  return {
+    term: BigInt(st.term),
+    leaderId: st.leader ?? '',
+    role: st.role,
+    commit: BigInt(st.commit),
+    applied: BigInt(auth.sm.appliedIndex),
+    lastIndex: BigInt(st.lastIndex),
+    revision: BigInt(auth.sm.store.revision),
+    voters: st.config.voters.map((id) => {
+      const p = progress.get(id);
+      return { nodeId: id, match: BigInt(p?.match ?? 0), next: BigInt(p?.next ?? 0), state: p?.state ?? '' };
+    }),
+    reachableVoters: auth.reachableVoters(),
   };
 }

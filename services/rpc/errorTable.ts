@@ -28,6 +28,14 @@ export function toServiceError(err: unknown): Partial<ServiceError> {
     for (const [k, v] of Object.entries(err.details)) metadata.set(`concord-${k}`, v);
     return { code: errorTable[err.kind], details: err.message, metadata };
   }
+  if (isServiceError(err)) {
+    // An error relayed from another node (a forwarded call) keeps its status and details.
+    return { code: err.code, details: err.details, metadata: err.metadata ?? metadata };
+  }
   const message = err instanceof Error ? err.message : String(err);
   return { code: status.INTERNAL, details: `internal error: ${message}`, metadata };
+}
+
+function isServiceError(err: unknown): err is ServiceError {
+  return err instanceof Error && typeof (err as Partial<ServiceError>).code === 'number' && typeof (err as Partial<ServiceError>).details === 'string';
 }

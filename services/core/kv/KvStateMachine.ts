@@ -197,11 +197,15 @@ export function compareBytes(a: Uint8Array, b: Uint8Array): number {
   return Math.sign(a.length - b.length);
 }
 
-/** JSON replacer/reviver that keep Uint8Array values as { $bytes: base64 }. */
-export function bytesReplacer(_key: string, value: unknown): unknown {
-  if (value instanceof Uint8Array) {
+/**
+ * JSON replacer/reviver that keep Uint8Array values as { $bytes: base64 }. The replacer looks at
+ * the holder's raw value: a Buffer's toJSON has already run by the time `value` arrives.
+ */
+export function bytesReplacer(this: unknown, key: string, value: unknown): unknown {
+  const raw = (this as Record<string, unknown>)[key];
+  if (raw instanceof Uint8Array) {
     let s = '';
-    for (const b of value) s += String.fromCharCode(b);
+    for (const b of raw) s += String.fromCharCode(b);
     return { $bytes: btoa(s) };
   }
   return value;

@@ -73,6 +73,32 @@ export interface StatusResponse {
     | undefined;
   /** newest first */
   recentEpisodes: PartitionEpisode[];
+  authority: AuthorityStatus | undefined;
+}
+
+/** This node's view of the authoritative log (Raft). */
+export interface AuthorityStatus {
+  term: bigint;
+  /** empty when no leader is known */
+  leaderId: string;
+  /** follower | pre-candidate | candidate | leader */
+  role: string;
+  commit: bigint;
+  applied: bigint;
+  lastIndex: bigint;
+  /** the KV store's revision */
+  revision: bigint;
+  voters: VoterStatus[];
+  reachableVoters: string[];
+}
+
+export interface VoterStatus {
+  nodeId: string;
+  /** highest log index known replicated (leader's view; 0 elsewhere) */
+  match: bigint;
+  next: bigint;
+  /** probe | replicate | snapshot (leader's view) */
+  state: string;
 }
 
 /** A fault injected on this node's links to one peer, at the peer transport, both directions. */
@@ -622,6 +648,7 @@ function createBaseStatusResponse(): StatusResponse {
     clientId: 0n,
     traffic: undefined,
     recentEpisodes: [],
+    authority: undefined,
   };
 }
 
@@ -671,6 +698,9 @@ export const StatusResponse: MessageFns<StatusResponse> = {
     }
     for (const v of message.recentEpisodes) {
       PartitionEpisode.encode(v!, writer.uint32(90).fork()).join();
+    }
+    if (message.authority !== undefined) {
+      AuthorityStatus.encode(message.authority, writer.uint32(98).fork()).join();
     }
     return writer;
   },
@@ -776,6 +806,14 @@ export const StatusResponse: MessageFns<StatusResponse> = {
             message.recentEpisodes.push(PartitionEpisode.decode(reader, reader.uint32()));
             continue;
           }
+          case 12: {
+            if (tag !== 98) {
+              break;
+            }
+
+            message.authority = AuthorityStatus.decode(reader, reader.uint32());
+            continue;
+          }
         }
         if ((tag & 7) === 4 || tag === 0) {
           break;
@@ -823,6 +861,7 @@ export const StatusResponse: MessageFns<StatusResponse> = {
         : globalThis.Array.isArray(object?.recent_episodes)
         ? object.recent_episodes.map((e: any) => PartitionEpisode.fromJSON(e))
         : [],
+      authority: isSet(object.authority) ? AuthorityStatus.fromJSON(object.authority) : undefined,
     };
   },
 
@@ -861,6 +900,9 @@ export const StatusResponse: MessageFns<StatusResponse> = {
     if (message.recentEpisodes?.length) {
       obj.recentEpisodes = message.recentEpisodes.map((e) => PartitionEpisode.toJSON(e));
     }
+    if (message.authority !== undefined) {
+      obj.authority = AuthorityStatus.toJSON(message.authority);
+    }
     return obj;
   },
 
@@ -884,6 +926,372 @@ export const StatusResponse: MessageFns<StatusResponse> = {
       ? TrafficStats.fromPartial(object.traffic)
       : undefined;
     message.recentEpisodes = object.recentEpisodes?.map((e) => PartitionEpisode.fromPartial(e)) || [];
+    message.authority = (object.authority !== undefined && object.authority !== null)
+      ? AuthorityStatus.fromPartial(object.authority)
+      : undefined;
+    return message;
+  },
+};
+
+function createBaseAuthorityStatus(): AuthorityStatus {
+  return {
+    term: 0n,
+    leaderId: "",
+    role: "",
+    commit: 0n,
+    applied: 0n,
+    lastIndex: 0n,
+    revision: 0n,
+    voters: [],
+    reachableVoters: [],
+  };
+}
+
+export const AuthorityStatus: MessageFns<AuthorityStatus> = {
+  encode(message: AuthorityStatus, writer: BinaryWriter = new BinaryWriter()): BinaryWriter {
+    if (message.term !== 0n) {
+      if (BigInt.asUintN(64, message.term) !== message.term) {
+        throw new globalThis.Error("value provided for field message.term of type uint64 too large");
+      }
+      writer.uint32(8).uint64(message.term);
+    }
+    if (message.leaderId !== "") {
+      writer.uint32(18).string(message.leaderId);
+    }
+    if (message.role !== "") {
+      writer.uint32(26).string(message.role);
+    }
+    if (message.commit !== 0n) {
+      if (BigInt.asUintN(64, message.commit) !== message.commit) {
+        throw new globalThis.Error("value provided for field message.commit of type uint64 too large");
+      }
+      writer.uint32(32).uint64(message.commit);
+    }
+    if (message.applied !== 0n) {
+      if (BigInt.asUintN(64, message.applied) !== message.applied) {
+        throw new globalThis.Error("value provided for field message.applied of type uint64 too large");
+      }
+      writer.uint32(40).uint64(message.applied);
+    }
+    if (message.lastIndex !== 0n) {
+      if (BigInt.asUintN(64, message.lastIndex) !== message.lastIndex) {
+        throw new globalThis.Error("value provided for field message.lastIndex of type uint64 too large");
+      }
+      writer.uint32(48).uint64(message.lastIndex);
+    }
+    if (message.revision !== 0n) {
+      if (BigInt.asIntN(64, message.revision) !== message.revision) {
+        throw new globalThis.Error("value provided for field message.revision of type int64 too large");
+      }
+      writer.uint32(56).int64(message.revision);
+    }
+    for (const v of message.voters) {
+      VoterStatus.encode(v!, writer.uint32(66).fork()).join();
+    }
+    for (const v of message.reachableVoters) {
+      writer.uint32(74).string(v!);
+    }
+    return writer;
+  },
+
+  decode(input: BinaryReader | Uint8Array, length?: number): AuthorityStatus {
+    const reader = input instanceof BinaryReader ? input : new BinaryReader(input);
+    const previousRecursionDepth = (reader as any).__tsProtoDecodeDepth ?? 0;
+    if (previousRecursionDepth >= 100) {
+      throw new globalThis.Error("protobuf decode recursion limit exceeded");
+    }
+    (reader as any).__tsProtoDecodeDepth = previousRecursionDepth + 1;
+    try {
+      const end = length === undefined ? reader.len : reader.pos + length;
+      const message = createBaseAuthorityStatus();
+      while (reader.pos < end) {
+        const tag = reader.uint32();
+        switch (tag >>> 3) {
+          case 1: {
+            if (tag !== 8) {
+              break;
+            }
+
+            message.term = reader.uint64() as bigint;
+            continue;
+          }
+          case 2: {
+            if (tag !== 18) {
+              break;
+            }
+
+            message.leaderId = reader.string();
+            continue;
+          }
+          case 3: {
+            if (tag !== 26) {
+              break;
+            }
+
+            message.role = reader.string();
+            continue;
+          }
+          case 4: {
+            if (tag !== 32) {
+              break;
+            }
+
+            message.commit = reader.uint64() as bigint;
+            continue;
+          }
+          case 5: {
+            if (tag !== 40) {
+              break;
+            }
+
+            message.applied = reader.uint64() as bigint;
+            continue;
+          }
+          case 6: {
+            if (tag !== 48) {
+              break;
+            }
+
+            message.lastIndex = reader.uint64() as bigint;
+            continue;
+          }
+          case 7: {
+            if (tag !== 56) {
+              break;
+            }
+
+            message.revision = reader.int64() as bigint;
+            continue;
+          }
+          case 8: {
+            if (tag !== 66) {
+              break;
+            }
+
+            message.voters.push(VoterStatus.decode(reader, reader.uint32()));
+            continue;
+          }
+          case 9: {
+            if (tag !== 74) {
+              break;
+            }
+
+            message.reachableVoters.push(reader.string());
+            continue;
+          }
+        }
+        if ((tag & 7) === 4 || tag === 0) {
+          break;
+        }
+        reader.skip(tag & 7);
+      }
+      return message;
+    } finally {
+      (reader as any).__tsProtoDecodeDepth = previousRecursionDepth;
+    }
+  },
+
+  fromJSON(object: any): AuthorityStatus {
+    return {
+      term: isSet(object.term) ? BigInt(object.term) : 0n,
+      leaderId: isSet(object.leaderId)
+        ? globalThis.String(object.leaderId)
+        : isSet(object.leader_id)
+        ? globalThis.String(object.leader_id)
+        : "",
+      role: isSet(object.role) ? globalThis.String(object.role) : "",
+      commit: isSet(object.commit) ? BigInt(object.commit) : 0n,
+      applied: isSet(object.applied) ? BigInt(object.applied) : 0n,
+      lastIndex: isSet(object.lastIndex)
+        ? BigInt(object.lastIndex)
+        : isSet(object.last_index)
+        ? BigInt(object.last_index)
+        : 0n,
+      revision: isSet(object.revision) ? BigInt(object.revision) : 0n,
+      voters: globalThis.Array.isArray(object?.voters)
+        ? object.voters.map((e: any) => VoterStatus.fromJSON(e))
+        : [],
+      reachableVoters: globalThis.Array.isArray(object?.reachableVoters)
+        ? object.reachableVoters.map((e: any) => globalThis.String(e))
+        : globalThis.Array.isArray(object?.reachable_voters)
+        ? object.reachable_voters.map((e: any) => globalThis.String(e))
+        : [],
+    };
+  },
+
+  toJSON(message: AuthorityStatus): unknown {
+    const obj: any = {};
+    if (message.term !== 0n) {
+      obj.term = message.term.toString();
+    }
+    if (message.leaderId !== "") {
+      obj.leaderId = message.leaderId;
+    }
+    if (message.role !== "") {
+      obj.role = message.role;
+    }
+    if (message.commit !== 0n) {
+      obj.commit = message.commit.toString();
+    }
+    if (message.applied !== 0n) {
+      obj.applied = message.applied.toString();
+    }
+    if (message.lastIndex !== 0n) {
+      obj.lastIndex = message.lastIndex.toString();
+    }
+    if (message.revision !== 0n) {
+      obj.revision = message.revision.toString();
+    }
+    if (message.voters?.length) {
+      obj.voters = message.voters.map((e) => VoterStatus.toJSON(e));
+    }
+    if (message.reachableVoters?.length) {
+      obj.reachableVoters = message.reachableVoters;
+    }
+    return obj;
+  },
+
+  create(base?: DeepPartial<AuthorityStatus>): AuthorityStatus {
+    return AuthorityStatus.fromPartial(base ?? {});
+  },
+  fromPartial(object: DeepPartial<AuthorityStatus>): AuthorityStatus {
+    const message = createBaseAuthorityStatus();
+    message.term = (object.term !== undefined && object.term !== null) ? BigInt(object.term) : 0n;
+    message.leaderId = object.leaderId ?? "";
+    message.role = object.role ?? "";
+    message.commit = (object.commit !== undefined && object.commit !== null) ? BigInt(object.commit) : 0n;
+    message.applied = (object.applied !== undefined && object.applied !== null) ? BigInt(object.applied) : 0n;
+    message.lastIndex = (object.lastIndex !== undefined && object.lastIndex !== null) ? BigInt(object.lastIndex) : 0n;
+    message.revision = (object.revision !== undefined && object.revision !== null) ? BigInt(object.revision) : 0n;
+    message.voters = object.voters?.map((e) => VoterStatus.fromPartial(e)) || [];
+    message.reachableVoters = object.reachableVoters?.map((e) => e) || [];
+    return message;
+  },
+};
+
+function createBaseVoterStatus(): VoterStatus {
+  return { nodeId: "", match: 0n, next: 0n, state: "" };
+}
+
+export const VoterStatus: MessageFns<VoterStatus> = {
+  encode(message: VoterStatus, writer: BinaryWriter = new BinaryWriter()): BinaryWriter {
+    if (message.nodeId !== "") {
+      writer.uint32(10).string(message.nodeId);
+    }
+    if (message.match !== 0n) {
+      if (BigInt.asUintN(64, message.match) !== message.match) {
+        throw new globalThis.Error("value provided for field message.match of type uint64 too large");
+      }
+      writer.uint32(16).uint64(message.match);
+    }
+    if (message.next !== 0n) {
+      if (BigInt.asUintN(64, message.next) !== message.next) {
+        throw new globalThis.Error("value provided for field message.next of type uint64 too large");
+      }
+      writer.uint32(24).uint64(message.next);
+    }
+    if (message.state !== "") {
+      writer.uint32(34).string(message.state);
+    }
+    return writer;
+  },
+
+  decode(input: BinaryReader | Uint8Array, length?: number): VoterStatus {
+    const reader = input instanceof BinaryReader ? input : new BinaryReader(input);
+    const previousRecursionDepth = (reader as any).__tsProtoDecodeDepth ?? 0;
+    if (previousRecursionDepth >= 100) {
+      throw new globalThis.Error("protobuf decode recursion limit exceeded");
+    }
+    (reader as any).__tsProtoDecodeDepth = previousRecursionDepth + 1;
+    try {
+      const end = length === undefined ? reader.len : reader.pos + length;
+      const message = createBaseVoterStatus();
+      while (reader.pos < end) {
+        const tag = reader.uint32();
+        switch (tag >>> 3) {
+          case 1: {
+            if (tag !== 10) {
+              break;
+            }
+
+            message.nodeId = reader.string();
+            continue;
+          }
+          case 2: {
+            if (tag !== 16) {
+              break;
+            }
+
+            message.match = reader.uint64() as bigint;
+            continue;
+          }
+          case 3: {
+            if (tag !== 24) {
+              break;
+            }
+
+            message.next = reader.uint64() as bigint;
+            continue;
+          }
+          case 4: {
+            if (tag !== 34) {
+              break;
+            }
+
+            message.state = reader.string();
+            continue;
+          }
+        }
+        if ((tag & 7) === 4 || tag === 0) {
+          break;
+        }
+        reader.skip(tag & 7);
+      }
+      return message;
+    } finally {
+      (reader as any).__tsProtoDecodeDepth = previousRecursionDepth;
+    }
+  },
+
+  fromJSON(object: any): VoterStatus {
+    return {
+      nodeId: isSet(object.nodeId)
+        ? globalThis.String(object.nodeId)
+        : isSet(object.node_id)
+        ? globalThis.String(object.node_id)
+        : "",
+      match: isSet(object.match) ? BigInt(object.match) : 0n,
+      next: isSet(object.next) ? BigInt(object.next) : 0n,
+      state: isSet(object.state) ? globalThis.String(object.state) : "",
+    };
+  },
+
+  toJSON(message: VoterStatus): unknown {
+    const obj: any = {};
+    if (message.nodeId !== "") {
+      obj.nodeId = message.nodeId;
+    }
+    if (message.match !== 0n) {
+      obj.match = message.match.toString();
+    }
+    if (message.next !== 0n) {
+      obj.next = message.next.toString();
+    }
+    if (message.state !== "") {
+      obj.state = message.state;
+    }
+    return obj;
+  },
+
+  create(base?: DeepPartial<VoterStatus>): VoterStatus {
+    return VoterStatus.fromPartial(base ?? {});
+  },
+  fromPartial(object: DeepPartial<VoterStatus>): VoterStatus {
+    const message = createBaseVoterStatus();
+    message.nodeId = object.nodeId ?? "";
+    message.match = (object.match !== undefined && object.match !== null) ? BigInt(object.match) : 0n;
+    message.next = (object.next !== undefined && object.next !== null) ? BigInt(object.next) : 0n;
+    message.state = object.state ?? "";
     return message;
   },
 };

@@ -114,6 +114,17 @@ export interface PushDiffRequest {
 export interface PushDiffResponse {
 }
 
+/** Consensus messages between voters of the authoritative log. */
+export interface RaftBatch {
+  from: string;
+  clusterId: string;
+  /** the consensus core's messages, JSON-encoded (bytes as base64) */
+  messages: Uint8Array;
+}
+
+export interface RaftBatchAck {
+}
+
 function createBasePeerHello(): PeerHello {
   return { nodeId: "", clusterId: "", incarnation: 0n };
 }
@@ -1443,6 +1454,163 @@ export const PushDiffResponse: MessageFns<PushDiffResponse> = {
   },
 };
 
+function createBaseRaftBatch(): RaftBatch {
+  return { from: "", clusterId: "", messages: new Uint8Array(0) };
+}
+
+export const RaftBatch: MessageFns<RaftBatch> = {
+  encode(message: RaftBatch, writer: BinaryWriter = new BinaryWriter()): BinaryWriter {
+    if (message.from !== "") {
+      writer.uint32(10).string(message.from);
+    }
+    if (message.clusterId !== "") {
+      writer.uint32(18).string(message.clusterId);
+    }
+    if (message.messages.length !== 0) {
+      writer.uint32(26).bytes(message.messages);
+    }
+    return writer;
+  },
+
+  decode(input: BinaryReader | Uint8Array, length?: number): RaftBatch {
+    const reader = input instanceof BinaryReader ? input : new BinaryReader(input);
+    const previousRecursionDepth = (reader as any).__tsProtoDecodeDepth ?? 0;
+    if (previousRecursionDepth >= 100) {
+      throw new globalThis.Error("protobuf decode recursion limit exceeded");
+    }
+    (reader as any).__tsProtoDecodeDepth = previousRecursionDepth + 1;
+    try {
+      const end = length === undefined ? reader.len : reader.pos + length;
+      const message = createBaseRaftBatch();
+      while (reader.pos < end) {
+        const tag = reader.uint32();
+        switch (tag >>> 3) {
+          case 1: {
+            if (tag !== 10) {
+              break;
+            }
+
+            message.from = reader.string();
+            continue;
+          }
+          case 2: {
+            if (tag !== 18) {
+              break;
+            }
+
+            message.clusterId = reader.string();
+            continue;
+          }
+          case 3: {
+            if (tag !== 26) {
+              break;
+            }
+
+            message.messages = reader.bytes();
+            continue;
+          }
+        }
+        if ((tag & 7) === 4 || tag === 0) {
+          break;
+        }
+        reader.skip(tag & 7);
+      }
+      return message;
+    } finally {
+      (reader as any).__tsProtoDecodeDepth = previousRecursionDepth;
+    }
+  },
+
+  fromJSON(object: any): RaftBatch {
+    return {
+      from: isSet(object.from) ? globalThis.String(object.from) : "",
+      clusterId: isSet(object.clusterId)
+        ? globalThis.String(object.clusterId)
+        : isSet(object.cluster_id)
+        ? globalThis.String(object.cluster_id)
+        : "",
+      messages: isSet(object.messages) ? bytesFromBase64(object.messages) : new Uint8Array(0),
+    };
+  },
+
+  toJSON(message: RaftBatch): unknown {
+    const obj: any = {};
+    if (message.from !== "") {
+      obj.from = message.from;
+    }
+    if (message.clusterId !== "") {
+      obj.clusterId = message.clusterId;
+    }
+    if (message.messages.length !== 0) {
+      obj.messages = base64FromBytes(message.messages);
+    }
+    return obj;
+  },
+
+  create(base?: DeepPartial<RaftBatch>): RaftBatch {
+    return RaftBatch.fromPartial(base ?? {});
+  },
+  fromPartial(object: DeepPartial<RaftBatch>): RaftBatch {
+    const message = createBaseRaftBatch();
+    message.from = object.from ?? "";
+    message.clusterId = object.clusterId ?? "";
+    message.messages = object.messages ?? new Uint8Array(0);
+    return message;
+  },
+};
+
+function createBaseRaftBatchAck(): RaftBatchAck {
+  return {};
+}
+
+export const RaftBatchAck: MessageFns<RaftBatchAck> = {
+  encode(_: RaftBatchAck, writer: BinaryWriter = new BinaryWriter()): BinaryWriter {
+    return writer;
+  },
+
+  decode(input: BinaryReader | Uint8Array, length?: number): RaftBatchAck {
+    const reader = input instanceof BinaryReader ? input : new BinaryReader(input);
+    const previousRecursionDepth = (reader as any).__tsProtoDecodeDepth ?? 0;
+    if (previousRecursionDepth >= 100) {
+      throw new globalThis.Error("protobuf decode recursion limit exceeded");
+    }
+    (reader as any).__tsProtoDecodeDepth = previousRecursionDepth + 1;
+    try {
+      const end = length === undefined ? reader.len : reader.pos + length;
+      const message = createBaseRaftBatchAck();
+      while (reader.pos < end) {
+        const tag = reader.uint32();
+        switch (tag >>> 3) {
+        }
+        if ((tag & 7) === 4 || tag === 0) {
+          break;
+        }
+        reader.skip(tag & 7);
+      }
+      return message;
+    } finally {
+      (reader as any).__tsProtoDecodeDepth = previousRecursionDepth;
+    }
+  },
+
+  fromJSON(_: any): RaftBatchAck {
+    return {};
+  },
+
+  toJSON(_: RaftBatchAck): unknown {
+    const obj: any = {};
+    return obj;
+  },
+
+  create(base?: DeepPartial<RaftBatchAck>): RaftBatchAck {
+    return RaftBatchAck.fromPartial(base ?? {});
+  },
+  fromPartial(_: DeepPartial<RaftBatchAck>): RaftBatchAck {
+    const message = createBaseRaftBatchAck();
+    return message;
+  },
+};
+
 export type PeerServiceService = typeof PeerServiceService;
 export const PeerServiceService = {
   replicate: {
@@ -1544,6 +1712,47 @@ export const PeerServiceClient = makeGenericClientConstructor(
 ) as unknown as {
   new (address: string, credentials: ChannelCredentials, options?: Partial<ClientOptions>): PeerServiceClient;
   service: typeof PeerServiceService;
+  serviceName: string;
+};
+
+export type RaftServiceService = typeof RaftServiceService;
+export const RaftServiceService = {
+  deliver: {
+    path: "/concord.v1.RaftService/Deliver" as const,
+    requestStream: false as const,
+    responseStream: false as const,
+    requestSerialize: (value: RaftBatch): Buffer => Buffer.from(RaftBatch.encode(value).finish()),
+    requestDeserialize: (value: Buffer): RaftBatch => RaftBatch.decode(value),
+    responseSerialize: (value: RaftBatchAck): Buffer => Buffer.from(RaftBatchAck.encode(value).finish()),
+    responseDeserialize: (value: Buffer): RaftBatchAck => RaftBatchAck.decode(value),
+  },
+} as const;
+
+export interface RaftServiceServer extends UntypedServiceImplementation {
+  deliver: handleUnaryCall<RaftBatch, RaftBatchAck>;
+}
+
+export interface RaftServiceClient extends Client {
+  deliver(request: RaftBatch, callback: (error: ServiceError | null, response: RaftBatchAck) => void): ClientUnaryCall;
+  deliver(
+    request: RaftBatch,
+    metadata: Metadata,
+    callback: (error: ServiceError | null, response: RaftBatchAck) => void,
+  ): ClientUnaryCall;
+  deliver(
+    request: RaftBatch,
+    metadata: Metadata,
+    options: Partial<CallOptions>,
+    callback: (error: ServiceError | null, response: RaftBatchAck) => void,
+  ): ClientUnaryCall;
+}
+
+export const RaftServiceClient = makeGenericClientConstructor(
+  RaftServiceService,
+  "concord.v1.RaftService",
+) as unknown as {
+  new (address: string, credentials: ChannelCredentials, options?: Partial<ClientOptions>): RaftServiceClient;
+  service: typeof RaftServiceService;
   serviceName: string;
 };
 

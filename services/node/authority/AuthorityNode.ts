@@ -1,0 +1,282 @@
+import { asNodeId, Message, RaftStatus, RawNode, Ready } from '../../core/consensus';
+import { DomainError } from '../../core/errors/DomainError';
+import { decodeCommand, encodeCommand } from '../../core/kv/commandCodec';
+import { KvStateMachine } from '../../core/kv/KvStateMachine';
+import { KvCommand, KvCommandResult, KvEvent } from '../../core/kv/types';
+import { StorageEngine } from '../../storage/StorageEngine';
+import { LinkFaults } from '../LinkFaults';
+import { DurableRaftStorage } from './DurableRaftStorage';
+import { LeaseTimers } from './LeaseTimers';
+import { RaftTransport, VoterAddress } from './RaftTransport';
+
+export interface AuthorityOptions {
+  readonly selfId: string;
+  readonly clusterId: string;
+  readonly voters: readonly VoterAddress[];
+  readonly engine: StorageEngine;
+  readonly faults: LinkFaults;
+  readonly tickMs: number;
+  readonly electionTimeoutTicks: number;
+  readonly snapshotEveryEntries: number;
+  readonly log: (msg: string) => void;
+}
+
+export type RevisionListener = (revision: number, events: KvEvent[]) => void;
+
+interface Proposal {
+  readonly term: number;
+  readonly resolve: (r: KvCommandResult) => void;
+  readonly reject: (e: Error) => void;
+  readonly timer: NodeJS.Timeout;
+}
+
+interface PendingRead {
+  index: number | undefined;
+  readonly resolve: () => void;
+  readonly reject: (e: Error) => void;
+  readonly timer: NodeJS.Timeout;
+}
+
+/**
+ * The I/O shell around the consensus core for the authoritative path. One ready loop orders all
+ * I/O as the core demands: persist (fsync) the snapshot, entries and hard state, then send the
+ * messages, then apply committed entries to the KV state machine, then advance. Proposals and
+ * linearizable reads wait here for their entry to apply (or their read index to be reached).
+ */
+export class AuthorityNode {
+  readonly storage: DurableRaftStorage;
+  readonly transport: RaftTransport;
+  sm: KvStateMachine;
+  private readonly raw: RawNode;
+  private readonly proposals = new Map<number, Proposal>();
+  private readonly reads = new Map<string, PendingRead>();
+  private readonly listeners = new Set<RevisionListener>();
+  private readonly leaseTimers = new LeaseTimers();
+  private tickTimer: NodeJS.Timeout | undefined;
+  private looping = false;
+  private again = false;
+  private readSeq = 0;
+  private stopped = false;
+  private isLeader = false;
+
+  constructor(private readonly opts: AuthorityOptions) {
+    const bootstrap = { voters: opts.voters.map((v) => asNodeId(v.id)), learners: [] };
+    this.storage = new DurableRaftStorage(opts.engine, bootstrap);
+    const snap = this.storage.snapshot();
+    this.sm = snap.index > 0 && snap.data.length > 0 ? KvStateMachine.restore(snap.data) : new KvStateMachine();
+    this.raw = new RawNode({
+      id: asNodeId(opts.selfId),
+      storage: this.storage,
+      rand: Math.random,
+      electionTimeoutTicks: opts.electionTimeoutTicks,
+      heartbeatIntervalTicks: 1,
+      appliedIndex: snap.index,
+    });
+    this.transport = new RaftTransport(opts.selfId, opts.clusterId, opts.voters, opts.faults, opts.tickMs * opts.electionTimeoutTicks);
+  }
+
+  start(): void {
+    this.tickTimer = setInterval(() => {
+      this.raw.tick();
+      if (this.isLeader) this.expireLeases();
+      this.schedule();
+    }, this.opts.tickMs);
+  }
+
+  stop(): void {
+    this.stopped = true;
+    if (this.tickTimer !== undefined) clearInterval(this.tickTimer);
+    this.transport.close();
+    const closed = new DomainError('unavailable', 'node is stopping');
+    for (const p of this.proposals.values()) {
+      clearTimeout(p.timer);
+      p.reject(closed);
+    }
+    for (const r of this.reads.values()) {
+      clearTimeout(r.timer);
+      r.reject(closed);
+    }
+  }
+
+  receive(from: string, clusterId: string, payload: Uint8Array): void {
+    const messages = this.transport.receive(from, clusterId, payload);
+    if (messages === undefined) return;
+    for (const m of messages) this.raw.step(m as Message);
+    this.schedule();
+  }
+
+  status(): RaftStatus {
+    return this.raw.status();
+  }
+
+  /** Voters this node heard from within an election timeout (itself included). */
+  reachableVoters(): string[] {
+    return this.transport.reachable(this.opts.tickMs * this.opts.electionTimeoutTicks * 2);
+  }
+
+  onRevision(listener: RevisionListener): () => void {
+    this.listeners.add(listener);
+    return () => this.listeners.delete(listener);
+  }
+
+  /**
+   * Fails at once, naming the reachable voters, when this node cannot be part of a majority
+   * right now: no known leader, or fewer than a majority of voters heard from recently.
+   */
+  assertQuorumReachable(): void {
+    const reachable = this.reachableVoters();
+    const st = this.raw.status();
+    const majority = Math.floor(this.opts.voters.length / 2) + 1;
+    const facts = { 'reachable-voters': reachable.join(','), leader: st.leader ?? '' };
+    if (reachable.length < majority) {
+      throw new DomainError(
+        'unavailable',
+        `no quorum: this node reaches ${reachable.length} of ${this.opts.voters.length} voters (${reachable.join(', ')}); a majority of ${majority} is needed`,
+        facts,
+      );
+    }
+    if (st.leader === null) {
+      throw new DomainError('unavailable', `no leader yet (election in progress); reachable voters: ${reachable.join(', ')}`, facts);
+    }
+  }
+
+  /** The leader's id when this node is not the leader (for forwarding), else undefined. */
+  leaderElsewhere(): string | undefined {
+    const st = this.raw.status();
+    return st.leader !== null && st.leader !== this.opts.selfId ? st.leader : undefined;
+  }
+
+  /** Proposes a command on the leader; resolves with its result once applied here. */
+  propose(cmd: KvCommand, timeoutMs: number): Promise<KvCommandResult> {
+    this.assertQuorumReachable();
+    const res = this.raw.propose([encodeCommand(cmd)]);
+    if (!res.ok) {
+      if (res.reason === 'not-leader') throw new DomainError('not-leader', `node ${this.opts.selfId} is not the leader`, { leader: res.leader ?? '' });
+      throw new DomainError('unavailable', `proposal refused: ${res.reason}`);
+    }
+    this.schedule();
+    return new Promise<KvCommandResult>((resolve, reject) => {
+      const timer = setTimeout(() => {
+        this.proposals.delete(res.lastIndex);
+        reject(new DomainError('deadline', 'the operation was proposed but not applied within the deadline; its outcome is unknown'));
+      }, Math.max(0, timeoutMs));
+      this.proposals.set(res.lastIndex, { term: res.term, resolve, reject, timer });
+    });
+  }
+
+  /** Waits until this node has applied everything committed before the call (ReadIndex). */
+  linearizableRead(timeoutMs: number): Promise<void> {
+    this.assertQuorumReachable();
+    const ctx = `${this.opts.selfId}:${++this.readSeq}`;
+    const res = this.raw.readIndex(ctx);
+    if (!res.ok) throw new DomainError('unavailable', `read refused: ${res.reason}`);
+    this.schedule();
+    return new Promise<void>((resolve, reject) => {
+      const timer = setTimeout(() => {
+        this.reads.delete(ctx);
+        reject(new DomainError('deadline', 'linearizable read did not complete within the deadline (leadership may have changed)'));
+      }, Math.max(0, timeoutMs));
+      this.reads.set(ctx, { index: undefined, resolve, reject, timer });
+    });
+  }
+
+  /** Leader only: renews a lease's timer; returns the remaining TTL and the grant's token. */
+  keepAlive(id: number): { ttlMs: number; fencingToken: number } {
+    const lease = this.sm.lease(id);
+    this.leaseTimers.renew(id, lease.ttlMs, lease.fencingToken, Date.now());
+    return { ttlMs: lease.ttlMs, fencingToken: lease.fencingToken };
+  }
+
+  private schedule(): void {
+    if (this.stopped) return;
+    if (this.looping) {
+      this.again = true;
+      return;
+    }
+    this.looping = true;
+    setImmediate(() => {
+      this.loop().catch((err: unknown) => {
+        // A failed fsync is never retried: stop taking part rather than risk a broken promise.
+        this.opts.log(`authority: ready loop failed, stopping consensus: ${String(err)}`);
+        this.stop();
+      });
+    });
+  }
+
+  private async loop(): Promise<void> {
+    try {
+      do {
+        this.again = false;
+        while (this.raw.hasReady() && !this.stopped) await this.handle(this.raw.ready());
+      } while (this.again && !this.stopped);
+    } finally {
+      this.looping = false;
+    }
+  }
+
+  private async handle(rd: Ready): Promise<void> {
+    await this.storage.persist(rd.snapshot, rd.entries, rd.hardState);
+    this.transport.send(rd.messages);
+    if (rd.snapshot !== undefined && rd.snapshot.index > this.sm.appliedIndex && rd.snapshot.data.length > 0) {
+      this.sm = KvStateMachine.restore(rd.snapshot.data);
+    }
+    for (const e of rd.committedEntries) this.applyEntry(e.index, e.term, e.kind, e.data);
+    for (const rs of rd.readStates) {
+      const r = this.reads.get(rs.context);
+      if (r !== undefined) r.index = rs.index;
+    }
+    this.serveReads();
+    const wasLeader = this.isLeader;
+    this.isLeader = rd.softState.role === 'leader';
+    if (this.isLeader && !wasLeader) this.leaseTimers.resetAll(this.sm.leaseIds(), Date.now());
+    if (!this.isLeader) this.leaseTimers.clear();
+    this.raw.advance(rd);
+    await this.maybeSnapshot();
+  }
+
+  private applyEntry(index: number, term: number, kind: string, data: Uint8Array): void {
+    const before = this.sm.store.revision;
+    let result: KvCommandResult | DomainError | undefined;
+    if (kind === 'normal' && data.length > 0) result = this.sm.apply(index, decodeCommand(data));
+    else this.sm.appliedIndex = index;
+    const p = this.proposals.get(index);
+    if (p !== undefined) {
+      this.proposals.delete(index);
+      clearTimeout(p.timer);
+      if (p.term !== term) p.reject(new DomainError('unavailable', 'leadership changed before the operation committed; it was not applied'));
+      else if (result instanceof DomainError) p.reject(result);
+      else if (result !== undefined) p.resolve(result);
+    }
+    if (result !== undefined && !(result instanceof DomainError)) {
+      if (result.type === 'lease-grant' && this.isLeader) this.leaseTimers.renew(result.id, result.ttlMs, result.fencingToken, Date.now());
+      if (result.type === 'lease-revoke' || result.type === 'lease-expire') this.leaseTimers.prune(new Set(this.sm.leaseIds().map((l) => l.id)));
+    }
+    if (this.sm.store.revision > before && this.listeners.size > 0) {
+      for (const batch of this.sm.store.eventsSince(before + 1)) this.listeners.forEach((l) => l(batch.revision, batch.events));
+    }
+  }
+
+  private serveReads(): void {
+    for (const [ctx, r] of this.reads) {
+      if (r.index !== undefined && this.sm.appliedIndex >= r.index) {
+        this.reads.delete(ctx);
+        clearTimeout(r.timer);
+        r.resolve();
+      }
+    }
+  }
+
+  private expireLeases(): void {
+    for (const { id, fencingToken } of this.leaseTimers.expired(Date.now())) {
+      const res = this.raw.propose([encodeCommand({ type: 'lease-expire', id, grantToken: fencingToken })]);
+      if (!res.ok) this.opts.log(`authority: could not propose expiry of lease ${id}: ${res.reason}`);
+    }
+  }
+
+  private async maybeSnapshot(): Promise<void> {
+    const applied = this.sm.appliedIndex;
+    if (applied - this.storage.snapshot().index < this.opts.snapshotEveryEntries) return;
+    // Keep a tail of entries so a follower that is slightly behind catches up without a snapshot.
+    await this.storage.snapshotAndCompact(applied, this.raw.status().config, this.sm.snapshot(), applied - 1000);
+  }
+}

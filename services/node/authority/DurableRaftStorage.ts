@@ -1,0 +1,92 @@
+import {
+  ClusterConfig,
+  Entry,
+  EntriesResult,
+  HardState,
+  MemoryRaftStorage,
+  RaftStorage,
+  Snapshot,
+  TermResult,
+} from '../../core/consensus';
+import { bytesReplacer, bytesReviver } from '../../core/kv/KvStateMachine';
+import { StorageEngine, WriteOp } from '../../storage/StorageEngine';
+
+const entryPrefix = 'r:e:';
+const hardStateKey = 'r:hs';
+const snapshotKey = 'r:snap';
+
+const entryKey = (index: number): string => `${entryPrefix}${index.toString(16).padStart(12, '0')}`;
+const encode = (v: unknown): Uint8Array => new TextEncoder().encode(JSON.stringify(v, bytesReplacer));
+const decode = <T>(b: Uint8Array): T => JSON.parse(new TextDecoder().decode(b), bytesReviver) as T;
+
+/**
+ * The Raft log on disk: every Ready's snapshot, entries and hard state go to the storage engine
+ * in one atomic, fsynced batch; a MemoryRaftStorage mirror serves the core's reads. On start
+ * the mirror is rebuilt from disk (snapshot, then entries, then hard state).
+ */
+export class DurableRaftStorage implements RaftStorage {
+  private readonly mirror: MemoryRaftStorage;
+
+  constructor(private readonly engine: StorageEngine, bootstrap: ClusterConfig) {
+    this.mirror = new MemoryRaftStorage(bootstrap);
+    const snap = engine.get(snapshotKey);
+    if (snap !== undefined) this.mirror.applySnapshot(decode<Snapshot>(snap));
+    const entries: Entry[] = [];
+    for (const { value } of engine.range({ gte: entryPrefix, lt: `${entryPrefix}\uffff` })) entries.push(decode<Entry>(value));
+    const first = this.mirror.firstIndex();
+    this.mirror.append(entries.filter((e) => e.index >= first));
+    const hs = engine.get(hardStateKey);
+    if (hs !== undefined) this.mirror.setHardState(decode<HardState>(hs));
+  }
+
+  initialState(): HardState {
+    return this.mirror.initialState();
+  }
+  entries(lo: number, hi: number, maxSizeBytes: number): EntriesResult {
+    return this.mirror.entries(lo, hi, maxSizeBytes);
+  }
+  term(index: number): TermResult {
+    return this.mirror.term(index);
+  }
+  firstIndex(): number {
+    return this.mirror.firstIndex();
+  }
+  lastIndex(): number {
+    return this.mirror.lastIndex();
+  }
+  snapshot(): Snapshot {
+    return this.mirror.snapshot();
+  }
+
+  /** Persists a Ready's durable parts (fsync), then updates the mirror. */
+  async persist(snapshot: Snapshot | undefined, entries: readonly Entry[], hardState: HardState | undefined): Promise<void> {
+    const ops: WriteOp[] = [];
+    if (snapshot !== undefined) {
+      ops.push({ type: 'put', key: snapshotKey, value: encode(snapshot) });
+      for (let i = this.mirror.firstIndex(); i <= Math.min(this.mirror.lastIndex(), snapshot.index); i++) ops.push({ type: 'del', key: entryKey(i) });
+    }
+    const firstNew = entries[0];
+    if (firstNew !== undefined) {
+      const lastNew = firstNew.index + entries.length - 1;
+      // A leader may replace an uncommitted tail: drop stored entries past the new last one.
+      for (let i = lastNew + 1; i <= this.mirror.lastIndex(); i++) ops.push({ type: 'del', key: entryKey(i) });
+      for (const e of entries) ops.push({ type: 'put', key: entryKey(e.index), value: encode(e) });
+    }
+    if (hardState !== undefined) ops.push({ type: 'put', key: hardStateKey, value: encode(hardState) });
+    if (ops.length > 0) await this.engine.write(ops);
+    if (snapshot !== undefined) this.mirror.applySnapshot(snapshot);
+    this.mirror.append(entries);
+    if (hardState !== undefined) this.mirror.setHardState(hardState);
+  }
+
+  /** Records the state machine's snapshot at `index` and drops log entries up to `compactTo`. */
+  async snapshotAndCompact(index: number, config: ClusterConfig, data: Uint8Array, compactTo: number): Promise<void> {
+    if (this.mirror.createSnapshot(index, config, data) !== 'ok') return;
+    const ops: WriteOp[] = [{ type: 'put', key: snapshotKey, value: encode(this.mirror.snapshot()) }];
+    const from = this.mirror.firstIndex();
+    const to = Math.min(compactTo, index);
+    for (let i = from; i <= to; i++) ops.push({ type: 'del', key: entryKey(i) });
+    await this.engine.write(ops);
+    this.mirror.compact(to);
+  }
+}

@@ -1,0 +1,91 @@
+import { credentials, Metadata } from '@grpc/grpc-js';
+import { Message } from '../../core/consensus';
+import { bytesReplacer, bytesReviver } from '../../core/kv/KvStateMachine';
+import { RaftServiceClient } from '../../../proto/gen/concord/v1/peer';
+import { callUnary } from '../callUnary';
+import { LinkFaults } from '../LinkFaults';
+
+export interface VoterAddress {
+  readonly id: string;
+  readonly address: string;
+}
+
+/**
+ * Sends the consensus core's messages to the other voters, one unary call per destination and
+ * Ready, and tells who was heard from recently (for "which voters can I reach"). Lost calls are
+ * fine: Raft retries by itself. Injected link faults apply here as on the document links.
+ */
+export class RaftTransport {
+  private readonly clients = new Map<string, RaftServiceClient>();
+  private readonly lastHeard = new Map<string, number>();
+  private readonly inflight = new Map<string, number>();
+
+  constructor(
+    private readonly selfId: string,
+    private readonly clusterId: string,
+    voters: readonly VoterAddress[],
+    private readonly faults: LinkFaults,
+    private readonly callDeadlineMs: number,
+  ) {
+    for (const v of voters) {
+      if (v.id === selfId) continue;
+      this.clients.set(v.id, new RaftServiceClient(v.address, credentials.createInsecure(), {
+        'grpc.max_send_message_length': 64 << 20,
+        'grpc.initial_reconnect_backoff_ms': 50,
+        'grpc.max_reconnect_backoff_ms': 500,
+      }));
+    }
+  }
+
+  send(messages: readonly Message[]): void {
+    const byPeer = new Map<string, Message[]>();
+    for (const m of messages) {
+      const list = byPeer.get(m.to) ?? [];
+      list.push(m);
+      byPeer.set(m.to, list);
+    }
+    for (const [peer, list] of byPeer) {
+      const client = this.clients.get(peer);
+      if (client === undefined || this.faults.isCut(peer)) continue;
+      // Bound what is in flight per peer: a slow peer must not pile up calls; Raft resends.
+      if ((this.inflight.get(peer) ?? 0) >= 64) continue;
+      const payload = new TextEncoder().encode(JSON.stringify(list, bytesReplacer));
+      const md = new Metadata();
+      md.set('concord-node-id', this.selfId);
+      const go = (): void => {
+        this.inflight.set(peer, (this.inflight.get(peer) ?? 0) + 1);
+        callUnary(client.deliver.bind(client), { from: this.selfId, clusterId: this.clusterId, messages: payload }, this.callDeadlineMs, md)
+          .then(() => this.heard(peer), () => undefined)
+          .finally(() => this.inflight.set(peer, (this.inflight.get(peer) ?? 1) - 1));
+      };
+      const delayMs = this.faults.get(peer).delayMs;
+      if (delayMs > 0) setTimeout(go, delayMs);
+      else go();
+    }
+  }
+
+  /** Decodes a batch received from `from`; undefined when the link to it is cut. */
+  receive(from: string, clusterId: string, payload: Uint8Array): Message[] | undefined {
+    if (clusterId !== this.clusterId || this.faults.isCut(from) || !this.clients.has(from)) return undefined;
+    this.heard(from);
+    return JSON.parse(new TextDecoder().decode(payload), bytesReviver) as Message[];
+  }
+
+  heard(peer: string): void {
+    this.lastHeard.set(peer, Date.now());
+  }
+
+  /** Voters (this one included) heard from within `withinMs`. */
+  reachable(withinMs: number): string[] {
+    const now = Date.now();
+    const out = [this.selfId];
+    for (const peer of this.clients.keys()) {
+      if (!this.faults.isCut(peer) && now - (this.lastHeard.get(peer) ?? 0) < withinMs) out.push(peer);
+    }
+    return out.sort();
+  }
+
+  close(): void {
+    for (const c of this.clients.values()) c.close();
+  }
+}

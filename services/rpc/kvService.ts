@@ -1,0 +1,190 @@
+import { credentials, Metadata, ServerUnaryCall, ServerWritableStream } from '@grpc/grpc-js';
+import * as pb from '../../proto/gen/concord/v1/kv';
+import { DomainError, invalidArgument } from '../core/errors/DomainError';
+import { KvCommand, KvCommandResult, kvLimits, KvEvent } from '../core/kv/types';
+import { AuthorityNode } from '../node/authority/AuthorityNode';
+import { callUnary, UnaryMethod } from '../node/callUnary';
+import { remainingMs, serverStream, unary } from './handlers';
+import { checkKey, checkValue, fromKv, fromRange, fromResponseOp, nonNegative, toCompare, toRangeQuery, toRequestOp } from './kvConvert';
+
+const defaultDeadlineMs = 5000;
+const forwardedHeader = 'concord-forwarded-by';
+
+export interface KvServiceOptions {
+  readonly nodeId: string;
+  /** Addresses of the other voters, for forwarding writes to the leader. */
+  readonly voterAddresses: ReadonlyMap<string, string>;
+}
+
+/**
+ * The authoritative KV API. Writes go through the replicated log; a follower forwards a write
+ * to the leader it knows (one hop; a forwarded call is never forwarded again) and relays the
+ * answer, so clients may call any voter. Without a reachable majority every call fails at once
+ * with UNAVAILABLE naming the voters this node reaches.
+ */
+export function kvService(auth: AuthorityNode, opts: KvServiceOptions): pb.KvServiceServer {
+  const clients = new Map<string, pb.KvServiceClient>();
+  const clientFor = (id: string): pb.KvServiceClient | undefined => {
+    const address = opts.voterAddresses.get(id);
+    if (address === undefined) return undefined;
+    let c = clients.get(id);
+    if (c === undefined) clients.set(id, (c = new pb.KvServiceClient(address, credentials.createInsecure())));
+    return c;
+  };
+  const header = (): pb.ResponseHeader => {
+    const st = auth.status();
+    return { revision: BigInt(auth.sm.store.revision), nodeId: opts.nodeId, leaderId: st.leader ?? '', term: BigInt(st.term) };
+  };
+
+  /** Runs `local` here, or forwards the same call to the leader when this node is not it. */
+  function write<Req, Res>(
+    method: (c: pb.KvServiceClient) => UnaryMethod<Req, Res>,
+    local: (req: Req, timeoutMs: number) => Promise<Res>,
+  ) {
+    return unary(async (req: Req, call: ServerUnaryCall<Req, Res>): Promise<Res> => {
+      const timeoutMs = remainingMs(call, defaultDeadlineMs) - 20;
+      try {
+        return await local(req, timeoutMs);
+      } catch (err) {
+        if (!(err instanceof DomainError) || err.kind !== 'not-leader') throw err;
+        const leader = auth.leaderElsewhere();
+        const client = leader === undefined ? undefined : clientFor(leader);
+        if (client === undefined || call.metadata.get(forwardedHeader).length > 0) {
+          throw new DomainError('unavailable', `node ${opts.nodeId} is not the leader and cannot forward`, { leader: leader ?? '' });
+        }
+        const md = new Metadata();
+        md.set(forwardedHeader, opts.nodeId);
+        return callUnary(method(client).bind(client), req, timeoutMs, md);
+      }
+    });
+  }
+
+  const propose = async <T extends KvCommandResult['type']>(cmd: KvCommand & { type: T }, timeoutMs: number): Promise<Extract<KvCommandResult, { type: T }>> =>
+    (await auth.propose(cmd, timeoutMs)) as Extract<KvCommandResult, { type: T }>;
+
+  return {
+    range: unary(async (req, call) => {
+      const q = toRangeQuery(req);
+      if (!req.serializable) await auth.linearizableRead(remainingMs(call, defaultDeadlineMs) - 20);
+      return fromRange(auth.sm.store.range(q), header());
+    }),
+
+    put: write((c) => c.put, async (req: pb.PutRequest, t) => {
+      const r = await propose({ type: 'put', key: checkKey(req.key), value: checkValue(req.value), lease: nonNegative(req.lease, 'lease'), prevKv: req.prevKv }, t);
+      return { header: { ...header(), revision: BigInt(r.revision) }, prevKv: r.prevKv === undefined ? undefined : fromKv(r.prevKv) };
+    }),
+
+    deleteRange: write((c) => c.deleteRange, async (req: pb.DeleteRangeRequest, t) => {
+      const r = await propose({ type: 'delete', key: checkKey(req.key), rangeEnd: req.rangeEnd, prevKv: req.prevKv }, t);
+      return { header: { ...header(), revision: BigInt(r.revision) }, deleted: BigInt(r.deleted), prevKvs: r.prevKvs.map(fromKv) };
+    }),
+
+    txn: write((c) => c.txn, async (req: pb.TxnRequest, t) => {
+      if (req.compare.length + req.success.length + req.failure.length > kvLimits.txnOpsMax) {
+        throw invalidArgument(`a transaction has at most ${kvLimits.txnOpsMax} compares and operations`);
+      }
+      const r = await propose({ type: 'txn', compare: req.compare.map(toCompare), success: req.success.map(toRequestOp), failure: req.failure.map(toRequestOp) }, t);
+      const h = { ...header(), revision: BigInt(r.revision) };
+      return { header: h, succeeded: r.succeeded, responses: r.responses.map((op) => fromResponseOp(op, h)) };
+    }),
+
+    compact: write((c) => c.compact, async (req: pb.CompactionRequest, t) => {
+      await propose({ type: 'compact', revision: nonNegative(req.revision, 'revision') }, t);
+      return { header: header() };
+    }),
+
+    watch: serverStream(async (req: pb.KvWatchRequest, call: ServerWritableStream<pb.KvWatchRequest, pb.KvWatchResponse>) => {
+      await watch(auth, req, call, header);
+    }),
+
+    leaseGrant: write((c) => c.leaseGrant, async (req: pb.LeaseGrantRequest, t) => {
+      const ttlMs = nonNegative(req.ttlMs, 'ttl_ms');
+      if (ttlMs < kvLimits.leaseTtlMsMin || ttlMs > kvLimits.leaseTtlMsMax) {
+        throw invalidArgument(`ttl_ms must be within ${kvLimits.leaseTtlMsMin}..${kvLimits.leaseTtlMsMax}`);
+      }
+      const r = await propose({ type: 'lease-grant', id: nonNegative(req.id, 'id'), ttlMs }, t);
+      return { header: header(), id: BigInt(r.id), ttlMs: BigInt(r.ttlMs), fencingToken: BigInt(r.fencingToken) };
+    }),
+
+    leaseRevoke: write((c) => c.leaseRevoke, async (req: pb.LeaseRevokeRequest, t) => {
+      await propose({ type: 'lease-revoke', id: nonNegative(req.id, 'id') }, t);
+      return { header: header() };
+    }),
+
+    leaseKeepAlive: write((c) => c.leaseKeepAlive, async (req: pb.LeaseKeepAliveRequest) => {
+      auth.assertQuorumReachable();
+      if (auth.status().role !== 'leader') throw new DomainError('not-leader', 'keep-alives are served by the leader');
+      const id = nonNegative(req.id, 'id');
+      const r = auth.keepAlive(id);
+      return { header: header(), id: BigInt(id), ttlMs: BigInt(r.ttlMs), fencingToken: BigInt(r.fencingToken) };
+    }),
+
+    counterAdd: write((c) => c.counterAdd, async (req: pb.CounterAddRequest, t) => {
+      const r = await propose({
+        type: 'counter-add',
+        key: checkKey(req.key),
+        delta: numberOf(req.delta, 'delta'),
+        floor: req.hasFloor ? numberOf(req.floor, 'floor') : undefined,
+        ceiling: req.hasCeiling ? numberOf(req.ceiling, 'ceiling') : undefined,
+      }, t);
+      return { header: { ...header(), revision: BigInt(r.revision) }, value: BigInt(r.value) };
+    }),
+  };
+}
+
+function numberOf(v: bigint, what: string): number {
+  if (v > BigInt(Number.MAX_SAFE_INTEGER) || v < BigInt(Number.MIN_SAFE_INTEGER)) throw invalidArgument(`${what} is out of range`);
+  return Number(v);
+}
+
+/**
+ * Streams events in [key, range_end) from `start_revision` (replayed from history), then live
+ * ones as this node applies them, one response per revision: no gap and no duplicate, and the
+ * same sequence on every node, so a client that reconnects elsewhere resumes at its last
+ * revision + 1.
+ */
+function watch(
+  auth: AuthorityNode,
+  req: pb.KvWatchRequest,
+  call: ServerWritableStream<pb.KvWatchRequest, pb.KvWatchResponse>,
+  header: () => pb.ResponseHeader,
+): Promise<void> {
+  if (req.rangeEnd === '') checkKey(req.key);
+  const matches = (key: string): boolean =>
+    req.rangeEnd === '' ? key === req.key : key >= req.key && (req.rangeEnd === '\u0000' || key < req.rangeEnd);
+  const start = nonNegative(req.startRevision, 'start_revision');
+  return new Promise<void>((resolve) => {
+    let last = start === 0 ? auth.sm.store.revision : start - 1;
+    const send = (revision: number, events: readonly KvEvent[]): void => {
+      if (revision <= last) return;
+      last = revision;
+      const mine = events.filter((e) => matches(e.kv.key));
+      if (mine.length === 0) return;
+      call.write({
+        header: { ...header(), revision: BigInt(revision) },
+        compactRevision: 0n,
+        events: mine.map((e) => ({
+          type: e.type === 'put' ? pb.Event_EventType.PUT : pb.Event_EventType.DELETE,
+          kv: fromKv(e.kv),
+          prevKv: req.prevKv && e.prevKv !== undefined ? fromKv(e.prevKv) : undefined,
+        })),
+      });
+    };
+    const off = auth.onRevision(send);
+    const done = (): void => {
+      off();
+      resolve();
+    };
+    call.on('cancelled', done);
+    call.on('close', done);
+    if (start !== 0) {
+      try {
+        for (const batch of auth.sm.store.eventsSince(start)) send(batch.revision, batch.events);
+      } catch {
+        // The start was compacted away: say so and end the watch (the wrapper ends the stream).
+        call.write({ header: header(), events: [], compactRevision: BigInt(auth.sm.store.compactRevision) });
+        done();
+      }
+    }
+  });
+}
