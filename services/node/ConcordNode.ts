@@ -71,7 +71,8 @@ export class ConcordNode {
       selfId: config.nodeId,
       clusterId: config.clusterId,
       incarnation,
-      peers: config.peers,
+      // A witness holds no documents: it neither pushes nor pulls them (it only votes).
+      peers: config.role === 'witness' ? [] : config.peers,
       store,
       faults,
       heartbeatIntervalMs: config.heartbeatIntervalMs,

@@ -49,6 +49,13 @@ export class DocumentNode {
     return { version: encodeVersion(doc), ackedBy };
   }
 
+  /** A witness has no documents to read either; say so rather than answer "not found". */
+  assertHoldsDocuments(): void {
+    if (this.role === 'witness') {
+      throw new DomainError('read-only', `node ${this.nodeId} is a witness: it votes on authoritative operations and holds no documents; use a master`);
+    }
+  }
+
   private assertWritable(): void {
     if (this.role !== 'master') {
       throw new DomainError('read-only', `node ${this.nodeId} is a ${this.role} and accepts no document writes; send writes to a master`);

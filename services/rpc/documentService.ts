@@ -56,6 +56,7 @@ export function documentService(node: DocumentNode): DocumentServiceServer {
     }),
 
     get: unary(async (req: GetRequest, call): Promise<GetResponse> => {
+      node.assertHoldsDocuments();
       const docId = parseDocumentId(req.documentId);
       if (req.minVersion.length > 0) {
         await node.catchUp(docId, decodeVersion(req.minVersion), remainingMs(call, defaultDeadlineMs) - deadlineSlackMs);
@@ -74,12 +75,14 @@ export function documentService(node: DocumentNode): DocumentServiceServer {
     }),
 
     watch: serverStream(async (req: WatchRequest, call: ServerWritableStream<WatchRequest, WatchEvent>) => {
+      node.assertHoldsDocuments();
       const docId = parseDocumentId(req.documentId);
       const from = req.fromVersion.length > 0 ? decodeVersion(req.fromVersion) : undefined;
       await watchDocument(node, docId, from === undefined ? undefined : Y.encodeStateVector(from.sv), req.includeJson, call);
     }),
 
     list: unary(async (req): Promise<ListResponse> => {
+      node.assertHoldsDocuments();
       const limit = req.limit === 0 ? 100 : req.limit;
       if (limit > 10_000) throw invalidArgument('limit is at most 10000');
       const docs = node.store.list(req.prefix, req.startAfter, limit + 1);

@@ -18,6 +18,10 @@ export interface PeerServiceOptions {
 export function peerService(node: DocumentNode, opts: PeerServiceOptions): PeerServiceServer {
   return {
     replicate: (call: ServerDuplexStream<PeerMessage, PeerMessage>) => {
+      if (node.role === 'witness') {
+        call.emit('error', { code: status.FAILED_PRECONDITION, details: `node ${node.nodeId} is a witness and holds no documents` });
+        return;
+      }
       let peerId = '';
       // Replies get the same injected delay as everything else this node sends to the peer.
       const reply = (msg: PeerMessage): void => {
@@ -90,14 +94,17 @@ export function peerService(node: DocumentNode, opts: PeerServiceOptions): PeerS
 
     digest: unary(async (req, call) => {
       refuseIfCut(call, opts.faults);
+      node.assertHoldsDocuments();
       return node.antiEntropy.answerDigest(req);
     }),
     sync: unary(async (req, call) => {
       refuseIfCut(call, opts.faults);
+      node.assertHoldsDocuments();
       return node.antiEntropy.answerSync(req);
     }),
     pushDiff: unary(async (req, call) => {
       refuseIfCut(call, opts.faults);
+      node.assertHoldsDocuments();
       return node.antiEntropy.acceptPushDiff(req);
     }),
   };
