@@ -89,3 +89,19 @@ export function parseHex(text: string): Buffer {
   if (!/^([0-9a-fA-F]{2})*$/.test(text)) throw new InvalidArgumentError('expected an even number of hex digits');
   return Buffer.from(text, 'hex');
 }
+
+/** The longest link delay a node accepts (services/rpc/adminService.ts), checked here so a typo fails before any node changes. */
+export const linkDelayMsMax = 60_000;
+
+/** A link delay: `200ms`, `1.5s`, or a plain number of ms; `0` clears the delay. */
+export function parseDuration(text: string): number {
+  const match = /^(\d+(?:\.\d+)?)\s*(ms|s)?$/.exec(text.trim());
+  if (!match) throw new InvalidArgumentError(`expected a duration such as 200ms, 1.5s or 200 (ms), got ${JSON.stringify(text)}`);
+  const exact = Number(match[1]) * (match[2] === 's' ? 1000 : 1);
+  // Binary floating point makes 1.1 * 1000 = 1100.0000000000002: round away only that noise.
+  const ms = Math.round(exact);
+  // The wire carries whole milliseconds; silently rounding 0.5ms would hide a mistake.
+  if (Math.abs(exact - ms) > 1e-6) throw new InvalidArgumentError(`a delay is a whole number of milliseconds, got ${text}`);
+  if (ms > linkDelayMsMax) throw new InvalidArgumentError(`a delay is at most ${linkDelayMsMax / 1000}s, got ${text}`);
+  return ms;
+}

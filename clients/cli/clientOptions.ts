@@ -24,6 +24,10 @@ export interface WriteCliOptions extends ClientCliOptions {
   ack?: Ack;
 }
 
+export interface AdminCliOptions extends ClientCliOptions {
+  adminToken?: string;
+}
+
 export function addClientOptions(command: Command): Command {
   return command
     .option('--endpoints <list>', 'nodes to use, host:port,... (default: $CONCORD_ENDPOINTS or 127.0.0.1:7001-7003)', parseEndpoints)
@@ -35,15 +39,28 @@ export function addWriteOptions(command: Command): Command {
   return addClientOptions(command).option('--ack <level>', 'durability before the ack: local, quorum or all', parseAck);
 }
 
+/** Options of commands that change nodes' links (guarded by the cluster's admin token). */
+export function addAdminOptions(command: Command): Command {
+  return addClientOptions(command).option(
+    '--admin-token <token>',
+    'the cluster admin token (default: $CONCORD_ADMIN_TOKEN, else the file .concord/data/admin-token that `concord up` writes)',
+  );
+}
+
 /**
  * Runs `body` with a client over the chosen endpoints and closes it afterwards. The CLI keeps a
  * session so a command that writes then reads (or a watch that resumes) never goes backwards.
  */
-export async function withClient<T>(options: ClientCliOptions, body: (client: ConcordClient) => Promise<T>): Promise<T> {
+export async function withClient<T>(
+  options: ClientCliOptions,
+  body: (client: ConcordClient) => Promise<T>,
+  adminToken?: string,
+): Promise<T> {
   const client = new ConcordClient({
     endpoints: options.endpoints ?? endpointsFromEnv(process.env),
     deadlineMs: options.timeout,
     session: true,
+    adminToken,
   });
   try {
     return await body(client);

@@ -1,6 +1,8 @@
 import { Command } from 'commander';
 import type { Io } from './clientOptions';
 import { registerDocumentCommands } from './documentCommands';
+import { registerLedgerCommand } from './ledgerCommand';
+import { registerLinkFaultCommands } from './linkFaultCommands';
 import { reportError } from './reportError';
 import { registerStatusCommand } from './statusCommand';
 import { registerUpCommand } from './upCommand';
@@ -10,7 +12,7 @@ import { registerUpCommand } from './upCommand';
 
 export function buildProgram(io: Io): Command {
   const program = new Command('concord')
-    .description('Concord: replicated documents over gRPC. Start a local cluster, read and write documents, watch, status.')
+    .description('Concord: replicated documents over gRPC. Start a local cluster, read and write documents, watch, status, inject partitions.')
     .showHelpAfterError('(run with --help for usage)')
     // Errors come back to runCli as exceptions so it can choose the exit code (2 for usage).
     .exitOverride()
@@ -21,6 +23,8 @@ export function buildProgram(io: Io): Command {
   registerUpCommand(program, io);
   registerDocumentCommands(program, io);
   registerStatusCommand(program, io);
+  registerLinkFaultCommands(program, io);
+  registerLedgerCommand(program, io);
   // Subcommands inherit exit override and output, so their usage errors are reported the same way.
   for (const command of program.commands) {
     command.exitOverride().configureOutput(program.configureOutput()).showHelpAfterError('(run with --help for usage)');

@@ -1,20 +1,25 @@
 import type { Command } from 'commander';
+import { resolve } from 'node:path';
 import { ConcordClient } from '../client/ConcordClient';
 import { ops } from '../client/ops';
 import { defaultEndpoints, parsePort, parsePositiveInt } from './cliParsers';
 import type { Io } from './clientOptions';
 import { launchCluster, type LocalCluster } from './launchCluster';
 import { describeExit } from './NodeProcess';
+import { provisionAdminToken, type ProvisionedAdminToken } from './provisionAdminToken';
+import { adminTokenFileName, defaultDataDir } from './resolveAdminToken';
 
 // `concord up`: a local cluster of N masters in the foreground. Node output is echoed with a
 // [nX] prefix; Ctrl-C (or SIGTERM/SIGHUP) stops every node by PID and waits for them; a second
 // Ctrl-C kills them. A node that dies on its own is reported; when none is left, up exits 1.
+// Every node gets the cluster's admin token (provisionAdminToken.ts) in CONCORD_ADMIN_TOKEN.
 
 interface UpOptions {
   nodes: number;
   basePort: number;
   dataDir: string;
   demo?: boolean;
+  adminToken?: string;
 }
 
 export function registerUpCommand(program: Command, io: Io): void {
@@ -23,8 +28,9 @@ export function registerUpCommand(program: Command, io: Io): void {
     .description('start a local cluster of masters on loopback and stay in the foreground')
     .option('--nodes <n>', 'how many masters', parsePositiveInt, 3)
     .option('--base-port <port>', 'port of n1; the others follow (0 = any free ports)', parsePort, 7001)
-    .option('--data-dir <dir>', 'parent of the per-node data dirs', '.concord/data')
+    .option('--data-dir <dir>', 'parent of the per-node data dirs', defaultDataDir)
     .option('--demo', 'write a demo document once the cluster is up')
+    .option('--admin-token <token>', `admin token for the nodes (default: $CONCORD_ADMIN_TOKEN, else <data-dir>/${adminTokenFileName}, created at first start)`)
     .action((options: UpOptions) => up(io, options));
 }
 
@@ -51,11 +57,13 @@ async function up(io: Io, options: UpOptions): Promise<void> {
   const signals: NodeJS.Signals[] = ['SIGINT', 'SIGTERM', 'SIGHUP'];
   for (const signal of signals) process.on(signal, onSignal);
   try {
+    const admin = provisionAdminToken(options.dataDir, options.adminToken, process.env);
     io.out(`starting ${options.nodes} node${options.nodes === 1 ? '' : 's'}...`);
     cluster = await launchCluster({
       nodes: options.nodes,
       basePort: options.basePort,
       dataDir: options.dataDir,
+      env: { ...process.env, CONCORD_ADMIN_TOKEN: admin.token },
       signal: starting.signal,
       onOutput: (id, _stream, line) => io.out(`[${id}] ${line}`),
       onExit: (id, info) => {
@@ -66,7 +74,7 @@ async function up(io: Io, options: UpOptions): Promise<void> {
         if (--running === 0) allExited();
       },
     });
-    for (const line of banner(cluster, options)) io.out(line);
+    for (const line of banner(cluster, options, admin)) io.out(line);
     if (options.demo) await seedDemo(io, cluster);
     await done;
     io.out(stopping ? 'all nodes stopped' : 'every node has exited');
@@ -77,7 +85,7 @@ async function up(io: Io, options: UpOptions): Promise<void> {
   }
 }
 
-function banner(cluster: LocalCluster, options: UpOptions): string[] {
+function banner(cluster: LocalCluster, options: UpOptions, admin: ProvisionedAdminToken): string[] {
   const endpoints = cluster.nodes.map((n) => n.address).join(',');
   const isDefault = endpoints === defaultEndpoints.join(',');
   return [
@@ -86,6 +94,8 @@ function banner(cluster: LocalCluster, options: UpOptions): string[] {
     '',
     ...cluster.nodes.map((n) => `  ${n.id}  ${n.address}  pid ${n.pid}  ${n.dataDir}`),
     '',
+    ...adminTokenLines(admin, options.dataDir),
+    '',
     'Try next, in another terminal:',
     ...(isDefault ? [] : [`  export CONCORD_ENDPOINTS=${endpoints}`]),
     `  npx concord set demo/hello greeting.text '"hi"'`,
@@ -93,10 +103,24 @@ function banner(cluster: LocalCluster, options: UpOptions): string[] {
     `  npx concord add demo/hello stats.visits 1 --ack quorum`,
     `  npx concord watch demo/hello`,
     `  npx concord status`,
+    ...(cluster.nodes.length >= 3 ? [`  npx concord partition n1 '|' n2 n3      # then: npx concord heal; npx concord ledger`] : []),
     '',
     'Ctrl-C stops the cluster.',
     '',
   ];
+}
+
+/** Where the admin token is (never the token itself: the banner may end up in logs). */
+function adminTokenLines(admin: ProvisionedAdminToken, dataDir: string): string[] {
+  if (admin.source === 'flag' || admin.source === 'env') {
+    const from = admin.source === 'flag' ? '--admin-token' : '$CONCORD_ADMIN_TOKEN';
+    return [`Admin token (partition, heal, delay): from ${from}; give it to those commands with --admin-token or CONCORD_ADMIN_TOKEN`];
+  }
+  const state = admin.source === 'generated' ? 'new, mode 0600' : 'reused, mode 0600';
+  const lines = [`Admin token (partition, heal, delay): ${admin.file} (${state})`];
+  // The CLI finds the file by itself only in the default data dir, relative to where it runs.
+  if (resolve(dataDir) !== resolve(defaultDataDir)) lines.push(`  for the CLI: export CONCORD_ADMIN_TOKEN=$(cat ${resolve(admin.file)})`);
+  return lines;
 }
 
 /** Writes demo/hello so there is something to read; a failure is reported, not fatal. */

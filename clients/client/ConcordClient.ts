@@ -1,5 +1,5 @@
 import { credentials as grpcCredentials } from '@grpc/grpc-js';
-import type { StatusResponse } from '../../proto/gen/concord/v1/admin';
+import type { LedgerResponse, LinkFault, SetLinkFaultsResponse, StatusResponse } from '../../proto/gen/concord/v1/admin';
 import type { GetResponse, ListResponse, Operation, WatchEvent, WriteResponse } from '../../proto/gen/concord/v1/documents';
 import { ackLevel } from './ackLevel';
 import { callWithFailover } from './callWithFailover';
@@ -7,8 +7,10 @@ import type {
   CallOptions,
   ConcordClientOptions,
   GetOptions,
+  LedgerOptions,
   ListOptions,
   NodeStatusResult,
+  SetLinkFaultsOptions,
   WatchOptions,
   WriteOptions,
 } from './ConcordClientOptions';
@@ -32,8 +34,10 @@ export class ConcordClient {
   private readonly deadlineMs: number;
   private readonly connectTimeoutMs: number;
   private readonly watchResubscribeMax: number;
+  private readonly adminHeaders: Readonly<Record<string, string>>;
 
   constructor(options: ConcordClientOptions) {
+    this.adminHeaders = options.adminToken ? { authorization: `Bearer ${options.adminToken}` } : {};
     this.deadlineMs = options.deadlineMs ?? 5000;
     this.connectTimeoutMs = options.connectTimeoutMs ?? 1500;
     this.watchResubscribeMax = options.watchResubscribeMax ?? 10;
@@ -119,9 +123,25 @@ export class ConcordClient {
     if (address === undefined) {
       return this.call('idempotent', options, (node, deadline) => unaryCall(node.admin.status.bind(node.admin), {}, deadline));
     }
-    const node = this.pool.find(address);
-    if (node === undefined) throw new RangeError(`${address} is not one of this client's endpoints`);
+    const node = this.endpoint(address);
     return unaryCall(node.admin.status.bind(node.admin), {}, this.deadline(options));
+  }
+
+  /**
+   * Sets fault injection on the links of the node at `address` (needs `adminToken`). No
+   * failover: faults belong to one node. With no faults and replace false it changes nothing,
+   * which checks the credential and returns the faults in force.
+   */
+  setLinkFaults(address: string, faults: readonly LinkFault[], options: SetLinkFaultsOptions = {}): Promise<SetLinkFaultsResponse> {
+    const node = this.endpoint(address);
+    const request = { faults: [...faults], replace: options.replace ?? false };
+    return unaryCall(node.admin.setLinkFaults.bind(node.admin), request, this.deadline(options), { headers: this.adminHeaders });
+  }
+
+  /** The partition ledger of the node at `address`, newest episode first. */
+  ledger(address: string, options: LedgerOptions = {}): Promise<LedgerResponse> {
+    const node = this.endpoint(address);
+    return unaryCall(node.admin.ledger.bind(node.admin), { limit: options.limit ?? 0 }, this.deadline(options));
   }
 
   /** Status of every endpoint, in endpoint order; an unreachable node is a result, not a throw. */
@@ -149,6 +169,12 @@ export class ConcordClient {
 
   close(): void {
     this.pool.close();
+  }
+
+  private endpoint(address: string): NodeEndpoint {
+    const node = this.pool.find(address);
+    if (node === undefined) throw new RangeError(`${address} is not one of this client's endpoints`);
+    return node;
   }
 
   private deadline(options: CallOptions): number {

@@ -22,6 +22,8 @@ export interface ConcordClientOptions {
   connectTimeoutMs?: number;
   /** Consecutive watch resubscriptions without an event before the watch fails (default 10). */
   watchResubscribeMax?: number;
+  /** The cluster's admin credential, sent as `authorization: Bearer` on guarded admin calls. */
+  adminToken?: string;
   /** Default: insecure (loopback development clusters). */
   credentials?: ChannelCredentials;
   channelOptions?: ChannelOptions;
@@ -57,6 +59,16 @@ export interface WatchOptions {
 export interface ListOptions extends CallOptions {
   startAfter?: string;
   /** Default 100 on the node, max 10000. */
+  limit?: number;
+}
+
+export interface SetLinkFaultsOptions extends CallOptions {
+  /** True: every link of the node that is not listed is healed; false: listed links change only. */
+  replace?: boolean;
+}
+
+export interface LedgerOptions extends CallOptions {
+  /** Newest episodes to return (the node's default is 20, its maximum 200). */
   limit?: number;
 }
 

@@ -2,6 +2,7 @@ import { Metadata, type CallOptions, type ClientUnaryCall, type ServiceError } f
 
 // grpc-js unary methods take a callback; this turns one call into a promise with an absolute
 // deadline (ms since the epoch) so every attempt of one logical call shares a single budget.
+// `headers` become call metadata (the admin credential of guarded admin calls).
 
 export type UnaryMethod<Req, Res> = (
   request: Req,
@@ -14,11 +15,13 @@ export function unaryCall<Req, Res>(
   method: UnaryMethod<Req, Res>,
   request: Req,
   deadline: number,
-  { waitForReady = false }: { waitForReady?: boolean } = {},
+  { waitForReady = false, headers = {} }: { waitForReady?: boolean; headers?: Readonly<Record<string, string>> } = {},
 ): Promise<Res> {
   return new Promise<Res>((resolve, reject) => {
     // grpc-js carries wait-for-ready on the metadata, not on the call options.
-    method(request, new Metadata({ waitForReady }), { deadline }, (error, response) => {
+    const metadata = new Metadata({ waitForReady });
+    for (const [key, value] of Object.entries(headers)) metadata.set(key, value);
+    method(request, metadata, { deadline }, (error, response) => {
       if (error) reject(error);
       else if (response === undefined) reject(new Error('grpc-js returned neither a response nor an error'));
       else resolve(response);
