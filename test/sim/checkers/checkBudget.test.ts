@@ -6,7 +6,7 @@
 import { generateHistory } from './generateHistory';
 import { kvOps, type KvOp } from './kvOps';
 import { checkLinearizable } from './linearizability';
-import { makePrng } from './makePrng';
+import { makePrng } from '../prng';
 import { kvSpec } from './randomSpecs';
 import { registerModel } from './registerModel';
 

@@ -4,7 +4,7 @@
 // as unknown, and if they had not taken effect yet they may still do so later, or never.
 
 import type { Operation } from './Model';
-import type { Prng } from './makePrng';
+import type { Prng } from '../prng';
 
 export interface SequentialSpec<S, I, O> {
   init: S;

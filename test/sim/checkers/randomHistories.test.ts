@@ -8,7 +8,7 @@ import { bruteForceLinearizable } from './bruteForceLinearizable';
 import { counterModel, type CounterInput, type CounterOutput } from './counterModel';
 import { generateHistory, type GenerateOptions, type SequentialSpec } from './generateHistory';
 import { checkLinearizable, type CheckResult, type Model, type Operation } from './linearizability';
-import { makePrng, type Prng } from './makePrng';
+import { makePrng, type Prng } from '../prng';
 import { counterBounds, counterSpec, kvSpec } from './randomSpecs';
 import { registerModel, type KvInput, type KvOutput } from './registerModel';
 

@@ -4,7 +4,7 @@
 
 import { applyCounter, type CounterInput, type CounterOutput, type CounterState } from './counterModel';
 import type { SequentialSpec } from './generateHistory';
-import type { Prng } from './makePrng';
+import type { Prng } from '../prng';
 import { applyKv, type KvInput, type KvOutput, type KvState } from './registerModel';
 
 export interface KvSpecOptions {
