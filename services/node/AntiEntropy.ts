@@ -66,7 +66,7 @@ export class AntiEntropy {
   }
 
   /** Runs one round with `peerId` unless one is already running; resolves with its stats. */
-  async round(peerId: string, peer: AntiEntropyPeer, deadlineMs = 10_000): Promise<RoundStats | undefined> {
+  async round(peerId: string, peer: AntiEntropyPeer, deadlineMs = 5_000): Promise<RoundStats | undefined> {
     if (this.running.has(peerId)) return undefined;
     this.running.add(peerId);
     const startedAt = Date.now();

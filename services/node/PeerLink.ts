@@ -1,6 +1,8 @@
 import { ClientDuplexStream, credentials, Metadata } from '@grpc/grpc-js';
 import { PeerMessage, PeerServiceClient } from '../../proto/gen/concord/v1/peer';
 import { LinkFaults } from './LinkFaults';
+import { peerChannelOptions } from './peerChannelOptions';
+import { OutboundTrace } from '../telemetry/replicationTelemetry';
 
 export interface PeerLinkOptions {
   readonly selfId: string;
@@ -26,6 +28,10 @@ interface Queued {
   readonly seq: number;
   readonly docId: string;
   readonly update: Uint8Array;
+  /** When it was queued (Date.now()), for the replication lag. */
+  readonly at: number;
+  /** Its replication span, when the write is traced. */
+  readonly trace: OutboundTrace | undefined;
 }
 
 /**
@@ -53,12 +59,7 @@ export class PeerLink {
   private droppedTo = -1;
 
   constructor(private readonly opts: PeerLinkOptions) {
-    this.client = new PeerServiceClient(opts.address, credentials.createInsecure(), {
-      'grpc.max_receive_message_length': 64 << 20,
-      'grpc.max_send_message_length': 64 << 20,
-      'grpc.initial_reconnect_backoff_ms': 50,
-      'grpc.max_reconnect_backoff_ms': opts.reconnectDelayMsMax,
-    });
+    this.client = new PeerServiceClient(opts.address, credentials.createInsecure(), peerChannelOptions);
   }
 
   get address(): string {
@@ -80,6 +81,12 @@ export class PeerLink {
 
   get backlog(): { updates: number; bytes: number } {
     return { updates: this.queue.length, bytes: this.queueBytes };
+  }
+
+  /** Age of the oldest update the peer has not acknowledged yet (0 when it holds everything). */
+  get lagMs(): number {
+    const oldest = this.queue[0];
+    return oldest === undefined ? 0 : Date.now() - oldest.at;
   }
 
   get lastHeardMsAgo(): number {
@@ -108,9 +115,10 @@ export class PeerLink {
     this.timers.forEach(clearTimeout);
     this.stream?.cancel();
     this.client.close();
+    for (const q of this.queue) q.trace?.end('stopped');
   }
 
-  enqueue(seq: number, docId: string, update: Uint8Array): void {
+  enqueue(seq: number, docId: string, update: Uint8Array, trace?: OutboundTrace): void {
     if (this.queueBytes + update.byteLength > this.opts.queueBytesMax) {
       // Bounded memory: forget the backlog; the next anti-entropy round sends what is missing.
       // Dropped sequence numbers never count as acked, even when a later cumulative ack covers them.
@@ -119,10 +127,11 @@ export class PeerLink {
         this.droppedFrom = (this.queue[0] as Queued).seq;
         this.droppedTo = (this.queue[this.queue.length - 1] as Queued).seq;
       }
+      for (const q of this.queue) q.trace?.end('dropped');
       this.queue.length = 0;
       this.queueBytes = 0;
     }
-    this.queue.push({ seq, docId, update });
+    this.queue.push({ seq, docId, update, at: Date.now(), trace });
     this.queueBytes += update.byteLength;
     this.flush();
   }
@@ -172,7 +181,9 @@ export class PeerLink {
         if (seq <= this.ackedUpTo) return;
         this.ackedUpTo = seq;
         while (this.queue.length > 0 && (this.queue[0] as Queued).seq <= seq) {
-          this.queueBytes -= (this.queue.shift() as Queued).update.byteLength;
+          const acked = this.queue.shift() as Queued;
+          this.queueBytes -= acked.update.byteLength;
+          acked.trace?.end('acked');
         }
         this.opts.onAck(seq);
         return;
@@ -193,7 +204,7 @@ export class PeerLink {
       let bytes = 0;
       for (let i = start; i < this.queue.length && updates.length < this.opts.batchUpdatesMax && bytes < this.opts.batchBytesMax; i++) {
         const q = this.queue[i] as Queued;
-        updates.push({ seq: BigInt(q.seq), documentId: q.docId, update: q.update });
+        updates.push({ seq: BigInt(q.seq), documentId: q.docId, update: q.update, traceparent: q.trace?.traceparent ?? '' });
         bytes += q.update.byteLength;
       }
       this.sentUpTo = Number((updates[updates.length - 1] as { seq: bigint }).seq);
@@ -202,6 +213,12 @@ export class PeerLink {
   }
 
   private heartbeat(): void {
+    // A stream that has heard nothing for many heartbeats sits on a dead connection: drop it
+    // and dial again (keepalive resets the channel underneath).
+    if (this.stream !== undefined && this.connectedFlag && Date.now() - this.lastHeardAt > 6 * this.opts.heartbeatIntervalMs) {
+      this.stream.cancel();
+      return;
+    }
     if (this.stream !== undefined) this.send(this.stream, { body: { $case: 'heartbeat', value: { sentAtMs: BigInt(Date.now()) } } });
   }
 

@@ -4,6 +4,7 @@ import { DomainError, invalidArgument } from '../core/errors/DomainError';
 import { KvCommand, KvCommandResult, kvLimits, KvEvent } from '../core/kv/types';
 import { AuthorityNode } from '../node/authority/AuthorityNode';
 import { callUnary, UnaryMethod } from '../node/callUnary';
+import { peerChannelOptions } from '../node/peerChannelOptions';
 import { remainingMs, serverStream, unary } from './handlers';
 import { checkKey, checkValue, fromKv, fromRange, fromResponseOp, nonNegative, toCompare, toRangeQuery, toRequestOp } from './kvConvert';
 
@@ -28,7 +29,7 @@ export function kvService(auth: AuthorityNode, opts: KvServiceOptions): pb.KvSer
     const address = opts.voterAddresses.get(id);
     if (address === undefined) return undefined;
     let c = clients.get(id);
-    if (c === undefined) clients.set(id, (c = new pb.KvServiceClient(address, credentials.createInsecure())));
+    if (c === undefined) clients.set(id, (c = new pb.KvServiceClient(address, credentials.createInsecure(), peerChannelOptions)));
     return c;
   };
   const header = (): pb.ResponseHeader => {

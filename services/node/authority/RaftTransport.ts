@@ -4,6 +4,7 @@ import { bytesReplacer, bytesReviver } from '../../core/kv/KvStateMachine';
 import { RaftServiceClient } from '../../../proto/gen/concord/v1/peer';
 import { callUnary } from '../callUnary';
 import { LinkFaults } from '../LinkFaults';
+import { peerChannelOptions } from '../peerChannelOptions';
 
 export interface VoterAddress {
   readonly id: string;
@@ -29,11 +30,7 @@ export class RaftTransport {
   ) {
     for (const v of voters) {
       if (v.id === selfId) continue;
-      this.clients.set(v.id, new RaftServiceClient(v.address, credentials.createInsecure(), {
-        'grpc.max_send_message_length': 64 << 20,
-        'grpc.initial_reconnect_backoff_ms': 50,
-        'grpc.max_reconnect_backoff_ms': 500,
-      }));
+      this.clients.set(v.id, new RaftServiceClient(v.address, credentials.createInsecure(), peerChannelOptions));
     }
   }
 
