@@ -1,12 +1,14 @@
 import type { PeerStatus, StatusResponse } from '../../proto/gen/concord/v1/admin';
 import type { NodeStatusResult } from '../client/ConcordClientOptions';
 import { errorText } from './errorText';
+import { authorityLines } from './formatAuthority';
 import { episodeLine } from './formatEpisode';
 import { formatTable } from './formatTable';
 
-// The human view of `concord status`: one row per node, then one indented line per peer link
-// (stream, failure detector, injected faults, backlog) and, when there are any, the node's
-// latest partition episodes, so a partition, its cause and its aftermath show at a glance.
+// The human view of `concord status`: one row per node, then its authoritative log (term,
+// leader, commit; formatAuthority.ts), one indented line per peer link (stream, failure
+// detector, injected faults, backlog) and, when there are any, the node's latest partition
+// episodes, so a partition, its cause and its aftermath show at a glance.
 
 /** Episodes shown per node; `concord ledger` has the rest. */
 const episodesShown = 3;
@@ -23,7 +25,7 @@ export function formatStatusTable(results: readonly NodeStatusResult[], nowMs: n
     const s = result.status;
     const up = s.peers.filter((p) => p.connected).length;
     rows.push([s.nodeId, s.role, result.address, 'yes', String(s.documents), duration(s.uptimeMs), `${up}/${s.peers.length}`]);
-    details.push([...s.peers.map(peerLine), ...episodeLines(s, nowMs)]);
+    details.push([...authorityLines(s.authority), ...s.peers.map(peerLine), ...episodeLines(s, nowMs)]);
   }
   const [header, ...lines] = formatTable(rows);
   return [header!, ...lines.flatMap((line, i) => [line, ...(details[i] ?? [])])];

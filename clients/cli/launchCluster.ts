@@ -3,13 +3,21 @@ import { resolve } from 'node:path';
 import { freeLoopbackPorts } from './freeLoopbackPorts';
 import { NodeProcess, type ExitInfo } from './NodeProcess';
 
-// Starts N master nodes on loopback as child processes, each with its own data dir and every
-// other node as a peer, and waits until all of them are serving. Used by `concord up` and by
-// integration tests, so it never leaves a process behind: a failed start stops the nodes that
-// did start, and a launcher that exits kills whatever is still running.
+// Starts N nodes on loopback as child processes (masters by default; `roles` makes some of them
+// witnesses), each with its own data dir and every other node as a peer, and waits until all
+// of them are serving. Used by `concord up` and by integration tests, so it never leaves a
+// process behind: a failed start stops the nodes that did start, and a launcher that exits
+// kills whatever is still running.
+
+export type LaunchRole = 'master' | 'witness';
 
 export interface LaunchClusterOptions {
   nodes: number;
+  /**
+   * One role per node (length `nodes`). Masters are named n1, n2..., witnesses w1, w2... (a
+   * witness votes on authoritative operations but holds no documents). Default: all masters.
+   */
+  roles?: readonly LaunchRole[];
   /** First port (n1 gets it, n2 the next...); 0 picks free loopback ports. Default 7001. */
   basePort?: number;
   /** Parent of the per-node data dirs (`<dataDir>/n1`...), relative to the current directory. */
@@ -33,6 +41,7 @@ export interface LaunchClusterOptions {
 
 export interface ClusterNode {
   id: string;
+  role: LaunchRole;
   address: string;
   /** PID of the current process (changes on restart); 0 while the node is not running. */
   pid: number;
@@ -55,18 +64,24 @@ export async function launchCluster(options: LaunchClusterOptions): Promise<Loca
   if (!Number.isInteger(options.nodes) || options.nodes < 1) throw new RangeError('nodes must be a positive integer');
   const basePort = options.basePort ?? 7001;
   const ports = basePort === 0 ? await freeLoopbackPorts(options.nodes) : Array.from({ length: options.nodes }, (_, i) => basePort + i);
+  const roles = options.roles ?? Array.from({ length: options.nodes }, (): LaunchRole => 'master');
+  if (roles.length !== options.nodes) throw new RangeError(`roles has ${roles.length} entries for ${options.nodes} nodes`);
+  const ids = nodeIds(roles);
   const nodes: ClusterNode[] = ports.map((port, i) => ({
-    id: `n${i + 1}`,
+    id: ids[i]!,
+    role: roles[i]!,
     address: `127.0.0.1:${port}`,
     pid: 0,
-    dataDir: resolve(options.dataDir, `n${i + 1}`),
+    dataDir: resolve(options.dataDir, ids[i]!),
   }));
   const stopGraceMs = options.stopGraceMs ?? 10_000;
   const processes = new Map<string, NodeProcess>();
   for (const node of nodes) {
     mkdirSync(node.dataDir, { recursive: true });
-    const peers = nodes.filter((other) => other !== node).map((other) => `${other.id}=${other.address}`);
-    const args = ['--id', node.id, '--listen', node.address, '--data-dir', node.dataDir, '--role', 'master'];
+    // With explicit roles every peer says its role (a node must know which peers hold documents).
+    const peerSpec = (other: ClusterNode): string => `${other.id}=${other.address}${options.roles ? `/${other.role}` : ''}`;
+    const peers = nodes.filter((other) => other !== node).map(peerSpec);
+    const args = ['--id', node.id, '--listen', node.address, '--data-dir', node.dataDir, '--role', node.role];
     args.push('--cluster-id', options.clusterId ?? 'local');
     if (peers.length > 0) args.push('--peers', peers.join(','));
     args.push(...(options.extraArgs ?? []));
@@ -123,4 +138,10 @@ export async function launchCluster(options: LaunchClusterOptions): Promise<Loca
       await startOne(node);
     },
   };
+}
+
+/** n1, n2... for masters and w1, w2... for witnesses, each counted in its own sequence. */
+export function nodeIds(roles: readonly LaunchRole[]): string[] {
+  const counts = { master: 0, witness: 0 };
+  return roles.map((role) => `${role === 'master' ? 'n' : 'w'}${++counts[role]}`);
 }

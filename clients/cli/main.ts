@@ -1,6 +1,9 @@
 import { Command } from 'commander';
 import type { Io } from './clientOptions';
+import { registerCounterCommands } from './counterCommands';
 import { registerDocumentCommands } from './documentCommands';
+import { registerKvCommands } from './kvCommands';
+import { registerLeaseCommands } from './leaseCommands';
 import { registerLedgerCommand } from './ledgerCommand';
 import { registerLinkFaultCommands } from './linkFaultCommands';
 import { reportError } from './reportError';
@@ -12,7 +15,7 @@ import { registerUpCommand } from './upCommand';
 
 export function buildProgram(io: Io): Command {
   const program = new Command('concord')
-    .description('Concord: replicated documents over gRPC. Start a local cluster, read and write documents, watch, status, inject partitions.')
+    .description('Concord: replicated documents and an authoritative key-value store over gRPC. Start a local cluster, read and write documents, kv/lease/counter, watch, status, inject partitions.')
     .showHelpAfterError('(run with --help for usage)')
     // Errors come back to runCli as exceptions so it can choose the exit code (2 for usage).
     .exitOverride()
@@ -22,14 +25,33 @@ export function buildProgram(io: Io): Command {
     });
   registerUpCommand(program, io);
   registerDocumentCommands(program, io);
+  registerKvCommands(program, io);
+  registerLeaseCommands(program, io);
+  registerCounterCommands(program, io);
   registerStatusCommand(program, io);
   registerLinkFaultCommands(program, io);
   registerLedgerCommand(program, io);
-  // Subcommands inherit exit override and output, so their usage errors are reported the same way.
-  for (const command of program.commands) {
-    command.exitOverride().configureOutput(program.configureOutput()).showHelpAfterError('(run with --help for usage)');
-  }
+  // Subcommands (and theirs: kv get) inherit exit override and output, so their usage errors
+  // are reported the same way.
+  const inherit = (parent: Command): void => {
+    for (const command of parent.commands) {
+      command.exitOverride().configureOutput(program.configureOutput()).showHelpAfterError('(run with --help for usage)');
+      inherit(command);
+    }
+  };
+  inherit(program);
   return program;
+}
+
+/**
+ * Drops a `--` that only guards a negative number: commander already takes `-30` as an
+ * argument, and after `--` it would take `--floor 0` as arguments too, so the documented
+ * `concord counter add wallet/alice -- -30 --floor 0` would fail with "too many arguments".
+ */
+export function normalizeArgv(argv: readonly string[]): string[] {
+  const i = argv.indexOf('--');
+  if (i < 0 || !/^-(\d+|\d*\.\d+)$/.test(argv[i + 1] ?? '')) return [...argv];
+  return [...argv.slice(0, i), ...argv.slice(i + 1)];
 }
 
 /** Runs the CLI on `argv` (as process.argv: node, script, args...) and returns the exit code. */
@@ -40,7 +62,7 @@ export async function runCli(argv: readonly string[], io: Io = processIo()): Pro
       program.outputHelp({ error: true });
       return 2;
     }
-    await program.parseAsync([...argv]);
+    await program.parseAsync(normalizeArgv(argv));
     return io.exitCode;
   } catch (error) {
     return reportError(error, (line) => io.err(line));

@@ -1,9 +1,11 @@
+import { status } from '@grpc/grpc-js';
 import { CommanderError } from 'commander';
 import { isServiceError, statusName } from '../client/serviceError';
 
 // One place that turns a failure into the CLI's stderr line and exit code:
 //   usage errors (bad arguments, unknown options)  -> exit 2
 //   gRPC failures  -> `error: <STATUS NAME>: <details>`, plus the node's concord-* trailers -> exit 1
+//                     (UNAVAILABLE ends with `(reachable voters: n1)` when the node said which)
 //   anything else  -> `error: <message>` -> exit 1
 
 export const exitCodes = { ok: 0, failure: 1, usage: 2 } as const;
@@ -26,11 +28,15 @@ export function reportError(error: unknown, write: (line: string) => void): numb
     return exitCodes.usage;
   }
   if (isServiceError(error)) {
-    write(`error: ${statusName(error.code)}: ${error.details}`);
-    for (const [key, value] of Object.entries(error.metadata?.getMap() ?? {})) {
-      // The node's error table puts structured details (e.g. reachable voters) in concord-* trailers.
-      if (key.startsWith('concord-')) write(`  ${key.slice('concord-'.length)}: ${String(value)}`);
-    }
+    // The node's error table puts structured details (e.g. reachable voters) in concord-* trailers.
+    const trailers = Object.entries(error.metadata?.getMap() ?? {})
+      .filter(([key, value]) => key.startsWith('concord-') && String(value) !== '')
+      .map(([key, value]) => [key.slice('concord-'.length), String(value)] as const);
+    // Which voters a refusing minority node reaches is the point of its error: keep it on the line.
+    const voters = error.code === status.UNAVAILABLE ? trailers.find(([key]) => key === 'reachable-voters')?.[1] : undefined;
+    const suffix = voters === undefined ? '' : ` (reachable voters: ${voters.split(',').join(', ')})`;
+    write(`error: ${statusName(error.code)}: ${error.details}${suffix}`);
+    for (const [key, value] of trailers) if (voters === undefined || key !== 'reachable-voters') write(`  ${key}: ${value}`);
     return exitCodes.failure;
   }
   write(`error: ${error instanceof Error ? error.message : String(error)}`);

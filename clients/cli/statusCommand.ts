@@ -7,10 +7,10 @@ import { printable } from './printable';
 
 // `concord status`: AdminService.Status of every endpoint. The human view is formatStatusTable;
 // --json prints the array of per-endpoint results with every field of the response (links'
-// reachable/cut/delay, traffic, recent partition episodes).
+// reachable/cut/delay, traffic, recent partition episodes, the authoritative log in `authority`).
 
 export function registerStatusCommand(program: Command, io: Io): void {
-  addClientOptions(program.command('status').description('show every node: role, reachability, documents, peer links and faults, recent partitions'))
+  addClientOptions(program.command('status').description('show every node: role, authoritative log (term, leader, commit, voters\' log positions), documents, peer links and faults, recent partitions'))
     .action(async (options: ClientCliOptions) => {
       const results = await withClient(options, (client) => client.statusAll());
       if (options.json) io.out(JSON.stringify(results.map(statusJson), null, 2));

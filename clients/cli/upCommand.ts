@@ -4,12 +4,15 @@ import { ConcordClient } from '../client/ConcordClient';
 import { ops } from '../client/ops';
 import { defaultEndpoints, parsePort, parsePositiveInt } from './cliParsers';
 import type { Io } from './clientOptions';
-import { launchCluster, type LocalCluster } from './launchCluster';
+import { launchCluster, type LaunchRole, type LocalCluster } from './launchCluster';
+import { UsageError } from './reportError';
 import { describeExit } from './NodeProcess';
 import { provisionAdminToken, type ProvisionedAdminToken } from './provisionAdminToken';
 import { adminTokenFileName, defaultDataDir } from './resolveAdminToken';
 
-// `concord up`: a local cluster of N masters in the foreground. Node output is echoed with a
+// `concord up`: a local cluster of N masters in the foreground (with --witness, N-1 masters and
+// a witness: the smallest deployment that keeps authoritative operations alive when one master
+// is lost, without a third copy of every document). Node output is echoed with a
 // [nX] prefix; Ctrl-C (or SIGTERM/SIGHUP) stops every node by PID and waits for them; a second
 // Ctrl-C kills them. A node that dies on its own is reported; when none is left, up exits 1.
 // Every node gets the cluster's admin token (provisionAdminToken.ts) in CONCORD_ADMIN_TOKEN.
@@ -19,14 +22,16 @@ interface UpOptions {
   basePort: number;
   dataDir: string;
   demo?: boolean;
+  witness?: boolean;
   adminToken?: string;
 }
 
 export function registerUpCommand(program: Command, io: Io): void {
   program
     .command('up')
-    .description('start a local cluster of masters on loopback and stay in the foreground')
-    .option('--nodes <n>', 'how many masters', parsePositiveInt, 3)
+    .description('start a local cluster of masters (or masters + a witness) on loopback and stay in the foreground')
+    .option('--nodes <n>', 'how many nodes (voters), witness included', parsePositiveInt, 3)
+    .option('--witness', 'make the last node a witness (w1): with 3 nodes, masters n1 n2 + witness w1')
     .option('--base-port <port>', 'port of n1; the others follow (0 = any free ports)', parsePort, 7001)
     .option('--data-dir <dir>', 'parent of the per-node data dirs', defaultDataDir)
     .option('--demo', 'write a demo document once the cluster is up')
@@ -57,10 +62,13 @@ async function up(io: Io, options: UpOptions): Promise<void> {
   const signals: NodeJS.Signals[] = ['SIGINT', 'SIGTERM', 'SIGHUP'];
   for (const signal of signals) process.on(signal, onSignal);
   try {
+    if (options.witness && options.nodes < 2) throw new UsageError('--witness needs at least 2 nodes: a witness holds no documents, so a master is needed too');
+    const roles = options.witness ? [...Array.from({ length: options.nodes - 1 }, (): LaunchRole => 'master'), 'witness' as const] : undefined;
     const admin = provisionAdminToken(options.dataDir, options.adminToken, process.env);
     io.out(`starting ${options.nodes} node${options.nodes === 1 ? '' : 's'}...`);
     cluster = await launchCluster({
       nodes: options.nodes,
+      roles,
       basePort: options.basePort,
       dataDir: options.dataDir,
       env: { ...process.env, CONCORD_ADMIN_TOKEN: admin.token },
@@ -86,13 +94,23 @@ async function up(io: Io, options: UpOptions): Promise<void> {
 }
 
 function banner(cluster: LocalCluster, options: UpOptions, admin: ProvisionedAdminToken): string[] {
-  const endpoints = cluster.nodes.map((n) => n.address).join(',');
+  const all = cluster.nodes.map((n) => n.address).join(',');
+  const masters = cluster.nodes.filter((n) => n.role === 'master');
+  const witnesses = cluster.nodes.filter((n) => n.role === 'witness');
+  // A witness refuses document calls, so document commands must not be balanced onto it.
+  const endpoints = masters.map((n) => n.address).join(',');
   const isDefault = endpoints === defaultEndpoints.join(',');
+  const plural = (n: number, word: string): string => `${n} ${n === 1 ? word : word.endsWith('s') ? `${word}es` : `${word}s`}`;
+  const what = [plural(masters.length, 'master'), ...(witnesses.length > 0 ? [plural(witnesses.length, 'witness')] : [])].join(' + ');
+  const [a, b, c] = cluster.nodes.map((n) => n.id);
   return [
     '',
-    `Concord is up: ${cluster.nodes.length} master${cluster.nodes.length === 1 ? '' : 's'} on loopback (data in ${options.dataDir})`,
+    `Concord is up: ${what} on loopback (data in ${options.dataDir})`,
     '',
-    ...cluster.nodes.map((n) => `  ${n.id}  ${n.address}  pid ${n.pid}  ${n.dataDir}`),
+    ...cluster.nodes.map((n) => `  ${n.id}  ${n.role.padEnd(7)}  ${n.address}  pid ${n.pid}  ${n.dataDir}`),
+    ...(witnesses.length > 0
+      ? ['', `${witnesses.map((n) => n.id).join(', ')}: a witness votes on kv/lease/counter operations (so they survive losing one master)`, '  but holds no documents: document commands go to the masters, status lists it with --endpoints ' + all]
+      : []),
     '',
     ...adminTokenLines(admin, options.dataDir),
     '',
@@ -102,8 +120,11 @@ function banner(cluster: LocalCluster, options: UpOptions, admin: ProvisionedAdm
     `  npx concord get demo/hello --endpoints ${endpoints}`,
     `  npx concord add demo/hello stats.visits 1 --ack quorum`,
     `  npx concord watch demo/hello`,
-    `  npx concord status`,
-    ...(cluster.nodes.length >= 3 ? [`  npx concord partition n1 '|' n2 n3      # then: npx concord heal; npx concord ledger`] : []),
+    `  npx concord counter add wallet/alice 100 && npx concord counter add wallet/alice -- -30 --floor 0`,
+    `  npx concord kv put cfg/x v1 && npx concord kv txn --if 'value(cfg/x) = "v1"' --then 'put cfg/x v2'`,
+    `  npx concord status${witnesses.length > 0 ? ` --endpoints ${all}` : ''}`,
+    // SetLinkFaults knows only document links, which a witness has none of: no partition demo then.
+    ...(c !== undefined && witnesses.length === 0 ? [`  npx concord partition ${a} '|' ${b} ${c}      # then: npx concord heal; npx concord ledger`] : []),
     '',
     'Ctrl-C stops the cluster.',
     '',
@@ -125,7 +146,8 @@ function adminTokenLines(admin: ProvisionedAdminToken, dataDir: string): string[
 
 /** Writes demo/hello so there is something to read; a failure is reported, not fatal. */
 async function seedDemo(io: Io, cluster: LocalCluster): Promise<void> {
-  const client = new ConcordClient({ endpoints: cluster.nodes.map((n) => n.address) });
+  // Only masters hold documents; a witness would refuse the write.
+  const client = new ConcordClient({ endpoints: cluster.nodes.filter((n) => n.role === 'master').map((n) => n.address) });
   try {
     const greeting = [ops.set('greeting.text', 'hello from concord'), ops.counterAdd('stats.visits', 1)];
     const response = await client.apply('demo/hello', greeting, { ack: 'quorum' });

@@ -1,6 +1,7 @@
 import { credentials as grpcCredentials } from '@grpc/grpc-js';
 import type { LedgerResponse, LinkFault, SetLinkFaultsResponse, StatusResponse } from '../../proto/gen/concord/v1/admin';
 import type { GetResponse, ListResponse, Operation, WatchEvent, WriteResponse } from '../../proto/gen/concord/v1/documents';
+import type * as kv from '../../proto/gen/concord/v1/kv';
 import { ackLevel } from './ackLevel';
 import { callWithFailover } from './callWithFailover';
 import type {
@@ -14,12 +15,15 @@ import type {
   WatchOptions,
   WriteOptions,
 } from './ConcordClientOptions';
+import type * as o from './KvOptions';
+import { counterAddRequest, deleteRequest, int64, putRequest, rangeRequest, watchRequest } from './kvRequests';
 import type { NodeEndpoint } from './NodeEndpoint';
 import { NodePool } from './NodePool';
 import type { Idempotency } from './retryRule';
 import { SessionVersions } from './SessionVersions';
-import { unaryCall } from './unaryCall';
+import { unaryCall, type UnaryMethod } from './unaryCall';
 import { watchDocument } from './watchDocument';
+import { watchKv } from './watchKv';
 
 // The Concord client over a list of node addresses: round robin over healthy nodes, failover
 // only where retryRule.ts allows it, a deadline on every call, optional session consistency.
@@ -27,6 +31,7 @@ import { watchDocument } from './watchDocument';
 //   const client = new ConcordClient({ endpoints: ['127.0.0.1:7001', '127.0.0.1:7002'], session: true });
 //   await client.apply('demo/hello', [ops.set('greeting.text', 'hi')], { ack: 'quorum' });
 //   const { json } = await client.get('demo/hello'); // sees the write, whichever node answers
+//   await client.counterAdd('wallet/alice', -30, { floor: 0 }); // authoritative: refused below 0
 
 export class ConcordClient {
   private readonly pool: NodePool;
@@ -118,6 +123,70 @@ export class ConcordClient {
     );
   }
 
+  // Authoritative KV (KvService). Any voter serves them (followers forward writes to the
+  // leader). Retries follow retryRule.ts: reads and keep-alives are idempotent; writes, grants,
+  // revokes, counter adds and compactions are repeated only when they were never sent.
+
+  /** Reads a key or range; linearizable unless `serializable`. */
+  kvRange(key: string, options: o.KvRangeOptions = {}): Promise<kv.RangeResponse> {
+    return this.kvCall('idempotent', options, (c) => c.range, rangeRequest(key, options));
+  }
+
+  kvPut(key: string, value: o.KvValue, options: o.KvPutOptions = {}): Promise<kv.PutResponse> {
+    return this.kvCall('not-idempotent', options, (c) => c.put, putRequest(key, value, options));
+  }
+
+  kvDelete(key: string, options: o.KvDeleteOptions = {}): Promise<kv.DeleteRangeResponse> {
+    return this.kvCall('not-idempotent', options, (c) => c.deleteRange, deleteRequest(key, options));
+  }
+
+  /** If every compare holds, runs `success`, else `failure` (build them with kvOps). */
+  kvTxn(txn: Partial<kv.TxnRequest>, options: CallOptions = {}): Promise<kv.TxnResponse> {
+    const request = { compare: txn.compare ?? [], success: txn.success ?? [], failure: txn.failure ?? [] };
+    return this.kvCall('not-idempotent', options, (c) => c.txn, request);
+  }
+
+  /** Drops history before `revision` (compacting twice to one revision fails, so never repeated). */
+  kvCompact(revision: o.Int64, options: CallOptions = {}): Promise<kv.CompactionResponse> {
+    return this.kvCall('not-idempotent', options, (c) => c.compact, { revision: int64(revision) });
+  }
+
+  /** Every change of a key or range, one response per revision, resumed on another node after a failure (watchKv.ts). */
+  kvWatch(key: string, options: o.KvWatchOptions = {}): AsyncGenerator<kv.KvWatchResponse, void, undefined> {
+    const request = watchRequest(key, options);
+    return watchKv({
+      pool: this.pool,
+      request,
+      currentRevision: async () =>
+        (await this.kvRange(key, { rangeEnd: request.rangeEnd, countOnly: true })).header?.revision ?? 0n,
+      subscribeDeadlineMs: this.deadlineMs,
+      connectTimeoutMs: this.connectTimeoutMs,
+      deadline: options.deadlineMs === undefined ? undefined : Date.now() + options.deadlineMs,
+      resubscribeMax: this.watchResubscribeMax,
+      signal: options.signal,
+    });
+  }
+
+  /** Grants a lease; its fencing token is greater than every token granted before. */
+  leaseGrant(ttlMs: number, options: o.LeaseGrantOptions = {}): Promise<kv.LeaseGrantResponse> {
+    return this.kvCall('not-idempotent', options, (c) => c.leaseGrant, { ttlMs: int64(ttlMs), id: int64(options.id) });
+  }
+
+  /** Renews a lease for its TTL (renewing twice is harmless, so it fails over). */
+  leaseKeepAlive(id: o.Int64, options: CallOptions = {}): Promise<kv.LeaseKeepAliveResponse> {
+    return this.kvCall('idempotent', options, (c) => c.leaseKeepAlive, { id: int64(id) });
+  }
+
+  /** Ends a lease and deletes its keys. */
+  leaseRevoke(id: o.Int64, options: CallOptions = {}): Promise<kv.LeaseRevokeResponse> {
+    return this.kvCall('not-idempotent', options, (c) => c.leaseRevoke, { id: int64(id) });
+  }
+
+  /** Adds `delta` to a counter key; a change crossing `floor` or `ceiling` is refused, never clamped. */
+  counterAdd(key: string, delta: o.Int64, options: o.CounterAddOptions = {}): Promise<kv.CounterAddResponse> {
+    return this.kvCall('not-idempotent', options, (c) => c.counterAdd, counterAddRequest(key, delta, options));
+  }
+
   /** Status of the node at `address` (one of the endpoints; no failover), or of any node. */
   async status(address?: string, options: CallOptions = {}): Promise<StatusResponse> {
     if (address === undefined) {
@@ -179,6 +248,15 @@ export class ConcordClient {
 
   private deadline(options: CallOptions): number {
     return Date.now() + (options.deadlineMs ?? this.deadlineMs);
+  }
+
+  private kvCall<Req, Res>(
+    idempotency: Idempotency,
+    options: CallOptions,
+    method: (client: kv.KvServiceClient) => UnaryMethod<Req, Res>,
+    request: Req,
+  ): Promise<Res> {
+    return this.call(idempotency, options, (node, deadline) => unaryCall(method(node.kv).bind(node.kv), request, deadline));
   }
 
   private call<T>(

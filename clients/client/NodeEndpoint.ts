@@ -1,11 +1,12 @@
 import { connectivityState, status, type ChannelCredentials, type ChannelOptions } from '@grpc/grpc-js';
 import { AdminServiceClient } from '../../proto/gen/concord/v1/admin';
 import { DocumentServiceClient } from '../../proto/gen/concord/v1/documents';
+import { KvServiceClient } from '../../proto/gen/concord/v1/kv';
 import { HealthClient, type ServingStatus } from './HealthClient';
 import { isServiceError } from './serviceError';
 import { unaryCall } from './unaryCall';
 
-// One node address: a single channel shared by the document, admin and health stubs, plus the
+// One node address: a single channel shared by the document, KV, admin and health stubs, plus the
 // connect check the retry rule relies on (a request is only sent over a READY channel).
 
 export type ConnectOutcome = 'ready' | 'unreachable' | 'deadline';
@@ -13,6 +14,7 @@ export type ConnectOutcome = 'ready' | 'unreachable' | 'deadline';
 export class NodeEndpoint {
   readonly documents: DocumentServiceClient;
   readonly admin: AdminServiceClient;
+  readonly kv: KvServiceClient;
   private readonly health: HealthClient;
 
   constructor(
@@ -23,6 +25,7 @@ export class NodeEndpoint {
     this.documents = new DocumentServiceClient(address, credentials, channelOptions);
     const channelOverride = this.documents.getChannel();
     this.admin = new AdminServiceClient(address, credentials, { channelOverride });
+    this.kv = new KvServiceClient(address, credentials, { channelOverride });
     this.health = new HealthClient(address, credentials, { channelOverride });
   }
 
@@ -67,7 +70,7 @@ export class NodeEndpoint {
   }
 
   close(): void {
-    // The three stubs share one channel; closing it once releases the connection.
+    // The stubs share one channel; closing it once releases the connection.
     this.documents.getChannel().close();
   }
 }

@@ -1,5 +1,5 @@
-// Proves that launchCluster starts nodes with the process contract's arguments and waits for
-// their ready lines, reports a node that fails or hangs before ready with its stderr, tells
+// Proves that launchCluster starts nodes with the process contract's arguments (roles too: 2
+// masters + a witness) and waits for their ready lines, reports a node that fails or hangs before ready with its stderr, tells
 // expected exits from unexpected ones, restarts a node, and never leaves a process behind.
 // It runs test/clients/fixtures/fakeNodeMain.ts, not the real node.
 import { mkdtempSync, readFileSync, rmSync } from 'node:fs';
@@ -71,6 +71,18 @@ test('starts every node with its own data dir and the others as peers, then stop
   const pids = nodes.map((n) => n.pid);
   await cluster.stop();
   expect(pids.filter(isRunning)).toEqual([]);
+});
+
+test('roles: masters n1 n2 and witness w1, each told its role and every peer\'s', async () => {
+  cluster = await launch({ roles: ['master', 'master', 'witness'] });
+  const [n1, n2, w1] = cluster.nodes;
+  expect(cluster.nodes.map((n) => [n.id, n.role])).toEqual([['n1', 'master'], ['n2', 'master'], ['w1', 'witness']]);
+  expect(fakeNodeFile('w1').argv).toEqual([
+    '--id', 'w1', '--listen', w1!.address, '--data-dir', join(dataDir, 'w1'), '--role', 'witness',
+    '--cluster-id', 'local', '--peers', `n1=${n1!.address}/master,n2=${n2!.address}/master`,
+  ]);
+  expect(fakeNodeFile('n1').argv).toContain(`n2=${n2!.address}/master,w1=${w1!.address}/witness`);
+  await expect(launch({ nodes: 2, roles: ['master'] })).rejects.toThrow(/roles has 1 entries for 2 nodes/);
 });
 
 test('a node that exits before ready rejects with its stderr, and the others are stopped', async () => {

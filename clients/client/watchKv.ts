@@ -1,0 +1,85 @@
+import { status, type ClientReadableStream } from '@grpc/grpc-js';
+import type { KvWatchRequest, KvWatchResponse } from '../../proto/gen/concord/v1/kv';
+import { callWithFailover } from './callWithFailover';
+import type { NodeEndpoint } from './NodeEndpoint';
+import type { NodePool } from './NodePool';
+import { isServiceError, serviceError } from './serviceError';
+
+// A KV watch as an async iterable that survives node failures without losing or repeating an
+// event. Every voter streams the same revisions (one response per revision, replayed from
+// history when asked), so after a break the watch resubscribes on another node from the last
+// revision received + 1. A watch "from now" first reads the current revision (linearizably),
+// so even a break before the first event resumes exactly where the watch began.
+// A stream that ends cleanly also resumes elsewhere: a KV watch only ends when its node stops.
+// Any other error (OUT_OF_RANGE for a compacted start, INVALID_ARGUMENT) ends the iteration.
+
+export interface KvWatchSettings {
+  pool: NodePool;
+  /** startRevision 0n: from the revision current when the watch starts. */
+  request: KvWatchRequest;
+  /** The store's current revision (a linearizable read). */
+  currentRevision: () => Promise<bigint>;
+  subscribeDeadlineMs: number;
+  connectTimeoutMs: number;
+  /** Absolute deadline for the whole subscription, if any. */
+  deadline: number | undefined;
+  /** Consecutive resubscriptions without a response in between before giving up. */
+  resubscribeMax: number;
+  signal: AbortSignal | undefined;
+}
+
+export async function* watchKv(settings: KvWatchSettings): AsyncGenerator<KvWatchResponse, void, undefined> {
+  const { request, pool } = settings;
+  let next = request.startRevision > 0n ? request.startRevision : (await settings.currentRevision()) + 1n;
+  let resubscribes = 0;
+  for (;;) {
+    if (settings.signal?.aborted) return;
+    const { stream, endpoint } = await callWithFailover({
+      pool,
+      idempotency: 'idempotent',
+      deadline: Math.min(settings.deadline ?? Infinity, Date.now() + settings.subscribeDeadlineMs),
+      connectTimeoutMs: settings.connectTimeoutMs,
+      attempt: async (endpoint: NodeEndpoint) => {
+        const options = settings.deadline === undefined ? {} : { deadline: settings.deadline };
+        return { stream: endpoint.kv.watch({ ...request, startRevision: next }, options), endpoint };
+      },
+    });
+    const abort = (): void => stream.cancel();
+    settings.signal?.addEventListener('abort', abort, { once: true });
+    let failure: unknown = serviceError(status.UNAVAILABLE, `the watch stream on ${endpoint.address} ended`);
+    try {
+      for await (const response of stream as AsyncIterable<KvWatchResponse>) {
+        resubscribes = 0;
+        if (response.compactRevision > 0n) {
+          throw serviceError(status.OUT_OF_RANGE, `revision ${next} has been compacted (up to ${response.compactRevision}); watch from a later revision`);
+        }
+        const revision = response.header?.revision ?? 0n;
+        // Nodes replay from `next`, so an older revision can only repeat one already delivered.
+        if (revision < next) continue;
+        next = revision + 1n;
+        yield response;
+      }
+    } catch (error) {
+      // Aborting is how the caller stops watching: it ends the iteration, it is not a failure.
+      if (settings.signal?.aborted) return;
+      // CANCELLED here is never ours (we only cancel after leaving the loop): a server that
+      // shuts down cancels its streams, which is a node going away like UNAVAILABLE.
+      if (!isServiceError(error) || (error.code !== status.UNAVAILABLE && error.code !== status.CANCELLED)) throw error;
+      failure = error;
+    } finally {
+      settings.signal?.removeEventListener('abort', abort);
+      endStream(stream);
+    }
+    if (settings.signal?.aborted) return;
+    if (++resubscribes > settings.resubscribeMax) throw failure;
+    pool.markDown(endpoint);
+    // A short, growing pause, so a cluster that keeps dropping streams is not hammered.
+    await new Promise((resolve) => setTimeout(resolve, Math.min(1000, 50 * resubscribes)));
+  }
+}
+
+/** Cancels a stream the caller stopped reading; the CANCELLED it then reports is ours. */
+function endStream(stream: ClientReadableStream<KvWatchResponse>): void {
+  stream.on('error', () => undefined);
+  stream.cancel();
+}
