@@ -6,8 +6,18 @@
 
 require('tsx/cjs/api').register();
 
-require('./main.ts')
-  .runCli(process.argv)
-  .then((exitCode) => {
-    process.exitCode = exitCode;
+// Tracing (service concord-cli) starts before main.ts loads gRPC, and is flushed before exit. It
+// is off unless the OTEL_* variables configure it (see services/telemetry/telemetryConfig.ts).
+const { startTelemetry } = require('../../services/telemetry/startTelemetry.ts');
+
+startTelemetry({ serviceName: 'concord-cli' })
+  .then((telemetry) => require('./main.ts')
+    .runCli(process.argv)
+    .then(async (exitCode) => {
+      await telemetry.shutdown();
+      process.exitCode = exitCode;
+    }))
+  .catch((error) => {
+    process.stderr.write(`concord: ${error instanceof Error ? error.message : String(error)}\n`);
+    process.exitCode = 1;
   });

@@ -23,6 +23,9 @@ import { kvService } from '../rpc/kvService';
 import { raftService } from '../rpc/raftService';
 import { AuthorityNode } from './authority/AuthorityNode';
 import { nodeKey } from './storageKeys';
+import { traceAntiEntropyRound } from '../telemetry/antiEntropyTelemetry';
+import { PartitionTelemetry } from '../telemetry/PartitionTelemetry';
+import { observeReplication } from '../telemetry/replicationMetrics';
 
 const sha256 = (b: Uint8Array): Uint8Array => createHash('sha256').update(b).digest();
 
@@ -33,6 +36,7 @@ const sha256 = (b: Uint8Array): Uint8Array => createHash('sha256').update(b).dig
 export class ConcordNode {
   private timers: NodeJS.Timeout[] = [];
   private stopped = false;
+  private readonly telemetryStops: (() => void)[] = [];
 
   private constructor(
     readonly config: NodeConfig,
@@ -60,10 +64,17 @@ export class ConcordNode {
       if (c.origin === 'local' || c.origin === 'client') ledger.onLocalUpdate(c.docId);
       else if (c.origin.startsWith('remote:')) ledger.onRemoteUpdate(c.origin.slice('remote:'.length), c.docId);
     });
+    const partitions = new PartitionTelemetry(config.nodeId, ledger);
     const runRound = (peerId: string, client: PeerServiceClient): void => {
-      antiEntropy.round(peerId, grpcAntiEntropyPeer(client, config.nodeId)).then((stats) => {
+      const traced = traceAntiEntropyRound(config.nodeId, peerId, grpcAntiEntropyPeer(client, config.nodeId));
+      antiEntropy.round(peerId, traced.peer).then((stats) => {
+        traced.finish(stats);
         if (stats !== undefined) ledger.onRoundDone(peerId, stats.startedAt, stats.documents, stats.bytesSent + stats.bytesReceived);
-      }, (e: unknown) => log(`anti-entropy with ${peerId}: ${String(e)}`));
+        partitions.update();
+      }, (e: unknown) => {
+        traced.failed(e);
+        log(`anti-entropy with ${peerId}: ${String(e)}`);
+      });
     };
     const antiEntropy = new AntiEntropy(config.nodeId, store, sha256, traffic);
     let replicator: Replicator | undefined = undefined;
@@ -106,7 +117,7 @@ export class ConcordNode {
       {
         definition: AdminServiceService,
         implementation: adminService(documents, {
-          address: () => address, clusterId: config.clusterId, incarnation, startedAt, clientId, faults, ledger, adminToken: config.adminToken, authority,
+          address: () => address, clusterId: config.clusterId, incarnation, startedAt, clientId, faults, ledger, adminToken: config.adminToken, authority, peerIds: config.peers.map((p) => p.id),
         }),
         name: 'concord.v1.AdminService',
       },
@@ -121,6 +132,7 @@ export class ConcordNode {
     ]);
     address = `${config.listen.slice(0, config.listen.lastIndexOf(':'))}:${grpc.port}`;
     const node = new ConcordNode(config, engine, documents, grpc, address, authority);
+    node.telemetryStops.push(observeReplication(replicator.links), () => partitions.close());
     replicator.start();
     authority?.start();
     node.timers.push(setInterval(() => {
@@ -128,6 +140,7 @@ export class ConcordNode {
     }, config.antiEntropyIntervalMs));
     node.timers.push(setInterval(() => {
       for (const link of replicator.links) ledger.observe(link.peerId, link.reachable, faults.isCut(link.peerId));
+      partitions.update();
     }, config.heartbeatIntervalMs));
     // An injected cut opens its episode at once, not at the next failure-detector tick.
     faults.onChange((peerId, fault) => {
@@ -140,6 +153,7 @@ export class ConcordNode {
     if (this.stopped) return;
     this.stopped = true;
     this.timers.forEach(clearInterval);
+    this.telemetryStops.forEach((stop) => stop());
     this.documents.replicator.stop();
     this.authority?.stop();
     await new Promise<void>((resolve) => {

@@ -8,6 +8,7 @@ import { callUnary } from './callUnary';
 import { DocumentStore } from './DocumentStore';
 import { AckLevel, Replicator } from './Replicator';
 import { TrafficStats } from './TrafficStats';
+import { traceAckWait, tracePersist } from '../telemetry/documentTelemetry';
 
 export interface WriteResult {
   readonly version: Uint8Array;
@@ -33,18 +34,21 @@ export class DocumentNode {
 
   async applyOps(docId: DocumentId, ops: readonly TypedOperation[], level: AckLevel, timeoutMs: number): Promise<WriteResult> {
     this.assertWritable();
-    const update = await this.store.applyOps(docId, ops);
+    const update = await tracePersist(this.nodeId, docId, level, 'local', () => this.store.applyOps(docId, ops));
     return this.ack(docId, update, level, timeoutMs);
   }
 
   async pushUpdate(docId: DocumentId, update: Uint8Array, level: AckLevel, timeoutMs: number): Promise<WriteResult> {
     this.assertWritable();
-    await this.store.applyUpdate(docId, update, 'client');
+    await tracePersist(this.nodeId, docId, level, 'client', async () => {
+      await this.store.applyUpdate(docId, update, 'client');
+      return update;
+    });
     return this.ack(docId, update, level, timeoutMs);
   }
 
   private async ack(docId: DocumentId, update: Uint8Array, level: AckLevel, timeoutMs: number): Promise<WriteResult> {
-    const ackedBy = await this.replicator.waitFor(docId, update, level, timeoutMs);
+    const ackedBy = await traceAckWait(this.nodeId, level, this.replicator.required(level), () => this.replicator.waitFor(docId, update, level, timeoutMs));
     const doc = this.store.peek(docId) as Y.Doc;
     return { version: encodeVersion(doc), ackedBy };
   }

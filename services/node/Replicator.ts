@@ -3,6 +3,7 @@ import { DomainError } from '../core/errors/DomainError';
 import { Change, DocumentStore } from './DocumentStore';
 import { LinkFaults } from './LinkFaults';
 import { PeerLink } from './PeerLink';
+import { startReplicationSend } from '../telemetry/replicationTelemetry';
 
 export interface PeerConfig {
   readonly id: string;
@@ -77,7 +78,11 @@ export class Replicator {
     if (change.origin !== 'local' && change.origin !== 'client') return;
     const seq = this.nextSeq++;
     this.seqOfUpdate.set(change.update, seq);
-    for (const link of this.links) link.enqueue(seq, change.docId, change.update);
+    for (const link of this.links) {
+      // Traced writes only (one boolean test otherwise): a span per peer, ended by its ack.
+      const trace = startReplicationSend(this.opts.selfId, link.peerId, seq, change.docId, change.update.byteLength);
+      link.enqueue(seq, change.docId, change.update, trace);
+    }
   }
 
   /** Masters (this one included) that must hold a write durably for `level`. */

@@ -1,10 +1,20 @@
 import { Command, Option } from 'commander';
-import { ConcordNode } from './ConcordNode';
-import { NodeConfig, NodeRole, parsePeers } from './NodeConfig';
+import { createLogger, Logger } from '../telemetry/logger';
+import { serviceNames } from '../telemetry/names';
+import { startTelemetry } from '../telemetry/startTelemetry';
+import type { NodeConfig, NodeRole } from './NodeConfig';
+
+// Only commander, the logger and the telemetry bootstrap are imported statically: the node
+// itself (and with it @grpc/grpc-js) is loaded after telemetry has started, so the gRPC
+// instrumentation sees every client and server.
+
+let logger: Logger | undefined;
 
 /**
  * Entry point of one node process. Prints one JSON line {"event":"ready",...} on stdout when it
- * serves, logs to stderr, and stops cleanly on SIGINT/SIGTERM.
+ * serves, logs JSON lines to stderr (human-readable in a terminal), and stops cleanly on
+ * SIGINT/SIGTERM, flushing pending spans first. Tracing is configured by the standard OTEL_*
+ * variables and off without them; metrics are served for Prometheus with --metrics-port.
  */
 async function main(argv: string[]): Promise<void> {
   const program = new Command('concord-node')
@@ -18,8 +28,22 @@ async function main(argv: string[]): Promise<void> {
     .option('--heartbeat-interval-ms <ms>', 'heartbeat period on peer streams', '500')
     .option('--raft-tick-ms <ms>', 'consensus tick period', '50')
     .option('--election-timeout-ticks <n>', 'ticks without a leader before an election', '10')
+    .option('--metrics-port <port>', 'serve Prometheus metrics at :<port>/metrics (0 = off)', '0')
+    .option('--metrics-host <host>', 'interface for the metrics endpoint (default: the --listen host)')
     .parse(argv);
   const o = program.opts<Record<string, string>>();
+  const log = createLogger({ service: serviceNames.node, nodeId: o.id });
+  logger = log;
+  const listenHost = (o.listen as string).slice(0, (o.listen as string).lastIndexOf(':'));
+  const telemetry = await startTelemetry({
+    serviceName: serviceNames.node,
+    instanceId: o.id,
+    metricsPort: Number(o.metricsPort),
+    metricsHost: o.metricsHost ?? listenHost,
+    log: (level, msg) => log[level](msg),
+  });
+  const { ConcordNode } = await import('./ConcordNode');
+  const { parsePeers } = await import('./NodeConfig');
   const config: NodeConfig = {
     nodeId: o.id as string,
     role: o.role as NodeRole,
@@ -33,20 +57,19 @@ async function main(argv: string[]): Promise<void> {
     electionTimeoutTicks: Number(o.electionTimeoutTicks),
     adminToken: process.env.CONCORD_ADMIN_TOKEN === undefined || process.env.CONCORD_ADMIN_TOKEN === '' ? undefined : process.env.CONCORD_ADMIN_TOKEN,
   };
-  const log = (msg: string): void => {
-    process.stderr.write(`${JSON.stringify({ time: new Date().toISOString(), node: config.nodeId, msg })}\n`);
-  };
-  const node = await ConcordNode.start(config, log);
+  const node = await ConcordNode.start(config, (msg) => log.info(msg));
   process.stdout.write(`${JSON.stringify({ event: 'ready', nodeId: config.nodeId, address: node.address, pid: process.pid })}\n`);
   let stopping = false;
   const stop = (signal: string): void => {
     if (stopping) return;
     stopping = true;
-    log(`stopping on ${signal}`);
-    node.stop().then(() => process.exit(0), (err: unknown) => {
-      log(`stop failed: ${String(err)}`);
-      process.exit(1);
-    });
+    log.info(`stopping on ${signal}`);
+    node.stop()
+      .then(() => telemetry.shutdown())
+      .then(() => process.exit(0), (err: unknown) => {
+        log.error(`stop failed: ${String(err)}`);
+        process.exit(1);
+      });
   };
   process.on('SIGINT', () => stop('SIGINT'));
   process.on('SIGTERM', () => stop('SIGTERM'));
@@ -54,7 +77,7 @@ async function main(argv: string[]): Promise<void> {
     const failure = node.documents.store.failure;
     if (failure !== undefined) {
       // A failed fsync is never retried: stop the process so no further write is acknowledged.
-      log(`storage failure, exiting: ${failure.message}`);
+      log.fatal(`storage failure, exiting: ${failure.message}`);
       process.exit(70);
     }
   }, 200);
@@ -62,6 +85,8 @@ async function main(argv: string[]): Promise<void> {
 }
 
 main(process.argv).catch((err: unknown) => {
-  process.stderr.write(`concord-node: ${err instanceof Error ? err.message : String(err)}\n`);
+  const message = err instanceof Error ? err.message : String(err);
+  if (logger !== undefined) logger.fatal(`concord-node: ${message}`);
+  else process.stderr.write(`concord-node: ${message}\n`);
   process.exit(1);
 });

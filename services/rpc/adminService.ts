@@ -19,6 +19,8 @@ export interface AdminInfo {
   readonly ledger: PartitionLedger;
   /** The cluster's admin credential; undefined refuses every guarded call. */
   readonly adminToken: string | undefined;
+  /** Every configured peer (document links and voters alike): the links faults can target. */
+  readonly peerIds: readonly string[];
   /** The authoritative log, on voters (masters and witnesses). */
   readonly authority: AuthorityNode | undefined;
 }
@@ -61,7 +63,7 @@ export function adminService(node: DocumentNode, info: AdminInfo): AdminServiceS
 
     setLinkFaults: unary(async (req, call) => {
       requireAdmin(call, info.adminToken);
-      const known = new Set(node.replicator.links.map((l) => l.peerId));
+      const known = new Set(info.peerIds);
       for (const f of req.faults) {
         if (!known.has(f.peerId)) throw new DomainError('not-found', `no peer ${f.peerId} on node ${node.nodeId}`);
         if (f.delayMs > delayMsMax) throw invalidArgument(`delay is at most ${delayMsMax} ms`);

@@ -3,6 +3,7 @@ import * as protoLoader from '@grpc/proto-loader';
 import { ReflectionService } from '@grpc/reflection';
 import { HealthImplementation, protoPath as healthProtoPath } from 'grpc-health-check';
 import * as path from 'node:path';
+import { rpcServerInterceptors } from '../telemetry/rpcServerMetrics';
 
 /** Largest request a node accepts; larger ones fail with RESOURCE_EXHAUSTED before any handler. */
 export const requestBytesMax = 8 << 20;
@@ -32,6 +33,8 @@ export async function startGrpcServer(listen: string, services: readonly Service
     'grpc.max_receive_message_length': requestBytesMax,
     'grpc.max_send_message_length': 64 << 20,
     'grpc.keepalive_permit_without_calls': 1,
+    // Per-call latency metrics when metrics are on (none otherwise).
+    interceptors: rpcServerInterceptors(),
   });
   for (const s of services) server.addService(s.definition, s.implementation);
   const statusMap: Record<string, 'SERVING'> = { '': 'SERVING' };

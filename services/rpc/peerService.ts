@@ -6,6 +6,7 @@ import { DocumentNode } from '../node/DocumentNode';
 import { LinkFaults } from '../node/LinkFaults';
 import { unary } from './handlers';
 import { ServerUnaryCall, status } from '@grpc/grpc-js';
+import { traceReplicationApply } from '../telemetry/replicationTelemetry';
 
 export interface PeerServiceOptions {
   readonly faults: LinkFaults;
@@ -65,7 +66,7 @@ export function peerService(node: DocumentNode, opts: PeerServiceOptions): PeerS
               let last = 0n;
               await Promise.all(updates.map(async (u) => {
                 try {
-                  await node.store.applyUpdate(parseDocumentId(u.documentId), u.update, `remote:${peerId}`);
+                  await traceReplicationApply(node.nodeId, peerId, u, () => node.store.applyUpdate(parseDocumentId(u.documentId), u.update, `remote:${peerId}`));
                 } catch (err) {
                   // A bad update from a peer is logged and skipped; resending it would not help.
                   if (err instanceof DomainError && err.kind !== 'internal' && err.kind !== 'unavailable') {

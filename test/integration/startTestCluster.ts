@@ -16,7 +16,8 @@ export interface TestCluster {
 /** Three (or n) real node processes on free loopback ports with data in a fresh temp dir. */
 export const testAdminToken = 'test-admin-token';
 
-export async function startTestCluster(n = 3, extraArgs: string[] = []): Promise<TestCluster> {
+/** `env` is merged over the test's environment; an undefined value removes the variable. */
+export async function startTestCluster(n = 3, extraArgs: string[] = [], env: NodeJS.ProcessEnv = {}): Promise<TestCluster> {
   const dir = fs.mkdtempSync(path.join(os.tmpdir(), 'concord-it-'));
   const logs: string[] = [];
   const cluster = await launchCluster({
@@ -25,7 +26,7 @@ export async function startTestCluster(n = 3, extraArgs: string[] = []): Promise
     dataDir: dir,
     extraArgs: ['--anti-entropy-interval-ms', '500', '--heartbeat-interval-ms', '200', ...extraArgs],
     stopGraceMs: 5000,
-    env: { ...process.env, CONCORD_ADMIN_TOKEN: testAdminToken },
+    env: { ...process.env, CONCORD_ADMIN_TOKEN: testAdminToken, ...env },
     onOutput: (id, stream, line) => {
       if (stream === 'stderr') logs.push(`${id}: ${line}`);
     },

@@ -53,7 +53,8 @@ export class ClusterPanel {
     })), links);
     byId('node-rows').replaceChildren(...this.info.nodes.map((n) => {
       const st = this.statuses.get(n.id)?.authority;
-      const tr = row(cell(n.id), cell(n.healthy ? 'healthy' : `down (${n.lastError})`),
+      const role = n.role === 'master' ? '' : ` (${n.role})`;
+      const tr = row(cell(`${n.id}${role}`), cell(n.healthy ? 'healthy' : `down (${n.lastError})`),
         cell(st === undefined ? '—' : `${st.role}${st.leaderId !== '' ? `, leader ${st.leaderId}` : ', no leader'}`),
         cell(st?.reachableVoters.join(', ') ?? '—'), cell(n.phones.map(this.userOf).join(', ')));
       Object.assign(tr.dataset, { testid: `node-${n.id}`, healthy: String(n.healthy), leader: st?.leaderId ?? '', reaches: st?.reachableVoters.join(',') ?? '' });

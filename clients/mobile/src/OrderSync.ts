@@ -10,6 +10,9 @@ import { GrpcWebError, grpcStatus } from './GrpcWebError';
 // offline, or whose push failed, is found again by the next resync, and a node that died before
 // replicating a phone's update gets it again from the phone via whichever node serves it next.
 
+/** The three document calls sync needs (ConcordWebApi; a fake in unit tests). */
+export type DocumentSyncApi = Pick<ConcordWebApi, 'pushUpdate' | 'get' | 'watch'>;
+
 export type SyncState = 'offline' | 'connecting' | 'live';
 
 export interface SyncStatus {
@@ -33,7 +36,7 @@ export class OrderSync {
 
   constructor(
     private readonly doc: Y.Doc,
-    private readonly api: ConcordWebApi,
+    private readonly api: DocumentSyncApi,
     private readonly documentId: string,
     private readonly onStatus: (s: SyncStatus) => void,
     /** Other origins that are not local edits (the IndexedDB loader). */
@@ -47,7 +50,7 @@ export class OrderSync {
   }
 
   setOnline(online: boolean): void {
-    if (online === this.online) return;
+    if (online === this.online) return this.onStatus(this.status); // e.g. starting up offline
     this.online = online;
     if (online) void this.run();
     else {

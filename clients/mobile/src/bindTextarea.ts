@@ -2,13 +2,19 @@ import * as Y from 'yjs';
 
 // Two-way binding of a <textarea> to a Y.Text. Local typing becomes the smallest delete+insert
 // (common prefix and suffix kept), so concurrent typing elsewhere in the note merges instead of
-// being overwritten; remote changes rewrite the textarea and move the caret by the change's
-// delta, so someone else typing above your caret does not make it jump.
+// being overwritten. Before a remote change the caret is saved as Yjs relative positions
+// (anchored to the characters around it, not to an index) and restored after, so text arriving
+// above the caret does not shift what you type, and text appended while your caret is at the
+// end lands before it: your next keystroke follows it instead of interleaving with it.
 
 const localOrigin = Symbol('textarea');
 
 export function bindTextarea(text: Y.Text, area: HTMLTextAreaElement): () => void {
+  const doc = text.doc;
+  if (doc === null) throw new Error('bind a Y.Text that belongs to a document');
   area.value = text.toString();
+  let saved: [Y.RelativePosition, Y.RelativePosition] | undefined;
+
   const onInput = (): void => {
     const before = text.toString();
     const after = area.value;
@@ -16,38 +22,28 @@ export function bindTextarea(text: Y.Text, area: HTMLTextAreaElement): () => voi
     while (start < before.length && start < after.length && before[start] === after[start]) start++;
     let end = 0;
     while (end < before.length - start && end < after.length - start && before[before.length - 1 - end] === after[after.length - 1 - end]) end++;
-    text.doc?.transact(() => {
+    doc.transact(() => {
       if (before.length - start - end > 0) text.delete(start, before.length - start - end);
       if (after.length - start - end > 0) text.insert(start, after.slice(start, after.length - end));
     }, localOrigin);
   };
-  const onChange = (event: Y.YTextEvent, tx: Y.Transaction): void => {
+  const beforeChange = (tx: Y.Transaction): void => {
+    saved = tx.origin === localOrigin || document.activeElement !== area ? undefined
+      : [Y.createRelativePositionFromTypeIndex(text, area.selectionStart), Y.createRelativePositionFromTypeIndex(text, area.selectionEnd)];
+  };
+  const onChange = (_event: Y.YTextEvent, tx: Y.Transaction): void => {
     if (tx.origin === localOrigin) return;
-    const focused = document.activeElement === area;
-    const [selStart, selEnd] = [area.selectionStart, area.selectionEnd].map((pos) => shift(pos, event.delta));
     area.value = text.toString();
-    if (focused) area.setSelectionRange(selStart ?? 0, selEnd ?? 0);
+    if (saved === undefined) return;
+    const [start, end] = saved.map((rel) => Y.createAbsolutePositionFromRelativePosition(rel, doc)?.index ?? area.value.length);
+    area.setSelectionRange(start ?? 0, end ?? 0);
   };
   area.addEventListener('input', onInput);
+  doc.on('beforeTransaction', beforeChange);
   text.observe(onChange);
   return () => {
     area.removeEventListener('input', onInput);
+    doc.off('beforeTransaction', beforeChange);
     text.unobserve(onChange);
   };
-}
-
-/** Where a caret at `pos` ends up after the change `delta` (inserts before it push it right). */
-function shift(pos: number, delta: Y.YTextEvent['delta']): number {
-  let index = 0;
-  let out = pos;
-  for (const op of delta) {
-    if (index >= pos) break;
-    if (op.retain !== undefined) index += op.retain;
-    else if (typeof op.insert === 'string') out += op.insert.length; // inserts take no old positions
-    else if (op.delete !== undefined) {
-      out -= Math.min(op.delete, pos - index);
-      index += op.delete;
-    }
-  }
-  return Math.max(0, out);
 }

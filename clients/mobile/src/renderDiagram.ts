@@ -25,7 +25,7 @@ export interface DiagramNode {
 
 export function renderDiagram(svg: SVGSVGElement, nodes: readonly DiagramNode[], links: readonly LinkView[]): void {
   const cx = 180;
-  const cy = 115;
+  const cy = 135;
   const r = 80;
   const at = new Map(nodes.map((n, i) => {
     const angle = -Math.PI / 2 + (2 * Math.PI * i) / nodes.length;
@@ -47,8 +47,10 @@ export function renderDiagram(svg: SVGSVGElement, nodes: readonly DiagramNode[],
     const fill = !n.info.healthy ? '#cbd5e1' : n.answering ? '#0f766e' : '#94a3b8';
     parts.push(el('circle', { cx: p.x, cy: p.y, r: 22, fill, stroke: n.leader ? '#fbbf24' : '#fff', 'stroke-width': n.leader ? 4 : 2 }));
     parts.push(el('text', { x: p.x, y: p.y + 4, 'text-anchor': 'middle', fill: '#fff', 'font-weight': 700 }, `${n.info.id}${n.leader ? '★' : ''}`));
-    const phones = n.phones.length === 0 ? '' : `📱 ${n.phones.join(', ')}`;
-    parts.push(el('text', { x: p.x, y: p.y + 40, 'text-anchor': 'middle', fill: '#334155' }, phones));
+    // Phones' names go on the outside of the ring, clear of the links.
+    const below = p.y >= cy;
+    const phones = n.phones.length === 0 ? 'no phones' : `phones: ${n.phones.join(', ')}`;
+    parts.push(el('text', { x: p.x, y: below ? p.y + 40 : p.y - 30, 'text-anchor': 'middle', fill: n.phones.length === 0 ? '#94a3b8' : '#334155' }, phones));
   }
   svg.replaceChildren(...parts);
 }

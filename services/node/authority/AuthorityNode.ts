@@ -8,6 +8,7 @@ import { LinkFaults } from '../LinkFaults';
 import { DurableRaftStorage } from './DurableRaftStorage';
 import { LeaseTimers } from './LeaseTimers';
 import { RaftTransport, VoterAddress } from './RaftTransport';
+import { ConsensusTelemetry } from '../../telemetry/ConsensusTelemetry';
 
 export interface AuthorityOptions {
   readonly selfId: string;
@@ -58,8 +59,10 @@ export class AuthorityNode {
   private readSeq = 0;
   private stopped = false;
   private isLeader = false;
+  private readonly telemetry: ConsensusTelemetry;
 
   constructor(private readonly opts: AuthorityOptions) {
+    this.telemetry = new ConsensusTelemetry(opts.selfId);
     const bootstrap = { voters: opts.voters.map((v) => asNodeId(v.id)), learners: [] };
     this.storage = new DurableRaftStorage(opts.engine, bootstrap);
     const snap = this.storage.snapshot();
@@ -87,6 +90,7 @@ export class AuthorityNode {
     this.stopped = true;
     if (this.tickTimer !== undefined) clearInterval(this.tickTimer);
     this.transport.close();
+    this.telemetry.close();
     const closed = new DomainError('unavailable', 'node is stopping');
     for (const p of this.proposals.values()) {
       clearTimeout(p.timer);
@@ -149,19 +153,22 @@ export class AuthorityNode {
   /** Proposes a command on the leader; resolves with its result once applied here. */
   propose(cmd: KvCommand, timeoutMs: number): Promise<KvCommandResult> {
     this.assertQuorumReachable();
-    const res = this.raw.propose([encodeCommand(cmd)]);
+    // The entry carries the proposal's trace context when traced, so every voter joins its trace.
+    const proposal = this.telemetry.proposal(cmd, this.raw.status().role === 'leader');
+    const res = this.raw.propose([proposal.data]);
     if (!res.ok) {
+      proposal.refused(res.reason);
       if (res.reason === 'not-leader') throw new DomainError('not-leader', `node ${this.opts.selfId} is not the leader`, { leader: res.leader ?? '' });
       throw new DomainError('unavailable', `proposal refused: ${res.reason}`);
     }
     this.schedule();
-    return new Promise<KvCommandResult>((resolve, reject) => {
+    return proposal.track(res.lastIndex, res.term, new Promise<KvCommandResult>((resolve, reject) => {
       const timer = setTimeout(() => {
         this.proposals.delete(res.lastIndex);
         reject(new DomainError('deadline', 'the operation was proposed but not applied within the deadline; its outcome is unknown'));
       }, Math.max(0, timeoutMs));
       this.proposals.set(res.lastIndex, { term: res.term, resolve, reject, timer });
-    });
+    }));
   }
 
   /** Waits until this node has applied everything committed before the call (ReadIndex). */
@@ -215,12 +222,14 @@ export class AuthorityNode {
   }
 
   private async handle(rd: Ready): Promise<void> {
+    const traced = this.telemetry.beginReady(rd);
     await this.storage.persist(rd.snapshot, rd.entries, rd.hardState);
+    traced.persisted();
     this.transport.send(rd.messages);
     if (rd.snapshot !== undefined && rd.snapshot.index > this.sm.appliedIndex && rd.snapshot.data.length > 0) {
       this.sm = KvStateMachine.restore(rd.snapshot.data);
     }
-    for (const e of rd.committedEntries) this.applyEntry(e.index, e.term, e.kind, e.data);
+    for (const e of rd.committedEntries) traced.apply(e, () => this.applyEntry(e.index, e.term, e.kind, e.data));
     for (const rs of rd.readStates) {
       const r = this.reads.get(rs.context);
       if (r !== undefined) r.index = rs.index;

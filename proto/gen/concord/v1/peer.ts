@@ -37,6 +37,11 @@ export interface DocUpdate {
   seq: bigint;
   documentId: string;
   update: Uint8Array;
+  /**
+   * W3C trace context of the update's replication span on the sender (empty when untraced), so
+   * the apply on this node joins the trace of the write that produced the update.
+   */
+  traceparent: string;
 }
 
 export interface UpdateBatch {
@@ -240,7 +245,7 @@ export const PeerHello: MessageFns<PeerHello> = {
 };
 
 function createBaseDocUpdate(): DocUpdate {
-  return { seq: 0n, documentId: "", update: new Uint8Array(0) };
+  return { seq: 0n, documentId: "", update: new Uint8Array(0), traceparent: "" };
 }
 
 export const DocUpdate: MessageFns<DocUpdate> = {
@@ -256,6 +261,9 @@ export const DocUpdate: MessageFns<DocUpdate> = {
     }
     if (message.update.length !== 0) {
       writer.uint32(26).bytes(message.update);
+    }
+    if (message.traceparent !== "") {
+      writer.uint32(34).string(message.traceparent);
     }
     return writer;
   },
@@ -297,6 +305,14 @@ export const DocUpdate: MessageFns<DocUpdate> = {
             message.update = reader.bytes();
             continue;
           }
+          case 4: {
+            if (tag !== 34) {
+              break;
+            }
+
+            message.traceparent = reader.string();
+            continue;
+          }
         }
         if ((tag & 7) === 4 || tag === 0) {
           break;
@@ -318,6 +334,7 @@ export const DocUpdate: MessageFns<DocUpdate> = {
         ? globalThis.String(object.document_id)
         : "",
       update: isSet(object.update) ? bytesFromBase64(object.update) : new Uint8Array(0),
+      traceparent: isSet(object.traceparent) ? globalThis.String(object.traceparent) : "",
     };
   },
 
@@ -332,6 +349,9 @@ export const DocUpdate: MessageFns<DocUpdate> = {
     if (message.update.length !== 0) {
       obj.update = base64FromBytes(message.update);
     }
+    if (message.traceparent !== "") {
+      obj.traceparent = message.traceparent;
+    }
     return obj;
   },
 
@@ -343,6 +363,7 @@ export const DocUpdate: MessageFns<DocUpdate> = {
     message.seq = (object.seq !== undefined && object.seq !== null) ? BigInt(object.seq) : 0n;
     message.documentId = object.documentId ?? "";
     message.update = object.update ?? new Uint8Array(0);
+    message.traceparent = object.traceparent ?? "";
     return message;
   },
 };

@@ -1,0 +1,56 @@
+import { existsSync, readFileSync } from 'node:fs';
+import { parseArgs } from 'node:util';
+import { buildMobileApp } from '../../clients/mobile/buildMobileApp';
+import { startGateway } from './startGateway';
+
+// Process entry for a gateway on its own (next to `npm start`, or in a container):
+//   node --import tsx services/gateway/main.ts --nodes n1=127.0.0.1:7001,n2=127.0.0.1:7002,n3=127.0.0.1:7003 \
+//     --port 8080 --admin-token-file .concord/data/admin-token
+// The admin token comes from --admin-token-file, else $CONCORD_ADMIN_TOKEN, else the file
+// `npm start` (concord up) writes, .concord/data/admin-token; without one the panel's cut/heal
+// buttons are refused by the nodes (everything else works). Without --static-dir the app is
+// built first into clients/mobile/dist.
+
+const defaultNodes = 'n1=127.0.0.1:7001,n2=127.0.0.1:7002,n3=127.0.0.1:7003';
+const upTokenFile = '.concord/data/admin-token';
+
+async function main(): Promise<void> {
+  const { values } = parseArgs({
+    options: {
+      nodes: { type: 'string', default: defaultNodes },
+      port: { type: 'string', default: '8080' },
+      host: { type: 'string', default: '127.0.0.1' },
+      'admin-token-file': { type: 'string' },
+      'static-dir': { type: 'string' },
+      'jaeger-url': { type: 'string', default: process.env.CONCORD_JAEGER_URL ?? '' },
+    },
+  });
+  // The nodes' own --peers syntax: id=host:port[/role].
+  const nodes = (values.nodes ?? defaultNodes).split(',').map((spec) => {
+    const match = /^([^=]+)=([^/]+)(?:\/(master|witness|replica))?$/.exec(spec.trim());
+    if (match === null) throw new Error(`--nodes wants id=host:port[/role],..., got "${spec}"`);
+    return { id: match[1] ?? '', address: match[2] ?? '', role: (match[3] ?? 'master') as 'master' | 'witness' | 'replica' };
+  });
+  const file = values['admin-token-file'] ?? (process.env.CONCORD_ADMIN_TOKEN ? undefined : existsSync(upTokenFile) ? upTokenFile : undefined);
+  const adminToken = file !== undefined ? readFileSync(file, 'utf8').trim() : process.env.CONCORD_ADMIN_TOKEN || undefined;
+  const staticDir = values['static-dir'] ?? (await buildMobileApp());
+  const gateway = await startGateway({
+    nodes,
+    port: Number(values.port),
+    host: values.host,
+    adminToken,
+    staticDir,
+    jaegerUrl: values['jaeger-url'],
+  });
+  console.log(`gateway on ${gateway.url} -> ${nodes.map((n) => `${n.id}=${n.address}`).join(', ')}`);
+  console.log(`demo: ${gateway.url}   phone app: ${gateway.url}app/?user=ann`);
+  if (adminToken === undefined) console.log('no admin token: the demo panel cannot cut or heal links');
+  const stop = (): void => void gateway.close().then(() => process.exit(0));
+  process.once('SIGINT', stop);
+  process.once('SIGTERM', stop);
+}
+
+main().catch((err: unknown) => {
+  console.error(`gateway: ${err instanceof Error ? err.message : String(err)}`);
+  process.exit(1);
+});

@@ -1,0 +1,86 @@
+import { createServer, type IncomingMessage, type ServerResponse } from 'node:http';
+import type { AddressInfo } from 'node:net';
+import { clusterInfoPath } from './gatewayHeaders';
+import { grpcRoutes } from './grpcRoutes';
+import { NodeBalancer, type GatewayNode } from './NodeBalancer';
+import { proxyGrpcWeb } from './proxyGrpcWeb';
+import { serveStatic } from './serveStatic';
+
+// The HTTP/1.1 edge for browsers and phones: gRPC-Web for the document, KV and admin services,
+// balanced over healthy nodes; a JSON view of the nodes for the demo's cluster panel; and the
+// built demo app. It holds the cluster's admin token so the panel can cut and heal links, and
+// never sends it to a page. No CORS headers: only pages it serves itself may call it, so no
+// other site open in the same browser can reach the admin calls through it.
+
+export interface GatewayOptions {
+  nodes: readonly GatewayNode[];
+  /** 0 picks a free port. */
+  port: number;
+  /** Default 127.0.0.1: the gateway signs admin calls, so it is not exposed unless asked. */
+  host?: string;
+  adminToken?: string;
+  /** The built app (clients/mobile: buildMobileApp); without it only the APIs are served. */
+  staticDir?: string;
+  /** Jaeger UI base URL; the panel links trace ids to it. */
+  jaegerUrl?: string;
+  healthIntervalMs?: number;
+  maxRequestBytes?: number;
+}
+
+export interface Gateway {
+  readonly url: string;
+  readonly port: number;
+  readonly balancer: NodeBalancer;
+  close(): Promise<void>;
+}
+
+export async function startGateway(options: GatewayOptions): Promise<Gateway> {
+  const balancer = new NodeBalancer(options.nodes, { healthIntervalMs: options.healthIntervalMs });
+  await balancer.checkAll();
+  const ctx = { balancer, adminToken: options.adminToken, maxRequestBytes: options.maxRequestBytes ?? 8 << 20 };
+  const jaegerUrl = (options.jaegerUrl ?? '').replace(/\/+$/, '');
+
+  const handle = (req: IncomingMessage, res: ServerResponse): void => {
+    const pathname = new URL(req.url ?? '/', 'http://gateway').pathname;
+    const route = grpcRoutes.get(pathname);
+    if (route !== undefined && req.method === 'POST') {
+      proxyGrpcWeb(req, res, route, ctx).catch((err: unknown) => {
+        if (!res.headersSent) res.writeHead(500, { 'content-type': 'text/plain' });
+        res.end(`gateway error: ${err instanceof Error ? err.message : String(err)}\n`);
+      });
+      return;
+    }
+    if (pathname === clusterInfoPath && req.method === 'GET') {
+      res.writeHead(200, { 'content-type': 'application/json', 'cache-control': 'no-store' });
+      res.end(JSON.stringify(balancer.info(jaegerUrl)));
+      return;
+    }
+    if ((req.method === 'GET' || req.method === 'HEAD') && options.staticDir !== undefined) {
+      serveStatic(options.staticDir, req, res, pathname);
+      return;
+    }
+    if (route !== undefined) res.writeHead(405, { 'content-type': 'text/plain', allow: 'POST' }).end('gRPC-Web calls are POSTs\n');
+    else res.writeHead(404, { 'content-type': 'text/plain' }).end('not found\n');
+  };
+
+  const server = createServer(handle);
+  // Watches are long-lived responses; the default request timeout (5 min) would cut them.
+  server.requestTimeout = 0;
+  server.keepAliveTimeout = 30_000;
+  const host = options.host ?? '127.0.0.1';
+  await new Promise<void>((resolve, reject) => {
+    server.once('error', reject);
+    server.listen(options.port, host, () => resolve());
+  });
+  const port = (server.address() as AddressInfo).port;
+  return {
+    url: `http://${host.includes(':') ? `[${host}]` : host}:${port}/`,
+    port,
+    balancer,
+    close: async () => {
+      balancer.close();
+      server.closeAllConnections();
+      await new Promise<void>((resolve) => server.close(() => resolve()));
+    },
+  };
+}
