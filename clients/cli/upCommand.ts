@@ -9,6 +9,8 @@ import { UsageError } from './reportError';
 import { describeExit } from './NodeProcess';
 import { provisionAdminToken, type ProvisionedAdminToken } from './provisionAdminToken';
 import { adminTokenFileName, defaultDataDir } from './resolveAdminToken';
+import { buildMobileApp } from '../mobile/buildMobileApp';
+import { startGateway, type Gateway } from '../../services/gateway/startGateway';
 
 // `concord up`: a local cluster of N masters in the foreground (with --witness, N-1 masters and
 // a witness: the smallest deployment that keeps authoritative operations alive when one master
@@ -24,6 +26,8 @@ interface UpOptions {
   demo?: boolean;
   witness?: boolean;
   adminToken?: string;
+  gatewayPort: number;
+  gateway: boolean;
 }
 
 export function registerUpCommand(program: Command, io: Io): void {
@@ -35,6 +39,8 @@ export function registerUpCommand(program: Command, io: Io): void {
     .option('--base-port <port>', 'port of n1; the others follow (0 = any free ports)', parsePort, 7001)
     .option('--data-dir <dir>', 'parent of the per-node data dirs', defaultDataDir)
     .option('--demo', 'write a demo document once the cluster is up')
+    .option('--gateway-port <port>', 'port of the gateway: demo app + gRPC-Web (0 = any free port)', parsePort, 8080)
+    .option('--no-gateway', 'do not start the gateway and the demo app')
     .option('--admin-token <token>', `admin token for the nodes (default: $CONCORD_ADMIN_TOKEN, else <data-dir>/${adminTokenFileName}, created at first start)`)
     .action((options: UpOptions) => up(io, options));
 }
@@ -43,6 +49,7 @@ async function up(io: Io, options: UpOptions): Promise<void> {
   let running = options.nodes;
   let stopping = false;
   let cluster: LocalCluster | undefined;
+  let gateway: Gateway | undefined;
   let allExited!: () => void;
   const done = new Promise<void>((resolve) => (allExited = resolve));
   const starting = new AbortController();
@@ -82,12 +89,30 @@ async function up(io: Io, options: UpOptions): Promise<void> {
         if (--running === 0) allExited();
       },
     });
+    if (options.gateway) {
+      try {
+        gateway = await startGateway({
+          nodes: cluster.nodes.map((n) => ({ id: n.id, address: n.address, role: n.role })),
+          port: options.gatewayPort,
+          adminToken: admin.token,
+          staticDir: await buildMobileApp(),
+          jaegerUrl: process.env.CONCORD_JAEGER_URL,
+        });
+      } catch (err) {
+        io.err(`demo gateway not started: ${err instanceof Error ? err.message : String(err)}`);
+      }
+    }
     for (const line of banner(cluster, options, admin)) io.out(line);
+    if (gateway !== undefined) {
+      io.out(`Demo (four phones + cluster panel): ${gateway.url}   one phone: ${gateway.url}app/?user=ann`);
+      io.out('');
+    }
     if (options.demo) await seedDemo(io, cluster);
     await done;
     io.out(stopping ? 'all nodes stopped' : 'every node has exited');
   } finally {
     for (const signal of signals) process.off(signal, onSignal);
+    await gateway?.close();
     // A no-op when every node has already exited; otherwise nothing is left behind.
     await cluster?.stop();
   }

@@ -107,6 +107,7 @@ export class ConcordNode {
       electionTimeoutTicks: config.electionTimeoutTicks,
       snapshotEveryEntries: 10_000,
       log,
+      otherReachable: () => replicator?.links.filter((l) => l.reachable).map((l) => l.peerId) ?? [],
     });
     const documents = new DocumentNode(config.nodeId, config.role, store, replicator, antiEntropy, traffic);
     const startedAt = Date.now();
@@ -125,7 +126,7 @@ export class ConcordNode {
         { definition: RaftServiceService, implementation: raftService(authority), name: 'concord.v1.RaftService' },
         {
           definition: KvServiceService,
-          implementation: kvService(authority, { nodeId: config.nodeId, voterAddresses: new Map(voters.map((v) => [v.id, v.address])) }),
+          implementation: kvService(authority, { nodeId: config.nodeId, voterAddresses: new Map(voters.map((v) => [v.id, v.address])), faults }),
           name: 'concord.v1.KvService',
         },
       ]),

@@ -5,6 +5,7 @@ import { KvCommand, KvCommandResult, kvLimits, KvEvent } from '../core/kv/types'
 import { AuthorityNode } from '../node/authority/AuthorityNode';
 import { callUnary, UnaryMethod } from '../node/callUnary';
 import { peerChannelOptions } from '../node/peerChannelOptions';
+import { LinkFaults } from '../node/LinkFaults';
 import { remainingMs, serverStream, unary } from './handlers';
 import { checkKey, checkValue, fromKv, fromRange, fromResponseOp, nonNegative, toCompare, toRangeQuery, toRequestOp } from './kvConvert';
 
@@ -15,6 +16,8 @@ export interface KvServiceOptions {
   readonly nodeId: string;
   /** Addresses of the other voters, for forwarding writes to the leader. */
   readonly voterAddresses: ReadonlyMap<string, string>;
+  /** Injected link faults: a forward never crosses a cut link. */
+  readonly faults: LinkFaults;
 }
 
 /**
@@ -50,6 +53,12 @@ export function kvService(auth: AuthorityNode, opts: KvServiceOptions): pb.KvSer
         if (!(err instanceof DomainError) || err.kind !== 'not-leader') throw err;
         const leader = auth.leaderElsewhere();
         const client = leader === undefined ? undefined : clientFor(leader);
+        if (leader !== undefined && opts.faults.isCut(leader)) {
+          throw new DomainError('unavailable', `no quorum: the link from ${opts.nodeId} to the leader ${leader} is cut`, {
+            'reachable-voters': auth.reachableVoters().join(','),
+            leader,
+          });
+        }
         if (client === undefined || call.metadata.get(forwardedHeader).length > 0) {
           throw new DomainError('unavailable', `node ${opts.nodeId} is not the leader and cannot forward`, { leader: leader ?? '' });
         }

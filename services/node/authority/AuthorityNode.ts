@@ -20,6 +20,8 @@ export interface AuthorityOptions {
   readonly electionTimeoutTicks: number;
   readonly snapshotEveryEntries: number;
   readonly log: (msg: string) => void;
+  /** Peers the node's other links (document replication heartbeats) currently reach. */
+  readonly otherReachable?: () => readonly string[];
 }
 
 export type RevisionListener = (revision: number, events: KvEvent[]) => void;
@@ -115,7 +117,12 @@ export class AuthorityNode {
 
   /** Voters this node heard from within an election timeout (itself included). */
   reachableVoters(): string[] {
-    return this.transport.reachable(this.opts.tickMs * this.opts.electionTimeoutTicks * 2);
+    // Followers hear only from the leader on the Raft transport; the replication heartbeats
+    // tell about the other masters.
+    const voters = new Set(this.opts.voters.map((v) => v.id));
+    const heard = new Set(this.transport.reachable(this.opts.tickMs * this.opts.electionTimeoutTicks * 2));
+    for (const id of this.opts.otherReachable?.() ?? []) if (voters.has(id) && !this.opts.faults.isCut(id)) heard.add(id);
+    return [...heard].sort();
   }
 
   onRevision(listener: RevisionListener): () => void {
