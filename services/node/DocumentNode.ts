@@ -1,7 +1,7 @@
 import * as Y from 'yjs';
 import { DocumentId } from '../core/crdt/documentId';
 import { TypedOperation } from '../core/crdt/typedOperation';
-import { DecodedVersion, encodeVersion, versionCovered } from '../core/crdt/versionToken';
+import { DecodedVersion, versionCovered } from '../core/crdt/versionToken';
 import { DomainError } from '../core/errors/DomainError';
 import { AntiEntropy } from './AntiEntropy';
 import { callUnary } from './callUnary';
@@ -34,23 +34,26 @@ export class DocumentNode {
 
   async applyOps(docId: DocumentId, ops: readonly TypedOperation[], level: AckLevel, timeoutMs: number): Promise<WriteResult> {
     this.assertWritable();
-    const update = await tracePersist(this.nodeId, docId, level, 'local', () => this.store.applyOps(docId, ops));
-    return this.ack(docId, update, level, timeoutMs);
+    const { update, version } = await tracePersist(this.nodeId, docId, level, 'local', () => this.store.applyOps(docId, ops));
+    return this.ack(docId, update, version, level, timeoutMs);
   }
 
   async pushUpdate(docId: DocumentId, update: Uint8Array, level: AckLevel, timeoutMs: number): Promise<WriteResult> {
     this.assertWritable();
-    await tracePersist(this.nodeId, docId, level, 'client', async () => {
-      await this.store.applyUpdate(docId, update, 'client');
-      return update;
-    });
-    return this.ack(docId, update, level, timeoutMs);
+    const { version } = await tracePersist(this.nodeId, docId, level, 'client', async () => ({
+      update,
+      version: await this.store.applyUpdate(docId, update, 'client'),
+    }));
+    return this.ack(docId, update, version, level, timeoutMs);
   }
 
-  private async ack(docId: DocumentId, update: Uint8Array, level: AckLevel, timeoutMs: number): Promise<WriteResult> {
+  /**
+   * The version token is the one taken when the write was applied: a token taken now could
+   * name later changes that are not durable yet, which a crash could make unreachable.
+   */
+  private async ack(docId: DocumentId, update: Uint8Array, version: Uint8Array, level: AckLevel, timeoutMs: number): Promise<WriteResult> {
     const ackedBy = await traceAckWait(this.nodeId, level, this.replicator.required(level), () => this.replicator.waitFor(docId, update, level, timeoutMs));
-    const doc = this.store.peek(docId) as Y.Doc;
-    return { version: encodeVersion(doc), ackedBy };
+    return { version, ackedBy };
   }
 
   /** A witness has no documents to read either; say so rather than answer "not found". */

@@ -5,6 +5,7 @@ import { renderJson } from '../core/crdt/renderJson';
 import { HashFn, stateHash } from '../core/crdt/stateHash';
 import { TypedOperation } from '../core/crdt/typedOperation';
 import { validateUpdate } from '../core/crdt/validateUpdate';
+import { encodeVersion } from '../core/crdt/versionToken';
 import { DomainError } from '../core/errors/DomainError';
 import { prefixEnd, StorageEngine, WriteOp } from '../storage/StorageEngine';
 import { updateKey, snapshotKey, parseUpdateKey, parseSnapshotKey, updatePrefix } from './storageKeys';
@@ -37,6 +38,8 @@ interface Entry {
   storedBytes: number;
   hash: Uint8Array | undefined; // undefined = changed since last computed
   compacting: boolean;
+  /** Settles when the latest write issued for this document has settled. */
+  inFlight: Promise<void>;
 }
 
 /**
@@ -98,14 +101,23 @@ export class DocumentStore {
     return this.docs.size;
   }
 
-  /** Applies typed operations; resolves when the resulting update is durable here. */
-  async applyOps(docId: DocumentId, ops: readonly TypedOperation[]): Promise<Uint8Array> {
+  /**
+   * Applies typed operations; resolves when the resulting update is durable here, with the
+   * version token taken right after the change. Everything that token names was written to
+   * storage before (or with) this update, so it is durable when this update is. A write that
+   * changes nothing still waits for the changes in flight that its token names.
+   */
+  async applyOps(docId: DocumentId, ops: readonly TypedOperation[]): Promise<{ update: Uint8Array; version: Uint8Array }> {
     this.assertHealthy();
     const e = this.entry(docId, true);
     const update = captureUpdate(e.doc, () => applyOperations(e.doc, ops, 'local'));
-    if (update === undefined) return new Uint8Array();
+    const version = encodeVersion(e.doc);
+    if (update === undefined) {
+      await e.inFlight;
+      return { update: new Uint8Array(), version };
+    }
     await this.persist(docId, e, update, 'local');
-    return update;
+    return { update, version };
   }
 
   /**
@@ -113,12 +125,22 @@ export class DocumentStore {
    * whose dependencies are missing are stored as they are: Yjs keeps them pending until the
    * missing part arrives (anti-entropy fetches it), and a restart replays them the same way.
    */
-  async applyUpdate(docId: DocumentId, update: Uint8Array, origin: ChangeOrigin): Promise<void> {
+  async applyUpdate(docId: DocumentId, update: Uint8Array, origin: ChangeOrigin): Promise<Uint8Array> {
     this.assertHealthy();
     validateUpdate(update);
     const e = this.entry(docId, true);
     Y.applyUpdate(e.doc, update, origin);
+    const version = encodeVersion(e.doc);
     await this.persist(docId, e, update, origin);
+    return version;
+  }
+
+  /**
+   * Resolves once every change of the document applied so far is durable. Reads wait for it
+   * before answering, so no client ever builds on a change a crash could still take away.
+   */
+  durable(docId: DocumentId): Promise<void> {
+    return this.docs.get(docId)?.inFlight ?? Promise.resolve();
   }
 
   json(docId: DocumentId): Record<string, unknown> {
@@ -161,7 +183,7 @@ export class DocumentStore {
       this.dirty.add(docId);
       const doc = new Y.Doc({ gc: true });
       doc.clientID = this.clientId;
-      e = { doc, nextSeq: 1, storedUpdates: 0, storedBytes: 0, hash: undefined, compacting: false };
+      e = { doc, nextSeq: 1, storedUpdates: 0, storedBytes: 0, hash: undefined, compacting: false, inFlight: Promise.resolve() };
       this.docs.set(docId, e);
     }
     return e;
@@ -173,8 +195,11 @@ export class DocumentStore {
     const seq = e.nextSeq++;
     e.storedUpdates++;
     e.storedBytes += update.byteLength;
+    const written = this.engine.write([{ type: 'put', key: updateKey(docId, seq), value: update }]);
+    // Writes commit in the order they are issued, so the last one stands for all before it.
+    e.inFlight = written.catch(() => undefined);
     try {
-      await this.engine.write([{ type: 'put', key: updateKey(docId, seq), value: update }]);
+      await written;
     } catch (err) {
       this.fail(err as Error);
     }

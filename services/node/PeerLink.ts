@@ -1,7 +1,7 @@
 import { ClientDuplexStream, credentials, Metadata } from '@grpc/grpc-js';
 import { PeerMessage, PeerServiceClient } from '../../proto/gen/concord/v1/peer';
 import { LinkFaults } from './LinkFaults';
-import { peerChannelOptions } from './peerChannelOptions';
+import { peerChannelOptions, redialAfterMs } from './peerChannelOptions';
 import { OutboundTrace } from '../telemetry/replicationTelemetry';
 
 export interface PeerLinkOptions {
@@ -40,7 +40,8 @@ interface Queued {
  * Unacked updates stay queued and are re-sent after a reconnect (Yjs updates are idempotent).
  */
 export class PeerLink {
-  readonly client: PeerServiceClient;
+  private currentClient: PeerServiceClient;
+  private lastDialAt = 0;
   private stream: ClientDuplexStream<PeerMessage, PeerMessage> | undefined;
   private readonly queue: Queued[] = [];
   private queueBytes = 0;
@@ -59,7 +60,12 @@ export class PeerLink {
   private droppedTo = -1;
 
   constructor(private readonly opts: PeerLinkOptions) {
-    this.client = new PeerServiceClient(opts.address, credentials.createInsecure(), peerChannelOptions);
+    this.currentClient = new PeerServiceClient(opts.address, credentials.createInsecure(), peerChannelOptions);
+  }
+
+  /** The client for this peer (replaced when a dial stays stuck; do not keep it). */
+  get client(): PeerServiceClient {
+    return this.currentClient;
   }
 
   get address(): string {
@@ -114,7 +120,7 @@ export class PeerLink {
     if (this.heartbeatTimer !== undefined) clearInterval(this.heartbeatTimer);
     this.timers.forEach(clearTimeout);
     this.stream?.cancel();
-    this.client.close();
+    this.currentClient.close();
     for (const q of this.queue) q.trace?.end('stopped');
   }
 
@@ -140,7 +146,15 @@ export class PeerLink {
     if (this.stopped || this.opts.faults.isCut(this.opts.peerId)) return;
     const md = new Metadata();
     md.set('concord-node-id', this.opts.selfId);
-    const stream = this.client.replicate(md);
+    // Reconnecting after a long silence: a fresh client, because the old one may sit on a dial
+    // whose SYN was dropped during the cut and that the kernel retries only seconds later.
+    const now = Date.now();
+    if (this.lastDialAt !== 0 && now - Math.max(this.lastHeardAt, this.lastDialAt) > redialAfterMs) {
+      this.currentClient.close();
+      this.currentClient = new PeerServiceClient(this.opts.address, credentials.createInsecure(), peerChannelOptions);
+    }
+    this.lastDialAt = now;
+    const stream = this.currentClient.replicate(md);
     this.stream = stream;
     this.writable = true;
     this.sentUpTo = this.ackedUpTo; // resend everything not yet acked

@@ -71,7 +71,10 @@ export function documentService(node: DocumentNode): DocumentServiceServer {
           throw invalidArgument('state_vector is not a Yjs state vector');
         }
       }
-      return { json: JSON.stringify(renderJson(doc)), version: encodeVersion(doc), update, nodeId: node.nodeId };
+      const answer = { json: JSON.stringify(renderJson(doc)), version: encodeVersion(doc), update, nodeId: node.nodeId };
+      // Answer only with durable state: a client must never build on a change a crash could undo.
+      await node.store.durable(docId);
+      return answer;
     }),
 
     watch: serverStream(async (req: WatchRequest, call: ServerWritableStream<WatchRequest, WatchEvent>) => {
@@ -106,11 +109,15 @@ function watchDocument(
   return new Promise<void>((resolve) => {
     const send = (update: Uint8Array, origin: string): void => {
       const doc = node.store.peek(docId);
-      if (doc === undefined) return;
+      if (doc === undefined || call.cancelled || call.writableEnded) return;
       call.write({ update, version: encodeVersion(doc), json: includeJson ? JSON.stringify(renderJson(doc)) : '', origin });
     };
     const doc = node.store.peek(docId);
-    if (doc !== undefined) send(fromSv === undefined ? Y.encodeStateAsUpdate(doc) : Y.encodeStateAsUpdate(doc, fromSv), 'catch-up');
+    if (doc !== undefined) {
+      // The catch-up is sent once what it contains is durable (live changes come after persist).
+      const first = fromSv === undefined ? Y.encodeStateAsUpdate(doc) : Y.encodeStateAsUpdate(doc, fromSv);
+      void node.store.durable(docId).then(() => send(first, 'catch-up'));
+    }
     const unsubscribe = node.store.onChange((c) => {
       if (c.docId === docId) send(c.update, c.origin);
     });

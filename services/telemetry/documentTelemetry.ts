@@ -17,12 +17,12 @@ import { inSpan, tracingEnabled } from './tracing';
  * replication spans of the update start inside it (the store notifies replication after the
  * fsync), so they are its children.
  */
-export function tracePersist(nodeId: string, docId: string, ackLevel: string, origin: string, fn: () => Promise<Uint8Array>): Promise<Uint8Array> {
+export function tracePersist<T extends { update: Uint8Array }>(nodeId: string, docId: string, ackLevel: string, origin: string, fn: () => Promise<T>): Promise<T> {
   if (!tracingEnabled()) return fn();
   return inSpan(SPAN_DOCUMENT_PERSIST, { [ATTR_NODE_ID]: nodeId, [ATTR_DOCUMENT_ID]: docId, [ATTR_ACK_LEVEL]: ackLevel, [ATTR_UPDATE_ORIGIN]: origin }, async (span) => {
-    const update = await fn();
-    span?.setAttribute(ATTR_UPDATE_BYTES, update.byteLength);
-    return update;
+    const result = await fn();
+    span?.setAttribute(ATTR_UPDATE_BYTES, result.update.byteLength);
+    return result;
   });
 }
 

@@ -99,6 +99,8 @@ test('SIGKILL right after LOCAL acks loses nothing; the node restarts and conver
     for (const i of expected) expect(json.m[`k${i}`]).toBe(i);
   }
   for (let d = 0; d < 5; d++) await eventually(`kill-${d} converged`, () => converged(`it/kill-${d}`));
+  // Leave the cluster whole for the next test: every link up again after the restart.
+  await eventually('all links up', async () => (await Promise.all(tc.stubs.map((s) => s.status()))).every((st) => st.peers.every((p) => p.reachable)));
 }, 60_000);
 
 test('a restarted node catches up with bytes proportional to what it missed, not to the data', async () => {

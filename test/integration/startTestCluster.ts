@@ -2,7 +2,7 @@ import * as fs from 'node:fs';
 import * as os from 'node:os';
 import * as path from 'node:path';
 import { launchCluster, LocalCluster } from '../../clients/cli/launchCluster';
-import { NodeStubs, nodeStubs } from './nodeStubs';
+import { eventually, NodeStubs, nodeStubs } from './nodeStubs';
 
 export interface TestCluster {
   readonly cluster: LocalCluster;
@@ -13,10 +13,14 @@ export interface TestCluster {
   stop(): Promise<void>;
 }
 
-/** Three (or n) real node processes on free loopback ports with data in a fresh temp dir. */
 export const testAdminToken = 'test-admin-token';
 
-/** `env` is merged over the test's environment; an undefined value removes the variable. */
+/**
+ * Three (or n) real node processes on free loopback ports with data in a fresh temp dir,
+ * returned once the cluster is whole: every replication link up and one Raft leader agreed on
+ * by all (so tests do not race the first election). `env` is merged over the test's
+ * environment; an undefined value removes the variable.
+ */
 export async function startTestCluster(n = 3, extraArgs: string[] = [], env: NodeJS.ProcessEnv = {}): Promise<TestCluster> {
   const dir = fs.mkdtempSync(path.join(os.tmpdir(), 'concord-it-'));
   const logs: string[] = [];
@@ -32,6 +36,18 @@ export async function startTestCluster(n = 3, extraArgs: string[] = [], env: Nod
     },
   });
   const stubs = cluster.nodes.map((node) => nodeStubs(node.address));
+  try {
+    await eventually('cluster whole (links up, one leader)', async () => {
+      const all = await Promise.all(stubs.map((s) => s.status()));
+      const leader = all[0]?.authority?.leaderId ?? '';
+      return leader !== '' && all.every((st) => st.authority?.leaderId === leader && st.peers.every((p) => p.reachable));
+    }, 30_000);
+  } catch (err) {
+    stubs.forEach((s) => s.close());
+    await cluster.stop();
+    fs.rmSync(dir, { recursive: true, force: true });
+    throw new Error(`${(err as Error).message}\n${logs.slice(-30).join('\n')}`);
+  }
   return {
     cluster,
     stubs,

@@ -33,7 +33,7 @@ async function healBytes(total: number, diverged: number): Promise<{ bytes: numb
   let dataBytes = 0;
   for (let i = 0; i < total; i++) {
     const id = `doc-${i}` as DocumentId;
-    const update = await a.store.applyOps(id, [{ kind: 'map-set', path: ['m', 'v'], value: `value ${i} ${'x'.repeat(40)}` }]);
+    const { update } = await a.store.applyOps(id, [{ kind: 'map-set', path: ['m', 'v'], value: `value ${i} ${'x'.repeat(40)}` }]);
     dataBytes += update.byteLength;
     await b.store.applyUpdate(id, update, 'remote:n1');
   }

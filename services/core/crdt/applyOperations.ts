@@ -1,6 +1,6 @@
 import * as Y from 'yjs';
 import { DomainError, invalidArgument } from '../errors/DomainError';
-import { ContainerKind, SharedType, getTopLevel, kindOfValue, topLevelKind } from './sharedKinds';
+import { ContainerKind, SharedType, getTopLevel, kindOfValue, kindsRegistry, topLevelKind } from './sharedKinds';
 import {
   counterMarkerKey,
   kindsTypeName,
@@ -138,7 +138,8 @@ function resolve(doc: Y.Doc, path: readonly string[], want: ContainerKind, creat
   // written would exist on this replica only.
   if (!create && (found === 'empty' || found === 'unknown')) return null;
   const top = getTopLevel(doc, name, topWant);
-  if (found === 'empty' || found === 'unknown') initContainer(doc, name, top, topWant);
+  // Record the kind whenever it is not recorded yet (it may have been inferred from content).
+  if (found === 'empty' || found === 'unknown' || kindsRegistry(doc)?.get(name) !== topWant) initContainer(doc, name, top, topWant);
   let current: SharedType = top;
   for (let i = 1; i < path.length; i++) {
     const seg = path[i] as string;

@@ -13,17 +13,19 @@ export function renderJson(doc: Y.Doc): Record<string, unknown> {
     if (name === kindsTypeName) continue;
     const kind = topLevelKind(doc, name);
     if (kind === 'empty') continue; // instantiated locally but never written: not part of the state
-    out[name] = kind === 'unknown' ? null : renderValue(getTopLevel(doc, name, kind));
+    out[name] = kind === 'unknown' ? null : renderValue(getTopLevel(doc, name, kind), kind);
   }
   return out;
 }
 
-export function renderValue(value: unknown): unknown {
-  switch (kindOfValue(value)) {
+/** Renders a value; `kind` overrides what the value alone shows (a top-level kind is decided
+ * from the whole document, see topLevelKind). */
+export function renderValue(value: unknown, kind = kindOfValue(value)): unknown {
+  switch (kind) {
     case 'text':
       return (value as Y.Text).toString();
     case 'list':
-      return (value as Y.Array<unknown>).toArray().map(renderValue);
+      return (value as Y.Array<unknown>).toArray().map((v) => renderValue(v));
     case 'counter': {
       const map = value as Y.Map<unknown>;
       // Sum in key order so every replica adds the same floats in the same order.

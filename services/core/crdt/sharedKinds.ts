@@ -32,7 +32,8 @@ export function topLevelKind(doc: Y.Doc, name: string): ContainerKind | 'empty' 
   if (recorded === 'map' || recorded === 'list' || recorded === 'text' || recorded === 'counter') return recorded;
   if (type._map.size > 0) {
     const marker = type._map.get(counterMarkerKey);
-    return marker !== undefined && !marker.deleted ? 'counter' : 'map';
+    if (marker !== undefined && !marker.deleted) return 'counter';
+    return looksLikeCounter(type._map) ? 'counter' : 'map';
   }
   if (type._start === null) return 'empty';
   for (let item: Y.Item | null = type._start; item !== null; item = item.right) {
@@ -62,4 +63,21 @@ export function getTopLevel(doc: Y.Doc, name: string, kind: ContainerKind): Shar
     case 'counter':
       return doc.getMap(name);
   }
+}
+
+/**
+ * A top-level counter has no creation item: an add from one replica (an entry keyed by its
+ * client id) can arrive before the update that created the counter and recorded its kind. Such
+ * a map, holding only client-id keys with numbers, is read as the counter it is part of. (Typed
+ * map writes record the kind "map" in the same transaction, so they are never mistaken.)
+ */
+function looksLikeCounter(entries: Map<string, Y.Item>): boolean {
+  let live = 0;
+  for (const [key, item] of entries) {
+    if (item.deleted) continue;
+    live++;
+    const content = item.content;
+    if (!/^\d+$/.test(key) || !(content instanceof Y.ContentAny) || typeof content.arr[0] !== 'number') return false;
+  }
+  return live > 0;
 }

@@ -4,7 +4,7 @@ import { bytesReplacer, bytesReviver } from '../../core/kv/KvStateMachine';
 import { RaftServiceClient } from '../../../proto/gen/concord/v1/peer';
 import { callUnary } from '../callUnary';
 import { LinkFaults } from '../LinkFaults';
-import { peerChannelOptions } from '../peerChannelOptions';
+import { peerChannelOptions, redialAfterMs } from '../peerChannelOptions';
 
 export interface VoterAddress {
   readonly id: string;
@@ -20,6 +20,8 @@ export class RaftTransport {
   private readonly clients = new Map<string, RaftServiceClient>();
   private readonly lastHeard = new Map<string, number>();
   private readonly inflight = new Map<string, number>();
+  private readonly addresses = new Map<string, string>();
+  private readonly dialedAt = new Map<string, number>();
 
   constructor(
     private readonly selfId: string,
@@ -30,7 +32,9 @@ export class RaftTransport {
   ) {
     for (const v of voters) {
       if (v.id === selfId) continue;
+      this.addresses.set(v.id, v.address);
       this.clients.set(v.id, new RaftServiceClient(v.address, credentials.createInsecure(), peerChannelOptions));
+      this.dialedAt.set(v.id, Date.now());
     }
   }
 
@@ -42,6 +46,7 @@ export class RaftTransport {
       byPeer.set(m.to, list);
     }
     for (const [peer, list] of byPeer) {
+      this.redialIfStuck(peer);
       const client = this.clients.get(peer);
       if (client === undefined || this.faults.isCut(peer)) continue;
       // Bound what is in flight per peer: a slow peer must not pile up calls; Raft resends.
@@ -53,12 +58,27 @@ export class RaftTransport {
         this.inflight.set(peer, (this.inflight.get(peer) ?? 0) + 1);
         callUnary(client.deliver.bind(client), { from: this.selfId, clusterId: this.clusterId, messages: payload }, this.callDeadlineMs, md)
           .then(() => this.heard(peer), () => undefined)
-          .finally(() => this.inflight.set(peer, (this.inflight.get(peer) ?? 1) - 1));
+          .finally(() => this.inflight.set(peer, Math.max(0, (this.inflight.get(peer) ?? 1) - 1)));
       };
       const delayMs = this.faults.get(peer).delayMs;
       if (delayMs > 0) setTimeout(go, delayMs);
       else go();
     }
+  }
+
+  /**
+   * A peer silent for a while gets a new client: the old one may be stuck on a dial whose SYN
+   * a cut dropped (the kernel retries it only seconds later), and calls would queue behind it.
+   */
+  private redialIfStuck(peer: string): void {
+    const now = Date.now();
+    const address = this.addresses.get(peer);
+    if (address === undefined || this.faults.isCut(peer)) return;
+    if (now - (this.lastHeard.get(peer) ?? 0) < redialAfterMs || now - (this.dialedAt.get(peer) ?? 0) < redialAfterMs) return;
+    this.clients.get(peer)?.close();
+    this.clients.set(peer, new RaftServiceClient(address, credentials.createInsecure(), peerChannelOptions));
+    this.dialedAt.set(peer, now);
+    this.inflight.set(peer, 0);
   }
 
   /** Decodes a batch received from `from`; undefined when the link to it is cut. */
