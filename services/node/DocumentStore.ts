@@ -17,6 +17,8 @@ export interface Change {
   readonly docId: DocumentId;
   readonly update: Uint8Array;
   readonly origin: ChangeOrigin;
+  /** The version token taken when the update applied (it names only durable changes now). */
+  readonly version: Uint8Array;
 }
 
 export type ChangeListener = (change: Change) => void;
@@ -116,7 +118,7 @@ export class DocumentStore {
       await e.inFlight;
       return { update: new Uint8Array(), version };
     }
-    await this.persist(docId, e, update, 'local');
+    await this.persist(docId, e, update, 'local', version);
     return { update, version };
   }
 
@@ -131,7 +133,7 @@ export class DocumentStore {
     const e = this.entry(docId, true);
     Y.applyUpdate(e.doc, update, origin);
     const version = encodeVersion(e.doc);
-    await this.persist(docId, e, update, origin);
+    await this.persist(docId, e, update, origin, version);
     return version;
   }
 
@@ -189,7 +191,7 @@ export class DocumentStore {
     return e;
   }
 
-  private async persist(docId: DocumentId, e: Entry, update: Uint8Array, origin: ChangeOrigin): Promise<void> {
+  private async persist(docId: DocumentId, e: Entry, update: Uint8Array, origin: ChangeOrigin, version: Uint8Array): Promise<void> {
     e.hash = undefined;
     this.dirty.add(docId);
     const seq = e.nextSeq++;
@@ -203,7 +205,7 @@ export class DocumentStore {
     } catch (err) {
       this.fail(err as Error);
     }
-    for (const l of this.listeners) l({ docId, update, origin });
+    for (const l of this.listeners) l({ docId, update, origin, version });
     if (e.storedUpdates > this.compactUpdatesMax || e.storedBytes > this.compactBytesMax) void this.compact(docId, e);
   }
 
@@ -213,12 +215,9 @@ export class DocumentStore {
     e.compacting = true;
     try {
       const upTo = e.nextSeq - 1;
-      const parts = [Y.encodeStateAsUpdate(e.doc)];
-      // Updates still waiting for their dependencies are not part of the state: keep them.
-      const pending = e.doc.store.pendingStructs;
-      if (pending !== null) parts.push(pending.update);
-      if (e.doc.store.pendingDs !== null) parts.push(e.doc.store.pendingDs);
-      const snapshot = parts.length === 1 ? (parts[0] as Uint8Array) : Y.mergeUpdates(parts);
+      // encodeStateAsUpdate includes the structs and deletes still pending (waiting for missing
+      // dependencies), so nothing a peer or client sent is dropped by compaction.
+      const snapshot = Y.encodeStateAsUpdate(e.doc);
       const ops: WriteOp[] = [{ type: 'put', key: snapshotKey(docId), value: snapshot }];
       for (const { key } of this.engine.range({ gte: updateKey(docId, 0), lt: updateKey(docId, upTo + 1) })) {
         ops.push({ type: 'del', key });

@@ -107,19 +107,22 @@ function watchDocument(
   call: ServerWritableStream<WatchRequest, WatchEvent>,
 ): Promise<void> {
   return new Promise<void>((resolve) => {
-    const send = (update: Uint8Array, origin: string): void => {
+    // Every event carries the token taken when its update applied, never a later one that could
+    // name changes still in flight.
+    const send = (update: Uint8Array, origin: string, version: Uint8Array): void => {
       const doc = node.store.peek(docId);
       if (doc === undefined || call.cancelled || call.writableEnded) return;
-      call.write({ update, version: encodeVersion(doc), json: includeJson ? JSON.stringify(renderJson(doc)) : '', origin });
+      call.write({ update, version, json: includeJson ? JSON.stringify(renderJson(doc)) : '', origin });
     };
     const doc = node.store.peek(docId);
     if (doc !== undefined) {
       // The catch-up is sent once what it contains is durable (live changes come after persist).
       const first = fromSv === undefined ? Y.encodeStateAsUpdate(doc) : Y.encodeStateAsUpdate(doc, fromSv);
-      void node.store.durable(docId).then(() => send(first, 'catch-up'));
+      const firstVersion = encodeVersion(doc);
+      void node.store.durable(docId).then(() => send(first, 'catch-up', firstVersion));
     }
     const unsubscribe = node.store.onChange((c) => {
-      if (c.docId === docId) send(c.update, c.origin);
+      if (c.docId === docId) send(c.update, c.origin, c.version);
     });
     const done = (): void => {
       unsubscribe();

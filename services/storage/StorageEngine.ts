@@ -6,6 +6,8 @@
  * - `write` is atomic: after a crash either every operation of the batch is visible or none.
  * - `write` is durable: when its promise resolves the batch is on disk (fsync). Concurrent
  *   writes may be committed together (group commit), each promise resolving once its batch is.
+ * - Writes commit in the order they were issued: when a write's promise resolves, every write
+ *   issued before it is durable too (callers rely on this to wait for "everything so far").
  * - Reads see every write whose promise resolved, and may see writes still in flight.
  * - A failed write rejects; the caller must then stop (a failed fsync is never retried).
  */

@@ -56,6 +56,20 @@ export function storageEngineContract(
       }
     });
 
+    test('writes commit in issue order: when the last resolves, all earlier ones are durable', async () => {
+      const { engine, reopen, cleanup } = await make();
+      try {
+        const writes = Array.from({ length: 50 }, (_, i) => engine.write([{ type: 'put', key: `o${String(i).padStart(3, '0')}`, value: bytes(String(i)) }]));
+        await writes[writes.length - 1];
+        const again = await reopen();
+        expect([...again.range({ gte: 'o', lt: 'p' })]).toHaveLength(50);
+        await again.close();
+        await Promise.all(writes);
+      } finally {
+        await cleanup();
+      }
+    });
+
     test('values are copies: later mutation of the caller buffer changes nothing', async () => {
       const { engine, cleanup } = await make();
       try {

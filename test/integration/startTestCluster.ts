@@ -21,7 +21,12 @@ export const testAdminToken = 'test-admin-token';
  * by all (so tests do not race the first election). `env` is merged over the test's
  * environment; an undefined value removes the variable.
  */
-export async function startTestCluster(n = 3, extraArgs: string[] = [], env: NodeJS.ProcessEnv = {}): Promise<TestCluster> {
+export async function startTestCluster(
+  n = 3,
+  extraArgs: string[] = [],
+  env: NodeJS.ProcessEnv = {},
+  ready: 'whole' | 'leader' = 'whole',
+): Promise<TestCluster> {
   const dir = fs.mkdtempSync(path.join(os.tmpdir(), 'concord-it-'));
   const logs: string[] = [];
   const cluster = await launchCluster({
@@ -37,10 +42,10 @@ export async function startTestCluster(n = 3, extraArgs: string[] = [], env: Nod
   });
   const stubs = cluster.nodes.map((node) => nodeStubs(node.address));
   try {
-    await eventually('cluster whole (links up, one leader)', async () => {
+    await eventually(ready === 'whole' ? 'cluster whole (links up, one leader)' : 'a leader', async () => {
       const all = await Promise.all(stubs.map((s) => s.status()));
       const leader = all[0]?.authority?.leaderId ?? '';
-      return leader !== '' && all.every((st) => st.authority?.leaderId === leader && st.peers.every((p) => p.reachable));
+      return leader !== '' && all.every((st) => st.authority?.leaderId === leader && (ready === 'leader' || st.peers.every((p) => p.reachable)));
     }, 30_000);
   } catch (err) {
     stubs.forEach((s) => s.close());

@@ -21,7 +21,7 @@ beforeAll(async () => {
   tc = await startTestCluster(1, ['--metrics-port', String(metricsPort), '--peers', `n2=127.0.0.1:${deadPeerPort}/replica`], {
     OTEL_EXPORTER_OTLP_ENDPOINT: undefined,
     OTEL_TRACES_EXPORTER: undefined,
-  });
+  }, 'leader');
 }, 60_000);
 
 afterAll(async () => {

@@ -31,8 +31,9 @@ export function topLevelKind(doc: Y.Doc, name: string): ContainerKind | 'empty' 
   const recorded = kindsRegistry(doc)?.get(name);
   if (recorded === 'map' || recorded === 'list' || recorded === 'text' || recorded === 'counter') return recorded;
   if (type._map.size > 0) {
-    const marker = type._map.get(counterMarkerKey);
-    if (marker !== undefined && !marker.deleted) return 'counter';
+    // A marker item marks a counter even when a concurrent marker replaced (deleted) it:
+    // typed operations never delete one.
+    if (type._map.has(counterMarkerKey)) return 'counter';
     return looksLikeCounter(type._map) ? 'counter' : 'map';
   }
   if (type._start === null) return 'empty';
@@ -72,12 +73,12 @@ export function getTopLevel(doc: Y.Doc, name: string, kind: ContainerKind): Shar
  * map writes record the kind "map" in the same transaction, so they are never mistaken.)
  */
 function looksLikeCounter(entries: Map<string, Y.Item>): boolean {
-  let live = 0;
+  // Deleted entries count: an add deletes its client's previous entry, and that delete applies
+  // at once even while the new entry waits (pending) for an earlier update of the same client.
   for (const [key, item] of entries) {
-    if (item.deleted) continue;
-    live++;
+    if (!/^\d+$/.test(key)) return false;
     const content = item.content;
-    if (!/^\d+$/.test(key) || !(content instanceof Y.ContentAny) || typeof content.arr[0] !== 'number') return false;
+    if (!item.deleted && !(content instanceof Y.ContentAny && typeof content.arr[0] === 'number')) return false;
   }
-  return live > 0;
+  return entries.size > 0;
 }
