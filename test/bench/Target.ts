@@ -1,0 +1,10 @@
+/** One target of issue 7, as measured in this run. */
+export interface Target {
+  readonly target: string;
+  /** What was measured, e.g. "1.62x" or "412 ms". */
+  readonly measured: string;
+  readonly goal: string;
+  /** undefined when it could not be measured (a reference skipped, a scenario not run). */
+  readonly met: boolean | undefined;
+  readonly note?: string;
+}

@@ -1,0 +1,48 @@
+import * as fs from 'node:fs';
+import * as os from 'node:os';
+import * as path from 'node:path';
+import { parseBenchArgs } from './BenchOptions';
+import { ResultsDoc } from './formatResults';
+import { runBench } from './runBench';
+
+// Keeps the harness from rotting: its quickest mode against Concord alone (no etcd or Redis)
+// must run every scenario and write well-formed results. Numbers are never asserted here:
+// this shared machine makes them noise, and the bench exists to report them, not to gate.
+
+describe('bench harness (smoke)', () => {
+  let outDir = '';
+  beforeAll(() => {
+    outDir = fs.mkdtempSync(path.join(os.tmpdir(), 'concord-bench-smoke-'));
+  });
+  afterAll(() => fs.rmSync(outDir, { recursive: true, force: true }));
+
+  it('runs every scenario in quick mode and writes a JSON and a Markdown report', async () => {
+    const options = parseBenchArgs(['--quick', '--no-references', '--out', outDir]);
+    const { doc, dir } = await runBench(options, 'smoke', true);
+
+    const parsed = JSON.parse(fs.readFileSync(path.join(dir, 'results.json'), 'utf8')) as ResultsDoc;
+    expect(parsed.machine.commit).toEqual(doc.machine.commit);
+    const scenarios = new Set(parsed.measurements.map((m) => m.scenario));
+    expect([...scenarios].sort()).toEqual(['authoritative', 'convergent', 'convergent-50', 'echo', 'heal', 'scale']);
+    // Collected, so a failure shows every malformed row and the run's notes at once.
+    const problems: string[] = parsed.notes.filter((n) => n.includes('failed'));
+    for (const m of parsed.measurements) {
+      const row = `${m.scenario}/${m.system}/${m.workload}`;
+      if (m.system === 'etcd' || m.system === 'redis') {
+        if (m.skipped === undefined) problems.push(`${row}: reference not skipped`);
+        continue;
+      }
+      if (m.skipped !== undefined) problems.push(`${row}: skipped: ${m.skipped}`);
+      if (m.rounds.length === 0) problems.push(`${row}: no rounds`);
+      // JSON has no NaN: a metric with no samples in a round (a tiny quick round) is null.
+      const values = Object.values(m.median) as (number | null)[];
+      if (!values.some((v) => typeof v === 'number')) problems.push(`${row}: no numbers`);
+      if (values.some((v) => v !== null && typeof v !== 'number')) problems.push(`${row}: non-numeric metric`);
+    }
+    expect({ problems, notes: problems.length > 0 ? parsed.notes : [] }).toEqual({ problems: [], notes: [] });
+    expect(parsed.targets.length).toBeGreaterThan(5);
+    const md = fs.readFileSync(path.join(dir, 'results.md'), 'utf8');
+    expect(md).toContain('## Targets');
+    expect(md).toContain('## heal');
+  }, 120_000);
+});

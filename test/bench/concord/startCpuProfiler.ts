@@ -1,0 +1,22 @@
+import * as fs from 'node:fs';
+import { Session } from 'node:inspector';
+import * as path from 'node:path';
+
+// Side effect on import: starts the V8 sampling profiler in this process when
+// CONCORD_BENCH_CPU_PROF_DIR is set, and writes <dir>/<node id>-<pid>.cpuprofile at exit.
+// The in-process inspector session answers synchronously, which an 'exit' handler needs.
+
+const dir = process.env.CONCORD_BENCH_CPU_PROF_DIR;
+if (dir !== undefined && dir !== '') {
+  const session = new Session();
+  session.connect();
+  session.post('Profiler.enable');
+  session.post('Profiler.setSamplingInterval', { interval: 500 });
+  session.post('Profiler.start');
+  const id = process.argv[process.argv.indexOf('--id') + 1] ?? 'node';
+  process.on('exit', () => {
+    session.post('Profiler.stop', (err, res) => {
+      if (err === null) fs.writeFileSync(path.join(dir, `${id}-${process.pid}.cpuprofile`), JSON.stringify(res.profile));
+    });
+  });
+}

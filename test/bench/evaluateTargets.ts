@@ -1,0 +1,56 @@
+import { formatNumber } from './formatResults';
+import { Measurement } from './Measurement';
+import { ratio } from './stats';
+import { Target } from './Target';
+
+type Find = (scenario: string, system: string, workload: string, clients?: number) => Record<string, number> | undefined;
+
+const x = (n: number): string => (Number.isFinite(n) ? `${formatNumber(n, 2)}x` : '–');
+const judge = (n: number, ok: (v: number) => boolean): boolean | undefined => (Number.isFinite(n) ? ok(n) : undefined);
+
+/** Issue 7's targets, each a ratio (or bound) computed from this run's medians. */
+export function evaluateTargets(ms: readonly Measurement[]): Target[] {
+  const find: Find = (scenario, system, workload, clients) =>
+    ms.find((m) => m.scenario === scenario && m.system === system && m.workload.includes(workload) && (clients === undefined || m.clients === clients) && m.skipped === undefined)?.median;
+  const out: Target[] = [];
+  const put64 = ratio(find('authoritative', 'concord', 'put', 64)?.opsPerSec, find('authoritative', 'etcd', 'put', 64)?.opsPerSec);
+  out.push({ target: 'authoritative put, 64 clients: Concord / etcd throughput', measured: x(put64), goal: '>= 1.5x', met: judge(put64, (v) => v >= 1.5) });
+  const seq = ratio(find('authoritative', 'concord', 'put', 1)?.p50Ms, find('authoritative', 'etcd', 'put', 1)?.p50Ms);
+  out.push({ target: 'authoritative put, sequential: Concord / etcd p50 latency', measured: x(seq), goal: '<= 1x', met: judge(seq, (v) => v <= 1) });
+  const local = find('convergent', 'concord', 'apply LOCAL', 64)?.opsPerSec;
+  const vsEtcd = ratio(local, find('authoritative', 'etcd', 'put', 64)?.opsPerSec);
+  out.push({ target: 'convergent LOCAL, 64 clients / etcd put, 64 clients', measured: x(vsEtcd), goal: '>= 3x', met: judge(vsEtcd, (v) => v >= 3) });
+  const vsEcho = ratio(local, find('echo', 'grpc-js echo', '3 server processes')?.opsPerSec);
+  out.push({ target: 'convergent LOCAL / grpc-js echo ceiling (3 server processes)', measured: x(vsEcho), goal: '>= 0.7x', met: judge(vsEcho, (v) => v >= 0.7) });
+  const batched = ratio(find('convergent-50', 'concord', 'apply LOCAL, 16 ops')?.opsPerSec, find('convergent-50', 'redis', 'async')?.opsPerSec);
+  out.push({
+    target: 'Concord batched LOCAL writes / Redis (AOF always, 2 replicas, 50 connections)', measured: x(batched), goal: '>= 0.5x', met: judge(batched, (v) => v >= 0.5),
+    note: 'the client helper has no batched or streamed write path yet: measured 16 map sets per Apply, counted as 16 ops',
+  });
+  const all = ratio(find('convergent', 'concord', 'apply ALL', 64)?.p99Ms, find('convergent', 'concord', 'apply LOCAL', 64)?.p99Ms);
+  out.push({ target: 'convergent ALL p99 / LOCAL p99', measured: x(all), goal: '<= 3x', met: judge(all, (v) => v <= 3) });
+  for (const m of ms.filter((r) => r.scenario === 'heal' && r.system === 'concord' && r.workload.startsWith('diverge') && !r.workload.includes('base docs'))) {
+    const yjs = find('heal', 'yjs in-process', m.workload);
+    const t = ratio(m.median.timeMs, yjs?.timeMs);
+    out.push({ target: `heal ${m.workload}: time / in-process Yjs merge`, measured: `${x(t)} (${formatNumber(m.median.timeMs, 0)} ms vs ${formatNumber(yjs?.timeMs, 0)} ms)`, goal: '<= 2x', met: judge(t, (v) => v <= 2) });
+    const b = m.median.bytesRatio ?? Number.NaN;
+    out.push({ target: `heal ${m.workload}: bytes / missing updates`, measured: x(b), goal: '<= 1.5x', met: judge(b, (v) => v <= 1.5) });
+  }
+  const sweep = ms.filter((r) => r.scenario === 'heal' && r.system === 'concord' && r.workload.includes('base docs') && r.skipped === undefined);
+  if (sweep.length >= 2) {
+    const first = sweep[0] as Measurement;
+    const last = sweep[sweep.length - 1] as Measurement;
+    const growth = Math.max(ratio(last.median.timeMs, first.median.timeMs), ratio(last.median.bytes, first.median.bytes));
+    out.push({
+      target: `heal at fixed divergence, ${formatNumber(first.median.totalDocs, 0)} -> ${formatNumber(last.median.totalDocs, 0)} docs total: growth of time and bytes`,
+      measured: x(growth), goal: 'flat (<= 1.5x)', met: judge(growth, (v) => v <= 1.5),
+    });
+  }
+  const scale = ms.filter((r) => r.scenario === 'scale' && r.skipped === undefined);
+  const biggest = scale[scale.length - 1]?.median;
+  const reached = biggest?.documents ?? 0;
+  const memNote = reached < 1_000_000 ? `reached ${formatNumber(reached, 0)} docs only` : undefined;
+  out.push({ target: '1M small documents on one node: RSS', measured: biggest ? `${formatNumber(biggest.rssMiB, 0)} MiB at ${formatNumber(reached, 0)} docs` : '–', goal: '<= 4096 MiB', met: reached >= 1_000_000 ? (biggest?.rssMiB ?? Infinity) <= 4096 : undefined, ...(memNote ? { note: memNote } : {}) });
+  out.push({ target: '1M small documents on one node: restart', measured: biggest ? `${formatNumber(biggest.restartMs, 0)} ms at ${formatNumber(reached, 0)} docs` : '–', goal: '<= 30000 ms', met: reached >= 1_000_000 ? (biggest?.restartMs ?? Infinity) <= 30_000 : undefined, ...(memNote ? { note: memNote } : {}) });
+  return out;
+}

@@ -1,0 +1,72 @@
+import { MachineFacts } from './machineFacts';
+import { Measurement } from './Measurement';
+import { Target } from './Target';
+
+/** Columns shown per scenario: metric key, header, decimals. Per-round numbers stay in the JSON. */
+const columns: Record<string, [string, string, number][]> = {
+  authoritative: [['opsPerSec', 'ops/s', 0], ['p50Ms', 'p50 ms', 2], ['p99Ms', 'p99 ms', 2], ['errors', 'errors', 0]],
+  convergent: [['opsPerSec', 'ops/s', 0], ['p50Ms', 'p50 ms', 2], ['p99Ms', 'p99 ms', 2], ['lagP50Ms', 'lag p50 ms', 2], ['lagP99Ms', 'lag p99 ms', 2], ['errors', 'errors', 0]],
+  'convergent-50': [['opsPerSec', 'ops/s', 0], ['p50Ms', 'p50 ms', 2], ['p99Ms', 'p99 ms', 2], ['errors', 'errors', 0]],
+  echo: [['opsPerSec', 'ops/s', 0], ['p50Ms', 'p50 ms', 2], ['p99Ms', 'p99 ms', 2]],
+  heal: [['totalDocs', 'docs total', 0], ['timeMs', 'time ms', 0], ['drainMs', 'drained ms', 0], ['bytes', 'bytes', 0], ['missingBytes', 'missing bytes', 0], ['bytesRatio', 'bytes/missing', 2], ['verified', 'verified', 0]],
+  scale: [['documents', 'docs', 0], ['writeOpsPerSec', 'write ops/s', 0], ['rssMiB', 'RSS MiB', 0], ['bytesPerDoc', 'RSS B/doc', 0], ['restartMs', 'restart ms', 0], ['rssAfterRestartMiB', 'RSS after restart MiB', 0]],
+};
+
+export function formatNumber(n: number | undefined, decimals: number): string {
+  if (n === undefined || !Number.isFinite(n)) return '–';
+  return n.toLocaleString('en-US', { minimumFractionDigits: decimals, maximumFractionDigits: decimals });
+}
+
+function scenarioTable(scenario: string, rows: readonly Measurement[]): string {
+  const cols = columns[scenario] ?? columns.echo ?? [];
+  const head = ['system', 'workload', 'clients', ...cols.map((c) => c[1]), 'rounds'];
+  const lines = [`| ${head.join(' | ')} |`, `|${head.map(() => '---').join('|')}|`];
+  for (const m of rows) {
+    const cells = m.skipped !== undefined
+      ? cols.map((_, i) => (i === 0 ? `skipped: ${m.skipped}` : ''))
+      : cols.map(([key, , d]) => formatNumber(m.median[key], d));
+    lines.push(`| ${[m.system, m.workload, String(m.clients), ...cells, String(m.rounds.length)].join(' | ')} |`);
+  }
+  return lines.join('\n');
+}
+
+export interface ResultsDoc {
+  readonly startedAt: string;
+  readonly durationS: number;
+  readonly command: string;
+  readonly options: object;
+  readonly machine: MachineFacts;
+  readonly versions: Record<string, string>;
+  readonly notes: string[];
+  readonly targets: Target[];
+  readonly measurements: Measurement[];
+}
+
+/** The Markdown report: targets first (what the issue asks), then every scenario's rows. */
+export function formatResults(doc: ResultsDoc): string {
+  const m = doc.machine;
+  const out = [
+    `# Concord benchmark ${doc.startedAt}`,
+    '',
+    `\`${doc.command}\` — ${doc.durationS.toFixed(0)} s; commit ${m.commit.slice(0, 12)}${m.dirty ? ' (+ uncommitted changes)' : ''}; ` +
+      `${m.cpus} × ${m.cpuModel}, ${m.memoryGiB} GiB, load average ${m.loadAverage.join(' ')} at start, ${m.os}; Node ${m.node}; ` +
+      Object.entries(doc.versions).map(([k, v]) => `${k} ${v}`).join(', '),
+    '',
+    'Medians over rounds; each comparison alternates the systems round by round in this one run. ' +
+      'Throughput is per second of the measured window (after warm-up); latencies are per call.',
+    '',
+    '## Targets',
+    '',
+    '| target | measured | goal | status |',
+    '|---|---|---|---|',
+    ...doc.targets.map((t) => `| ${t.target} | ${t.measured} | ${t.goal} | ${t.met === undefined ? 'not measured' : t.met ? 'met' : '**missed**'}${t.note ? ` (${t.note})` : ''} |`),
+  ];
+  const scenarios = [...new Set(doc.measurements.map((x) => x.scenario))];
+  for (const s of scenarios) {
+    out.push('', `## ${s}`, '', scenarioTable(s, doc.measurements.filter((x) => x.scenario === s)));
+    const notes = [...new Set(doc.measurements.filter((x) => x.scenario === s && x.note !== undefined).map((x) => `${x.system}: ${x.note}`))];
+    if (notes.length > 0) out.push('', ...notes.map((n) => `- ${n}`));
+  }
+  if (doc.notes.length > 0) out.push('', '## Notes', '', ...doc.notes.map((n) => `- ${n}`));
+  return `${out.join('\n')}\n`;
+}

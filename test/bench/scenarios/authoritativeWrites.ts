@@ -1,0 +1,56 @@
+import { BenchContext } from '../BenchContext';
+import { Variant } from '../Measurement';
+import { paddedValue, runLoad } from '../runLoad';
+import { Fixtures } from '../Fixtures';
+import { concordKv, etcdKv, KvTarget } from './kvTargets';
+
+const workloads = [
+  { workload: 'put', clients: 1 },
+  { workload: 'put', clients: 64 },
+  { workload: 'cas', clients: 1 },
+  { workload: 'cas', clients: 64 },
+] as const;
+
+export const authoritativeSteps = (ctx: BenchContext): number => workloads.length * 2 * ctx.options.rounds;
+
+/**
+ * Scenario 1: authoritative put and compare-and-set against a 3-voter Concord and a 3-member
+ * etcd. Clients talk to the leader of each (a follower would forward, adding a hop to both).
+ * Every client owns its key, so each CAS succeeds unless the store misbehaves; a failed CAS
+ * counts as an error.
+ */
+export async function authoritativeWrites(ctx: BenchContext, fx: Fixtures): Promise<void> {
+  const { options } = ctx;
+  const concord = await fx.concord();
+  const concordTarget = concordKv(concord.kv[await concord.leader()] as (typeof concord.kv)[number]);
+  const etcd = ctx.refs.etcd ? await fx.etcd() : undefined;
+  const etcdTarget = etcd === undefined ? undefined : etcdKv(etcd.stubs[await etcd.leader()] as (typeof etcd.stubs)[number]);
+  for (const { workload, clients } of workloads) {
+    const clientCount = clients === 64 ? options.clients : clients;
+    const variant = (target: KvTarget | undefined, system: string): Variant => {
+      if (target === undefined) return { system, workload, clients: clientCount, skipped: 'etcd not available', run: async () => ({}) };
+      const versions = new Map<number, number>();
+      const key = (w: number): string => `bench/${workload}/x${clientCount}/w${w}`;
+      return {
+        system,
+        workload,
+        clients: clientCount,
+        run: () => runLoad({
+          clients: clientCount,
+          durationMs: options.roundMs,
+          warmupMs: options.warmupMs,
+          onError: ctx.errorNote(`authoritative ${system} ${workload} x${clientCount}`),
+          op: async (w, n) => {
+            const value = paddedValue(`${w}:${n}:`, options.valueBytes);
+            if (workload === 'put') return target.put(key(w), value);
+            const expected = versions.get(w) ?? 0;
+            const res = await target.cas(key(w), expected, value);
+            versions.set(w, res.version);
+            if (!res.ok) throw new Error(`CAS on ${key(w)} expected version ${expected}, found ${res.version}`);
+          },
+        }),
+      };
+    };
+    await ctx.alternate('authoritative', [variant(concordTarget, 'concord'), variant(etcdTarget, 'etcd')]);
+  }
+}

@@ -1,0 +1,44 @@
+import { AckLevel } from '../../../proto/gen/concord/v1/documents';
+import { BenchContext } from '../BenchContext';
+import { Fixtures } from '../Fixtures';
+import { concordApply, LaggedVariant, redisSet, sampled } from './convergentVariants';
+import { watchConcordLag, watchRedisLag } from './lagObservers';
+
+const redisConnections = 50;
+const batchOps = 16;
+
+export const convergentSteps = (ctx: BenchContext): number => (6 + 3) * ctx.options.rounds;
+
+/**
+ * Scenario 2: convergent typed writes at LOCAL, QUORUM and ALL from 64 clients spread over the
+ * three masters, with replication lag, beside Redis (primary + 2 replicas, AOF fsync always)
+ * asynchronous and with WAIT 1 / WAIT 2. Then the comparison the target names: 50 clients,
+ * Concord plain and batched (16 map sets per Apply) against Redis with 50 connections.
+ */
+export async function convergentWrites(ctx: BenchContext, fx: Fixtures): Promise<void> {
+  const { options } = ctx;
+  const concord = await fx.concord();
+  const redis = ctx.refs.redis ? await fx.redis() : undefined;
+  const n = options.clients;
+  const concordRows = [AckLevel.ACK_LEVEL_LOCAL, AckLevel.ACK_LEVEL_QUORUM, AckLevel.ACK_LEVEL_ALL].map((ack) => concordApply(ctx, concord.docs, ack, n));
+  const redisRows = [0, 1, 2].map((wait) => redisSet(ctx, redis, n, wait, true));
+  const closers: (() => void)[] = [];
+  try {
+    for (const row of concordRows) {
+      if (row.tracker !== undefined) closers.push(watchConcordLag(concord.docs, row.keyOf, sampled(n), row.tracker));
+    }
+    for (const row of redisRows) {
+      if (row.tracker !== undefined && redis !== undefined) closers.push(await watchRedisLag(redis, row.keyOf, sampled(n), row.tracker, () => 0));
+    }
+    // Watches open with a catch-up event; give them a moment so no round starts half-observed.
+    await new Promise((r) => setTimeout(r, 500));
+    await ctx.alternate('convergent', [...concordRows, ...redisRows].map((r: LaggedVariant) => r.variant));
+  } finally {
+    closers.forEach((close) => close());
+  }
+  await ctx.alternate('convergent-50', [
+    concordApply(ctx, concord.docs, AckLevel.ACK_LEVEL_LOCAL, redisConnections, 1, false).variant,
+    concordApply(ctx, concord.docs, AckLevel.ACK_LEVEL_LOCAL, redisConnections, batchOps, false).variant,
+    redisSet(ctx, redis, redisConnections, 0, false).variant,
+  ]);
+}

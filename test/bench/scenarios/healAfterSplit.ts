@@ -1,0 +1,111 @@
+import { performance } from 'node:perf_hooks';
+import { AckLevel } from '../../../proto/gen/concord/v1/documents';
+import { BenchContext } from '../BenchContext';
+import { ConcordBenchCluster } from '../concord/ConcordBenchCluster';
+import { Fixtures } from '../Fixtures';
+import { forEachLimit } from '../forEachLimit';
+import { eventually } from '../../integration/nodeStubs';
+import { medianMetrics } from '../stats';
+import { healRound } from './healRound';
+import { Divergence, YjsTwin } from './YjsTwin';
+
+const sweepDivergence = 1_000;
+const docsFor = (updates: number): number => Math.min(1_000, Math.max(10, Math.floor(updates / 10)));
+// Larger divergences take minutes of writes each: one round of them.
+const roundsFor = (ctx: BenchContext, updates: number): number => (updates > 1_000 ? 1 : ctx.options.rounds);
+const divergence = (updates: number): Divergence => ({
+  docs: docsFor(updates),
+  updates,
+  valueOf: (side, n) => `${side}-${n.toString(36).padStart(12, '0')}`,
+});
+
+export const healSteps = (ctx: BenchContext): number =>
+  ctx.options.healBaseDocuments.length + ctx.options.healDivergence.reduce((n, u) => n + roundsFor(ctx, u), 0);
+
+/**
+ * Scenario 3: heal after a split brain, on the shared 3-master cluster (it runs after the
+ * scenarios that only write, and heals every link it cut). First at a fixed
+ * divergence (1k updates per side) while the total data grows (base documents written before
+ * the split), then at growing divergence (1k, 10k, 100k updates per side), each beside the
+ * same divergence merged in-process with Yjs.
+ */
+export async function healAfterSplit(ctx: BenchContext, fx: Fixtures): Promise<void> {
+  const cluster = await fx.concord();
+  const budget = { deadline: performance.now() + ctx.options.healBudgetMs, writesPerSec: Number.NaN };
+  let round = 0;
+  let baseDocs = 0;
+  const divergences = async (sizes: readonly number[]): Promise<void> => {
+    for (const updates of sizes) {
+      const workload = `diverge ${updates}/side`;
+      if (overBudget(ctx, budget, 2 * updates, workload, roundsFor(ctx, updates))) continue;
+      await measure(ctx, cluster, `div${round++}`, divergence(updates), roundsFor(ctx, updates), workload, budget);
+    }
+  };
+  // Order by cost: small divergences, the size sweep, and the largest divergence last, so a
+  // tight budget drops only the most expensive measurement.
+  await divergences(ctx.options.healDivergence.filter((u) => u <= 10_000));
+  // Documents the earlier scenarios left count towards the total too (reported per row).
+  for (const total of ctx.options.healBaseDocuments) {
+    ctx.progress.status(`heal: writing base documents up to ${total}`);
+    const d = divergence(sweepDivergence);
+    const workload = `diverge ${sweepDivergence}/side, base docs grown to ${total}`;
+    if (overBudget(ctx, budget, total - baseDocs + 2 * d.updates, workload, 1)) continue;
+    await fill(cluster, baseDocs, total);
+    baseDocs = total;
+    await measure(ctx, cluster, `sweep${round++}`, d, 1, workload, budget);
+  }
+  await divergences(ctx.options.healDivergence.filter((u) => u > 10_000));
+}
+
+interface Budget {
+  readonly deadline: number;
+  writesPerSec: number;
+}
+
+/** True (and a skipped row) when `writes` more writes would not fit in what is left of the budget. */
+function overBudget(ctx: BenchContext, budget: Budget, writes: number, workload: string, steps: number): boolean {
+  const left = budget.deadline - performance.now();
+  const needMs = Number.isFinite(budget.writesPerSec) ? (writes / budget.writesPerSec) * 1000 * 1.5 : 0;
+  if (needMs <= left) return false;
+  for (let i = 0; i < steps; i++) ctx.progress.step(`heal: ${workload} skipped (time budget)`);
+  ctx.add({ scenario: 'heal', system: 'concord', workload, clients: 0, rounds: [], median: {}, skipped: `time budget: ~${Math.round(needMs / 1000)} s of writes needed, ${Math.round(left / 1000)} s left` });
+  return true;
+}
+
+async function measure(ctx: BenchContext, c: ConcordBenchCluster, prefix: string, d: Divergence, rounds: number, workload: string, budget: Budget): Promise<void> {
+  const concord: Record<string, number>[] = [];
+  const yjs: Record<string, number>[] = [];
+  for (let r = 0; r < rounds; r++) {
+    ctx.progress.step(`heal: ${workload} over ${d.docs} docs (round ${r + 1}/${rounds})`);
+    const twin = new YjsTwin(d);
+    try {
+      const res = await healRound(c, `bench/heal/${prefix}r${r}`, d, twin, (l) => ctx.note(l));
+      const st = await c.docs[0]?.status();
+      concord.push({ ...res, totalDocs: Number(st?.documents ?? 0n) });
+      budget.writesPerSec = res.writesPerSec;
+    } catch (err) {
+      ctx.note(`heal ${workload} round ${r + 1} failed: ${(err as Error).message.split('\n')[0]}`);
+      await Promise.all(c.docs.map((s) => s.setLinkFaults([], true, c.adminToken).catch(() => undefined)));
+    }
+    const merged = twin.merge();
+    yjs.push({ timeMs: merged.timeMs, bytes: merged.diffBytes, missingBytes: 2 * twin.rawBytes.a + twin.rawBytes.b });
+  }
+  const note = `${d.updates} map sets per side over ${d.docs} documents; time = heal until every node's ledger marks the episode converged`;
+  ctx.add({ scenario: 'heal', system: 'concord', workload, clients: 0, rounds: concord, median: medianMetrics(concord), note, ...(concord.length === 0 ? { skipped: 'failed' } : {}) });
+  ctx.add({
+    scenario: 'heal', system: 'yjs in-process', workload, clients: 0, rounds: yjs, median: medianMetrics(yjs),
+    note: 'two replicas per document exchange state vectors and diffs in one process (bytes = diffs + state vectors)',
+  });
+}
+
+/** Writes one small document per id from `from` to `to` (LOCAL, spread over the nodes), then waits for replication. */
+async function fill(c: ConcordBenchCluster, from: number, to: number): Promise<void> {
+  await forEachLimit(to - from, 64, async (i) => {
+    const stub = c.docs[i % c.docs.length];
+    await stub?.apply({ documentId: `bench/heal/base/d${from + i}`, operations: [{ op: { $case: 'mapSet', value: { path: ['m', 'v'], valueJson: '"base document value"' } } }], ack: AckLevel.ACK_LEVEL_LOCAL }, 30_000);
+  });
+  await eventually('base documents to replicate', async () => {
+    const all = await Promise.all(c.docs.map((s) => s.status()));
+    return all.every((st) => st.peers.every((p) => p.backlogUpdates === 0n));
+  }, 300_000);
+}
