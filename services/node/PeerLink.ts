@@ -1,6 +1,7 @@
 import { ClientDuplexStream, credentials, Metadata } from '@grpc/grpc-js';
 import { PeerMessage, PeerServiceClient } from '../../proto/gen/concord/v1/peer';
 import { LinkFaults } from './LinkFaults';
+import { SeqQueue } from './SeqQueue';
 import { peerChannelOptions, redialAfterMs } from './peerChannelOptions';
 import { OutboundTrace } from '../telemetry/replicationTelemetry';
 
@@ -43,7 +44,7 @@ export class PeerLink {
   private currentClient: PeerServiceClient;
   private lastDialAt = 0;
   private stream: ClientDuplexStream<PeerMessage, PeerMessage> | undefined;
-  private readonly queue: Queued[] = [];
+  private readonly queue = new SeqQueue<Queued>();
   private queueBytes = 0;
   private sentUpTo = 0;
   private ackedUpTo = 0;
@@ -91,7 +92,7 @@ export class PeerLink {
 
   /** Age of the oldest update the peer has not acknowledged yet (0 when it holds everything). */
   get lagMs(): number {
-    const oldest = this.queue[0];
+    const oldest = this.queue.at(0);
     return oldest === undefined ? 0 : Date.now() - oldest.at;
   }
 
@@ -130,11 +131,11 @@ export class PeerLink {
       // Dropped sequence numbers never count as acked, even when a later cumulative ack covers them.
       this.droppedUpdates += this.queue.length;
       if (this.queue.length > 0) {
-        this.droppedFrom = (this.queue[0] as Queued).seq;
-        this.droppedTo = (this.queue[this.queue.length - 1] as Queued).seq;
+        this.droppedFrom = (this.queue.at(0) as Queued).seq;
+        this.droppedTo = (this.queue.at(this.queue.length - 1) as Queued).seq;
       }
       for (const q of this.queue) q.trace?.end('dropped');
-      this.queue.length = 0;
+      this.queue.clear();
       this.queueBytes = 0;
     }
     this.queue.push({ seq, docId, update, at: Date.now(), trace });
@@ -194,7 +195,7 @@ export class PeerLink {
         const seq = Number(body.value.durableSeq);
         if (seq <= this.ackedUpTo) return;
         this.ackedUpTo = seq;
-        while (this.queue.length > 0 && (this.queue[0] as Queued).seq <= seq) {
+        while (this.queue.length > 0 && (this.queue.at(0) as Queued).seq <= seq) {
           const acked = this.queue.shift() as Queued;
           this.queueBytes -= acked.update.byteLength;
           acked.trace?.end('acked');
@@ -212,12 +213,12 @@ export class PeerLink {
     const stream = this.stream;
     if (stream === undefined || !this.connectedFlag) return;
     while (this.writable) {
-      const start = this.queue.findIndex((q) => q.seq > this.sentUpTo);
+      const start = this.queue.firstIndexAfter(this.sentUpTo);
       if (start < 0) return;
       const updates = [];
       let bytes = 0;
       for (let i = start; i < this.queue.length && updates.length < this.opts.batchUpdatesMax && bytes < this.opts.batchBytesMax; i++) {
-        const q = this.queue[i] as Queued;
+        const q = this.queue.at(i) as Queued;
         updates.push({ seq: BigInt(q.seq), documentId: q.docId, update: q.update, traceparent: q.trace?.traceparent ?? '' });
         bytes += q.update.byteLength;
       }

@@ -36,7 +36,12 @@ export class DurableRaftStorage implements RaftStorage {
     const first = this.mirror.firstIndex();
     this.mirror.append(entries.filter((e) => e.index >= first));
     const hs = engine.get(hardStateKey);
-    if (hs !== undefined) this.mirror.setHardState(decode<HardState>(hs));
+    if (hs !== undefined) {
+      // Commit-only changes are not synced, so the stored commit may trail the snapshot, which
+      // is committed by definition.
+      const stored = decode<HardState>(hs);
+      this.mirror.setHardState({ ...stored, commit: Math.max(stored.commit, this.mirror.snapshot().index) });
+    }
   }
 
   initialState(): HardState {
@@ -72,7 +77,11 @@ export class DurableRaftStorage implements RaftStorage {
       for (let i = lastNew + 1; i <= this.mirror.lastIndex(); i++) ops.push({ type: 'del', key: entryKey(i) });
       for (const e of entries) ops.push({ type: 'put', key: entryKey(e.index), value: encode(e) });
     }
-    if (hardState !== undefined) ops.push({ type: 'put', key: hardStateKey, value: encode(hardState) });
+    // etcd's MustSync rule: a hard state that only moved the commit index need not be synced
+    // (a restart recomputes commit from the log); term and vote changes always are.
+    const prev = this.mirror.initialState();
+    const mustSync = ops.length > 0 || (hardState !== undefined && (hardState.term !== prev.term || hardState.vote !== prev.vote));
+    if (hardState !== undefined && mustSync) ops.push({ type: 'put', key: hardStateKey, value: encode(hardState) });
     if (ops.length > 0) await this.engine.write(ops);
     if (snapshot !== undefined) this.mirror.applySnapshot(snapshot);
     this.mirror.append(entries);
