@@ -167,6 +167,7 @@ export class ConcordNode {
         resolve();
       });
     });
+    this.documents.store.close();
     await this.engine.close();
   }
 }

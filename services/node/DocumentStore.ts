@@ -59,6 +59,7 @@ export class DocumentStore {
   private readonly compactBytesMax: number;
   private failed: Error | undefined;
   private dirty = new Set<string>();
+  private closing = false;
 
   constructor(opts: DocumentStoreOptions) {
     this.engine = opts.engine;
@@ -204,6 +205,7 @@ export class DocumentStore {
     try {
       await written;
     } catch (err) {
+      if (this.closing) throw new DomainError('unavailable', 'this node is stopping');
       this.fail(err as Error);
     }
     for (const l of this.listeners) l({ docId, update, origin, version });
@@ -244,7 +246,13 @@ export class DocumentStore {
     return this.failed;
   }
 
+  /** Stops taking changes before the engine closes: later calls fail as "stopping", not as a storage failure. */
+  close(): void {
+    this.closing = true;
+  }
+
   private assertHealthy(): void {
+    if (this.closing) throw new DomainError('unavailable', 'this node is stopping');
     if (this.failed !== undefined) throw new DomainError('unavailable', 'storage has failed; this node is stopping');
   }
 }

@@ -60,9 +60,19 @@ async function main(argv: string[]): Promise<void> {
   const node = await ConcordNode.start(config, (msg) => log.info(msg));
   process.stdout.write(`${JSON.stringify({ event: 'ready', nodeId: config.nodeId, address: node.address, pid: process.pid })}\n`);
   let stopping = false;
+  const failCheck = setInterval(() => {
+    const failure = node.documents.store.failure;
+    if (failure !== undefined && !stopping) {
+      // A failed fsync is never retried: stop the process so no further write is acknowledged.
+      log.fatal(`storage failure, exiting: ${failure.message}`);
+      process.exit(70);
+    }
+  }, 200);
+  failCheck.unref();
   const stop = (signal: string): void => {
     if (stopping) return;
     stopping = true;
+    clearInterval(failCheck);
     log.info(`stopping on ${signal}`);
     node.stop()
       .then(() => telemetry.shutdown())
@@ -73,15 +83,6 @@ async function main(argv: string[]): Promise<void> {
   };
   process.on('SIGINT', () => stop('SIGINT'));
   process.on('SIGTERM', () => stop('SIGTERM'));
-  const failCheck = setInterval(() => {
-    const failure = node.documents.store.failure;
-    if (failure !== undefined) {
-      // A failed fsync is never retried: stop the process so no further write is acknowledged.
-      log.fatal(`storage failure, exiting: ${failure.message}`);
-      process.exit(70);
-    }
-  }, 200);
-  failCheck.unref();
 }
 
 main(process.argv).catch((err: unknown) => {

@@ -24,9 +24,10 @@ export class Fixtures {
   }
 
   /** A cluster this scenario owns; it is stopped at the end of the run if the scenario did not. */
-  startConcord(nodes: number, label: string): Promise<ConcordBenchCluster> {
+  startConcord(nodes: number, label: string, env?: Readonly<Record<string, string | undefined>>): Promise<ConcordBenchCluster> {
     return this.own(startConcordBench({
       nodes,
+      ...(env === undefined ? {} : { env }),
       cpuProfileDir: this.ctx.options.profile ? this.profileDir(label) : undefined,
       log: (line) => this.ctx.log(line),
     }));

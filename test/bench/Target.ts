@@ -7,4 +7,6 @@ export interface Target {
   /** undefined when it could not be measured (a reference skipped, a scenario not run). */
   readonly met: boolean | undefined;
   readonly note?: string;
+  /** A number the issue asks to report, without a goal: shown as a line under the targets table. */
+  readonly reportOnly?: boolean;
 }

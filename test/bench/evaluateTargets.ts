@@ -1,6 +1,7 @@
 import { formatNumber } from './formatResults';
 import { Measurement } from './Measurement';
 import { ratio } from './stats';
+import { tracingWorkload } from './scenarios/tracingCost';
 import { Target } from './Target';
 
 type Find = (scenario: string, system: string, workload: string, clients?: number) => Record<string, number> | undefined;
@@ -29,6 +30,19 @@ export function evaluateTargets(ms: readonly Measurement[]): Target[] {
   });
   const all = ratio(find('convergent', 'concord', 'apply ALL', 64)?.p99Ms, find('convergent', 'concord', 'apply LOCAL', 64)?.p99Ms);
   out.push({ target: 'convergent ALL p99 / LOCAL p99', measured: x(all), goal: '<= 3x', met: judge(all, (v) => v <= 3) });
+  const off = find('tracing', 'concord', tracingWorkload.off, 64);
+  const on = find('tracing', 'concord', tracingWorkload.on, 64);
+  const onOff = ratio(on?.opsPerSec, off?.opsPerSec);
+  out.push({
+    target: 'tracing cost',
+    measured: Number.isFinite(onOff)
+      ? `${formatNumber((1 - onOff) * 100, 1)}% throughput (convergent LOCAL, 64 clients: ${formatNumber(on?.opsPerSec, 0)} ops/s traced vs ${formatNumber(off?.opsPerSec, 0)} untraced, on/off ${formatNumber(onOff, 3)}x; ` +
+        `p50 ${formatNumber(on?.p50Ms, 2)} vs ${formatNumber(off?.p50Ms, 2)} ms, p99 ${formatNumber(on?.p99Ms, 2)} vs ${formatNumber(off?.p99Ms, 2)} ms)`
+      : 'not measured',
+    goal: 'reported',
+    met: undefined,
+    reportOnly: true,
+  });
   for (const m of ms.filter((r) => r.scenario === 'heal' && r.system === 'concord' && r.workload.startsWith('diverge') && !r.workload.includes('base docs'))) {
     const yjs = find('heal', 'yjs in-process', m.workload);
     const t = ratio(m.median.timeMs, yjs?.timeMs);

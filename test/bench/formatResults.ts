@@ -7,6 +7,7 @@ const columns: Record<string, [string, string, number][]> = {
   authoritative: [['opsPerSec', 'ops/s', 0], ['p50Ms', 'p50 ms', 2], ['p99Ms', 'p99 ms', 2], ['errors', 'errors', 0]],
   convergent: [['opsPerSec', 'ops/s', 0], ['p50Ms', 'p50 ms', 2], ['p99Ms', 'p99 ms', 2], ['lagP50Ms', 'lag p50 ms', 2], ['lagP99Ms', 'lag p99 ms', 2], ['errors', 'errors', 0]],
   'convergent-50': [['opsPerSec', 'ops/s', 0], ['p50Ms', 'p50 ms', 2], ['p99Ms', 'p99 ms', 2], ['errors', 'errors', 0]],
+  tracing: [['opsPerSec', 'ops/s', 0], ['p50Ms', 'p50 ms', 2], ['p99Ms', 'p99 ms', 2], ['errors', 'errors', 0], ['opsVsOff', 'ops/s vs off', 3]],
   echo: [['opsPerSec', 'ops/s', 0], ['p50Ms', 'p50 ms', 2], ['p99Ms', 'p99 ms', 2]],
   heal: [['totalDocs', 'docs total', 0], ['timeMs', 'time ms', 0], ['drainMs', 'drained ms', 0], ['bytes', 'bytes', 0], ['missingBytes', 'missing bytes', 0], ['bytesRatio', 'bytes/missing', 2], ['verified', 'verified', 0]],
   scale: [['documents', 'docs', 0], ['writeOpsPerSec', 'write ops/s', 0], ['rssMiB', 'RSS MiB', 0], ['bytesPerDoc', 'RSS B/doc', 0], ['restartMs', 'restart ms', 0], ['rssAfterRestartMiB', 'RSS after restart MiB', 0]],
@@ -59,8 +60,10 @@ export function formatResults(doc: ResultsDoc): string {
     '',
     '| target | measured | goal | status |',
     '|---|---|---|---|',
-    ...doc.targets.map((t) => `| ${t.target} | ${t.measured} | ${t.goal} | ${t.met === undefined ? 'not measured' : t.met ? 'met' : '**missed**'}${t.note ? ` (${t.note})` : ''} |`),
+    ...doc.targets.filter((t) => t.reportOnly !== true).map((t) => `| ${t.target} | ${t.measured} | ${t.goal} | ${t.met === undefined ? 'not measured' : t.met ? 'met' : '**missed**'}${t.note ? ` (${t.note})` : ''} |`),
   ];
+  const reported = doc.targets.filter((t) => t.reportOnly === true);
+  if (reported.length > 0) out.push('', ...reported.map((t) => `${t.target}: ${t.measured}${t.note ? ` (${t.note})` : ''}`));
   const scenarios = [...new Set(doc.measurements.map((x) => x.scenario))];
   for (const s of scenarios) {
     out.push('', `## ${s}`, '', scenarioTable(s, doc.measurements.filter((x) => x.scenario === s)));

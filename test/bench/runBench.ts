@@ -13,6 +13,7 @@ import { convergentSteps, convergentWrites } from './scenarios/convergentWrites'
 import { echoCeiling, echoSteps } from './scenarios/echoCeiling';
 import { healAfterSplit, healSteps } from './scenarios/healAfterSplit';
 import { scaleDocuments, scaleSteps } from './scenarios/scaleDocuments';
+import { tracingCost, tracingSteps } from './scenarios/tracingCost';
 
 // `npm run bench` entry. Runs the chosen scenarios in a fixed order (the ones that only read
 // the shared cluster before the one that cuts its links), writes results.json and results.md
@@ -27,10 +28,11 @@ const scenarios: Record<ScenarioName, Scenario> = {
   echo: { steps: echoSteps, run: (ctx) => echoCeiling(ctx) },
   authoritative: { steps: authoritativeSteps, run: authoritativeWrites },
   convergent: { steps: convergentSteps, run: convergentWrites },
+  tracing: { steps: tracingSteps, run: tracingCost },
   heal: { steps: healSteps, run: healAfterSplit },
   scale: { steps: scaleSteps, run: scaleDocuments },
 };
-const order: ScenarioName[] = ['echo', 'authoritative', 'convergent', 'heal', 'scale'];
+const order: ScenarioName[] = ['echo', 'authoritative', 'convergent', 'tracing', 'heal', 'scale'];
 
 export async function runBench(options: BenchOptions, command: string, quiet = false): Promise<{ doc: ResultsDoc; dir: string }> {
   const started = Date.now();

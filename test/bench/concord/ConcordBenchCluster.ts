@@ -22,6 +22,8 @@ export interface ConcordBenchOptions {
   /** Folder for node CPU profiles (written when each node exits), or undefined. */
   readonly cpuProfileDir?: string;
   readonly log: (line: string) => void;
+  /** Extra node environment over this process's; an undefined value removes the variable. */
+  readonly env?: Readonly<Record<string, string | undefined>>;
 }
 
 /**
@@ -42,7 +44,7 @@ export async function startConcordBench(opts: ConcordBenchOptions): Promise<Conc
       readyTimeoutMs: 120_000,
       // Profiling swaps in a wrapper entry (Node 20 refuses --cpu-prof in NODE_OPTIONS).
       ...(opts.cpuProfileDir === undefined ? {} : { entry: 'test/bench/concord/profiledNode.ts' }),
-      env: { ...process.env, CONCORD_ADMIN_TOKEN: adminToken, CONCORD_BENCH_CPU_PROF_DIR: opts.cpuProfileDir ?? '' },
+      env: nodeEnv({ ...process.env, CONCORD_ADMIN_TOKEN: adminToken, CONCORD_BENCH_CPU_PROF_DIR: opts.cpuProfileDir ?? '', ...opts.env }),
       onOutput: (id, stream, line) => {
         if (stream === 'stderr' && /error|fail/i.test(line)) opts.log(`concord ${id}: ${line}`);
       },
@@ -75,6 +77,11 @@ export async function startConcordBench(opts: ConcordBenchOptions): Promise<Conc
       fs.rmSync(dir, { recursive: true, force: true });
     },
   };
+}
+
+/** The environment without the variables set to undefined (so an override can remove one). */
+function nodeEnv(env: Record<string, string | undefined>): NodeJS.ProcessEnv {
+  return Object.fromEntries(Object.entries(env).filter(([, v]) => v !== undefined));
 }
 
 /** Resident set size of a process from /proc (0 when it is gone or /proc is missing). */
