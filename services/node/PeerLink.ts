@@ -40,6 +40,9 @@ interface Queued {
  * node pushes the updates it accepted, in batches, and receives durability acks and heartbeats.
  * Unacked updates stay queued and are re-sent after a reconnect (Yjs updates are idempotent).
  */
+/** Past this backlog a reconnect leaves catching up to anti-entropy. */
+export const reconnectBacklogBytesMax = 256 << 10;
+
 export class PeerLink {
   private currentClient: PeerServiceClient;
   private lastDialAt = 0;
@@ -126,21 +129,27 @@ export class PeerLink {
   }
 
   enqueue(seq: number, docId: string, update: Uint8Array, trace?: OutboundTrace): void {
-    if (this.queueBytes + update.byteLength > this.opts.queueBytesMax) {
-      // Bounded memory: forget the backlog; the next anti-entropy round sends what is missing.
-      // Dropped sequence numbers never count as acked, even when a later cumulative ack covers them.
-      this.droppedUpdates += this.queue.length;
-      if (this.queue.length > 0) {
-        this.droppedFrom = (this.queue.at(0) as Queued).seq;
-        this.droppedTo = (this.queue.at(this.queue.length - 1) as Queued).seq;
-      }
-      for (const q of this.queue) q.trace?.end('dropped');
-      this.queue.clear();
-      this.queueBytes = 0;
-    }
+    // Bounded memory: past the limit, forget the backlog; anti-entropy sends what is missing.
+    if (this.queueBytes + update.byteLength > this.opts.queueBytesMax) this.dropBacklog();
     this.queue.push({ seq, docId, update, at: Date.now(), trace });
     this.queueBytes += update.byteLength;
     this.flush();
+  }
+
+  /**
+   * Forgets the queued updates: the anti-entropy round that runs on every (re)connect sends
+   * what the peer lacks as compact Yjs diffs instead. Dropped sequence numbers never count as
+   * acked, even when a later cumulative ack covers them.
+   */
+  private dropBacklog(): void {
+    this.droppedUpdates += this.queue.length;
+    if (this.queue.length > 0) {
+      this.droppedFrom = (this.queue.at(0) as Queued).seq;
+      this.droppedTo = (this.queue.at(this.queue.length - 1) as Queued).seq;
+    }
+    for (const q of this.queue) q.trace?.end('dropped');
+    this.queue.clear();
+    this.queueBytes = 0;
   }
 
   private connect(): void {
@@ -158,7 +167,11 @@ export class PeerLink {
     const stream = this.currentClient.replicate(md);
     this.stream = stream;
     this.writable = true;
-    this.sentUpTo = this.ackedUpTo; // resend everything not yet acked
+    // After a short blip, resend what is not acked yet (fast acks for waiting writes). After a
+    // longer cut the backlog is large: anti-entropy on connect covers it with diffs, and sending
+    // both would double the bytes of every heal.
+    if (this.queueBytes > reconnectBacklogBytesMax) this.dropBacklog();
+    this.sentUpTo = this.ackedUpTo;
     this.send(stream, { body: { $case: 'hello', value: { nodeId: this.opts.selfId, clusterId: this.opts.clusterId, incarnation: this.opts.incarnation } } });
     stream.on('data', (msg: PeerMessage) => this.onMessage(msg));
     stream.on('drain', () => {
