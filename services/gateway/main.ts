@@ -1,8 +1,12 @@
 import { existsSync, readFileSync } from 'node:fs';
 import { parseArgs } from 'node:util';
-import { buildMobileApp } from '../../clients/mobile/buildMobileApp';
-import { startGateway } from './startGateway';
+import { serviceNames } from '../telemetry/names';
+import { startTelemetry } from '../telemetry/startTelemetry';
 
+// Only node built-ins and the telemetry bootstrap are imported statically: the gateway (and with
+// it @grpc/grpc-js) loads after telemetry has started, so its calls to the nodes are traced
+// (service concord-gateway) when the OTEL_* variables configure tracing.
+//
 // Process entry for a gateway on its own (next to `npm start`, or in a container):
 //   node --import tsx services/gateway/main.ts --nodes n1=127.0.0.1:7001,n2=127.0.0.1:7002,n3=127.0.0.1:7003 \
 //     --port 8080 --admin-token-file .concord/data/admin-token
@@ -15,6 +19,9 @@ const defaultNodes = 'n1=127.0.0.1:7001,n2=127.0.0.1:7002,n3=127.0.0.1:7003';
 const upTokenFile = '.concord/data/admin-token';
 
 async function main(): Promise<void> {
+  const telemetry = await startTelemetry({ serviceName: serviceNames.gateway });
+  const { buildMobileApp } = await import('../../clients/mobile/buildMobileApp');
+  const { startGateway } = await import('./startGateway');
   const { values } = parseArgs({
     options: {
       nodes: { type: 'string', default: defaultNodes },
@@ -45,7 +52,7 @@ async function main(): Promise<void> {
   console.log(`gateway on ${gateway.url} -> ${nodes.map((n) => `${n.id}=${n.address}`).join(', ')}`);
   console.log(`demo: ${gateway.url}   phone app: ${gateway.url}app/?user=ann`);
   if (adminToken === undefined) console.log('no admin token: the demo panel cannot cut or heal links');
-  const stop = (): void => void gateway.close().then(() => process.exit(0));
+  const stop = (): void => void gateway.close().then(() => telemetry.shutdown()).then(() => process.exit(0));
   process.once('SIGINT', stop);
   process.once('SIGTERM', stop);
 }
