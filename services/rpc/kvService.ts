@@ -7,6 +7,7 @@ import { callUnary, UnaryMethod } from '../node/callUnary';
 import { peerChannelOptions } from '../node/peerChannelOptions';
 import { LinkFaults } from '../node/LinkFaults';
 import { remainingMs, serverStream, unary } from './handlers';
+import { toServiceError } from './errorTable';
 import { checkKey, checkValue, fromKv, fromRange, fromResponseOp, nonNegative, toCompare, toRangeQuery, toRequestOp } from './kvConvert';
 
 const defaultDeadlineMs = 5000;
@@ -181,7 +182,22 @@ function watch(
       });
     };
     const off = auth.onRevision(send);
+    // A node cut off from the majority applies nothing new: end the watch with UNAVAILABLE
+    // (after two checks, so a blip does not end it) so the client resumes on a node that can
+    // follow the log, from its last revision + 1.
+    let strikes = 0;
+    const quorumCheck = setInterval(() => {
+      try {
+        auth.assertQuorumReachable();
+        strikes = 0;
+      } catch (err) {
+        if (++strikes < 2) return;
+        done();
+        call.emit('error', toServiceError(err));
+      }
+    }, 500);
     const done = (): void => {
+      clearInterval(quorumCheck);
       off();
       resolve();
     };

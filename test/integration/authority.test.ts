@@ -94,6 +94,12 @@ test('bad input: unknown lease, bad revision, oversized value, too many txn ops,
 
 test('the minority side answers UNAVAILABLE at once, naming the voters it reaches; the majority serves', async () => {
   const ids = tc.cluster.nodes.map((n) => n.id);
+  // A watch on the node about to be cut off ends with UNAVAILABLE, so its client can resume elsewhere.
+  const watch = kv[0]!.client.watch({ key: 'during/', rangeEnd: 'during0', startRevision: 0n, prevKv: false });
+  const watchEnded = new Promise<{ code: number }>((resolve) => {
+    watch.on('error', (e: { code: number }) => resolve(e));
+    watch.on('data', () => undefined);
+  });
   await Promise.all(tc.stubs.map((s, i) => s.setLinkFaults((i === 0 ? ids.slice(1) : [ids[0]!]).map((peerId) => ({ peerId, cut: true, delayMs: 0 })), true)));
   try {
     await eventually('n1 has no quorum', async () => (await codeOf(kv[0]!.counterAdd('wallet/bob', 1))).code === status.UNAVAILABLE, 10_000);
@@ -104,6 +110,7 @@ test('the minority side answers UNAVAILABLE at once, naming the voters it reache
     expect(r.details).toMatch(/no quorum: this node reaches 1 of 3 voters \(n1\)/);
     expect(r.metadata?.get('concord-reachable-voters')).toEqual(['n1']);
     await eventually('majority serves', async () => (await kv[1]!.put('during/split', 'ok')).header !== undefined, 10_000);
+    expect((await watchEnded).code).toBe(status.UNAVAILABLE);
     expect(text((await kv[2]!.get('during/split')).kvs[0]?.value)).toBe('ok');
   } finally {
     await Promise.all(tc.stubs.map((s) => s.setLinkFaults([], true)));
