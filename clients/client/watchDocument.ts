@@ -6,7 +6,7 @@ import type { NodePool } from './NodePool';
 import { isServiceError } from './serviceError';
 
 // A document subscription as an async iterable that survives node failures: when the stream
-// breaks with UNAVAILABLE it resubscribes on another node from the last version received, so
+// breaks with UNAVAILABLE (or CANCELLED: a node shutting down) it resubscribes on another node from the last version received, so
 // the caller sees one gap-free sequence of updates. Subscribing is idempotent, so this is within
 // the retry rule. A clean end of the stream by the server, or the caller's abort signal, ends
 // the iteration; `break` in a for-await cancels the stream.
@@ -53,7 +53,9 @@ export async function* watchDocument(settings: WatchSettings): AsyncGenerator<Wa
     } catch (error) {
       // Aborting is how the caller stops watching: it ends the iteration, it is not a failure.
       if (settings.signal?.aborted) return;
-      if (!isServiceError(error) || error.code !== status.UNAVAILABLE) throw error;
+      // CANCELLED here is never ours (we only cancel after leaving the loop, or on abort, handled
+      // above): a node shutting down cancels its streams, so resume elsewhere as for UNAVAILABLE.
+      if (!isServiceError(error) || (error.code !== status.UNAVAILABLE && error.code !== status.CANCELLED)) throw error;
       if (++resubscribes > settings.resubscribeMax) throw error;
       settings.pool.markDown(endpoint);
     } finally {
