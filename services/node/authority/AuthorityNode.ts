@@ -24,6 +24,9 @@ export interface AuthorityOptions {
   readonly otherReachable?: () => readonly string[];
 }
 
+/** Revisions of history (old versions, watch events) kept by auto-compaction. */
+export const historyRevisionsKept = 10_000;
+
 export type RevisionListener = (revision: number, events: KvEvent[]) => void;
 
 interface Proposal {
@@ -61,6 +64,7 @@ export class AuthorityNode {
   private readSeq = 0;
   private stopped = false;
   private isLeader = false;
+  private compactProposedAt = 0;
   private readonly telemetry: ConsensusTelemetry;
 
   constructor(private readonly opts: AuthorityOptions) {
@@ -83,7 +87,10 @@ export class AuthorityNode {
   start(): void {
     this.tickTimer = setInterval(() => {
       this.raw.tick();
-      if (this.isLeader) this.expireLeases();
+      if (this.isLeader) {
+        this.expireLeases();
+        this.autoCompact();
+      }
       this.schedule();
     }, this.opts.tickMs);
   }
@@ -287,6 +294,20 @@ export class AuthorityNode {
       const res = this.raw.propose([encodeCommand({ type: 'lease-expire', id, grantToken: fencingToken })]);
       if (!res.ok) this.opts.log(`authority: could not propose expiry of lease ${id}: ${res.reason}`);
     }
+  }
+
+  /**
+   * Revision-based auto-compaction, as etcd offers: the leader proposes a compaction that keeps
+   * the last `historyRevisionsKept` revisions, so old versions and watch history do not grow
+   * without bound (and snapshots, which serialize them, stay cheap). It is an ordinary log
+   * command, so every voter compacts at the same point.
+   */
+  private autoCompact(): void {
+    const { revision, compactRevision } = this.sm.store;
+    if (revision - compactRevision < 2 * historyRevisionsKept || this.compactProposedAt >= revision) return;
+    this.compactProposedAt = revision;
+    const res = this.raw.propose([encodeCommand({ type: 'compact', revision: revision - historyRevisionsKept })]);
+    if (res.ok) this.schedule();
   }
 
   private async maybeSnapshot(): Promise<void> {

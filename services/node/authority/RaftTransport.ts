@@ -6,6 +6,11 @@ import { callUnary } from '../callUnary';
 import { LinkFaults } from '../LinkFaults';
 import { peerChannelOptions, redialAfterMs } from '../peerChannelOptions';
 
+/** Calls in flight per peer; messages queued meanwhile go together in the next call. */
+export const inflightCallsMax = 4;
+/** Messages queued per peer at most (a peer that does not answer must not grow memory). */
+export const backlogMessagesMax = 4096;
+
 export interface VoterAddress {
   readonly id: string;
   readonly address: string;
@@ -20,6 +25,7 @@ export class RaftTransport {
   private readonly clients = new Map<string, RaftServiceClient>();
   private readonly lastHeard = new Map<string, number>();
   private readonly inflight = new Map<string, number>();
+  private readonly backlog = new Map<string, Message[]>();
   private readonly addresses = new Map<string, string>();
   private readonly dialedAt = new Map<string, number>();
 
@@ -38,33 +44,53 @@ export class RaftTransport {
     }
   }
 
+  /**
+   * Queues messages per peer and sends them in batches: at most `inflightCallsMax` calls are in
+   * flight per peer, and whatever queues up meanwhile goes in the next call. Under load this
+   * coalesces instead of dropping (a dropped append stalls its follower until the leader
+   * probes). The backlog is bounded; its oldest messages go first (Raft resends what matters).
+   */
   send(messages: readonly Message[]): void {
-    const byPeer = new Map<string, Message[]>();
+    const touched = new Set<string>();
     for (const m of messages) {
-      const list = byPeer.get(m.to) ?? [];
-      list.push(m);
-      byPeer.set(m.to, list);
+      if (this.faults.isCut(m.to) || !this.clients.has(m.to)) continue;
+      let queue = this.backlog.get(m.to);
+      if (queue === undefined) this.backlog.set(m.to, (queue = []));
+      queue.push(m);
+      touched.add(m.to);
     }
-    for (const [peer, list] of byPeer) {
+    for (const peer of touched) {
+      const queue = this.backlog.get(peer) as Message[];
+      if (queue.length > backlogMessagesMax) queue.splice(0, queue.length - backlogMessagesMax);
       this.redialIfStuck(peer);
+      this.pump(peer);
+    }
+  }
+
+  private pump(peer: string): void {
+    while ((this.inflight.get(peer) ?? 0) < inflightCallsMax) {
+      const queue = this.backlog.get(peer);
       const client = this.clients.get(peer);
-      if (client === undefined || this.faults.isCut(peer)) continue;
-      // Bound what is in flight per peer: a slow peer must not pile up calls; Raft resends.
-      if ((this.inflight.get(peer) ?? 0) >= 64) continue;
-      const payload = new TextEncoder().encode(JSON.stringify(list, bytesReplacer));
+      if (queue === undefined || queue.length === 0 || client === undefined || this.faults.isCut(peer)) return;
+      this.backlog.set(peer, []);
+      const payload = new TextEncoder().encode(JSON.stringify(queue, bytesReplacer));
       const md = new Metadata();
       md.set('concord-node-id', this.selfId);
+      this.inflight.set(peer, (this.inflight.get(peer) ?? 0) + 1);
       const go = (): void => {
-        this.inflight.set(peer, (this.inflight.get(peer) ?? 0) + 1);
         callUnary(client.deliver.bind(client), { from: this.selfId, clusterId: this.clusterId, messages: payload }, this.callDeadlineMs, md)
           .then(() => this.heard(peer), () => undefined)
-          .finally(() => this.inflight.set(peer, Math.max(0, (this.inflight.get(peer) ?? 1) - 1)));
+          .finally(() => {
+            this.inflight.set(peer, Math.max(0, (this.inflight.get(peer) ?? 1) - 1));
+            this.pump(peer);
+          });
       };
       const delayMs = this.faults.get(peer).delayMs;
       if (delayMs > 0) setTimeout(go, delayMs);
       else go();
     }
   }
+
 
   /**
    * A peer silent for a while gets a new client: the old one may be stuck on a dial whose SYN
