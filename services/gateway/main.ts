@@ -2,6 +2,7 @@ import { existsSync, readFileSync } from 'node:fs';
 import { parseArgs } from 'node:util';
 import { serviceNames } from '../telemetry/names';
 import { startTelemetry } from '../telemetry/startTelemetry';
+import { parsePeers } from '../node/NodeConfig';
 
 // Only node built-ins and the telemetry bootstrap are imported statically: the gateway (and with
 // it @grpc/grpc-js) loads after telemetry has started, so its calls to the nodes are traced
@@ -33,11 +34,7 @@ async function main(): Promise<void> {
     },
   });
   // The nodes' own --peers syntax: id=host:port[/role].
-  const nodes = (values.nodes ?? defaultNodes).split(',').map((spec) => {
-    const match = /^([^=]+)=([^/]+)(?:\/(master|witness|replica))?$/.exec(spec.trim());
-    if (match === null) throw new Error(`--nodes wants id=host:port[/role],..., got "${spec}"`);
-    return { id: match[1] ?? '', address: match[2] ?? '', role: (match[3] ?? 'master') as 'master' | 'witness' | 'replica' };
-  });
+  const nodes = parsePeers(values.nodes ?? defaultNodes);
   const file = values['admin-token-file'] ?? (process.env.CONCORD_ADMIN_TOKEN ? undefined : existsSync(upTokenFile) ? upTokenFile : undefined);
   const adminToken = file !== undefined ? readFileSync(file, 'utf8').trim() : process.env.CONCORD_ADMIN_TOKEN || undefined;
   const staticDir = values['static-dir'] ?? (await buildMobileApp());

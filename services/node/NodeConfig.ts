@@ -1,4 +1,4 @@
-import { PeerConfig } from './Replicator';
+import type { PeerConfig } from './Replicator';
 
 export type NodeRole = 'master' | 'witness' | 'replica';
 

@@ -4,7 +4,8 @@ import { Compare, CompareResult, CompareTarget, KeyValue, kvLimits, RangeQuery, 
 
 /** Protobuf <-> core conversions for the KV service, with input validation. */
 
-const num = (v: bigint, what: string): number => {
+/** An int64 from the wire as a number, refusing what a JS number cannot hold exactly. */
+export const num = (v: bigint, what: string): number => {
   if (v > BigInt(Number.MAX_SAFE_INTEGER) || v < BigInt(Number.MIN_SAFE_INTEGER)) throw invalidArgument(`${what} is out of range`);
   return Number(v);
 };

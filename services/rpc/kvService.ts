@@ -8,7 +8,7 @@ import { peerChannelOptions } from '../node/peerChannelOptions';
 import { LinkFaults } from '../node/LinkFaults';
 import { remainingMs, serverStream, unary } from './handlers';
 import { toServiceError } from './errorTable';
-import { checkKey, checkValue, fromKv, fromRange, fromResponseOp, nonNegative, toCompare, toRangeQuery, toRequestOp } from './kvConvert';
+import { checkKey, checkValue, fromKv, fromRange, fromResponseOp, nonNegative, num, toCompare, toRangeQuery, toRequestOp } from './kvConvert';
 
 const defaultDeadlineMs = 5000;
 const forwardedHeader = 'concord-forwarded-by';
@@ -134,18 +134,13 @@ export function kvService(auth: AuthorityNode, opts: KvServiceOptions): pb.KvSer
       const r = await propose({
         type: 'counter-add',
         key: checkKey(req.key),
-        delta: numberOf(req.delta, 'delta'),
-        floor: req.hasFloor ? numberOf(req.floor, 'floor') : undefined,
-        ceiling: req.hasCeiling ? numberOf(req.ceiling, 'ceiling') : undefined,
+        delta: num(req.delta, 'delta'),
+        floor: req.hasFloor ? num(req.floor, 'floor') : undefined,
+        ceiling: req.hasCeiling ? num(req.ceiling, 'ceiling') : undefined,
       }, t);
       return { header: { ...header(), revision: BigInt(r.revision) }, value: BigInt(r.value) };
     }),
   };
-}
-
-function numberOf(v: bigint, what: string): number {
-  if (v > BigInt(Number.MAX_SAFE_INTEGER) || v < BigInt(Number.MIN_SAFE_INTEGER)) throw invalidArgument(`${what} is out of range`);
-  return Number(v);
 }
 
 /**

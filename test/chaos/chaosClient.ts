@@ -18,8 +18,9 @@
 // --phantom <n>: also report n writes that were never sent (only to prove the checker fails).
 import { credentials, type ServiceError } from '@grpc/grpc-js';
 import { createInterface } from 'node:readline';
-import { AckLevel, DocumentServiceClient, type Operation } from '../../proto/gen/concord/v1/documents';
+import { AckLevel, DocumentServiceClient } from '../../proto/gen/concord/v1/documents';
 import { callUnary } from '../../services/node/callUnary';
+import { ops } from '../../clients/client/ops';
 
 interface Args {
   target: string;
@@ -50,8 +51,8 @@ function parseArgs(argv: string[]): Args {
 const docName = (k: number): string => `chaos/d${k}`;
 const writeKey = (client: number, seq: number): string => `w${client}-${seq}`;
 
-const set = (path: string[], value: unknown): Operation => ({ op: { $case: 'mapSet', value: { path, valueJson: JSON.stringify(value) } } });
-const add = (path: string[], delta: number): Operation => ({ op: { $case: 'counterAdd', value: { path, delta } } });
+const set = ops.set;
+const add = ops.counterAdd;
 
 function print(obj: unknown): void {
   process.stdout.write(`${JSON.stringify(obj)}\n`);

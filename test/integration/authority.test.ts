@@ -4,7 +4,7 @@
 // voters it reaches, and a new leader serves within 2 s of losing the old one.
 import { status } from '@grpc/grpc-js';
 import { KvStubs, kvStubs, text } from './kvStubs';
-import { eventually } from './nodeStubs';
+import { codeOf, eventually } from './nodeStubs';
 import { startTestCluster, TestCluster } from './startTestCluster';
 
 let tc: TestCluster;
@@ -21,14 +21,6 @@ afterAll(async () => {
   await tc?.stop();
 });
 
-async function codeOf(p: Promise<unknown>): Promise<{ code: number; details: string; metadata?: { get(k: string): unknown[] } }> {
-  try {
-    await p;
-  } catch (err) {
-    return err as { code: number; details: string };
-  }
-  return { code: status.OK, details: '' };
-}
 
 async function leaderIndex(): Promise<number> {
   const st = await tc.stubs[0]!.status().catch(() => tc.stubs[1]!.status());

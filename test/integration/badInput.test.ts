@@ -4,7 +4,7 @@
 import { status } from '@grpc/grpc-js';
 import * as Y from 'yjs';
 import { AckLevel, Operation } from '../../proto/gen/concord/v1/documents';
-import { NodeStubs } from './nodeStubs';
+import { codeOf, NodeStubs } from './nodeStubs';
 import { startTestCluster, TestCluster } from './startTestCluster';
 
 let tc: TestCluster;
@@ -21,15 +21,6 @@ afterAll(async () => {
   await tc?.stop();
 });
 
-async function codeOf(p: Promise<unknown>): Promise<{ code: number; details: string }> {
-  try {
-    await p;
-  } catch (err) {
-    const e = err as { code: number; details: string };
-    return { code: e.code, details: e.details };
-  }
-  return { code: status.OK, details: '' };
-}
 
 async function unchanged(): Promise<void> {
   expect((await s.get({ documentId: doc })).json).toBe('{"m":{"k":1}}');

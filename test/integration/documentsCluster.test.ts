@@ -2,13 +2,14 @@
 // concurrent writes converge to identical JSON and versions, ALL acks mean every node already
 // has the write, SIGKILL loses no acked write, and a restarted node catches up by diff only.
 import * as Y from 'yjs';
-import { AckLevel, Operation } from '../../proto/gen/concord/v1/documents';
+import { AckLevel } from '../../proto/gen/concord/v1/documents';
 import { eventually } from './nodeStubs';
 import { startTestCluster, TestCluster } from './startTestCluster';
+import { ops } from '../../clients/client/ops';
 
-const set = (path: string[], value: unknown): Operation => ({ op: { $case: 'mapSet', value: { path, valueJson: JSON.stringify(value) } } });
-const add = (path: string[], delta: number): Operation => ({ op: { $case: 'counterAdd', value: { path, delta } } });
-const textInsert = (path: string[], index: number, text: string): Operation => ({ op: { $case: 'textInsert', value: { path, index, text } } });
+const set = ops.set;
+const add = ops.counterAdd;
+const textInsert = ops.textInsert;
 
 let tc: TestCluster;
 

@@ -1,4 +1,5 @@
 import { credentials } from '@grpc/grpc-js';
+import { status } from '@grpc/grpc-js';
 import { AdminServiceClient, LedgerResponse, LinkFault, SetLinkFaultsResponse, StatusResponse } from '../../proto/gen/concord/v1/admin';
 import { Metadata } from '@grpc/grpc-js';
 import {
@@ -61,4 +62,14 @@ export async function eventually(what: string, check: () => Promise<boolean>, ti
     if (Date.now() - started > timeoutMs) throw new Error(`timed out after ${timeoutMs} ms waiting for: ${what}`);
     await new Promise((r) => setTimeout(r, 50));
   }
+}
+
+/** The gRPC status a call ended with (OK when it succeeded), for asserting on refusals. */
+export async function codeOf(p: Promise<unknown>): Promise<{ code: number; details: string; metadata?: { get(k: string): unknown[] } }> {
+  try {
+    await p;
+  } catch (err) {
+    return err as { code: number; details: string };
+  }
+  return { code: status.OK, details: '' };
 }

@@ -2,12 +2,13 @@
 // writes, QUORUM/ALL fail clearly on the side that cannot reach enough masters, the heal
 // converges every node, and the partition ledger records the episode with its numbers.
 import { status } from '@grpc/grpc-js';
-import { AckLevel, Operation } from '../../proto/gen/concord/v1/documents';
-import { eventually } from './nodeStubs';
+import { AckLevel } from '../../proto/gen/concord/v1/documents';
+import { codeOf, eventually } from './nodeStubs';
 import { startTestCluster, TestCluster } from './startTestCluster';
+import { ops } from '../../clients/client/ops';
 
-const set = (path: string[], value: unknown): Operation => ({ op: { $case: 'mapSet', value: { path, valueJson: JSON.stringify(value) } } });
-const add = (path: string[], delta: number): Operation => ({ op: { $case: 'counterAdd', value: { path, delta } } });
+const set = ops.set;
+const add = ops.counterAdd;
 
 let tc: TestCluster;
 
@@ -19,14 +20,6 @@ afterAll(async () => {
   await tc?.stop();
 });
 
-async function codeOf(p: Promise<unknown>): Promise<{ code: number; details: string }> {
-  try {
-    await p;
-  } catch (err) {
-    return err as { code: number; details: string };
-  }
-  return { code: status.OK, details: '' };
-}
 
 /** `concord partition n1 | n2 n3`: every node cuts the links that cross the line. */
 async function isolate(idx: number): Promise<void> {

@@ -41,6 +41,11 @@ export async function startTestCluster(
     },
   });
   const stubs = cluster.nodes.map((node) => nodeStubs(node.address));
+  const stop = async (): Promise<void> => {
+    stubs.forEach((s) => s.close());
+    await cluster.stop();
+    fs.rmSync(dir, { recursive: true, force: true });
+  };
   try {
     await eventually(ready === 'whole' ? 'cluster whole (links up, one leader)' : 'a leader', async () => {
       const all = await Promise.all(stubs.map((s) => s.status()));
@@ -48,9 +53,7 @@ export async function startTestCluster(
       return leader !== '' && all.every((st) => st.authority?.leaderId === leader && (ready === 'leader' || st.peers.every((p) => p.reachable)));
     }, 30_000);
   } catch (err) {
-    stubs.forEach((s) => s.close());
-    await cluster.stop();
-    fs.rmSync(dir, { recursive: true, force: true });
+    await stop();
     throw new Error(`${(err as Error).message}\n${logs.slice(-30).join('\n')}`);
   }
   return {
@@ -58,10 +61,6 @@ export async function startTestCluster(
     stubs,
     dir,
     logs,
-    stop: async () => {
-      stubs.forEach((s) => s.close());
-      await cluster.stop();
-      fs.rmSync(dir, { recursive: true, force: true });
-    },
+    stop,
   };
 }

@@ -7,12 +7,13 @@ import * as os from 'node:os';
 import * as path from 'node:path';
 import { freeLoopbackPorts } from '../../clients/cli/freeLoopbackPorts';
 import { NodeProcess } from '../../clients/cli/NodeProcess';
-import { AckLevel, Operation } from '../../proto/gen/concord/v1/documents';
+import { AckLevel } from '../../proto/gen/concord/v1/documents';
 import { kvStubs, text } from './kvStubs';
-import { eventually, nodeStubs } from './nodeStubs';
+import { codeOf, eventually, nodeStubs } from './nodeStubs';
+import { ops } from '../../clients/client/ops';
 
 const roles = [['m1', 'master'], ['m2', 'master'], ['w', 'witness']] as const;
-const set = (path: string[], value: unknown): Operation => ({ op: { $case: 'mapSet', value: { path, valueJson: JSON.stringify(value) } } });
+const set = ops.set;
 let dir: string;
 let procs: NodeProcess[];
 let addresses: string[];
@@ -40,14 +41,6 @@ afterAll(async () => {
   fs.rmSync(dir, { recursive: true, force: true });
 });
 
-async function codeOf(p: Promise<unknown>): Promise<{ code: number; details: string }> {
-  try {
-    await p;
-  } catch (err) {
-    return err as { code: number; details: string };
-  }
-  return { code: status.OK, details: '' };
-}
 
 test('the witness holds no documents and ALL means both masters', async () => {
   const [m1, m2, w] = addresses.map(nodeStubs);

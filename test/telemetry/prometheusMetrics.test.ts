@@ -5,12 +5,12 @@
 // its backlog and lag grow, and which is the sole voter, so it commits on its own.
 import { get } from 'node:http';
 import { freeLoopbackPorts } from '../../clients/cli/freeLoopbackPorts';
-import { Operation } from '../../proto/gen/concord/v1/documents';
 import { kvStubs } from '../integration/kvStubs';
 import { eventually } from '../integration/nodeStubs';
 import { startTestCluster, testAdminToken, TestCluster } from '../integration/startTestCluster';
+import { ops } from '../../clients/client/ops';
 
-const set = (path: string[], value: unknown): Operation => ({ op: { $case: 'mapSet', value: { path, valueJson: JSON.stringify(value) } } });
+const set = ops.set;
 
 let tc: TestCluster;
 let metricsPort: number;

@@ -5,7 +5,7 @@
 // the forward to the leader, the proposal, the append on every voter, the commit and the apply
 // on every voter; a partition and heal gives each node an episode span with the ledger's numbers.
 import { credentials } from '@grpc/grpc-js';
-import { AckLevel, DocumentServiceClient, Operation } from '../../proto/gen/concord/v1/documents';
+import { AckLevel, DocumentServiceClient } from '../../proto/gen/concord/v1/documents';
 import * as kv from '../../proto/gen/concord/v1/kv';
 import { callUnary } from '../../services/node/callUnary';
 import { grpcClientTracing } from '../../services/telemetry/grpcClientTracing';
@@ -14,8 +14,9 @@ import { eventually } from '../integration/nodeStubs';
 import { startTestCluster, testAdminToken, TestCluster } from '../integration/startTestCluster';
 import { OtlpReceiver, ReceivedSpan } from './OtlpReceiver';
 import { startTestTracing, testClientService } from './testTracing';
+import { ops } from '../../clients/client/ops';
 
-const set = (path: string[], value: unknown): Operation => ({ op: { $case: 'mapSet', value: { path, valueJson: JSON.stringify(value) } } });
+const set = ops.set;
 
 let receiver: OtlpReceiver;
 let tracing: { shutdown(): Promise<void> };

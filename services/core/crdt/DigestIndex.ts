@@ -68,11 +68,6 @@ export class DigestIndex {
     return out;
   }
 
-  /** The state hash recorded for a document, as compared in the digest. */
-  stateOf(docId: string): Uint8Array | undefined {
-    return this.items.get(docId)?.state;
-  }
-
   private levelArray(level: number): Uint8Array {
     const arr = this.levels[level];
     if (arr === undefined) throw new RangeError(`digest level ${level} is outside 0..${digestLeafLevel}`);

@@ -66,9 +66,3 @@ function rangeCovered(ranges: readonly DeleteRange[], from: number, to: number):
   }
   return false;
 }
-
-/** The state vector part of a token, as Yjs encodes state vectors (for diffs). */
-export function stateVectorOf(version: DecodedVersion): Uint8Array {
-  // encodeStateVector accepts a state-vector Map as well as a document.
-  return Y.encodeStateVector(version.sv);
-}

@@ -1,4 +1,4 @@
-import { bytesReplacer, bytesReviver } from './KvStateMachine';
+import { bytesReplacer, bytesReviver } from './jsonBytes';
 import { KvCommand } from './types';
 
 /** Log entry payload of a KV command: JSON, with bytes as base64. Every encode has its decode. */

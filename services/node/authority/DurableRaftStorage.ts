@@ -8,7 +8,7 @@ import {
   Snapshot,
   TermResult,
 } from '../../core/consensus';
-import { bytesReplacer, bytesReviver } from '../../core/kv/KvStateMachine';
+import { bytesReplacer, bytesReviver } from '../../core/kv/jsonBytes';
 import { StorageEngine, WriteOp } from '../../storage/StorageEngine';
 
 const entryPrefix = 'r:e:';

@@ -34,11 +34,6 @@ export class LeaseTimers {
     return out;
   }
 
-  remainingMs(id: number, now: number): number {
-    const t = this.timers.get(id);
-    return t === undefined ? 0 : Math.max(0, t.expiresAt - now);
-  }
-
   prune(live: ReadonlySet<number>): void {
     for (const id of this.timers.keys()) if (!live.has(id)) this.timers.delete(id);
   }

@@ -1,6 +1,6 @@
 import { credentials, Metadata } from '@grpc/grpc-js';
 import { Message } from '../../core/consensus';
-import { bytesReplacer, bytesReviver } from '../../core/kv/KvStateMachine';
+import { bytesReplacer, bytesReviver } from '../../core/kv/jsonBytes';
 import { RaftServiceClient } from '../../../proto/gen/concord/v1/peer';
 import { callUnary } from '../callUnary';
 import { LinkFaults } from '../LinkFaults';
