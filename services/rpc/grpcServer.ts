@@ -9,7 +9,7 @@ import { rpcServerInterceptors } from '../telemetry/rpcServerMetrics';
 export const requestBytesMax = 8 << 20;
 
 const protoRoot = path.resolve(__dirname, '..', '..', 'proto');
-const protoFiles = ['concord/v1/documents.proto', 'concord/v1/admin.proto', 'concord/v1/peer.proto', 'concord/v1/kv.proto'];
+const protoFiles = ['concord/v1/documents.proto', 'concord/v1/admin.proto', 'concord/v1/peer.proto', 'concord/v1/raft.proto', 'concord/v1/kv.proto'];
 
 export interface ServiceBinding {
   readonly definition: grpc.ServiceDefinition;

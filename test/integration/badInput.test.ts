@@ -1,9 +1,10 @@
 // Bad input gets a clear gRPC status and leaves the stored document unchanged: malformed Yjs
 // updates, unknown operations, paths of the wrong type, oversized messages, bad document ids,
 // bad version tokens, unknown documents and expired deadlines.
-import { status } from '@grpc/grpc-js';
+import { credentials, ServiceError, status } from '@grpc/grpc-js';
 import * as Y from 'yjs';
 import { AckLevel, Operation } from '../../proto/gen/concord/v1/documents';
+import { RaftMessage, RaftMessageType, RaftServiceClient } from '../../proto/gen/concord/v1/raft';
 import { codeOf, NodeStubs } from './nodeStubs';
 import { startTestCluster, TestCluster } from './startTestCluster';
 
@@ -102,6 +103,21 @@ test('with no peers configured, ALL means this one master', async () => {
   const op: Operation = { op: { $case: 'mapSet', value: { path: ['m2', 'k'], valueJson: '1' } } };
   const res = await s.apply({ documentId: 'bad/all', operations: [op], ack: 3 });
   expect(res.ackedBy).toBe(1);
+});
+
+test('a malformed consensus batch ends the voter stream with INVALID_ARGUMENT', async () => {
+  const client = new RaftServiceClient(tc.cluster.nodes[0]!.address, credentials.createInsecure());
+  try {
+    const ended = new Promise<ServiceError | null>((resolve) => {
+      const call = client.stream((err) => resolve(err));
+      call.write({ from: 'n9', clusterId: 'any', messages: [{ ...RaftMessage.fromPartial({ from: 'n9', to: 'n1' }), type: 99 as RaftMessageType }] });
+    });
+    const err = await ended;
+    expect(err?.code).toBe(status.INVALID_ARGUMENT);
+    expect(err?.details).toMatch(/malformed raft message type/);
+  } finally {
+    client.close();
+  }
 });
 
 test('an unknown ack level is INVALID_ARGUMENT', async () => {

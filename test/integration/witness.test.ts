@@ -45,6 +45,8 @@ afterAll(async () => {
 test('the witness holds no documents and ALL means both masters', async () => {
   const [m1, m2, w] = addresses.map(nodeStubs);
   try {
+    // Ready means serving, not yet linked: ALL fails fast while m2 is unreachable from m1.
+    await eventually('m1 reaches m2', async () => (await m1!.status()).peers.some((p) => p.nodeId === 'm2' && p.reachable));
     const res = await m1!.apply({ documentId: 'w/doc', operations: [set(['m', 'k'], 1)], ack: AckLevel.ACK_LEVEL_ALL });
     expect(res.ackedBy).toBe(2);
     expect((await m2!.get({ documentId: 'w/doc' })).json).toBe('{"m":{"k":1}}');

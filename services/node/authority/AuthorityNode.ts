@@ -1,4 +1,5 @@
-import { asNodeId, Message, RaftStatus, RawNode, Ready } from '../../core/consensus';
+import { asNodeId, RaftStatus, RawNode, Ready } from '../../core/consensus';
+import { RaftMessage } from '../../../proto/gen/concord/v1/raft';
 import { DomainError } from '../../core/errors/DomainError';
 import { decodeCommand, encodeCommand } from '../../core/kv/commandCodec';
 import { KvStateMachine } from '../../core/kv/KvStateMachine';
@@ -8,7 +9,7 @@ import { LinkFaults } from '../LinkFaults';
 import { DurableRaftStorage } from './DurableRaftStorage';
 import { LeaseTimers } from './LeaseTimers';
 import { RaftTransport, VoterAddress } from './RaftTransport';
-import { ConsensusTelemetry } from '../../telemetry/ConsensusTelemetry';
+import { ConsensusTelemetry, TracedProposal } from '../../telemetry/ConsensusTelemetry';
 
 export interface AuthorityOptions {
   readonly selfId: string;
@@ -36,6 +37,18 @@ interface Proposal {
   readonly timer: NodeJS.Timeout;
 }
 
+interface QueuedProposal {
+  readonly telemetry: TracedProposal;
+  /** The log index once proposed. */
+  index: number | undefined;
+  readonly resolve: (r: KvCommandResult) => void;
+  readonly reject: (e: Error) => void;
+  readonly timer: NodeJS.Timeout;
+}
+
+/** Commands appended to the log in one proposal at most. */
+const maxEntriesPerBatch = 1024;
+
 interface PendingRead {
   index: number | undefined;
   readonly resolve: () => void;
@@ -55,6 +68,7 @@ export class AuthorityNode {
   sm: KvStateMachine;
   private readonly raw: RawNode;
   private readonly proposals = new Map<number, Proposal>();
+  private readonly queued: QueuedProposal[] = [];
   private readonly reads = new Map<string, PendingRead>();
   private readonly listeners = new Set<RevisionListener>();
   private readonly leaseTimers = new LeaseTimers();
@@ -81,7 +95,7 @@ export class AuthorityNode {
       heartbeatIntervalTicks: 1,
       appliedIndex: snap.index,
     });
-    this.transport = new RaftTransport(opts.selfId, opts.clusterId, opts.voters, opts.faults, opts.tickMs * opts.electionTimeoutTicks);
+    this.transport = new RaftTransport(opts.selfId, opts.clusterId, opts.voters, opts.faults);
   }
 
   start(): void {
@@ -101,6 +115,10 @@ export class AuthorityNode {
     this.transport.close();
     this.telemetry.close();
     const closed = new DomainError('unavailable', 'node is stopping');
+    for (const q of this.queued.splice(0)) {
+      clearTimeout(q.timer);
+      q.reject(closed);
+    }
     for (const p of this.proposals.values()) {
       clearTimeout(p.timer);
       p.reject(closed);
@@ -111,10 +129,11 @@ export class AuthorityNode {
     }
   }
 
-  receive(from: string, clusterId: string, payload: Uint8Array): void {
-    const messages = this.transport.receive(from, clusterId, payload);
+  /** Steps a batch from a voter's stream into the core; throws invalid-argument when malformed. */
+  receive(from: string, clusterId: string, batch: readonly RaftMessage[]): void {
+    const messages = this.transport.receive(from, clusterId, batch);
     if (messages === undefined) return;
-    for (const m of messages) this.raw.step(m as Message);
+    for (const m of messages) this.raw.step(m);
     this.schedule();
   }
 
@@ -164,25 +183,64 @@ export class AuthorityNode {
     return st.leader !== null && st.leader !== this.opts.selfId ? st.leader : undefined;
   }
 
-  /** Proposes a command on the leader; resolves with its result once applied here. */
+  /**
+   * Proposes a command on the leader; resolves with its result once applied here. Commands
+   * proposed in the same event-loop turn go into the log together (one append message per
+   * follower, one fsync), so concurrent clients share the cost of a round.
+   */
   propose(cmd: KvCommand, timeoutMs: number): Promise<KvCommandResult> {
     this.assertQuorumReachable();
+    const st = this.raw.status();
+    if (st.role !== 'leader') throw new DomainError('not-leader', `node ${this.opts.selfId} is not the leader`, { leader: st.leader ?? '' });
     // The entry carries the proposal's trace context when traced, so every voter joins its trace.
-    const proposal = this.telemetry.proposal(cmd, this.raw.status().role === 'leader');
-    const res = this.raw.propose([proposal.data]);
+    const telemetry = this.telemetry.proposal(cmd, true);
+    return new Promise<KvCommandResult>((resolve, reject) => {
+      const queued: QueuedProposal = {
+        telemetry, resolve, reject, index: undefined,
+        timer: setTimeout(() => this.expireProposal(queued), Math.max(0, timeoutMs)),
+      };
+      this.queued.push(queued);
+      this.schedule();
+    });
+  }
+
+  /** Appends the queued commands to the log in one proposal (see propose). */
+  private flushProposals(): void {
+    if (this.queued.length === 0) return;
+    const batch = this.queued.splice(0, maxEntriesPerBatch);
+    if (this.queued.length > 0) this.again = true;
+    const res = this.raw.propose(batch.map((q) => q.telemetry.data));
     if (!res.ok) {
-      proposal.refused(res.reason);
-      if (res.reason === 'not-leader') throw new DomainError('not-leader', `node ${this.opts.selfId} is not the leader`, { leader: res.leader ?? '' });
-      throw new DomainError('unavailable', `proposal refused: ${res.reason}`);
+      const err = res.reason === 'not-leader'
+        ? new DomainError('not-leader', `node ${this.opts.selfId} is not the leader`, { leader: res.leader ?? '' })
+        : new DomainError('unavailable', `proposal refused: ${res.reason}`);
+      for (const q of batch) {
+        clearTimeout(q.timer);
+        q.telemetry.refused(res.reason);
+        q.reject(err);
+      }
+      return;
     }
-    this.schedule();
-    return proposal.track(res.lastIndex, res.term, new Promise<KvCommandResult>((resolve, reject) => {
-      const timer = setTimeout(() => {
-        this.proposals.delete(res.lastIndex);
-        reject(new DomainError('deadline', 'the operation was proposed but not applied within the deadline; its outcome is unknown'));
-      }, Math.max(0, timeoutMs));
-      this.proposals.set(res.lastIndex, { term: res.term, resolve, reject, timer });
-    }));
+    batch.forEach((q, i) => {
+      const index = res.firstIndex + i;
+      q.index = index;
+      const applied = new Promise<KvCommandResult>((resolve, reject) => this.proposals.set(index, { term: res.term, resolve, reject, timer: q.timer }));
+      q.telemetry.track(index, res.term, applied).then(q.resolve, q.reject);
+    });
+  }
+
+  private expireProposal(q: QueuedProposal): void {
+    if (q.index === undefined) {
+      const i = this.queued.indexOf(q);
+      if (i >= 0) this.queued.splice(i, 1);
+      q.telemetry.refused('deadline');
+      q.reject(new DomainError('deadline', 'the operation could not be proposed within the deadline; it was not applied'));
+      return;
+    }
+    const p = this.proposals.get(q.index);
+    if (p === undefined) return;
+    this.proposals.delete(q.index);
+    p.reject(new DomainError('deadline', 'the operation was proposed but not applied within the deadline; its outcome is unknown'));
   }
 
   /** Waits until this node has applied everything committed before the call (ReadIndex). */
@@ -228,6 +286,7 @@ export class AuthorityNode {
     try {
       do {
         this.again = false;
+        this.flushProposals();
         while (this.raw.hasReady() && !this.stopped) await this.handle(this.raw.ready());
       } while (this.again && !this.stopped);
     } finally {
@@ -237,9 +296,15 @@ export class AuthorityNode {
 
   private async handle(rd: Ready): Promise<void> {
     const traced = this.telemetry.beginReady(rd);
+    // A leader sends its appends while it persists them (Raft thesis §10.2.1): it counts itself
+    // in a commit quorum at once, but nothing it commits is applied, answered or announced (the
+    // commit index travels in a later Ready) before this persist has completed, as the loop is
+    // serial. Anyone else (a follower acknowledging entries, a candidate's vote) persists first.
+    const early = rd.softState.role === 'leader' && rd.snapshot === undefined && !this.storage.changesVote(rd.hardState);
+    if (early) this.transport.send(rd.messages);
     await this.storage.persist(rd.snapshot, rd.entries, rd.hardState);
     traced.persisted();
-    this.transport.send(rd.messages);
+    if (!early) this.transport.send(rd.messages);
     if (rd.snapshot !== undefined && rd.snapshot.index > this.sm.appliedIndex && rd.snapshot.data.length > 0) {
       this.sm = KvStateMachine.restore(rd.snapshot.data);
     }

@@ -8,16 +8,18 @@ import {
   Snapshot,
   TermResult,
 } from '../../core/consensus';
-import { bytesReplacer, bytesReviver } from '../../core/kv/jsonBytes';
 import { StorageEngine, WriteOp } from '../../storage/StorageEngine';
+import { RaftEntry, RaftHardState, RaftSnapshot } from '../../../proto/gen/concord/v1/raft';
+import { entryFromProto, entryToProto, hardStateFromProto, hardStateToProto, snapshotFromProto, snapshotToProto } from './raftCodec';
 
 const entryPrefix = 'r:e:';
 const hardStateKey = 'r:hs';
 const snapshotKey = 'r:snap';
 
 const entryKey = (index: number): string => `${entryPrefix}${index.toString(16).padStart(12, '0')}`;
-const encode = (v: unknown): Uint8Array => new TextEncoder().encode(JSON.stringify(v, bytesReplacer));
-const decode = <T>(b: Uint8Array): T => JSON.parse(new TextDecoder().decode(b), bytesReviver) as T;
+const encodeEntry = (e: Entry): Uint8Array => RaftEntry.encode(entryToProto(e)).finish();
+const encodeSnapshot = (s: Snapshot): Uint8Array => RaftSnapshot.encode(snapshotToProto(s)).finish();
+const encodeHardState = (h: HardState): Uint8Array => RaftHardState.encode(hardStateToProto(h)).finish();
 
 /**
  * The Raft log on disk: every Ready's snapshot, entries and hard state go to the storage engine
@@ -30,16 +32,16 @@ export class DurableRaftStorage implements RaftStorage {
   constructor(private readonly engine: StorageEngine, bootstrap: ClusterConfig) {
     this.mirror = new MemoryRaftStorage(bootstrap);
     const snap = engine.get(snapshotKey);
-    if (snap !== undefined) this.mirror.applySnapshot(decode<Snapshot>(snap));
+    if (snap !== undefined) this.mirror.applySnapshot(snapshotFromProto(RaftSnapshot.decode(snap)));
     const entries: Entry[] = [];
-    for (const { value } of engine.range({ gte: entryPrefix, lt: `${entryPrefix}\uffff` })) entries.push(decode<Entry>(value));
+    for (const { value } of engine.range({ gte: entryPrefix, lt: `${entryPrefix}\uffff` })) entries.push(entryFromProto(RaftEntry.decode(value)));
     const first = this.mirror.firstIndex();
     this.mirror.append(entries.filter((e) => e.index >= first));
     const hs = engine.get(hardStateKey);
     if (hs !== undefined) {
       // Commit-only changes are not synced, so the stored commit may trail the snapshot, which
       // is committed by definition.
-      const stored = decode<HardState>(hs);
+      const stored = hardStateFromProto(RaftHardState.decode(hs));
       this.mirror.setHardState({ ...stored, commit: Math.max(stored.commit, this.mirror.snapshot().index) });
     }
   }
@@ -63,11 +65,17 @@ export class DurableRaftStorage implements RaftStorage {
     return this.mirror.snapshot();
   }
 
+  /** Whether `hardState` changes the term or the vote (which must be on disk before any message). */
+  changesVote(hardState: HardState | undefined): boolean {
+    const prev = this.mirror.initialState();
+    return hardState !== undefined && (hardState.term !== prev.term || hardState.vote !== prev.vote);
+  }
+
   /** Persists a Ready's durable parts (fsync), then updates the mirror. */
   async persist(snapshot: Snapshot | undefined, entries: readonly Entry[], hardState: HardState | undefined): Promise<void> {
     const ops: WriteOp[] = [];
     if (snapshot !== undefined) {
-      ops.push({ type: 'put', key: snapshotKey, value: encode(snapshot) });
+      ops.push({ type: 'put', key: snapshotKey, value: encodeSnapshot(snapshot) });
       for (let i = this.mirror.firstIndex(); i <= Math.min(this.mirror.lastIndex(), snapshot.index); i++) ops.push({ type: 'del', key: entryKey(i) });
     }
     const firstNew = entries[0];
@@ -75,13 +83,12 @@ export class DurableRaftStorage implements RaftStorage {
       const lastNew = firstNew.index + entries.length - 1;
       // A leader may replace an uncommitted tail: drop stored entries past the new last one.
       for (let i = lastNew + 1; i <= this.mirror.lastIndex(); i++) ops.push({ type: 'del', key: entryKey(i) });
-      for (const e of entries) ops.push({ type: 'put', key: entryKey(e.index), value: encode(e) });
+      for (const e of entries) ops.push({ type: 'put', key: entryKey(e.index), value: encodeEntry(e) });
     }
     // etcd's MustSync rule: a hard state that only moved the commit index need not be synced
     // (a restart recomputes commit from the log); term and vote changes always are.
-    const prev = this.mirror.initialState();
-    const mustSync = ops.length > 0 || (hardState !== undefined && (hardState.term !== prev.term || hardState.vote !== prev.vote));
-    if (hardState !== undefined && mustSync) ops.push({ type: 'put', key: hardStateKey, value: encode(hardState) });
+    const mustSync = ops.length > 0 || this.changesVote(hardState);
+    if (hardState !== undefined && mustSync) ops.push({ type: 'put', key: hardStateKey, value: encodeHardState(hardState) });
     if (ops.length > 0) await this.engine.write(ops);
     if (snapshot !== undefined) this.mirror.applySnapshot(snapshot);
     this.mirror.append(entries);
@@ -91,7 +98,7 @@ export class DurableRaftStorage implements RaftStorage {
   /** Records the state machine's snapshot at `index` and drops log entries up to `compactTo`. */
   async snapshotAndCompact(index: number, config: ClusterConfig, data: Uint8Array, compactTo: number): Promise<void> {
     if (this.mirror.createSnapshot(index, config, data) !== 'ok') return;
-    const ops: WriteOp[] = [{ type: 'put', key: snapshotKey, value: encode(this.mirror.snapshot()) }];
+    const ops: WriteOp[] = [{ type: 'put', key: snapshotKey, value: encodeSnapshot(this.mirror.snapshot()) }];
     const from = this.mirror.firstIndex();
     const to = Math.min(compactTo, index);
     for (let i = from; i <= to; i++) ops.push({ type: 'del', key: entryKey(i) });

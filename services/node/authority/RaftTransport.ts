@@ -1,14 +1,11 @@
-import { credentials, Metadata } from '@grpc/grpc-js';
+import { ClientWritableStream, credentials, Metadata } from '@grpc/grpc-js';
 import { Message } from '../../core/consensus';
-import { bytesReplacer, bytesReviver } from '../../core/kv/jsonBytes';
-import { RaftServiceClient } from '../../../proto/gen/concord/v1/peer';
-import { callUnary } from '../callUnary';
+import { RaftBatch, RaftMessage, RaftServiceClient } from '../../../proto/gen/concord/v1/raft';
 import { LinkFaults } from '../LinkFaults';
 import { peerChannelOptions, redialAfterMs } from '../peerChannelOptions';
+import { messageFromProto, messageToProto } from './raftCodec';
 
-/** Calls in flight per peer; messages queued meanwhile go together in the next call. */
-export const inflightCallsMax = 4;
-/** Messages queued per peer at most (a peer that does not answer must not grow memory). */
+/** Messages queued per peer at most (a peer that does not drain must not grow memory). */
 export const backlogMessagesMax = 4096;
 
 export interface VoterAddress {
@@ -16,102 +13,123 @@ export interface VoterAddress {
   readonly address: string;
 }
 
+interface PeerLinkState {
+  readonly address: string;
+  client: RaftServiceClient;
+  dialedAt: number;
+  /** The open stream to the peer; undefined until the next send opens one. */
+  call: ClientWritableStream<RaftBatch> | undefined;
+  /** The stream's buffer is full: messages wait in `backlog` until it drains. */
+  blocked: boolean;
+  backlog: Message[];
+}
+
 /**
- * Sends the consensus core's messages to the other voters, one unary call per destination and
- * Ready, and tells who was heard from recently (for "which voters can I reach"). Lost calls are
- * fine: Raft retries by itself. Injected link faults apply here as on the document links.
+ * Sends the consensus core's messages to the other voters over one long-lived client stream
+ * per peer (messages keep their order, no per-message call setup), and tells who was heard
+ * from recently (for "which voters can I reach"). While a stream's buffer is full, messages
+ * queue and go together in the next write (bounded; the oldest go first). Lost messages are
+ * fine: Raft resends what matters. Injected link faults apply here as on the document links.
  */
 export class RaftTransport {
-  private readonly clients = new Map<string, RaftServiceClient>();
+  private readonly peers = new Map<string, PeerLinkState>();
   private readonly lastHeard = new Map<string, number>();
-  private readonly inflight = new Map<string, number>();
-  private readonly backlog = new Map<string, Message[]>();
-  private readonly addresses = new Map<string, string>();
-  private readonly dialedAt = new Map<string, number>();
+  private closed = false;
 
   constructor(
     private readonly selfId: string,
     private readonly clusterId: string,
     voters: readonly VoterAddress[],
     private readonly faults: LinkFaults,
-    private readonly callDeadlineMs: number,
   ) {
+    const now = Date.now();
     for (const v of voters) {
       if (v.id === selfId) continue;
-      this.addresses.set(v.id, v.address);
-      this.clients.set(v.id, new RaftServiceClient(v.address, credentials.createInsecure(), peerChannelOptions));
-      this.dialedAt.set(v.id, Date.now());
+      this.peers.set(v.id, { address: v.address, client: this.dial(v.address), dialedAt: now, call: undefined, blocked: false, backlog: [] });
     }
   }
 
-  /**
-   * Queues messages per peer and sends them in batches: at most `inflightCallsMax` calls are in
-   * flight per peer, and whatever queues up meanwhile goes in the next call. Under load this
-   * coalesces instead of dropping (a dropped append stalls its follower until the leader
-   * probes). The backlog is bounded; its oldest messages go first (Raft resends what matters).
-   */
   send(messages: readonly Message[]): void {
-    const touched = new Set<string>();
+    const touched = new Set<PeerLinkState>();
     for (const m of messages) {
-      if (this.faults.isCut(m.to) || !this.clients.has(m.to)) continue;
-      let queue = this.backlog.get(m.to);
-      if (queue === undefined) this.backlog.set(m.to, (queue = []));
-      queue.push(m);
-      touched.add(m.to);
+      const peer = this.peers.get(m.to);
+      if (peer === undefined || this.faults.isCut(m.to)) continue;
+      peer.backlog.push(m);
+      touched.add(peer);
     }
-    for (const peer of touched) {
-      const queue = this.backlog.get(peer) as Message[];
-      if (queue.length > backlogMessagesMax) queue.splice(0, queue.length - backlogMessagesMax);
-      this.redialIfStuck(peer);
-      this.pump(peer);
-    }
-  }
-
-  private pump(peer: string): void {
-    while ((this.inflight.get(peer) ?? 0) < inflightCallsMax) {
-      const queue = this.backlog.get(peer);
-      const client = this.clients.get(peer);
-      if (queue === undefined || queue.length === 0 || client === undefined || this.faults.isCut(peer)) return;
-      this.backlog.set(peer, []);
-      const payload = new TextEncoder().encode(JSON.stringify(queue, bytesReplacer));
-      const md = new Metadata();
-      md.set('concord-node-id', this.selfId);
-      this.inflight.set(peer, (this.inflight.get(peer) ?? 0) + 1);
-      const go = (): void => {
-        callUnary(client.deliver.bind(client), { from: this.selfId, clusterId: this.clusterId, messages: payload }, this.callDeadlineMs, md)
-          .then(() => this.heard(peer), () => undefined)
-          .finally(() => {
-            this.inflight.set(peer, Math.max(0, (this.inflight.get(peer) ?? 1) - 1));
-            this.pump(peer);
-          });
-      };
-      const delayMs = this.faults.get(peer).delayMs;
-      if (delayMs > 0) setTimeout(go, delayMs);
-      else go();
+    for (const [id, peer] of this.peers) {
+      if (!touched.has(peer)) continue;
+      if (peer.backlog.length > backlogMessagesMax) peer.backlog.splice(0, peer.backlog.length - backlogMessagesMax);
+      this.redialIfStuck(id, peer);
+      this.flush(id, peer);
     }
   }
 
+  private flush(id: string, peer: PeerLinkState): void {
+    if (this.closed || peer.blocked || peer.backlog.length === 0 || this.faults.isCut(id)) return;
+    const batch: RaftBatch = { from: this.selfId, clusterId: this.clusterId, messages: peer.backlog.map(messageToProto) };
+    peer.backlog = [];
+    const delayMs = this.faults.get(id).delayMs;
+    if (delayMs > 0) setTimeout(() => this.write(id, peer, batch), delayMs);
+    else this.write(id, peer, batch);
+  }
+
+  private write(id: string, peer: PeerLinkState, batch: RaftBatch): void {
+    if (this.closed || this.faults.isCut(id)) return;
+    const call = peer.call ?? this.open(peer);
+    if (!call.write(batch)) {
+      peer.blocked = true;
+      call.once('drain', () => {
+        if (peer.call !== call) return;
+        peer.blocked = false;
+        this.flush(id, peer);
+      });
+    }
+  }
+
+  private open(peer: PeerLinkState): ClientWritableStream<RaftBatch> {
+    const md = new Metadata();
+    md.set('concord-node-id', this.selfId);
+    const call = peer.client.stream(md, () => {
+      // The stream ended (peer restarted, connection lost, cancelled): the next send opens a new one.
+      if (peer.call === call) {
+        peer.call = undefined;
+        peer.blocked = false;
+      }
+    });
+    peer.call = call;
+    return call;
+  }
+
+  private dial(address: string): RaftServiceClient {
+    return new RaftServiceClient(address, credentials.createInsecure(), peerChannelOptions);
+  }
 
   /**
    * A peer silent for a while gets a new client: the old one may be stuck on a dial whose SYN
-   * a cut dropped (the kernel retries it only seconds later), and calls would queue behind it.
+   * a cut dropped (the kernel retries it only seconds later), and writes would queue behind it.
    */
-  private redialIfStuck(peer: string): void {
+  private redialIfStuck(id: string, peer: PeerLinkState): void {
     const now = Date.now();
-    const address = this.addresses.get(peer);
-    if (address === undefined || this.faults.isCut(peer)) return;
-    if (now - (this.lastHeard.get(peer) ?? 0) < redialAfterMs || now - (this.dialedAt.get(peer) ?? 0) < redialAfterMs) return;
-    this.clients.get(peer)?.close();
-    this.clients.set(peer, new RaftServiceClient(address, credentials.createInsecure(), peerChannelOptions));
-    this.dialedAt.set(peer, now);
-    this.inflight.set(peer, 0);
+    if (this.faults.isCut(id)) return;
+    if (now - (this.lastHeard.get(id) ?? 0) < redialAfterMs || now - peer.dialedAt < redialAfterMs) return;
+    peer.call?.cancel();
+    peer.client.close();
+    peer.client = this.dial(peer.address);
+    peer.dialedAt = now;
+    peer.call = undefined;
+    peer.blocked = false;
   }
 
-  /** Decodes a batch received from `from`; undefined when the link to it is cut. */
-  receive(from: string, clusterId: string, payload: Uint8Array): Message[] | undefined {
-    if (clusterId !== this.clusterId || this.faults.isCut(from) || !this.clients.has(from)) return undefined;
+  /**
+   * Decodes a batch received from `from` (throws invalid-argument when malformed); undefined
+   * when it is not for this cluster, comes from a non-voter, or the link to it is cut.
+   */
+  receive(from: string, clusterId: string, messages: readonly RaftMessage[]): Message[] | undefined {
+    const decoded = messages.map(messageFromProto);
+    if (clusterId !== this.clusterId || this.faults.isCut(from) || !this.peers.has(from)) return undefined;
     this.heard(from);
-    return JSON.parse(new TextDecoder().decode(payload), bytesReviver) as Message[];
+    return decoded.filter((m) => m.to === this.selfId && m.from === from);
   }
 
   heard(peer: string): void {
@@ -122,13 +140,17 @@ export class RaftTransport {
   reachable(withinMs: number): string[] {
     const now = Date.now();
     const out = [this.selfId];
-    for (const peer of this.clients.keys()) {
+    for (const peer of this.peers.keys()) {
       if (!this.faults.isCut(peer) && now - (this.lastHeard.get(peer) ?? 0) < withinMs) out.push(peer);
     }
     return out.sort();
   }
 
   close(): void {
-    for (const c of this.clients.values()) c.close();
+    this.closed = true;
+    for (const peer of this.peers.values()) {
+      peer.call?.cancel();
+      peer.client.close();
+    }
   }
 }

@@ -47,6 +47,8 @@ export interface SimOptions {
   readonly bug?: ShellBug;
   /** Lines of trace kept for the failure report. */
   readonly traceLines?: number;
+  /** What a message becomes on the wire (e.g. an encode/decode round trip); identity by default. */
+  readonly wire?: (m: Message) => Message;
 }
 
 export interface SimStats {
@@ -177,6 +179,7 @@ export class RaftSim {
       traceLines: options.traceLines ?? 80,
       seed: options.seed,
       bug: options.bug,
+      wire: options.wire ?? ((m: Message) => m),
     };
     this.prng = makePrng(options.seed);
     const p = this.prng;
@@ -562,9 +565,10 @@ export class RaftSim {
   private send(rd: Ready): void {
     const p = this.prng;
     const f = this.faults;
-    for (const m of rd.messages) {
+    for (let m of rd.messages) {
       if (m.type === 'snap') this.stats.snapshotsSent++;
       if (p.chance(f.lossRate)) continue;
+      m = this.opts.wire(m);
       this.net.push({ m, deliverAt: this.now + p.int(f.maxDelayTicks + 1), order: p.next() });
       if (p.chance(f.duplicateRate)) this.net.push({ m, deliverAt: this.now + p.int(f.maxDelayTicks + 1), order: p.next() });
     }
