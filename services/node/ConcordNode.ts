@@ -106,7 +106,7 @@ export class ConcordNode {
       faults,
       tickMs: config.raftTickMs,
       electionTimeoutTicks: config.electionTimeoutTicks,
-      snapshotEveryEntries: 10_000,
+      snapshotEveryEntries: config.raftSnapshotEntries ?? 10_000,
       log,
       otherReachable: () => replicator?.links.filter((l) => l.reachable).map((l) => l.peerId) ?? [],
     });

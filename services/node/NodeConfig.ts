@@ -15,6 +15,8 @@ export interface NodeConfig {
   /** Consensus clock: one tick every raftTickMs; elections after electionTimeoutTicks..2x. */
   readonly raftTickMs: number;
   readonly electionTimeoutTicks: number;
+  /** The state machine is snapshotted (and the log compacted) every this many applied entries (default 10,000). */
+  readonly raftSnapshotEntries?: number;
   /** Credential guarding the admin calls that change the cluster (fault injection). */
   readonly adminToken: string | undefined;
 }

@@ -27,6 +27,7 @@ async function main(argv: string[]): Promise<void> {
     .option('--anti-entropy-interval-ms <ms>', 'period of anti-entropy rounds', '2000')
     .option('--heartbeat-interval-ms <ms>', 'heartbeat period on peer streams', '500')
     .option('--raft-tick-ms <ms>', 'consensus tick period', '50')
+    .option('--raft-snapshot-entries <n>', 'snapshot the authoritative state every n applied entries', '10000')
     .option('--election-timeout-ticks <n>', 'ticks without a leader before an election', '10')
     .option('--metrics-port <port>', 'serve Prometheus metrics at :<port>/metrics (0 = off)', '0')
     .option('--metrics-host <host>', 'interface for the metrics endpoint (default: the --listen host)')
@@ -54,6 +55,7 @@ async function main(argv: string[]): Promise<void> {
     antiEntropyIntervalMs: Number(o.antiEntropyIntervalMs),
     heartbeatIntervalMs: Number(o.heartbeatIntervalMs),
     raftTickMs: Number(o.raftTickMs),
+    raftSnapshotEntries: Number(o.raftSnapshotEntries),
     electionTimeoutTicks: Number(o.electionTimeoutTicks),
     adminToken: process.env.CONCORD_ADMIN_TOKEN === undefined || process.env.CONCORD_ADMIN_TOKEN === '' ? undefined : process.env.CONCORD_ADMIN_TOKEN,
   };

@@ -125,5 +125,7 @@ function authorityStatus(auth: AuthorityNode): AuthorityStatus {
       return { nodeId: id, match: BigInt(p?.match ?? 0), next: BigInt(p?.next ?? 0), state: p?.state ?? '' };
     }),
     reachableVoters: auth.reachableVoters(),
+    snapshotIndex: BigInt(auth.storage.snapshot().index),
+    firstIndex: BigInt(auth.storage.firstIndex()),
   };
 }

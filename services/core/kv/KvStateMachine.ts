@@ -1,5 +1,5 @@
 import { DomainError, invalidArgument } from '../errors/DomainError';
-import { bytesReplacer, bytesReviver } from './jsonBytes';
+import { decodeKvState, encodeKvState } from './kvStateCodec';
 import { MvccStore } from './MvccStore';
 import { Compare, KeyValue, KvCommand, KvCommandResult, RequestOp, ResponseOp } from './types';
 
@@ -169,19 +169,17 @@ export class KvStateMachine {
   }
 
   snapshot(): Uint8Array {
-    const leases = [...this.leases.values()].map((l) => ({ ...l, keys: [...l.keys] }));
-    const data = { store: this.store.dump(), leases, lastLeaseId: this.lastLeaseId, lastFencingToken: this.lastFencingToken, appliedIndex: this.appliedIndex };
-    return new TextEncoder().encode(JSON.stringify(data, bytesReplacer));
+    return encodeKvState({
+      store: this.store.dump(),
+      leases: [...this.leases.values()].map((l) => ({ ...l, keys: [...l.keys] })),
+      lastLeaseId: this.lastLeaseId,
+      lastFencingToken: this.lastFencingToken,
+      appliedIndex: this.appliedIndex,
+    });
   }
 
   static restore(bytes: Uint8Array): KvStateMachine {
-    const data = JSON.parse(new TextDecoder().decode(bytes), bytesReviver) as {
-      store: ReturnType<MvccStore['dump']>;
-      leases: (Omit<Lease, 'keys'> & { keys: string[] })[];
-      lastLeaseId: number;
-      lastFencingToken: number;
-      appliedIndex: number;
-    };
+    const data = decodeKvState(bytes);
     const sm = new KvStateMachine();
     sm.store = MvccStore.restore(data.store);
     for (const l of data.leases) sm.leases.set(l.id, { ...l, keys: new Set(l.keys) });

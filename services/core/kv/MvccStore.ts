@@ -1,7 +1,7 @@
 import { DomainError } from '../errors/DomainError';
 import { KeyValue, KvEvent, RangeQuery, RangeResult } from './types';
 
-interface Version {
+export interface Version {
   readonly kv: KeyValue;
   readonly deleted: boolean; // a tombstone: the key was deleted at kv.modRevision
 }
@@ -169,20 +169,61 @@ export class MvccStore {
     if (this.sortedKeys[i] === key) this.sortedKeys.splice(i, 1);
   }
 
-  /** Everything, for a snapshot. */
-  dump(): { revision: number; compactRevision: number; history: [string, Version[]][]; events: { revision: number; events: KvEvent[] }[] } {
-    return { revision: this.revision, compactRevision: this.compactRevision, history: [...this.history], events: this.events };
+  /**
+   * Everything, for a snapshot. Events are not copied: each names the key whose version at
+   * its revision it reports (restore finds the version, and the previous one as prevKv).
+   */
+  dump(): MvccDump {
+    return {
+      revision: this.revision,
+      compactRevision: this.compactRevision,
+      history: [...this.history],
+      eventKeys: this.events.map((e) => ({ revision: e.revision, keys: e.events.map((ev) => ev.kv.key) })),
+    };
   }
 
-  static restore(d: ReturnType<MvccStore['dump']>): MvccStore {
+  static restore(d: MvccDump): MvccStore {
     const s = new MvccStore();
     s.revision = d.revision;
     s.compactRevision = d.compactRevision;
     for (const [k, v] of d.history) s.history.set(k, v);
     s.sortedKeys = [...s.history.keys()].sort();
-    s.events.push(...d.events);
+    for (const { revision, keys } of d.eventKeys) {
+      const seen = new Map<string, number>();
+      const events = keys.map((key): KvEvent => {
+        const versions = s.history.get(key) ?? [];
+        const nth = seen.get(key) ?? 0;
+        seen.set(key, nth + 1);
+        const i = firstAtRevision(versions, revision) + nth;
+        const v = versions[i];
+        if (v === undefined || v.kv.modRevision !== revision) throw new Error(`snapshot: no version of ${key} at revision ${revision} for its event`);
+        const prev = versions[i - 1];
+        return { type: v.deleted ? 'delete' : 'put', kv: v.kv, prevKv: prev === undefined || prev.deleted ? undefined : prev.kv };
+      });
+      s.events.push({ revision, events });
+    }
     return s;
   }
+}
+
+export interface MvccDump {
+  readonly revision: number;
+  readonly compactRevision: number;
+  readonly history: readonly (readonly [string, Version[]])[];
+  /** Per kept revision, the keys of its events in order. */
+  readonly eventKeys: readonly { readonly revision: number; readonly keys: readonly string[] }[];
+}
+
+/** Index of the first version with modRevision >= revision (versions are in revision order). */
+function firstAtRevision(versions: readonly Version[], revision: number): number {
+  let lo = 0;
+  let hi = versions.length;
+  while (lo < hi) {
+    const mid = (lo + hi) >> 1;
+    if ((versions[mid] as Version).kv.modRevision < revision) lo = mid + 1;
+    else hi = mid;
+  }
+  return lo;
 }
 
 function lowerBound(arr: readonly string[], key: string): number {

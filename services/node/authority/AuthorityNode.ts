@@ -46,6 +46,9 @@ interface QueuedProposal {
   readonly timer: NodeJS.Timeout;
 }
 
+/** Log entries kept behind a snapshot, so a follower slightly behind catches up from the log. */
+const catchUpTailEntries = 1000;
+
 /** Commands appended to the log in one proposal at most. */
 const maxEntriesPerBatch = 1024;
 
@@ -379,6 +382,7 @@ export class AuthorityNode {
     const applied = this.sm.appliedIndex;
     if (applied - this.storage.snapshot().index < this.opts.snapshotEveryEntries) return;
     // Keep a tail of entries so a follower that is slightly behind catches up without a snapshot.
-    await this.storage.snapshotAndCompact(applied, this.raw.status().config, this.sm.snapshot(), applied - 1000);
+    const tail = Math.min(catchUpTailEntries, this.opts.snapshotEveryEntries);
+    await this.storage.snapshotAndCompact(applied, this.raw.status().config, this.sm.snapshot(), applied - tail);
   }
 }

@@ -90,6 +90,10 @@ export interface AuthorityStatus {
   revision: bigint;
   voters: VoterStatus[];
   reachableVoters: string[];
+  /** the state machine's latest snapshot; the log starts after it (less a short tail) */
+  snapshotIndex: bigint;
+  /** the first entry still in the log */
+  firstIndex: bigint;
 }
 
 export interface VoterStatus {
@@ -944,6 +948,8 @@ function createBaseAuthorityStatus(): AuthorityStatus {
     revision: 0n,
     voters: [],
     reachableVoters: [],
+    snapshotIndex: 0n,
+    firstIndex: 0n,
   };
 }
 
@@ -990,6 +996,18 @@ export const AuthorityStatus: MessageFns<AuthorityStatus> = {
     }
     for (const v of message.reachableVoters) {
       writer.uint32(74).string(v!);
+    }
+    if (message.snapshotIndex !== 0n) {
+      if (BigInt.asUintN(64, message.snapshotIndex) !== message.snapshotIndex) {
+        throw new globalThis.Error("value provided for field message.snapshotIndex of type uint64 too large");
+      }
+      writer.uint32(80).uint64(message.snapshotIndex);
+    }
+    if (message.firstIndex !== 0n) {
+      if (BigInt.asUintN(64, message.firstIndex) !== message.firstIndex) {
+        throw new globalThis.Error("value provided for field message.firstIndex of type uint64 too large");
+      }
+      writer.uint32(88).uint64(message.firstIndex);
     }
     return writer;
   },
@@ -1079,6 +1097,22 @@ export const AuthorityStatus: MessageFns<AuthorityStatus> = {
             message.reachableVoters.push(reader.string());
             continue;
           }
+          case 10: {
+            if (tag !== 80) {
+              break;
+            }
+
+            message.snapshotIndex = reader.uint64() as bigint;
+            continue;
+          }
+          case 11: {
+            if (tag !== 88) {
+              break;
+            }
+
+            message.firstIndex = reader.uint64() as bigint;
+            continue;
+          }
         }
         if ((tag & 7) === 4 || tag === 0) {
           break;
@@ -1116,6 +1150,16 @@ export const AuthorityStatus: MessageFns<AuthorityStatus> = {
         : globalThis.Array.isArray(object?.reachable_voters)
         ? object.reachable_voters.map((e: any) => globalThis.String(e))
         : [],
+      snapshotIndex: isSet(object.snapshotIndex)
+        ? BigInt(object.snapshotIndex)
+        : isSet(object.snapshot_index)
+        ? BigInt(object.snapshot_index)
+        : 0n,
+      firstIndex: isSet(object.firstIndex)
+        ? BigInt(object.firstIndex)
+        : isSet(object.first_index)
+        ? BigInt(object.first_index)
+        : 0n,
     };
   },
 
@@ -1148,6 +1192,12 @@ export const AuthorityStatus: MessageFns<AuthorityStatus> = {
     if (message.reachableVoters?.length) {
       obj.reachableVoters = message.reachableVoters;
     }
+    if (message.snapshotIndex !== 0n) {
+      obj.snapshotIndex = message.snapshotIndex.toString();
+    }
+    if (message.firstIndex !== 0n) {
+      obj.firstIndex = message.firstIndex.toString();
+    }
     return obj;
   },
 
@@ -1165,6 +1215,12 @@ export const AuthorityStatus: MessageFns<AuthorityStatus> = {
     message.revision = (object.revision !== undefined && object.revision !== null) ? BigInt(object.revision) : 0n;
     message.voters = object.voters?.map((e) => VoterStatus.fromPartial(e)) || [];
     message.reachableVoters = object.reachableVoters?.map((e) => e) || [];
+    message.snapshotIndex = (object.snapshotIndex !== undefined && object.snapshotIndex !== null)
+      ? BigInt(object.snapshotIndex)
+      : 0n;
+    message.firstIndex = (object.firstIndex !== undefined && object.firstIndex !== null)
+      ? BigInt(object.firstIndex)
+      : 0n;
     return message;
   },
 };
