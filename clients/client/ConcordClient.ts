@@ -17,6 +17,7 @@ import type {
 } from './ConcordClientOptions';
 import type * as o from './KvOptions';
 import { counterAddRequest, deleteRequest, int64, putRequest, rangeRequest, watchRequest } from './kvRequests';
+import { DocumentWriter } from './DocumentWriter';
 import type { NodeEndpoint } from './NodeEndpoint';
 import { NodePool } from './NodePool';
 import type { Idempotency } from './retryRule';
@@ -70,6 +71,19 @@ export class ConcordClient {
     );
     this.session?.observe(documentId, response.version);
     return response;
+  }
+
+  /**
+   * A streamed write path: `writer.apply(...)` like `apply`, but many writes share one stream to
+   * one node (much cheaper per small write). Close it when done.
+   */
+  writer(): DocumentWriter {
+    return new DocumentWriter({
+      pool: this.pool,
+      connectTimeoutMs: this.connectTimeoutMs,
+      deadlineMs: this.deadlineMs,
+      onWritten: (documentId, response) => this.session?.observe(documentId, response.version),
+    });
   }
 
   /** Pushes a raw Yjs update (v1). Applying an update twice is a no-op, so it is retried. */

@@ -1,5 +1,6 @@
 // The client helper's public surface, for `import { ConcordClient, ops } from 'clients/client'`.
 export { ConcordClient } from './ConcordClient';
+export { DocumentWriter } from './DocumentWriter';
 export type * from './ConcordClientOptions';
 export { ops } from './ops';
 export type * from './KvOptions';

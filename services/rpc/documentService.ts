@@ -2,6 +2,7 @@ import { ServerWritableStream } from '@grpc/grpc-js';
 import * as Y from 'yjs';
 import {
   AckLevel as PbAckLevel,
+  ApplyRequest,
   DocumentServiceServer,
   GetRequest,
   GetResponse,
@@ -16,6 +17,7 @@ import { decodeVersion, encodeVersion } from '../core/crdt/versionToken';
 import { DomainError, invalidArgument } from '../core/errors/DomainError';
 import { DocumentNode } from '../node/DocumentNode';
 import { AckLevel } from '../node/Replicator';
+import { applyStreamHandler } from './applyStream';
 import { remainingMs, serverStream, unary } from './handlers';
 import { toTypedOperation } from './toTypedOperation';
 
@@ -39,14 +41,17 @@ function ackLevel(a: PbAckLevel): AckLevel {
 
 /** Thin handlers: decode, call one DocumentNode method, encode. Errors go through the table. */
 export function documentService(node: DocumentNode): DocumentServiceServer {
+  const apply = async (req: ApplyRequest, timeoutMs: number): Promise<WriteResponse> => {
+    const docId = parseDocumentId(req.documentId);
+    const level = ackLevel(req.ack);
+    const ops = req.operations.map(toTypedOperation);
+    const { version, ackedBy } = await node.applyOps(docId, ops, level, timeoutMs);
+    return { version, nodeId: node.nodeId, ackedBy };
+  };
   return {
-    apply: unary(async (req, call): Promise<WriteResponse> => {
-      const docId = parseDocumentId(req.documentId);
-      const level = ackLevel(req.ack);
-      const ops = req.operations.map(toTypedOperation);
-      const { version, ackedBy } = await node.applyOps(docId, ops, level, remainingMs(call, defaultDeadlineMs) - deadlineSlackMs);
-      return { version, nodeId: node.nodeId, ackedBy };
-    }),
+    apply: unary((req, call) => apply(req, remainingMs(call, defaultDeadlineMs) - deadlineSlackMs)),
+
+    applyStream: applyStreamHandler((req, timeoutMs) => apply(req.apply as ApplyRequest, timeoutMs), defaultDeadlineMs),
 
     pushUpdate: unary(async (req, call): Promise<WriteResponse> => {
       const docId = parseDocumentId(req.documentId);

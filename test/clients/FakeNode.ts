@@ -95,7 +95,8 @@ export class FakeNode {
     const record = <K extends keyof FakeRequests>(name: K, request: FakeRequests[K][number]): void => {
       (this.requests[name] as FakeRequests[K][number][]).push(request);
     };
-    const documents: DocumentServiceServer = {
+    // The streamed write path is not faked; grpc-js answers UNIMPLEMENTED for it.
+    const documents: Pick<DocumentServiceServer, 'apply' | 'pushUpdate' | 'get' | 'watch' | 'list'> = {
       apply: (call, cb) => (record('apply', call.request), this.handlers.apply(call, cb)),
       pushUpdate: (call, cb) => (record('pushUpdate', call.request), this.handlers.pushUpdate(call, cb)),
       get: (call, cb) => (record('get', call.request), this.handlers.get(call, cb)),

@@ -1,4 +1,7 @@
 import { AckLevel, Operation } from '../../../proto/gen/concord/v1/documents';
+import { ConcordClient } from '../../../clients/client/ConcordClient';
+import { DocumentWriter } from '../../../clients/client/DocumentWriter';
+import { ops } from '../../../clients/client/ops';
 import { NodeStubs } from '../../integration/nodeStubs';
 import { BenchContext } from '../BenchContext';
 import { Variant } from '../Measurement';
@@ -64,6 +67,42 @@ export function concordApply(ctx: BenchContext, nodes: readonly NodeStubs[], ack
         await tracker.settle(10_000);
         return { ...res, ...tracker.takeSummary() };
       },
+    },
+  };
+}
+
+/**
+ * The client helper's streamed write path: the same typed write as `concordApply` at LOCAL,
+ * through `ConcordClient.writer()` (one ApplyStream per node, writer w on node w mod n, every
+ * client's writes in flight on its node's shared stream).
+ */
+export function concordStreamed(ctx: BenchContext, addresses: readonly string[], clients: number): Variant {
+  const { options } = ctx;
+  const keyOf = (w: number): string => `bench/conv/LOCAL-stream-x${clients}/w${w}`;
+  const seq = new Array<number>(clients).fill(0);
+  return {
+    system: 'concord',
+    workload: 'apply LOCAL, streamed (client writer)',
+    clients,
+    run: async () => {
+      const pools = addresses.map((address) => new ConcordClient({ endpoints: [address] }));
+      const writers = pools.map((c) => c.writer());
+      try {
+        return await runLoad({
+          clients,
+          durationMs: options.roundMs,
+          warmupMs: options.warmupMs,
+          onError: ctx.errorNote(`convergent concord streamed x${clients}`),
+          op: async (w) => {
+            const s = (seq[w] ?? 0) + 1;
+            seq[w] = s;
+            await (writers[w % writers.length] as DocumentWriter).apply(keyOf(w), [ops.set([lagMap, lagKey], paddedValue(`${s}|`, options.valueBytes))], { deadlineMs: 10_000 });
+          },
+        });
+      } finally {
+        await Promise.all(writers.map((wr) => wr.close()));
+        pools.forEach((c) => c.close());
+      }
     },
   };
 }

@@ -1,19 +1,20 @@
 import { AckLevel } from '../../../proto/gen/concord/v1/documents';
 import { BenchContext } from '../BenchContext';
 import { Fixtures } from '../Fixtures';
-import { concordApply, LaggedVariant, redisSet, sampled } from './convergentVariants';
+import { concordApply, concordStreamed, LaggedVariant, redisSet, sampled } from './convergentVariants';
 import { watchConcordLag, watchRedisLag } from './lagObservers';
 
 const redisConnections = 50;
 const batchOps = 16;
 
-export const convergentSteps = (ctx: BenchContext): number => (6 + 3) * ctx.options.rounds;
+export const convergentSteps = (ctx: BenchContext): number => (6 + 4) * ctx.options.rounds;
 
 /**
  * Scenario 2: convergent typed writes at LOCAL, QUORUM and ALL from 64 clients spread over the
  * three masters, with replication lag, beside Redis (primary + 2 replicas, AOF fsync always)
  * asynchronous and with WAIT 1 / WAIT 2. Then the comparison the target names: 50 clients,
- * Concord plain and batched (16 map sets per Apply) against Redis with 50 connections.
+ * Concord plain, batched (16 map sets per Apply) and streamed (the client helper's writer)
+ * against Redis with 50 connections.
  */
 export async function convergentWrites(ctx: BenchContext, fx: Fixtures): Promise<void> {
   const { options } = ctx;
@@ -39,6 +40,7 @@ export async function convergentWrites(ctx: BenchContext, fx: Fixtures): Promise
   await ctx.alternate('convergent-50', [
     concordApply(ctx, concord.docs, AckLevel.ACK_LEVEL_LOCAL, redisConnections, 1, false).variant,
     concordApply(ctx, concord.docs, AckLevel.ACK_LEVEL_LOCAL, redisConnections, batchOps, false).variant,
+    concordStreamed(ctx, concord.cluster.nodes.map((nd) => nd.address), redisConnections),
     redisSet(ctx, redis, redisConnections, 0, false).variant,
   ]);
 }

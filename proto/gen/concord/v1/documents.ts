@@ -10,9 +10,11 @@ import {
   type CallOptions,
   type ChannelCredentials,
   Client,
+  type ClientDuplexStream,
   type ClientOptions,
   type ClientReadableStream,
   type ClientUnaryCall,
+  type handleBidiStreamingCall,
   type handleServerStreamingCall,
   type handleUnaryCall,
   makeGenericClientConstructor,
@@ -149,6 +151,32 @@ export interface WriteResponse {
   nodeId: string;
   /** masters known to hold the write durably when the ack was sent */
   ackedBy: number;
+}
+
+/**
+ * One write of a streamed write path (ApplyStream): the client numbers its writes and may have
+ * many in flight on one stream; each gets its own response, in completion order.
+ */
+export interface ApplyStreamRequest {
+  /** chosen by the client, unique among its writes in flight on the stream */
+  id: bigint;
+  apply:
+    | ApplyRequest
+    | undefined;
+  /** this write's deadline from its arrival; 0 = 10000, as a unary Apply without a deadline */
+  timeoutMs: number;
+}
+
+export interface ApplyStreamResponse {
+  id: bigint;
+  /** set when the write succeeded */
+  result:
+    | WriteResponse
+    | undefined;
+  /** the write's gRPC status code (0 = OK), as the unary Apply would return it */
+  code: number;
+  /** the error's details when code != 0 */
+  message: string;
 }
 
 export interface PushUpdateRequest {
@@ -1299,6 +1327,238 @@ export const WriteResponse: MessageFns<WriteResponse> = {
   },
 };
 
+function createBaseApplyStreamRequest(): ApplyStreamRequest {
+  return { id: 0n, apply: undefined, timeoutMs: 0 };
+}
+
+export const ApplyStreamRequest: MessageFns<ApplyStreamRequest> = {
+  encode(message: ApplyStreamRequest, writer: BinaryWriter = new BinaryWriter()): BinaryWriter {
+    if (message.id !== 0n) {
+      if (BigInt.asUintN(64, message.id) !== message.id) {
+        throw new globalThis.Error("value provided for field message.id of type uint64 too large");
+      }
+      writer.uint32(8).uint64(message.id);
+    }
+    if (message.apply !== undefined) {
+      ApplyRequest.encode(message.apply, writer.uint32(18).fork()).join();
+    }
+    if (message.timeoutMs !== 0) {
+      writer.uint32(24).uint32(message.timeoutMs);
+    }
+    return writer;
+  },
+
+  decode(input: BinaryReader | Uint8Array, length?: number): ApplyStreamRequest {
+    const reader = input instanceof BinaryReader ? input : new BinaryReader(input);
+    const previousRecursionDepth = (reader as any).__tsProtoDecodeDepth ?? 0;
+    if (previousRecursionDepth >= 100) {
+      throw new globalThis.Error("protobuf decode recursion limit exceeded");
+    }
+    (reader as any).__tsProtoDecodeDepth = previousRecursionDepth + 1;
+    try {
+      const end = length === undefined ? reader.len : reader.pos + length;
+      const message = createBaseApplyStreamRequest();
+      while (reader.pos < end) {
+        const tag = reader.uint32();
+        switch (tag >>> 3) {
+          case 1: {
+            if (tag !== 8) {
+              break;
+            }
+
+            message.id = reader.uint64() as bigint;
+            continue;
+          }
+          case 2: {
+            if (tag !== 18) {
+              break;
+            }
+
+            message.apply = ApplyRequest.decode(reader, reader.uint32());
+            continue;
+          }
+          case 3: {
+            if (tag !== 24) {
+              break;
+            }
+
+            message.timeoutMs = reader.uint32();
+            continue;
+          }
+        }
+        if ((tag & 7) === 4 || tag === 0) {
+          break;
+        }
+        reader.skip(tag & 7);
+      }
+      return message;
+    } finally {
+      (reader as any).__tsProtoDecodeDepth = previousRecursionDepth;
+    }
+  },
+
+  fromJSON(object: any): ApplyStreamRequest {
+    return {
+      id: isSet(object.id) ? BigInt(object.id) : 0n,
+      apply: isSet(object.apply) ? ApplyRequest.fromJSON(object.apply) : undefined,
+      timeoutMs: isSet(object.timeoutMs)
+        ? globalThis.Number(object.timeoutMs)
+        : isSet(object.timeout_ms)
+        ? globalThis.Number(object.timeout_ms)
+        : 0,
+    };
+  },
+
+  toJSON(message: ApplyStreamRequest): unknown {
+    const obj: any = {};
+    if (message.id !== 0n) {
+      obj.id = message.id.toString();
+    }
+    if (message.apply !== undefined) {
+      obj.apply = ApplyRequest.toJSON(message.apply);
+    }
+    if (message.timeoutMs !== 0) {
+      obj.timeoutMs = Math.round(message.timeoutMs);
+    }
+    return obj;
+  },
+
+  create(base?: DeepPartial<ApplyStreamRequest>): ApplyStreamRequest {
+    return ApplyStreamRequest.fromPartial(base ?? {});
+  },
+  fromPartial(object: DeepPartial<ApplyStreamRequest>): ApplyStreamRequest {
+    const message = createBaseApplyStreamRequest();
+    message.id = (object.id !== undefined && object.id !== null) ? BigInt(object.id) : 0n;
+    message.apply = (object.apply !== undefined && object.apply !== null)
+      ? ApplyRequest.fromPartial(object.apply)
+      : undefined;
+    message.timeoutMs = object.timeoutMs ?? 0;
+    return message;
+  },
+};
+
+function createBaseApplyStreamResponse(): ApplyStreamResponse {
+  return { id: 0n, result: undefined, code: 0, message: "" };
+}
+
+export const ApplyStreamResponse: MessageFns<ApplyStreamResponse> = {
+  encode(message: ApplyStreamResponse, writer: BinaryWriter = new BinaryWriter()): BinaryWriter {
+    if (message.id !== 0n) {
+      if (BigInt.asUintN(64, message.id) !== message.id) {
+        throw new globalThis.Error("value provided for field message.id of type uint64 too large");
+      }
+      writer.uint32(8).uint64(message.id);
+    }
+    if (message.result !== undefined) {
+      WriteResponse.encode(message.result, writer.uint32(18).fork()).join();
+    }
+    if (message.code !== 0) {
+      writer.uint32(24).uint32(message.code);
+    }
+    if (message.message !== "") {
+      writer.uint32(34).string(message.message);
+    }
+    return writer;
+  },
+
+  decode(input: BinaryReader | Uint8Array, length?: number): ApplyStreamResponse {
+    const reader = input instanceof BinaryReader ? input : new BinaryReader(input);
+    const previousRecursionDepth = (reader as any).__tsProtoDecodeDepth ?? 0;
+    if (previousRecursionDepth >= 100) {
+      throw new globalThis.Error("protobuf decode recursion limit exceeded");
+    }
+    (reader as any).__tsProtoDecodeDepth = previousRecursionDepth + 1;
+    try {
+      const end = length === undefined ? reader.len : reader.pos + length;
+      const message = createBaseApplyStreamResponse();
+      while (reader.pos < end) {
+        const tag = reader.uint32();
+        switch (tag >>> 3) {
+          case 1: {
+            if (tag !== 8) {
+              break;
+            }
+
+            message.id = reader.uint64() as bigint;
+            continue;
+          }
+          case 2: {
+            if (tag !== 18) {
+              break;
+            }
+
+            message.result = WriteResponse.decode(reader, reader.uint32());
+            continue;
+          }
+          case 3: {
+            if (tag !== 24) {
+              break;
+            }
+
+            message.code = reader.uint32();
+            continue;
+          }
+          case 4: {
+            if (tag !== 34) {
+              break;
+            }
+
+            message.message = reader.string();
+            continue;
+          }
+        }
+        if ((tag & 7) === 4 || tag === 0) {
+          break;
+        }
+        reader.skip(tag & 7);
+      }
+      return message;
+    } finally {
+      (reader as any).__tsProtoDecodeDepth = previousRecursionDepth;
+    }
+  },
+
+  fromJSON(object: any): ApplyStreamResponse {
+    return {
+      id: isSet(object.id) ? BigInt(object.id) : 0n,
+      result: isSet(object.result) ? WriteResponse.fromJSON(object.result) : undefined,
+      code: isSet(object.code) ? globalThis.Number(object.code) : 0,
+      message: isSet(object.message) ? globalThis.String(object.message) : "",
+    };
+  },
+
+  toJSON(message: ApplyStreamResponse): unknown {
+    const obj: any = {};
+    if (message.id !== 0n) {
+      obj.id = message.id.toString();
+    }
+    if (message.result !== undefined) {
+      obj.result = WriteResponse.toJSON(message.result);
+    }
+    if (message.code !== 0) {
+      obj.code = Math.round(message.code);
+    }
+    if (message.message !== "") {
+      obj.message = message.message;
+    }
+    return obj;
+  },
+
+  create(base?: DeepPartial<ApplyStreamResponse>): ApplyStreamResponse {
+    return ApplyStreamResponse.fromPartial(base ?? {});
+  },
+  fromPartial(object: DeepPartial<ApplyStreamResponse>): ApplyStreamResponse {
+    const message = createBaseApplyStreamResponse();
+    message.id = (object.id !== undefined && object.id !== null) ? BigInt(object.id) : 0n;
+    message.result = (object.result !== undefined && object.result !== null)
+      ? WriteResponse.fromPartial(object.result)
+      : undefined;
+    message.code = object.code ?? 0;
+    message.message = object.message ?? "";
+    return message;
+  },
+};
+
 function createBasePushUpdateRequest(): PushUpdateRequest {
   return { documentId: "", update: new Uint8Array(0), ack: 0 };
 }
@@ -2206,6 +2466,20 @@ export const DocumentServiceService = {
     responseSerialize: (value: WriteResponse): Buffer => Buffer.from(WriteResponse.encode(value).finish()),
     responseDeserialize: (value: Buffer): WriteResponse => WriteResponse.decode(value),
   },
+  /**
+   * Apply over one long-lived stream: many writes in flight, one response each, no per-call
+   * setup. A failed write fails alone; the stream ends only on a transport error or when the
+   * client ends it (after every write in flight has been answered).
+   */
+  applyStream: {
+    path: "/concord.v1.DocumentService/ApplyStream" as const,
+    requestStream: true as const,
+    responseStream: true as const,
+    requestSerialize: (value: ApplyStreamRequest): Buffer => Buffer.from(ApplyStreamRequest.encode(value).finish()),
+    requestDeserialize: (value: Buffer): ApplyStreamRequest => ApplyStreamRequest.decode(value),
+    responseSerialize: (value: ApplyStreamResponse): Buffer => Buffer.from(ApplyStreamResponse.encode(value).finish()),
+    responseDeserialize: (value: Buffer): ApplyStreamResponse => ApplyStreamResponse.decode(value),
+  },
   pushUpdate: {
     path: "/concord.v1.DocumentService/PushUpdate" as const,
     requestStream: false as const,
@@ -2246,6 +2520,12 @@ export const DocumentServiceService = {
 
 export interface DocumentServiceServer extends UntypedServiceImplementation {
   apply: handleUnaryCall<ApplyRequest, WriteResponse>;
+  /**
+   * Apply over one long-lived stream: many writes in flight, one response each, no per-call
+   * setup. A failed write fails alone; the stream ends only on a transport error or when the
+   * client ends it (after every write in flight has been answered).
+   */
+  applyStream: handleBidiStreamingCall<ApplyStreamRequest, ApplyStreamResponse>;
   pushUpdate: handleUnaryCall<PushUpdateRequest, WriteResponse>;
   get: handleUnaryCall<GetRequest, GetResponse>;
   watch: handleServerStreamingCall<WatchRequest, WatchEvent>;
@@ -2268,6 +2548,17 @@ export interface DocumentServiceClient extends Client {
     options: Partial<CallOptions>,
     callback: (error: ServiceError | null, response: WriteResponse) => void,
   ): ClientUnaryCall;
+  /**
+   * Apply over one long-lived stream: many writes in flight, one response each, no per-call
+   * setup. A failed write fails alone; the stream ends only on a transport error or when the
+   * client ends it (after every write in flight has been answered).
+   */
+  applyStream(): ClientDuplexStream<ApplyStreamRequest, ApplyStreamResponse>;
+  applyStream(options: Partial<CallOptions>): ClientDuplexStream<ApplyStreamRequest, ApplyStreamResponse>;
+  applyStream(
+    metadata: Metadata,
+    options?: Partial<CallOptions>,
+  ): ClientDuplexStream<ApplyStreamRequest, ApplyStreamResponse>;
   pushUpdate(
     request: PushUpdateRequest,
     callback: (error: ServiceError | null, response: WriteResponse) => void,

@@ -1,0 +1,69 @@
+import { ServerDuplexStream, status } from '@grpc/grpc-js';
+import { ApplyStreamRequest, ApplyStreamResponse, WriteResponse } from '../../proto/gen/concord/v1/documents';
+import { invalidArgument } from '../core/errors/DomainError';
+import { toServiceError } from './errorTable';
+
+/** Writes in flight on one stream at most; past this the stream stops reading until some finish. */
+export const applyStreamInflightMax = 1024;
+
+/**
+ * The streamed write path: each request is one Apply, run as the unary call would run it
+ * (`apply`), answered on the stream by id as soon as it completes. A failed write is answered
+ * with its status code and message (mapped by the error table, as for unary calls) and the
+ * stream goes on. The stream ends after the client ends its side and every write in flight has
+ * been answered; if the client cancels, the writes already taken still complete.
+ */
+export function applyStreamHandler(
+  apply: (req: ApplyStreamRequest, timeoutMs: number) => Promise<WriteResponse>,
+  defaultTimeoutMs: number,
+) {
+  return (call: ServerDuplexStream<ApplyStreamRequest, ApplyStreamResponse>): void => {
+    const inflight = new Set<bigint>();
+    let ended = false;
+    let paused = false;
+    const answer = (res: ApplyStreamResponse): void => {
+      if (!call.cancelled && !call.writableEnded) call.write(res);
+    };
+    const maybeFinish = (): void => {
+      if (ended && inflight.size === 0 && !call.writableEnded) call.end();
+      if (paused && inflight.size < applyStreamInflightMax / 2) {
+        paused = false;
+        call.resume();
+      }
+    };
+    call.on('data', (req: ApplyStreamRequest) => {
+      const id = req.id;
+      const fail = (err: unknown): void => {
+        const e = toServiceError(err);
+        answer({ id, result: undefined, code: e.code ?? status.INTERNAL, message: e.details ?? '' });
+      };
+      if (inflight.has(id)) {
+        fail(invalidArgument(`write id ${id} is already in flight on this stream`));
+        return;
+      }
+      if (req.apply === undefined) {
+        fail(invalidArgument(`write ${id} has no apply request`));
+        return;
+      }
+      inflight.add(id);
+      if (inflight.size >= applyStreamInflightMax && !paused) {
+        paused = true;
+        call.pause();
+      }
+      apply(req, req.timeoutMs > 0 ? req.timeoutMs : defaultTimeoutMs).then(
+        (result) => answer({ id, result, code: status.OK, message: '' }),
+        fail,
+      ).finally(() => {
+        inflight.delete(id);
+        maybeFinish();
+      });
+    });
+    call.on('end', () => {
+      ended = true;
+      maybeFinish();
+    });
+    call.on('error', () => {
+      ended = true;
+    });
+  };
+}
