@@ -55,7 +55,7 @@ export class ConcordNode {
     await engine.write([{ type: 'put', key: nodeKey('incarnation'), value: new TextEncoder().encode(String(incarnation)) }]);
     // A fresh Yjs client id on every start: reusing one after a restart could reuse clocks.
     const clientId = randomInt(1, 2 ** 32 - 1);
-    const store = new DocumentStore({ engine, clientId, hash: sha256 });
+    const store = new DocumentStore({ engine, clientId, hash: sha256, cacheDocumentsMax: config.cacheDocumentsMax });
     store.load();
     const traffic = new TrafficStats();
     const faults = new LinkFaults();

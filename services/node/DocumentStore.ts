@@ -8,7 +8,12 @@ import { validateUpdate } from '../core/crdt/validateUpdate';
 import { encodeVersion } from '../core/crdt/versionToken';
 import { DomainError } from '../core/errors/DomainError';
 import { prefixEnd, StorageEngine, WriteOp } from '../storage/StorageEngine';
-import { updateKey, snapshotKey, parseUpdateKey, parseSnapshotKey, updatePrefix } from './storageKeys';
+import { DocumentCache } from './DocumentCache';
+import { decodeDocumentRecord, DocumentRecord, encodeDocumentRecord } from './documentRecord';
+import {
+  parseRecordKey, parseSnapshotKey, parseUpdateKey, recordKey, recordPrefix, recordsCompleteKey, snapshotKey, snapshotPrefix,
+  updateKey, updatePrefix, updateRange,
+} from './storageKeys';
 
 /** Who caused a change: the origin of its Yjs transaction, so nothing is echoed back. */
 export type ChangeOrigin = 'local' | 'client' | 'catch-up' | `remote:${string}`;
@@ -31,34 +36,76 @@ export interface DocumentStoreOptions {
   readonly compactUpdatesMax?: number;
   /** ...or past this many stored bytes. */
   readonly compactBytesMax?: number;
+  /** Documents kept loaded in memory (least recently used leave first)... */
+  readonly cacheDocumentsMax?: number;
+  /** ...and most stored bytes of the loaded documents together (their in-memory size grows with it). */
+  readonly cacheBytesMax?: number;
 }
+
+export const defaultCacheDocumentsMax = 10_000;
+export const defaultCacheBytesMax = 256 * 2 ** 20;
+
+/** The Yjs client id documents are replayed under (nodes pick theirs from 1..2^32-2). */
+const replayClientId = 0;
+
+/**
+ * Changed documents remembered for the next `takeDirty`; past this (no anti-entropy running,
+ * e.g. a node without peers) the store forgets them and names every document next time.
+ */
+const dirtyDocumentsMax = 100_000;
+
+/** Records per batch when a data directory from before document records is migrated. */
+const migrationBatchRecordsMax = 10_000;
 
 interface Entry {
   readonly doc: Y.Doc;
+  /** Lowest sequence number that may still be stored (compaction deletes from here). */
+  firstSeq: number;
   nextSeq: number;
   storedUpdates: number;
   storedBytes: number;
-  hash: Uint8Array | undefined; // undefined = changed since last computed
+  /** The state hash of the document as it is now (kept current by every change). */
+  hash: Uint8Array | undefined;
+  /** Whether the document has a record (issued, perhaps not durable yet). */
+  recorded: boolean;
   compacting: boolean;
+  /** Writes issued and not settled yet: the entry may not leave the cache before they do. */
+  writing: number;
   /** Settles when the latest write issued for this document has settled. */
   inFlight: Promise<void>;
 }
 
 /**
- * The documents of one node: Y.Docs in memory, every accepted update appended to storage and
- * fsynced before the caller is answered, compaction of stored updates into snapshots, and
- * change notifications (after the change is durable) for replication, watches and waiters.
+ * The documents of one node: every accepted update appended to storage and fsynced before the
+ * caller is answered, compaction of stored updates into snapshots, and change notifications
+ * (after the change is durable) for replication, watches and waiters.
+ *
+ * Documents are loaded on first use and kept in a bounded cache (least recently used leave
+ * first); a document with a write in flight or a compaction running never leaves, so what
+ * leaves is exactly what storage holds. Each document's record (`d:<doc>`: counters and state
+ * hash) is written in the batch of each of its changes, so the count, the listing and the
+ * state hashes for the anti-entropy digest come from the records without loading documents.
  */
 export class DocumentStore {
-  private readonly docs = new Map<string, Entry>();
+  private readonly cache: DocumentCache<Entry>;
   private readonly listeners = new Set<ChangeListener>();
   private readonly engine: StorageEngine;
   private readonly clientId: number;
   private readonly hash: HashFn;
   private readonly compactUpdatesMax: number;
   private readonly compactBytesMax: number;
+  /**
+   * Records issued but perhaps not readable yet (an engine may show a batch only once it is
+   * durable): readers consult this first. Each is removed when its latest write settles.
+   */
+  private readonly unsettled = new Map<string, Uint8Array>();
   private failed: Error | undefined;
   private dirty = new Set<string>();
+  /** Until the first takeDirty after load, every stored document counts as changed. */
+  private allDirty = false;
+  private recordsComplete = false;
+  private documentCount = 0;
+  private loadsTotal = 0;
   private closing = false;
 
   constructor(opts: DocumentStoreOptions) {
@@ -67,23 +114,28 @@ export class DocumentStore {
     this.hash = opts.hash;
     this.compactUpdatesMax = opts.compactUpdatesMax ?? 500;
     this.compactBytesMax = opts.compactBytesMax ?? 1 << 20;
+    this.cache = new DocumentCache<Entry>({
+      documentsMax: opts.cacheDocumentsMax ?? defaultCacheDocumentsMax,
+      weightMax: opts.cacheBytesMax ?? defaultCacheBytesMax,
+      weight: (e) => e.storedBytes,
+      evictable: (e) => e.writing === 0 && !e.compacting,
+    });
   }
 
-  /** Loads every stored document: its snapshot, then its updates in order. */
+  /**
+   * Prepares the store over what storage holds: counts the document records (no document is
+   * loaded) and marks every document changed for the first `takeDirty`. A data directory
+   * written before records existed is migrated first (each document loaded once, then dropped).
+   */
   load(): void {
-    for (const { key, value } of this.engine.range({ gte: 's:', lt: prefixEnd('s:') })) {
-      const e = this.entry(parseSnapshotKey(key), true);
-      Y.applyUpdate(e.doc, value, 'storage');
-      e.storedBytes += value.byteLength;
+    this.recordsComplete = this.engine.get(recordsCompleteKey) !== undefined;
+    if (!this.recordsComplete) this.migrate();
+    let count = 0;
+    for (const { key } of this.engine.range({ gte: recordPrefix, lt: prefixEnd(recordPrefix) })) {
+      if (!this.unsettled.has(parseRecordKey(key))) count++;
     }
-    for (const { key, value } of this.engine.range({ gte: updatePrefix, lt: prefixEnd(updatePrefix) })) {
-      const { docId, seq } = parseUpdateKey(key);
-      const e = this.entry(docId, true);
-      Y.applyUpdate(e.doc, value, 'storage');
-      e.nextSeq = Math.max(e.nextSeq, seq + 1);
-      e.storedUpdates++;
-      e.storedBytes += value.byteLength;
-    }
+    this.documentCount = count + this.unsettled.size;
+    this.allDirty = true;
   }
 
   onChange(listener: ChangeListener): () => void {
@@ -92,16 +144,26 @@ export class DocumentStore {
   }
 
   has(docId: DocumentId): boolean {
-    return this.docs.has(docId);
+    return this.cache.peek(docId) !== undefined || this.record(docId) !== undefined;
   }
 
-  /** The live document, or undefined. Callers must not write to it. */
+  /**
+   * The document (loaded from storage if it is not in memory), or undefined. Callers must not
+   * write to it, nor keep it across an await: once idle it may leave the cache, and a later
+   * change then goes to a newly loaded copy.
+   */
   peek(docId: DocumentId): Y.Doc | undefined {
-    return this.docs.get(docId)?.doc;
+    return this.entry(docId, false)?.doc;
   }
 
+  /** Documents stored (or being stored) on this node. */
   get size(): number {
-    return this.docs.size;
+    return this.documentCount;
+  }
+
+  /** Documents loaded in memory now, documents loaded from storage so far, and evictions. */
+  get cacheStats(): { loaded: number; loadedBytes: number; loads: number; evictions: number } {
+    return { loaded: this.cache.size, loadedBytes: this.cache.weight, loads: this.loadsTotal, evictions: this.cache.evicted };
   }
 
   /**
@@ -140,76 +202,185 @@ export class DocumentStore {
 
   /**
    * Resolves once every change of the document applied so far is durable. Reads wait for it
-   * before answering, so no client ever builds on a change a crash could still take away.
+   * before answering, so no client ever builds on a change a crash could still take away. A
+   * document not in memory has nothing in flight.
    */
   durable(docId: DocumentId): Promise<void> {
-    return this.docs.get(docId)?.inFlight ?? Promise.resolve();
+    return this.cache.peek(docId)?.inFlight ?? Promise.resolve();
   }
 
   json(docId: DocumentId): Record<string, unknown> {
-    const e = this.docs.get(docId);
+    const e = this.entry(docId, false);
     return e === undefined ? {} : renderJson(e.doc);
   }
 
-  /** Hash of the integrated state (state vector + delete set), cached until the next change. */
+  /** Hash of the integrated state (state vector + delete set); from the record if not loaded. */
   stateHash(docId: DocumentId): Uint8Array | undefined {
-    const e = this.docs.get(docId);
-    if (e === undefined) return undefined;
-    e.hash ??= stateHash(e.doc, this.hash);
-    return e.hash;
+    const e = this.cache.peek(docId);
+    if (e !== undefined) {
+      e.hash ??= stateHash(e.doc, this.hash);
+      return e.hash;
+    }
+    return this.record(docId)?.hash;
   }
 
   /** Document ids in order, from `startAfter` (exclusive), with the given prefix. */
   list(prefix: string, startAfter: string, limit: number): { docId: DocumentId; updates: number; bytes: number }[] {
-    const ids = [...this.docs.keys()].filter((id) => id.startsWith(prefix) && id > startAfter).sort();
-    return ids.slice(0, limit).map((id) => {
-      const e = this.docs.get(id) as Entry;
-      return { docId: id as DocumentId, updates: e.storedUpdates, bytes: e.storedBytes };
+    const from = startAfter >= prefix ? `${startAfter}\u0000` : prefix;
+    const ids = new Set<string>();
+    for (const { key } of this.engine.range({ gte: recordKey(from), lt: prefixEnd(recordKey(prefix)), limit })) ids.add(parseRecordKey(key));
+    for (const id of this.unsettled.keys()) if (id.startsWith(prefix) && id > startAfter) ids.add(id);
+    return [...ids].sort().slice(0, limit).map((id) => {
+      const e = this.cache.peek(id);
+      if (e !== undefined && e.recorded) return { docId: id as DocumentId, updates: e.storedUpdates, bytes: e.storedBytes };
+      const r = this.record(id as DocumentId);
+      return { docId: id as DocumentId, updates: r?.storedUpdates ?? 0, bytes: r?.storedBytes ?? 0 };
     });
   }
 
-  /** Documents changed since the last call (for the anti-entropy digest). */
+  /**
+   * Documents changed since the last call (for the anti-entropy digest); the first call after
+   * `load` names every stored document, whose hashes `stateHash` then reads from the records.
+   */
   takeDirty(): string[] {
-    const out = [...this.dirty];
+    // Every changed document has a record (issued with the change), so the full list covers them.
+    const out = this.allDirty ? [...this.ids()] : [...this.dirty];
+    this.allDirty = false;
     this.dirty = new Set();
     return out;
   }
 
-  ids(): IterableIterator<string> {
-    return this.docs.keys();
+  /** Every stored document id (including those whose first write is in flight). */
+  *ids(): IterableIterator<string> {
+    const seen = new Set<string>(this.unsettled.keys());
+    yield* seen;
+    for (const { key } of this.engine.range({ gte: recordPrefix, lt: prefixEnd(recordPrefix) })) {
+      const id = parseRecordKey(key);
+      if (!seen.has(id)) yield id;
+    }
   }
 
-  private entry(docId: DocumentId, create: boolean): Entry {
-    let e = this.docs.get(docId);
-    if (e === undefined) {
-      if (!create) throw new DomainError('not-found', `no document ${docId}`);
-      this.dirty.add(docId);
-      // Passing the guid skips Yjs' random uuid (31 getRandomValues calls per document).
-      const doc = new Y.Doc({ gc: true, guid: docId });
-      doc.clientID = this.clientId;
-      e = { doc, nextSeq: 1, storedUpdates: 0, storedBytes: 0, hash: undefined, compacting: false, inFlight: Promise.resolve() };
-      this.docs.set(docId, e);
-    }
+  /** The document's entry: from the cache, else loaded from storage, else (if `create`) new. */
+  private entry(docId: DocumentId, create: true): Entry;
+  private entry(docId: DocumentId, create: boolean): Entry | undefined;
+  private entry(docId: DocumentId, create: boolean): Entry | undefined {
+    const cached = this.cache.get(docId);
+    if (cached !== undefined) return cached;
+    const rec = this.record(docId);
+    if (rec === undefined && !create) return undefined;
+    const e = rec === undefined ? this.newEntry(docId) : this.loadEntry(docId, rec);
+    this.cache.add(docId, e);
     return e;
   }
 
-  private async persist(docId: DocumentId, e: Entry, update: Uint8Array, origin: ChangeOrigin, version: Uint8Array): Promise<void> {
-    e.hash = undefined;
-    this.dirty.add(docId);
-    const seq = e.nextSeq++;
-    e.storedUpdates++;
-    e.storedBytes += update.byteLength;
-    const written = this.engine.write([{ type: 'put', key: updateKey(docId, seq), value: update }]);
+  private newEntry(docId: DocumentId): Entry {
+    // Passing the guid skips Yjs' random uuid (31 getRandomValues calls per document).
+    const doc = new Y.Doc({ gc: true, guid: docId });
+    doc.clientID = this.clientId;
+    return {
+      doc, firstSeq: 1, nextSeq: 1, storedUpdates: 0, storedBytes: 0, hash: undefined, recorded: false, compacting: false, writing: 0,
+      inFlight: Promise.resolve(),
+    };
+  }
+
+  /** Loads a document from storage: its snapshot, then its updates in order. */
+  private loadEntry(docId: DocumentId, rec: DocumentRecord | undefined): Entry {
+    this.loadsTotal++;
+    const e = this.newEntry(docId);
+    // Stored updates hold this process's own structs once a document was evicted and reloaded;
+    // Yjs would take them for another client using our id and switch to a random one. Replay
+    // under an id nodes never use, then continue with ours: every struct of ours is durable and
+    // replayed, so our clock continues from the stored state.
+    e.doc.clientID = replayClientId;
+    const snapshot = this.engine.get(snapshotKey(docId));
+    if (snapshot !== undefined) {
+      Y.applyUpdate(e.doc, snapshot, 'storage');
+      e.storedBytes += snapshot.byteLength;
+    }
+    let firstSeq: number | undefined;
+    for (const { key, value } of this.engine.range(updateRange(docId))) {
+      const { seq } = parseUpdateKey(key);
+      Y.applyUpdate(e.doc, value, 'storage');
+      firstSeq ??= seq;
+      e.nextSeq = Math.max(e.nextSeq, seq + 1);
+      e.storedUpdates++;
+      e.storedBytes += value.byteLength;
+    }
+    e.doc.clientID = this.clientId;
+    e.firstSeq = firstSeq ?? e.nextSeq;
+    e.recorded = rec !== undefined;
+    e.hash = rec?.hash;
+    return e;
+  }
+
+  /** The document's record: the one in flight if any, else the stored one. */
+  private record(docId: DocumentId): DocumentRecord | undefined {
+    const raw = this.unsettled.get(docId) ?? this.engine.get(recordKey(docId));
+    return raw === undefined ? undefined : decodeDocumentRecord(raw);
+  }
+
+  private recordOf(e: Entry): Uint8Array {
+    e.hash ??= stateHash(e.doc, this.hash);
+    return encodeDocumentRecord({ storedUpdates: e.storedUpdates, storedBytes: e.storedBytes, hash: e.hash });
+  }
+
+  /**
+   * Issues a write of the document's data ops together with its record, holding the entry in
+   * the cache until it settles. Resolves when durable; a failure stops the store.
+   */
+  private async write(docId: DocumentId, e: Entry, ops: WriteOp[]): Promise<void> {
+    const record = this.recordOf(e);
+    ops.push({ type: 'put', key: recordKey(docId), value: record });
+    if (!e.recorded) {
+      e.recorded = true;
+      this.documentCount++;
+      if (!this.recordsComplete) {
+        // Marks the layout as complete; it commits after any migration batch issued before it.
+        this.recordsComplete = true;
+        ops.push({ type: 'put', key: recordsCompleteKey, value: new Uint8Array([1]) });
+      }
+    }
+    this.unsettled.set(docId, record);
+    const written = this.engine.write(ops);
     // Writes commit in the order they are issued, so the last one stands for all before it.
     e.inFlight = written.catch(() => undefined);
+    e.writing++;
     try {
       await written;
     } catch (err) {
       if (this.closing) throw new DomainError('unavailable', 'this node is stopping');
       this.fail(err as Error);
+    } finally {
+      e.writing--;
+      if (this.unsettled.get(docId) === record) this.unsettled.delete(docId);
     }
-    for (const l of this.listeners) l({ docId, update, origin, version });
-    if (e.storedUpdates > this.compactUpdatesMax || e.storedBytes > this.compactBytesMax) void this.compact(docId, e);
+  }
+
+  private markDirty(docId: DocumentId): void {
+    if (this.allDirty) return;
+    this.dirty.add(docId);
+    if (this.dirty.size > dirtyDocumentsMax) {
+      this.allDirty = true;
+      this.dirty = new Set();
+    }
+  }
+
+  private async persist(docId: DocumentId, e: Entry, update: Uint8Array, origin: ChangeOrigin, version: Uint8Array): Promise<void> {
+    this.markDirty(docId);
+    const seq = e.nextSeq++;
+    e.storedUpdates++;
+    e.storedBytes += update.byteLength;
+    this.cache.reweigh(update.byteLength);
+    e.hash = stateHash(e.doc, this.hash);
+    e.writing++; // held through the listeners and the compaction check below
+    try {
+      await this.write(docId, e, [{ type: 'put', key: updateKey(docId, seq), value: update }]);
+      for (const l of this.listeners) l({ docId, update, origin, version });
+      if (e.storedUpdates > this.compactUpdatesMax || e.storedBytes > this.compactBytesMax) void this.compact(docId, e);
+    } finally {
+      e.writing--;
+      this.cache.trim();
+    }
   }
 
   /** Replaces the stored updates of a document by one snapshot of its state (tombstones GC'd). */
@@ -222,18 +393,54 @@ export class DocumentStore {
       // dependencies), so nothing a peer or client sent is dropped by compaction.
       const snapshot = Y.encodeStateAsUpdate(e.doc);
       const ops: WriteOp[] = [{ type: 'put', key: snapshotKey(docId), value: snapshot }];
-      for (const { key } of this.engine.range({ gte: updateKey(docId, 0), lt: updateKey(docId, upTo + 1) })) {
-        ops.push({ type: 'del', key });
-      }
-      await this.engine.write(ops);
-      // Updates appended while this ran stay stored; the next compaction folds them in.
-      e.storedUpdates = e.nextSeq - 1 - upTo;
+      // Every update up to `upTo` was issued before this batch, so deleting by key is ordered
+      // after its put even if it is not durable yet. Updates issued later stay stored; the next
+      // compaction folds them in.
+      for (let seq = e.firstSeq; seq <= upTo; seq++) ops.push({ type: 'del', key: updateKey(docId, seq) });
+      this.cache.reweigh(snapshot.byteLength - e.storedBytes);
+      e.firstSeq = upTo + 1;
+      e.storedUpdates = 0;
       e.storedBytes = snapshot.byteLength;
+      await this.write(docId, e, ops);
     } catch (err) {
-      this.fail(err as Error);
+      if (this.failed === undefined && !this.closing) this.fail(err as Error);
     } finally {
       e.compacting = false;
+      this.cache.trim();
     }
+  }
+
+  /**
+   * Writes the records of a data directory from before records existed: every document found
+   * by its snapshot or updates is loaded once, hashed and dropped. Readers see the records at
+   * once (through `unsettled`); the completion mark goes in the last batch.
+   */
+  private migrate(): void {
+    const ids = new Set<string>();
+    for (const { key } of this.engine.range({ gte: snapshotPrefix, lt: prefixEnd(snapshotPrefix) })) ids.add(parseSnapshotKey(key));
+    for (const { key } of this.engine.range({ gte: updatePrefix, lt: prefixEnd(updatePrefix) })) ids.add(parseUpdateKey(key).docId);
+    if (ids.size === 0) return;
+    let ops: WriteOp[] = [];
+    const flush = (last: boolean): void => {
+      if (last) ops.push({ type: 'put', key: recordsCompleteKey, value: new Uint8Array([1]) });
+      const batch = ops;
+      ops = [];
+      this.engine.write(batch).then(() => {
+        for (const op of batch) if (op.type === 'put' && this.unsettled.get(parseRecordKey(op.key)) === op.value) this.unsettled.delete(parseRecordKey(op.key));
+      }, (err: unknown) => {
+        this.failed ??= err as Error;
+      });
+    };
+    for (const id of ids) {
+      if (this.engine.get(recordKey(id)) !== undefined) continue; // an interrupted migration wrote it
+      const e = this.loadEntry(id as DocumentId, undefined);
+      const record = this.recordOf(e);
+      this.unsettled.set(id, record);
+      ops.push({ type: 'put', key: recordKey(id), value: record });
+      if (ops.length >= migrationBatchRecordsMax) flush(false);
+    }
+    flush(true);
+    this.recordsComplete = true;
   }
 
   private fail(err: Error): never {

@@ -19,6 +19,8 @@ export interface NodeConfig {
   readonly raftSnapshotEntries?: number;
   /** Credential guarding the admin calls that change the cluster (fault injection). */
   readonly adminToken: string | undefined;
+  /** Documents kept loaded in memory; the rest load from storage on first use (default 10,000). */
+  readonly cacheDocumentsMax?: number;
 }
 
 /** Parses `n2=127.0.0.1:7002,n3=127.0.0.1:7003` (optionally `n3=host:port/witness`). */

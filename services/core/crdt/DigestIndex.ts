@@ -15,7 +15,12 @@ export const digestLeafLevel = 4; // 16^4 = 65536 leaf buckets
  */
 export class DigestIndex {
   private readonly levels: Uint8Array[];
-  private readonly items = new Map<string, { leaf: number; item: Uint8Array; state: Uint8Array }>();
+  /**
+   * Per document one small array: leaf (2 bytes), item hash (digestHashBytes), state hash
+   * (docHashBytes). A copy, so no hash buffer is retained: at a million documents the index is
+   * one of the larger things a node keeps in memory.
+   */
+  private readonly items = new Map<string, Uint8Array>();
   private readonly leaves = new Map<number, Set<string>>();
   private readonly encoder = new TextEncoder();
 
@@ -27,16 +32,22 @@ export class DigestIndex {
   set(docId: string, stateHash: Uint8Array): void {
     const state = stateHash.subarray(0, docHashBytes);
     const prev = this.items.get(docId);
-    if (prev !== undefined && equalBytes(prev.state, state)) return;
+    if (prev !== undefined && equalBytes(stateOf(prev), state)) return;
     const idBytes = this.encoder.encode(docId);
-    const leaf = prev?.leaf ?? this.leafOf(idBytes);
+    const leaf = prev !== undefined ? leafOf(prev) : this.leafOf(idBytes);
     const joined = new Uint8Array(idBytes.length + 1 + state.length);
     joined.set(idBytes, 0);
     joined.set(state, idBytes.length + 1);
     const item = this.hash(joined).subarray(0, digestHashBytes);
-    if (prev !== undefined) this.fold(leaf, prev.item);
+    if (prev !== undefined) this.fold(leaf, itemOf(prev));
     this.fold(leaf, item);
-    this.items.set(docId, { leaf, item, state });
+    const packed = new Uint8Array(2 + digestHashBytes + state.length);
+    packed[0] = leaf >> 8;
+    packed[1] = leaf & 0xff;
+    packed.set(item, 2);
+    packed.set(state, 2 + digestHashBytes);
+    this.items.set(docId, packed);
+    if (prev !== undefined) return;
     let set = this.leaves.get(leaf);
     if (set === undefined) this.leaves.set(leaf, (set = new Set()));
     set.add(docId);
@@ -63,7 +74,7 @@ export class DigestIndex {
   documentsIn(leaves: readonly number[]): Map<string, Uint8Array> {
     const out = new Map<string, Uint8Array>();
     for (const leaf of leaves) {
-      for (const docId of this.leaves.get(leaf) ?? []) out.set(docId, (this.items.get(docId) as { state: Uint8Array }).state);
+      for (const docId of this.leaves.get(leaf) ?? []) out.set(docId, stateOf(this.items.get(docId) as Uint8Array));
     }
     return out;
   }
@@ -87,6 +98,18 @@ export class DigestIndex {
     const h = this.hash(idBytes);
     return ((h[0] ?? 0) << 8) | (h[1] ?? 0);
   }
+}
+
+function leafOf(packed: Uint8Array): number {
+  return ((packed[0] ?? 0) << 8) | (packed[1] ?? 0);
+}
+
+function itemOf(packed: Uint8Array): Uint8Array {
+  return packed.subarray(2, 2 + digestHashBytes);
+}
+
+function stateOf(packed: Uint8Array): Uint8Array {
+  return packed.subarray(2 + digestHashBytes);
 }
 
 export function childrenOf(indexes: readonly number[]): number[] {

@@ -11,8 +11,8 @@ const mib = (b: number): number => b / 2 ** 20;
 /**
  * Scenario 4: one node filled with small documents (one 32-byte map set each, 64 writers at
  * LOCAL) up to each checkpoint: write throughput of the segment, RSS, and the time a restart
- * takes until the node serves again (it loads every document). Stops at the first checkpoint
- * it cannot reach within the time budget, and says so.
+ * takes until the node serves again (it counts the document records; documents load on first
+ * use). Stops at the first checkpoint it cannot reach within the time budget, and says so.
  */
 export async function scaleDocuments(ctx: BenchContext, fx: Fixtures): Promise<void> {
   const { options } = ctx;
