@@ -1,4 +1,5 @@
 import * as Y from 'yjs';
+import { answerDigestQuery, differingDocuments, leavesUnder } from '../core/crdt/answerDigestQuery';
 import { childrenOf, DigestIndex, digestLeafLevel, equalBytes } from '../core/crdt/DigestIndex';
 import { DocumentId, parseDocumentId } from '../core/crdt/documentId';
 import { HashFn } from '../core/crdt/stateHash';
@@ -37,15 +38,36 @@ export interface AntiEntropyPeer {
 
 /** Documents per Sync/PushDiff call, so one message stays far below the size limit. */
 export const syncDocsPerCallMax = 200;
+/** Sync calls of one round in flight at once: the peer encodes one chunk while we apply another. */
+export const syncCallsInFlightMax = 3;
+/** A differing digest node under which the peer holds at most this many documents is listed. */
+export const digestListMax = 8;
+/** Diffs kept for answering the next peer that asks with the same state vector. */
+const diffCacheEntriesMax = 4096;
+
+interface Counters {
+  sent: number;
+  received: number;
+}
+
+interface CachedDiff {
+  readonly sv: Uint8Array;
+  readonly hash: Uint8Array;
+  readonly diff: Uint8Array | undefined;
+}
 
 /**
- * Anti-entropy between this node and one peer, in three calls: compare bucket digests, fetch
- * the peer's diffs for the documents that differ (sending our state vectors), push ours (using
- * the peer's state vectors). Only what each side lacks crosses the network, plus the digest.
+ * Anti-entropy between this node and one peer: descend bucket digests to the documents that
+ * differ, fetch the peer's diffs for them (sending our state vectors) and, unless the peer is
+ * fetching ours in its own round at the same time, push ours (using the peer's state vectors).
+ * Only what each side lacks crosses the network, once, plus the digest.
  */
 export class AntiEntropy {
   readonly index: DigestIndex;
   private readonly running = new Set<string>();
+  /** Documents being fetched from some peer now: another round waits instead of fetching them again. */
+  private readonly fetching = new Map<string, Promise<void>>();
+  private readonly diffCache = new Map<string, CachedDiff>();
   readonly history: RoundStats[] = [];
 
   constructor(
@@ -70,67 +92,24 @@ export class AntiEntropy {
     if (this.running.has(peerId)) return undefined;
     this.running.add(peerId);
     const startedAt = Date.now();
-    let bytesSent = 0;
-    let bytesReceived = 0;
+    const bytes: Counters = { sent: 0, received: 0 };
     try {
       this.refresh();
-      // Descend the digest tree: compare only the children of nodes that differ.
-      let level = 0;
-      let indexes = [0];
-      let theirs = new Map<string, Uint8Array>();
-      let leaves: number[] = [];
-      let levelsWalked = 0;
-      for (;;) {
-        const hashes = this.index.hashesAt(level, indexes);
-        for (const h of hashes) bytesSent += h.length + 2;
-        bytesSent += indexes.length * 3;
-        const res = await peer.digest({ nodeId: this.selfId, level, indexes, hashes }, deadlineMs);
-        bytesReceived += res.differing.length * 3;
-        levelsWalked++;
-        if (res.differing.length === 0) break;
-        if (level === digestLeafLevel) {
-          leaves = res.differing;
-          theirs = new Map(res.documents.map((d) => [d.documentId, d.hash]));
-          for (const d of res.documents) bytesReceived += d.documentId.length + d.hash.length;
-          break;
-        }
-        indexes = childrenOf(res.differing);
-        level++;
-      }
-      const mine = this.index.documentsIn(leaves);
-      const differing = new Set<string>();
-      for (const [id, h] of mine) if (!equalBytes(h, theirs.get(id) ?? new Uint8Array())) differing.add(id);
-      for (const id of theirs.keys()) if (!mine.has(id)) differing.add(id);
-      const ids = [...differing].sort();
-      for (let i = 0; i < ids.length; i += syncDocsPerCallMax) {
-        const chunk = ids.slice(i, i + syncDocsPerCallMax);
-        const asks = chunk.map((id) => ({ documentId: id, stateVector: this.stateVector(id), update: new Uint8Array() }));
-        for (const a of asks) bytesSent += a.documentId.length + a.stateVector.length;
-        const got = await peer.sync({ nodeId: this.selfId, documents: asks }, deadlineMs);
-        const pushes: SyncDoc[] = [];
-        // Every diff of the chunk is applied at once (Yjs applies synchronously) and their
-        // writes share one group commit, instead of one fsync after another.
-        const applied: Promise<unknown>[] = [];
-        for (const d of got.documents) {
-          bytesReceived += d.documentId.length + d.stateVector.length + d.update.length;
-          if (d.update.length > 0) applied.push(this.store.applyUpdate(d.documentId as DocumentId, d.update, `remote:${peerId}`));
-          const diff = this.diffFor(d.documentId as DocumentId, d.stateVector);
-          if (diff !== undefined) pushes.push({ documentId: d.documentId, stateVector: new Uint8Array(), update: diff });
-        }
-        await Promise.all(applied);
-        if (pushes.length > 0) {
-          for (const p of pushes) bytesSent += p.documentId.length + p.update.length;
-          await peer.pushDiff({ nodeId: this.selfId, documents: pushes }, deadlineMs);
-        }
-      }
+      const { ids, theirs, listedNodes, levelsWalked } = await this.descend(peer, deadlineMs, bytes);
+      const chunks: string[][] = [];
+      for (let i = 0; i < ids.length; i += syncDocsPerCallMax) chunks.push(ids.slice(i, i + syncDocsPerCallMax));
+      let next = 0;
+      await Promise.all(Array.from({ length: Math.min(syncCallsInFlightMax, chunks.length) }, async () => {
+        for (let i = next++; i < chunks.length; i = next++) await this.syncChunk(peerId, peer, chunks[i] as string[], theirs, deadlineMs, bytes);
+      }));
       const stats: RoundStats = {
-        peerId, startedAt, durationMs: Date.now() - startedAt, differingBuckets: leaves.length, levelsWalked,
-        documents: ids.length, bytesSent, bytesReceived,
+        peerId, startedAt, durationMs: Date.now() - startedAt, differingBuckets: listedNodes, levelsWalked,
+        documents: ids.length, bytesSent: bytes.sent, bytesReceived: bytes.received,
       };
       this.history.push(stats);
       this.traffic.antiEntropyRounds++;
-      this.traffic.antiEntropyBytesSent += bytesSent;
-      this.traffic.antiEntropyBytesReceived += bytesReceived;
+      this.traffic.antiEntropyBytesSent += bytes.sent;
+      this.traffic.antiEntropyBytesReceived += bytes.received;
       if (this.history.length > 100) this.history.shift();
       return stats;
     } finally {
@@ -138,21 +117,96 @@ export class AntiEntropy {
     }
   }
 
-  /** Answers a peer's digest: the buckets that differ and our documents in them. */
-  answerDigest(req: DigestRequest): DigestResponse {
-    for (const h of req.hashes) this.traffic.antiEntropyBytesReceived += h.length + 2;
-    this.refresh();
-    if (req.level > digestLeafLevel) return { differing: [], documents: [] };
-    const differing = this.index.differing(req.level, req.indexes, req.hashes);
-    const docs = req.level === digestLeafLevel ? this.index.documentsIn(differing) : new Map<string, Uint8Array>();
-    return { differing, documents: [...docs].map(([documentId, hash]) => ({ documentId, hash })) };
+  /** Descends the digest tree: compares only the children of nodes that differ, until every differing node is listed. */
+  private async descend(peer: AntiEntropyPeer, deadlineMs: number, bytes: Counters): Promise<{ ids: string[]; theirs: Map<string, Uint8Array>; listedNodes: number; levelsWalked: number }> {
+    let level = 0;
+    let indexes = [0];
+    let parents: number[] = [];
+    let levelsWalked = 0;
+    const theirs = new Map<string, Uint8Array>();
+    const mine = new Map<string, Uint8Array>();
+    let listedNodes = 0;
+    for (;;) {
+      const req: DigestRequest = { nodeId: this.selfId, level, indexes: level === 0 ? indexes : [], parents, hashes: this.index.hashesAt(level, indexes), listMax: digestListMax };
+      bytes.sent += DigestRequest.encode(req).finish().byteLength;
+      const res = await peer.digest(req, deadlineMs);
+      bytes.received += DigestResponse.encode(res).finish().byteLength;
+      levelsWalked++;
+      for (const d of res.documents) theirs.set(d.documentId, d.hash);
+      for (const node of res.listed) {
+        listedNodes++;
+        for (const [id, h] of this.index.documentsIn(leavesUnder(level, node))) mine.set(id, h);
+      }
+      if (res.differing.length === 0 || level >= digestLeafLevel) break;
+      parents = res.differing;
+      indexes = childrenOf(res.differing);
+      level++;
+    }
+    return { ids: differingDocuments(mine, theirs), theirs, listedNodes, levelsWalked };
   }
 
-  /** Answers a peer's state vectors with what it lacks of each document, and our vectors. */
+  /**
+   * Fetches the peer's diffs for `chunk` and pushes ours. A document another round is fetching
+   * right now is waited for first, and skipped when it then matches the peer's listed hash.
+   */
+  private async syncChunk(peerId: string, peer: AntiEntropyPeer, chunk: readonly string[], theirs: ReadonlyMap<string, Uint8Array>, deadlineMs: number, bytes: Counters): Promise<void> {
+    const busy = chunk.map((id) => this.fetching.get(id)).filter((p): p is Promise<void> => p !== undefined);
+    if (busy.length > 0) await Promise.all(busy);
+    const todo = busy.length === 0 ? chunk : chunk.filter((id) => {
+      const t = theirs.get(id);
+      const h = this.store.stateHash(id as DocumentId);
+      return t === undefined || h === undefined || !equalBytes(h.subarray(0, t.length), t);
+    });
+    if (todo.length === 0) return;
+    let settle: () => void = () => undefined;
+    const done = new Promise<void>((resolve) => {
+      settle = resolve;
+    });
+    for (const id of todo) this.fetching.set(id, done);
+    try {
+      const req: SyncRequest = { nodeId: this.selfId, documents: todo.map((id) => ({ documentId: id, stateVector: this.stateVector(id), update: new Uint8Array() })) };
+      bytes.sent += SyncRequest.encode(req).finish().byteLength;
+      const got = await peer.sync(req, deadlineMs);
+      bytes.received += SyncResponse.encode(got).finish().byteLength;
+      const pushes: SyncDoc[] = [];
+      // Every diff of the chunk is applied at once (Yjs applies synchronously) and their
+      // writes share one group commit, instead of one fsync after another.
+      const applied: Promise<unknown>[] = [];
+      for (const d of got.documents) {
+        if (d.update.length > 0) applied.push(this.store.applyUpdate(d.documentId as DocumentId, d.update, `remote:${peerId}`));
+        if (got.pullsBack) continue;
+        const diff = this.diffFor(d.documentId as DocumentId, d.stateVector);
+        if (diff !== undefined) pushes.push({ documentId: d.documentId, stateVector: new Uint8Array(), update: diff });
+      }
+      await Promise.all(applied);
+      if (pushes.length > 0) {
+        const push: PushDiffRequest = { nodeId: this.selfId, documents: pushes };
+        bytes.sent += PushDiffRequest.encode(push).finish().byteLength;
+        await peer.pushDiff(push, deadlineMs);
+      }
+    } finally {
+      for (const id of todo) if (this.fetching.get(id) === done) this.fetching.delete(id);
+      settle();
+    }
+  }
+
+  /** Answers a peer's digest step: the nodes that differ, descended or listed with our documents. */
+  answerDigest(req: DigestRequest): DigestResponse {
+    this.traffic.antiEntropyBytesReceived += DigestRequest.encode(req).finish().byteLength;
+    this.refresh();
+    const indexes = req.parents.length > 0 ? childrenOf(req.parents) : req.indexes;
+    const a = answerDigestQuery(this.index, { level: req.level, indexes, hashes: req.hashes, listMax: req.listMax }, this.store.size);
+    return { differing: a.differing, listed: a.listed, documents: [...a.documents].map(([documentId, hash]) => ({ documentId, hash })) };
+  }
+
+  /**
+   * Answers a peer's state vectors with what it lacks of each document, and our vectors. When
+   * our own round with that peer is running, it fetches the peer's side: say so (pulls_back).
+   */
   answerSync(req: SyncRequest): SyncResponse {
+    this.traffic.antiEntropyBytesReceived += SyncRequest.encode(req).finish().byteLength;
     const out: SyncDoc[] = [];
     for (const d of req.documents) {
-      this.traffic.antiEntropyBytesReceived += d.documentId.length + d.stateVector.length;
       const docId = parseDocumentId(d.documentId);
       const doc = this.store.peek(docId);
       out.push({
@@ -161,14 +215,14 @@ export class AntiEntropy {
         update: doc === undefined ? new Uint8Array() : (this.diffFor(docId, d.stateVector) ?? new Uint8Array()),
       });
     }
-    return { documents: out };
+    return { documents: out, pullsBack: this.running.has(req.nodeId) };
   }
 
   /** Applies the diffs a peer pushed to us; resolves when they are durable. */
   async acceptPushDiff(req: PushDiffRequest): Promise<PushDiffResponse> {
+    this.traffic.antiEntropyBytesReceived += PushDiffRequest.encode(req).finish().byteLength;
     const applied: Promise<unknown>[] = [];
     for (const d of req.documents) {
-      this.traffic.antiEntropyBytesReceived += d.documentId.length + d.update.length;
       if (d.update.length > 0) applied.push(this.store.applyUpdate(parseDocumentId(d.documentId), d.update, `remote:${req.nodeId}`));
     }
     await Promise.all(applied);
@@ -180,12 +234,25 @@ export class AntiEntropy {
     return doc === undefined ? new Uint8Array() : Y.encodeStateVector(doc);
   }
 
-  /** What a peer with state vector `sv` lacks of our document (undefined: nothing to send). */
+  /**
+   * What a peer with state vector `sv` lacks of our document (undefined: nothing to send). Peers
+   * that missed the same changes ask with the same vector: the diff is computed once for them
+   * while the document stays unchanged.
+   */
   diffFor(docId: DocumentId, sv: Uint8Array): Uint8Array | undefined {
+    const hash = this.store.stateHash(docId);
+    const cached = this.diffCache.get(docId);
+    if (hash !== undefined && cached !== undefined && equalBytes(cached.hash, hash) && equalBytes(cached.sv, sv)) return cached.diff;
     const doc = this.store.peek(docId);
     if (doc === undefined) return undefined;
     const update = sv.length === 0 ? Y.encodeStateAsUpdate(doc) : Y.encodeStateAsUpdate(doc, sv);
-    return isEmptyUpdate(update) ? undefined : update;
+    const diff = isEmptyUpdate(update) ? undefined : update;
+    // Structs waiting for missing dependencies change the diff but not the state hash.
+    if (hash !== undefined && doc.store.pendingStructs === null && doc.store.pendingDs === null) {
+      if (this.diffCache.size >= diffCacheEntriesMax) this.diffCache.clear();
+      this.diffCache.set(docId, { sv: sv.slice(), hash, diff });
+    }
+    return diff;
   }
 }
 

@@ -68,27 +68,43 @@ export interface PeerMessage {
 
 /**
  * Anti-entropy, step 1: descend a Merkle tree over (document id -> state hash), comparing only
- * the children of nodes that differ, down to leaf buckets of documents.
+ * the children of nodes that differ. A differing node under which the responder holds few
+ * documents is not descended further: the responder lists those documents instead.
  */
 export interface DigestRequest {
   nodeId: string;
-  /** tree level of `indexes` (0 = root) */
+  /** tree level of the nodes compared (0 = root) */
   level: number;
+  /** the nodes compared, when `parents` is empty */
   indexes: number[];
-  /** the caller's hash of each node in `indexes` */
+  /** the caller's hash of each node compared, in order */
   hashes: Uint8Array[];
+  /**
+   * Below the root: compare every child of these nodes (of level - 1), in order, instead of
+   * naming each child in `indexes`.
+   */
+  parents: number[];
+  /**
+   * A differing node under which the responder holds at most this many documents is listed
+   * (its documents in `documents`) rather than descended. At the leaf level every differing
+   * node is listed.
+   */
+  listMax: number;
 }
 
 export interface DocHash {
   documentId: string;
+  /** a prefix of the document's state hash */
   hash: Uint8Array;
 }
 
 export interface DigestResponse {
-  /** the indexes whose hashes differ here */
+  /** differing nodes to descend into */
   differing: number[];
-  /** at the leaf level: the responder's documents in differing leaves */
+  /** the responder's documents under the listed nodes */
   documents: DocHash[];
+  /** differing nodes whose documents are all in `documents` */
+  listed: number[];
 }
 
 /** Anti-entropy, step 2 (and catch-up for reads): exchange only what each side lacks. */
@@ -108,6 +124,11 @@ export interface SyncRequest {
 export interface SyncResponse {
   /** the responder's diffs for the caller, and its state vectors */
   documents: SyncDoc[];
+  /**
+   * The responder is running its own round with the caller right now, which fetches what the
+   * caller has: the caller need not push its diffs (each side pulls, nothing crosses twice).
+   */
+  pullsBack: boolean;
 }
 
 export interface PushDiffRequest {
@@ -724,7 +745,7 @@ export const PeerMessage: MessageFns<PeerMessage> = {
 };
 
 function createBaseDigestRequest(): DigestRequest {
-  return { nodeId: "", level: 0, indexes: [], hashes: [] };
+  return { nodeId: "", level: 0, indexes: [], hashes: [], parents: [], listMax: 0 };
 }
 
 export const DigestRequest: MessageFns<DigestRequest> = {
@@ -744,6 +765,16 @@ export const DigestRequest: MessageFns<DigestRequest> = {
     }
     for (const v of message.hashes) {
       writer.uint32(34).bytes(v!);
+    }
+    if (message.parents.length !== 0) {
+      writer.uint32(42).fork();
+      for (const v of message.parents) {
+        writer.uint32(v);
+      }
+      writer.join();
+    }
+    if (message.listMax !== 0) {
+      writer.uint32(48).uint32(message.listMax);
     }
     return writer;
   },
@@ -803,6 +834,32 @@ export const DigestRequest: MessageFns<DigestRequest> = {
             message.hashes.push(reader.bytes());
             continue;
           }
+          case 5: {
+            if (tag === 40) {
+              message.parents.push(reader.uint32());
+
+              continue;
+            }
+
+            if (tag === 42) {
+              const end2 = reader.uint32() + reader.pos;
+              while (reader.pos < end2) {
+                message.parents.push(reader.uint32());
+              }
+
+              continue;
+            }
+
+            break;
+          }
+          case 6: {
+            if (tag !== 48) {
+              break;
+            }
+
+            message.listMax = reader.uint32();
+            continue;
+          }
         }
         if ((tag & 7) === 4 || tag === 0) {
           break;
@@ -825,6 +882,12 @@ export const DigestRequest: MessageFns<DigestRequest> = {
       level: isSet(object.level) ? globalThis.Number(object.level) : 0,
       indexes: globalThis.Array.isArray(object?.indexes) ? object.indexes.map((e: any) => globalThis.Number(e)) : [],
       hashes: globalThis.Array.isArray(object?.hashes) ? object.hashes.map((e: any) => bytesFromBase64(e)) : [],
+      parents: globalThis.Array.isArray(object?.parents) ? object.parents.map((e: any) => globalThis.Number(e)) : [],
+      listMax: isSet(object.listMax)
+        ? globalThis.Number(object.listMax)
+        : isSet(object.list_max)
+        ? globalThis.Number(object.list_max)
+        : 0,
     };
   },
 
@@ -842,6 +905,12 @@ export const DigestRequest: MessageFns<DigestRequest> = {
     if (message.hashes?.length) {
       obj.hashes = message.hashes.map((e) => base64FromBytes(e));
     }
+    if (message.parents?.length) {
+      obj.parents = message.parents.map((e) => Math.round(e));
+    }
+    if (message.listMax !== 0) {
+      obj.listMax = Math.round(message.listMax);
+    }
     return obj;
   },
 
@@ -854,6 +923,8 @@ export const DigestRequest: MessageFns<DigestRequest> = {
     message.level = object.level ?? 0;
     message.indexes = object.indexes?.map((e) => e) || [];
     message.hashes = object.hashes?.map((e) => e) || [];
+    message.parents = object.parents?.map((e) => e) || [];
+    message.listMax = object.listMax ?? 0;
     return message;
   },
 };
@@ -948,7 +1019,7 @@ export const DocHash: MessageFns<DocHash> = {
 };
 
 function createBaseDigestResponse(): DigestResponse {
-  return { differing: [], documents: [] };
+  return { differing: [], documents: [], listed: [] };
 }
 
 export const DigestResponse: MessageFns<DigestResponse> = {
@@ -962,6 +1033,13 @@ export const DigestResponse: MessageFns<DigestResponse> = {
     }
     for (const v of message.documents) {
       DocHash.encode(v!, writer.uint32(18).fork()).join();
+    }
+    if (message.listed.length !== 0) {
+      writer.uint32(26).fork();
+      for (const v of message.listed) {
+        writer.uint32(v);
+      }
+      writer.join();
     }
     return writer;
   },
@@ -1005,6 +1083,24 @@ export const DigestResponse: MessageFns<DigestResponse> = {
             message.documents.push(DocHash.decode(reader, reader.uint32()));
             continue;
           }
+          case 3: {
+            if (tag === 24) {
+              message.listed.push(reader.uint32());
+
+              continue;
+            }
+
+            if (tag === 26) {
+              const end2 = reader.uint32() + reader.pos;
+              while (reader.pos < end2) {
+                message.listed.push(reader.uint32());
+              }
+
+              continue;
+            }
+
+            break;
+          }
         }
         if ((tag & 7) === 4 || tag === 0) {
           break;
@@ -1025,6 +1121,7 @@ export const DigestResponse: MessageFns<DigestResponse> = {
       documents: globalThis.Array.isArray(object?.documents)
         ? object.documents.map((e: any) => DocHash.fromJSON(e))
         : [],
+      listed: globalThis.Array.isArray(object?.listed) ? object.listed.map((e: any) => globalThis.Number(e)) : [],
     };
   },
 
@@ -1036,6 +1133,9 @@ export const DigestResponse: MessageFns<DigestResponse> = {
     if (message.documents?.length) {
       obj.documents = message.documents.map((e) => DocHash.toJSON(e));
     }
+    if (message.listed?.length) {
+      obj.listed = message.listed.map((e) => Math.round(e));
+    }
     return obj;
   },
 
@@ -1046,6 +1146,7 @@ export const DigestResponse: MessageFns<DigestResponse> = {
     const message = createBaseDigestResponse();
     message.differing = object.differing?.map((e) => e) || [];
     message.documents = object.documents?.map((e) => DocHash.fromPartial(e)) || [];
+    message.listed = object.listed?.map((e) => e) || [];
     return message;
   },
 };
@@ -1251,13 +1352,16 @@ export const SyncRequest: MessageFns<SyncRequest> = {
 };
 
 function createBaseSyncResponse(): SyncResponse {
-  return { documents: [] };
+  return { documents: [], pullsBack: false };
 }
 
 export const SyncResponse: MessageFns<SyncResponse> = {
   encode(message: SyncResponse, writer: BinaryWriter = new BinaryWriter()): BinaryWriter {
     for (const v of message.documents) {
       SyncDoc.encode(v!, writer.uint32(10).fork()).join();
+    }
+    if (message.pullsBack !== false) {
+      writer.uint32(16).bool(message.pullsBack);
     }
     return writer;
   },
@@ -1283,6 +1387,14 @@ export const SyncResponse: MessageFns<SyncResponse> = {
             message.documents.push(SyncDoc.decode(reader, reader.uint32()));
             continue;
           }
+          case 2: {
+            if (tag !== 16) {
+              break;
+            }
+
+            message.pullsBack = reader.bool();
+            continue;
+          }
         }
         if ((tag & 7) === 4 || tag === 0) {
           break;
@@ -1300,6 +1412,11 @@ export const SyncResponse: MessageFns<SyncResponse> = {
       documents: globalThis.Array.isArray(object?.documents)
         ? object.documents.map((e: any) => SyncDoc.fromJSON(e))
         : [],
+      pullsBack: isSet(object.pullsBack)
+        ? globalThis.Boolean(object.pullsBack)
+        : isSet(object.pulls_back)
+        ? globalThis.Boolean(object.pulls_back)
+        : false,
     };
   },
 
@@ -1307,6 +1424,9 @@ export const SyncResponse: MessageFns<SyncResponse> = {
     const obj: any = {};
     if (message.documents?.length) {
       obj.documents = message.documents.map((e) => SyncDoc.toJSON(e));
+    }
+    if (message.pullsBack !== false) {
+      obj.pullsBack = message.pullsBack;
     }
     return obj;
   },
@@ -1317,6 +1437,7 @@ export const SyncResponse: MessageFns<SyncResponse> = {
   fromPartial(object: DeepPartial<SyncResponse>): SyncResponse {
     const message = createBaseSyncResponse();
     message.documents = object.documents?.map((e) => SyncDoc.fromPartial(e)) || [];
+    message.pullsBack = object.pullsBack ?? false;
     return message;
   },
 };

@@ -1,0 +1,71 @@
+import { DigestIndex, digestFanout, digestLeafLevel, equalBytes } from './DigestIndex';
+
+/** Bytes of a listed document's state hash (as strong as the tree's node hashes). */
+export const listedHashBytes = 8;
+
+/** One step of a digest descent: the caller's hashes of some nodes of one level. */
+export interface DigestQuery {
+  readonly level: number;
+  readonly indexes: readonly number[];
+  readonly hashes: readonly Uint8Array[];
+  /** A differing node under which the responder holds at most this many documents is listed. */
+  readonly listMax: number;
+}
+
+/** Above the level where a node holds about this many times `listMax` documents, nodes are not counted. */
+const countedBelowListMaxTimes = 4;
+
+export interface DigestAnswer {
+  /** Differing nodes the caller descends into next. */
+  readonly differing: number[];
+  /** Differing nodes whose documents (of the responder) are all in `documents`. */
+  readonly listed: number[];
+  readonly documents: Map<string, Uint8Array>;
+}
+
+/** The leaf buckets under node `index` of `level`. */
+export function leavesUnder(level: number, index: number): number[] {
+  const span = digestFanout ** (digestLeafLevel - level);
+  return Array.from({ length: span }, (_, i) => index * span + i);
+}
+
+/**
+ * The responder's side of one descent step: which of the caller's nodes differ here, and for
+ * each differing node either "descend" or, when few of our documents sit under it (always at
+ * the leaf level), our documents there. Listing early spares the levels below, whose hashes
+ * cost 16 per differing node while a listed document costs its id and a short hash.
+ * `totalDocuments` (ours) keeps the top levels from being counted: they are never listed.
+ */
+export function answerDigestQuery(index: DigestIndex, q: DigestQuery, totalDocuments: number): DigestAnswer {
+  const differing: number[] = [];
+  const listed: number[] = [];
+  const documents = new Map<string, Uint8Array>();
+  if (q.level > digestLeafLevel) return { differing, listed, documents };
+  // Counting the documents under a node walks its leaves: only where nodes are small enough
+  // (on average, for `totalDocuments` spread evenly) to be listed at all.
+  const counted = q.level === digestLeafLevel || totalDocuments / digestFanout ** q.level <= countedBelowListMaxTimes * q.listMax;
+  for (const node of index.differing(q.level, q.indexes, q.hashes)) {
+    const docs = counted ? index.documentsIn(leavesUnder(q.level, node)) : undefined;
+    if (docs !== undefined && (q.level === digestLeafLevel || docs.size <= q.listMax)) {
+      listed.push(node);
+      for (const [id, h] of docs) documents.set(id, h.subarray(0, listedHashBytes));
+    } else {
+      differing.push(node);
+    }
+  }
+  return { differing, listed, documents };
+}
+
+/**
+ * The documents that differ between our documents under the listed nodes and the responder's
+ * list of its documents there: a different hash, or held by one side only. Sorted.
+ */
+export function differingDocuments(mine: ReadonlyMap<string, Uint8Array>, theirs: ReadonlyMap<string, Uint8Array>): string[] {
+  const out = new Set<string>();
+  for (const [id, h] of mine) {
+    const t = theirs.get(id);
+    if (t === undefined || !equalBytes(h.subarray(0, listedHashBytes), t)) out.add(id);
+  }
+  for (const id of theirs.keys()) if (!mine.has(id)) out.add(id);
+  return [...out].sort();
+}
