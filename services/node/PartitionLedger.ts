@@ -84,20 +84,26 @@ export class PartitionLedger {
     ep.documents.add(docId);
   }
 
-  /** The first completed anti-entropy round after a heal marks the episode converged. */
+  /**
+   * The first completed anti-entropy round after a heal marks the episode converged. A round
+   * that started after an earlier episode's heal converges that one too (a short detected
+   * episode right after a heal must not leave the injected one before it waiting forever).
+   */
   onRoundDone(peerId: string, roundStartedAtMs: number, documents: number, bytes: number): void {
-    const ep = this.latest(peerId);
-    if (ep === undefined || ep.convergedAtMs !== 0) return;
-    // A round that completed proves the link works, even if the detector has not noticed yet.
-    if (ep.healedAtMs === 0) {
-      if (roundStartedAtMs < ep.startedAtMs) return;
-      ep.healedAtMs = roundStartedAtMs;
-      this.reachable.set(peerId, true);
+    const latest = this.latest(peerId);
+    for (const ep of this.episodes) {
+      if (ep.peerId !== peerId || ep.convergedAtMs !== 0) continue;
+      if (ep.healedAtMs === 0) {
+        // A round that completed proves the link works, even if the detector has not noticed yet.
+        if (ep !== latest || roundStartedAtMs < ep.startedAtMs) continue;
+        ep.healedAtMs = roundStartedAtMs;
+        this.reachable.set(peerId, true);
+      } else if (ep !== latest && ep.healedAtMs > roundStartedAtMs) continue;
+      ep.convergedAtMs = this.now();
+      ep.documentsExchanged = documents;
+      ep.bytesExchanged = bytes;
+      this.persist(ep);
     }
-    ep.convergedAtMs = this.now();
-    ep.documentsExchanged = documents;
-    ep.bytesExchanged = bytes;
-    this.persist(ep);
   }
 
   recent(limit: number): Episode[] {
