@@ -3,6 +3,8 @@ import type { IncomingMessage, OutgoingHttpHeaders, ServerResponse } from 'node:
 import { phoneCookie, phoneHeader, servedByHeader, targetNodeHeader, traceIdHeader } from './gatewayHeaders';
 import type { GrpcRoute } from './grpcRoutes';
 import { encodeFrame, encodeTrailerFrame, FrameDecoder, FramingError } from './grpcWebFraming';
+import { context } from '@opentelemetry/api';
+import { contextFromTraceparent, tracingEnabled } from '../telemetry/tracing';
 import { ensureTraceparent, headersFromMetadata, metadataFromHeaders, parseGrpcTimeout, statusTrailers, traceIdOf } from './grpcWebMetadata';
 import type { BalancedNode, NodeBalancer } from './NodeBalancer';
 
@@ -55,8 +57,16 @@ export async function proxyGrpcWeb(req: IncomingMessage, res: ServerResponse, ro
     const fromNode = Object.keys(st.metadata.toJSON()).some((k) => k.startsWith('concord-'));
     if (st.code === status.UNAVAILABLE && !fromNode) ctx.balancer.reportFailure(node.id);
   };
-  if (route.responseStream) streamCall(res, node, route, message, md, timeoutMs, headers, onStatus);
-  else unaryCall(res, node, route, message, md, timeoutMs ?? unaryDeadlineMaxMs, headers, onStatus);
+  const call = (): void => {
+    if (route.responseStream) streamCall(res, node, route, message, md, timeoutMs, headers, onStatus);
+    else unaryCall(res, node, route, message, md, timeoutMs ?? unaryDeadlineMaxMs, headers, onStatus);
+  };
+  // When the gateway itself is traced, its gRPC instrumentation starts the client span in the
+  // active context and injects that span's traceparent: make the call's traceparent the active
+  // parent, so the client span (and all below it) stays in the trace id the page is given.
+  const parent = tracingEnabled() ? contextFromTraceparent(String(md.get('traceparent')[0] ?? '')) : undefined;
+  if (parent === undefined) call();
+  else context.with(parent, call);
 }
 
 function unaryCall(res: ServerResponse, node: BalancedNode, route: GrpcRoute, message: Buffer, md: Metadata,

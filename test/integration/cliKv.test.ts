@@ -136,6 +136,8 @@ test('partition n1 | n2 n3: n1 refuses the debit at once naming n1; n2 takes it;
     // n1 refuses once its failure detector has seen the cut (a couple of election timeouts);
     // a read tells when, without risking a debit that n1 might still have forwarded.
     await eventually('n1 knows it is cut off', () => n1.kvRange('wallet/alice').then(() => false, (e: { code?: number }) => e.code === status.UNAVAILABLE), 10_000);
+    // ...and the majority has elected its own leader (until then it answers UNAVAILABLE too).
+    await eventually('n2 and n3 elect a leader', async () => ['n2', 'n3'].includes((await tc.stubs[1]!.status()).authority?.leaderId ?? ''), 10_000);
     const debit = ['counter', 'add', 'wallet/alice', '--', '-20', '--floor', '0'];
     const [minority, majority] = await Promise.all([concord([...debit, '--timeout', '20000', '--endpoints', at(0)]), concord([...debit, '--endpoints', at(1)])]);
     expect(minority).toMatchObject({ code: 1, stdout: '' });

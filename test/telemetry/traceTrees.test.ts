@@ -5,6 +5,12 @@
 // the forward to the leader, the proposal, the append on every voter, the commit and the apply
 // on every voter; a partition and heal gives each node an episode span with the ledger's numbers.
 import { credentials } from '@grpc/grpc-js';
+import { spawn } from 'node:child_process';
+import * as fs from 'node:fs';
+import * as os from 'node:os';
+import * as path from 'node:path';
+import { ConcordWebApi } from '../../clients/mobile/src/ConcordWebApi';
+import type { CallRecord } from '../../clients/mobile/src/grpcWebCall';
 import { AckLevel, DocumentServiceClient } from '../../proto/gen/concord/v1/documents';
 import * as kv from '../../proto/gen/concord/v1/kv';
 import { callUnary } from '../../services/node/callUnary';
@@ -249,4 +255,38 @@ test('an anti-entropy round that repairs a node has a span with its numbers, the
   expect(node(sync)).toBe(node(round));
   expect(node(only(childrenOf(sync, syncName), 'Sync server span'))).toBe(peer);
   await eventually('n1 has n3\'s write', async () => JSON.parse((await tc.stubs[0]!.get({ documentId: 'traced/repair' })).json).m?.v === 'from n3');
+}, 60_000);
+
+test('a call through a traced gateway stays in the trace id the gateway gives the page', async () => {
+  const staticDir = fs.mkdtempSync(path.join(os.tmpdir(), 'concord-gw-static-'));
+  const gateway = spawn(process.execPath, ['--import', 'tsx', 'services/gateway/main.ts', '--port', '0', '--static-dir', staticDir,
+    '--nodes', tc.cluster.nodes.map((n) => `${n.id}=${n.address}`).join(',')], {
+    cwd: path.resolve(__dirname, '..', '..'),
+    env: { ...process.env, OTEL_EXPORTER_OTLP_ENDPOINT: receiver.endpoint, OTEL_EXPORTER_OTLP_PROTOCOL: 'grpc', OTEL_BSP_SCHEDULE_DELAY: '100', OTEL_SERVICE_NAME: '', OTEL_TRACES_SAMPLER: '' },
+    stdio: ['ignore', 'pipe', 'inherit'],
+  });
+  try {
+    const url = await new Promise<string>((resolve, reject) => {
+      let out = '';
+      gateway.stdout.on('data', (b: Buffer) => {
+        out += b.toString();
+        const m = /gateway on (http:\/\/\S+?)\/? /.exec(out);
+        if (m?.[1] !== undefined) resolve(m[1]);
+      });
+      gateway.once('exit', (code) => reject(new Error(`gateway exited (${String(code)}): ${out}`)));
+    });
+    const calls: CallRecord[] = [];
+    const api = new ConcordWebApi({ baseUrl: url, onCall: (c) => void calls.push(c) });
+    await api.get('traced/gw', new Uint8Array()).catch(() => undefined); // NOT_FOUND is fine: the call is traced either way
+    const traceId = calls[0]?.traceId ?? '';
+    expect(traceId).toMatch(/^[0-9a-f]{32}$/);
+    await receiver.waitFor('the gateway\'s client span and the node\'s server span in the page\'s trace', () => {
+      const spans = inTrace(traceId);
+      return spans.some((s) => s.resource[names.ATTR_SERVICE_NAME] === names.serviceNames.gateway && s.kind === 'CLIENT')
+        && spans.some((s) => s.kind === 'SERVER' && node(s) !== '');
+    });
+  } finally {
+    gateway.kill('SIGTERM');
+    fs.rmSync(staticDir, { recursive: true, force: true });
+  }
 }, 60_000);
