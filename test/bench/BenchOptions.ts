@@ -57,7 +57,7 @@ export function parseBenchArgs(argv: readonly string[]): BenchOptions {
   const roundMs = Number(value('--round-ms') ?? (quick ? 300 : 3000));
   const outDir = resolve(value('--out') ?? resolve(__dirname, 'results'));
   const healBudgetS = Number(value('--heal-budget-s') ?? (quick ? 60 : 270));
-  const scaleBudgetS = Number(value('--scale-budget-s') ?? (quick ? 20 : 330));
+  const scaleBudgetS = Number(value('--scale-budget-s') ?? (quick ? 20 : 600));
   if (args.length > 0) throw new Error(`unknown arguments: ${args.join(' ')}\n${usage}`);
   if (!Number.isInteger(rounds) || rounds < 1 || !Number.isFinite(roundMs) || roundMs < 100) throw new Error(`bad --rounds or --round-ms\n${usage}`);
   if (!(healBudgetS > 0) || !(scaleBudgetS > 0)) throw new Error(`bad --heal-budget-s or --scale-budget-s\n${usage}`);

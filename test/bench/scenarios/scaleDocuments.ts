@@ -1,5 +1,6 @@
 import { performance } from 'node:perf_hooks';
-import { AckLevel } from '../../../proto/gen/concord/v1/documents';
+import { ConcordClient } from '../../../clients/client/ConcordClient';
+import { ops } from '../../../clients/client/ops';
 import { BenchContext } from '../BenchContext';
 import { Fixtures } from '../Fixtures';
 import { forEachLimit } from '../forEachLimit';
@@ -10,7 +11,7 @@ const mib = (b: number): number => b / 2 ** 20;
 
 /**
  * Scenario 4: one node filled with small documents (one 32-byte map set each, 64 writers at
- * LOCAL) up to each checkpoint: write throughput of the segment, RSS, and the time a restart
+ * LOCAL through the client helper's streamed write path, as a bulk load would) up to each checkpoint: write throughput of the segment, RSS, and the time a restart
  * takes until the node serves again (it counts the document records; documents load on first
  * use). Stops at the first checkpoint it cannot reach within the time budget, and says so.
  */
@@ -33,11 +34,18 @@ export async function scaleDocuments(ctx: BenchContext, fx: Fixtures): Promise<v
         continue;
       }
       const t0 = performance.now();
-      await forEachLimit(target - have, 64, async (i) => {
-        const n = have + i;
-        if (n % 5000 === 0) ctx.progress.status(`scale: writing document ${n} of ${target}`);
-        await stub.apply({ documentId: `bench/scale/d${n}`, operations: [{ op: { $case: 'mapSet', value: { path: ['m', 'v'], valueJson: '"small document value 0123456"' } } }], ack: AckLevel.ACK_LEVEL_LOCAL }, 30_000);
-      });
+      const client = new ConcordClient({ endpoints: [node.cluster.nodes[0]?.address ?? ''] });
+      const writer = client.writer();
+      try {
+        await forEachLimit(target - have, 64, async (i) => {
+          const n = have + i;
+          if (n % 5000 === 0) ctx.progress.status(`scale: writing document ${n} of ${target}`);
+          await writer.apply(`bench/scale/d${n}`, [ops.set(['m', 'v'], 'small document value 0123456')], { deadlineMs: 30_000 });
+        });
+      } finally {
+        await writer.close();
+        client.close();
+      }
       rate = ((target - have) / (performance.now() - t0)) * 1000;
       have = target;
       const rss = node.rssBytes(0);
