@@ -168,7 +168,7 @@ export class ConcordNode {
         resolve();
       });
     });
-    this.documents.store.close();
+    await this.documents.store.close();
     await this.engine.close();
   }
 }

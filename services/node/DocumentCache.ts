@@ -6,6 +6,8 @@ export interface DocumentCacheOptions<E> {
   readonly weight: (entry: E) => number;
   /** False while an entry must stay (a write in flight, a compaction running). */
   readonly evictable: (entry: E) => boolean;
+  /** Called with each entry as it leaves. */
+  readonly onEvict?: (id: string, entry: E) => void;
 }
 
 /**
@@ -59,6 +61,7 @@ export class DocumentCache<E> {
       this.entries.delete(id);
       this.weightTotal -= this.opts.weight(e);
       this.evictedTotal++;
+      this.opts.onEvict?.(id, e);
     }
   }
 
@@ -76,6 +79,11 @@ export class DocumentCache<E> {
 
   values(): IterableIterator<E> {
     return this.entries.values();
+  }
+
+  /** Every entry with its id, least recently used first. */
+  all(): IterableIterator<[string, E]> {
+    return this.entries.entries();
   }
 
   keys(): IterableIterator<string> {

@@ -64,8 +64,10 @@ interface Entry {
   nextSeq: number;
   storedUpdates: number;
   storedBytes: number;
-  /** The state hash of the document as it is now (kept current by every change). */
+  /** The state hash of the document as it is now; undefined until computed after a change. */
   hash: Uint8Array | undefined;
+  /** The latest record written (or in flight) carries the hash of the state as it is now. */
+  hashRecorded: boolean;
   /** Whether the document has a record (issued, perhaps not durable yet). */
   recorded: boolean;
   compacting: boolean;
@@ -119,6 +121,7 @@ export class DocumentStore {
       weightMax: opts.cacheBytesMax ?? defaultCacheBytesMax,
       weight: (e) => e.storedBytes,
       evictable: (e) => e.writing === 0 && !e.compacting,
+      onEvict: (id, e) => this.recordHash(id as DocumentId, e),
     });
   }
 
@@ -214,14 +217,22 @@ export class DocumentStore {
     return e === undefined ? {} : renderJson(e.doc);
   }
 
-  /** Hash of the integrated state (state vector + delete set); from the record if not loaded. */
+  /**
+   * Hash of the integrated state (state vector + delete set): computed from the document when
+   * it is loaded (once per change), else read from its record; a record written without one
+   * (the document was in memory when the node stopped without closing) loads the document.
+   */
   stateHash(docId: DocumentId): Uint8Array | undefined {
-    const e = this.cache.peek(docId);
-    if (e !== undefined) {
-      e.hash ??= stateHash(e.doc, this.hash);
-      return e.hash;
+    const cached = this.cache.peek(docId);
+    if (cached === undefined) {
+      const rec = this.record(docId);
+      if (rec === undefined) return undefined;
+      if (rec.hash.byteLength > 0) return rec.hash;
     }
-    return this.record(docId)?.hash;
+    const e = cached ?? this.entry(docId, false);
+    if (e === undefined) return undefined;
+    e.hash ??= stateHash(e.doc, this.hash);
+    return e.hash;
   }
 
   /** Document ids in order, from `startAfter` (exclusive), with the given prefix. */
@@ -278,7 +289,7 @@ export class DocumentStore {
     const doc = new Y.Doc({ gc: true, guid: docId });
     doc.clientID = this.clientId;
     return {
-      doc, firstSeq: 1, nextSeq: 1, storedUpdates: 0, storedBytes: 0, hash: undefined, recorded: false, compacting: false, writing: 0,
+      doc, firstSeq: 1, nextSeq: 1, storedUpdates: 0, storedBytes: 0, hash: undefined, hashRecorded: false, recorded: false, compacting: false, writing: 0,
       inFlight: Promise.resolve(),
     };
   }
@@ -309,7 +320,8 @@ export class DocumentStore {
     e.doc.clientID = this.clientId;
     e.firstSeq = firstSeq ?? e.nextSeq;
     e.recorded = rec !== undefined;
-    e.hash = rec?.hash;
+    e.hash = rec !== undefined && rec.hash.byteLength > 0 ? rec.hash : undefined;
+    e.hashRecorded = e.hash !== undefined;
     return e;
   }
 
@@ -319,9 +331,21 @@ export class DocumentStore {
     return raw === undefined ? undefined : decodeDocumentRecord(raw);
   }
 
+  /**
+   * The record of the document as it is now. The state hash goes in when it is known already;
+   * a change leaves it out (hashing walks the whole document, too much for every write), and it
+   * is written when the document leaves memory or the store closes (`recordHash`).
+   */
   private recordOf(e: Entry): Uint8Array {
+    e.hashRecorded = e.hash !== undefined;
+    return encodeDocumentRecord({ storedUpdates: e.storedUpdates, storedBytes: e.storedBytes, hash: e.hash ?? new Uint8Array() });
+  }
+
+  /** Writes the document's record with its state hash unless the latest record has it. */
+  private recordHash(docId: DocumentId, e: Entry): Promise<void> {
+    if (e.hashRecorded || !e.recorded || this.failed !== undefined || this.closing) return Promise.resolve();
     e.hash ??= stateHash(e.doc, this.hash);
-    return encodeDocumentRecord({ storedUpdates: e.storedUpdates, storedBytes: e.storedBytes, hash: e.hash });
+    return this.write(docId, e, []);
   }
 
   /**
@@ -371,7 +395,7 @@ export class DocumentStore {
     e.storedUpdates++;
     e.storedBytes += update.byteLength;
     this.cache.reweigh(update.byteLength);
-    e.hash = stateHash(e.doc, this.hash);
+    e.hash = undefined;
     e.writing++; // held through the listeners and the compaction check below
     try {
       await this.write(docId, e, [{ type: 'put', key: updateKey(docId, seq), value: update }]);
@@ -454,8 +478,14 @@ export class DocumentStore {
   }
 
   /** Stops taking changes before the engine closes: later calls fail as "stopping", not as a storage failure. */
-  close(): void {
+  /**
+   * Stops taking changes after writing the state hash into the record of every document still
+   * in memory, so the next start rebuilds the digest without loading any of them.
+   */
+  async close(): Promise<void> {
+    const pending = [...this.cache.all()].map(([id, e]) => this.recordHash(id as DocumentId, e).catch(() => undefined));
     this.closing = true;
+    await Promise.all(pending);
   }
 
   private assertHealthy(): void {

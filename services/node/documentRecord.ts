@@ -1,7 +1,8 @@
 /**
  * What a node keeps on disk about each document besides its data (key `d:<doc>`), written in
  * the same batch as every update and compaction of the document, so it is never older than the
- * data: the counters `List` reports, and the state hash the anti-entropy digest is built from.
+ * data: the counters `List` reports, and (when known) the state hash the anti-entropy digest is
+ * built from.
  * Start-up reads these records instead of loading every document.
  */
 export interface DocumentRecord {
@@ -9,7 +10,10 @@ export interface DocumentRecord {
   readonly storedUpdates: number;
   /** Bytes of the snapshot and the updates stored after it. */
   readonly storedBytes: number;
-  /** `stateHash` of the document after the change written with this record. */
+  /**
+   * `stateHash` of the document as stored, or empty when it was not computed yet: a change
+   * leaves it out, and it is written when the document leaves memory or the store closes.
+   */
   readonly hash: Uint8Array;
 }
 

@@ -154,6 +154,7 @@ describe.each(disks)('DocumentStore cache over %s', (_name, makeDisk) => {
       if (i % 3 === 0) await store.applyOps(id(i), [{ kind: 'text-insert', path: ['t'], index: 0, text: 'abc' }, { kind: 'text-delete', path: ['t'], index: 1, length: 1 }]);
     }
     const before = digestRoot(store);
+    await store.close();
     const restarted = open(await disk.reopen(), { cacheDocumentsMax: 8 });
     expect(restarted.size).toBe(60);
     expect(digestRoot(restarted)).toBe(before);
@@ -163,8 +164,39 @@ describe.each(disks)('DocumentStore cache over %s', (_name, makeDisk) => {
     // After the first call only changed documents are dirty again.
     await restarted.applyOps(id(5), [{ kind: 'map-set', path: ['m', 'v'], value: 'changed' }]);
     expect(restarted.takeDirty()).toEqual([id(5)]);
-    // Its record now carries the new hash, as a loaded document computes it.
+    // A loaded document computes its new hash on demand (its record gets it when it leaves).
     expect(restarted.stateHash(id(5))).toEqual(stateHash(restarted.peek(id(5)) as never, sha));
+  });
+
+  test('writes do not hash the document; the hash is computed once when asked, and recorded when it leaves', async () => {
+    let hashed = 0;
+    const counting = (b: Uint8Array): Uint8Array => (hashed++, sha(b));
+    const store = open(disk.engine, { cacheDocumentsMax: 2, hash: counting });
+    for (let i = 0; i < 50; i++) await store.applyOps(id(0), [{ kind: 'map-set', path: ['m', `k${i % 5}`], value: i }]);
+    expect(hashed).toBe(0);
+    const h = store.stateHash(id(0));
+    expect(store.stateHash(id(0))).toBe(h);
+    expect(hashed).toBe(1);
+    // Two other documents push it out of memory: its record gets the hash it already has.
+    await store.applyOps(id(1), [{ kind: 'map-set', path: ['m', 'v'], value: 1 }]);
+    await store.applyOps(id(2), [{ kind: 'map-set', path: ['m', 'v'], value: 2 }]);
+    expect(store.cacheStats.evictions).toBeGreaterThan(0);
+    await new Promise((r) => setTimeout(r, 20));
+    const loadsBefore = store.cacheStats.loads;
+    expect(store.stateHash(id(0))).toEqual(h);
+    expect(store.cacheStats.loads).toBe(loadsBefore);
+    expect(hashed).toBe(1);
+  });
+
+  test('after a stop without close, only the documents that were in memory load to rebuild the digest', async () => {
+    const store = open(disk.engine, { cacheDocumentsMax: 8 });
+    for (let i = 0; i < 40; i++) await store.applyOps(id(i), [{ kind: 'map-set', path: ['m', 'v'], value: i }]);
+    // Evicted documents got their hash into their record as they left; the last 8 did not.
+    const before = digestRoot(store);
+    const restarted = open(await disk.reopen(), { cacheDocumentsMax: 8 });
+    expect(digestRoot(restarted)).toBe(before);
+    expect(restarted.cacheStats.loads).toBeGreaterThan(0);
+    expect(restarted.cacheStats.loads).toBeLessThanOrEqual(8);
   });
 
   test('migrates a data directory written before document records', async () => {
