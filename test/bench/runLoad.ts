@@ -1,3 +1,4 @@
+import { readFileSync } from 'node:fs';
 import { performance } from 'node:perf_hooks';
 import { percentile } from './stats';
 
@@ -16,6 +17,8 @@ export interface LoadSpec {
   readonly opsPerCall?: number;
   /** Called with every failed op's error (the caller reports the first of each kind). */
   readonly onError?: (err: unknown) => void;
+  /** Processes of the system under test, whose CPU time per call is reported. */
+  readonly serverPids?: () => readonly number[];
 }
 
 export interface LoadResult extends Record<string, number> {
@@ -24,7 +27,29 @@ export interface LoadResult extends Record<string, number> {
   p99Ms: number;
   calls: number;
   errors: number;
+  /** CPU time (user + system) of the server processes per counted call; NaN without pids. */
+  serverCpuMsPerCall: number;
+  /** CPU time of this load-generating process per counted call (same client code for every system). */
+  loadgenCpuMsPerCall: number;
 }
+
+/** CPU time (user + system) a process has used so far, from /proc; 0 if unreadable. */
+export function processCpuMs(pid: number): number {
+  try {
+    const fields = readFileSync(`/proc/${pid}/stat`, 'utf8').split(') ')[1]?.split(' ') ?? [];
+    return ((Number(fields[11]) + Number(fields[12])) * 1000) / clockTicksPerSecond;
+  } catch {
+    return 0;
+  }
+}
+
+/** USER_HZ: 100 on Linux builds for every common architecture. */
+const clockTicksPerSecond = 100;
+
+const cpuNow = (pids: readonly number[]): { self: number; servers: number } => {
+  const u = process.cpuUsage();
+  return { self: (u.user + u.system) / 1000, servers: pids.reduce((sum, pid) => sum + processCpuMs(pid), 0) };
+};
 
 /**
  * A closed loop: `clients` workers each issue one call, wait for it, and issue the next, so
@@ -36,6 +61,9 @@ export async function runLoad(spec: LoadSpec): Promise<LoadResult> {
   const countFrom = start + spec.warmupMs;
   const end = countFrom + spec.durationMs;
   const latencies: number[] = [];
+  const pids = spec.serverPids?.() ?? [];
+  let cpuFrom = cpuNow(pids);
+  const cpuTimer = setTimeout(() => (cpuFrom = cpuNow(pids)), spec.warmupMs);
   let errors = 0;
   let firstError: unknown;
   const worker = async (w: number): Promise<void> => {
@@ -58,14 +86,19 @@ export async function runLoad(spec: LoadSpec): Promise<LoadResult> {
     }
   };
   await Promise.all(Array.from({ length: spec.clients }, (_, w) => worker(w)));
+  clearTimeout(cpuTimer);
+  const cpuTo = cpuNow(pids);
   if (latencies.length === 0 && firstError !== undefined) throw firstError;
   const seconds = (performance.now() - countFrom) / 1000;
+  const calls = latencies.length;
   return {
-    opsPerSec: (latencies.length * (spec.opsPerCall ?? 1)) / seconds,
+    opsPerSec: (calls * (spec.opsPerCall ?? 1)) / seconds,
     p50Ms: percentile(latencies, 50),
     p99Ms: percentile(latencies, 99),
-    calls: latencies.length,
+    calls,
     errors,
+    serverCpuMsPerCall: pids.length === 0 || calls === 0 ? Number.NaN : (cpuTo.servers - cpuFrom.servers) / calls,
+    loadgenCpuMsPerCall: calls === 0 ? Number.NaN : (cpuTo.self - cpuFrom.self) / calls,
   };
 }
 

@@ -12,6 +12,8 @@ export interface RedisGroup {
   /** A new connection (one per closed-loop client, as redis-benchmark opens them). */
   connect(index: number): Redis;
   rssBytes(index: number): number;
+  /** Process ids: primary, then replicas. */
+  pids(): number[];
   stop(): Promise<void>;
 }
 
@@ -53,7 +55,7 @@ export async function startRedisGroup(replicas: number, rss: (pid: number) => nu
       version = /redis_version:(\S+)/.exec(info)?.[1] ?? '';
       return (info.match(/state=online/g) ?? []).length >= replicas;
     }, 30_000);
-    return { ports, version, connect, rssBytes: (i) => rss(procs[i]?.pid ?? 0), stop };
+    return { ports, version, connect, rssBytes: (i) => rss(procs[i]?.pid ?? 0), pids: () => procs.map((p) => p.pid), stop };
   } catch (err) {
     const tails = procs.map((p) => `--- ${p.name} (${p.exit ?? 'running'}) ---\n${p.tail()}`).join('\n');
     await stop();

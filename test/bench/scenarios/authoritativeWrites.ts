@@ -27,7 +27,7 @@ export async function authoritativeWrites(ctx: BenchContext, fx: Fixtures): Prom
   const etcdTarget = etcd === undefined ? undefined : etcdKv(etcd.stubs[await etcd.leader()] as (typeof etcd.stubs)[number]);
   for (const { workload, clients } of workloads) {
     const clientCount = clients === 64 ? options.clients : clients;
-    const variant = (target: KvTarget | undefined, system: string): Variant => {
+    const variant = (target: KvTarget | undefined, system: string, pids: () => readonly number[]): Variant => {
       if (target === undefined) return { system, workload, clients: clientCount, skipped: 'etcd not available', run: async () => ({}) };
       const versions = new Map<number, number>();
       const key = (w: number): string => `bench/${workload}/x${clientCount}/w${w}`;
@@ -40,6 +40,7 @@ export async function authoritativeWrites(ctx: BenchContext, fx: Fixtures): Prom
           durationMs: options.roundMs,
           warmupMs: options.warmupMs,
           onError: ctx.errorNote(`authoritative ${system} ${workload} x${clientCount}`),
+          serverPids: pids,
           op: async (w, n) => {
             const value = paddedValue(`${w}:${n}:`, options.valueBytes);
             if (workload === 'put') return target.put(key(w), value);
@@ -51,6 +52,9 @@ export async function authoritativeWrites(ctx: BenchContext, fx: Fixtures): Prom
         }),
       };
     };
-    await ctx.alternate('authoritative', [variant(concordTarget, 'concord'), variant(etcdTarget, 'etcd')]);
+    await ctx.alternate('authoritative', [
+      variant(concordTarget, 'concord', () => concord.cluster.nodes.map((n) => n.pid)),
+      variant(etcdTarget, 'etcd', () => etcd?.members.map((m) => m.pid) ?? []),
+    ]);
   }
 }

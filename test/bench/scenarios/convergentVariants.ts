@@ -27,7 +27,7 @@ const levelName: Record<number, string> = { [AckLevel.ACK_LEVEL_LOCAL]: 'LOCAL',
  * masters (writer w always uses node w mod n). With `opsPerCall` > 1 one Apply carries that
  * many map sets (one transaction): the batching the API offers today.
  */
-export function concordApply(ctx: BenchContext, nodes: readonly NodeStubs[], ack: AckLevel, clients: number, opsPerCall = 1, trackLag = true): LaggedVariant {
+export function concordApply(ctx: BenchContext, nodes: readonly NodeStubs[], ack: AckLevel, clients: number, opsPerCall = 1, trackLag = true, serverPids?: () => readonly number[]): LaggedVariant {
   const { options } = ctx;
   const tag = `${levelName[ack]}${opsPerCall > 1 ? `-b${opsPerCall}` : ''}-x${clients}`;
   const keyOf = (w: number): string => `bench/conv/${tag}/w${w}`;
@@ -39,6 +39,7 @@ export function concordApply(ctx: BenchContext, nodes: readonly NodeStubs[], ack
     durationMs: options.roundMs,
     warmupMs: options.warmupMs,
     opsPerCall,
+    serverPids,
     onError: ctx.errorNote(`convergent concord ${tag}`),
     op: async (w) => {
       const s = (seq[w] ?? 0) + 1;
@@ -76,7 +77,7 @@ export function concordApply(ctx: BenchContext, nodes: readonly NodeStubs[], ack
  * through `ConcordClient.writer()` (one ApplyStream per node, writer w on node w mod n, every
  * client's writes in flight on its node's shared stream).
  */
-export function concordStreamed(ctx: BenchContext, addresses: readonly string[], clients: number): Variant {
+export function concordStreamed(ctx: BenchContext, addresses: readonly string[], clients: number, serverPids?: () => readonly number[]): Variant {
   const { options } = ctx;
   const keyOf = (w: number): string => `bench/conv/LOCAL-stream-x${clients}/w${w}`;
   const seq = new Array<number>(clients).fill(0);
@@ -93,6 +94,7 @@ export function concordStreamed(ctx: BenchContext, addresses: readonly string[],
           durationMs: options.roundMs,
           warmupMs: options.warmupMs,
           onError: ctx.errorNote(`convergent concord streamed x${clients}`),
+          serverPids,
           op: async (w) => {
             const s = (seq[w] ?? 0) + 1;
             seq[w] = s;
@@ -108,7 +110,7 @@ export function concordStreamed(ctx: BenchContext, addresses: readonly string[],
 }
 
 /** SET of a value of `valueBytes` on the primary, one connection per client; `wait` > 0 adds WAIT. */
-export function redisSet(ctx: BenchContext, redis: RedisGroup | undefined, clients: number, wait: number, trackLag: boolean): LaggedVariant {
+export function redisSet(ctx: BenchContext, redis: RedisGroup | undefined, clients: number, wait: number, trackLag: boolean, serverPids?: () => readonly number[]): LaggedVariant {
   const { options } = ctx;
   const tag = `${wait === 0 ? 'async' : `wait${wait}`}-x${clients}`;
   const keyOf = (w: number): string => `bench:conv:${tag}:w${w}`;
@@ -123,6 +125,7 @@ export function redisSet(ctx: BenchContext, redis: RedisGroup | undefined, clien
     durationMs: options.roundMs,
     warmupMs: options.warmupMs,
     onError: ctx.errorNote(`convergent redis ${tag}`),
+    serverPids,
     op: async (w) => {
       const s = (seq[w] ?? 0) + 1;
       seq[w] = s;

@@ -37,10 +37,11 @@ export async function convergentWrites(ctx: BenchContext, fx: Fixtures): Promise
   } finally {
     closers.forEach((close) => close());
   }
+  const concordPids = (): number[] => concord.cluster.nodes.map((nd) => nd.pid);
   await ctx.alternate('convergent-50', [
-    concordApply(ctx, concord.docs, AckLevel.ACK_LEVEL_LOCAL, redisConnections, 1, false).variant,
-    concordApply(ctx, concord.docs, AckLevel.ACK_LEVEL_LOCAL, redisConnections, batchOps, false).variant,
-    concordStreamed(ctx, concord.cluster.nodes.map((nd) => nd.address), redisConnections),
-    redisSet(ctx, redis, redisConnections, 0, false).variant,
+    concordApply(ctx, concord.docs, AckLevel.ACK_LEVEL_LOCAL, redisConnections, 1, false, concordPids).variant,
+    concordApply(ctx, concord.docs, AckLevel.ACK_LEVEL_LOCAL, redisConnections, batchOps, false, concordPids).variant,
+    concordStreamed(ctx, concord.cluster.nodes.map((nd) => nd.address), redisConnections, concordPids),
+    redisSet(ctx, redis, redisConnections, 0, false, () => redis?.pids() ?? []).variant,
   ]);
 }
