@@ -168,9 +168,11 @@ export class PeerLink {
     this.stream = stream;
     this.writable = true;
     // After a short blip, resend what is not acked yet (fast acks for waiting writes). After a
-    // longer cut the backlog is large: anti-entropy on connect covers it with diffs, and sending
-    // both would double the bytes of every heal.
-    if (this.queueBytes > reconnectBacklogBytesMax) this.dropBacklog();
+    // longer cut, anti-entropy on connect covers the backlog with diffs, and sending both would
+    // double the bytes of every heal: the backlog goes when it is large, or when the peer was
+    // silent past the failure detector's grace (no write waits for its acks any more then).
+    const silentMs = this.lastHeardAt === 0 ? 0 : now - this.lastHeardAt;
+    if (this.queueBytes > reconnectBacklogBytesMax || silentMs > 3 * this.opts.heartbeatIntervalMs) this.dropBacklog();
     this.sentUpTo = this.ackedUpTo;
     this.send(stream, { body: { $case: 'hello', value: { nodeId: this.opts.selfId, clusterId: this.opts.clusterId, incarnation: this.opts.incarnation } } });
     stream.on('data', (msg: PeerMessage) => this.onMessage(msg));
