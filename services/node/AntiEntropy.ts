@@ -1,5 +1,5 @@
 import * as Y from 'yjs';
-import { answerDigestQuery, differingDocuments, leavesUnder } from '../core/crdt/answerDigestQuery';
+import { answerDigestQuery, differingDocuments } from '../core/crdt/answerDigestQuery';
 import { childrenOf, DigestIndex, digestLeafLevel, equalBytes } from '../core/crdt/DigestIndex';
 import { DocumentId, parseDocumentId } from '../core/crdt/documentId';
 import { HashFn } from '../core/crdt/stateHash';
@@ -135,7 +135,7 @@ export class AntiEntropy {
       for (const d of res.documents) theirs.set(d.documentId, d.hash);
       for (const node of res.listed) {
         listedNodes++;
-        for (const [id, h] of this.index.documentsIn(leavesUnder(level, node))) mine.set(id, h);
+        for (const [id, h] of this.index.documentsUnder(level, node)) mine.set(id, h);
       }
       if (res.differing.length === 0 || level >= digestLeafLevel) break;
       parents = res.differing;
@@ -195,7 +195,7 @@ export class AntiEntropy {
     this.traffic.antiEntropyBytesReceived += DigestRequest.encode(req).finish().byteLength;
     this.refresh();
     const indexes = req.parents.length > 0 ? childrenOf(req.parents) : req.indexes;
-    const a = answerDigestQuery(this.index, { level: req.level, indexes, hashes: req.hashes, listMax: req.listMax }, this.store.size);
+    const a = answerDigestQuery(this.index, { level: req.level, indexes, hashes: req.hashes, listMax: req.listMax });
     return { differing: a.differing, listed: a.listed, documents: [...a.documents].map(([documentId, hash]) => ({ documentId, hash })) };
   }
 

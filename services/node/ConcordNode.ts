@@ -115,7 +115,10 @@ export class ConcordNode {
     let address = config.listen;
     const grpc = await startGrpcServer(config.listen, [
       { definition: DocumentServiceService, implementation: documentService(documents), name: 'concord.v1.DocumentService' },
-      { definition: PeerServiceService, implementation: peerService(documents, { faults, clusterId: config.clusterId, incarnation, log }), name: 'concord.v1.PeerService' },
+      { definition: PeerServiceService, implementation: peerService(documents, {
+        faults, clusterId: config.clusterId, incarnation, log,
+        onPeerHello: (peerId) => replicator?.links.find((l) => l.peerId === peerId)?.redialNow(),
+      }), name: 'concord.v1.PeerService' },
       {
         definition: AdminServiceService,
         implementation: adminService(documents, {

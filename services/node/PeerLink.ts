@@ -56,6 +56,7 @@ export class PeerLink {
   private stopped = false;
   private reconnectDelayMs = 50;
   private timers: NodeJS.Timeout[] = [];
+  private reconnectTimer: NodeJS.Timeout | undefined;
   private heartbeatTimer: NodeJS.Timeout | undefined;
   private writable = true;
   private unsubscribeFaults: () => void = () => undefined;
@@ -123,6 +124,7 @@ export class PeerLink {
     this.unsubscribeFaults();
     if (this.heartbeatTimer !== undefined) clearInterval(this.heartbeatTimer);
     this.timers.forEach(clearTimeout);
+    if (this.reconnectTimer !== undefined) clearTimeout(this.reconnectTimer);
     this.stream?.cancel();
     this.currentClient.close();
     for (const q of this.queue) q.trace?.end('stopped');
@@ -152,8 +154,21 @@ export class PeerLink {
     this.queueBytes = 0;
   }
 
+  /**
+   * The peer just opened its own stream to us, so it is up: if this link is down and waiting
+   * out its reconnect backoff (say it dialled while the peer still had the cut in force), dial
+   * now rather than after the backoff.
+   */
+  redialNow(): void {
+    if (this.stream !== undefined || this.reconnectTimer === undefined) return;
+    clearTimeout(this.reconnectTimer);
+    this.reconnectTimer = undefined;
+    this.reconnectDelayMs = 50;
+    this.connect();
+  }
+
   private connect(): void {
-    if (this.stopped || this.opts.faults.isCut(this.opts.peerId)) return;
+    if (this.stopped || this.stream !== undefined || this.opts.faults.isCut(this.opts.peerId)) return;
     const md = new Metadata();
     md.set('concord-node-id', this.opts.selfId);
     // Reconnecting after a long silence: a fresh client, because the old one may sit on a dial
@@ -187,7 +202,10 @@ export class PeerLink {
       if (this.stopped) return;
       const delay = this.reconnectDelayMs;
       this.reconnectDelayMs = Math.min(this.reconnectDelayMs * 2, this.opts.reconnectDelayMsMax);
-      this.timers.push(setTimeout(() => this.connect(), delay));
+      this.reconnectTimer = setTimeout(() => {
+        this.reconnectTimer = undefined;
+        this.connect();
+      }, delay);
     };
     stream.on('error', onDown);
     stream.on('end', onDown);

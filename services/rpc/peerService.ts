@@ -13,6 +13,8 @@ export interface PeerServiceOptions {
   readonly clusterId: string;
   readonly incarnation: bigint;
   readonly log: (msg: string) => void;
+  /** A peer opened its replication stream to this node (it is up, and reaches us). */
+  readonly onPeerHello?: (peerId: string) => void;
 }
 
 /** The receiving side of replication and anti-entropy. */
@@ -57,6 +59,7 @@ export function peerService(node: DocumentNode, opts: PeerServiceOptions): PeerS
               return;
             }
             reply({ body: { $case: 'hello', value: { nodeId: node.nodeId, clusterId: opts.clusterId, incarnation: opts.incarnation } } });
+            opts.onPeerHello?.(peerId);
             return;
           case 'batch': {
             if (opts.faults.isCut(peerId)) return;

@@ -22,10 +22,13 @@ export class DigestIndex {
    */
   private readonly items = new Map<string, Uint8Array>();
   private readonly leaves = new Map<number, Set<string>>();
+  /** Per level, the number of documents under each node (so a descent step never walks leaves). */
+  private readonly counts: Uint32Array[];
   private readonly encoder = new TextEncoder();
 
   constructor(private readonly hash: HashFn) {
     this.levels = Array.from({ length: digestLeafLevel + 1 }, (_, level) => new Uint8Array(digestFanout ** level * digestHashBytes));
+    this.counts = Array.from({ length: digestLeafLevel + 1 }, (_, level) => new Uint32Array(digestFanout ** level));
   }
 
   /** Records a document's state hash (its first docHashBytes bytes are kept). */
@@ -48,6 +51,10 @@ export class DigestIndex {
     packed.set(state, 2 + digestHashBytes);
     this.items.set(docId, packed);
     if (prev !== undefined) return;
+    for (let level = digestLeafLevel, idx = leaf; level >= 0; level--, idx = Math.floor(idx / digestFanout)) {
+      const counts = this.counts[level] as Uint32Array;
+      counts[idx] = (counts[idx] ?? 0) + 1;
+    }
     let set = this.leaves.get(leaf);
     if (set === undefined) this.leaves.set(leaf, (set = new Set()));
     set.add(docId);
@@ -68,6 +75,29 @@ export class DigestIndex {
       const t = theirs[k];
       return t === undefined || !equalBytes(t, arr.subarray(idx * digestHashBytes, (idx + 1) * digestHashBytes));
     });
+  }
+
+  /** Documents under node `index` of `level` (0 for an index outside the level). */
+  countUnder(level: number, index: number): number {
+    return this.counts[level]?.[index] ?? 0;
+  }
+
+  /**
+   * Documents under node `index` of `level` with their state hashes, visiting only the
+   * children that hold documents.
+   */
+  documentsUnder(level: number, index: number): Map<string, Uint8Array> {
+    const out = new Map<string, Uint8Array>();
+    const visit = (lv: number, idx: number): void => {
+      if (this.countUnder(lv, idx) === 0) return;
+      if (lv === digestLeafLevel) {
+        for (const docId of this.leaves.get(idx) ?? []) out.set(docId, stateOf(this.items.get(docId) as Uint8Array));
+        return;
+      }
+      for (let c = 0; c < digestFanout; c++) visit(lv + 1, idx * digestFanout + c);
+    };
+    if (level >= 0 && level <= digestLeafLevel) visit(level, index);
+    return out;
   }
 
   /** Documents in the given leaves with their state hashes. */

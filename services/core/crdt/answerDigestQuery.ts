@@ -1,4 +1,4 @@
-import { DigestIndex, digestFanout, digestLeafLevel, equalBytes } from './DigestIndex';
+import { DigestIndex, digestLeafLevel, equalBytes } from './DigestIndex';
 
 /** Bytes of a listed document's state hash (as strong as the tree's node hashes). */
 export const listedHashBytes = 8;
@@ -12,9 +12,6 @@ export interface DigestQuery {
   readonly listMax: number;
 }
 
-/** Above the level where a node holds about this many times `listMax` documents, nodes are not counted. */
-const countedBelowListMaxTimes = 4;
-
 export interface DigestAnswer {
   /** Differing nodes the caller descends into next. */
   readonly differing: number[];
@@ -23,32 +20,22 @@ export interface DigestAnswer {
   readonly documents: Map<string, Uint8Array>;
 }
 
-/** The leaf buckets under node `index` of `level`. */
-export function leavesUnder(level: number, index: number): number[] {
-  const span = digestFanout ** (digestLeafLevel - level);
-  return Array.from({ length: span }, (_, i) => index * span + i);
-}
-
 /**
  * The responder's side of one descent step: which of the caller's nodes differ here, and for
  * each differing node either "descend" or, when few of our documents sit under it (always at
  * the leaf level), our documents there. Listing early spares the levels below, whose hashes
- * cost 16 per differing node while a listed document costs its id and a short hash.
- * `totalDocuments` (ours) keeps the top levels from being counted: they are never listed.
+ * cost 16 per differing node while a listed document costs its id and a short hash. The index
+ * keeps a document count per node, so a step costs the differing nodes, not their leaves.
  */
-export function answerDigestQuery(index: DigestIndex, q: DigestQuery, totalDocuments: number): DigestAnswer {
+export function answerDigestQuery(index: DigestIndex, q: DigestQuery): DigestAnswer {
   const differing: number[] = [];
   const listed: number[] = [];
   const documents = new Map<string, Uint8Array>();
   if (q.level > digestLeafLevel) return { differing, listed, documents };
-  // Counting the documents under a node walks its leaves: only where nodes are small enough
-  // (on average, for `totalDocuments` spread evenly) to be listed at all.
-  const counted = q.level === digestLeafLevel || totalDocuments / digestFanout ** q.level <= countedBelowListMaxTimes * q.listMax;
   for (const node of index.differing(q.level, q.indexes, q.hashes)) {
-    const docs = counted ? index.documentsIn(leavesUnder(q.level, node)) : undefined;
-    if (docs !== undefined && (q.level === digestLeafLevel || docs.size <= q.listMax)) {
+    if (q.level === digestLeafLevel || index.countUnder(q.level, node) <= q.listMax) {
       listed.push(node);
-      for (const [id, h] of docs) documents.set(id, h.subarray(0, listedHashBytes));
+      for (const [id, h] of index.documentsUnder(q.level, node)) documents.set(id, h.subarray(0, listedHashBytes));
     } else {
       differing.push(node);
     }

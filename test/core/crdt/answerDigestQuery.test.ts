@@ -2,15 +2,21 @@
 // (changed on one side, or held by one side only) whatever the list threshold, and that listing
 // early sends fewer bytes than descending to the leaves. Seeded; a failure names its seed.
 import { createHash } from 'node:crypto';
-import { answerDigestQuery, differingDocuments, leavesUnder } from '../../../services/core/crdt/answerDigestQuery';
+import { answerDigestQuery, differingDocuments } from '../../../services/core/crdt/answerDigestQuery';
 import { childrenOf, DigestIndex, digestFanout, digestLeafLevel } from '../../../services/core/crdt/DigestIndex';
 import { makePrng } from '../../sim/prng';
 
 const sha = (b: Uint8Array): Uint8Array => createHash('sha256').update(b).digest();
+
+/** The leaf buckets under node `index` of `level` (the brute-force reference). */
+const leavesUnder = (level: number, index: number): number[] => {
+  const span = digestFanout ** (digestLeafLevel - level);
+  return Array.from({ length: span }, (_, i) => index * span + i);
+};
 const state = (s: string): Uint8Array => sha(new TextEncoder().encode(s));
 
 /** The caller's side of a descent against `theirs`; returns the differing ids and the hash bytes sent. */
-function descend(mine: DigestIndex, theirs: DigestIndex, listMax: number, total: number): { ids: string[]; hashBytes: number } {
+function descend(mine: DigestIndex, theirs: DigestIndex, listMax: number): { ids: string[]; hashBytes: number } {
   let level = 0;
   let indexes = [0];
   let hashBytes = 0;
@@ -19,9 +25,9 @@ function descend(mine: DigestIndex, theirs: DigestIndex, listMax: number, total:
   for (;;) {
     const hashes = mine.hashesAt(level, indexes);
     hashBytes += hashes.reduce((n, h) => n + h.length, 0);
-    const a = answerDigestQuery(theirs, { level, indexes, hashes, listMax }, total);
+    const a = answerDigestQuery(theirs, { level, indexes, hashes, listMax });
     for (const [id, h] of a.documents) listedTheirs.set(id, h);
-    for (const node of a.listed) for (const [id, h] of mine.documentsIn(leavesUnder(level, node))) listedMine.set(id, h);
+    for (const node of a.listed) for (const [id, h] of mine.documentsUnder(level, node)) listedMine.set(id, h);
     if (level === digestLeafLevel) expect(a.differing).toEqual([]);
     if (a.differing.length === 0) break;
     indexes = childrenOf(a.differing);
@@ -56,8 +62,16 @@ test.each(seeds)('seed %i: the descent finds exactly the differing documents', (
     }
     const want = [...expected].sort();
     for (const listMax of [0, 1, 8, 64, 5000]) {
-      expect(descend(a, b, listMax, total).ids).toEqual(want);
-      expect(descend(b, a, listMax, prng.chance(0.5) ? total : 1 + prng.int(total)).ids).toEqual(want);
+      expect(descend(a, b, listMax).ids).toEqual(want);
+      expect(descend(b, a, listMax).ids).toEqual(want);
+    }
+    // The per-node counts and listings equal a walk over the leaves, at every level.
+    for (let k = 0; k < 30; k++) {
+      const level = prng.int(digestLeafLevel + 1);
+      const node = prng.int(digestFanout ** level);
+      const walked = a.documentsIn(leavesUnder(level, node));
+      expect(a.countUnder(level, node)).toBe(walked.size);
+      expect(a.documentsUnder(level, node)).toEqual(walked);
     }
   } catch (err) {
     throw new Error(`seed ${seed} (replay: npx jest test/core/crdt/answerDigestQuery -t "seed ${seed}:"): ${(err as Error).message}`);
@@ -71,7 +85,7 @@ test('equal indexes compare at the root only', () => {
     a.set(`d${i}`, state(`d${i}`));
     b.set(`d${i}`, state(`d${i}`));
   }
-  expect(descend(a, b, 8, 100)).toEqual({ ids: [], hashBytes: 8 });
+  expect(descend(a, b, 8)).toEqual({ ids: [], hashBytes: 8 });
 });
 
 test('listing a sparse subtree costs fewer hash bytes than descending to the leaves', () => {
@@ -81,15 +95,18 @@ test('listing a sparse subtree costs fewer hash bytes than descending to the lea
     a.set(`d${i}`, state(`d${i}`));
     b.set(`d${i}`, state(i % 50 === 0 ? `d${i}:changed` : `d${i}`));
   }
-  const leaves = descend(a, b, 0, 500);
-  const listed = descend(a, b, 8, 500);
+  const leaves = descend(a, b, 0);
+  const listed = descend(a, b, 8);
   expect(listed.ids).toEqual(leaves.ids);
   expect(listed.ids).toHaveLength(10);
   expect(listed.hashBytes).toBeLessThan(leaves.hashBytes / 2);
 });
 
-test('leavesUnder spans the leaves of a node', () => {
-  expect(leavesUnder(digestLeafLevel, 7)).toEqual([7]);
-  expect(leavesUnder(digestLeafLevel - 1, 2)).toEqual(Array.from({ length: digestFanout }, (_, i) => 2 * digestFanout + i));
-  expect(leavesUnder(0, 0)).toHaveLength(digestFanout ** digestLeafLevel);
+test('counts follow new documents only (a changed hash moves no count)', () => {
+  const a = new DigestIndex(sha);
+  a.set('x', state('1'));
+  a.set('x', state('2'));
+  a.set('y', state('1'));
+  expect(a.countUnder(0, 0)).toBe(2);
+  expect([...a.documentsUnder(0, 0).keys()].sort()).toEqual(['x', 'y']);
 });
