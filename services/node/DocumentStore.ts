@@ -341,7 +341,7 @@ export class DocumentStore {
     return encodeDocumentRecord({ storedUpdates: e.storedUpdates, storedBytes: e.storedBytes, hash: e.hash ?? new Uint8Array() });
   }
 
-  /** Writes the document's record with its state hash unless the latest record has it. */
+  /** Writes the document's record with its state hash (and counters) unless the latest record has them. */
   private recordHash(docId: DocumentId, e: Entry): Promise<void> {
     if (e.hashRecorded || !e.recorded || this.failed !== undefined || this.closing) return Promise.resolve();
     e.hash ??= stateHash(e.doc, this.hash);
@@ -349,12 +349,13 @@ export class DocumentStore {
   }
 
   /**
-   * Issues a write of the document's data ops together with its record, holding the entry in
-   * the cache until it settles. Resolves when durable; a failure stops the store.
+   * Issues a write of the document's data ops, with its record unless `withRecord` is false,
+   * holding the entry in the cache until it settles. Resolves when durable; a failure stops the
+   * store.
    */
-  private async write(docId: DocumentId, e: Entry, ops: WriteOp[]): Promise<void> {
-    const record = this.recordOf(e);
-    ops.push({ type: 'put', key: recordKey(docId), value: record });
+  private async write(docId: DocumentId, e: Entry, ops: WriteOp[], withRecord = true): Promise<void> {
+    const record = withRecord ? this.recordOf(e) : undefined;
+    if (record !== undefined) ops.push({ type: 'put', key: recordKey(docId), value: record });
     if (!e.recorded) {
       e.recorded = true;
       this.documentCount++;
@@ -364,7 +365,7 @@ export class DocumentStore {
         ops.push({ type: 'put', key: recordsCompleteKey, value: new Uint8Array([1]) });
       }
     }
-    this.unsettled.set(docId, record);
+    if (record !== undefined) this.unsettled.set(docId, record);
     const written = this.engine.write(ops);
     // Writes commit in the order they are issued, so the last one stands for all before it.
     e.inFlight = written.catch(() => undefined);
@@ -376,7 +377,7 @@ export class DocumentStore {
       this.fail(err as Error);
     } finally {
       e.writing--;
-      if (this.unsettled.get(docId) === record) this.unsettled.delete(docId);
+      if (record !== undefined && this.unsettled.get(docId) === record) this.unsettled.delete(docId);
     }
   }
 
@@ -395,10 +396,14 @@ export class DocumentStore {
     e.storedUpdates++;
     e.storedBytes += update.byteLength;
     this.cache.reweigh(update.byteLength);
+    // The record goes with the update only when it must change: the document's first write, or
+    // a stored hash this change makes stale. Its counters catch up when the document leaves
+    // memory, compacts or the store closes (only `List` reads them for documents not loaded).
+    const withRecord = !e.recorded || e.hashRecorded;
     e.hash = undefined;
     e.writing++; // held through the listeners and the compaction check below
     try {
-      await this.write(docId, e, [{ type: 'put', key: updateKey(docId, seq), value: update }]);
+      await this.write(docId, e, [{ type: 'put', key: updateKey(docId, seq), value: update }], withRecord);
       for (const l of this.listeners) l({ docId, update, origin, version });
       if (e.storedUpdates > this.compactUpdatesMax || e.storedBytes > this.compactBytesMax) void this.compact(docId, e);
     } finally {

@@ -8,6 +8,7 @@ import * as fs from 'node:fs';
 import * as os from 'node:os';
 import * as path from 'node:path';
 import * as Y from 'yjs';
+import { decodeDocumentRecord, type DocumentRecord } from '../../services/node/documentRecord';
 import { DigestIndex, digestLeafLevel } from '../../services/core/crdt/DigestIndex';
 import { DocumentId } from '../../services/core/crdt/documentId';
 import { stateHash } from '../../services/core/crdt/stateHash';
@@ -186,6 +187,18 @@ describe.each(disks)('DocumentStore cache over %s', (_name, makeDisk) => {
     expect(store.stateHash(id(0))).toEqual(h);
     expect(store.cacheStats.loads).toBe(loadsBefore);
     expect(hashed).toBe(1);
+  });
+
+  test('a write carries the record only when it must change; close brings its counters up to date', async () => {
+    const store = open(disk.engine, { cacheDocumentsMax: 4 });
+    for (let i = 0; i < 10; i++) await store.applyOps(id(0), [{ kind: 'map-set', path: ['m', 'v'], value: i }]);
+    const stored = (): DocumentRecord => decodeDocumentRecord(disk.engine.get(recordKey(id(0))) as Uint8Array);
+    // The first write created it (no hash, one update); the next nine left it alone.
+    expect(stored()).toMatchObject({ storedUpdates: 1, hash: new Uint8Array() });
+    expect(store.list('', '', 10)).toEqual([{ docId: id(0), updates: 10, bytes: expect.any(Number) }]);
+    await store.close();
+    expect(stored().storedUpdates).toBe(10);
+    expect(stored().hash.byteLength).toBeGreaterThan(0);
   });
 
   test('after a stop without close, only the documents that were in memory load to rebuild the digest', async () => {
