@@ -9,6 +9,7 @@ import { peerService } from '../rpc/peerService';
 import { LmdbEngine } from '../storage/LmdbEngine';
 import { StorageEngine } from '../storage/StorageEngine';
 import { AntiEntropy } from './AntiEntropy';
+import { AntiEntropySchedule } from './AntiEntropySchedule';
 import { grpcAntiEntropyPeer } from './grpcAntiEntropyPeer';
 import { DocumentNode } from './DocumentNode';
 import { DocumentStore } from './DocumentStore';
@@ -140,7 +141,13 @@ export class ConcordNode {
     node.telemetryStops.push(observeReplication(replicator.links), () => partitions.close());
     replicator.start();
     authority?.start();
+    const schedule = new AntiEntropySchedule();
+    let droppedBefore = 0;
     node.timers.push(setInterval(() => {
+      const dropped = replicator.links.reduce((n, l) => n + l.droppedUpdates, 0);
+      const healthy = dropped === droppedBefore && replicator.links.every((l) => l.reachable);
+      droppedBefore = dropped;
+      if (!schedule.tick(Date.now(), healthy)) return;
       for (const link of replicator.links) if (link.connected) runRound(link.peerId, link.client);
     }, config.antiEntropyIntervalMs));
     node.timers.push(setInterval(() => {
