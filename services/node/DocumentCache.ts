@@ -77,16 +77,8 @@ export class DocumentCache<E> {
     return this.evictedTotal;
   }
 
-  values(): IterableIterator<E> {
-    return this.entries.values();
-  }
-
   /** Every entry with its id, least recently used first. */
   all(): IterableIterator<[string, E]> {
     return this.entries.entries();
-  }
-
-  keys(): IterableIterator<string> {
-    return this.entries.keys();
   }
 }

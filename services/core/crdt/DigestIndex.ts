@@ -100,15 +100,6 @@ export class DigestIndex {
     return out;
   }
 
-  /** Documents in the given leaves with their state hashes. */
-  documentsIn(leaves: readonly number[]): Map<string, Uint8Array> {
-    const out = new Map<string, Uint8Array>();
-    for (const leaf of leaves) {
-      for (const docId of this.leaves.get(leaf) ?? []) out.set(docId, stateOf(this.items.get(docId) as Uint8Array));
-    }
-    return out;
-  }
-
   private levelArray(level: number): Uint8Array {
     const arr = this.levels[level];
     if (arr === undefined) throw new RangeError(`digest level ${level} is outside 0..${digestLeafLevel}`);

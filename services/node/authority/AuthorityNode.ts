@@ -194,7 +194,7 @@ export class AuthorityNode {
   propose(cmd: KvCommand, timeoutMs: number): Promise<KvCommandResult> {
     this.assertQuorumReachable();
     const st = this.raw.status();
-    if (st.role !== 'leader') throw new DomainError('not-leader', `node ${this.opts.selfId} is not the leader`, { leader: st.leader ?? '' });
+    if (st.role !== 'leader') throw this.notLeader(st.leader);
     // The entry carries the proposal's trace context when traced, so every voter joins its trace.
     const telemetry = this.telemetry.proposal(cmd, true);
     return new Promise<KvCommandResult>((resolve, reject) => {
@@ -214,9 +214,7 @@ export class AuthorityNode {
     if (this.queued.length > 0) this.again = true;
     const res = this.raw.propose(batch.map((q) => q.telemetry.data));
     if (!res.ok) {
-      const err = res.reason === 'not-leader'
-        ? new DomainError('not-leader', `node ${this.opts.selfId} is not the leader`, { leader: res.leader ?? '' })
-        : new DomainError('unavailable', `proposal refused: ${res.reason}`);
+      const err = res.reason === 'not-leader' ? this.notLeader(res.leader) : new DomainError('unavailable', `proposal refused: ${res.reason}`);
       for (const q of batch) {
         clearTimeout(q.timer);
         q.telemetry.refused(res.reason);
@@ -230,6 +228,11 @@ export class AuthorityNode {
       const applied = new Promise<KvCommandResult>((resolve, reject) => this.proposals.set(index, { term: res.term, resolve, reject, timer: q.timer }));
       q.telemetry.track(index, res.term, applied).then(q.resolve, q.reject);
     });
+  }
+
+  /** The error a follower answers proposals with; kvService forwards on it to `leader`. */
+  private notLeader(leader: string | null): DomainError {
+    return new DomainError('not-leader', `node ${this.opts.selfId} is not the leader`, { leader: leader ?? '' });
   }
 
   private expireProposal(q: QueuedProposal): void {

@@ -132,7 +132,7 @@ export class RaftTransport {
     return decoded.filter((m) => m.to === this.selfId && m.from === from);
   }
 
-  heard(peer: string): void {
+  private heard(peer: string): void {
     this.lastHeard.set(peer, Date.now());
   }
 

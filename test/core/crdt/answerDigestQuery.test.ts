@@ -69,7 +69,7 @@ test.each(seeds)('seed %i: the descent finds exactly the differing documents', (
     for (let k = 0; k < 30; k++) {
       const level = prng.int(digestLeafLevel + 1);
       const node = prng.int(digestFanout ** level);
-      const walked = a.documentsIn(leavesUnder(level, node));
+      const walked = new Map(leavesUnder(level, node).flatMap((leaf) => [...a.documentsUnder(digestLeafLevel, leaf)]));
       expect(a.countUnder(level, node)).toBe(walked.size);
       expect(a.documentsUnder(level, node)).toEqual(walked);
     }
