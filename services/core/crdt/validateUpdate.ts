@@ -9,13 +9,18 @@ export const updateBytesMax = 4 << 20;
  * other replica has.
  */
 export function validateUpdate(update: Uint8Array): void {
-  if (update.byteLength === 0) throw invalidArgument('update is empty');
-  if (update.byteLength > updateBytesMax) {
-    throw new DomainError('too-large', `update is ${update.byteLength} bytes; at most ${updateBytesMax} are allowed`);
-  }
+  checkUpdateSize(update);
   try {
     Y.decodeUpdate(update);
   } catch (err) {
     throw invalidArgument(`malformed Yjs update: ${(err as Error).message}`);
+  }
+}
+
+/** The size rules alone: not empty, at most `updateBytesMax`. */
+export function checkUpdateSize(update: Uint8Array): void {
+  if (update.byteLength === 0) throw invalidArgument('update is empty');
+  if (update.byteLength > updateBytesMax) {
+    throw new DomainError('too-large', `update is ${update.byteLength} bytes; at most ${updateBytesMax} are allowed`);
   }
 }
