@@ -117,17 +117,21 @@ export class AntiEntropy {
     }
   }
 
-  /** Descends the digest tree: compares only the children of nodes that differ, until every differing node is listed. */
+  /**
+   * Descends the digest tree: compares only the children of nodes that differ, until every
+   * differing node is listed. It starts below the root: comparing the root alone would cost a
+   * round trip to learn what the first level's 16 hashes tell at once.
+   */
   private async descend(peer: AntiEntropyPeer, deadlineMs: number, bytes: Counters): Promise<{ ids: string[]; theirs: Map<string, Uint8Array>; listedNodes: number; levelsWalked: number }> {
-    let level = 0;
-    let indexes = [0];
-    let parents: number[] = [];
+    let level = 1;
+    let parents = [0];
+    let indexes = childrenOf(parents);
     let levelsWalked = 0;
     const theirs = new Map<string, Uint8Array>();
     const mine = new Map<string, Uint8Array>();
     let listedNodes = 0;
     for (;;) {
-      const req: DigestRequest = { nodeId: this.selfId, level, indexes: level === 0 ? indexes : [], parents, hashes: this.index.hashesAt(level, indexes), listMax: digestListMax };
+      const req: DigestRequest = { nodeId: this.selfId, level, indexes: [], parents, hashes: this.index.hashesAt(level, indexes), listMax: digestListMax };
       bytes.sent += DigestRequest.encode(req).finish().byteLength;
       const res = await peer.digest(req, deadlineMs);
       bytes.received += DigestResponse.encode(res).finish().byteLength;

@@ -147,6 +147,9 @@ export class ConcordNode {
       const dropped = replicator.links.reduce((n, l) => n + l.droppedUpdates, 0);
       const healthy = dropped === droppedBefore && replicator.links.every((l) => l.reachable);
       droppedBefore = dropped;
+      // While some link is down, keep the digest folded in, so the rounds of the heal start
+      // comparing at once instead of first hashing every document changed during the cut.
+      if (!healthy) antiEntropy.refresh();
       if (!schedule.tick(Date.now(), healthy)) return;
       for (const link of replicator.links) if (link.connected) runRound(link.peerId, link.client);
     }, config.antiEntropyIntervalMs));

@@ -54,6 +54,8 @@ export class PeerLink {
   private connectedFlag = false;
   private lastHeardAt = 0;
   private stopped = false;
+  /** A flush is due at the end of this event-loop turn. */
+  private flushDue = false;
   private reconnectDelayMs = 50;
   private timers: NodeJS.Timeout[] = [];
   private reconnectTimer: NodeJS.Timeout | undefined;
@@ -135,7 +137,15 @@ export class PeerLink {
     if (this.queueBytes + update.byteLength > this.opts.queueBytesMax) this.dropBacklog();
     this.queue.push({ seq, docId, update, at: Date.now(), trace });
     this.queueBytes += update.byteLength;
-    this.flush();
+    // Updates enqueued in the same event-loop turn (concurrent writes, a streamed client's
+    // burst) leave as one batch: one message, one apply pass and one ack on the peer, instead
+    // of one each per update.
+    if (this.flushDue) return;
+    this.flushDue = true;
+    setImmediate(() => {
+      this.flushDue = false;
+      if (!this.stopped) this.flush();
+    });
   }
 
   /**

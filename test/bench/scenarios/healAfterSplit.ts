@@ -11,8 +11,8 @@ import { Divergence, YjsTwin } from './YjsTwin';
 
 const sweepDivergence = 1_000;
 const docsFor = (updates: number): number => Math.min(1_000, Math.max(10, Math.floor(updates / 10)));
-// Larger divergences take minutes of writes each: one round of them.
-const roundsFor = (ctx: BenchContext, updates: number): number => (updates > 1_000 ? 1 : ctx.options.rounds);
+// 100k per side takes minutes of writes: one round of it; smaller ones get the median of rounds.
+const roundsFor = (ctx: BenchContext, updates: number): number => (updates > 10_000 ? 1 : ctx.options.rounds);
 const divergence = (updates: number): Divergence => ({
   docs: docsFor(updates),
   updates,
