@@ -23,6 +23,8 @@ export interface PeerLinkOptions {
   readonly onConnected: () => void;
   /** Called when the peer acknowledges durability up to a sequence number. */
   readonly onAck: (durableSeq: number) => void;
+  /** Whether some write is waiting for peers' acks (QUORUM or ALL) right now. */
+  readonly acksAwaited: () => boolean;
 }
 
 interface Queued {
@@ -42,6 +44,8 @@ interface Queued {
  */
 /** Past this backlog a reconnect leaves catching up to anti-entropy. */
 export const reconnectBacklogBytesMax = 256 << 10;
+/** A backlog this small is re-sent on reconnect even when no write waits for its acks. */
+export const reconnectResendUpdatesMax = 64;
 
 export class PeerLink {
   private currentClient: PeerServiceClient;
@@ -192,12 +196,15 @@ export class PeerLink {
     const stream = this.currentClient.replicate(md);
     this.stream = stream;
     this.writable = true;
-    // After a short blip, resend what is not acked yet (fast acks for waiting writes). After a
-    // longer cut, anti-entropy on connect covers the backlog with diffs, and sending both would
-    // double the bytes of every heal: the backlog goes when it is large, or when the peer was
-    // silent past the failure detector's grace (no write waits for its acks any more then).
+    // The anti-entropy round that runs on every connect delivers what the peer lacks as diffs;
+    // re-sending the backlog as well would make both cross (and be applied) twice. So after a
+    // blip the backlog is re-sent only when it buys something: a write waits for the peer's
+    // acks (QUORUM, ALL), or it is a few updates, which land before the round compares. It goes
+    // when large, and when the peer was silent past the failure detector's grace (no write
+    // waits for its acks any more then).
     const silentMs = this.lastHeardAt === 0 ? 0 : now - this.lastHeardAt;
-    if (this.queueBytes > reconnectBacklogBytesMax || silentMs > 3 * this.opts.heartbeatIntervalMs) this.dropBacklog();
+    const worthResending = this.queue.length <= reconnectResendUpdatesMax || this.opts.acksAwaited();
+    if (!worthResending || this.queueBytes > reconnectBacklogBytesMax || silentMs > 3 * this.opts.heartbeatIntervalMs) this.dropBacklog();
     this.sentUpTo = this.ackedUpTo;
     this.send(stream, { body: { $case: 'hello', value: { nodeId: this.opts.selfId, clusterId: this.opts.clusterId, incarnation: this.opts.incarnation } } });
     stream.on('data', (msg: PeerMessage) => this.onMessage(msg));

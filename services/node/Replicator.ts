@@ -61,6 +61,7 @@ export class Replicator {
       faults: opts.faults,
       onConnected: () => opts.onPeerConnected?.(p.id),
       onAck: () => this.checkWaiters(),
+      acksAwaited: () => this.waiters.length > 0,
     }));
     opts.store.onChange((c) => this.onChange(c));
   }
