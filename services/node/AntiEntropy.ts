@@ -44,6 +44,8 @@ export const syncCallsInFlightMax = 3;
 export const digestListMax = 8;
 /** Diffs kept for answering the next peer that asks with the same state vector. */
 const diffCacheEntriesMax = 4096;
+/** Merged peer states remembered (a miss only costs a fetch that brings nothing). */
+const mergedStatesMax = 100_000;
 
 interface Counters {
   sent: number;
@@ -68,6 +70,18 @@ export class AntiEntropy {
   /** Documents being fetched from some peer now: another round waits instead of fetching them again. */
   private readonly fetching = new Map<string, Promise<void>>();
   private readonly diffCache = new Map<string, CachedDiff>();
+  /**
+   * Per document, the hash a peer listed for it when we last fetched its diff from that peer:
+   * our state contains that state (CRDT states only grow), so another peer listing the same
+   * hash has nothing for us.
+   */
+  private readonly mergedState = new Map<string, Uint8Array>();
+  /**
+   * Events counted in order (round starts, digest steps answered), and the count at each peer's
+   * last digest step: a peer that stepped after our round with it began is running its own.
+   */
+  private events = 0;
+  private readonly peerStepAt = new Map<string, number>();
   readonly history: RoundStats[] = [];
 
   constructor(
@@ -77,6 +91,11 @@ export class AntiEntropy {
     private readonly traffic: TrafficStats,
   ) {
     this.index = new DigestIndex(hash);
+  }
+
+  /** Rounds this node is running now. */
+  get roundsRunning(): number {
+    return this.running.size;
   }
 
   /** Folds every changed document's state hash into the digest. */
@@ -92,6 +111,7 @@ export class AntiEntropy {
     if (this.running.has(peerId)) return undefined;
     this.running.add(peerId);
     const startedAt = Date.now();
+    const startedAtEvent = ++this.events;
     const bytes: Counters = { sent: 0, received: 0 };
     try {
       this.refresh();
@@ -100,7 +120,7 @@ export class AntiEntropy {
       for (let i = 0; i < ids.length; i += syncDocsPerCallMax) chunks.push(ids.slice(i, i + syncDocsPerCallMax));
       let next = 0;
       await Promise.all(Array.from({ length: Math.min(syncCallsInFlightMax, chunks.length) }, async () => {
-        for (let i = next++; i < chunks.length; i = next++) await this.syncChunk(peerId, peer, chunks[i] as string[], theirs, deadlineMs, bytes);
+        for (let i = next++; i < chunks.length; i = next++) await this.syncChunk(peerId, peer, chunks[i] as string[], theirs, startedAtEvent, deadlineMs, bytes);
       }));
       const stats: RoundStats = {
         peerId, startedAt, durationMs: Date.now() - startedAt, differingBuckets: listedNodes, levelsWalked,
@@ -152,14 +172,24 @@ export class AntiEntropy {
   /**
    * Fetches the peer's diffs for `chunk` and pushes ours. A document another round is fetching
    * right now is waited for first, and skipped when it then matches the peer's listed hash.
+   * While the peer runs its own round with us (it asked for a digest step since this round
+   * began), a document whose listed state we already merged from another peer is skipped too:
+   * the peer has nothing for us there, and its round pulls what it lacks of ours (what we merge
+   * from a third node after it asked reaches it in a later round).
    */
-  private async syncChunk(peerId: string, peer: AntiEntropyPeer, chunk: readonly string[], theirs: ReadonlyMap<string, Uint8Array>, deadlineMs: number, bytes: Counters): Promise<void> {
+  private async syncChunk(peerId: string, peer: AntiEntropyPeer, chunk: readonly string[], theirs: ReadonlyMap<string, Uint8Array>, roundStartedAtEvent: number, deadlineMs: number, bytes: Counters): Promise<void> {
     const busy = chunk.map((id) => this.fetching.get(id)).filter((p): p is Promise<void> => p !== undefined);
     if (busy.length > 0) await Promise.all(busy);
-    const todo = busy.length === 0 ? chunk : chunk.filter((id) => {
+    const peerPulls = (this.peerStepAt.get(peerId) ?? 0) > roundStartedAtEvent;
+    const todo = busy.length === 0 && !peerPulls ? chunk : chunk.filter((id) => {
       const t = theirs.get(id);
+      if (t === undefined) return true;
+      if (peerPulls) {
+        const merged = this.mergedState.get(id);
+        if (merged !== undefined && equalBytes(merged, t)) return false;
+      }
       const h = this.store.stateHash(id as DocumentId);
-      return t === undefined || h === undefined || !equalBytes(h.subarray(0, t.length), t);
+      return h === undefined || !equalBytes(h.subarray(0, t.length), t);
     });
     if (todo.length === 0) return;
     let settle: () => void = () => undefined;
@@ -183,6 +213,11 @@ export class AntiEntropy {
         if (diff !== undefined) pushes.push({ documentId: d.documentId, stateVector: new Uint8Array(), update: diff });
       }
       await Promise.all(applied);
+      if (this.mergedState.size + todo.length > mergedStatesMax) this.mergedState.clear();
+      for (const id of todo) {
+        const t = theirs.get(id);
+        if (t !== undefined) this.mergedState.set(id, t);
+      }
       if (pushes.length > 0) {
         const push: PushDiffRequest = { nodeId: this.selfId, documents: pushes };
         bytes.sent += PushDiffRequest.encode(push).finish().byteLength;
@@ -197,6 +232,7 @@ export class AntiEntropy {
   /** Answers a peer's digest step: the nodes that differ, descended or listed with our documents. */
   answerDigest(req: DigestRequest): DigestResponse {
     this.traffic.antiEntropyBytesReceived += DigestRequest.encode(req).finish().byteLength;
+    this.peerStepAt.set(req.nodeId, ++this.events);
     this.refresh();
     const indexes = req.parents.length > 0 ? childrenOf(req.parents) : req.indexes;
     const a = answerDigestQuery(this.index, { level: req.level, indexes, hashes: req.hashes, listMax: req.listMax });

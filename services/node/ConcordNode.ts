@@ -151,6 +151,9 @@ export class ConcordNode {
       // comparing at once instead of first hashing every document changed during the cut.
       if (!healthy) antiEntropy.refresh();
       if (!schedule.tick(Date.now(), healthy)) return;
+      // The safety net waits while rounds run (a heal): with the other peers it would mostly
+      // sync what those rounds are delivering at that moment, and pay for it twice.
+      if (antiEntropy.roundsRunning > 0) return;
       for (const link of replicator.links) if (link.connected) runRound(link.peerId, link.client);
     }, config.antiEntropyIntervalMs));
     node.timers.push(setInterval(() => {

@@ -72,3 +72,70 @@ test('heal cost follows the divergence, not the data size', async () => {
   // And far from a resend: the data set is ~700 KB.
   expect(large.bytes).toBeLessThan(large.dataBytes / 10);
 }, 120_000);
+
+test("a document merged from one peer is not fetched again from another listing the same state while that one pulls", async () => {
+  // a was cut off from b and c; b and c hold the same 50 edits a lacks, a holds 50 of its own.
+  const [a, b, c] = [replica(1), replica(2), replica(3)];
+  for (let i = 0; i < 50; i++) {
+    const id = `doc-${i}` as DocumentId;
+    const { update } = await b.store.applyOps(id, [{ kind: 'map-set', path: ['m', 'b'], value: i }]);
+    await c.store.applyUpdate(id, update, 'remote:n2');
+    await a.store.applyOps(id, [{ kind: 'map-set', path: ['m', 'a'], value: i }]);
+  }
+  const peers = new Map([['n1', a.ae], ['n2', b.ae], ['n3', c.ae]]);
+  // Digest steps reach the responder as from the caller (so it knows who is running rounds).
+  const from = (caller: string, to: string): AntiEntropyPeer => {
+    const t = peers.get(to) as AntiEntropy;
+    return {
+      digest: async (req) => t.answerDigest({ ...req, nodeId: caller }),
+      sync: async (req) => t.answerSync({ ...req, nodeId: caller }),
+      pushDiff: async (req) => t.acceptPushDiff({ ...req, nodeId: caller }),
+    };
+  };
+  const fromB = await a.ae.round('n2', from('n1', 'n2'));
+  expect(fromB?.documents).toBe(50);
+  // Both ends of the a-c link start a round (as on reconnect); c's first digest step reaches a
+  // after a's round began. c lists the state a already merged from b: a syncs nothing with c.
+  const signal = (): { promise: Promise<void>; fire: () => void } => {
+    let fire: () => void = () => undefined;
+    const promise = new Promise<void>((resolve) => {
+      fire = resolve;
+    });
+    return { promise, fire };
+  };
+  const aStarted = signal();
+  const cStepped = signal();
+  const toA = from('n3', 'n1');
+  const cRound = c.ae.round('n1', {
+    ...toA,
+    digest: async (req, ms) => {
+      await aStarted.promise;
+      const res = await toA.digest(req, ms);
+      cStepped.fire();
+      return res;
+    },
+  });
+  const toC = from('n1', 'n3');
+  let syncCalls = 0;
+  const withC = await a.ae.round('n3', {
+    ...toC,
+    digest: async (req, ms) => {
+      aStarted.fire();
+      await cStepped.promise;
+      return toC.digest(req, ms);
+    },
+    sync: async (req, ms) => {
+      syncCalls++;
+      return toC.sync(req, ms);
+    },
+  });
+  expect(withC?.documents).toBe(50); // they differ (c lacks a's edits)...
+  expect(syncCalls).toBe(0); // ...but there is nothing to fetch, and c's own round pulls a's side
+  expect((await cRound)?.documents).toBe(50);
+  for (let i = 0; i < 50; i++) {
+    const id = `doc-${i}` as DocumentId;
+    const want = renderJson(a.store.peek(id) as Y.Doc);
+    expect(want).toEqual({ m: { a: i, b: i } });
+    expect(renderJson(c.store.peek(id) as Y.Doc)).toEqual(want);
+  }
+});
