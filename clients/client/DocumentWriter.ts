@@ -1,5 +1,5 @@
 import { status, type ClientDuplexStream } from '@grpc/grpc-js';
-import type { ApplyStreamRequest, ApplyStreamResponse, Operation, WriteResponse } from '../../proto/gen/concord/v1/documents';
+import type { ApplyStreamBatch, ApplyStreamRequest, ApplyStreamResults, Operation, WriteResponse } from '../../proto/gen/concord/v1/documents';
 import { ackLevel } from './ackLevel';
 import { callWithFailover } from './callWithFailover';
 import type { WriteOptions } from './ConcordClientOptions';
@@ -9,9 +9,11 @@ import { isServiceError, serviceError } from './serviceError';
 
 // The client helper's streamed write path: many Apply writes in flight over one long-lived
 // ApplyStream to one node, each answered on its own (no per-call setup, so small writes cost a
-// fraction of a unary call). A write that fails fails alone. If the stream breaks, every write
-// in flight fails with UNAVAILABLE (outcome unknown: like a unary Apply, it is never repeated,
-// see retryRule.ts) and the next write opens a new stream, on another node if this one is down.
+// fraction of a unary call). Writes issued in the same event-loop turn leave in one message,
+// and the node answers those that complete together in one. A write that fails fails alone. If
+// the stream breaks, every write in flight fails with UNAVAILABLE (outcome unknown: like a
+// unary Apply, it is never repeated, see retryRule.ts) and the next write opens a new stream,
+// on another node if this one is down.
 
 export interface DocumentWriterSettings {
   readonly pool: NodePool;
@@ -30,16 +32,25 @@ interface Pending {
 }
 
 interface OpenStream {
-  readonly call: ClientDuplexStream<ApplyStreamRequest, ApplyStreamResponse>;
+  readonly call: ClientDuplexStream<ApplyStreamBatch, ApplyStreamResults>;
   readonly endpoint: NodeEndpoint;
   readonly address: string;
+  /** Writes of this turn, sent together at its end. */
+  outbox: ApplyStreamRequest[];
+  outboxBytes: number;
+  flushDue: boolean;
 }
+
+/** Writes packed into one stream message at most, and their operations' bytes (roughly). */
+export const writerBatchWritesMax = 256;
+export const writerBatchBytesMax = 1 << 20;
 
 export class DocumentWriter {
   private stream: Promise<OpenStream> | undefined;
   private readonly pending = new Map<bigint, Pending>();
   private nextId = 1n;
   private closed = false;
+  private readonly counts = { messagesSent: 0, writesSent: 0, messagesReceived: 0, answersReceived: 0 };
 
   constructor(private readonly settings: DocumentWriterSettings) {}
 
@@ -47,19 +58,49 @@ export class DocumentWriter {
   async apply(documentId: string, operations: readonly Operation[], options: WriteOptions = {}): Promise<WriteResponse> {
     if (this.closed) throw serviceError(status.FAILED_PRECONDITION, 'this writer is closed');
     const deadlineMs = options.deadlineMs ?? this.settings.deadlineMs;
-    const { call, address } = await this.open(Date.now() + deadlineMs);
+    const open = await this.open(Date.now() + deadlineMs);
     const id = this.nextId++;
     const response = await new Promise<WriteResponse>((resolve, reject) => {
       // The server answers at its own deadline; this timer only covers a node that went silent.
       const timer = setTimeout(() => {
         this.pending.delete(id);
-        reject(serviceError(status.DEADLINE_EXCEEDED, `no answer from ${address} within ${deadlineMs} ms; the write's outcome is unknown`));
+        reject(serviceError(status.DEADLINE_EXCEEDED, `no answer from ${open.address} within ${deadlineMs} ms; the write's outcome is unknown`));
       }, deadlineMs + 1000);
       this.pending.set(id, { documentId, resolve, reject, timer });
-      call.write({ id, apply: { documentId, operations: [...operations], ack: ackLevel(options.ack) }, timeoutMs: deadlineMs });
+      this.enqueue(open, { id, apply: { documentId, operations: [...operations], ack: ackLevel(options.ack) }, timeoutMs: deadlineMs }, operations);
     });
     this.settings.onWritten(documentId, response);
     return response;
+  }
+
+  /** Queues a write for this turn's message (sent at once when the message is full). */
+  private enqueue(open: OpenStream, req: ApplyStreamRequest, operations: readonly Operation[]): void {
+    open.outbox.push(req);
+    for (const op of operations) open.outboxBytes += op.op?.$case === 'mapSet' ? op.op.value.valueJson.length : 64;
+    if (open.outbox.length >= writerBatchWritesMax || open.outboxBytes >= writerBatchBytesMax) {
+      this.flush(open);
+      return;
+    }
+    if (open.flushDue) return;
+    open.flushDue = true;
+    setImmediate(() => this.flush(open));
+  }
+
+  private flush(open: OpenStream): void {
+    open.flushDue = false;
+    if (open.outbox.length === 0) return;
+    const writes = open.outbox;
+    open.outbox = [];
+    open.outboxBytes = 0;
+    if (open.call.writableEnded || open.call.destroyed) return;
+    this.counts.messagesSent++;
+    this.counts.writesSent += writes.length;
+    open.call.write({ writes });
+  }
+
+  /** Stream messages and the writes or answers they carried, since the writer was made. */
+  get traffic(): Readonly<{ messagesSent: number; writesSent: number; messagesReceived: number; answersReceived: number }> {
+    return { ...this.counts };
   }
 
   /** Writes in flight right now. */
@@ -72,8 +113,10 @@ export class DocumentWriter {
     this.closed = true;
     const open = this.stream;
     if (open === undefined) return;
-    const { call } = await open.catch(() => ({ call: undefined }));
-    if (call === undefined) return;
+    const opened = await open.catch(() => undefined);
+    if (opened === undefined) return;
+    this.flush(opened);
+    const { call } = opened;
     await new Promise<void>((resolve) => {
       call.once('close', resolve);
       call.once('error', () => resolve());
@@ -89,7 +132,7 @@ export class DocumentWriter {
       idempotency: 'idempotent',
       deadline,
       connectTimeoutMs: this.settings.connectTimeoutMs,
-      attempt: async (endpoint) => ({ call: endpoint.documents.applyStream(), endpoint, address: endpoint.address }),
+      attempt: async (endpoint): Promise<OpenStream> => ({ call: endpoint.documents.applyStream(), endpoint, address: endpoint.address, outbox: [], outboxBytes: 0, flushDue: false }),
     }).then((open) => {
       this.watch(open);
       return open;
@@ -101,17 +144,24 @@ export class DocumentWriter {
     return opening;
   }
 
-  private watch({ call, endpoint, address }: OpenStream): void {
-    call.on('data', (res: ApplyStreamResponse) => {
-      const p = this.pending.get(res.id);
-      if (p === undefined) return;
-      this.pending.delete(res.id);
-      clearTimeout(p.timer);
-      if (res.code === status.OK && res.result !== undefined) p.resolve(res.result);
-      else p.reject(serviceError(res.code === status.OK ? status.INTERNAL : res.code, res.message || 'write failed without a result'));
+  private watch(open: OpenStream): void {
+    const { call, endpoint, address } = open;
+    call.on('data', (msg: ApplyStreamResults) => {
+      this.counts.messagesReceived++;
+      this.counts.answersReceived += msg.results.length;
+      for (const res of msg.results) {
+        const p = this.pending.get(res.id);
+        if (p === undefined) continue;
+        this.pending.delete(res.id);
+        clearTimeout(p.timer);
+        if (res.code === status.OK && res.result !== undefined) p.resolve(res.result);
+        else p.reject(serviceError(res.code === status.OK ? status.INTERNAL : res.code, res.message || 'write failed without a result'));
+      }
     });
     const broken = (error: unknown): void => {
       this.stream = undefined;
+      open.outbox = []; // failed below with the rest of the writes in flight
+      open.outboxBytes = 0;
       if (isServiceError(error) && (error.code === status.UNAVAILABLE || error.code === status.CANCELLED)) this.settings.pool.markDown(endpoint);
       const reason = isServiceError(error) ? `${status[error.code] ?? error.code}: ${error.details}` : 'the stream ended';
       for (const [id, p] of this.pending) {

@@ -1,5 +1,5 @@
 import { ServerDuplexStream, status } from '@grpc/grpc-js';
-import { ApplyStreamRequest, ApplyStreamResponse, WriteResponse } from '../../proto/gen/concord/v1/documents';
+import { ApplyStreamBatch, ApplyStreamRequest, ApplyStreamResponse, ApplyStreamResults, WriteResponse } from '../../proto/gen/concord/v1/documents';
 import { invalidArgument } from '../core/errors/DomainError';
 import { toServiceError } from './errorTable';
 
@@ -7,31 +7,47 @@ import { toServiceError } from './errorTable';
 export const applyStreamInflightMax = 1024;
 
 /**
- * The streamed write path: each request is one Apply, run as the unary call would run it
- * (`apply`), answered on the stream by id as soon as it completes. A failed write is answered
- * with its status code and message (mapped by the error table, as for unary calls) and the
- * stream goes on. The stream ends after the client ends its side and every write in flight has
- * been answered; if the client cancels, the writes already taken still complete.
+ * The streamed write path: each write of a batch is one Apply, run as the unary call would run
+ * it (`apply`), and answered on the stream by id as soon as it completes; answers that complete
+ * in the same event-loop turn leave in one message. A failed write is answered with its status
+ * code and message (mapped by the error table, as for unary calls) and the stream goes on. The
+ * stream ends after the client ends its side and every write in flight has been answered; if
+ * the client cancels, the writes already taken still complete.
  */
 export function applyStreamHandler(
   apply: (req: ApplyStreamRequest, timeoutMs: number) => Promise<WriteResponse>,
   defaultTimeoutMs: number,
 ) {
-  return (call: ServerDuplexStream<ApplyStreamRequest, ApplyStreamResponse>): void => {
+  return (call: ServerDuplexStream<ApplyStreamBatch, ApplyStreamResults>): void => {
     const inflight = new Set<bigint>();
     let ended = false;
     let paused = false;
+    let outbox: ApplyStreamResponse[] = [];
+    let flushDue = false;
+    const flush = (): void => {
+      flushDue = false;
+      if (outbox.length === 0) return;
+      const results = outbox;
+      outbox = [];
+      if (!call.cancelled && !call.writableEnded) call.write({ results });
+    };
     const answer = (res: ApplyStreamResponse): void => {
-      if (!call.cancelled && !call.writableEnded) call.write(res);
+      outbox.push(res);
+      if (flushDue) return;
+      flushDue = true;
+      setImmediate(flush);
     };
     const maybeFinish = (): void => {
-      if (ended && inflight.size === 0 && !call.writableEnded) call.end();
+      if (ended && inflight.size === 0 && !call.writableEnded) {
+        flush();
+        call.end();
+      }
       if (paused && inflight.size < applyStreamInflightMax / 2) {
         paused = false;
         call.resume();
       }
     };
-    call.on('data', (req: ApplyStreamRequest) => {
+    const take = (req: ApplyStreamRequest): void => {
       const id = req.id;
       const fail = (err: unknown): void => {
         const e = toServiceError(err);
@@ -46,10 +62,6 @@ export function applyStreamHandler(
         return;
       }
       inflight.add(id);
-      if (inflight.size >= applyStreamInflightMax && !paused) {
-        paused = true;
-        call.pause();
-      }
       apply(req, req.timeoutMs > 0 ? req.timeoutMs : defaultTimeoutMs).then(
         (result) => answer({ id, result, code: status.OK, message: '' }),
         fail,
@@ -57,6 +69,13 @@ export function applyStreamHandler(
         inflight.delete(id);
         maybeFinish();
       });
+    };
+    call.on('data', (batch: ApplyStreamBatch) => {
+      for (const req of batch.writes) take(req);
+      if (inflight.size >= applyStreamInflightMax && !paused) {
+        paused = true;
+        call.pause();
+      }
     });
     call.on('end', () => {
       ended = true;

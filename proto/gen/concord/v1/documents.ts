@@ -179,6 +179,19 @@ export interface ApplyStreamResponse {
   message: string;
 }
 
+/**
+ * One message of the streamed write path: writes the client issued together (the client helper
+ * packs those of one event-loop turn), each with its own id and answered on its own.
+ */
+export interface ApplyStreamBatch {
+  writes: ApplyStreamRequest[];
+}
+
+/** Answers to writes of the stream that completed together, in completion order. */
+export interface ApplyStreamResults {
+  results: ApplyStreamResponse[];
+}
+
 export interface PushUpdateRequest {
   documentId: string;
   /** a Yjs update (v1 encoding) */
@@ -1559,6 +1572,148 @@ export const ApplyStreamResponse: MessageFns<ApplyStreamResponse> = {
   },
 };
 
+function createBaseApplyStreamBatch(): ApplyStreamBatch {
+  return { writes: [] };
+}
+
+export const ApplyStreamBatch: MessageFns<ApplyStreamBatch> = {
+  encode(message: ApplyStreamBatch, writer: BinaryWriter = new BinaryWriter()): BinaryWriter {
+    for (const v of message.writes) {
+      ApplyStreamRequest.encode(v!, writer.uint32(10).fork()).join();
+    }
+    return writer;
+  },
+
+  decode(input: BinaryReader | Uint8Array, length?: number): ApplyStreamBatch {
+    const reader = input instanceof BinaryReader ? input : new BinaryReader(input);
+    const previousRecursionDepth = (reader as any).__tsProtoDecodeDepth ?? 0;
+    if (previousRecursionDepth >= 100) {
+      throw new globalThis.Error("protobuf decode recursion limit exceeded");
+    }
+    (reader as any).__tsProtoDecodeDepth = previousRecursionDepth + 1;
+    try {
+      const end = length === undefined ? reader.len : reader.pos + length;
+      const message = createBaseApplyStreamBatch();
+      while (reader.pos < end) {
+        const tag = reader.uint32();
+        switch (tag >>> 3) {
+          case 1: {
+            if (tag !== 10) {
+              break;
+            }
+
+            message.writes.push(ApplyStreamRequest.decode(reader, reader.uint32()));
+            continue;
+          }
+        }
+        if ((tag & 7) === 4 || tag === 0) {
+          break;
+        }
+        reader.skip(tag & 7);
+      }
+      return message;
+    } finally {
+      (reader as any).__tsProtoDecodeDepth = previousRecursionDepth;
+    }
+  },
+
+  fromJSON(object: any): ApplyStreamBatch {
+    return {
+      writes: globalThis.Array.isArray(object?.writes)
+        ? object.writes.map((e: any) => ApplyStreamRequest.fromJSON(e))
+        : [],
+    };
+  },
+
+  toJSON(message: ApplyStreamBatch): unknown {
+    const obj: any = {};
+    if (message.writes?.length) {
+      obj.writes = message.writes.map((e) => ApplyStreamRequest.toJSON(e));
+    }
+    return obj;
+  },
+
+  create(base?: DeepPartial<ApplyStreamBatch>): ApplyStreamBatch {
+    return ApplyStreamBatch.fromPartial(base ?? {});
+  },
+  fromPartial(object: DeepPartial<ApplyStreamBatch>): ApplyStreamBatch {
+    const message = createBaseApplyStreamBatch();
+    message.writes = object.writes?.map((e) => ApplyStreamRequest.fromPartial(e)) || [];
+    return message;
+  },
+};
+
+function createBaseApplyStreamResults(): ApplyStreamResults {
+  return { results: [] };
+}
+
+export const ApplyStreamResults: MessageFns<ApplyStreamResults> = {
+  encode(message: ApplyStreamResults, writer: BinaryWriter = new BinaryWriter()): BinaryWriter {
+    for (const v of message.results) {
+      ApplyStreamResponse.encode(v!, writer.uint32(10).fork()).join();
+    }
+    return writer;
+  },
+
+  decode(input: BinaryReader | Uint8Array, length?: number): ApplyStreamResults {
+    const reader = input instanceof BinaryReader ? input : new BinaryReader(input);
+    const previousRecursionDepth = (reader as any).__tsProtoDecodeDepth ?? 0;
+    if (previousRecursionDepth >= 100) {
+      throw new globalThis.Error("protobuf decode recursion limit exceeded");
+    }
+    (reader as any).__tsProtoDecodeDepth = previousRecursionDepth + 1;
+    try {
+      const end = length === undefined ? reader.len : reader.pos + length;
+      const message = createBaseApplyStreamResults();
+      while (reader.pos < end) {
+        const tag = reader.uint32();
+        switch (tag >>> 3) {
+          case 1: {
+            if (tag !== 10) {
+              break;
+            }
+
+            message.results.push(ApplyStreamResponse.decode(reader, reader.uint32()));
+            continue;
+          }
+        }
+        if ((tag & 7) === 4 || tag === 0) {
+          break;
+        }
+        reader.skip(tag & 7);
+      }
+      return message;
+    } finally {
+      (reader as any).__tsProtoDecodeDepth = previousRecursionDepth;
+    }
+  },
+
+  fromJSON(object: any): ApplyStreamResults {
+    return {
+      results: globalThis.Array.isArray(object?.results)
+        ? object.results.map((e: any) => ApplyStreamResponse.fromJSON(e))
+        : [],
+    };
+  },
+
+  toJSON(message: ApplyStreamResults): unknown {
+    const obj: any = {};
+    if (message.results?.length) {
+      obj.results = message.results.map((e) => ApplyStreamResponse.toJSON(e));
+    }
+    return obj;
+  },
+
+  create(base?: DeepPartial<ApplyStreamResults>): ApplyStreamResults {
+    return ApplyStreamResults.fromPartial(base ?? {});
+  },
+  fromPartial(object: DeepPartial<ApplyStreamResults>): ApplyStreamResults {
+    const message = createBaseApplyStreamResults();
+    message.results = object.results?.map((e) => ApplyStreamResponse.fromPartial(e)) || [];
+    return message;
+  },
+};
+
 function createBasePushUpdateRequest(): PushUpdateRequest {
   return { documentId: "", update: new Uint8Array(0), ack: 0 };
 }
@@ -2468,17 +2623,18 @@ export const DocumentServiceService = {
   },
   /**
    * Apply over one long-lived stream: many writes in flight, one response each, no per-call
-   * setup. A failed write fails alone; the stream ends only on a transport error or when the
-   * client ends it (after every write in flight has been answered).
+   * setup; writes travel in batches and their answers too. A failed write fails alone; the
+   * stream ends only on a transport error or when the client ends it (after every write in
+   * flight has been answered).
    */
   applyStream: {
     path: "/concord.v1.DocumentService/ApplyStream" as const,
     requestStream: true as const,
     responseStream: true as const,
-    requestSerialize: (value: ApplyStreamRequest): Buffer => Buffer.from(ApplyStreamRequest.encode(value).finish()),
-    requestDeserialize: (value: Buffer): ApplyStreamRequest => ApplyStreamRequest.decode(value),
-    responseSerialize: (value: ApplyStreamResponse): Buffer => Buffer.from(ApplyStreamResponse.encode(value).finish()),
-    responseDeserialize: (value: Buffer): ApplyStreamResponse => ApplyStreamResponse.decode(value),
+    requestSerialize: (value: ApplyStreamBatch): Buffer => Buffer.from(ApplyStreamBatch.encode(value).finish()),
+    requestDeserialize: (value: Buffer): ApplyStreamBatch => ApplyStreamBatch.decode(value),
+    responseSerialize: (value: ApplyStreamResults): Buffer => Buffer.from(ApplyStreamResults.encode(value).finish()),
+    responseDeserialize: (value: Buffer): ApplyStreamResults => ApplyStreamResults.decode(value),
   },
   pushUpdate: {
     path: "/concord.v1.DocumentService/PushUpdate" as const,
@@ -2522,10 +2678,11 @@ export interface DocumentServiceServer extends UntypedServiceImplementation {
   apply: handleUnaryCall<ApplyRequest, WriteResponse>;
   /**
    * Apply over one long-lived stream: many writes in flight, one response each, no per-call
-   * setup. A failed write fails alone; the stream ends only on a transport error or when the
-   * client ends it (after every write in flight has been answered).
+   * setup; writes travel in batches and their answers too. A failed write fails alone; the
+   * stream ends only on a transport error or when the client ends it (after every write in
+   * flight has been answered).
    */
-  applyStream: handleBidiStreamingCall<ApplyStreamRequest, ApplyStreamResponse>;
+  applyStream: handleBidiStreamingCall<ApplyStreamBatch, ApplyStreamResults>;
   pushUpdate: handleUnaryCall<PushUpdateRequest, WriteResponse>;
   get: handleUnaryCall<GetRequest, GetResponse>;
   watch: handleServerStreamingCall<WatchRequest, WatchEvent>;
@@ -2550,15 +2707,16 @@ export interface DocumentServiceClient extends Client {
   ): ClientUnaryCall;
   /**
    * Apply over one long-lived stream: many writes in flight, one response each, no per-call
-   * setup. A failed write fails alone; the stream ends only on a transport error or when the
-   * client ends it (after every write in flight has been answered).
+   * setup; writes travel in batches and their answers too. A failed write fails alone; the
+   * stream ends only on a transport error or when the client ends it (after every write in
+   * flight has been answered).
    */
-  applyStream(): ClientDuplexStream<ApplyStreamRequest, ApplyStreamResponse>;
-  applyStream(options: Partial<CallOptions>): ClientDuplexStream<ApplyStreamRequest, ApplyStreamResponse>;
+  applyStream(): ClientDuplexStream<ApplyStreamBatch, ApplyStreamResults>;
+  applyStream(options: Partial<CallOptions>): ClientDuplexStream<ApplyStreamBatch, ApplyStreamResults>;
   applyStream(
     metadata: Metadata,
     options?: Partial<CallOptions>,
-  ): ClientDuplexStream<ApplyStreamRequest, ApplyStreamResponse>;
+  ): ClientDuplexStream<ApplyStreamBatch, ApplyStreamResults>;
   pushUpdate(
     request: PushUpdateRequest,
     callback: (error: ServiceError | null, response: WriteResponse) => void,
