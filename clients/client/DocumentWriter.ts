@@ -1,5 +1,5 @@
 import { status, type ClientDuplexStream } from '@grpc/grpc-js';
-import type { ApplyStreamBatch, ApplyStreamRequest, ApplyStreamResults, Operation, WriteResponse } from '../../proto/gen/concord/v1/documents';
+import { ApplyStreamRequest, type ApplyStreamBatch, type ApplyStreamResults, type Operation, type WriteResponse } from '../../proto/gen/concord/v1/documents';
 import { ackLevel } from './ackLevel';
 import { callWithFailover } from './callWithFailover';
 import type { WriteOptions } from './ConcordClientOptions';
@@ -8,7 +8,7 @@ import type { NodePool } from './NodePool';
 import { isServiceError, serviceError } from './serviceError';
 
 // The client helper's streamed write path: many Apply writes in flight over one long-lived
-// ApplyStream to one node, each answered on its own (no per-call setup, so small writes cost a
+// ApplyBatches stream to one node, each answered on its own (no per-call setup, so small writes cost a
 // fraction of a unary call). Writes issued in the same event-loop turn leave in one message,
 // and the node answers those that complete together in one. A write that fails fails alone. If
 // the stream breaks, every write in flight fails with UNAVAILABLE (outcome unknown: like a
@@ -67,16 +67,22 @@ export class DocumentWriter {
         reject(serviceError(status.DEADLINE_EXCEEDED, `no answer from ${open.address} within ${deadlineMs} ms; the write's outcome is unknown`));
       }, deadlineMs + 1000);
       this.pending.set(id, { documentId, resolve, reject, timer });
-      this.enqueue(open, { id, apply: { documentId, operations: [...operations], ack: ackLevel(options.ack) }, timeoutMs: deadlineMs }, operations);
+      this.enqueue(open, { id, apply: { documentId, operations: [...operations], ack: ackLevel(options.ack) }, timeoutMs: deadlineMs });
     });
     this.settings.onWritten(documentId, response);
     return response;
   }
 
-  /** Queues a write for this turn's message (sent at once when the message is full). */
-  private enqueue(open: OpenStream, req: ApplyStreamRequest, operations: readonly Operation[]): void {
+  /**
+   * Queues a write for this turn's message. A message holds at most `writerBatchWritesMax`
+   * writes and about `writerBatchBytesMax` bytes (far below the node's 8 MiB request limit): a
+   * write that would overflow it sends the message first, so a large write travels alone.
+   */
+  private enqueue(open: OpenStream, req: ApplyStreamRequest): void {
+    const bytes = ApplyStreamRequest.encode(req).finish().byteLength + 8;
+    if (open.outbox.length > 0 && open.outboxBytes + bytes > writerBatchBytesMax) this.flush(open);
     open.outbox.push(req);
-    for (const op of operations) open.outboxBytes += op.op?.$case === 'mapSet' ? op.op.value.valueJson.length : 64;
+    open.outboxBytes += bytes;
     if (open.outbox.length >= writerBatchWritesMax || open.outboxBytes >= writerBatchBytesMax) {
       this.flush(open);
       return;
@@ -132,7 +138,7 @@ export class DocumentWriter {
       idempotency: 'idempotent',
       deadline,
       connectTimeoutMs: this.settings.connectTimeoutMs,
-      attempt: async (endpoint): Promise<OpenStream> => ({ call: endpoint.documents.applyStream(), endpoint, address: endpoint.address, outbox: [], outboxBytes: 0, flushDue: false }),
+      attempt: async (endpoint): Promise<OpenStream> => ({ call: endpoint.documents.applyBatches(), endpoint, address: endpoint.address, outbox: [], outboxBytes: 0, flushDue: false }),
     }).then((open) => {
       this.watch(open);
       return open;

@@ -174,8 +174,9 @@ export class AntiEntropy {
    * right now is waited for first, and skipped when it then matches the peer's listed hash.
    * While the peer runs its own round with us (it asked for a digest step since this round
    * began), a document whose listed state we already merged from another peer is skipped too:
-   * the peer has nothing for us there, and its round pulls what it lacks of ours (what we merge
-   * from a third node after it asked reaches it in a later round).
+   * the peer has nothing for us there, and its round pulls what it lacks of ours. What either
+   * side merges from a third node meanwhile reaches the other in a later round (the peer does
+   * not push to us while its round with us runs either).
    */
   private async syncChunk(peerId: string, peer: AntiEntropyPeer, chunk: readonly string[], theirs: ReadonlyMap<string, Uint8Array>, roundStartedAtEvent: number, deadlineMs: number, bytes: Counters): Promise<void> {
     const busy = chunk.map((id) => this.fetching.get(id)).filter((p): p is Promise<void> => p !== undefined);
@@ -207,7 +208,7 @@ export class AntiEntropy {
       // writes share one group commit, instead of one fsync after another.
       const applied: Promise<unknown>[] = [];
       for (const d of got.documents) {
-        if (d.update.length > 0) applied.push(this.store.applyUpdate(d.documentId as DocumentId, d.update, `remote:${peerId}`));
+        if (d.update.length > 0) applied.push(this.store.applyUpdate(d.documentId as DocumentId, d.update, `remote:${peerId}`, 'trusted'));
         if (got.pullsBack) continue;
         const diff = this.diffFor(d.documentId as DocumentId, d.stateVector);
         if (diff !== undefined) pushes.push({ documentId: d.documentId, stateVector: new Uint8Array(), update: diff });
@@ -216,7 +217,7 @@ export class AntiEntropy {
       if (this.mergedState.size + todo.length > mergedStatesMax) this.mergedState.clear();
       for (const id of todo) {
         const t = theirs.get(id);
-        if (t !== undefined) this.mergedState.set(id, t);
+        if (t !== undefined) this.mergedState.set(id, t.slice()); // a copy: t is a view into the whole response
       }
       if (pushes.length > 0) {
         const push: PushDiffRequest = { nodeId: this.selfId, documents: pushes };

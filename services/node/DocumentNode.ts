@@ -100,7 +100,7 @@ export class DocumentNode {
         }, timeoutMs);
         for (const d of res.documents) {
           this.traffic.catchUpBytesReceived += d.update.length + d.stateVector.length;
-          if (d.update.length > 0) await this.store.applyUpdate(docId, d.update, 'catch-up');
+          if (d.update.length > 0) await this.store.applyUpdate(docId, d.update, 'catch-up', 'trusted');
         }
       } catch {
         // An unreachable peer just does not help; others or later pushes may.

@@ -193,15 +193,17 @@ export class DocumentStore {
    * whose dependencies are missing are stored as they are: Yjs keeps them pending until the
    * missing part arrives (anti-entropy fetches it), and a restart replays them the same way.
    *
-   * A client's update is decoded whole before anything is applied, so a malformed one changes
-   * nothing. A peer's update was made by Yjs on a node of this cluster (from checked client
-   * input) and is applied at once: decoding it first cost half as much again as applying it, on
-   * every replica and every heal. Should one still fail to apply, it is reported as malformed
-   * and the document is marked changed, so anti-entropy compares it again.
+   * An update is decoded whole before anything is applied (`check`), so a malformed one changes
+   * nothing: whatever arrives on this node's port, from clients or peers. Diffs this node fetched
+   * itself from a configured peer (anti-entropy pulls, catch-up reads) are `trusted`: Yjs on
+   * that peer made them, and decoding them first cost half as much again as applying them, on
+   * every heal. Should a trusted one fail to apply, Yjs may have taken part of it in: that state
+   * is stored at once (as the document's snapshot) so memory and disk agree, the document is
+   * marked for anti-entropy, and the update is reported as malformed.
    */
-  async applyUpdate(docId: DocumentId, update: Uint8Array, origin: ChangeOrigin): Promise<Uint8Array> {
+  async applyUpdate(docId: DocumentId, update: Uint8Array, origin: ChangeOrigin, trust: 'check' | 'trusted' = 'check'): Promise<Uint8Array> {
     this.assertHealthy();
-    if (origin === 'client') validateUpdate(update);
+    if (trust === 'check') validateUpdate(update);
     else checkUpdateSize(update);
     const e = this.entry(docId, true);
     try {
@@ -209,6 +211,7 @@ export class DocumentStore {
     } catch (err) {
       e.hash = undefined;
       this.markDirty(docId);
+      await this.compact(docId, e);
       validateUpdate(update);
       throw err;
     }

@@ -40,7 +40,8 @@ interface Queued {
 /**
  * One outbound replication link: a long-lived bidirectional stream to one peer over which this
  * node pushes the updates it accepted, in batches, and receives durability acks and heartbeats.
- * Unacked updates stay queued and are re-sent after a reconnect (Yjs updates are idempotent).
+ * Unacked updates stay queued; after a reconnect they are re-sent (Yjs updates are idempotent)
+ * or left to the reconnect's anti-entropy round (see connect).
  */
 /** Past this backlog a reconnect leaves catching up to anti-entropy. */
 export const reconnectBacklogBytesMax = 256 << 10;

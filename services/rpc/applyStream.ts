@@ -1,9 +1,12 @@
 import { ServerDuplexStream, status } from '@grpc/grpc-js';
 import { ApplyStreamBatch, ApplyStreamRequest, ApplyStreamResponse, ApplyStreamResults, WriteResponse } from '../../proto/gen/concord/v1/documents';
-import { invalidArgument } from '../core/errors/DomainError';
+import { DomainError, invalidArgument } from '../core/errors/DomainError';
 import { toServiceError } from './errorTable';
 
-/** Writes in flight on one stream at most; past this the stream stops reading until some finish. */
+/**
+ * Writes in flight on one stream past which it stops reading until some finish. One message
+ * may still carry a batch past it; a write beyond twice this many fails alone (RESOURCE_EXHAUSTED).
+ */
 export const applyStreamInflightMax = 1024;
 
 /**
@@ -59,6 +62,10 @@ export function applyStreamHandler(
       }
       if (req.apply === undefined) {
         fail(invalidArgument(`write ${id} has no apply request`));
+        return;
+      }
+      if (inflight.size >= 2 * applyStreamInflightMax) {
+        fail(new DomainError('too-large', `at most ${2 * applyStreamInflightMax} writes may be in flight on one stream; write ${id} was not applied`));
         return;
       }
       inflight.add(id);

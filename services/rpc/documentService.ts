@@ -51,7 +51,7 @@ export function documentService(node: DocumentNode): DocumentServiceServer {
   return {
     apply: unary((req, call) => apply(req, remainingMs(call, defaultDeadlineMs) - deadlineSlackMs)),
 
-    applyStream: applyStreamHandler((req, timeoutMs) => apply(req.apply as ApplyRequest, timeoutMs), defaultDeadlineMs),
+    applyBatches: applyStreamHandler((req, timeoutMs) => apply(req.apply as ApplyRequest, timeoutMs), defaultDeadlineMs),
 
     pushUpdate: unary(async (req, call): Promise<WriteResponse> => {
       const docId = parseDocumentId(req.documentId);

@@ -28,7 +28,7 @@ export function evaluateTargets(ms: readonly Measurement[]): Target[] {
   const batched = ratio(find('convergent-50', 'concord', 'apply LOCAL, 16 ops')?.opsPerSec, redis50);
   out.push({
     target: 'Concord streamed LOCAL writes (client writer) / Redis (AOF always, 2 replicas, 50 connections)', measured: x(streamed), goal: '>= 0.5x', met: judge(streamed, (v) => v >= 0.5),
-    note: `each client awaits its own write; the client helper's ApplyStream packs the writes of one event-loop turn into one message; for comparison, 16 map sets per unary Apply (counted as 16 ops): ${x(batched)}`,
+    note: `each client awaits its own write; the client helper's ApplyBatches stream packs the writes of one event-loop turn into one message; for comparison, 16 map sets per unary Apply (counted as 16 ops): ${x(batched)}`,
   });
   const all = ratio(find('convergent', 'concord', 'apply ALL', 64)?.p99Ms, find('convergent', 'concord', 'apply LOCAL', 64)?.p99Ms);
   out.push({ target: 'convergent ALL p99 / LOCAL p99', measured: x(all), goal: '<= 3x', met: judge(all, (v) => v <= 3) });

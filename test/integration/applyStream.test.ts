@@ -1,4 +1,4 @@
-// The streamed write path (DocumentService.ApplyStream and the client's DocumentWriter): many
+// The streamed write path (DocumentService.ApplyBatches and the client's DocumentWriter): many
 // writes in flight on one stream, each answered alone; a bad write fails alone with the status a
 // unary Apply would get; a broken stream fails the writes in flight as UNAVAILABLE and the next
 // write goes to another node.
@@ -77,23 +77,23 @@ test('a bad write fails alone, with the status a unary Apply gets; the stream go
 test('a write id already in flight, or a request without a write, is refused on its own', async () => {
   const raw = new DocumentServiceClient(tc.cluster.nodes[0]!.address, credentials.createInsecure());
   try {
-    const call = raw.applyStream();
+    const call = raw.applyBatches();
     const got: ApplyStreamResponse[] = [];
     const done = new Promise<void>((resolve, reject) => {
       call.on('data', (r: ApplyStreamResults) => got.push(...r.results));
       call.on('end', resolve);
       call.on('error', reject);
     });
-    // Writes with the same id at once, in one message and across messages (QUORUM keeps the
-    // first in flight while the others arrive); an empty message is no write at all.
+    // Two writes with the same id in one message (the first is in flight when the second is
+    // taken); an empty message is no write at all.
     const apply = { documentId: 'stream/raw', operations: [ops.set(['m', 'k'], 1)], ack: AckLevel.ACK_LEVEL_QUORUM };
     call.write({ writes: [{ id: 7n, apply, timeoutMs: 0 }, { id: 7n, apply, timeoutMs: 0 }, { id: 9n, apply, timeoutMs: 0 }] });
     call.write({ writes: [] });
-    call.write({ writes: [{ id: 7n, apply, timeoutMs: 0 }, { id: 8n, apply: undefined, timeoutMs: 0 }] });
+    call.write({ writes: [{ id: 8n, apply: undefined, timeoutMs: 0 }] });
     call.end();
     await done;
     const byId = got.map((r) => `${r.id}:${status[r.code]}`).sort();
-    expect(byId).toEqual(['7:INVALID_ARGUMENT', '7:INVALID_ARGUMENT', '7:OK', '8:INVALID_ARGUMENT', '9:OK']);
+    expect(byId).toEqual(['7:INVALID_ARGUMENT', '7:OK', '8:INVALID_ARGUMENT', '9:OK']);
   } finally {
     raw.close();
   }
@@ -114,3 +114,45 @@ test('writes issued together travel together, and so do their answers', async ()
     await writer.close();
   }
 });
+
+test('large writes issued together are split to stay far below the request limit, and all land', async () => {
+  const writer = client.writer();
+  try {
+    const before = writer.traffic;
+    const big = 'x'.repeat(400_000);
+    const results = await Promise.all(Array.from({ length: 6 }, (_, i) => writer.apply(`stream/big${i}`, [ops.textInsert(['t'], 0, big)])));
+    expect(results).toHaveLength(6);
+    const after = writer.traffic;
+    expect(after.writesSent - before.writesSent).toBe(6);
+    expect(after.messagesSent - before.messagesSent).toBeGreaterThanOrEqual(3); // about 1 MiB per message
+  } finally {
+    await writer.close();
+  }
+});
+
+test('a batch past the in-flight cap fails its extra writes alone with RESOURCE_EXHAUSTED', async () => {
+  const raw = new DocumentServiceClient(tc.cluster.nodes[1]!.address, credentials.createInsecure());
+  try {
+    const call = raw.applyBatches();
+    const got: ApplyStreamResponse[] = [];
+    const done = new Promise<void>((resolve, reject) => {
+      call.on('data', (r: ApplyStreamResults) => got.push(...r.results));
+      call.on('end', resolve);
+      call.on('error', reject);
+    });
+    const writes = Array.from({ length: 2048 + 10 }, (_, i) => ({
+      id: BigInt(i + 1),
+      apply: { documentId: `stream/cap${i % 16}`, operations: [ops.set(['m', `k${i}`], i)], ack: AckLevel.ACK_LEVEL_LOCAL },
+      timeoutMs: 0,
+    }));
+    call.write({ writes });
+    call.end();
+    await done;
+    expect(got).toHaveLength(writes.length);
+    const codes = new Map<string, number>();
+    for (const r of got) codes.set(status[r.code] as string, (codes.get(status[r.code] as string) ?? 0) + 1);
+    expect(Object.fromEntries(codes)).toEqual({ OK: 2048, RESOURCE_EXHAUSTED: 10 });
+  } finally {
+    raw.close();
+  }
+}, 30_000);

@@ -1,7 +1,9 @@
-// Proves where updates are checked: a client's malformed update is refused whole before it
-// touches the document (INVALID_ARGUMENT, nothing changed, nothing stored), while a peer's update
-// is applied without the pre-decode yet still fails as malformed when it cannot be applied, and
-// leaves the document marked for anti-entropy. Oversized updates are refused from anyone.
+// Proves where updates are checked: an update arriving on the node's port (a client's, or a
+// peer's push) is refused whole before it touches the document (INVALID_ARGUMENT, nothing changed,
+// nothing stored), while a diff the node fetched itself from a peer is applied without the
+// pre-decode, yet still fails as malformed when it cannot be applied; whatever Yjs took in is then
+// stored at once and the document is marked for anti-entropy. Oversized updates are refused from
+// anyone.
 import { createHash } from 'node:crypto';
 import * as Y from 'yjs';
 import { DocumentId } from '../../services/core/crdt/documentId';
@@ -38,29 +40,31 @@ async function kindOf(p: Promise<unknown>): Promise<string> {
 // A struct section claiming one client with an absurd struct count: Yjs throws while reading.
 const malformed = new Uint8Array([1, 200, 200, 200, 200, 15, 3, 9, 9]);
 
-test('a malformed client update is refused before it changes or stores anything', async () => {
+test.each(['client', 'remote:n2'] as const)('a malformed update from %s arriving on the port is refused before it changes or stores anything', async (origin) => {
   const { store: s, engine } = store();
   await s.applyUpdate(doc, mapSet('k', 'v'), 'client');
   const before = s.json(doc);
   const keysBefore = [...engine.range({ gte: '', lt: '\uffff' })].length;
-  expect(await kindOf(s.applyUpdate(doc, malformed, 'client'))).toBe('invalid-argument');
+  expect(await kindOf(s.applyUpdate(doc, malformed, origin))).toBe('invalid-argument');
   expect(s.json(doc)).toEqual(before);
   expect([...engine.range({ gte: '', lt: '\uffff' })].length).toBe(keysBefore);
 });
 
-test("a peer's update applies without the pre-decode, and a malformed one still fails as malformed", async () => {
-  const { store: s } = store();
-  await s.applyUpdate(doc, mapSet('k', 'from a peer'), 'remote:n2');
+test('a fetched diff applies without the pre-decode, and a malformed one still fails as malformed, its effect stored', async () => {
+  const { store: s, engine } = store();
+  await s.applyUpdate(doc, mapSet('k', 'from a peer'), 'remote:n2', 'trusted');
   expect(s.json(doc)).toEqual({ m: { k: 'from a peer' } });
   s.takeDirty();
-  expect(await kindOf(s.applyUpdate(doc, malformed, 'remote:n2'))).toBe('invalid-argument');
-  // Whatever Yjs took in before it threw, anti-entropy will compare this document again.
+  const writesBefore = [...engine.range({ gte: '', lt: '\uffff' })].map((e) => e.key).join();
+  expect(await kindOf(s.applyUpdate(doc, malformed, 'remote:n2', 'trusted'))).toBe('invalid-argument');
+  // Whatever Yjs took in before it threw is stored (a fresh snapshot) and compared again.
   expect(s.takeDirty()).toContain(doc);
+  expect([...engine.range({ gte: '', lt: '\uffff' })].map((e) => e.key).join()).not.toBe(writesBefore);
   expect(s.json(doc)).toMatchObject({ m: { k: 'from a peer' } });
 });
 
-test.each(['client', 'remote:n2', 'catch-up'] as const)('an empty or oversized update from %s is refused', async (origin) => {
+test.each([['client', 'check'], ['remote:n2', 'check'], ['remote:n2', 'trusted'], ['catch-up', 'trusted']] as const)('an empty or oversized update from %s (%s) is refused', async (origin, trust) => {
   const { store: s } = store();
-  expect(await kindOf(s.applyUpdate(doc, new Uint8Array(), origin))).toBe('invalid-argument');
-  expect(await kindOf(s.applyUpdate(doc, new Uint8Array(updateBytesMax + 1), origin))).toBe('too-large');
+  expect(await kindOf(s.applyUpdate(doc, new Uint8Array(), origin, trust))).toBe('invalid-argument');
+  expect(await kindOf(s.applyUpdate(doc, new Uint8Array(updateBytesMax + 1), origin, trust))).toBe('too-large');
 });

@@ -74,7 +74,7 @@ export function concordApply(ctx: BenchContext, nodes: readonly NodeStubs[], ack
 
 /**
  * The client helper's streamed write path: the same typed write as `concordApply` at LOCAL,
- * through `ConcordClient.writer()` (one ApplyStream per node, writer w on node w mod n, every
+ * through `ConcordClient.writer()` (one ApplyBatches stream per node, writer w on node w mod n, every
  * client's writes in flight on its node's shared stream).
  */
 export function concordStreamed(ctx: BenchContext, addresses: readonly string[], clients: number, serverPids?: () => readonly number[]): Variant {

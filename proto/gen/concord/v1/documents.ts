@@ -154,7 +154,7 @@ export interface WriteResponse {
 }
 
 /**
- * One write of a streamed write path (ApplyStream): the client numbers its writes and may have
+ * One write of the streamed write path (ApplyBatches): the client numbers its writes and may have
  * many in flight on one stream; each gets its own response, in completion order.
  */
 export interface ApplyStreamRequest {
@@ -2627,8 +2627,8 @@ export const DocumentServiceService = {
    * stream ends only on a transport error or when the client ends it (after every write in
    * flight has been answered).
    */
-  applyStream: {
-    path: "/concord.v1.DocumentService/ApplyStream" as const,
+  applyBatches: {
+    path: "/concord.v1.DocumentService/ApplyBatches" as const,
     requestStream: true as const,
     responseStream: true as const,
     requestSerialize: (value: ApplyStreamBatch): Buffer => Buffer.from(ApplyStreamBatch.encode(value).finish()),
@@ -2682,7 +2682,7 @@ export interface DocumentServiceServer extends UntypedServiceImplementation {
    * stream ends only on a transport error or when the client ends it (after every write in
    * flight has been answered).
    */
-  applyStream: handleBidiStreamingCall<ApplyStreamBatch, ApplyStreamResults>;
+  applyBatches: handleBidiStreamingCall<ApplyStreamBatch, ApplyStreamResults>;
   pushUpdate: handleUnaryCall<PushUpdateRequest, WriteResponse>;
   get: handleUnaryCall<GetRequest, GetResponse>;
   watch: handleServerStreamingCall<WatchRequest, WatchEvent>;
@@ -2711,9 +2711,9 @@ export interface DocumentServiceClient extends Client {
    * stream ends only on a transport error or when the client ends it (after every write in
    * flight has been answered).
    */
-  applyStream(): ClientDuplexStream<ApplyStreamBatch, ApplyStreamResults>;
-  applyStream(options: Partial<CallOptions>): ClientDuplexStream<ApplyStreamBatch, ApplyStreamResults>;
-  applyStream(
+  applyBatches(): ClientDuplexStream<ApplyStreamBatch, ApplyStreamResults>;
+  applyBatches(options: Partial<CallOptions>): ClientDuplexStream<ApplyStreamBatch, ApplyStreamResults>;
+  applyBatches(
     metadata: Metadata,
     options?: Partial<CallOptions>,
   ): ClientDuplexStream<ApplyStreamBatch, ApplyStreamResults>;
