@@ -83,6 +83,14 @@ export class AntiEntropy {
   private events = 0;
   private readonly peerStepAt = new Map<string, number>();
   readonly history: RoundStats[] = [];
+  /** Peers a round was asked for while one with them was running. */
+  private readonly wanted = new Set<string>();
+  /**
+   * Called when a round that refused a request (one with that peer was running) has ended: the
+   * request (say, the round on a reconnect, which delivers a dropped backlog) runs now instead of
+   * waiting for the periodic safety net.
+   */
+  onRoundWanted: ((peerId: string) => void) | undefined;
 
   constructor(
     private readonly selfId: string,
@@ -106,9 +114,15 @@ export class AntiEntropy {
     }
   }
 
-  /** Runs one round with `peerId` unless one is already running; resolves with its stats. */
+  /**
+   * Runs one round with `peerId` unless one is already running (then `onRoundWanted` asks again
+   * when that one ends); resolves with its stats.
+   */
   async round(peerId: string, peer: AntiEntropyPeer, deadlineMs = 5_000): Promise<RoundStats | undefined> {
-    if (this.running.has(peerId)) return undefined;
+    if (this.running.has(peerId)) {
+      this.wanted.add(peerId);
+      return undefined;
+    }
     this.running.add(peerId);
     const startedAt = Date.now();
     const startedAtEvent = ++this.events;
@@ -134,6 +148,7 @@ export class AntiEntropy {
       return stats;
     } finally {
       this.running.delete(peerId);
+      if (this.wanted.delete(peerId)) this.onRoundWanted?.(peerId);
     }
   }
 

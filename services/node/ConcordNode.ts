@@ -89,11 +89,13 @@ export class ConcordNode {
       store,
       faults,
       heartbeatIntervalMs: config.heartbeatIntervalMs,
-      onPeerConnected: (peerId) => {
-        const link = replicator?.links.find((l) => l.peerId === peerId);
-        if (link !== undefined) runRound(peerId, link.client);
-      },
+      onPeerConnected: (peerId) => roundWith(peerId),
     });
+    function roundWith(peerId: string): void {
+      const link = replicator?.links.find((l) => l.peerId === peerId);
+      if (link !== undefined && link.connected) runRound(peerId, link.client);
+    }
+    antiEntropy.onRoundWanted = roundWith;
     // Voters of the authoritative log: every master and witness (replicas hold documents only).
     const voters = [
       ...(config.role === 'replica' ? [] : [{ id: config.nodeId, address: config.listen }]),

@@ -139,3 +139,27 @@ test("a document merged from one peer is not fetched again from another listing 
     expect(renderJson(c.store.peek(id) as Y.Doc)).toEqual(want);
   }
 });
+
+test('a round asked for while one with the same peer runs is asked for again when that one ends', async () => {
+  const [a, b] = [replica(1), replica(2)];
+  await b.store.applyOps('doc-x' as DocumentId, [{ kind: 'map-set', path: ['m', 'k'], value: 1 }]);
+  const wanted: string[] = [];
+  a.ae.onRoundWanted = (peerId) => wanted.push(peerId);
+  let release: () => void = () => undefined;
+  const held = new Promise<void>((resolve) => {
+    release = resolve;
+  });
+  const port = direct(b.ae);
+  const first = a.ae.round('n2', { ...port, digest: async (req, ms) => {
+    await held;
+    return port.digest(req, ms);
+  } });
+  expect(await a.ae.round('n2', port)).toBeUndefined(); // refused: one is running
+  expect(await a.ae.round('n2', port)).toBeUndefined();
+  expect(wanted).toEqual([]);
+  release();
+  expect((await first)?.documents).toBe(1);
+  expect(wanted).toEqual(['n2']); // once, however often it was refused
+  expect((await a.ae.round('n2', port))?.documents).toBe(0);
+  expect(wanted).toEqual(['n2']);
+});
