@@ -1,6 +1,7 @@
 import { ClientDuplexStream, credentials, Metadata } from '@grpc/grpc-js';
 import { PeerMessage, PeerServiceClient } from '../../proto/gen/concord/v1/peer';
 import { LinkFaults } from './LinkFaults';
+import { onceThisTurn } from './onceThisTurn';
 import { SeqQueue } from './SeqQueue';
 import { peerChannelOptions, redialAfterMs } from './peerChannelOptions';
 import { OutboundTrace } from '../telemetry/replicationTelemetry';
@@ -59,8 +60,10 @@ export class PeerLink {
   private connectedFlag = false;
   private lastHeardAt = 0;
   private stopped = false;
-  /** A flush is due at the end of this event-loop turn. */
-  private flushDue = false;
+  /** Flushes at the end of this event-loop turn (see enqueue). */
+  private readonly flushSoon = onceThisTurn(() => {
+    if (!this.stopped) this.flush();
+  });
   private reconnectDelayMs = 50;
   private timers: NodeJS.Timeout[] = [];
   private reconnectTimer: NodeJS.Timeout | undefined;
@@ -145,12 +148,7 @@ export class PeerLink {
     // Updates enqueued in the same event-loop turn (concurrent writes, a streamed client's
     // burst) leave as one batch: one message, one apply pass and one ack on the peer, instead
     // of one each per update.
-    if (this.flushDue) return;
-    this.flushDue = true;
-    setImmediate(() => {
-      this.flushDue = false;
-      if (!this.stopped) this.flush();
-    });
+    this.flushSoon();
   }
 
   /**

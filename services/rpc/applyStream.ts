@@ -1,6 +1,7 @@
 import { ServerDuplexStream, status } from '@grpc/grpc-js';
 import { ApplyStreamBatch, ApplyStreamRequest, ApplyStreamResponse, ApplyStreamResults, WriteResponse } from '../../proto/gen/concord/v1/documents';
 import { DomainError, invalidArgument } from '../core/errors/DomainError';
+import { onceThisTurn } from '../node/onceThisTurn';
 import { toServiceError } from './errorTable';
 
 /**
@@ -26,19 +27,16 @@ export function applyStreamHandler(
     let ended = false;
     let paused = false;
     let outbox: ApplyStreamResponse[] = [];
-    let flushDue = false;
     const flush = (): void => {
-      flushDue = false;
       if (outbox.length === 0) return;
       const results = outbox;
       outbox = [];
       if (!call.cancelled && !call.writableEnded) call.write({ results });
     };
+    const flushSoon = onceThisTurn(flush);
     const answer = (res: ApplyStreamResponse): void => {
       outbox.push(res);
-      if (flushDue) return;
-      flushDue = true;
-      setImmediate(flush);
+      flushSoon();
     };
     const maybeFinish = (): void => {
       if (ended && inflight.size === 0 && !call.writableEnded) {
