@@ -21,6 +21,13 @@ export interface RoundStats {
   readonly durationMs: number;
   readonly differingBuckets: number;
   readonly levelsWalked: number;
+  /** The round pulled the documents the peer named as owed instead of comparing digests. */
+  readonly directed: boolean;
+  /**
+   * Documents whose side the round left to the peer's own round to pull (`pulls_back`), which had
+   * not pulled them from us by the time this round ended.
+   */
+  readonly leftToPeer: readonly string[];
   readonly documents: number;
   readonly bytesSent: number;
   readonly bytesReceived: number;
@@ -82,6 +89,12 @@ export class AntiEntropy {
    */
   private events = 0;
   private readonly peerStepAt = new Map<string, number>();
+  /**
+   * Per peer, the event at which it last fetched each document's diff from us (answerSync): a
+   * round that began before need not push that document to it (the peer's own round, begun
+   * later, pulled it).
+   */
+  private readonly pulledAt = new Map<string, Map<string, number>>();
   readonly history: RoundStats[] = [];
   /** Peers a round was asked for while one with them was running. */
   private readonly wanted = new Set<string>();
@@ -91,6 +104,8 @@ export class AntiEntropy {
    * waiting for the periodic safety net.
    */
   onRoundWanted: ((peerId: string) => void) | undefined;
+  /** Called when a peer fetched our diffs for documents (it holds our side of them now). */
+  onPulled: ((peerId: string, docIds: readonly string[]) => void) | undefined;
 
   constructor(
     private readonly selfId: string,
@@ -116,9 +131,12 @@ export class AntiEntropy {
 
   /**
    * Runs one round with `peerId` unless one is already running (then `onRoundWanted` asks again
-   * when that one ends); resolves with its stats.
+   * when that one ends); resolves with its stats. With `owed` (the documents the peer named as
+   * owed to us, both sides' lists complete: see OwedDocuments) it is directed: it pulls the
+   * peer's diffs for exactly those, without comparing digests, and pushes nothing (the peer's
+   * own directed round pulls what we owe it).
    */
-  async round(peerId: string, peer: AntiEntropyPeer, deadlineMs = 5_000): Promise<RoundStats | undefined> {
+  async round(peerId: string, peer: AntiEntropyPeer, deadlineMs = 5_000, owed?: readonly string[]): Promise<RoundStats | undefined> {
     if (this.running.has(peerId)) {
       this.wanted.add(peerId);
       return undefined;
@@ -128,20 +146,27 @@ export class AntiEntropy {
     const startedAtEvent = ++this.events;
     const bytes: Counters = { sent: 0, received: 0 };
     try {
-      this.refresh();
-      const { ids, theirs, listedNodes, levelsWalked } = await this.descend(peer, deadlineMs, bytes);
+      const { ids, theirs, listedNodes, levelsWalked } = owed === undefined
+        ? await this.descend(peer, deadlineMs, bytes)
+        : { ids: [...owed], theirs: new Map<string, Uint8Array>(), listedNodes: 0, levelsWalked: 0 };
       const chunks: string[][] = [];
       for (let i = 0; i < ids.length; i += syncDocsPerCallMax) chunks.push(ids.slice(i, i + syncDocsPerCallMax));
       let next = 0;
+      const leftToPeer = new Set<string>();
       await Promise.all(Array.from({ length: Math.min(syncCallsInFlightMax, chunks.length) }, async () => {
-        for (let i = next++; i < chunks.length; i = next++) await this.syncChunk(peerId, peer, chunks[i] as string[], theirs, startedAtEvent, deadlineMs, bytes);
+        for (let i = next++; i < chunks.length; i = next++) {
+          await this.syncChunk(peerId, peer, chunks[i] as string[], theirs, startedAtEvent, deadlineMs, bytes, owed === undefined ? leftToPeer : undefined);
+        }
       }));
+      const pulled = this.pulledAt.get(peerId);
       const stats: RoundStats = {
-        peerId, startedAt, durationMs: Date.now() - startedAt, differingBuckets: listedNodes, levelsWalked,
+        peerId, startedAt, durationMs: Date.now() - startedAt, differingBuckets: listedNodes, levelsWalked, directed: owed !== undefined,
+        leftToPeer: [...leftToPeer].filter((id) => (pulled?.get(id) ?? 0) <= startedAtEvent),
         documents: ids.length, bytesSent: bytes.sent, bytesReceived: bytes.received,
       };
       this.history.push(stats);
       this.traffic.antiEntropyRounds++;
+      if (owed !== undefined) this.traffic.antiEntropyDirectedRounds++;
       this.traffic.antiEntropyBytesSent += bytes.sent;
       this.traffic.antiEntropyBytesReceived += bytes.received;
       if (this.history.length > 100) this.history.shift();
@@ -158,6 +183,7 @@ export class AntiEntropy {
    * round trip to learn what the first level's 16 hashes tell at once.
    */
   private async descend(peer: AntiEntropyPeer, deadlineMs: number, bytes: Counters): Promise<{ ids: string[]; theirs: Map<string, Uint8Array>; listedNodes: number; levelsWalked: number }> {
+    this.refresh();
     let level = 1;
     let parents = [0];
     let indexes = childrenOf(parents);
@@ -193,7 +219,11 @@ export class AntiEntropy {
    * side merges from a third node meanwhile reaches the other in a later round (the peer does
    * not push to us while its round with us runs either).
    */
-  private async syncChunk(peerId: string, peer: AntiEntropyPeer, chunk: readonly string[], theirs: ReadonlyMap<string, Uint8Array>, roundStartedAtEvent: number, deadlineMs: number, bytes: Counters): Promise<void> {
+  private async syncChunk(
+    peerId: string, peer: AntiEntropyPeer, chunk: readonly string[], theirs: ReadonlyMap<string, Uint8Array>, roundStartedAtEvent: number, deadlineMs: number, bytes: Counters,
+    /** Where a pushing round notes what it leaves to the peer; undefined: pull only. */
+    leftToPeer: Set<string> | undefined,
+  ): Promise<void> {
     const busy = chunk.map((id) => this.fetching.get(id)).filter((p): p is Promise<void> => p !== undefined);
     if (busy.length > 0) await Promise.all(busy);
     const peerPulls = (this.peerStepAt.get(peerId) ?? 0) > roundStartedAtEvent;
@@ -202,7 +232,10 @@ export class AntiEntropy {
       if (t === undefined) return true;
       if (peerPulls) {
         const merged = this.mergedState.get(id);
-        if (merged !== undefined && equalBytes(merged, t)) return false;
+        if (merged !== undefined && equalBytes(merged, t)) {
+          leftToPeer?.add(id);
+          return false;
+        }
       }
       const h = this.store.stateHash(id as DocumentId);
       return h === undefined || !equalBytes(h.subarray(0, t.length), t);
@@ -214,17 +247,27 @@ export class AntiEntropy {
     });
     for (const id of todo) this.fetching.set(id, done);
     try {
-      const req: SyncRequest = { nodeId: this.selfId, documents: todo.map((id) => ({ documentId: id, stateVector: this.stateVector(id), update: new Uint8Array() })) };
+      const req: SyncRequest = {
+        nodeId: this.selfId,
+        documents: todo.map((id) => ({ documentId: id, stateVector: this.stateVector(id), update: new Uint8Array() })),
+        pullOnly: leftToPeer === undefined,
+      };
       bytes.sent += SyncRequest.encode(req).finish().byteLength;
       const got = await peer.sync(req, deadlineMs);
       bytes.received += SyncResponse.encode(got).finish().byteLength;
       const pushes: SyncDoc[] = [];
+      const pulled = this.pulledAt.get(peerId);
       // Every diff of the chunk is applied at once (Yjs applies synchronously) and their
       // writes share one group commit, instead of one fsync after another.
       const applied: Promise<unknown>[] = [];
       for (const d of got.documents) {
         if (d.update.length > 0) applied.push(this.store.applyUpdate(d.documentId as DocumentId, d.update, `remote:${peerId}`, 'trusted'));
-        if (got.pullsBack) continue;
+        if (leftToPeer === undefined) continue;
+        if (got.pullsBack) {
+          leftToPeer.add(d.documentId);
+          continue;
+        }
+        if ((pulled?.get(d.documentId) ?? 0) > roundStartedAtEvent) continue;
         const diff = this.diffFor(d.documentId as DocumentId, d.stateVector);
         if (diff !== undefined) pushes.push({ documentId: d.documentId, stateVector: new Uint8Array(), update: diff });
       }
@@ -261,17 +304,26 @@ export class AntiEntropy {
    */
   answerSync(req: SyncRequest): SyncResponse {
     this.traffic.antiEntropyBytesReceived += SyncRequest.encode(req).finish().byteLength;
+    let pulled = this.pulledAt.get(req.nodeId);
+    if (pulled === undefined || pulled.size + req.documents.length > mergedStatesMax) this.pulledAt.set(req.nodeId, (pulled = new Map()));
+    const at = ++this.events;
+    // Pulling back, we fetch the peer's side ourselves: it needs no vectors to push with (nor
+    // when it only pulls).
+    const pullsBack = this.running.has(req.nodeId);
+    const vectors = !pullsBack && !req.pullOnly;
     const out: SyncDoc[] = [];
     for (const d of req.documents) {
       const docId = parseDocumentId(d.documentId);
+      pulled.set(docId, at);
       const doc = this.store.peek(docId);
       out.push({
         documentId: docId,
-        stateVector: doc === undefined ? new Uint8Array() : Y.encodeStateVector(doc),
+        stateVector: doc === undefined || !vectors ? new Uint8Array() : Y.encodeStateVector(doc),
         update: doc === undefined ? new Uint8Array() : (this.diffFor(docId, d.stateVector) ?? new Uint8Array()),
       });
     }
-    return { documents: out, pullsBack: this.running.has(req.nodeId) };
+    this.onPulled?.(req.nodeId, req.documents.map((d) => d.documentId));
+    return { documents: out, pullsBack };
   }
 
   /** Applies the diffs a peer pushed to us; resolves when they are durable. */

@@ -18,7 +18,8 @@ import { Replicator } from './Replicator';
 import { TrafficStats } from './TrafficStats';
 import { LinkFaults } from './LinkFaults';
 import { PartitionLedger } from './PartitionLedger';
-import { PeerServiceClient, PeerServiceService } from '../../proto/gen/concord/v1/peer';
+import { PeerServiceService } from '../../proto/gen/concord/v1/peer';
+import { PeerLink } from './PeerLink';
 import { RaftServiceService } from '../../proto/gen/concord/v1/raft';
 import { KvServiceService } from '../../proto/gen/concord/v1/kv';
 import { kvService } from '../rpc/kvService';
@@ -67,13 +68,21 @@ export class ConcordNode {
       else if (c.origin.startsWith('remote:')) ledger.onRemoteUpdate(c.origin.slice('remote:'.length), c.docId);
     });
     const partitions = new PartitionTelemetry(config.nodeId, ledger);
-    const runRound = (peerId: string, client: PeerServiceClient): void => {
-      const traced = traceAntiEntropyRound(config.nodeId, peerId, grpcAntiEntropyPeer(client, config.nodeId));
-      antiEntropy.round(peerId, traced.peer).then((stats) => {
+    /** When the last round on a (re)connect (or asked for again, not periodic) completed. */
+    let connectRoundDoneAt = 0;
+    const runRound = (link: PeerLink, periodic = false): void => {
+      const peerId = link.peerId;
+      const traced = traceAntiEntropyRound(config.nodeId, peerId, grpcAntiEntropyPeer(link.client, config.nodeId));
+      // After a heal both sides usually name everything they owe each other: pull just that.
+      const plan = link.planRound();
+      antiEntropy.round(peerId, traced.peer, undefined, plan.directed ? plan.documents : undefined).then((stats) => {
+        link.roundFinished(plan, stats === undefined ? 'refused' : 'done', stats?.leftToPeer);
+        if (stats !== undefined && !periodic) connectRoundDoneAt = Date.now();
         traced.finish(stats);
         if (stats !== undefined) ledger.onRoundDone(peerId, stats.startedAt, stats.documents, stats.bytesSent + stats.bytesReceived);
         partitions.update();
       }, (e: unknown) => {
+        link.roundFinished(plan, 'failed');
         traced.failed(e);
         log(`anti-entropy with ${peerId}: ${String(e)}`);
       });
@@ -93,9 +102,10 @@ export class ConcordNode {
     });
     function roundWith(peerId: string): void {
       const link = replicator?.links.find((l) => l.peerId === peerId);
-      if (link !== undefined && link.connected) runRound(peerId, link.client);
+      if (link !== undefined && link.connected) runRound(link);
     }
     antiEntropy.onRoundWanted = roundWith;
+    antiEntropy.onPulled = (peerId, docIds) => replicator?.links.find((l) => l.peerId === peerId)?.peerPulled(docIds);
     // Voters of the authoritative log: every master and witness (replicas hold documents only).
     const voters = [
       ...(config.role === 'replica' ? [] : [{ id: config.nodeId, address: config.listen }]),
@@ -121,6 +131,7 @@ export class ConcordNode {
       { definition: PeerServiceService, implementation: peerService(documents, {
         faults, clusterId: config.clusterId, incarnation, log,
         onPeerHello: (peerId) => replicator?.links.find((l) => l.peerId === peerId)?.redialNow(),
+        owedTo: (peerId) => replicator?.links.find((l) => l.peerId === peerId)?.owedList() ?? { documents: [], complete: false },
       }), name: 'concord.v1.PeerService' },
       {
         definition: AdminServiceService,
@@ -145,6 +156,7 @@ export class ConcordNode {
     authority?.start();
     const schedule = new AntiEntropySchedule();
     let droppedBefore = 0;
+    let heldOffLastTick = false;
     node.timers.push(setInterval(() => {
       const dropped = replicator.links.reduce((n, l) => n + l.droppedUpdates, 0);
       const healthy = dropped === droppedBefore && replicator.links.every((l) => l.reachable);
@@ -155,8 +167,17 @@ export class ConcordNode {
       if (!schedule.tick(Date.now(), healthy)) return;
       // The safety net waits while rounds run (a heal): with the other peers it would mostly
       // sync what those rounds are delivering at that moment, and pay for it twice.
+      // Nor for one tick after a reconnect round completed (a heal's): the other nodes' rounds
+      // are still delivering, and it would fetch that a second time. Only one tick, so a link
+      // that keeps flapping does not hold the safety net off for the others.
       if (antiEntropy.roundsRunning > 0) return;
-      for (const link of replicator.links) if (link.connected) runRound(link.peerId, link.client);
+      const afterHeal = Date.now() - connectRoundDoneAt < config.antiEntropyIntervalMs;
+      if (afterHeal && !heldOffLastTick) {
+        heldOffLastTick = true;
+        return;
+      }
+      heldOffLastTick = false;
+      for (const link of replicator.links) if (link.connected) runRound(link, true);
     }, config.antiEntropyIntervalMs));
     node.timers.push(setInterval(() => {
       for (const link of replicator.links) ledger.observe(link.peerId, link.reachable, faults.isCut(link.peerId));

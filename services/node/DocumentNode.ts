@@ -97,6 +97,7 @@ export class DocumentNode {
         const res = await callUnary(link.client.sync.bind(link.client), {
           nodeId: this.nodeId,
           documents: [{ documentId: docId, stateVector: sv, update: new Uint8Array() }],
+          pullOnly: true,
         }, timeoutMs);
         for (const d of res.documents) {
           this.traffic.catchUpBytesReceived += d.update.length + d.stateVector.length;

@@ -1,6 +1,7 @@
 import { ClientDuplexStream, credentials, Metadata } from '@grpc/grpc-js';
 import { PeerMessage, PeerServiceClient } from '../../proto/gen/concord/v1/peer';
 import { LinkFaults } from './LinkFaults';
+import { OwedDocuments, OwedList, RoundPlan } from './OwedDocuments';
 import { onceThisTurn } from './onceThisTurn';
 import { SeqQueue } from './SeqQueue';
 import { peerChannelOptions, redialAfterMs } from './peerChannelOptions';
@@ -54,6 +55,8 @@ export class PeerLink {
   private lastDialAt = 0;
   private stream: ClientDuplexStream<PeerMessage, PeerMessage> | undefined;
   private readonly queue = new SeqQueue<Queued>();
+  /** Queued updates per document (what the hello names as owed besides the dropped ones). */
+  private readonly queuedDocs = new Map<string, number>();
   private queueBytes = 0;
   private sentUpTo = 0;
   private ackedUpTo = 0;
@@ -71,6 +74,8 @@ export class PeerLink {
   private writable = true;
   private unsubscribeFaults: () => void = () => undefined;
   droppedUpdates = 0;
+  /** Documents whose dropped changes only anti-entropy delivers now (see OwedDocuments). */
+  private readonly owed = new OwedDocuments();
   private droppedFrom = 0;
   private droppedTo = -1;
 
@@ -144,6 +149,7 @@ export class PeerLink {
     // Bounded memory: past the limit, forget the backlog; anti-entropy sends what is missing.
     if (this.queueBytes + update.byteLength > this.opts.queueBytesMax) this.dropBacklog();
     this.queue.push({ seq, docId, update, at: Date.now(), trace });
+    this.queuedDocs.set(docId, (this.queuedDocs.get(docId) ?? 0) + 1);
     this.queueBytes += update.byteLength;
     // Updates enqueued in the same event-loop turn (concurrent writes, a streamed client's
     // burst) leave as one batch: one message, one apply pass and one ack on the peer, instead
@@ -163,8 +169,39 @@ export class PeerLink {
       this.droppedTo = (this.queue.at(this.queue.length - 1) as Queued).seq;
     }
     for (const q of this.queue) q.trace?.end('dropped');
+    this.owed.dropped(this.queuedDocs.keys());
     this.queue.clear();
+    this.queuedDocs.clear();
     this.queueBytes = 0;
+  }
+
+  /** Documents owed to the peer beyond the queue (dropped changes). */
+  get owedDocuments(): number {
+    return this.owed.size;
+  }
+
+  /** Whether `owedDocuments` names every such document (see OwedDocuments). */
+  get owedComplete(): boolean {
+    return this.owed.isComplete;
+  }
+
+  /** What this node owes the peer (owed and queued documents), for the hello it answers the peer with. */
+  owedList(): OwedList {
+    return this.owed.list(this.queuedDocs.keys());
+  }
+
+  /** Plans an anti-entropy round with the peer starting now: directed or not (see OwedDocuments). */
+  planRound(): RoundPlan {
+    return this.owed.plan();
+  }
+
+  /** The peer fetched our diffs for these documents: they are no longer owed. */
+  peerPulled(docIds: readonly string[]): void {
+    this.owed.pulled(docIds);
+  }
+
+  roundFinished(plan: RoundPlan, outcome: 'done' | 'failed' | 'refused', leftToPeer?: readonly string[]): void {
+    this.owed.finished(plan, outcome, leftToPeer);
   }
 
   /**
@@ -205,7 +242,9 @@ export class PeerLink {
     const worthResending = this.queue.length <= reconnectResendUpdatesMax || this.opts.acksAwaited();
     if (!worthResending || this.queueBytes > reconnectBacklogBytesMax || silentMs > 3 * this.opts.heartbeatIntervalMs) this.dropBacklog();
     this.sentUpTo = this.ackedUpTo;
-    this.send(stream, { body: { $case: 'hello', value: { nodeId: this.opts.selfId, clusterId: this.opts.clusterId, incarnation: this.opts.incarnation } } });
+    this.owed.connecting();
+    // What this node owes the peer goes in the hello the peer answers ours with (see owedList).
+    this.send(stream, { body: { $case: 'hello', value: { nodeId: this.opts.selfId, clusterId: this.opts.clusterId, incarnation: this.opts.incarnation, owedDocuments: [], owedComplete: false } } });
     stream.on('data', (msg: PeerMessage) => this.onMessage(msg));
     stream.on('drain', () => {
       this.writable = true;
@@ -235,6 +274,7 @@ export class PeerLink {
       case 'hello':
         if (!this.connectedFlag) {
           this.connectedFlag = true;
+          this.owed.peerOwes({ documents: body.value.owedDocuments, complete: body.value.owedComplete });
           this.reconnectDelayMs = 50;
           this.flush();
           this.opts.onConnected();
@@ -246,6 +286,9 @@ export class PeerLink {
         this.ackedUpTo = seq;
         while (this.queue.length > 0 && (this.queue.at(0) as Queued).seq <= seq) {
           const acked = this.queue.shift() as Queued;
+          const left = (this.queuedDocs.get(acked.docId) ?? 1) - 1;
+          if (left > 0) this.queuedDocs.set(acked.docId, left);
+          else this.queuedDocs.delete(acked.docId);
           this.queueBytes -= acked.update.byteLength;
           acked.trace?.end('acked');
         }

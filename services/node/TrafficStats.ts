@@ -4,5 +4,6 @@ export class TrafficStats {
   antiEntropyBytesReceived = 0;
   antiEntropyBytesSent = 0;
   antiEntropyRounds = 0;
+  antiEntropyDirectedRounds = 0;
   catchUpBytesReceived = 0;
 }

@@ -44,6 +44,7 @@ export function adminService(node: DocumentNode, info: AdminInfo): AdminServiceS
         antiEntropyBytesReceived: BigInt(node.traffic.antiEntropyBytesReceived),
         antiEntropyBytesSent: BigInt(node.traffic.antiEntropyBytesSent),
         antiEntropyRounds: BigInt(node.traffic.antiEntropyRounds),
+        antiEntropyDirectedRounds: BigInt(node.traffic.antiEntropyDirectedRounds),
         catchUpBytesReceived: BigInt(node.traffic.catchUpBytesReceived),
       },
       peers: node.replicator.links.map((l) => ({
@@ -56,6 +57,8 @@ export function adminService(node: DocumentNode, info: AdminInfo): AdminServiceS
         backlogUpdates: BigInt(l.backlog.updates),
         backlogBytes: BigInt(l.backlog.bytes),
         lastHeardMsAgo: BigInt(Math.max(0, l.lastHeardMsAgo)),
+        owedDocuments: BigInt(l.owedDocuments),
+        owedComplete: l.owedComplete,
       })),
       recentEpisodes: info.ledger.recent(5).map(toEpisodeMessage),
       authority: info.authority === undefined ? undefined : authorityStatus(info.authority),

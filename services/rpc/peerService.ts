@@ -7,6 +7,7 @@ import { LinkFaults } from '../node/LinkFaults';
 import { unary } from './handlers';
 import { ServerUnaryCall, status } from '@grpc/grpc-js';
 import { traceReplicationApply } from '../telemetry/replicationTelemetry';
+import { OwedList } from '../node/OwedDocuments';
 
 export interface PeerServiceOptions {
   readonly faults: LinkFaults;
@@ -15,6 +16,8 @@ export interface PeerServiceOptions {
   readonly log: (msg: string) => void;
   /** A peer opened its replication stream to this node (it is up, and reaches us). */
   readonly onPeerHello?: (peerId: string) => void;
+  /** What this node owes a peer (named in the hello it answers that peer with). */
+  readonly owedTo?: (peerId: string) => OwedList;
 }
 
 /** The receiving side of replication and anti-entropy. */
@@ -58,7 +61,10 @@ export function peerService(node: DocumentNode, opts: PeerServiceOptions): PeerS
               call.emit('error', { code: status.UNAVAILABLE, details: `link to ${peerId} is cut` });
               return;
             }
-            reply({ body: { $case: 'hello', value: { nodeId: node.nodeId, clusterId: opts.clusterId, incarnation: opts.incarnation } } });
+            {
+              const owed = opts.owedTo?.(peerId) ?? { documents: [], complete: false };
+              reply({ body: { $case: 'hello', value: { nodeId: node.nodeId, clusterId: opts.clusterId, incarnation: opts.incarnation, owedDocuments: [...owed.documents], owedComplete: owed.complete } } });
+            }
             opts.onPeerHello?.(peerId);
             return;
           case 'batch': {

@@ -6,6 +6,7 @@ import {
   ATTR_AE_DIFFERING_BUCKETS,
   ATTR_AE_DOCUMENTS,
   ATTR_AE_LEVELS_WALKED,
+  ATTR_AE_DIRECTED,
   ATTR_DIRECTION,
   ATTR_NODE_ID,
   ATTR_PEER_NODE_ID,
@@ -72,6 +73,7 @@ export function traceAntiEntropyRound(selfId: string, peerId: string, peer: Anti
         [ATTR_AE_BYTES_RECEIVED]: stats.bytesReceived,
         [ATTR_AE_DIFFERING_BUCKETS]: stats.differingBuckets,
         [ATTR_AE_LEVELS_WALKED]: stats.levelsWalked,
+        [ATTR_AE_DIRECTED]: stats.directed,
       });
       span?.end();
     },

@@ -74,6 +74,8 @@ export const ATTR_AE_BYTES_SENT = 'concord.anti_entropy.bytes_sent';
 export const ATTR_AE_BYTES_RECEIVED = 'concord.anti_entropy.bytes_received';
 export const ATTR_AE_DIFFERING_BUCKETS = 'concord.anti_entropy.differing_buckets';
 export const ATTR_AE_LEVELS_WALKED = 'concord.anti_entropy.levels_walked';
+/** The round synced the owed documents both sides named instead of comparing digests. */
+export const ATTR_AE_DIRECTED = 'concord.anti_entropy.directed';
 export const ATTR_RAFT_INDEX = 'concord.consensus.index';
 export const ATTR_RAFT_TERM = 'concord.consensus.term';
 export const ATTR_RAFT_ROLE = 'concord.consensus.role';

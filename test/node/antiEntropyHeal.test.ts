@@ -163,3 +163,109 @@ test('a round asked for while one with the same peer runs is asked for again whe
   expect((await a.ae.round('n2', port))?.documents).toBe(0);
   expect(wanted).toEqual(['n2']);
 });
+
+test('a directed round pulls exactly the documents the peer named, with no digest step and no push', async () => {
+  const [a, b] = [replica(1), replica(2)];
+  // 2,000 documents in common; during a split a edits 30 of them, b edits 30 others.
+  for (let i = 0; i < 2_000; i++) {
+    const id = `doc-${i}` as DocumentId;
+    const { update } = await a.store.applyOps(id, [{ kind: 'map-set', path: ['m', 'v'], value: i }]);
+    await b.store.applyUpdate(id, update, 'remote:n1');
+  }
+  const owedByA: string[] = [];
+  const owedByB: string[] = [];
+  for (let i = 0; i < 30; i++) {
+    owedByA.push(`doc-${i * 11}`);
+    owedByB.push(`doc-${i * 11 + 5}`);
+    await a.store.applyOps(`doc-${i * 11}` as DocumentId, [{ kind: 'map-set', path: ['m', 'a'], value: i }]);
+    await b.store.applyOps(`doc-${i * 11 + 5}` as DocumentId, [{ kind: 'counter-add', path: ['c'], delta: 2 }]);
+  }
+  const pulledFromA: string[] = [];
+  a.ae.onPulled = (peerId, ids) => pulledFromA.push(...ids.map((id) => `${peerId}:${id}`));
+  let digestSteps = 0;
+  let pushes = 0;
+  const counted = (t: AntiEntropy): AntiEntropyPeer => {
+    const port = direct(t);
+    return {
+      ...port,
+      digest: async (req, ms) => {
+        digestSteps++;
+        return port.digest(req, ms);
+      },
+      pushDiff: async (req, ms) => {
+        pushes++;
+        return port.pushDiff(req, ms);
+      },
+    };
+  };
+  // Each side pulls what the other named.
+  const [fromB, fromA] = await Promise.all([
+    a.ae.round('n2', counted(b.ae), 5_000, owedByB),
+    b.ae.round('n1', counted(a.ae), 5_000, owedByA),
+  ]);
+  expect(fromB?.directed).toBe(true);
+  expect(fromB?.documents).toBe(30);
+  expect(fromA?.documents).toBe(30);
+  expect(digestSteps).toBe(0);
+  expect(pushes).toBe(0);
+  expect(pulledFromA.sort()).toEqual(owedByA.map((id) => `n2:${id}`).sort());
+  for (const id of [...owedByA, ...owedByB] as DocumentId[]) expect(a.store.stateHash(id)).toEqual(b.store.stateHash(id));
+  // Nothing else differed: a digest round afterwards finds nothing.
+  expect((await a.ae.round('n2', direct(b.ae)))?.documents).toBe(0);
+  expect(a.traffic.antiEntropyDirectedRounds).toBe(1);
+});
+
+test('a round does not push a document the peer pulled from us after the round began', async () => {
+  // Both ends of a link start a round, b's a little later: b answers a's fetch before its own
+  // round runs (so a would push), then b's round pulls a's side; a's push would cross twice.
+  const [a, b] = [replica(1), replica(2)];
+  const ids = Array.from({ length: 20 }, (_, i) => `doc-${i}` as DocumentId);
+  for (const id of ids) {
+    await a.store.applyOps(id, [{ kind: 'map-set', path: ['m', 'a'], value: 'x'.repeat(200) }]);
+    await b.store.applyOps(id, [{ kind: 'map-set', path: ['m', 'b'], value: 1 }]);
+  }
+  const asFrom = (caller: string, t: AntiEntropy): AntiEntropyPeer => ({
+    digest: async (req) => t.answerDigest({ ...req, nodeId: caller }),
+    sync: async (req) => t.answerSync({ ...req, nodeId: caller }),
+    pushDiff: async (req) => t.acceptPushDiff({ ...req, nodeId: caller }),
+  });
+  const toB = asFrom('n1', b.ae);
+  let pushed = 0;
+  const aRound = await a.ae.round('n2', {
+    ...toB,
+    sync: async (req, ms) => {
+      const res = await toB.sync(req, ms);
+      expect(res.pullsBack).toBe(false); // b runs no round yet
+      await b.ae.round('n1', asFrom('n2', a.ae));
+      return res;
+    },
+    pushDiff: async (req, ms) => {
+      pushed += req.documents.length;
+      return toB.pushDiff(req, ms);
+    },
+  });
+  expect(aRound?.documents).toBe(20);
+  expect(pushed).toBe(0);
+  for (const id of ids) {
+    expect(renderJson(b.store.peek(id) as Y.Doc)).toEqual(renderJson(a.store.peek(id) as Y.Doc));
+    expect(renderJson(a.store.peek(id) as Y.Doc)).toEqual({ m: { a: 'x'.repeat(200), b: 1 } });
+  }
+});
+
+test('a round names what it left to the peer to pull and the peer has not pulled yet', async () => {
+  const [a, b] = [replica(1), replica(2)];
+  const ids = ['doc-1', 'doc-2'] as DocumentId[];
+  for (const id of ids) await a.store.applyOps(id, [{ kind: 'map-set', path: ['m', 'a'], value: 1 }]);
+  const toB = direct(b.ae);
+  // b says it pulls back (its own round is running) but never gets to it.
+  const stats = await a.ae.round('n2', { ...toB, sync: async (req, ms) => ({ ...(await toB.sync(req, ms)), pullsBack: true }) });
+  expect([...(stats?.leftToPeer ?? [])].sort()).toEqual(ids);
+  // When b does pull during the round, nothing is left.
+  const pulling = await a.ae.round('n2', { ...toB, sync: async (req, ms) => {
+    const res = await toB.sync(req, ms);
+    await b.ae.round('n1', direct(a.ae));
+    return { ...res, pullsBack: true };
+  } });
+  expect(pulling?.leftToPeer).toEqual([]);
+  for (const id of ids) expect(b.store.stateHash(id)).toEqual(a.store.stateHash(id));
+});

@@ -41,6 +41,14 @@ export interface PeerStatus {
   cut: boolean;
   /** injected delay on messages this node sends to the peer */
   delayMs: number;
+  /** documents whose changes were dropped from the queue: anti-entropy delivers them */
+  owedDocuments: bigint;
+  /**
+   * Whether owed_documents names every change this node accepted and the peer lacks, beyond the
+   * queue: false after a start until a full anti-entropy round with the peer has completed, and
+   * after an overflow. When both ends know, the round after a heal syncs only the owed documents.
+   */
+  owedComplete: boolean;
 }
 
 /** Bytes of document data this node moved since it started, by path. */
@@ -54,6 +62,8 @@ export interface TrafficStats {
   antiEntropyRounds: bigint;
   /** fetched to serve reads with a min version */
   catchUpBytesReceived: bigint;
+  /** of those, rounds that synced the owed documents both sides named (no digest) */
+  antiEntropyDirectedRounds: bigint;
 }
 
 export interface StatusResponse {
@@ -221,6 +231,8 @@ function createBasePeerStatus(): PeerStatus {
     reachable: false,
     cut: false,
     delayMs: 0,
+    owedDocuments: 0n,
+    owedComplete: false,
   };
 }
 
@@ -261,6 +273,15 @@ export const PeerStatus: MessageFns<PeerStatus> = {
     }
     if (message.delayMs !== 0) {
       writer.uint32(72).uint32(message.delayMs);
+    }
+    if (message.owedDocuments !== 0n) {
+      if (BigInt.asUintN(64, message.owedDocuments) !== message.owedDocuments) {
+        throw new globalThis.Error("value provided for field message.owedDocuments of type uint64 too large");
+      }
+      writer.uint32(80).uint64(message.owedDocuments);
+    }
+    if (message.owedComplete !== false) {
+      writer.uint32(88).bool(message.owedComplete);
     }
     return writer;
   },
@@ -350,6 +371,22 @@ export const PeerStatus: MessageFns<PeerStatus> = {
             message.delayMs = reader.uint32();
             continue;
           }
+          case 10: {
+            if (tag !== 80) {
+              break;
+            }
+
+            message.owedDocuments = reader.uint64() as bigint;
+            continue;
+          }
+          case 11: {
+            if (tag !== 88) {
+              break;
+            }
+
+            message.owedComplete = reader.bool();
+            continue;
+          }
         }
         if ((tag & 7) === 4 || tag === 0) {
           break;
@@ -393,6 +430,16 @@ export const PeerStatus: MessageFns<PeerStatus> = {
         : isSet(object.delay_ms)
         ? globalThis.Number(object.delay_ms)
         : 0,
+      owedDocuments: isSet(object.owedDocuments)
+        ? BigInt(object.owedDocuments)
+        : isSet(object.owed_documents)
+        ? BigInt(object.owed_documents)
+        : 0n,
+      owedComplete: isSet(object.owedComplete)
+        ? globalThis.Boolean(object.owedComplete)
+        : isSet(object.owed_complete)
+        ? globalThis.Boolean(object.owed_complete)
+        : false,
     };
   },
 
@@ -425,6 +472,12 @@ export const PeerStatus: MessageFns<PeerStatus> = {
     if (message.delayMs !== 0) {
       obj.delayMs = Math.round(message.delayMs);
     }
+    if (message.owedDocuments !== 0n) {
+      obj.owedDocuments = message.owedDocuments.toString();
+    }
+    if (message.owedComplete !== false) {
+      obj.owedComplete = message.owedComplete;
+    }
     return obj;
   },
 
@@ -448,6 +501,10 @@ export const PeerStatus: MessageFns<PeerStatus> = {
     message.reachable = object.reachable ?? false;
     message.cut = object.cut ?? false;
     message.delayMs = object.delayMs ?? 0;
+    message.owedDocuments = (object.owedDocuments !== undefined && object.owedDocuments !== null)
+      ? BigInt(object.owedDocuments)
+      : 0n;
+    message.owedComplete = object.owedComplete ?? false;
     return message;
   },
 };
@@ -459,6 +516,7 @@ function createBaseTrafficStats(): TrafficStats {
     antiEntropyBytesSent: 0n,
     antiEntropyRounds: 0n,
     catchUpBytesReceived: 0n,
+    antiEntropyDirectedRounds: 0n,
   };
 }
 
@@ -495,6 +553,14 @@ export const TrafficStats: MessageFns<TrafficStats> = {
         throw new globalThis.Error("value provided for field message.catchUpBytesReceived of type uint64 too large");
       }
       writer.uint32(40).uint64(message.catchUpBytesReceived);
+    }
+    if (message.antiEntropyDirectedRounds !== 0n) {
+      if (BigInt.asUintN(64, message.antiEntropyDirectedRounds) !== message.antiEntropyDirectedRounds) {
+        throw new globalThis.Error(
+          "value provided for field message.antiEntropyDirectedRounds of type uint64 too large",
+        );
+      }
+      writer.uint32(48).uint64(message.antiEntropyDirectedRounds);
     }
     return writer;
   },
@@ -552,6 +618,14 @@ export const TrafficStats: MessageFns<TrafficStats> = {
             message.catchUpBytesReceived = reader.uint64() as bigint;
             continue;
           }
+          case 6: {
+            if (tag !== 48) {
+              break;
+            }
+
+            message.antiEntropyDirectedRounds = reader.uint64() as bigint;
+            continue;
+          }
         }
         if ((tag & 7) === 4 || tag === 0) {
           break;
@@ -591,6 +665,11 @@ export const TrafficStats: MessageFns<TrafficStats> = {
         : isSet(object.catch_up_bytes_received)
         ? BigInt(object.catch_up_bytes_received)
         : 0n,
+      antiEntropyDirectedRounds: isSet(object.antiEntropyDirectedRounds)
+        ? BigInt(object.antiEntropyDirectedRounds)
+        : isSet(object.anti_entropy_directed_rounds)
+        ? BigInt(object.anti_entropy_directed_rounds)
+        : 0n,
     };
   },
 
@@ -610,6 +689,9 @@ export const TrafficStats: MessageFns<TrafficStats> = {
     }
     if (message.catchUpBytesReceived !== 0n) {
       obj.catchUpBytesReceived = message.catchUpBytesReceived.toString();
+    }
+    if (message.antiEntropyDirectedRounds !== 0n) {
+      obj.antiEntropyDirectedRounds = message.antiEntropyDirectedRounds.toString();
     }
     return obj;
   },
@@ -635,6 +717,10 @@ export const TrafficStats: MessageFns<TrafficStats> = {
     message.catchUpBytesReceived = (object.catchUpBytesReceived !== undefined && object.catchUpBytesReceived !== null)
       ? BigInt(object.catchUpBytesReceived)
       : 0n;
+    message.antiEntropyDirectedRounds =
+      (object.antiEntropyDirectedRounds !== undefined && object.antiEntropyDirectedRounds !== null)
+        ? BigInt(object.antiEntropyDirectedRounds)
+        : 0n;
     return message;
   },
 };

@@ -30,6 +30,14 @@ export interface PeerHello {
   clusterId: string;
   /** changes on every start of the sending node */
   incarnation: bigint;
+  /**
+   * In the hello a node answers with: the documents whose changes it accepted and the dialling
+   * peer has not acknowledged (dropped from its push queue, or still queued). The list is
+   * complete only when owed_complete is set (after a restart or an overflow it is not); then the
+   * anti-entropy round after a reconnect syncs exactly the documents both sides name.
+   */
+  owedDocuments: string[];
+  owedComplete: boolean;
 }
 
 export interface DocUpdate {
@@ -119,6 +127,11 @@ export interface SyncRequest {
   nodeId: string;
   /** the caller's state vectors (update empty) */
   documents: SyncDoc[];
+  /**
+   * The caller will not push its diffs back (a directed round after a heal only pulls): the
+   * responder leaves its state vectors out.
+   */
+  pullOnly: boolean;
 }
 
 export interface SyncResponse {
@@ -126,7 +139,8 @@ export interface SyncResponse {
   documents: SyncDoc[];
   /**
    * The responder is running its own round with the caller right now, which fetches what the
-   * caller has: the caller need not push its diffs (each side pulls, nothing crosses twice).
+   * caller has: the caller need not push its diffs (each side pulls, nothing crosses twice), and
+   * the responder leaves its state vectors out.
    */
   pullsBack: boolean;
 }
@@ -141,7 +155,7 @@ export interface PushDiffResponse {
 }
 
 function createBasePeerHello(): PeerHello {
-  return { nodeId: "", clusterId: "", incarnation: 0n };
+  return { nodeId: "", clusterId: "", incarnation: 0n, owedDocuments: [], owedComplete: false };
 }
 
 export const PeerHello: MessageFns<PeerHello> = {
@@ -157,6 +171,12 @@ export const PeerHello: MessageFns<PeerHello> = {
         throw new globalThis.Error("value provided for field message.incarnation of type uint64 too large");
       }
       writer.uint32(24).uint64(message.incarnation);
+    }
+    for (const v of message.owedDocuments) {
+      writer.uint32(34).string(v!);
+    }
+    if (message.owedComplete !== false) {
+      writer.uint32(40).bool(message.owedComplete);
     }
     return writer;
   },
@@ -198,6 +218,22 @@ export const PeerHello: MessageFns<PeerHello> = {
             message.incarnation = reader.uint64() as bigint;
             continue;
           }
+          case 4: {
+            if (tag !== 34) {
+              break;
+            }
+
+            message.owedDocuments.push(reader.string());
+            continue;
+          }
+          case 5: {
+            if (tag !== 40) {
+              break;
+            }
+
+            message.owedComplete = reader.bool();
+            continue;
+          }
         }
         if ((tag & 7) === 4 || tag === 0) {
           break;
@@ -223,6 +259,16 @@ export const PeerHello: MessageFns<PeerHello> = {
         ? globalThis.String(object.cluster_id)
         : "",
       incarnation: isSet(object.incarnation) ? BigInt(object.incarnation) : 0n,
+      owedDocuments: globalThis.Array.isArray(object?.owedDocuments)
+        ? object.owedDocuments.map((e: any) => globalThis.String(e))
+        : globalThis.Array.isArray(object?.owed_documents)
+        ? object.owed_documents.map((e: any) => globalThis.String(e))
+        : [],
+      owedComplete: isSet(object.owedComplete)
+        ? globalThis.Boolean(object.owedComplete)
+        : isSet(object.owed_complete)
+        ? globalThis.Boolean(object.owed_complete)
+        : false,
     };
   },
 
@@ -237,6 +283,12 @@ export const PeerHello: MessageFns<PeerHello> = {
     if (message.incarnation !== 0n) {
       obj.incarnation = message.incarnation.toString();
     }
+    if (message.owedDocuments?.length) {
+      obj.owedDocuments = message.owedDocuments;
+    }
+    if (message.owedComplete !== false) {
+      obj.owedComplete = message.owedComplete;
+    }
     return obj;
   },
 
@@ -250,6 +302,8 @@ export const PeerHello: MessageFns<PeerHello> = {
     message.incarnation = (object.incarnation !== undefined && object.incarnation !== null)
       ? BigInt(object.incarnation)
       : 0n;
+    message.owedDocuments = object.owedDocuments?.map((e) => e) || [];
+    message.owedComplete = object.owedComplete ?? false;
     return message;
   },
 };
@@ -1261,7 +1315,7 @@ export const SyncDoc: MessageFns<SyncDoc> = {
 };
 
 function createBaseSyncRequest(): SyncRequest {
-  return { nodeId: "", documents: [] };
+  return { nodeId: "", documents: [], pullOnly: false };
 }
 
 export const SyncRequest: MessageFns<SyncRequest> = {
@@ -1271,6 +1325,9 @@ export const SyncRequest: MessageFns<SyncRequest> = {
     }
     for (const v of message.documents) {
       SyncDoc.encode(v!, writer.uint32(18).fork()).join();
+    }
+    if (message.pullOnly !== false) {
+      writer.uint32(24).bool(message.pullOnly);
     }
     return writer;
   },
@@ -1304,6 +1361,14 @@ export const SyncRequest: MessageFns<SyncRequest> = {
             message.documents.push(SyncDoc.decode(reader, reader.uint32()));
             continue;
           }
+          case 3: {
+            if (tag !== 24) {
+              break;
+            }
+
+            message.pullOnly = reader.bool();
+            continue;
+          }
         }
         if ((tag & 7) === 4 || tag === 0) {
           break;
@@ -1326,6 +1391,11 @@ export const SyncRequest: MessageFns<SyncRequest> = {
       documents: globalThis.Array.isArray(object?.documents)
         ? object.documents.map((e: any) => SyncDoc.fromJSON(e))
         : [],
+      pullOnly: isSet(object.pullOnly)
+        ? globalThis.Boolean(object.pullOnly)
+        : isSet(object.pull_only)
+        ? globalThis.Boolean(object.pull_only)
+        : false,
     };
   },
 
@@ -1337,6 +1407,9 @@ export const SyncRequest: MessageFns<SyncRequest> = {
     if (message.documents?.length) {
       obj.documents = message.documents.map((e) => SyncDoc.toJSON(e));
     }
+    if (message.pullOnly !== false) {
+      obj.pullOnly = message.pullOnly;
+    }
     return obj;
   },
 
@@ -1347,6 +1420,7 @@ export const SyncRequest: MessageFns<SyncRequest> = {
     const message = createBaseSyncRequest();
     message.nodeId = object.nodeId ?? "";
     message.documents = object.documents?.map((e) => SyncDoc.fromPartial(e)) || [];
+    message.pullOnly = object.pullOnly ?? false;
     return message;
   },
 };
