@@ -14,6 +14,7 @@ import {
 } from '../../proto/gen/concord/v1/peer';
 import { DocumentStore } from './DocumentStore';
 import { TrafficStats } from './TrafficStats';
+import { pushDiffRequestSize, syncRequestSize, syncResponseSize } from './peerMessageSize';
 
 export interface RoundStats {
   readonly peerId: string;
@@ -153,11 +154,14 @@ export class AntiEntropy {
       for (let i = 0; i < ids.length; i += syncDocsPerCallMax) chunks.push(ids.slice(i, i + syncDocsPerCallMax));
       let next = 0;
       const leftToPeer = new Set<string>();
+      const durable: Promise<unknown>[] = [];
       await Promise.all(Array.from({ length: Math.min(syncCallsInFlightMax, chunks.length) }, async () => {
         for (let i = next++; i < chunks.length; i = next++) {
-          await this.syncChunk(peerId, peer, chunks[i] as string[], theirs, startedAtEvent, deadlineMs, bytes, owed === undefined ? leftToPeer : undefined);
+          durable.push((await this.syncChunk(peerId, peer, chunks[i] as string[], theirs, startedAtEvent, deadlineMs, bytes, owed === undefined ? leftToPeer : undefined)).durable);
         }
       }));
+      // A chunk's slot is free once its diffs are in memory; the round ends once they are durable.
+      await Promise.all(durable);
       const pulled = this.pulledAt.get(peerId);
       const stats: RoundStats = {
         peerId, startedAt, durationMs: Date.now() - startedAt, differingBuckets: listedNodes, levelsWalked, directed: owed !== undefined,
@@ -223,7 +227,7 @@ export class AntiEntropy {
     peerId: string, peer: AntiEntropyPeer, chunk: readonly string[], theirs: ReadonlyMap<string, Uint8Array>, roundStartedAtEvent: number, deadlineMs: number, bytes: Counters,
     /** Where a pushing round notes what it leaves to the peer; undefined: pull only. */
     leftToPeer: Set<string> | undefined,
-  ): Promise<void> {
+  ): Promise<{ durable: Promise<unknown> }> {
     const busy = chunk.map((id) => this.fetching.get(id)).filter((p): p is Promise<void> => p !== undefined);
     if (busy.length > 0) await Promise.all(busy);
     const peerPulls = (this.peerStepAt.get(peerId) ?? 0) > roundStartedAtEvent;
@@ -240,25 +244,32 @@ export class AntiEntropy {
       const h = this.store.stateHash(id as DocumentId);
       return h === undefined || !equalBytes(h.subarray(0, t.length), t);
     });
-    if (todo.length === 0) return;
+    if (todo.length === 0) return { durable: Promise.resolve() };
     let settle: () => void = () => undefined;
     const done = new Promise<void>((resolve) => {
       settle = resolve;
     });
     for (const id of todo) this.fetching.set(id, done);
+    // Another round waits for these documents until what this chunk fetched is durable.
+    const release = (): void => {
+      for (const id of todo) if (this.fetching.get(id) === done) this.fetching.delete(id);
+      settle();
+    };
+    let durable: Promise<unknown> | undefined;
     try {
       const req: SyncRequest = {
         nodeId: this.selfId,
         documents: todo.map((id) => ({ documentId: id, stateVector: this.stateVector(id), update: new Uint8Array() })),
         pullOnly: leftToPeer === undefined,
       };
-      bytes.sent += SyncRequest.encode(req).finish().byteLength;
+      bytes.sent += syncRequestSize(req);
       const got = await peer.sync(req, deadlineMs);
-      bytes.received += SyncResponse.encode(got).finish().byteLength;
+      bytes.received += syncResponseSize(got);
       const pushes: SyncDoc[] = [];
       const pulled = this.pulledAt.get(peerId);
       // Every diff of the chunk is applied at once (Yjs applies synchronously) and their
-      // writes share one group commit, instead of one fsync after another.
+      // writes share one group commit, instead of one fsync after another. The caller awaits
+      // their durability; the next chunk need not.
       const applied: Promise<unknown>[] = [];
       for (const d of got.documents) {
         if (d.update.length > 0) applied.push(this.store.applyUpdate(d.documentId as DocumentId, d.update, `remote:${peerId}`, 'trusted'));
@@ -271,7 +282,8 @@ export class AntiEntropy {
         const diff = this.diffFor(d.documentId as DocumentId, d.stateVector);
         if (diff !== undefined) pushes.push({ documentId: d.documentId, stateVector: new Uint8Array(), update: diff });
       }
-      await Promise.all(applied);
+      durable = Promise.all(applied);
+      void durable.then(release, release);
       if (this.mergedState.size + todo.length > mergedStatesMax) this.mergedState.clear();
       for (const id of todo) {
         const t = theirs.get(id);
@@ -279,12 +291,12 @@ export class AntiEntropy {
       }
       if (pushes.length > 0) {
         const push: PushDiffRequest = { nodeId: this.selfId, documents: pushes };
-        bytes.sent += PushDiffRequest.encode(push).finish().byteLength;
+        bytes.sent += pushDiffRequestSize(push);
         await peer.pushDiff(push, deadlineMs);
       }
+      return { durable };
     } finally {
-      for (const id of todo) if (this.fetching.get(id) === done) this.fetching.delete(id);
-      settle();
+      if (durable === undefined) release();
     }
   }
 
@@ -303,7 +315,7 @@ export class AntiEntropy {
    * our own round with that peer is running, it fetches the peer's side: say so (pulls_back).
    */
   answerSync(req: SyncRequest): SyncResponse {
-    this.traffic.antiEntropyBytesReceived += SyncRequest.encode(req).finish().byteLength;
+    this.traffic.antiEntropyBytesReceived += syncRequestSize(req);
     let pulled = this.pulledAt.get(req.nodeId);
     if (pulled === undefined || pulled.size + req.documents.length > mergedStatesMax) this.pulledAt.set(req.nodeId, (pulled = new Map()));
     const at = ++this.events;
@@ -328,7 +340,7 @@ export class AntiEntropy {
 
   /** Applies the diffs a peer pushed to us; resolves when they are durable. */
   async acceptPushDiff(req: PushDiffRequest): Promise<PushDiffResponse> {
-    this.traffic.antiEntropyBytesReceived += PushDiffRequest.encode(req).finish().byteLength;
+    this.traffic.antiEntropyBytesReceived += pushDiffRequestSize(req);
     const applied: Promise<unknown>[] = [];
     for (const d of req.documents) {
       if (d.update.length > 0) applied.push(this.store.applyUpdate(parseDocumentId(d.documentId), d.update, `remote:${req.nodeId}`));

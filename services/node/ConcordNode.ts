@@ -162,8 +162,9 @@ export class ConcordNode {
       const healthy = dropped === droppedBefore && replicator.links.every((l) => l.reachable);
       droppedBefore = dropped;
       // While some link is down, keep the digest folded in, so the rounds of the heal start
-      // comparing at once instead of first hashing every document changed during the cut.
-      if (!healthy) antiEntropy.refresh();
+      // comparing at once instead of first hashing every document changed during the cut. Not
+      // while rounds run (the heal itself): a digest round folds it in when it starts anyway.
+      if (!healthy && antiEntropy.roundsRunning === 0) antiEntropy.refresh();
       if (!schedule.tick(Date.now(), healthy)) return;
       // The safety net waits while rounds run (a heal): with the other peers it would mostly
       // sync what those rounds are delivering at that moment, and pay for it twice.
