@@ -22,8 +22,12 @@ export interface Change {
   readonly docId: DocumentId;
   readonly update: Uint8Array;
   readonly origin: ChangeOrigin;
-  /** The version token taken when the update applied (it names only durable changes now). */
-  readonly version: Uint8Array;
+  /**
+   * The version token taken when the update applied (it names only durable changes now): for
+   * local and client writes, and for documents a watcher registered (`watchVersions`). Taking
+   * one walks the whole document, so updates from peers go without.
+   */
+  readonly version: Uint8Array | undefined;
 }
 
 export type ChangeListener = (change: Change) => void;
@@ -91,6 +95,8 @@ interface Entry {
 export class DocumentStore {
   private readonly cache: DocumentCache<Entry>;
   private readonly listeners = new Set<ChangeListener>();
+  /** Documents whose changes carry version tokens (watched), with their watcher counts. */
+  private readonly versionWatchers = new Map<DocumentId, number>();
   private readonly engine: StorageEngine;
   private readonly clientId: number;
   private readonly hash: HashFn;
@@ -144,6 +150,19 @@ export class DocumentStore {
   onChange(listener: ChangeListener): () => void {
     this.listeners.add(listener);
     return () => this.listeners.delete(listener);
+  }
+
+  /** Until the returned function is called, every change of `docId` carries its version token. */
+  watchVersions(docId: DocumentId): () => void {
+    this.versionWatchers.set(docId, (this.versionWatchers.get(docId) ?? 0) + 1);
+    let done = false;
+    return () => {
+      if (done) return;
+      done = true;
+      const left = (this.versionWatchers.get(docId) ?? 1) - 1;
+      if (left > 0) this.versionWatchers.set(docId, left);
+      else this.versionWatchers.delete(docId);
+    };
   }
 
   has(docId: DocumentId): boolean {
@@ -201,7 +220,10 @@ export class DocumentStore {
    * is stored at once (as the document's snapshot) so memory and disk agree, the document is
    * marked for anti-entropy, and the update is reported as malformed.
    */
-  async applyUpdate(docId: DocumentId, update: Uint8Array, origin: ChangeOrigin, trust: 'check' | 'trusted' = 'check'): Promise<Uint8Array> {
+  async applyUpdate(docId: DocumentId, update: Uint8Array, origin: 'client', trust?: 'check' | 'trusted'): Promise<Uint8Array>;
+  async applyUpdate(docId: DocumentId, update: Uint8Array, origin: ChangeOrigin, trust?: 'check' | 'trusted'): Promise<Uint8Array | undefined>;
+  /** Resolves with the version token for a client's update (see Change.version), else when one was taken. */
+  async applyUpdate(docId: DocumentId, update: Uint8Array, origin: ChangeOrigin, trust: 'check' | 'trusted' = 'check'): Promise<Uint8Array | undefined> {
     this.assertHealthy();
     if (trust === 'check') validateUpdate(update);
     else checkUpdateSize(update);
@@ -215,7 +237,7 @@ export class DocumentStore {
       validateUpdate(update);
       throw err;
     }
-    const version = encodeVersion(e.doc);
+    const version = origin === 'client' || this.versionWatchers.has(docId) ? encodeVersion(e.doc) : undefined;
     await this.persist(docId, e, update, origin, version);
     return version;
   }
@@ -407,7 +429,7 @@ export class DocumentStore {
     }
   }
 
-  private async persist(docId: DocumentId, e: Entry, update: Uint8Array, origin: ChangeOrigin, version: Uint8Array): Promise<void> {
+  private async persist(docId: DocumentId, e: Entry, update: Uint8Array, origin: ChangeOrigin, version: Uint8Array | undefined): Promise<void> {
     this.markDirty(docId);
     const seq = e.nextSeq++;
     e.storedUpdates++;

@@ -119,6 +119,9 @@ function watchDocument(
       if (doc === undefined || call.cancelled || call.writableEnded) return;
       call.write({ update, version, json: includeJson ? JSON.stringify(renderJson(doc)) : '', origin });
     };
+    // Changes from now on carry their tokens. One applied before is in the catch-up below; if
+    // its listener runs only later, it comes without a token and is not sent again.
+    const unwatch = node.store.watchVersions(docId);
     const doc = node.store.peek(docId);
     if (doc !== undefined) {
       // The catch-up is sent once what it contains is durable (live changes come after persist).
@@ -127,9 +130,10 @@ function watchDocument(
       void node.store.durable(docId).then(() => send(first, 'catch-up', firstVersion));
     }
     const unsubscribe = node.store.onChange((c) => {
-      if (c.docId === docId) send(c.update, c.origin, c.version);
+      if (c.docId === docId && c.version !== undefined) send(c.update, c.origin, c.version);
     });
     const done = (): void => {
+      unwatch();
       unsubscribe();
       resolve();
     };

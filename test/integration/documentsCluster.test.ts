@@ -2,7 +2,8 @@
 // concurrent writes converge to identical JSON and versions, ALL acks mean every node already
 // has the write, SIGKILL loses no acked write, and a restarted node catches up by diff only.
 import * as Y from 'yjs';
-import { AckLevel } from '../../proto/gen/concord/v1/documents';
+import { credentials } from '@grpc/grpc-js';
+import { AckLevel, DocumentServiceClient, WatchEvent } from '../../proto/gen/concord/v1/documents';
 import { eventually } from './nodeStubs';
 import { startTestCluster, TestCluster } from './startTestCluster';
 import { ops } from '../../clients/client/ops';
@@ -130,3 +131,27 @@ test('a restarted node catches up with bytes proportional to what it missed, not
   // The digest walk is a few KB, the missed updates under 2 KB; a full resend would be >300 KB.
   expect(received).toBeLessThan(60_000);
 }, 90_000);
+
+test('a watch on one node gets another node\'s write with a version token that names it', async () => {
+  const [n1, n2] = tc.cluster.nodes;
+  const client = new DocumentServiceClient(n2?.address ?? '', credentials.createInsecure());
+  try {
+    const call = client.watch({ documentId: 'watch/remote', fromVersion: new Uint8Array(), includeJson: true });
+    const events: WatchEvent[] = [];
+    call.on('data', (e: WatchEvent) => events.push(e));
+    call.on('error', () => undefined);
+    // Let the subscription register, then write on another node: it reaches n2 as a peer update.
+    await new Promise((r) => setTimeout(r, 200));
+    await tc.stubs[0]?.apply({ documentId: 'watch/remote', operations: [set(['m', 'from'], n1?.id ?? '')] });
+    await eventually('the watch to see the write', async () => events.some((e) => e.json.includes('"from"')), 10_000);
+    const e = events.find((x) => x.json.includes('"from"')) as WatchEvent;
+    expect(e.origin).toBe(`remote:${n1?.id}`);
+    // The token names the write: a read on any node with it as min version sees it.
+    const got = await tc.stubs[2]?.get({ documentId: 'watch/remote', minVersion: e.version }, 5_000);
+    expect(JSON.parse(got?.json ?? '{}')).toEqual({ m: { from: n1?.id } });
+    expect(Y.decodeSnapshot(e.version).sv.size).toBeGreaterThan(0);
+    call.cancel();
+  } finally {
+    client.close();
+  }
+});
