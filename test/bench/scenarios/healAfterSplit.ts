@@ -46,7 +46,7 @@ export async function healAfterSplit(ctx: BenchContext, fx: Fixtures): Promise<v
   // JIT-compiled code in every measured round, as the writes of the other scenarios do after
   // their warm-up.
   ctx.progress.status('heal: warm-up round');
-  const warm = divergence(Math.min(200, ...ctx.options.healDivergence));
+  const warm = divergence(Math.min(1_000, ...ctx.options.healDivergence));
   const warmTwin = new YjsTwin(warm);
   await healRound(cluster, 'bench/heal/warmup', warm, warmTwin, (l) => ctx.note(`heal warm-up: ${l}`)).catch((err: unknown) => {
     ctx.note(`heal warm-up failed: ${(err as Error).message.split('\n')[0]}`);
