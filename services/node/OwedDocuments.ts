@@ -123,16 +123,17 @@ export class OwedDocuments {
   }
 
   /**
-   * The round ended. Done: a digest round delivered what it took, except the documents it left
-   * to the peer's own round to pull that the peer had not pulled yet (`leftToPeer`: owed again),
-   * and without an overflow meanwhile it makes the set complete. Failed or refused (a round with
-   * the peer was running): what it took is owed again, and a refused one keeps the peer's list
-   * for the round that runs next.
+   * The round ended. Done: a digest round delivered what it took, and every document that
+   * differed, except those it left to the peer's own round to pull that the peer had not pulled
+   * yet (`leftToPeer`): those are owed (again, or for the first time: after a restart the set
+   * may not have named them), and without an overflow meanwhile the set is complete. Failed or
+   * refused (a round with the peer was running): what it took is owed again, and a refused one
+   * keeps the peer's list for the round that runs next.
    */
   finished(plan: RoundPlan, outcome: 'done' | 'failed' | 'refused', leftToPeer: readonly string[] = []): void {
     if (this.inFlight === plan.taken) this.inFlight = new Set();
     if (outcome === 'done') {
-      this.dropped(leftToPeer.filter((id) => plan.taken.has(id)));
+      this.dropped(leftToPeer);
       if (!plan.directed && this.overflows === plan.overflowsAtStart) this.complete = true;
       return;
     }

@@ -7,12 +7,25 @@ import { DiskOptions, SimDisk } from './SimDisk';
 import { Directory, Endpoint, NetworkFaults, SimNetwork, SimTimeout } from './SimNetwork';
 import { ReplicaOptions, SimReplica } from './SimReplica';
 import { simAntiEntropyPeer } from './simAntiEntropyPeer';
+import { OwedDocuments } from '../../../services/node/OwedDocuments';
 
 export interface ClusterOptions extends ReplicaOptions {
   readonly replicaCount: number;
   readonly disk: DiskOptions;
   readonly network: NetworkFaults;
   readonly callTimeoutTicks: number;
+  /**
+   * Model PeerLink's bookkeeping for directed heals: a push waits for the receiver's durable
+   * ack; one that times out is owed (OwedDocuments), and rounds plan with the owed lists.
+   */
+  readonly trackOwed?: boolean;
+}
+
+/** One replica incarnation's outbound link to a peer: what it owes and what awaits an ack. */
+interface SimLink {
+  readonly owed: OwedDocuments;
+  /** Pushes awaiting the peer's ack, per document (PeerLink's queue). */
+  readonly pending: Map<string, number>;
 }
 
 /**
@@ -25,6 +38,8 @@ export class SimCluster implements Directory {
   readonly network: SimNetwork;
   readonly ids: readonly string[];
   private readonly replicas = new Map<string, SimReplica>();
+  /** Per replica (this incarnation), per peer. */
+  private readonly links = new Map<string, Map<string, SimLink>>();
   private readonly usedClientIds = new Set<number>();
   /** Errors a correct node never raises here (timeouts are expected and not listed). */
   readonly unexpected: string[] = [];
@@ -68,35 +83,81 @@ export class SimCluster implements Directory {
     this.boot(id, old.disk.durable.snapshot(), old.endpoint.incarnation + 1);
   }
 
-  /** One anti-entropy round from `from` with `to`; undefined when it timed out or `from` is down. */
-  async round(from: string, to: string): Promise<RoundStats | undefined> {
+  /**
+   * One anti-entropy round from `from` with `to`; undefined when it timed out or `from` is down.
+   * With owed tracking, `reconnect` models the round a (re)connect runs: `to` named its owed
+   * list in its hello, so the round is directed when both lists are complete.
+   */
+  async round(from: string, to: string, reconnect = false): Promise<RoundStats | undefined> {
     const r = this.replicas.get(from);
     if (r?.up !== true) return undefined;
     const peer = simAntiEntropyPeer(this.network, r.endpoint, to, (ep) => this.replica(ep.id).antiEntropy, this.opts.callTimeoutTicks);
+    const link = this.link(from, to);
+    if (link !== undefined && reconnect) {
+      link.owed.connecting();
+      const theirs = this.link(to, from);
+      if (theirs !== undefined && this.replica(to).up) link.owed.peerOwes(theirs.owed.list(theirs.pending.keys()));
+    }
+    const plan = link?.owed.plan();
     try {
-      return await r.antiEntropy.round(to, peer);
+      const stats = await r.antiEntropy.round(to, peer, undefined, plan?.directed === true ? plan.documents : undefined);
+      if (plan !== undefined) link?.owed.finished(plan, stats === undefined ? 'refused' : 'done', stats?.leftToPeer);
+      return stats;
     } catch (err) {
+      if (plan !== undefined) link?.owed.finished(plan, 'failed');
       if (!(err instanceof SimTimeout) && r.up) this.unexpected.push(`round ${from}->${to}: ${String(err)}`);
       return undefined;
     }
+  }
+
+  /** `from`'s link to `to` in its current incarnation (undefined without owed tracking). */
+  link(from: string, to: string): SimLink | undefined {
+    return this.links.get(from)?.get(to);
   }
 
   private boot(id: string, durable: MemoryEngine, incarnation: number): void {
     const disk = new SimDisk(durable, this.queue, this.prng, this.opts.disk);
     const r = new SimReplica({ id, incarnation }, disk, this.freshClientId(), this.opts);
     this.replicas.set(id, r);
+    if (this.opts.trackOwed === true) {
+      // A new incarnation knows nothing of what its earlier life left undelivered.
+      const links = new Map<string, SimLink>(this.ids.filter((to) => to !== id).map((to) => [to, { owed: new OwedDocuments(), pending: new Map() }]));
+      this.links.set(id, links);
+      r.antiEntropy.onPulled = (peerId, docIds) => links.get(peerId)?.owed.pulled(docIds);
+      // As in the node: a round refused while one with that peer ran runs when that one ends.
+      r.antiEntropy.onRoundWanted = (peerId) => void this.round(id, peerId);
+    }
     r.store.onChange((c) => {
       if (c.origin !== 'local' && c.origin !== 'client') return;
       for (const to of this.ids) {
-        if (to !== id) this.network.send(r.endpoint, to, (receiver) => this.applyPush(receiver, c.docId, c.update, id));
+        if (to === id) continue;
+        const link = this.link(id, to);
+        if (link === undefined) {
+          this.network.send(r.endpoint, to, (receiver) => void this.applyPush(receiver, c.docId, c.update, id).catch(() => undefined));
+          continue;
+        }
+        // The push waits for the peer's durable ack; without one in time it is owed.
+        link.pending.set(c.docId, (link.pending.get(c.docId) ?? 0) + 1);
+        const settle = (acked: boolean): void => {
+          const left = (link.pending.get(c.docId) ?? 1) - 1;
+          if (left > 0) link.pending.set(c.docId, left);
+          else link.pending.delete(c.docId);
+          if (!acked) link.owed.dropped([c.docId]);
+        };
+        this.network.call(r.endpoint, to, (receiver) => this.applyPush(receiver, c.docId, c.update, id), this.opts.callTimeoutTicks)
+          .then(() => settle(true), () => settle(false));
       }
     });
   }
 
-  private applyPush(receiver: Endpoint, docId: DocumentId, update: Uint8Array, from: string): void {
+  /** Applies a push; resolves once it is durable (the ack), rejects when it failed. */
+  private async applyPush(receiver: Endpoint, docId: DocumentId, update: Uint8Array, from: string): Promise<void> {
     const r = this.replica(receiver.id);
-    r.store.applyUpdate(docId, update.slice(), `remote:${from}`).catch((err: unknown) => {
+    try {
+      await r.store.applyUpdate(docId, update.slice(), `remote:${from}`);
+    } catch (err) {
       if (r.up) this.unexpected.push(`push ${from}->${receiver.id} ${docId}: ${String(err)}`);
-    });
+      throw err;
+    }
   }
 }

@@ -13,6 +13,7 @@ import { SimCluster } from './SimCluster';
 import { noNetworkFaults } from './SimNetwork';
 import { SimReplica } from './SimReplica';
 import { Workload } from './Workload';
+import { DirectedHealOutcome, splitAndHealDirected } from './splitAndHealDirected';
 
 export interface SimOptions {
   readonly seed: number;
@@ -24,6 +25,8 @@ export interface SimOptions {
   readonly lossRate?: number;
   readonly crashes?: number;
   readonly flushTicksMax?: number;
+  /** After the run converged, a split healed by reconnect rounds alone (splitAndHealDirected). */
+  readonly directedHeal?: boolean;
   readonly log?: (line: string) => void;
 }
 
@@ -35,6 +38,9 @@ export interface SimResult {
   readonly versions: string[];
   readonly unexpected: string[];
   readonly liveness: string[];
+  /** Divergence right after the reconnect rounds of the directed heal. */
+  readonly directedHeal: string[];
+  readonly directedRounds: number;
   readonly writes: number;
   readonly acked: number;
   readonly events: number;
@@ -69,7 +75,7 @@ export async function runSimulation(opts: SimOptions): Promise<SimResult> {
   };
   const replicaCount = 3 + prng.int(3);
   const cluster = new SimCluster(queue, prng, {
-    replicaCount, network, callTimeoutTicks, compactUpdatesMax: 3 + prng.int(20),
+    replicaCount, network, callTimeoutTicks, compactUpdatesMax: 3 + prng.int(20), trackOwed: opts.directedHeal === true,
     disk: { flushTicksMax: opts.flushTicksMax ?? prng.pick([0, 3, 12, 30]), completionTicksMax: 2, acksBeforeDurable: opts.acksBeforeDurable },
   });
   const docIds = Array.from({ length: 1 + prng.int(3) }, (_, i) => `doc/${i}` as DocumentId);
@@ -94,6 +100,7 @@ export async function runSimulation(opts: SimOptions): Promise<SimResult> {
   if (opts.antiEntropy) scheduleAntiEntropy(cluster, prng, safetyTicks, antiEntropyEveryTicksMax, log);
 
   const liveness: string[] = [];
+  let directed: DirectedHealOutcome = { directedRounds: 0, rounds: 0, findings: [] };
   try {
     await queue.runUntil(safetyTicks, eventsMax);
     log('heal: network repaired, every replica restarted');
@@ -102,6 +109,11 @@ export async function runSimulation(opts: SimOptions): Promise<SimResult> {
     for (const id of cluster.ids) cluster.restart(id);
     await queue.runWhile(() => true, eventsMax);
     if (opts.antiEntropy) liveness.push(...(await quiesce(cluster, eventsMax, log)));
+    if (opts.directedHeal === true && liveness.length === 0) {
+      directed = await splitAndHealDirected(cluster, prng, workload, network, callTimeoutTicks, eventsMax, log);
+      log(`directed heal: ${directed.directedRounds} of ${directed.rounds} reconnect rounds directed, ${directed.findings.length} documents differ`);
+      liveness.push(...(await quiesce(cluster, eventsMax, log)));
+    }
   } catch (err) {
     if (!(err instanceof LivenessError)) throw err;
     liveness.push(err.message);
@@ -117,6 +129,8 @@ export async function runSimulation(opts: SimOptions): Promise<SimResult> {
     versions: first === undefined ? [] : checkVersionTokens(history, (id) => first.store.peek(id as DocumentId)),
     unexpected: cluster.unexpected,
     liveness,
+    directedHeal: directed.findings,
+    directedRounds: directed.directedRounds,
     writes: history.writes.length,
     acked: history.ackedCount,
     events: queue.executed,
