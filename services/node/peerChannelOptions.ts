@@ -17,6 +17,8 @@ export const peerChannelOptions: ChannelOptions = {
   'grpc.max_receive_message_length': 64 << 20,
   'grpc.max_send_message_length': 64 << 20,
   'grpc.use_local_subchannel_pool': 1,
+  // No channelz bookkeeping (see grpcServer).
+  'grpc.enable_channelz': 0,
 };
 
 /** A peer not heard from for this long gets a new client (a new socket) on the next attempt. */

@@ -33,6 +33,9 @@ export async function startGrpcServer(listen: string, services: readonly Service
     'grpc.max_receive_message_length': requestBytesMax,
     'grpc.max_send_message_length': 64 << 20,
     'grpc.keepalive_permit_without_calls': 1,
+    // Channelz bookkeeping (per-call counters and traces for a channelz service we do not
+    // expose) cost about 6% of a unary call's server CPU.
+    'grpc.enable_channelz': 0,
     // Per-call latency metrics when metrics are on (none otherwise).
     interceptors: rpcServerInterceptors(),
   });
