@@ -44,10 +44,17 @@ export interface AntiEntropyPeer {
   pushDiff(req: PushDiffRequest, deadlineMs: number): Promise<PushDiffResponse>;
 }
 
-/** Documents per Sync/PushDiff call, so one message stays far below the size limit. */
-export const syncDocsPerCallMax = 200;
+/** Documents per Sync call. */
+export const syncDocsPerCallMax = 500;
 /** Sync calls of one round in flight at once: the peer encodes one chunk while we apply another. */
-export const syncCallsInFlightMax = 3;
+export const syncCallsInFlightMax = 2;
+/**
+ * Diff bytes a Sync answer carries at most (it then names a prefix of the documents asked for),
+ * and a PushDiff call: far below the receiving ends' message limits (64 MiB between nodes,
+ * 8 MiB for requests), whatever the size of the documents.
+ */
+export const syncAnswerBytesMax = 8 << 20;
+export const pushBytesMax = 4 << 20;
 /** A differing digest node under which the peer holds at most this many documents is listed. */
 export const digestListMax = 8;
 /** Diffs kept for answering the next peer that asks with the same state vector. */
@@ -256,31 +263,43 @@ export class AntiEntropy {
       settle();
     };
     let durable: Promise<unknown> | undefined;
+    // Every diff of the chunk is applied as it arrives (Yjs applies synchronously) and their
+    // writes share group commits, instead of one fsync after another. The caller awaits their
+    // durability; the next chunk need not.
+    const applied: Promise<unknown>[] = [];
     try {
-      const req: SyncRequest = {
-        nodeId: this.selfId,
-        documents: todo.map((id) => ({ documentId: id, stateVector: this.stateVector(id), update: new Uint8Array() })),
-        pullOnly: leftToPeer === undefined,
-      };
-      bytes.sent += syncRequestSize(req);
-      const got = await peer.sync(req, deadlineMs);
-      bytes.received += syncResponseSize(got);
-      const pushes: SyncDoc[] = [];
-      const pulled = this.pulledAt.get(peerId);
-      // Every diff of the chunk is applied at once (Yjs applies synchronously) and their
-      // writes share one group commit, instead of one fsync after another. The caller awaits
-      // their durability; the next chunk need not.
-      const applied: Promise<unknown>[] = [];
-      for (const d of got.documents) {
-        if (d.update.length > 0) applied.push(this.store.applyUpdate(d.documentId as DocumentId, d.update, `remote:${peerId}`, 'trusted'));
-        if (leftToPeer === undefined) continue;
-        if (got.pullsBack) {
-          leftToPeer.add(d.documentId);
-          continue;
+      // A peer answers as many documents as fit its answer budget, in order: ask again for the rest.
+      let rest: readonly string[] = todo;
+      while (rest.length > 0) {
+        const req: SyncRequest = {
+          nodeId: this.selfId,
+          documents: rest.map((id) => ({ documentId: id, stateVector: this.stateVector(id), update: new Uint8Array() })),
+          pullOnly: leftToPeer === undefined,
+        };
+        bytes.sent += syncRequestSize(req);
+        const got = await peer.sync(req, deadlineMs);
+        bytes.received += syncResponseSize(got);
+        const pushes: SyncDoc[] = [];
+        const pulled = this.pulledAt.get(peerId);
+        for (const d of got.documents) {
+          if (d.update.length > 0) applied.push(this.store.applyUpdate(d.documentId as DocumentId, d.update, `remote:${peerId}`, 'trusted'));
+          if (leftToPeer === undefined) continue;
+          if (got.pullsBack) {
+            leftToPeer.add(d.documentId);
+            continue;
+          }
+          if ((pulled?.get(d.documentId) ?? 0) > roundStartedAtEvent) continue;
+          const diff = this.diffFor(d.documentId as DocumentId, d.stateVector);
+          if (diff !== undefined) pushes.push({ documentId: d.documentId, stateVector: new Uint8Array(), update: diff });
         }
-        if ((pulled?.get(d.documentId) ?? 0) > roundStartedAtEvent) continue;
-        const diff = this.diffFor(d.documentId as DocumentId, d.stateVector);
-        if (diff !== undefined) pushes.push({ documentId: d.documentId, stateVector: new Uint8Array(), update: diff });
+        for (const batch of byteBatches(pushes, pushBytesMax)) {
+          const push: PushDiffRequest = { nodeId: this.selfId, documents: batch };
+          bytes.sent += pushDiffRequestSize(push);
+          await peer.pushDiff(push, deadlineMs);
+        }
+        const answered = new Set(got.documents.map((d) => d.documentId));
+        if (answered.size === 0) break; // a peer always answers at least one: do not spin
+        rest = rest.filter((id) => !answered.has(id));
       }
       durable = Promise.all(applied);
       void durable.then(release, release);
@@ -289,14 +308,12 @@ export class AntiEntropy {
         const t = theirs.get(id);
         if (t !== undefined) this.mergedState.set(id, t.slice()); // a copy: t is a view into the whole response
       }
-      if (pushes.length > 0) {
-        const push: PushDiffRequest = { nodeId: this.selfId, documents: pushes };
-        bytes.sent += pushDiffRequestSize(push);
-        await peer.pushDiff(push, deadlineMs);
-      }
       return { durable };
     } finally {
-      if (durable === undefined) release();
+      if (durable === undefined) {
+        // Failed midway: release the documents once what did arrive is durable (or failed).
+        void Promise.allSettled(applied).then(release);
+      }
     }
   }
 
@@ -324,17 +341,22 @@ export class AntiEntropy {
     const pullsBack = this.running.has(req.nodeId);
     const vectors = !pullsBack && !req.pullOnly;
     const out: SyncDoc[] = [];
+    let answerBytes = 0;
     for (const d of req.documents) {
+      // Past the budget the answer ends: the caller asks again for the documents it left out.
+      if (out.length > 0 && answerBytes >= syncAnswerBytesMax) break;
       const docId = parseDocumentId(d.documentId);
       pulled.set(docId, at);
       const doc = this.store.peek(docId);
-      out.push({
+      const answer: SyncDoc = {
         documentId: docId,
         stateVector: doc === undefined || !vectors ? new Uint8Array() : Y.encodeStateVector(doc),
         update: doc === undefined ? new Uint8Array() : (this.diffFor(docId, d.stateVector) ?? new Uint8Array()),
-      });
+      };
+      answerBytes += answer.update.length + answer.stateVector.length;
+      out.push(answer);
     }
-    this.onPulled?.(req.nodeId, req.documents.map((d) => d.documentId));
+    this.onPulled?.(req.nodeId, out.map((d) => d.documentId));
     return { documents: out, pullsBack };
   }
 
@@ -374,6 +396,24 @@ export class AntiEntropy {
     }
     return diff;
   }
+}
+
+/** Splits documents into runs of at most `max` diff bytes (a larger one travels alone). */
+function byteBatches(docs: readonly SyncDoc[], max: number): SyncDoc[][] {
+  const out: SyncDoc[][] = [];
+  let batch: SyncDoc[] = [];
+  let bytes = 0;
+  for (const d of docs) {
+    if (batch.length > 0 && bytes + d.update.length > max) {
+      out.push(batch);
+      batch = [];
+      bytes = 0;
+    }
+    batch.push(d);
+    bytes += d.update.length;
+  }
+  if (batch.length > 0) out.push(batch);
+  return out;
 }
 
 /** An update with no structs and no deletes (Yjs encodes it as two zero bytes). */

@@ -269,3 +269,43 @@ test('a round names what it left to the peer to pull and the peer has not pulled
   expect(pulling?.leftToPeer).toEqual([]);
   for (const id of ids) expect(b.store.stateHash(id)).toEqual(a.store.stateHash(id));
 });
+
+test('an answer past its byte budget names a prefix, and the round asks again for the rest', async () => {
+  const [a, b] = [replica(1), replica(2)];
+  // Four documents of about 3 MiB each: more than one answer may carry.
+  const ids = Array.from({ length: 4 }, (_, i) => `big-${i}` as DocumentId);
+  for (const [i, id] of ids.entries()) {
+    const doc = new Y.Doc();
+    doc.getMap('m').set('blob', String.fromCharCode(97 + i).repeat(3 << 20));
+    await a.store.applyUpdate(id, Y.encodeStateAsUpdate(doc), 'client');
+  }
+  const port = direct(a.ae);
+  const answered: number[] = [];
+  const stats = await b.ae.round('n1', { ...port, sync: async (req, ms) => {
+    const res = await port.sync(req, ms);
+    answered.push(res.documents.length);
+    return res;
+  } }, 5_000, ids);
+  expect(stats?.documents).toBe(4);
+  expect(answered).toEqual([3, 1]);
+  for (const id of ids) expect(b.store.stateHash(id)).toEqual(a.store.stateHash(id));
+}, 60_000);
+
+test('pushes go in calls of at most a few MiB, whatever the size of the documents', async () => {
+  const [a, b] = [replica(1), replica(2)];
+  const ids = Array.from({ length: 3 }, (_, i) => `big-${i}` as DocumentId);
+  for (const [i, id] of ids.entries()) {
+    const doc = new Y.Doc();
+    doc.getMap('m').set('blob', String.fromCharCode(97 + i).repeat(3 << 20));
+    await a.store.applyUpdate(id, Y.encodeStateAsUpdate(doc), 'client');
+  }
+  const port = direct(b.ae);
+  const pushed: number[] = [];
+  await a.ae.round('n2', { ...port, pushDiff: async (req, ms) => {
+    pushed.push(req.documents.reduce((n, d) => n + d.update.length, 0));
+    return port.pushDiff(req, ms);
+  } });
+  expect(pushed.length).toBe(3);
+  for (const n of pushed) expect(n).toBeLessThan(4 << 20);
+  for (const id of ids) expect(b.store.stateHash(id)).toEqual(a.store.stateHash(id));
+}, 60_000);
