@@ -4,7 +4,7 @@ import { DocumentId } from '../core/crdt/documentId';
 import { renderJson } from '../core/crdt/renderJson';
 import { HashFn, stateHash } from '../core/crdt/stateHash';
 import { TypedOperation } from '../core/crdt/typedOperation';
-import { checkUpdateSize, validateUpdate } from '../core/crdt/validateUpdate';
+import { checkUpdateSize, peerUpdateBytesMax, updateBytesMax, validateUpdate } from '../core/crdt/validateUpdate';
 import { encodeVersion } from '../core/crdt/versionToken';
 import { DomainError } from '../core/errors/DomainError';
 import { prefixEnd, StorageEngine, WriteOp } from '../storage/StorageEngine';
@@ -225,8 +225,11 @@ export class DocumentStore {
   /** Resolves with the version token for a client's update (see Change.version), else when one was taken. */
   async applyUpdate(docId: DocumentId, update: Uint8Array, origin: ChangeOrigin, trust: 'check' | 'trusted' = 'check'): Promise<Uint8Array | undefined> {
     this.assertHealthy();
-    if (trust === 'check') validateUpdate(update);
-    else checkUpdateSize(update);
+    // A client's update is bounded by the client limit; one from a node (a push, a diff of a
+    // whole document) only by the node-to-node message limit.
+    const max = origin === 'client' || origin === 'local' ? updateBytesMax : peerUpdateBytesMax;
+    if (trust === 'check') validateUpdate(update, max);
+    else checkUpdateSize(update, max);
     const e = this.entry(docId, true);
     try {
       Y.applyUpdate(e.doc, update, origin);
@@ -234,7 +237,7 @@ export class DocumentStore {
       e.hash = undefined;
       this.markDirty(docId);
       await this.compact(docId, e);
-      validateUpdate(update);
+      validateUpdate(update, max);
       throw err;
     }
     const version = origin === 'client' || this.versionWatchers.has(docId) ? encodeVersion(e.doc) : undefined;

@@ -309,3 +309,20 @@ test('pushes go in calls of at most a few MiB, whatever the size of the document
   for (const n of pushed) expect(n).toBeLessThan(4 << 20);
   for (const id of ids) expect(b.store.stateHash(id)).toEqual(a.store.stateHash(id));
 }, 60_000);
+
+test('a document larger than any one client update reaches a replica that lacks it', async () => {
+  const [a, b] = [replica(1), replica(2)];
+  const id = 'grown' as DocumentId;
+  // Six client updates of 1 MiB each: every one within the client limit, the document beyond it.
+  for (let i = 0; i < 6; i++) {
+    const doc = new Y.Doc();
+    doc.getMap('m').set(`part${i}`, String.fromCharCode(97 + i).repeat(1 << 20));
+    await a.store.applyUpdate(id, Y.encodeStateAsUpdate(doc), 'client');
+  }
+  const stats = await b.ae.round('n1', direct(a.ae));
+  expect(stats?.documents).toBe(1);
+  expect(b.store.stateHash(id)).toEqual(a.store.stateHash(id));
+  // A client still may not send that much at once.
+  const whole = Y.encodeStateAsUpdate(a.store.peek(id) as Y.Doc);
+  await expect(replica(3).store.applyUpdate(id, whole, 'client')).rejects.toThrow(/at most/);
+}, 60_000);

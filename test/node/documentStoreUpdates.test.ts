@@ -7,7 +7,7 @@
 import { createHash } from 'node:crypto';
 import * as Y from 'yjs';
 import { DocumentId } from '../../services/core/crdt/documentId';
-import { updateBytesMax } from '../../services/core/crdt/validateUpdate';
+import { peerUpdateBytesMax, updateBytesMax } from '../../services/core/crdt/validateUpdate';
 import { DomainError } from '../../services/core/errors/DomainError';
 import { DocumentStore } from '../../services/node/DocumentStore';
 import { MemoryEngine } from '../../services/storage/MemoryEngine';
@@ -63,8 +63,10 @@ test('a fetched diff applies without the pre-decode, and a malformed one still f
   expect(s.json(doc)).toMatchObject({ m: { k: 'from a peer' } });
 });
 
-test.each([['client', 'check'], ['remote:n2', 'check'], ['remote:n2', 'trusted'], ['catch-up', 'trusted']] as const)('an empty or oversized update from %s (%s) is refused', async (origin, trust) => {
+// A client's update is bounded by the client limit; one from a node (a diff of a whole document
+// may be far larger than any client update) by the node-to-node message limit.
+test.each([['client', 'check', updateBytesMax], ['remote:n2', 'check', peerUpdateBytesMax], ['remote:n2', 'trusted', peerUpdateBytesMax], ['catch-up', 'trusted', peerUpdateBytesMax]] as const)('an empty or oversized update from %s (%s) is refused', async (origin, trust, max) => {
   const { store: s } = store();
   expect(await kindOf(s.applyUpdate(doc, new Uint8Array(), origin, trust))).toBe('invalid-argument');
-  expect(await kindOf(s.applyUpdate(doc, new Uint8Array(updateBytesMax + 1), origin, trust))).toBe('too-large');
+  expect(await kindOf(s.applyUpdate(doc, new Uint8Array(max + 1), origin, trust))).toBe('too-large');
 });
