@@ -100,12 +100,15 @@ export class ConcordNode {
       heartbeatIntervalMs: config.heartbeatIntervalMs,
       onPeerConnected: (peerId) => roundWith(peerId),
     });
+    function linkTo(peerId: string): PeerLink | undefined {
+      return replicator?.links.find((l) => l.peerId === peerId);
+    }
     function roundWith(peerId: string): void {
-      const link = replicator?.links.find((l) => l.peerId === peerId);
+      const link = linkTo(peerId);
       if (link !== undefined && link.connected) runRound(link);
     }
     antiEntropy.onRoundWanted = roundWith;
-    antiEntropy.onPulled = (peerId, docIds) => replicator?.links.find((l) => l.peerId === peerId)?.peerPulled(docIds);
+    antiEntropy.onPulled = (peerId, docIds) => linkTo(peerId)?.peerPulled(docIds);
     // Voters of the authoritative log: every master and witness (replicas hold documents only).
     const voters = [
       ...(config.role === 'replica' ? [] : [{ id: config.nodeId, address: config.listen }]),
@@ -130,8 +133,8 @@ export class ConcordNode {
       { definition: DocumentServiceService, implementation: documentService(documents), name: 'concord.v1.DocumentService' },
       { definition: PeerServiceService, implementation: peerService(documents, {
         faults, clusterId: config.clusterId, incarnation, log,
-        onPeerHello: (peerId) => replicator?.links.find((l) => l.peerId === peerId)?.redialNow(),
-        owedTo: (peerId) => replicator?.links.find((l) => l.peerId === peerId)?.owedList() ?? { documents: [], complete: false },
+        onPeerHello: (peerId) => linkTo(peerId)?.redialNow(),
+        owedTo: (peerId) => linkTo(peerId)?.owedList() ?? { documents: [], complete: false },
       }), name: 'concord.v1.PeerService' },
       {
         definition: AdminServiceService,

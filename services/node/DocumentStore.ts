@@ -9,6 +9,7 @@ import { encodeVersion } from '../core/crdt/versionToken';
 import { DomainError } from '../core/errors/DomainError';
 import { prefixEnd, StorageEngine, WriteOp } from '../storage/StorageEngine';
 import { DocumentCache } from './DocumentCache';
+import { KeyCounts } from './KeyCounts';
 import { decodeDocumentRecord, DocumentRecord, encodeDocumentRecord } from './documentRecord';
 import {
   parseRecordKey, parseSnapshotKey, parseUpdateKey, recordKey, recordPrefix, recordsCompleteKey, snapshotKey, snapshotPrefix,
@@ -96,7 +97,7 @@ export class DocumentStore {
   private readonly cache: DocumentCache<Entry>;
   private readonly listeners = new Set<ChangeListener>();
   /** Documents whose changes carry version tokens (watched), with their watcher counts. */
-  private readonly versionWatchers = new Map<DocumentId, number>();
+  private readonly versionWatchers = new KeyCounts<DocumentId>();
   private readonly engine: StorageEngine;
   private readonly clientId: number;
   private readonly hash: HashFn;
@@ -154,14 +155,12 @@ export class DocumentStore {
 
   /** Until the returned function is called, every change of `docId` carries its version token. */
   watchVersions(docId: DocumentId): () => void {
-    this.versionWatchers.set(docId, (this.versionWatchers.get(docId) ?? 0) + 1);
+    this.versionWatchers.add(docId);
     let done = false;
     return () => {
       if (done) return;
       done = true;
-      const left = (this.versionWatchers.get(docId) ?? 1) - 1;
-      if (left > 0) this.versionWatchers.set(docId, left);
-      else this.versionWatchers.delete(docId);
+      this.versionWatchers.remove(docId);
     };
   }
 

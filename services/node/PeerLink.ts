@@ -1,5 +1,6 @@
 import { ClientDuplexStream, credentials, Metadata } from '@grpc/grpc-js';
 import { PeerMessage, PeerServiceClient } from '../../proto/gen/concord/v1/peer';
+import { KeyCounts } from './KeyCounts';
 import { LinkFaults } from './LinkFaults';
 import { OwedDocuments, OwedList, RoundPlan } from './OwedDocuments';
 import { onceThisTurn } from './onceThisTurn';
@@ -56,7 +57,7 @@ export class PeerLink {
   private stream: ClientDuplexStream<PeerMessage, PeerMessage> | undefined;
   private readonly queue = new SeqQueue<Queued>();
   /** Queued updates per document (what the hello names as owed besides the dropped ones). */
-  private readonly queuedDocs = new Map<string, number>();
+  private readonly queuedDocs = new KeyCounts<string>();
   private queueBytes = 0;
   private sentUpTo = 0;
   private ackedUpTo = 0;
@@ -149,7 +150,7 @@ export class PeerLink {
     // Bounded memory: past the limit, forget the backlog; anti-entropy sends what is missing.
     if (this.queueBytes + update.byteLength > this.opts.queueBytesMax) this.dropBacklog();
     this.queue.push({ seq, docId, update, at: Date.now(), trace });
-    this.queuedDocs.set(docId, (this.queuedDocs.get(docId) ?? 0) + 1);
+    this.queuedDocs.add(docId);
     this.queueBytes += update.byteLength;
     // Updates enqueued in the same event-loop turn (concurrent writes, a streamed client's
     // burst) leave as one batch: one message, one apply pass and one ack on the peer, instead
@@ -286,9 +287,7 @@ export class PeerLink {
         this.ackedUpTo = seq;
         while (this.queue.length > 0 && (this.queue.at(0) as Queued).seq <= seq) {
           const acked = this.queue.shift() as Queued;
-          const left = (this.queuedDocs.get(acked.docId) ?? 1) - 1;
-          if (left > 0) this.queuedDocs.set(acked.docId, left);
-          else this.queuedDocs.delete(acked.docId);
+          this.queuedDocs.remove(acked.docId);
           this.queueBytes -= acked.update.byteLength;
           acked.trace?.end('acked');
         }

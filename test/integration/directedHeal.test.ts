@@ -5,7 +5,8 @@
 // undelivered: its first round with each peer compares digests. Real node processes, real gRPC.
 import { ops } from '../../clients/client/ops';
 import { eventually, NodeStubs } from './nodeStubs';
-import { startTestCluster, TestCluster, testAdminToken } from './startTestCluster';
+import { healAllLinks, isolateNode } from './isolateNode';
+import { startTestCluster, TestCluster } from './startTestCluster';
 
 let tc: TestCluster;
 
@@ -17,15 +18,8 @@ afterAll(async () => {
   await tc?.stop();
 });
 
-async function isolate(cut: boolean): Promise<void> {
-  const [n1, n2, n3] = tc.stubs as [NodeStubs, NodeStubs, NodeStubs];
-  const f = (peer: string): { peerId: string; cut: boolean; delayMs: number } => ({ peerId: peer, cut: true, delayMs: 0 });
-  await Promise.all([
-    n1.setLinkFaults(cut ? [f('n2'), f('n3')] : [], true, testAdminToken),
-    n2.setLinkFaults(cut ? [f('n1')] : [], true, testAdminToken),
-    n3.setLinkFaults(cut ? [f('n1')] : [], true, testAdminToken),
-  ]);
-}
+/** n1 cut off from n2 and n3, or every link healed. */
+const isolate = (cut: boolean): Promise<void> => (cut ? isolateNode(tc, 0) : healAllLinks(tc));
 
 /** Every link of every node knows its owed list completely (a full round with each peer ran). */
 async function allComplete(): Promise<boolean> {

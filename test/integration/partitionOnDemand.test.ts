@@ -4,6 +4,7 @@
 import { status } from '@grpc/grpc-js';
 import { AckLevel } from '../../proto/gen/concord/v1/documents';
 import { codeOf, eventually } from './nodeStubs';
+import { healAllLinks, isolateNode } from './isolateNode';
 import { startTestCluster, TestCluster } from './startTestCluster';
 import { ops } from '../../clients/client/ops';
 
@@ -20,19 +21,8 @@ afterAll(async () => {
   await tc?.stop();
 });
 
-
-/** `concord partition n1 | n2 n3`: every node cuts the links that cross the line. */
-async function isolate(idx: number): Promise<void> {
-  const ids = tc.cluster.nodes.map((n) => n.id);
-  await Promise.all(tc.stubs.map((s, i) => {
-    const cut = i === idx ? ids.filter((_, j) => j !== idx) : [ids[idx] as string];
-    return s.setLinkFaults(cut.map((peerId) => ({ peerId, cut: true, delayMs: 0 })), true);
-  }));
-}
-
-async function healAll(): Promise<void> {
-  await Promise.all(tc.stubs.map((s) => s.setLinkFaults([], true)));
-}
+const isolate = (idx: number): Promise<void> => isolateNode(tc, idx);
+const healAll = (): Promise<void> => healAllLinks(tc);
 
 test('fault injection needs the admin credential', async () => {
   const r = await codeOf(tc.stubs[0]!.setLinkFaults([{ peerId: 'n2', cut: true, delayMs: 0 }], true, 'wrong'));

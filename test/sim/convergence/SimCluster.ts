@@ -7,6 +7,7 @@ import { DiskOptions, SimDisk } from './SimDisk';
 import { Directory, Endpoint, NetworkFaults, SimNetwork, SimTimeout } from './SimNetwork';
 import { ReplicaOptions, SimReplica } from './SimReplica';
 import { simAntiEntropyPeer } from './simAntiEntropyPeer';
+import { KeyCounts } from '../../../services/node/KeyCounts';
 import { OwedDocuments } from '../../../services/node/OwedDocuments';
 
 export interface ClusterOptions extends ReplicaOptions {
@@ -25,7 +26,7 @@ export interface ClusterOptions extends ReplicaOptions {
 interface SimLink {
   readonly owed: OwedDocuments;
   /** Pushes awaiting the peer's ack, per document (PeerLink's queue). */
-  readonly pending: Map<string, number>;
+  readonly pending: KeyCounts<string>;
 }
 
 /**
@@ -121,7 +122,7 @@ export class SimCluster implements Directory {
     this.replicas.set(id, r);
     if (this.opts.trackOwed === true) {
       // A new incarnation knows nothing of what its earlier life left undelivered.
-      const links = new Map<string, SimLink>(this.ids.filter((to) => to !== id).map((to) => [to, { owed: new OwedDocuments(), pending: new Map() }]));
+      const links = new Map<string, SimLink>(this.ids.filter((to) => to !== id).map((to) => [to, { owed: new OwedDocuments(), pending: new KeyCounts<string>() }]));
       this.links.set(id, links);
       r.antiEntropy.onPulled = (peerId, docIds) => links.get(peerId)?.owed.pulled(docIds);
       // As in the node: a round refused while one with that peer ran runs when that one ends.
@@ -137,11 +138,9 @@ export class SimCluster implements Directory {
           continue;
         }
         // The push waits for the peer's durable ack; without one in time it is owed.
-        link.pending.set(c.docId, (link.pending.get(c.docId) ?? 0) + 1);
+        link.pending.add(c.docId);
         const settle = (acked: boolean): void => {
-          const left = (link.pending.get(c.docId) ?? 1) - 1;
-          if (left > 0) link.pending.set(c.docId, left);
-          else link.pending.delete(c.docId);
+          link.pending.remove(c.docId);
           if (!acked) link.owed.dropped([c.docId]);
         };
         this.network.call(r.endpoint, to, (receiver) => this.applyPush(receiver, c.docId, c.update, id), this.opts.callTimeoutTicks)

@@ -2,7 +2,7 @@ import { RoundStats } from '../../../services/node/AntiEntropy';
 import { Prng } from '../prng';
 import { checkConvergence } from './checkConvergence';
 import { scheduleAntiEntropy } from './scheduleAntiEntropy';
-import { scheduleCrash } from './scheduleFaults';
+import { partitionCuts, scheduleCrash } from './scheduleFaults';
 import { SimCluster } from './SimCluster';
 import { NetworkFaults, noNetworkFaults } from './SimNetwork';
 import { Workload } from './Workload';
@@ -29,15 +29,10 @@ export async function splitAndHealDirected(
   cluster: SimCluster, prng: Prng, workload: Workload, network: NetworkFaults, callTimeoutTicks: number, eventsMax: number, log: (line: string) => void,
 ): Promise<DirectedHealOutcome> {
   const ids = cluster.ids;
-  const cutAt = 1 + prng.int(ids.length - 1);
-  const shuffled = ids.map((id) => ({ id, key: prng.next() })).sort((a, b) => a.key - b.key).map((x) => x.id);
-  const [sideA, sideB] = [shuffled.slice(0, cutAt), shuffled.slice(cutAt)];
-  for (const a of sideA) for (const b of sideB) {
-    cluster.network.cut(a, b);
-    cluster.network.cut(b, a);
-  }
+  const cuts = partitionCuts('split', ids, prng);
+  for (const [from, to] of cuts) cluster.network.cut(from, to);
   cluster.network.faults = network;
-  log(`split: ${sideA.join(',')} | ${sideB.join(',')}`);
+  log(`split: ${cuts.map(([f, t]) => `${f}>${t}`).join(' ')}`);
   const start = cluster.queue.now;
   const writes = 10 + prng.int(40);
   for (let i = 0; i < writes; i++) cluster.queue.schedule(prng.int(splitTicks), () => workload.issue());
