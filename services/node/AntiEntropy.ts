@@ -55,6 +55,8 @@ export const syncCallsInFlightMax = 2;
  */
 export const syncAnswerBytesMax = 8 << 20;
 export const pushBytesMax = 4 << 20;
+/** Diffs of an answer applied in one step (see inTurn). */
+export const applySliceDocsMax = 100;
 /** A differing digest node under which the peer holds at most this many documents is listed. */
 export const digestListMax = 8;
 /** Diffs kept for answering the next peer that asks with the same state vector. */
@@ -85,6 +87,8 @@ export class AntiEntropy {
   /** Documents being fetched from some peer now: another round waits instead of fetching them again. */
   private readonly fetching = new Map<string, Promise<void>>();
   private readonly diffCache = new Map<string, CachedDiff>();
+  /** The last step queued by inTurn. */
+  private turns: Promise<void> = Promise.resolve();
   /**
    * Per document, the hash a peer listed for it when we last fetched its diff from that peer:
    * our state contains that state (CRDT states only grow), so another peer listing the same
@@ -120,8 +124,26 @@ export class AntiEntropy {
     private readonly store: DocumentStore,
     hash: HashFn,
     private readonly traffic: TrafficStats,
+    /**
+     * Lets pending I/O run before each step of inTurn: a node passes a full event-loop turn, so
+     * answers written but not yet sent (HTTP/2 sends at the end of the turn) leave, and requests
+     * and answers that arrived are read, before the next step runs.
+     */
+    private readonly yieldToIo: () => Promise<void> = () => Promise.resolve(),
   ) {
     this.index = new DigestIndex(hash);
+  }
+
+  /**
+   * Runs a heavy synchronous step (answering a Sync, applying a slice of an answer's diffs) in
+   * its turn: one after the other, each after pending I/O had its chance (yieldToIo). During a
+   * heal a node answers its peers' pulls while it applies what it pulled; run back to back, one
+   * answer's send waited behind the next answer or a whole apply, and so did the peer's round.
+   */
+  inTurn<T>(step: () => T): Promise<T> {
+    const run = this.turns.then(this.yieldToIo).then(step);
+    this.turns = run.then(() => undefined, () => undefined);
+    return run;
   }
 
   /** Rounds this node is running now. */
@@ -281,16 +303,20 @@ export class AntiEntropy {
         bytes.received += syncResponseSize(got);
         const pushes: SyncDoc[] = [];
         const pulled = this.pulledAt.get(peerId);
-        for (const d of got.documents) {
-          if (d.update.length > 0) applied.push(this.store.applyUpdate(d.documentId as DocumentId, d.update, `remote:${peerId}`, 'trusted'));
-          if (leftToPeer === undefined) continue;
-          if (got.pullsBack) {
-            leftToPeer.add(d.documentId);
-            continue;
-          }
-          if ((pulled?.get(d.documentId) ?? 0) > roundStartedAtEvent) continue;
-          const diff = this.diffFor(d.documentId as DocumentId, d.stateVector);
-          if (diff !== undefined) pushes.push({ documentId: d.documentId, stateVector: new Uint8Array(), update: diff });
+        for (let from = 0; from < got.documents.length; from += applySliceDocsMax) {
+          await this.inTurn(() => {
+            for (const d of got.documents.slice(from, from + applySliceDocsMax)) {
+              if (d.update.length > 0) applied.push(this.store.applyUpdate(d.documentId as DocumentId, d.update, `remote:${peerId}`, 'trusted'));
+              if (leftToPeer === undefined) continue;
+              if (got.pullsBack) {
+                leftToPeer.add(d.documentId);
+                continue;
+              }
+              if ((pulled?.get(d.documentId) ?? 0) > roundStartedAtEvent) continue;
+              const diff = this.diffFor(d.documentId as DocumentId, d.stateVector);
+              if (diff !== undefined) pushes.push({ documentId: d.documentId, stateVector: new Uint8Array(), update: diff });
+            }
+          });
         }
         for (const batch of byteBatches(pushes, pushBytesMax)) {
           const push: PushDiffRequest = { nodeId: this.selfId, documents: batch };

@@ -87,7 +87,7 @@ export class ConcordNode {
         log(`anti-entropy with ${peerId}: ${String(e)}`);
       });
     };
-    const antiEntropy = new AntiEntropy(config.nodeId, store, sha256, traffic);
+    const antiEntropy = new AntiEntropy(config.nodeId, store, sha256, traffic, () => new Promise<void>((resolve) => setImmediate(() => setImmediate(resolve))));
     let replicator: Replicator | undefined = undefined;
     replicator = new Replicator({
       selfId: config.nodeId,

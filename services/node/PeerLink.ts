@@ -5,7 +5,7 @@ import { LinkFaults } from './LinkFaults';
 import { OwedDocuments, OwedList, RoundPlan } from './OwedDocuments';
 import { onceThisTurn } from './onceThisTurn';
 import { SeqQueue } from './SeqQueue';
-import { peerChannelOptions, redialAfterMs } from './peerChannelOptions';
+import { connectionUp, peerChannelOptions, redialAfterMs } from './peerChannelOptions';
 import { OutboundTrace } from '../telemetry/replicationTelemetry';
 
 export interface PeerLinkOptions {
@@ -224,8 +224,9 @@ export class PeerLink {
     md.set('concord-node-id', this.opts.selfId);
     // Reconnecting after a long silence: a fresh client, because the old one may sit on a dial
     // whose SYN was dropped during the cut and that the kernel retries only seconds later.
+    // Unless its connection is still up (see connectionUp).
     const now = Date.now();
-    if (this.lastDialAt !== 0 && now - Math.max(this.lastHeardAt, this.lastDialAt) > redialAfterMs) {
+    if (this.lastDialAt !== 0 && now - Math.max(this.lastHeardAt, this.lastDialAt) > redialAfterMs && !connectionUp(this.currentClient)) {
       this.currentClient.close();
       this.currentClient = new PeerServiceClient(this.opts.address, credentials.createInsecure(), peerChannelOptions);
     }

@@ -1,0 +1,81 @@
+// After a long cut a replication link dials a fresh client only when its connection is gone: a
+// cut above the transport (the admin API's, the demo's) leaves the connection up, kept alive by
+// keepalive pings, and reusing it saves a TCP and HTTP/2 handshake on the heal's critical path;
+// a connection that died during the cut is replaced. Real gRPC on loopback against a minimal
+// peer that answers the hello.
+import * as grpc from '@grpc/grpc-js';
+import { PeerMessage, PeerServiceService } from '../../proto/gen/concord/v1/peer';
+import { LinkFaults } from '../../services/node/LinkFaults';
+import { PeerLink } from '../../services/node/PeerLink';
+import { redialAfterMs } from '../../services/node/peerChannelOptions';
+
+const unimplemented = (_call: unknown, callback: grpc.sendUnaryData<never>): void => callback({ code: grpc.status.UNIMPLEMENTED, details: 'not in this test' });
+
+/** A peer that answers every hello with its own, on `port` (0: any free port). */
+async function startPeer(port: number): Promise<{ server: grpc.Server; port: number }> {
+  const server = new grpc.Server();
+  server.addService(PeerServiceService, {
+    replicate: (call: grpc.ServerDuplexStream<PeerMessage, PeerMessage>) => {
+      call.on('data', (msg: PeerMessage) => {
+        if (msg.body?.$case === 'hello') {
+          call.write({ body: { $case: 'hello', value: { nodeId: 'p', clusterId: 'c', incarnation: 1n, owedDocuments: [], owedComplete: true } } });
+        }
+      });
+      call.on('end', () => call.end());
+      call.on('error', () => undefined);
+    },
+    digest: unimplemented,
+    sync: unimplemented,
+    pushDiff: unimplemented,
+  });
+  const bound = await new Promise<number>((resolve, reject) => {
+    server.bindAsync(`127.0.0.1:${port}`, grpc.ServerCredentials.createInsecure(), (err, p) => (err ? reject(err) : resolve(p)));
+  });
+  return { server, port: bound };
+}
+
+const sleep = (ms: number): Promise<void> => new Promise((resolve) => setTimeout(resolve, ms));
+
+async function until(what: string, check: () => boolean, timeoutMs = 5_000): Promise<void> {
+  const deadline = Date.now() + timeoutMs;
+  while (!check()) {
+    if (Date.now() > deadline) throw new Error(`timed out waiting for ${what}`);
+    await sleep(10);
+  }
+}
+
+test('a link keeps its client across a long cut while the connection is up, and replaces it once the connection died', async () => {
+  let peer = await startPeer(0);
+  const faults = new LinkFaults();
+  const link = new PeerLink({
+    selfId: 'n1', clusterId: 'c', incarnation: 1n, peerId: 'p', address: `127.0.0.1:${peer.port}`,
+    heartbeatIntervalMs: 100, reconnectDelayMsMax: 200, batchUpdatesMax: 64, batchBytesMax: 1 << 20, queueBytesMax: 1 << 20,
+    faults, onConnected: () => undefined, onAck: () => undefined, acksAwaited: () => false,
+  });
+  try {
+    link.start();
+    await until('the first connect', () => link.connected);
+    const first = link.client;
+
+    // A cut longer than the silence after which a link used to redial.
+    faults.set('p', { cut: true, delayMs: 0 });
+    await until('the cut to close the stream', () => !link.connected);
+    await sleep(redialAfterMs + 300);
+    faults.set('p', { cut: false, delayMs: 0 });
+    await until('the reconnect after the heal', () => link.connected);
+    expect(link.client).toBe(first);
+
+    // Now the connection dies during the cut (the peer restarts on the same port).
+    faults.set('p', { cut: true, delayMs: 0 });
+    await until('the cut to close the stream', () => !link.connected);
+    peer.server.forceShutdown();
+    peer = await startPeer(peer.port);
+    await sleep(redialAfterMs + 300);
+    faults.set('p', { cut: false, delayMs: 0 });
+    await until('the reconnect to the restarted peer', () => link.connected);
+    expect(link.client).not.toBe(first);
+  } finally {
+    link.stop();
+    peer.server.forceShutdown();
+  }
+}, 20_000);
