@@ -1,7 +1,7 @@
 import { BatchObservableResult, Context, context, Counter, Histogram, Span, trace } from '@opentelemetry/api';
 import { performance } from 'node:perf_hooks';
 import type { Entry, Ready } from '../core/consensus';
-import { encodeCommand } from '../core/kv/commandCodec';
+import { encodeCommand, traceparentOfEntry } from '../core/kv/commandCodec';
 import type { KvCommand } from '../core/kv/types';
 import {
   ATTR_NODE_ID,
@@ -52,26 +52,6 @@ export interface ReadyTelemetry {
 interface TracedEntry {
   readonly parent: Context;
   appendedAtMs: number | undefined;
-}
-
-const traceparentKey = '{"traceparent":"';
-const traceparentPrefix = new TextEncoder().encode(traceparentKey);
-const traceparentLength = 55;
-
-/**
- * The log entry payload of a traced command: the command's JSON with `traceparent` as its first
- * key, so every voter finds the trace context at a fixed offset without parsing the entry. The
- * state machine ignores the extra key; entries without it (tracing off, older logs) are plain.
- */
-export function encodeTracedCommand(cmd: KvCommand, traceparent: string): Uint8Array {
-  return encodeCommand({ traceparent, ...cmd } as unknown as KvCommand);
-}
-
-/** The traceparent at the head of an entry's payload, if any (no JSON parsing). */
-export function traceparentOfEntry(data: Uint8Array): string | undefined {
-  if (data.length < traceparentPrefix.length + traceparentLength + 1) return undefined;
-  for (let i = 0; i < traceparentPrefix.length; i++) if (data[i] !== traceparentPrefix[i]) return undefined;
-  return String.fromCharCode(...data.subarray(traceparentPrefix.length, traceparentPrefix.length + traceparentLength));
 }
 
 const inflightMax = 10_000;
@@ -126,7 +106,7 @@ export class ConsensusTelemetry {
       ? tracer().startSpan(SPAN_CONSENSUS_PROPOSE, { attributes: { [ATTR_NODE_ID]: this.selfId, [ATTR_RAFT_COMMAND]: cmd.type } })
       : undefined;
     return {
-      data: span === undefined ? encodeCommand(cmd) : encodeTracedCommand(cmd, toTraceparent(span.spanContext())),
+      data: encodeCommand(cmd, span === undefined ? '' : toTraceparent(span.spanContext())),
       refused: (reason) => {
         if (span !== undefined) endWithError(span, reason);
       },
