@@ -71,7 +71,8 @@ interface Counters {
 
 interface CachedDiff {
   readonly sv: Uint8Array;
-  readonly hash: Uint8Array;
+  /** The document's change stamp when the diff was computed (see DocumentStore.changeStamp). */
+  readonly stamp: number;
   readonly diff: Uint8Array | undefined;
 }
 
@@ -408,17 +409,16 @@ export class AntiEntropy {
    * while the document stays unchanged.
    */
   diffFor(docId: DocumentId, sv: Uint8Array): Uint8Array | undefined {
-    const hash = this.store.stateHash(docId);
-    const cached = this.diffCache.get(docId);
-    if (hash !== undefined && cached !== undefined && equalBytes(cached.hash, hash) && equalBytes(cached.sv, sv)) return cached.diff;
     const doc = this.store.peek(docId);
     if (doc === undefined) return undefined;
+    const stamp = this.store.changeStamp(docId);
+    const cached = this.diffCache.get(docId);
+    if (stamp !== undefined && cached?.stamp === stamp && equalBytes(cached.sv, sv)) return cached.diff;
     const update = sv.length === 0 ? Y.encodeStateAsUpdate(doc) : Y.encodeStateAsUpdate(doc, sv);
     const diff = isEmptyUpdate(update) ? undefined : update;
-    // Structs waiting for missing dependencies change the diff but not the state hash.
-    if (hash !== undefined && doc.store.pendingStructs === null && doc.store.pendingDs === null) {
+    if (stamp !== undefined) {
       if (this.diffCache.size >= diffCacheEntriesMax) this.diffCache.clear();
-      this.diffCache.set(docId, { sv: sv.slice(), hash, diff });
+      this.diffCache.set(docId, { sv: sv.slice(), stamp, diff });
     }
     return diff;
   }

@@ -80,6 +80,8 @@ interface Entry {
   writing: number;
   /** Settles when the latest write issued for this document has settled. */
   inFlight: Promise<void>;
+  /** Store-wide stamp of the last change to this in-memory document (see changeStamp). */
+  changedAt: number;
 }
 
 /**
@@ -116,6 +118,7 @@ export class DocumentStore {
   private documentCount = 0;
   private loadsTotal = 0;
   private closing = false;
+  private changes = 0;
 
   constructor(opts: DocumentStoreOptions) {
     this.engine = opts.engine;
@@ -177,6 +180,16 @@ export class DocumentStore {
     return this.entry(docId, false)?.doc;
   }
 
+  /**
+   * A number that differs after every change to the document as loaded (and after it is loaded
+   * again), so anything derived from it (a diff for some state vector) is valid while it stays
+   * the same. Cheaper than the state hash, which walks the whole document. Undefined when the
+   * document is not in memory.
+   */
+  changeStamp(docId: DocumentId): number | undefined {
+    return this.cache.peek(docId)?.changedAt;
+  }
+
   /** Documents stored (or being stored) on this node. */
   get size(): number {
     return this.documentCount;
@@ -197,6 +210,7 @@ export class DocumentStore {
     this.assertHealthy();
     const e = this.entry(docId, true);
     const update = captureUpdate(e.doc, () => applyOperations(e.doc, ops, 'local'));
+    e.changedAt = ++this.changes;
     const version = encodeVersion(e.doc);
     if (update === undefined) {
       await e.inFlight;
@@ -233,12 +247,14 @@ export class DocumentStore {
     try {
       Y.applyUpdate(e.doc, update, origin);
     } catch (err) {
+      e.changedAt = ++this.changes;
       e.hash = undefined;
       this.markDirty(docId);
       await this.compact(docId, e);
       validateUpdate(update, max);
       throw err;
     }
+    e.changedAt = ++this.changes;
     const version = origin === 'client' || this.versionWatchers.has(docId) ? encodeVersion(e.doc) : undefined;
     await this.persist(docId, e, update, origin, version);
     return version;
@@ -331,7 +347,7 @@ export class DocumentStore {
     doc.clientID = this.clientId;
     return {
       doc, firstSeq: 1, nextSeq: 1, storedUpdates: 0, storedBytes: 0, hash: undefined, hashRecorded: false, recorded: false, compacting: false, writing: 0,
-      inFlight: Promise.resolve(),
+      inFlight: Promise.resolve(), changedAt: ++this.changes,
     };
   }
 
