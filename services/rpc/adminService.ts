@@ -130,5 +130,6 @@ function authorityStatus(auth: AuthorityNode): AuthorityStatus {
     reachableVoters: auth.reachableVoters(),
     snapshotIndex: BigInt(auth.storage.snapshot().index),
     firstIndex: BigInt(auth.storage.firstIndex()),
+    kvLogFormat: auth.kvLogFormat,
   };
 }

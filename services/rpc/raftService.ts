@@ -1,6 +1,7 @@
 import { sendUnaryData, ServerReadableStream, ServiceError } from '@grpc/grpc-js';
 import { RaftBatch, RaftServiceServer, RaftStreamAck } from '../../proto/gen/concord/v1/raft';
 import { AuthorityNode } from '../node/authority/AuthorityNode';
+import { kvLogFormatsHeader } from '../node/authority/RaftTransport';
 import { toServiceError } from './errorTable';
 
 /**
@@ -12,6 +13,9 @@ export function raftService(auth: AuthorityNode): RaftServiceServer {
   return {
     stream: (call: ServerReadableStream<RaftBatch, RaftStreamAck>, callback: sendUnaryData<RaftStreamAck>): void => {
       let done = false;
+      // Which KV log formats the sender reads (AuthorityNode.kvLogFormat): noted per stream.
+      const from = call.metadata.get('concord-node-id')[0];
+      if (typeof from === 'string') auth.notePeerLogFormats(from, call.metadata.get(kvLogFormatsHeader).includes('protobuf'));
       const finish = (err: unknown): void => {
         if (done) return;
         done = true;

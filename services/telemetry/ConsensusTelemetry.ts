@@ -1,7 +1,7 @@
 import { BatchObservableResult, Context, context, Counter, Histogram, Span, trace } from '@opentelemetry/api';
 import { performance } from 'node:perf_hooks';
 import type { Entry, Ready } from '../core/consensus';
-import { encodeCommand, traceparentOfEntry } from '../core/kv/commandCodec';
+import { encodeCommand, KvLogFormat, traceparentOfEntry } from '../core/kv/commandCodec';
 import type { KvCommand } from '../core/kv/types';
 import {
   ATTR_NODE_ID,
@@ -98,15 +98,15 @@ export class ConsensusTelemetry {
    * A proposal of `cmd`. Only a node that believes it leads traces it: elsewhere the core refuses
    * it and the call is forwarded to the leader, whose proposal is the one that counts.
    */
-  proposal(cmd: KvCommand, leader: boolean): TracedProposal {
+  proposal(cmd: KvCommand, leader: boolean, format: KvLogFormat = 'protobuf'): TracedProposal {
     const traced = leader && tracingEnabled() && activeSampledSpanContext() !== undefined;
-    if (!traced && !(leader && metricsEnabled())) return { data: encodeCommand(cmd), refused: () => undefined, track: (_i, _t, result) => result };
+    if (!traced && !(leader && metricsEnabled())) return { data: encodeCommand(cmd, '', format), refused: () => undefined, track: (_i, _t, result) => result };
     const startedAt = performance.now();
     const span = traced
       ? tracer().startSpan(SPAN_CONSENSUS_PROPOSE, { attributes: { [ATTR_NODE_ID]: this.selfId, [ATTR_RAFT_COMMAND]: cmd.type } })
       : undefined;
     return {
-      data: encodeCommand(cmd, span === undefined ? '' : toTraceparent(span.spanContext())),
+      data: encodeCommand(cmd, span === undefined ? '' : toTraceparent(span.spanContext()), format),
       refused: (reason) => {
         if (span !== undefined) endWithError(span, reason);
       },

@@ -33,6 +33,10 @@ test('writes on any node, linearizable reads on every node', async () => {
     for (const k of kv) expect(text((await k.get('cfg/x')).kvs[0]?.value)).toBe(`v${i}`);
     expect(r.header?.revision).toBeGreaterThan(0n);
   }
+  // Every voter runs this version and said so on its consensus stream: the leader writes
+  // protobuf log entries (before hearing from them all, it writes the JSON older voters read).
+  const leader = tc.stubs[await leaderIndex()]!;
+  await eventually('the leader to write protobuf entries', async () => (await leader.status()).authority?.kvLogFormat === 'protobuf');
 });
 
 test('compare-and-set: exactly one of concurrent claims wins', async () => {

@@ -1,14 +1,27 @@
 import * as pb from '../../../proto/gen/concord/v1/kv_command';
-import { bytesReviver } from './jsonBytes';
+import { bytesReplacer, bytesReviver } from './jsonBytes';
 import { Compare, CompareResult, CompareTarget, KvCommand, RequestOp } from './types';
 
 /**
- * Log entry payload of a KV command: a `KvCommandEntry` (protobuf), with the proposal's trace
- * context in field 1 when traced. Entries written before this format are JSON (bytes as
- * base64); they begin with '{', which no protobuf encoding does, and are still read.
+ * How KV commands are written into the log: a `KvCommandEntry` (protobuf), or JSON with bytes
+ * as base64, the only format earlier versions read. Both are read; a leader writes protobuf
+ * once every other voter has shown it reads it (see AuthorityNode), so a rolling upgrade never
+ * hands an old voter an entry it cannot apply.
  */
-export function encodeCommand(cmd: KvCommand, traceparent = ''): Uint8Array {
+export type KvLogFormat = 'protobuf' | 'json';
+
+/**
+ * Log entry payload of a KV command, with the proposal's trace context at its head when traced
+ * (protobuf field 1; JSON's first key). JSON begins with '{', which no protobuf encoding does.
+ */
+export function encodeCommand(cmd: KvCommand, traceparent = '', format: KvLogFormat = 'protobuf'): Uint8Array {
+  if (format === 'json') return new TextEncoder().encode(JSON.stringify(traceparent === '' ? cmd : { traceparent, ...cmd }, bytesReplacer));
   return pb.KvCommandEntry.encode({ traceparent, command: toEntry(cmd) }).finish();
+}
+
+/** The format a leader writes: protobuf once every other voter reads it. */
+export function kvLogFormatFor(voters: readonly string[], selfId: string, readsProtobuf: ReadonlySet<string>): KvLogFormat {
+  return voters.every((id) => id === selfId || readsProtobuf.has(id)) ? 'protobuf' : 'json';
 }
 
 const jsonStart = 0x7b; // '{'
@@ -24,7 +37,7 @@ export function decodeCommand(data: Uint8Array): KvCommand {
 const traceparentLength = 55;
 /** Field 1 (length-delimited) holding exactly a traceparent. */
 const tracedPrefix = [(1 << 3) | 2, traceparentLength];
-/** The traced JSON entries of earlier versions put it first too. */
+/** Traced JSON entries put it first too. */
 const tracedJsonPrefix = new TextEncoder().encode('{"traceparent":"');
 
 /** The traceparent at the head of an entry's payload, if any (without decoding the entry). */

@@ -1,7 +1,7 @@
 import { asNodeId, RaftStatus, RawNode, Ready } from '../../core/consensus';
 import { RaftMessage } from '../../../proto/gen/concord/v1/raft';
 import { DomainError } from '../../core/errors/DomainError';
-import { decodeCommand, encodeCommand } from '../../core/kv/commandCodec';
+import { decodeCommand, encodeCommand, KvLogFormat, kvLogFormatFor } from '../../core/kv/commandCodec';
 import { KvStateMachine } from '../../core/kv/KvStateMachine';
 import { KvCommand, KvCommandResult, KvEvent } from '../../core/kv/types';
 import { StorageEngine } from '../../storage/StorageEngine';
@@ -83,6 +83,8 @@ export class AuthorityNode {
   private isLeader = false;
   private compactProposedAt = 0;
   private readonly telemetry: ConsensusTelemetry;
+  /** Voters whose consensus stream said they read protobuf log entries (see kvLogFormat). */
+  private readonly readsProtobuf = new Set<string>();
 
   constructor(private readonly opts: AuthorityOptions) {
     this.telemetry = new ConsensusTelemetry(opts.selfId);
@@ -154,6 +156,17 @@ export class AuthorityNode {
     return [...heard].sort();
   }
 
+  /** A voter's consensus stream said which KV log formats it reads (see kvLogFormat). */
+  notePeerLogFormats(peerId: string, readsProtobuf: boolean): void {
+    if (readsProtobuf) this.readsProtobuf.add(peerId);
+    else this.readsProtobuf.delete(peerId);
+  }
+
+  /** How this node writes KV commands into the log: protobuf once every other voter reads it. */
+  get kvLogFormat(): KvLogFormat {
+    return kvLogFormatFor(this.opts.voters.map((v) => v.id), this.opts.selfId, this.readsProtobuf);
+  }
+
   onRevision(listener: RevisionListener): () => void {
     this.listeners.add(listener);
     return () => this.listeners.delete(listener);
@@ -196,7 +209,7 @@ export class AuthorityNode {
     const st = this.raw.status();
     if (st.role !== 'leader') throw this.notLeader(st.leader);
     // The entry carries the proposal's trace context when traced, so every voter joins its trace.
-    const telemetry = this.telemetry.proposal(cmd, true);
+    const telemetry = this.telemetry.proposal(cmd, true, this.kvLogFormat);
     return new Promise<KvCommandResult>((resolve, reject) => {
       const queued: QueuedProposal = {
         telemetry, resolve, reject, index: undefined,
@@ -362,7 +375,7 @@ export class AuthorityNode {
 
   private expireLeases(): void {
     for (const { id, fencingToken } of this.leaseTimers.expired(Date.now())) {
-      const res = this.raw.propose([encodeCommand({ type: 'lease-expire', id, grantToken: fencingToken })]);
+      const res = this.raw.propose([encodeCommand({ type: 'lease-expire', id, grantToken: fencingToken }, '', this.kvLogFormat)]);
       if (!res.ok) this.opts.log(`authority: could not propose expiry of lease ${id}: ${res.reason}`);
     }
   }
@@ -377,7 +390,7 @@ export class AuthorityNode {
     const { revision, compactRevision } = this.sm.store;
     if (revision - compactRevision < 2 * historyRevisionsKept || this.compactProposedAt >= revision) return;
     this.compactProposedAt = revision;
-    const res = this.raw.propose([encodeCommand({ type: 'compact', revision: revision - historyRevisionsKept })]);
+    const res = this.raw.propose([encodeCommand({ type: 'compact', revision: revision - historyRevisionsKept }, '', this.kvLogFormat)]);
     if (res.ok) this.schedule();
   }
 

@@ -5,6 +5,13 @@ import { LinkFaults } from '../LinkFaults';
 import { peerChannelOptions, redialAfterMs } from '../peerChannelOptions';
 import { messageFromProto, messageToProto } from './raftCodec';
 
+/**
+ * Stream metadata naming the KV log formats this node reads ("protobuf": it also reads JSON).
+ * Versions before protobuf entries send none; a leader writes protobuf only once every other
+ * voter has sent it (AuthorityNode.kvLogFormat).
+ */
+export const kvLogFormatsHeader = 'concord-kv-log-formats';
+
 /** Messages queued per peer at most (a peer that does not drain must not grow memory). */
 export const backlogMessagesMax = 4096;
 
@@ -90,6 +97,7 @@ export class RaftTransport {
   private open(peer: PeerLinkState): ClientWritableStream<RaftBatch> {
     const md = new Metadata();
     md.set('concord-node-id', this.selfId);
+    md.set(kvLogFormatsHeader, 'protobuf');
     const call = peer.client.stream(md, () => {
       // The stream ended (peer restarted, connection lost, cancelled): the next send opens a new one.
       if (peer.call === call) {

@@ -1,7 +1,7 @@
 // KV commands as authoritative log entries: every command survives encode/decode exactly (the
 // voters apply what the leader proposed), entries written in the earlier JSON format still
 // decode, and the trace context is found at the head of either format without decoding.
-import { decodeCommand, encodeCommand, traceparentOfEntry } from '../../../services/core/kv/commandCodec';
+import { decodeCommand, encodeCommand, kvLogFormatFor, traceparentOfEntry } from '../../../services/core/kv/commandCodec';
 import { Compare, KvCommand, RequestOp } from '../../../services/core/kv/types';
 import { makePrng, Prng } from '../../sim/prng';
 
@@ -48,6 +48,28 @@ test('every kind of command decodes to exactly what was encoded, traced or not, 
       expect(traceparentOfEntry(data)).toBe(tp === '' ? undefined : tp);
     }
   }
+});
+
+test('the JSON format (what earlier versions read) round-trips every command too, trace context first', () => {
+  for (const cmd of every) {
+    for (const tp of ['', traceparent]) {
+      const data = encodeCommand(cmd, tp, 'json');
+      expect(data[0]).toBe('{'.charCodeAt(0));
+      expect(traceparentOfEntry(data)).toBe(tp === '' ? undefined : tp);
+      const decoded = decodeCommand(data) as KvCommand & { traceparent?: string };
+      expect(decoded).toEqual(tp === '' ? cmd : { traceparent: tp, ...cmd });
+    }
+  }
+});
+
+test('a leader writes protobuf only once every other voter has said it reads it', () => {
+  const voters = ['n1', 'n2', 'n3'];
+  expect(kvLogFormatFor(voters, 'n1', new Set())).toBe('json');
+  expect(kvLogFormatFor(voters, 'n1', new Set(['n2']))).toBe('json');
+  expect(kvLogFormatFor(voters, 'n1', new Set(['n2', 'n3']))).toBe('protobuf');
+  // Its own support needs no saying; a non-voter's does not count.
+  expect(kvLogFormatFor(voters, 'n1', new Set(['n2', 'n4']))).toBe('json');
+  expect(kvLogFormatFor(['n1'], 'n1', new Set())).toBe('protobuf');
 });
 
 /** An entry as versions before the protobuf format wrote it: JSON, bytes as { $bytes: base64 }. */

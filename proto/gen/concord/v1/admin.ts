@@ -104,6 +104,12 @@ export interface AuthorityStatus {
   snapshotIndex: bigint;
   /** the first entry still in the log */
   firstIndex: bigint;
+  /**
+   * How this node writes KV commands into the log when it leads: "protobuf" once every other
+   * voter has shown it reads that format, else "json" (what earlier versions read), so a
+   * rolling upgrade never hands an old voter an entry it cannot apply.
+   */
+  kvLogFormat: string;
 }
 
 export interface VoterStatus {
@@ -1036,6 +1042,7 @@ function createBaseAuthorityStatus(): AuthorityStatus {
     reachableVoters: [],
     snapshotIndex: 0n,
     firstIndex: 0n,
+    kvLogFormat: "",
   };
 }
 
@@ -1094,6 +1101,9 @@ export const AuthorityStatus: MessageFns<AuthorityStatus> = {
         throw new globalThis.Error("value provided for field message.firstIndex of type uint64 too large");
       }
       writer.uint32(88).uint64(message.firstIndex);
+    }
+    if (message.kvLogFormat !== "") {
+      writer.uint32(98).string(message.kvLogFormat);
     }
     return writer;
   },
@@ -1199,6 +1209,14 @@ export const AuthorityStatus: MessageFns<AuthorityStatus> = {
             message.firstIndex = reader.uint64() as bigint;
             continue;
           }
+          case 12: {
+            if (tag !== 98) {
+              break;
+            }
+
+            message.kvLogFormat = reader.string();
+            continue;
+          }
         }
         if ((tag & 7) === 4 || tag === 0) {
           break;
@@ -1246,6 +1264,11 @@ export const AuthorityStatus: MessageFns<AuthorityStatus> = {
         : isSet(object.first_index)
         ? BigInt(object.first_index)
         : 0n,
+      kvLogFormat: isSet(object.kvLogFormat)
+        ? globalThis.String(object.kvLogFormat)
+        : isSet(object.kv_log_format)
+        ? globalThis.String(object.kv_log_format)
+        : "",
     };
   },
 
@@ -1284,6 +1307,9 @@ export const AuthorityStatus: MessageFns<AuthorityStatus> = {
     if (message.firstIndex !== 0n) {
       obj.firstIndex = message.firstIndex.toString();
     }
+    if (message.kvLogFormat !== "") {
+      obj.kvLogFormat = message.kvLogFormat;
+    }
     return obj;
   },
 
@@ -1307,6 +1333,7 @@ export const AuthorityStatus: MessageFns<AuthorityStatus> = {
     message.firstIndex = (object.firstIndex !== undefined && object.firstIndex !== null)
       ? BigInt(object.firstIndex)
       : 0n;
+    message.kvLogFormat = object.kvLogFormat ?? "";
     return message;
   },
 };
