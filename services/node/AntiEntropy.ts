@@ -55,7 +55,7 @@ export const syncCallsInFlightMax = 2;
  */
 export const syncAnswerBytesMax = 8 << 20;
 export const pushBytesMax = 4 << 20;
-/** Diffs of an answer applied in one step (see inTurn). */
+/** Diffs (of an answer or a push) applied in one step (see inTurn). */
 export const applySliceDocsMax = 100;
 /** A differing digest node under which the peer holds at most this many documents is listed. */
 export const digestListMax = 8;
@@ -304,21 +304,16 @@ export class AntiEntropy {
         bytes.received += syncResponseSize(got);
         const pushes: SyncDoc[] = [];
         const pulled = this.pulledAt.get(peerId);
-        for (let from = 0; from < got.documents.length; from += applySliceDocsMax) {
-          await this.inTurn(() => {
-            for (const d of got.documents.slice(from, from + applySliceDocsMax)) {
-              if (d.update.length > 0) applied.push(this.store.applyUpdate(d.documentId as DocumentId, d.update, `remote:${peerId}`, 'trusted'));
-              if (leftToPeer === undefined) continue;
-              if (got.pullsBack) {
-                leftToPeer.add(d.documentId);
-                continue;
-              }
-              if ((pulled?.get(d.documentId) ?? 0) > roundStartedAtEvent) continue;
-              const diff = this.diffFor(d.documentId as DocumentId, d.stateVector);
-              if (diff !== undefined) pushes.push({ documentId: d.documentId, stateVector: new Uint8Array(), update: diff });
-            }
-          });
-        }
+        await this.applyInTurns(got.documents, `remote:${peerId}`, 'trusted', applied, (d) => {
+          if (leftToPeer === undefined) return;
+          if (got.pullsBack) {
+            leftToPeer.add(d.documentId);
+            return;
+          }
+          if ((pulled?.get(d.documentId) ?? 0) > roundStartedAtEvent) return;
+          const diff = this.diffFor(d.documentId as DocumentId, d.stateVector);
+          if (diff !== undefined) pushes.push({ documentId: d.documentId, stateVector: new Uint8Array(), update: diff });
+        });
         for (const batch of byteBatches(pushes, pushBytesMax)) {
           const push: PushDiffRequest = { nodeId: this.selfId, documents: batch };
           bytes.sent += pushDiffRequestSize(push);
@@ -391,11 +386,26 @@ export class AntiEntropy {
   async acceptPushDiff(req: PushDiffRequest): Promise<PushDiffResponse> {
     this.traffic.antiEntropyBytesReceived += pushDiffRequestSize(req);
     const applied: Promise<unknown>[] = [];
-    for (const d of req.documents) {
-      if (d.update.length > 0) applied.push(this.store.applyUpdate(parseDocumentId(d.documentId), d.update, `remote:${req.nodeId}`));
-    }
+    await this.applyInTurns(req.documents, `remote:${req.nodeId}`, 'check', applied);
     await Promise.all(applied);
     return {};
+  }
+
+  /**
+   * Applies a peer's diffs in steps of `applySliceDocsMax` documents (see inTurn), collecting
+   * their durability in `applied`; `each` runs after each document's apply, in the same step.
+   */
+  private async applyInTurns(
+    docs: readonly SyncDoc[], origin: `remote:${string}`, trust: 'check' | 'trusted', applied: Promise<unknown>[], each?: (d: SyncDoc) => void,
+  ): Promise<void> {
+    for (let from = 0; from < docs.length; from += applySliceDocsMax) {
+      await this.inTurn(() => {
+        for (const d of docs.slice(from, from + applySliceDocsMax)) {
+          if (d.update.length > 0) applied.push(this.store.applyUpdate(parseDocumentId(d.documentId), d.update, origin, trust));
+          each?.(d);
+        }
+      });
+    }
   }
 
   private stateVector(docId: string): Uint8Array {

@@ -33,6 +33,12 @@ import { observeReplication } from '../telemetry/replicationMetrics';
 const sha256 = (b: Uint8Array): Uint8Array => createHash('sha256').update(b).digest();
 
 /**
+ * Resolves after a full event-loop turn: the first immediate runs in this turn's check phase
+ * (after the sends HTTP/2 scheduled), the second after the next poll phase has read what arrived.
+ */
+const nextEventLoopTurn = (): Promise<void> => new Promise((resolve) => setImmediate(() => setImmediate(resolve)));
+
+/**
  * One Concord node process: storage, the convergent path (documents, replication,
  * anti-entropy) and the gRPC server, wired together. `start` resolves once it serves.
  */
@@ -87,7 +93,7 @@ export class ConcordNode {
         log(`anti-entropy with ${peerId}: ${String(e)}`);
       });
     };
-    const antiEntropy = new AntiEntropy(config.nodeId, store, sha256, traffic, () => new Promise<void>((resolve) => setImmediate(() => setImmediate(resolve))));
+    const antiEntropy = new AntiEntropy(config.nodeId, store, sha256, traffic, nextEventLoopTurn);
     let replicator: Replicator | undefined = undefined;
     replicator = new Replicator({
       selfId: config.nodeId,

@@ -85,9 +85,11 @@ export class AuthorityNode {
   private readonly telemetry: ConsensusTelemetry;
   /** Voters whose consensus stream said they read protobuf log entries (see kvLogFormat). */
   private readonly readsProtobuf = new Set<string>();
+  private readonly voterIds: readonly string[];
 
   constructor(private readonly opts: AuthorityOptions) {
     this.telemetry = new ConsensusTelemetry(opts.selfId);
+    this.voterIds = opts.voters.map((v) => v.id);
     const bootstrap = { voters: opts.voters.map((v) => asNodeId(v.id)), learners: [] };
     this.storage = new DurableRaftStorage(opts.engine, bootstrap);
     const snap = this.storage.snapshot();
@@ -164,7 +166,7 @@ export class AuthorityNode {
 
   /** How this node writes KV commands into the log: protobuf once every other voter reads it. */
   get kvLogFormat(): KvLogFormat {
-    return kvLogFormatFor(this.opts.voters.map((v) => v.id), this.opts.selfId, this.readsProtobuf);
+    return kvLogFormatFor(this.voterIds, this.opts.selfId, this.readsProtobuf);
   }
 
   onRevision(listener: RevisionListener): () => void {
