@@ -7,6 +7,13 @@ export interface Target {
   /** undefined when it could not be measured (a reference skipped, a scenario not run). */
   readonly met: boolean | undefined;
   readonly note?: string;
+  /**
+   * The same ratio for a bare grpc-js echo with the same client (scenario 5), where it bounds
+   * what any server on this transport can reach, e.g. "<= 1.40x"; undefined where it does not.
+   */
+  readonly bound?: string;
+  /** The goal lies beyond that bound: no server answering over grpc-js could meet it here. */
+  readonly beyondBound?: boolean;
   /** A number the issue asks to report, without a goal: shown as a line under the targets table. */
   readonly reportOnly?: boolean;
 }

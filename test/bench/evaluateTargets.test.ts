@@ -1,0 +1,63 @@
+import { evaluateTargets } from './evaluateTargets';
+import { formatResults, ResultsDoc } from './formatResults';
+import { Measurement } from './Measurement';
+import { Target } from './Target';
+
+// The targets table from made-up medians: each ratio, and the grpc-js bound where the echo rows
+// bound a target (so a goal beyond what the transport allows is reported as such).
+
+const row = (scenario: string, system: string, workload: string, clients: number, median: Record<string, number>): Measurement =>
+  ({ scenario, system, workload, clients, rounds: [median], median });
+
+const echoRows = [
+  row('echo', 'grpc-js echo', 'unary 256 B, 1 server process', 64, { opsPerSec: 5_000, p50Ms: 10 }),
+  row('echo', 'grpc-js echo', 'unary 256 B, 3 server processes', 64, { opsPerSec: 6_000, p50Ms: 9 }),
+  row('echo', 'grpc-js echo', 'unary 256 B, 1 server process', 1, { opsPerSec: 2_000, p50Ms: 0.5 }),
+];
+const systemRows = [
+  row('authoritative', 'concord', 'put', 64, { opsPerSec: 3_000, p50Ms: 20 }),
+  row('authoritative', 'etcd', 'put', 64, { opsPerSec: 4_000, p50Ms: 15 }),
+  row('authoritative', 'concord', 'put', 1, { opsPerSec: 400, p50Ms: 2 }),
+  row('authoritative', 'etcd', 'put', 1, { opsPerSec: 900, p50Ms: 1 }),
+  row('convergent', 'concord', 'apply LOCAL', 64, { opsPerSec: 2_500, p50Ms: 20, p99Ms: 60 }),
+  row('convergent', 'concord', 'apply ALL', 64, { opsPerSec: 2_400, p50Ms: 22, p99Ms: 50 }),
+];
+
+const byTarget = (targets: readonly Target[], prefix: string): Target => {
+  const t = targets.find((x) => x.target.startsWith(prefix));
+  if (t === undefined) throw new Error(`no target starting with ${prefix}`);
+  return t;
+};
+
+describe('evaluateTargets', () => {
+  it('computes each ratio and the grpc-js echo bound of the targets the transport limits', () => {
+    const targets = evaluateTargets([...echoRows, ...systemRows]);
+    expect(byTarget(targets, 'authoritative put, 64 clients')).toMatchObject({ measured: '0.75x', met: false, bound: '<= 1.25x', beyondBound: true });
+    expect(byTarget(targets, 'authoritative put, sequential')).toMatchObject({ measured: '2.00x', met: false, bound: '>= 0.50x', beyondBound: false });
+    expect(byTarget(targets, 'convergent LOCAL, 64 clients / etcd')).toMatchObject({ measured: '0.63x', met: false, bound: '<= 1.50x', beyondBound: true });
+    expect(byTarget(targets, 'convergent LOCAL / grpc-js echo')).toMatchObject({ measured: '0.42x', met: false });
+    expect(byTarget(targets, 'convergent LOCAL / grpc-js echo').bound).toBeUndefined();
+    expect(byTarget(targets, 'convergent ALL p99')).toMatchObject({ measured: '0.83x', met: true });
+  });
+
+  it('gives no bound without the echo rows, and no scale note when the scale scenario did not run', () => {
+    const targets = evaluateTargets(systemRows);
+    expect(byTarget(targets, 'authoritative put, 64 clients').bound).toBeUndefined();
+    expect(byTarget(targets, 'authoritative put, 64 clients').beyondBound).toBeUndefined();
+    expect(byTarget(targets, '1M small documents on one node: RSS')).toMatchObject({ measured: '–', met: undefined });
+    expect(byTarget(targets, '1M small documents on one node: RSS').note).toBeUndefined();
+  });
+
+  it('says in the Markdown table when a goal lies beyond the bound', () => {
+    const measurements = [...echoRows, ...systemRows];
+    const doc: ResultsDoc = {
+      startedAt: '2026-01-01T00:00:00.000Z', durationS: 1, command: 'npm run bench', options: {},
+      machine: { host: 'test', os: 'Linux', cpus: 2, cpuModel: 'test', memoryGiB: 1, loadAverage: [0, 0, 0], node: 'v20', commit: 'abc', dirty: false, packages: {} },
+      versions: {}, notes: [], targets: evaluateTargets(measurements), measurements,
+    };
+    const md = formatResults(doc);
+    expect(md).toContain('| target | measured | goal | grpc-js bound | status |');
+    expect(md).toMatch(/\| authoritative put, 64 clients: Concord \/ etcd throughput \| 0\.75x \| >= 1\.5x \| <= 1\.25x \| \*\*missed\*\*, beyond the grpc-js bound \(/);
+    expect(md).toMatch(/\| authoritative put, sequential: Concord \/ etcd p50 latency \| 2\.00x \| <= 1x \| >= 0\.50x \| \*\*missed\*\* \(/);
+  });
+});
