@@ -140,7 +140,7 @@ export class ConcordNode {
       { definition: PeerServiceService, implementation: peerService(documents, {
         faults, clusterId: config.clusterId, incarnation, log,
         onPeerHello: (peerId) => linkTo(peerId)?.redialNow(),
-        owedTo: (peerId) => linkTo(peerId)?.owedList() ?? { documents: [], complete: false },
+        owedTo: (peerId) => linkTo(peerId)?.owedList(),
       }), name: 'concord.v1.PeerService' },
       {
         definition: AdminServiceService,

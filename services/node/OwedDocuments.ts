@@ -9,6 +9,9 @@ export interface OwedList {
   readonly complete: boolean;
 }
 
+/** A side that names nothing (a list of unknown completeness). */
+export const nothingOwed: OwedList = { documents: [], complete: false };
+
 /** One anti-entropy round's share of the owed documents (see `OwedDocuments.plan`). */
 export interface RoundPlan {
   /** Pull exactly `documents` (the peer's list) instead of comparing digests. */
@@ -98,7 +101,7 @@ export class OwedDocuments {
       documents.add(id);
       bytes += id.length;
     }
-    if (documents.size > owedDocumentsMax || bytes > owedIdBytesMax) return { documents: [], complete: false };
+    if (documents.size > owedDocumentsMax || bytes > owedIdBytesMax) return nothingOwed;
     return { documents: [...documents], complete: this.complete };
   }
 

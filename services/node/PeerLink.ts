@@ -5,7 +5,7 @@ import { LinkFaults } from './LinkFaults';
 import { OwedDocuments, OwedList, RoundPlan } from './OwedDocuments';
 import { onceThisTurn } from './onceThisTurn';
 import { SeqQueue } from './SeqQueue';
-import { connectionUp, peerChannelOptions, redialAfterMs } from './peerChannelOptions';
+import { connectionUp, nodeIdHeader, peerChannelOptions, redialAfterMs } from './peerChannelOptions';
 import { OutboundTrace } from '../telemetry/replicationTelemetry';
 
 export interface PeerLinkOptions {
@@ -221,7 +221,7 @@ export class PeerLink {
   private connect(): void {
     if (this.stopped || this.stream !== undefined || this.opts.faults.isCut(this.opts.peerId)) return;
     const md = new Metadata();
-    md.set('concord-node-id', this.opts.selfId);
+    md.set(nodeIdHeader, this.opts.selfId);
     // Reconnecting after a long silence: a fresh client, because the old one may sit on a dial
     // whose SYN was dropped during the cut and that the kernel retries only seconds later.
     // Unless its connection is still up (see connectionUp).

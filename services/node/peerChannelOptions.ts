@@ -27,6 +27,9 @@ export const peerChannelOptions: ChannelOptions = {
   'grpc.enable_channelz': 0,
 };
 
+/** Metadata naming the sending node on every node-to-node call and stream. */
+export const nodeIdHeader = 'concord-node-id';
+
 /** A peer not heard from for this long gets a new client (a new socket) on the next attempt. */
 export const redialAfterMs = 2000;
 

@@ -7,7 +7,8 @@ import { LinkFaults } from '../node/LinkFaults';
 import { unary } from './handlers';
 import { ServerUnaryCall, status } from '@grpc/grpc-js';
 import { traceReplicationApply } from '../telemetry/replicationTelemetry';
-import { OwedList } from '../node/OwedDocuments';
+import { nothingOwed, OwedList } from '../node/OwedDocuments';
+import { nodeIdHeader } from '../node/peerChannelOptions';
 
 export interface PeerServiceOptions {
   readonly faults: LinkFaults;
@@ -17,7 +18,7 @@ export interface PeerServiceOptions {
   /** A peer opened its replication stream to this node (it is up, and reaches us). */
   readonly onPeerHello?: (peerId: string) => void;
   /** What this node owes a peer (named in the hello it answers that peer with). */
-  readonly owedTo?: (peerId: string) => OwedList;
+  readonly owedTo?: (peerId: string) => OwedList | undefined;
 }
 
 /** The receiving side of replication and anti-entropy. */
@@ -62,7 +63,7 @@ export function peerService(node: DocumentNode, opts: PeerServiceOptions): PeerS
               return;
             }
             {
-              const owed = opts.owedTo?.(peerId) ?? { documents: [], complete: false };
+              const owed = opts.owedTo?.(peerId) ?? nothingOwed;
               reply({ body: { $case: 'hello', value: { nodeId: node.nodeId, clusterId: opts.clusterId, incarnation: opts.incarnation, owedDocuments: [...owed.documents], owedComplete: owed.complete } } });
             }
             opts.onPeerHello?.(peerId);
@@ -122,6 +123,6 @@ export function peerService(node: DocumentNode, opts: PeerServiceOptions): PeerS
 
 /** Unary peer calls name their sender in metadata; a cut link refuses them. */
 function refuseIfCut<Req, Res>(call: ServerUnaryCall<Req, Res>, faults: LinkFaults): void {
-  const from = call.metadata.get('concord-node-id')[0];
+  const from = call.metadata.get(nodeIdHeader)[0];
   if (typeof from === 'string' && faults.isCut(from)) throw new DomainError('unavailable', `link to ${from} is cut`);
 }

@@ -2,6 +2,7 @@ import { sendUnaryData, ServerReadableStream, ServiceError } from '@grpc/grpc-js
 import { RaftBatch, RaftServiceServer, RaftStreamAck } from '../../proto/gen/concord/v1/raft';
 import { AuthorityNode } from '../node/authority/AuthorityNode';
 import { kvLogFormatsHeader } from '../node/authority/RaftTransport';
+import { nodeIdHeader } from '../node/peerChannelOptions';
 import { toServiceError } from './errorTable';
 
 /**
@@ -14,7 +15,7 @@ export function raftService(auth: AuthorityNode): RaftServiceServer {
     stream: (call: ServerReadableStream<RaftBatch, RaftStreamAck>, callback: sendUnaryData<RaftStreamAck>): void => {
       let done = false;
       // Which KV log formats the sender reads (AuthorityNode.kvLogFormat): noted per stream.
-      const from = call.metadata.get('concord-node-id')[0];
+      const from = call.metadata.get(nodeIdHeader)[0];
       if (typeof from === 'string') auth.notePeerLogFormats(from, call.metadata.get(kvLogFormatsHeader).includes('protobuf'));
       const finish = (err: unknown): void => {
         if (done) return;

@@ -2,7 +2,7 @@ import { ClientWritableStream, credentials, Metadata } from '@grpc/grpc-js';
 import { Message } from '../../core/consensus';
 import { RaftBatch, RaftMessage, RaftServiceClient } from '../../../proto/gen/concord/v1/raft';
 import { LinkFaults } from '../LinkFaults';
-import { peerChannelOptions, redialAfterMs } from '../peerChannelOptions';
+import { nodeIdHeader, peerChannelOptions, redialAfterMs } from '../peerChannelOptions';
 import { messageFromProto, messageToProto } from './raftCodec';
 
 /**
@@ -96,7 +96,7 @@ export class RaftTransport {
 
   private open(peer: PeerLinkState): ClientWritableStream<RaftBatch> {
     const md = new Metadata();
-    md.set('concord-node-id', this.selfId);
+    md.set(nodeIdHeader, this.selfId);
     md.set(kvLogFormatsHeader, 'protobuf');
     const call = peer.client.stream(md, () => {
       // The stream ended (peer restarted, connection lost, cancelled): the next send opens a new one.
