@@ -1,6 +1,7 @@
 import { sendUnaryData, ServerReadableStream, ServiceError } from '@grpc/grpc-js';
 import { RaftBatch, RaftServiceServer, RaftStreamAck } from '../../proto/gen/concord/v1/raft';
 import { AuthorityNode } from '../node/authority/AuthorityNode';
+import { RaftBatchAssembler } from '../node/authority/RaftBatchAssembler';
 import { kvLogFormatsHeader } from '../node/authority/RaftTransport';
 import { nodeIdHeader } from '../node/peerChannelOptions';
 import { toServiceError } from './errorTable';
@@ -8,7 +9,8 @@ import { toServiceError } from './errorTable';
 /**
  * Receives consensus messages from the other voters, one long-lived stream per sender, and
  * steps each batch into the core as it arrives. A malformed batch ends the stream with
- * INVALID_ARGUMENT (the sender opens a new one on its next send).
+ * INVALID_ARGUMENT (the sender opens a new one on its next send). A batch larger than one
+ * gRPC message (a snapshot of a large state) arrives as fragments and is reassembled first.
  */
 export function raftService(auth: AuthorityNode): RaftServiceServer {
   return {
@@ -23,10 +25,13 @@ export function raftService(auth: AuthorityNode): RaftServiceServer {
         if (err === undefined) callback(null, {});
         else callback(toServiceError(err) as ServiceError);
       };
-      call.on('data', (batch: RaftBatch) => {
+      // Batches over one message's limit arrive in fragments (see fragmentRaftBatch).
+      const assembler = new RaftBatchAssembler();
+      call.on('data', (part: RaftBatch) => {
         if (done) return;
         try {
-          auth.receive(batch.from, batch.clusterId, batch.messages);
+          const batch = assembler.push(part);
+          if (batch !== undefined) auth.receive(batch.from, batch.clusterId, batch.messages);
         } catch (err) {
           finish(err);
         }

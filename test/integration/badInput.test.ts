@@ -4,7 +4,7 @@
 import { credentials, ServiceError, status } from '@grpc/grpc-js';
 import * as Y from 'yjs';
 import { AckLevel, Operation } from '../../proto/gen/concord/v1/documents';
-import { RaftMessage, RaftMessageType, RaftServiceClient } from '../../proto/gen/concord/v1/raft';
+import { RaftBatch, RaftMessage, RaftMessageType, RaftServiceClient } from '../../proto/gen/concord/v1/raft';
 import { codeOf, NodeStubs } from './nodeStubs';
 import { startTestCluster, TestCluster } from './startTestCluster';
 
@@ -110,11 +110,27 @@ test('a malformed consensus batch ends the voter stream with INVALID_ARGUMENT', 
   try {
     const ended = new Promise<ServiceError | null>((resolve) => {
       const call = client.stream((err) => resolve(err));
-      call.write({ from: 'n9', clusterId: 'any', messages: [{ ...RaftMessage.fromPartial({ from: 'n9', to: 'n1' }), type: 99 as RaftMessageType }] });
+      call.write(RaftBatch.fromPartial({ from: 'n9', clusterId: 'any', messages: [{ ...RaftMessage.fromPartial({ from: 'n9', to: 'n1' }), type: 99 as RaftMessageType }] }));
     });
     const err = await ended;
     expect(err?.code).toBe(status.INVALID_ARGUMENT);
     expect(err?.details).toMatch(/malformed raft message type/);
+  } finally {
+    client.close();
+  }
+});
+
+test('consensus batch fragments that do not reassemble into a batch end the stream with INVALID_ARGUMENT', async () => {
+  const client = new RaftServiceClient(tc.cluster.nodes[0]!.address, credentials.createInsecure());
+  try {
+    const ended = new Promise<ServiceError | null>((resolve) => {
+      const call = client.stream((err) => resolve(err));
+      call.write(RaftBatch.fromPartial({ fragment: Buffer.from([0x1a, 0xff, 0xff]) }));
+      call.write(RaftBatch.fromPartial({ fragment: Buffer.from([0xff, 0x0f]), fragmentLast: true }));
+    });
+    const err = await ended;
+    expect(err?.code).toBe(status.INVALID_ARGUMENT);
+    expect(err?.details).toMatch(/fragmented batch does not decode/);
   } finally {
     client.close();
   }

@@ -3,7 +3,10 @@ import { Message } from '../../core/consensus';
 import { RaftBatch, RaftMessage, RaftServiceClient } from '../../../proto/gen/concord/v1/raft';
 import { LinkFaults } from '../LinkFaults';
 import { nodeIdHeader, peerChannelOptions, redialAfterMs } from '../peerChannelOptions';
+import { fragmentRaftBatch, messageBytesBound } from './fragmentRaftBatch';
 import { messageFromProto, messageToProto } from './raftCodec';
+
+const emptyBytes = new Uint8Array(0);
 
 /**
  * Stream metadata naming the KV log formats this node reads ("protobuf": it also reads JSON).
@@ -74,17 +77,23 @@ export class RaftTransport {
 
   private flush(id: string, peer: PeerLinkState): void {
     if (this.closed || peer.blocked || peer.backlog.length === 0 || this.faults.isCut(id)) return;
-    const batch: RaftBatch = { from: this.selfId, clusterId: this.clusterId, messages: peer.backlog.map(messageToProto) };
+    let bound = 0;
+    for (const m of peer.backlog) bound += messageBytesBound(m);
+    const batch: RaftBatch = { from: this.selfId, clusterId: this.clusterId, messages: peer.backlog.map(messageToProto), fragment: emptyBytes, fragmentLast: false };
     peer.backlog = [];
+    // A batch over one gRPC message's limit (a large snapshot) goes as fragments, in order.
+    const parts = fragmentRaftBatch(batch, bound);
     const delayMs = this.faults.get(id).delayMs;
-    if (delayMs > 0) setTimeout(() => this.write(id, peer, batch), delayMs);
-    else this.write(id, peer, batch);
+    if (delayMs > 0) setTimeout(() => this.write(id, peer, parts), delayMs);
+    else this.write(id, peer, parts);
   }
 
-  private write(id: string, peer: PeerLinkState, batch: RaftBatch): void {
+  private write(id: string, peer: PeerLinkState, parts: readonly RaftBatch[]): void {
     if (this.closed || this.faults.isCut(id)) return;
     const call = peer.call ?? this.open(peer);
-    if (!call.write(batch)) {
+    let room = true;
+    for (const part of parts) room = call.write(part);
+    if (!room) {
       peer.blocked = true;
       call.once('drain', () => {
         if (peer.call !== call) return;

@@ -226,6 +226,14 @@ export interface RaftBatch {
   from: string;
   clusterId: string;
   messages: RaftMessage[];
+  /**
+   * A batch too large for one gRPC message (a snapshot of a large state, entries near the
+   * request limit) travels as consecutive fragments on the same stream. A fragment carries the
+   * next part of the whole batch's encoding and nothing else; the last one sets fragment_last.
+   * The receiver reassembles the parts, then decodes and steps the whole batch.
+   */
+  fragment: Uint8Array;
+  fragmentLast: boolean;
 }
 
 export interface RaftStreamAck {
@@ -1053,7 +1061,7 @@ export const RaftMessage: MessageFns<RaftMessage> = {
 };
 
 function createBaseRaftBatch(): RaftBatch {
-  return { from: "", clusterId: "", messages: [] };
+  return { from: "", clusterId: "", messages: [], fragment: new Uint8Array(0), fragmentLast: false };
 }
 
 export const RaftBatch: MessageFns<RaftBatch> = {
@@ -1066,6 +1074,12 @@ export const RaftBatch: MessageFns<RaftBatch> = {
     }
     for (const v of message.messages) {
       RaftMessage.encode(v!, writer.uint32(26).fork()).join();
+    }
+    if (message.fragment.length !== 0) {
+      writer.uint32(34).bytes(message.fragment);
+    }
+    if (message.fragmentLast !== false) {
+      writer.uint32(40).bool(message.fragmentLast);
     }
     return writer;
   },
@@ -1107,6 +1121,22 @@ export const RaftBatch: MessageFns<RaftBatch> = {
             message.messages.push(RaftMessage.decode(reader, reader.uint32()));
             continue;
           }
+          case 4: {
+            if (tag !== 34) {
+              break;
+            }
+
+            message.fragment = reader.bytes();
+            continue;
+          }
+          case 5: {
+            if (tag !== 40) {
+              break;
+            }
+
+            message.fragmentLast = reader.bool();
+            continue;
+          }
         }
         if ((tag & 7) === 4 || tag === 0) {
           break;
@@ -1130,6 +1160,12 @@ export const RaftBatch: MessageFns<RaftBatch> = {
       messages: globalThis.Array.isArray(object?.messages)
         ? object.messages.map((e: any) => RaftMessage.fromJSON(e))
         : [],
+      fragment: isSet(object.fragment) ? bytesFromBase64(object.fragment) : new Uint8Array(0),
+      fragmentLast: isSet(object.fragmentLast)
+        ? globalThis.Boolean(object.fragmentLast)
+        : isSet(object.fragment_last)
+        ? globalThis.Boolean(object.fragment_last)
+        : false,
     };
   },
 
@@ -1144,6 +1180,12 @@ export const RaftBatch: MessageFns<RaftBatch> = {
     if (message.messages?.length) {
       obj.messages = message.messages.map((e) => RaftMessage.toJSON(e));
     }
+    if (message.fragment.length !== 0) {
+      obj.fragment = base64FromBytes(message.fragment);
+    }
+    if (message.fragmentLast !== false) {
+      obj.fragmentLast = message.fragmentLast;
+    }
     return obj;
   },
 
@@ -1155,6 +1197,8 @@ export const RaftBatch: MessageFns<RaftBatch> = {
     message.from = object.from ?? "";
     message.clusterId = object.clusterId ?? "";
     message.messages = object.messages?.map((e) => RaftMessage.fromPartial(e)) || [];
+    message.fragment = object.fragment ?? new Uint8Array(0);
+    message.fragmentLast = object.fragmentLast ?? false;
     return message;
   },
 };
