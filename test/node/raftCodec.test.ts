@@ -5,9 +5,9 @@ import * as path from 'node:path';
 import { asNodeId, Entry, Message } from '../../services/core/consensus';
 import { DomainError } from '../../services/core/errors/DomainError';
 import { DurableRaftStorage } from '../../services/node/authority/DurableRaftStorage';
-import { entryFromProto, entryToProto, messageFromProto, messageToProto } from '../../services/node/authority/raftCodec';
+import { entryFromProto, entryToProto, messageFromProto, messageToProto, snapshotToProto } from '../../services/node/authority/raftCodec';
 import { LmdbEngine } from '../../services/storage/LmdbEngine';
-import { RaftEntry, RaftMessage, RaftMessageType } from '../../proto/gen/concord/v1/raft';
+import { RaftEntry, RaftMessage, RaftMessageType, RaftSnapshot } from '../../proto/gen/concord/v1/raft';
 import { RaftSim } from '../sim/raft/RaftSim';
 
 const n1 = asNodeId('n1');
@@ -111,6 +111,26 @@ describe('durable raft storage (LMDB)', () => {
       // The stored commit trails the snapshot (commit-only changes are not synced): it is lifted.
       expect(s.initialState().commit).toBe(2);
     });
+  });
+
+  test('a snapshot stored by an earlier version (data inside the record) is read; a new one keeps its data apart', async () => {
+    const engine = LmdbEngine.open(dir);
+    const old = { index: 4, term: 2, voters: [n1, n2], learners: [], data: bytes(7, 7, 7) };
+    await engine.write([{ type: 'put', key: 'r:snap', value: RaftSnapshot.encode(snapshotToProto(old)).finish() }]);
+    await engine.close();
+    await reopen(async (s) => {
+      expect(s.snapshot()).toEqual(old);
+      await s.persist(undefined, [entry(5, 2), entry(6, 2)], { term: 2, vote: n1, commit: 6 });
+      await s.snapshotAndCompact(6, { voters: [n1, n2], learners: [] }, bytes(1, 2, 3, 4), 5);
+    });
+    await reopen((s) => expect(s.snapshot()).toEqual({ index: 6, term: 2, voters: [n1, n2], learners: [], data: bytes(1, 2, 3, 4) }));
+    const again = LmdbEngine.open(dir);
+    try {
+      expect(RaftSnapshot.decode(again.get('r:snap')!).data).toHaveLength(0);
+      expect(again.get('r:snapdata')).toEqual(bytes(1, 2, 3, 4));
+    } finally {
+      await again.close();
+    }
   });
 
   test('a hard state that only moves the commit index is not written (etcd MustSync)', async () => {

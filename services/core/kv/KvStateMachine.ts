@@ -1,5 +1,5 @@
 import { DomainError, invalidArgument } from '../errors/DomainError';
-import { decodeKvState, encodeKvState } from './kvStateCodec';
+import { decodeKvState, encodeKvState, KvStateParts } from './kvStateCodec';
 import { MvccStore } from './MvccStore';
 import { Compare, KeyValue, KvCommand, KvCommandResult, RequestOp, ResponseOp } from './types';
 
@@ -169,13 +169,21 @@ export class KvStateMachine {
   }
 
   snapshot(): Uint8Array {
-    return encodeKvState({
+    return encodeKvState(this.snapshotParts());
+  }
+
+  /**
+   * The state of this moment, to encode later while commands keep applying (see
+   * MvccStore.dump and encodeKvStateInParts): O(keys + leases + kept events) references.
+   */
+  snapshotParts(): KvStateParts {
+    return {
       store: this.store.dump(),
       leases: [...this.leases.values()].map((l) => ({ ...l, keys: [...l.keys] })),
       lastLeaseId: this.lastLeaseId,
       lastFencingToken: this.lastFencingToken,
       appliedIndex: this.appliedIndex,
-    });
+    };
   }
 
   static restore(bytes: Uint8Array): KvStateMachine {

@@ -172,12 +172,19 @@ export class MvccStore {
   /**
    * Everything, for a snapshot. Events are not copied: each names the key whose version at
    * its revision it reports (restore finds the version, and the previous one as prevKv).
+   *
+   * The dump stays the state of this moment while the store changes on: versions are never
+   * changed in place, a key's version list only grows at its end (compaction makes new lists),
+   * so each key is dumped as its list and the count of versions it has now. So a snapshot is
+   * taken at once in O(keys) and encoded later, in parts (see encodeKvStateInParts).
    */
   dump(): MvccDump {
+    const history: HistoryRef[] = [];
+    for (const [key, versions] of this.history) history.push([key, versions, versions.length]);
     return {
       revision: this.revision,
       compactRevision: this.compactRevision,
-      history: [...this.history],
+      history,
       eventKeys: this.events.map((e) => ({ revision: e.revision, keys: e.events.map((ev) => ev.kv.key) })),
     };
   }
@@ -186,7 +193,7 @@ export class MvccStore {
     const s = new MvccStore();
     s.revision = d.revision;
     s.compactRevision = d.compactRevision;
-    for (const [k, v] of d.history) s.history.set(k, v);
+    for (const [k, v, count] of d.history) s.history.set(k, v.slice(0, count));
     s.sortedKeys = [...s.history.keys()].sort();
     for (const { revision, keys } of d.eventKeys) {
       const seen = new Map<string, number>();
@@ -206,10 +213,13 @@ export class MvccStore {
   }
 }
 
+/** A key, its version list, and how many of the list's versions belong to the dump (see dump). */
+export type HistoryRef = readonly [key: string, versions: readonly Version[], count: number];
+
 export interface MvccDump {
   readonly revision: number;
   readonly compactRevision: number;
-  readonly history: readonly (readonly [string, Version[]])[];
+  readonly history: readonly HistoryRef[];
   /** Per kept revision, the keys of its events in order. */
   readonly eventKeys: readonly { readonly revision: number; readonly keys: readonly string[] }[];
 }

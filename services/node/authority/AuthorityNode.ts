@@ -1,10 +1,12 @@
-import { asNodeId, RaftStatus, RawNode, Ready } from '../../core/consensus';
+import { asNodeId, ClusterConfig, RaftStatus, RawNode, Ready } from '../../core/consensus';
 import { RaftMessage } from '../../../proto/gen/concord/v1/raft';
 import { DomainError } from '../../core/errors/DomainError';
 import { decodeCommand, encodeCommand, KvLogFormat, kvLogFormatFor } from '../../core/kv/commandCodec';
+import { encodeKvStateInParts } from '../../core/kv/kvStateCodec';
 import { KvStateMachine } from '../../core/kv/KvStateMachine';
 import { KvCommand, KvCommandResult, KvEvent } from '../../core/kv/types';
 import { StorageEngine } from '../../storage/StorageEngine';
+import { collectInTurns } from '../collectInTurns';
 import { LinkFaults } from '../LinkFaults';
 import { DurableRaftStorage } from './DurableRaftStorage';
 import { LeaseTimers } from './LeaseTimers';
@@ -82,6 +84,12 @@ export class AuthorityNode {
   private stopped = false;
   private isLeader = false;
   private compactProposedAt = 0;
+  /** Bytes of entries applied since the last snapshot was started or installed. */
+  private entryBytesSinceSnapshot = 0;
+  /** A local snapshot is being encoded (see maybeSnapshot). */
+  private snapshotting = false;
+  /** A local snapshot encoded and waiting for the loop to write it. */
+  private encodedSnapshot: { readonly index: number; readonly config: ClusterConfig; readonly data: Uint8Array } | undefined;
   private readonly telemetry: ConsensusTelemetry;
   /** Voters whose consensus stream said they read protobuf log entries (see kvLogFormat). */
   private readonly readsProtobuf = new Set<string>();
@@ -312,6 +320,7 @@ export class AuthorityNode {
         this.again = false;
         this.flushProposals();
         while (this.raw.hasReady() && !this.stopped) await this.handle(this.raw.ready());
+        if (this.encodedSnapshot !== undefined && !this.stopped) await this.writeEncodedSnapshot();
       } while (this.again && !this.stopped);
     } finally {
       this.looping = false;
@@ -331,6 +340,7 @@ export class AuthorityNode {
     if (!early) this.transport.send(rd.messages);
     if (rd.snapshot !== undefined && rd.snapshot.index > this.sm.appliedIndex && rd.snapshot.data.length > 0) {
       this.sm = KvStateMachine.restore(rd.snapshot.data);
+      this.entryBytesSinceSnapshot = 0;
     }
     for (const e of rd.committedEntries) traced.apply(e, () => this.applyEntry(e.index, e.term, e.kind, e.data));
     for (const rs of rd.readStates) {
@@ -343,10 +353,11 @@ export class AuthorityNode {
     if (this.isLeader && !wasLeader) this.leaseTimers.resetAll(this.sm.leaseIds(), Date.now());
     if (!this.isLeader) this.leaseTimers.clear();
     this.raw.advance(rd);
-    await this.maybeSnapshot();
+    this.maybeSnapshot();
   }
 
   private applyEntry(index: number, term: number, kind: string, data: Uint8Array): void {
+    this.entryBytesSinceSnapshot += data.byteLength;
     const before = this.sm.store.revision;
     let result: KvCommandResult | DomainError | undefined;
     if (kind === 'normal' && data.length > 0) result = this.sm.apply(index, decodeCommand(data));
@@ -399,11 +410,46 @@ export class AuthorityNode {
     if (res.ok) this.schedule();
   }
 
-  private async maybeSnapshot(): Promise<void> {
-    const applied = this.sm.appliedIndex;
-    if (applied - this.storage.snapshot().index < this.opts.snapshotEveryEntries) return;
+  /**
+   * Snapshots the state machine once `snapshotEveryEntries` entries and as many bytes as the
+   * last snapshot have applied since it, without stopping the loop: the state is captured at
+   * once (MvccStore.dump) and encoded a part per turn while commands keep applying; the loop
+   * then writes it (see writeEncodedSnapshot). Encoding a 200,000-key state at once held the
+   * event loop for a second, long enough for followers to miss the leader's heartbeats.
+   */
+  private maybeSnapshot(): void {
+    const index = this.sm.appliedIndex;
+    const last = this.storage.snapshot();
+    if (this.snapshotting || index - last.index < this.opts.snapshotEveryEntries) return;
+    // Amortized, like Redis's log rewrite at 100% growth: not before the log since the last
+    // snapshot holds as many bytes as that snapshot, so encoding a large state costs a bounded
+    // share of the writes, and replaying the log at restart costs no more than loading it.
+    if (this.entryBytesSinceSnapshot < last.data.byteLength) return;
+    this.snapshotting = true;
+    this.entryBytesSinceSnapshot = 0;
+    const config = this.raw.status().config;
+    collectInTurns(encodeKvStateInParts(this.sm.snapshotParts()), () => this.stopped).then(
+      (data) => {
+        this.snapshotting = false;
+        if (data === undefined) return;
+        this.encodedSnapshot = { index, config, data };
+        this.schedule();
+      },
+      (err: unknown) => {
+        this.snapshotting = false;
+        this.opts.log(`authority: encoding the snapshot at ${index} failed: ${String(err)}`);
+      },
+    );
+  }
+
+  /** Records the encoded snapshot and compacts the log behind it (keeping a catch-up tail). */
+  private async writeEncodedSnapshot(): Promise<void> {
+    const snap = this.encodedSnapshot;
+    if (snap === undefined) return;
+    this.encodedSnapshot = undefined;
     // Keep a tail of entries so a follower that is slightly behind catches up without a snapshot.
     const tail = Math.min(catchUpTailEntries, this.opts.snapshotEveryEntries);
-    await this.storage.snapshotAndCompact(applied, this.raw.status().config, this.sm.snapshot(), applied - tail);
+    // A snapshot installed from the leader meanwhile supersedes this one (storage skips it).
+    await this.storage.snapshotAndCompact(snap.index, snap.config, snap.data, snap.index - tail);
   }
 }

@@ -15,10 +15,20 @@ import { entryFromProto, entryToProto, hardStateFromProto, hardStateToProto, sna
 const entryPrefix = 'r:e:';
 const hardStateKey = 'r:hs';
 const snapshotKey = 'r:snap';
+/**
+ * The snapshot's data, apart from its metadata (`snapshotKey`), so storing a large snapshot
+ * does not copy its bytes into an encoding first. Earlier versions kept the data inside the
+ * metadata record; a record with data and no data key is read as before.
+ */
+const snapshotDataKey = 'r:snapdata';
 
 const entryKey = (index: number): string => `${entryPrefix}${index.toString(16).padStart(12, '0')}`;
 const encodeEntry = (e: Entry): Uint8Array => RaftEntry.encode(entryToProto(e)).finish();
-const encodeSnapshot = (s: Snapshot): Uint8Array => RaftSnapshot.encode(snapshotToProto(s)).finish();
+/** The snapshot's record: its metadata, and its data under snapshotDataKey. */
+const snapshotOps = (s: Snapshot): WriteOp[] => [
+  { type: 'put', key: snapshotKey, value: RaftSnapshot.encode(snapshotToProto({ ...s, data: new Uint8Array(0) })).finish() },
+  { type: 'put', key: snapshotDataKey, value: s.data },
+];
 const encodeHardState = (h: HardState): Uint8Array => RaftHardState.encode(hardStateToProto(h)).finish();
 
 /**
@@ -32,7 +42,11 @@ export class DurableRaftStorage implements RaftStorage {
   constructor(private readonly engine: StorageEngine, bootstrap: ClusterConfig) {
     this.mirror = new MemoryRaftStorage(bootstrap);
     const snap = engine.get(snapshotKey);
-    if (snap !== undefined) this.mirror.applySnapshot(snapshotFromProto(RaftSnapshot.decode(snap)));
+    if (snap !== undefined) {
+      const stored = snapshotFromProto(RaftSnapshot.decode(snap));
+      const data = engine.get(snapshotDataKey);
+      this.mirror.applySnapshot(data === undefined || stored.data.byteLength > 0 ? stored : { ...stored, data: data.slice() });
+    }
     const entries: Entry[] = [];
     for (const { value } of engine.range({ gte: entryPrefix, lt: `${entryPrefix}\uffff` })) entries.push(entryFromProto(RaftEntry.decode(value)));
     const first = this.mirror.firstIndex();
@@ -75,7 +89,7 @@ export class DurableRaftStorage implements RaftStorage {
   async persist(snapshot: Snapshot | undefined, entries: readonly Entry[], hardState: HardState | undefined): Promise<void> {
     const ops: WriteOp[] = [];
     if (snapshot !== undefined) {
-      ops.push({ type: 'put', key: snapshotKey, value: encodeSnapshot(snapshot) });
+      ops.push(...snapshotOps(snapshot));
       for (let i = this.mirror.firstIndex(); i <= Math.min(this.mirror.lastIndex(), snapshot.index); i++) ops.push({ type: 'del', key: entryKey(i) });
     }
     const firstNew = entries[0];
@@ -98,7 +112,7 @@ export class DurableRaftStorage implements RaftStorage {
   /** Records the state machine's snapshot at `index` and drops log entries up to `compactTo`. */
   async snapshotAndCompact(index: number, config: ClusterConfig, data: Uint8Array, compactTo: number): Promise<void> {
     if (this.mirror.createSnapshot(index, config, data) !== 'ok') return;
-    const ops: WriteOp[] = [{ type: 'put', key: snapshotKey, value: encodeSnapshot(this.mirror.snapshot()) }];
+    const ops: WriteOp[] = snapshotOps(this.mirror.snapshot());
     const from = this.mirror.firstIndex();
     const to = Math.min(compactTo, index);
     for (let i = from; i <= to; i++) ops.push({ type: 'del', key: entryKey(i) });
