@@ -5,6 +5,7 @@
 import { DomainError } from '../../../services/core/errors/DomainError';
 import { decodeCommand, encodeCommand } from '../../../services/core/kv/commandCodec';
 import { KvStateMachine } from '../../../services/core/kv/KvStateMachine';
+import { Version } from '../../../services/core/kv/MvccStore';
 import { encodeKvStateInParts } from '../../../services/core/kv/kvStateCodec';
 import { KvCommand, KvCommandResult, RangeQuery, RequestOp } from '../../../services/core/kv/types';
 import { makePrng } from '../../sim/prng';
@@ -172,5 +173,41 @@ test('a snapshot captured at a moment and encoded in parts later is the state of
     const where = `seed ${seed} (replay: this test loops over seeds 1..20)`;
     expect([where, KvStateMachine.restore(later).snapshot()]).toEqual([where, KvStateMachine.restore(atOnce).snapshot()]);
     expect([where, Buffer.from(later).equals(Buffer.from(atOnce))]).toEqual([where, true]);
+  }
+});
+
+test('compaction keeps exactly what a full scan of every key would keep, after restores too (seeded)', () => {
+  type Hist = [string, Version[]][];
+  const histOf = (m: KvStateMachine): Hist => m.store.dump().history.map(([k, v, n]) => [k, v.slice(0, n)]);
+  // The reference: every key visited, versions no read at >= revision can see dropped.
+  const fullScan = (h: Hist, revision: number): Hist => h.flatMap(([k, versions]): Hist => {
+    let from = 0;
+    versions.forEach((v, i) => { if (v.kv.modRevision <= revision) from = i; });
+    let kept = versions.slice(from);
+    if (kept[0]?.deleted === true && kept[0].kv.modRevision <= revision) kept = kept.slice(1);
+    return kept.length === 0 ? [] : [[k, kept]];
+  });
+  for (let seed = 1; seed <= 20; seed++) {
+    const p = makePrng(seed);
+    let sm = new KvStateMachine();
+    const key = (): string => `k${p.int(30)}`;
+    const where = `seed ${seed} (replay: this test loops over seeds 1..20)`;
+    for (let i = 0; i < 400; i++) {
+      const r = p.next();
+      if (r < 0.05) {
+        sm = KvStateMachine.restore(sm.snapshot());
+        continue;
+      }
+      if (r < 0.15 && sm.store.revision > sm.store.compactRevision) {
+        const revision = sm.store.compactRevision + 1 + p.int(sm.store.revision - sm.store.compactRevision);
+        const want = fullScan(histOf(sm), revision);
+        sm.apply(sm.appliedIndex + 1, { type: 'compact', revision });
+        expect([where, i, histOf(sm)]).toEqual([where, i, want]);
+        continue;
+      }
+      const cmd: KvCommand = r < 0.7 ? { type: 'put', key: key(), value: b(`v${i}`), lease: 0, prevKv: false }
+        : { type: 'delete', key: key(), rangeEnd: p.chance(0.2) ? `k${p.int(30)}` : '', prevKv: false };
+      sm.apply(sm.appliedIndex + 1, cmd);
+    }
   }
 });
