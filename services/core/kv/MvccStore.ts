@@ -1,3 +1,4 @@
+import BTree from 'sorted-btree';
 import { DomainError } from '../errors/DomainError';
 import { KeyValue, KvEvent, RangeQuery, RangeResult } from './types';
 
@@ -15,7 +16,8 @@ export class MvccStore {
   revision = 0;
   compactRevision = 0;
   private readonly history = new Map<string, Version[]>();
-  private sortedKeys: string[] = [];
+  /** Every key with history, in order (a B+ tree: inserting a key is O(log n), not a move of all). */
+  private keyIndex = new BTree<string, undefined>(undefined, compareKeys);
   /**
    * Keys compaction may change: those with more than one version (a tombstone always follows
    * a live version). A key with one version keeps it through any compaction, so compaction
@@ -160,9 +162,7 @@ export class MvccStore {
       if (this.history.has(key)) yield key;
       return;
     }
-    let i = lowerBound(this.sortedKeys, key);
-    for (; i < this.sortedKeys.length; i++) {
-      const k = this.sortedKeys[i] as string;
+    for (const k of this.keyIndex.keys(key)) {
       if (rangeEnd !== '\u0000' && k >= rangeEnd) return;
       yield k;
     }
@@ -178,12 +178,11 @@ export class MvccStore {
   }
 
   private insertKey(key: string): void {
-    this.sortedKeys.splice(lowerBound(this.sortedKeys, key), 0, key);
+    this.keyIndex.set(key, undefined);
   }
 
   private removeKey(key: string): void {
-    const i = lowerBound(this.sortedKeys, key);
-    if (this.sortedKeys[i] === key) this.sortedKeys.splice(i, 1);
+    this.keyIndex.delete(key);
   }
 
   /**
@@ -215,7 +214,7 @@ export class MvccStore {
       s.history.set(k, versions);
       if (versions.length > 1) s.compactable.add(k);
     }
-    s.sortedKeys = [...s.history.keys()].sort();
+    s.keyIndex = new BTree<string, undefined>([...s.history.keys()].map((k): [string, undefined] => [k, undefined]), compareKeys);
     for (const { revision, keys } of d.eventKeys) {
       const seen = new Map<string, number>();
       const events = keys.map((key): KvEvent => {
@@ -257,13 +256,7 @@ function firstAtRevision(versions: readonly Version[], revision: number): number
   return lo;
 }
 
-function lowerBound(arr: readonly string[], key: string): number {
-  let lo = 0;
-  let hi = arr.length;
-  while (lo < hi) {
-    const mid = (lo + hi) >> 1;
-    if ((arr[mid] as string) < key) lo = mid + 1;
-    else hi = mid;
-  }
-  return lo;
+/** Keys in UTF-16 code unit order (as `<` compares strings). */
+function compareKeys(a: string, b: string): number {
+  return a < b ? -1 : a > b ? 1 : 0;
 }

@@ -211,3 +211,30 @@ test('compaction keeps exactly what a full scan of every key would keep, after r
     }
   }
 });
+
+test('ranges list exactly the live keys in [key, range_end), in order, as keys come and go (seeded)', () => {
+  const alphabet = ['a', 'b', 'z', '/', '0', '\u00e9', '\u4e2d', '\ud83d\ude00'];
+  for (let seed = 1; seed <= 10; seed++) {
+    const p = makePrng(seed);
+    const sm = new KvStateMachine();
+    const live = new Set<string>();
+    const word = (): string => Array.from({ length: 1 + p.int(3) }, () => alphabet[p.int(alphabet.length)]).join('');
+    const where = `seed ${seed} (replay: this test loops over seeds 1..10)`;
+    for (let i = 0; i < 600; i++) {
+      const r = p.next();
+      const k = word();
+      if (r < 0.6) {
+        run(sm, { type: 'put', key: k, value: b('v'), lease: 0, prevKv: false });
+        live.add(k);
+      } else if (r < 0.8) {
+        run(sm, { type: 'delete', key: k, rangeEnd: '', prevKv: false });
+        live.delete(k);
+      } else if (r < 0.85 && sm.store.revision > sm.store.compactRevision) {
+        run(sm, { type: 'compact', revision: sm.store.revision });
+      }
+      const [lo, hi] = [word(), p.chance(0.2) ? '\u0000' : word()];
+      const want = [...live].filter((x) => x >= lo && (hi === '\u0000' || x < hi)).sort((x, y) => (x < y ? -1 : x > y ? 1 : 0));
+      expect([where, i, sm.store.range(q(lo, { rangeEnd: hi })).kvs.map((kv) => kv.key)]).toEqual([where, i, want]);
+    }
+  }
+});
