@@ -1,6 +1,8 @@
 import { open, RootDatabase } from 'lmdb';
 import { RangeOptions, StorageEngine, StorageEntry, WriteOp } from './StorageEngine';
 
+const noBytes = new Uint8Array(0);
+
 /**
  * The embedded engine: LMDB through lmdb-js. Why LMDB: a crash-safe B+tree (copy-on-write, no
  * recovery step), synchronous reads from a memory map, and asynchronous writes that lmdb-js
@@ -33,6 +35,10 @@ export class LmdbEngine implements StorageEngine {
   }
 
   *range(opts: RangeOptions): Iterable<StorageEntry> {
+    if (opts.keysOnly === true) {
+      for (const key of this.db.getKeys({ start: opts.gte, end: opts.lt, limit: opts.limit })) yield { key, value: noBytes };
+      return;
+    }
     const it = this.db.getRange({ start: opts.gte, end: opts.lt, limit: opts.limit });
     for (const { key, value } of it) {
       // lmdb-js reuses its read buffer between entries: copy before handing the bytes out.

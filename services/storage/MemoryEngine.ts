@@ -1,5 +1,7 @@
 import { RangeOptions, StorageEngine, StorageEntry, WriteOp } from './StorageEngine';
 
+const noBytes = new Uint8Array(0);
+
 /**
  * In-memory engine for simulations and fast tests. `crash()` models a process crash: writes
  * still in flight are lost, resolved ones survive (they were "fsynced").
@@ -20,7 +22,7 @@ export class MemoryEngine implements StorageEngine {
     for (let i = 0; i < keys.length && i < limit; i++) {
       const key = keys[i] as string;
       const value = this.data.get(key);
-      if (value !== undefined) yield { key, value };
+      if (value !== undefined) yield { key, value: opts.keysOnly === true ? noBytes : value };
     }
   }
 

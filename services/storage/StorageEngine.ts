@@ -23,6 +23,8 @@ export interface RangeOptions {
   readonly gte: string;
   readonly lt: string;
   readonly limit?: number;
+  /** Only the keys are wanted: an engine may leave values empty instead of reading them. */
+  readonly keysOnly?: boolean;
 }
 
 export interface StorageEntry {

@@ -35,6 +35,9 @@ export function storageEngineContract(
         expect(got).toEqual(['u:a\u00000001', 'u:a\u00000010', 'u:b\u00000001', 'u:b\u00000002']);
         const limited = [...engine.range({ gte: 'u:b', lt: prefixEnd('u:b'), limit: 1 })];
         expect(limited.map((e) => text(e.value))).toEqual(['u:b\u00000001']);
+        // Keys only: the same keys in the same order (values may be left empty).
+        expect([...engine.range({ gte: 'u:', lt: prefixEnd('u:'), keysOnly: true })].map((e) => e.key)).toEqual(got);
+        expect([...engine.range({ gte: 'u:b', lt: prefixEnd('u:b'), limit: 1, keysOnly: true })].map((e) => e.key)).toEqual(['u:b\u00000001']);
       } finally {
         await cleanup();
       }

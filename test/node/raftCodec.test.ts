@@ -4,7 +4,7 @@ import * as os from 'node:os';
 import * as path from 'node:path';
 import { asNodeId, Entry, Message } from '../../services/core/consensus';
 import { DomainError } from '../../services/core/errors/DomainError';
-import { DurableRaftStorage } from '../../services/node/authority/DurableRaftStorage';
+import { DurableRaftStorage, snapshotChunkBytes } from '../../services/node/authority/DurableRaftStorage';
 import { entryFromProto, entryToProto, messageFromProto, messageToProto, snapshotToProto } from '../../services/node/authority/raftCodec';
 import { LmdbEngine } from '../../services/storage/LmdbEngine';
 import { RaftEntry, RaftMessage, RaftMessageType, RaftSnapshot } from '../../proto/gen/concord/v1/raft';
@@ -127,7 +127,31 @@ describe('durable raft storage (LMDB)', () => {
     const again = LmdbEngine.open(dir);
     try {
       expect(RaftSnapshot.decode(again.get('r:snap')!).data).toHaveLength(0);
-      expect(again.get('r:snapdata')).toEqual(bytes(1, 2, 3, 4));
+      expect([...again.range({ gte: 'r:snapdata:', lt: 'r:snapdata;' })].map((c) => [c.key, c.value])).toEqual([['r:snapdata:000000000006:00000000', bytes(1, 2, 3, 4)]]);
+    } finally {
+      await again.close();
+    }
+  });
+
+  test('snapshot data in several chunks, stored ahead of its record, survives a restart; chunks of other snapshots go', async () => {
+    // Seeded bytes over two and a bit chunks, so a misplaced chunk changes the data.
+    const big = new Uint8Array(2 * snapshotChunkBytes + 12345);
+    for (let i = 0, x = 17; i < big.length; i++) big[i] = (x = (x * 1103515245 + 12345) >>> 0) >>> 24;
+    await reopen(async (s) => {
+      await s.persist(undefined, [entry(1, 1), entry(2, 1), entry(3, 1)], { term: 1, vote: n1, commit: 3 });
+      // Chunks of a snapshot whose record never came (a crash before it, say).
+      await s.storeSnapshotData(2, bytes(9, 9));
+      await s.storeSnapshotData(3, big);
+      await s.snapshotAndCompact(3, { voters: [n1, n2], learners: [] }, big, 2, true);
+    });
+    await reopen((s) => {
+      expect(s.snapshot().index).toBe(3);
+      expect(Buffer.from(s.snapshot().data).equals(Buffer.from(big))).toBe(true);
+    });
+    const again = LmdbEngine.open(dir);
+    try {
+      const keys = [...again.range({ gte: 'r:snapdata:', lt: 'r:snapdata;', keysOnly: true })].map((c) => c.key);
+      expect(keys).toEqual(['00000000', '00000001', '00000002'].map((i) => `r:snapdata:000000000003:${i}`));
     } finally {
       await again.close();
     }

@@ -413,14 +413,14 @@ export class AuthorityNode {
   /**
    * Snapshots the state machine once `snapshotEveryEntries` entries and as many bytes as the
    * last snapshot have applied since it, without stopping the loop: the state is captured at
-   * once (MvccStore.dump) and encoded a part per turn while commands keep applying; the loop
-   * then writes it (see writeEncodedSnapshot). Encoding a 200,000-key state at once held the
+   * once (MvccStore.dump) and encoded a part per turn while commands keep applying, its data
+   * stored a chunk per write; the loop then writes its record (see writeEncodedSnapshot). Encoding a 200,000-key state at once held the
    * event loop for a second, long enough for followers to miss the leader's heartbeats.
    */
   private maybeSnapshot(): void {
     const index = this.sm.appliedIndex;
     const last = this.storage.snapshot();
-    if (this.snapshotting || index - last.index < this.opts.snapshotEveryEntries) return;
+    if (this.snapshotting || this.encodedSnapshot !== undefined || index - last.index < this.opts.snapshotEveryEntries) return;
     // Amortized, like Redis's log rewrite at 100% growth: not before the log since the last
     // snapshot holds as many bytes as that snapshot, so encoding a large state costs a bounded
     // share of the writes, and replaying the log at restart costs no more than loading it.
@@ -428,16 +428,22 @@ export class AuthorityNode {
     this.snapshotting = true;
     this.entryBytesSinceSnapshot = 0;
     const config = this.raw.status().config;
-    collectInTurns(encodeKvStateInParts(this.sm.snapshotParts()), () => this.stopped).then(
-      (data) => {
+    const encodeAndStore = async (): Promise<void> => {
+      const data = await collectInTurns(encodeKvStateInParts(this.sm.snapshotParts()), () => this.stopped);
+      if (data === undefined) return;
+      // The data goes to disk a chunk per write, outside the loop; the loop writes the record.
+      await this.storage.storeSnapshotData(index, data);
+      this.encodedSnapshot = { index, config, data };
+      this.schedule();
+    };
+    encodeAndStore().then(
+      () => {
         this.snapshotting = false;
-        if (data === undefined) return;
-        this.encodedSnapshot = { index, config, data };
-        this.schedule();
       },
       (err: unknown) => {
-        this.snapshotting = false;
-        this.opts.log(`authority: encoding the snapshot at ${index} failed: ${String(err)}`);
+        // As in the loop: a failed write is never retried, so stop taking part.
+        this.opts.log(`authority: taking the snapshot at ${index} failed, stopping consensus: ${String(err)}`);
+        this.stop();
       },
     );
   }
@@ -450,6 +456,6 @@ export class AuthorityNode {
     // Keep a tail of entries so a follower that is slightly behind catches up without a snapshot.
     const tail = Math.min(catchUpTailEntries, this.opts.snapshotEveryEntries);
     // A snapshot installed from the leader meanwhile supersedes this one (storage skips it).
-    await this.storage.snapshotAndCompact(snap.index, snap.config, snap.data, snap.index - tail);
+    await this.storage.snapshotAndCompact(snap.index, snap.config, snap.data, snap.index - tail, true);
   }
 }

@@ -16,19 +16,29 @@ const entryPrefix = 'r:e:';
 const hardStateKey = 'r:hs';
 const snapshotKey = 'r:snap';
 /**
- * The snapshot's data, apart from its metadata (`snapshotKey`), so storing a large snapshot
- * does not copy its bytes into an encoding first. Earlier versions kept the data inside the
- * metadata record; a record with data and no data key is read as before.
+ * The snapshot's data, apart from its metadata record (`snapshotKey`), in chunks keyed by the
+ * snapshot's index: a large snapshot is then never copied into one encoding, and can be stored
+ * a chunk per write ahead of its record (storeSnapshotData), so the log's own writes are not
+ * held up behind it. Earlier versions kept the data inside the record; such a record is read.
  */
-const snapshotDataKey = 'r:snapdata';
+const chunkPrefix = 'r:snapdata:';
+/** Bytes of snapshot data per chunk. */
+export const snapshotChunkBytes = 4 << 20;
 
-const entryKey = (index: number): string => `${entryPrefix}${index.toString(16).padStart(12, '0')}`;
+const hex = (n: number, width: number): string => n.toString(16).padStart(width, '0');
+const entryKey = (index: number): string => `${entryPrefix}${hex(index, 12)}`;
+const chunkKeyPrefix = (index: number): string => `${chunkPrefix}${hex(index, 12)}:`;
 const encodeEntry = (e: Entry): Uint8Array => RaftEntry.encode(entryToProto(e)).finish();
-/** The snapshot's record: its metadata, and its data under snapshotDataKey. */
-const snapshotOps = (s: Snapshot): WriteOp[] => [
-  { type: 'put', key: snapshotKey, value: RaftSnapshot.encode(snapshotToProto({ ...s, data: new Uint8Array(0) })).finish() },
-  { type: 'put', key: snapshotDataKey, value: s.data },
-];
+const recordOp = (s: Snapshot): WriteOp => ({ type: 'put', key: snapshotKey, value: RaftSnapshot.encode(snapshotToProto({ ...s, data: new Uint8Array(0) })).finish() });
+
+/** The data's chunks as puts (subarrays: nothing is copied here). */
+function chunkOps(index: number, data: Uint8Array): WriteOp[] {
+  const ops: WriteOp[] = [];
+  for (let at = 0, i = 0; at < data.byteLength; at += snapshotChunkBytes, i++) {
+    ops.push({ type: 'put', key: `${chunkKeyPrefix(index)}${hex(i, 8)}`, value: data.subarray(at, Math.min(at + snapshotChunkBytes, data.byteLength)) });
+  }
+  return ops;
+}
 const encodeHardState = (h: HardState): Uint8Array => RaftHardState.encode(hardStateToProto(h)).finish();
 
 /**
@@ -44,8 +54,12 @@ export class DurableRaftStorage implements RaftStorage {
     const snap = engine.get(snapshotKey);
     if (snap !== undefined) {
       const stored = snapshotFromProto(RaftSnapshot.decode(snap));
-      const data = engine.get(snapshotDataKey);
-      this.mirror.applySnapshot(data === undefined || stored.data.byteLength > 0 ? stored : { ...stored, data: data.slice() });
+      if (stored.data.byteLength > 0) this.mirror.applySnapshot(stored);
+      else {
+        const prefix = chunkKeyPrefix(stored.index);
+        const chunks = [...engine.range({ gte: prefix, lt: `${prefix}\uffff` })].map((c) => c.value);
+        this.mirror.applySnapshot({ ...stored, data: Buffer.concat(chunks) });
+      }
     }
     const entries: Entry[] = [];
     for (const { value } of engine.range({ gte: entryPrefix, lt: `${entryPrefix}\uffff` })) entries.push(entryFromProto(RaftEntry.decode(value)));
@@ -89,7 +103,7 @@ export class DurableRaftStorage implements RaftStorage {
   async persist(snapshot: Snapshot | undefined, entries: readonly Entry[], hardState: HardState | undefined): Promise<void> {
     const ops: WriteOp[] = [];
     if (snapshot !== undefined) {
-      ops.push(...snapshotOps(snapshot));
+      ops.push(...chunkOps(snapshot.index, snapshot.data), recordOp(snapshot), ...this.otherChunks(snapshot.index));
       for (let i = this.mirror.firstIndex(); i <= Math.min(this.mirror.lastIndex(), snapshot.index); i++) ops.push({ type: 'del', key: entryKey(i) });
     }
     const firstNew = entries[0];
@@ -109,14 +123,38 @@ export class DurableRaftStorage implements RaftStorage {
     if (hardState !== undefined) this.mirror.setHardState(hardState);
   }
 
-  /** Records the state machine's snapshot at `index` and drops log entries up to `compactTo`. */
-  async snapshotAndCompact(index: number, config: ClusterConfig, data: Uint8Array, compactTo: number): Promise<void> {
+  /**
+   * Stores a snapshot's data ahead of its record, one chunk per write, so other writes (the
+   * log's) commit between the chunks instead of after all of them; snapshotAndCompact with
+   * `dataStored` then writes only the record. Chunks whose record never follows (a crash, a
+   * newer snapshot installed meanwhile) are deleted with the next snapshot.
+   */
+  async storeSnapshotData(index: number, data: Uint8Array): Promise<void> {
+    for (const op of chunkOps(index, data)) await this.engine.write([op]);
+  }
+
+  /**
+   * Records the state machine's snapshot at `index` and drops log entries up to `compactTo`;
+   * `dataStored` when storeSnapshotData already wrote its data.
+   */
+  async snapshotAndCompact(index: number, config: ClusterConfig, data: Uint8Array, compactTo: number, dataStored = false): Promise<void> {
     if (this.mirror.createSnapshot(index, config, data) !== 'ok') return;
-    const ops: WriteOp[] = snapshotOps(this.mirror.snapshot());
+    const ops: WriteOp[] = dataStored ? [] : chunkOps(index, data);
+    ops.push(recordOp(this.mirror.snapshot()), ...this.otherChunks(index));
     const from = this.mirror.firstIndex();
     const to = Math.min(compactTo, index);
     for (let i = from; i <= to; i++) ops.push({ type: 'del', key: entryKey(i) });
     await this.engine.write(ops);
     this.mirror.compact(to);
+  }
+
+  /** Deletes of every stored snapshot chunk but those of the snapshot at `index`. */
+  private otherChunks(index: number): WriteOp[] {
+    const keep = chunkKeyPrefix(index);
+    const ops: WriteOp[] = [];
+    for (const { key } of this.engine.range({ gte: chunkPrefix, lt: `${chunkPrefix}\uffff`, keysOnly: true })) {
+      if (!key.startsWith(keep)) ops.push({ type: 'del', key });
+    }
+    return ops;
   }
 }
