@@ -2,7 +2,7 @@ import { ClientWritableStream, credentials, Metadata } from '@grpc/grpc-js';
 import { Message } from '../../core/consensus';
 import { RaftBatch, RaftMessage, RaftServiceClient } from '../../../proto/gen/concord/v1/raft';
 import { LinkFaults } from '../LinkFaults';
-import { nodeIdHeader, peerChannelOptions, redialAfterMs } from '../peerChannelOptions';
+import { connectionUp, nodeIdHeader, peerChannelOptions, redialAfterMs } from '../peerChannelOptions';
 import { fragmentRaftBatch, messageBytesBound } from './fragmentRaftBatch';
 import { messageFromProto, messageToProto } from './raftCodec';
 
@@ -125,11 +125,14 @@ export class RaftTransport {
   /**
    * A peer silent for a while gets a new client: the old one may be stuck on a dial whose SYN
    * a cut dropped (the kernel retries it only seconds later), and writes would queue behind it.
+   * Unless its connection is up (see connectionUp): a cut above the transport leaves it up, and
+   * a new client would pay a TCP and HTTP/2 handshake after the heal.
    */
   private redialIfStuck(id: string, peer: PeerLinkState): void {
     const now = Date.now();
     if (this.faults.isCut(id)) return;
     if (now - (this.lastHeard.get(id) ?? 0) < redialAfterMs || now - peer.dialedAt < redialAfterMs) return;
+    if (connectionUp(peer.client)) return;
     peer.call?.cancel();
     peer.client.close();
     peer.client = this.dial(peer.address);
@@ -151,6 +154,11 @@ export class RaftTransport {
 
   private heard(peer: string): void {
     this.lastHeard.set(peer, Date.now());
+  }
+
+  /** The client this transport uses for `peerId` now (whether a redial happened). */
+  clientOf(peerId: string): RaftServiceClient | undefined {
+    return this.peers.get(peerId)?.client;
   }
 
   /** Voters (this one included) heard from within `withinMs`. */
