@@ -15,11 +15,11 @@ export interface NodeConfig {
   /** Consensus clock: one tick every raftTickMs; elections after electionTimeoutTicks..2x. */
   readonly raftTickMs: number;
   readonly electionTimeoutTicks: number;
-  /** The state machine is snapshotted (and the log compacted) every this many applied entries (default 10,000). */
+  /** The state machine is snapshotted (and the log compacted) every this many applied entries (default 10,000; see AuthorityNode.maybeSnapshot). */
   readonly raftSnapshotEntries?: number;
   /** Credential guarding the admin calls that change the cluster (fault injection). */
   readonly adminToken: string | undefined;
-  /** Documents kept loaded in memory; the rest load from storage on first use (default 10,000). */
+  /** Documents kept loaded in memory; the rest load from storage on first use (default 10,000; see AuthorityNode.maybeSnapshot). */
   readonly cacheDocumentsMax?: number;
 }
 

@@ -48,6 +48,9 @@ interface QueuedProposal {
   readonly timer: NodeJS.Timeout;
 }
 
+/** Entry bytes since the last snapshot that call for one even before `snapshotEveryEntries`. */
+export const snapshotEveryBytes = 64 << 20;
+
 /** Log entries kept behind a snapshot, so a follower slightly behind catches up from the log. */
 const catchUpTailEntries = 1000;
 
@@ -411,16 +414,20 @@ export class AuthorityNode {
   }
 
   /**
-   * Snapshots the state machine once `snapshotEveryEntries` entries and as many bytes as the
-   * last snapshot have applied since it, without stopping the loop: the state is captured at
-   * once (MvccStore.dump) and encoded a part per turn while commands keep applying, its data
-   * stored a chunk per write; the loop then writes its record (see writeEncodedSnapshot). Encoding a 200,000-key state at once held the
-   * event loop for a second, long enough for followers to miss the leader's heartbeats.
+   * Snapshots the state machine once `snapshotEveryEntries` entries (or `snapshotEveryBytes`)
+   * and as many bytes as the last snapshot have applied since it, without stopping the loop:
+   * the state is captured at once (MvccStore.dump) and encoded a part per turn while commands
+   * keep applying, its data stored a chunk per write; the loop then writes its record (see
+   * writeEncodedSnapshot). Encoding a 200,000-key state at once held the event loop for a
+   * second, long enough for followers to miss the leader's heartbeats.
    */
   private maybeSnapshot(): void {
     const index = this.sm.appliedIndex;
     const last = this.storage.snapshot();
-    if (this.snapshotting || this.encodedSnapshot !== undefined || index - last.index < this.opts.snapshotEveryEntries) return;
+    if (this.snapshotting || this.encodedSnapshot !== undefined) return;
+    // Due after `snapshotEveryEntries` entries, or `snapshotEveryBytes` of them (large values),
+    // so the log held in memory and replayed at restart stays bounded.
+    if (index - last.index < this.opts.snapshotEveryEntries && this.entryBytesSinceSnapshot < snapshotEveryBytes) return;
     // Amortized, like Redis's log rewrite at 100% growth: not before the log since the last
     // snapshot holds as many bytes as that snapshot, so encoding a large state costs a bounded
     // share of the writes, and replaying the log at restart costs no more than loading it.
