@@ -2,7 +2,7 @@ import { sendUnaryData, ServerReadableStream, ServiceError } from '@grpc/grpc-js
 import { RaftBatch, RaftServiceServer, RaftStreamAck } from '../../proto/gen/concord/v1/raft';
 import { AuthorityNode } from '../node/authority/AuthorityNode';
 import { RaftBatchAssembler } from '../node/authority/RaftBatchAssembler';
-import { kvLogFormatsHeader } from '../node/authority/RaftTransport';
+import { batchFragmentsHeader, kvLogFormatsHeader } from '../node/authority/RaftTransport';
 import { nodeIdHeader } from '../node/peerChannelOptions';
 import { toServiceError } from './errorTable';
 
@@ -16,9 +16,13 @@ export function raftService(auth: AuthorityNode): RaftServiceServer {
   return {
     stream: (call: ServerReadableStream<RaftBatch, RaftStreamAck>, callback: sendUnaryData<RaftStreamAck>): void => {
       let done = false;
-      // Which KV log formats the sender reads (AuthorityNode.kvLogFormat): noted per stream.
+      // Which KV log formats the sender reads (AuthorityNode.kvLogFormat) and whether it
+      // reassembles fragmented batches (RaftTransport): noted per stream.
       const from = call.metadata.get(nodeIdHeader)[0];
-      if (typeof from === 'string') auth.notePeerLogFormats(from, call.metadata.get(kvLogFormatsHeader).includes('protobuf'));
+      if (typeof from === 'string') {
+        auth.notePeerLogFormats(from, call.metadata.get(kvLogFormatsHeader).includes('protobuf'));
+        auth.transport.notePeerReadsFragments(from, call.metadata.get(batchFragmentsHeader).includes('yes'));
+      }
       const finish = (err: unknown): void => {
         if (done) return;
         done = true;

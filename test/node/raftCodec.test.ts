@@ -152,6 +152,9 @@ describe('durable raft storage (LMDB)', () => {
     try {
       const keys = [...again.range({ gte: 'r:snapdata:', lt: 'r:snapdata;', keysOnly: true })].map((c) => c.key);
       expect(keys).toEqual(['00000000', '00000001', '00000002'].map((i) => `r:snapdata:000000000003:${i}`));
+      // A lost chunk is refused at start rather than loaded as a smaller state.
+      await again.write([{ type: 'del', key: 'r:snapdata:000000000003:00000001' }]);
+      expect(() => new DurableRaftStorage(again, { voters: [n1, n2], learners: [] })).toThrow(/incomplete: its chunks hold 4206649 of 8400953 bytes/);
     } finally {
       await again.close();
     }

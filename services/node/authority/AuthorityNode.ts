@@ -435,11 +435,14 @@ export class AuthorityNode {
     this.snapshotting = true;
     this.entryBytesSinceSnapshot = 0;
     const config = this.raw.status().config;
+    const sm = this.sm;
+    // A stop, or a snapshot from the leader replacing the state meanwhile, makes this one moot.
+    const moot = (): boolean => this.stopped || this.sm !== sm;
     const encodeAndStore = async (): Promise<void> => {
-      const data = await collectInTurns(encodeKvStateInParts(this.sm.snapshotParts()), () => this.stopped);
+      const data = await collectInTurns(encodeKvStateInParts(sm.snapshotParts()), moot);
       if (data === undefined) return;
       // The data goes to disk a chunk per write, outside the loop; the loop writes the record.
-      await this.storage.storeSnapshotData(index, data);
+      if (!(await this.storage.storeSnapshotData(index, data, moot))) return;
       this.encodedSnapshot = { index, config, data };
       this.schedule();
     };
@@ -448,6 +451,7 @@ export class AuthorityNode {
         this.snapshotting = false;
       },
       (err: unknown) => {
+        if (this.stopped) return; // the engine closes after a stop: nothing failed
         // As in the loop: a failed write is never retried, so stop taking part.
         this.opts.log(`authority: taking the snapshot at ${index} failed, stopping consensus: ${String(err)}`);
         this.stop();

@@ -29,7 +29,11 @@ const hex = (n: number, width: number): string => n.toString(16).padStart(width,
 const entryKey = (index: number): string => `${entryPrefix}${hex(index, 12)}`;
 const chunkKeyPrefix = (index: number): string => `${chunkPrefix}${hex(index, 12)}:`;
 const encodeEntry = (e: Entry): Uint8Array => RaftEntry.encode(entryToProto(e)).finish();
-const recordOp = (s: Snapshot): WriteOp => ({ type: 'put', key: snapshotKey, value: RaftSnapshot.encode(snapshotToProto({ ...s, data: new Uint8Array(0) })).finish() });
+const recordOp = (s: Snapshot): WriteOp => ({
+  type: 'put',
+  key: snapshotKey,
+  value: RaftSnapshot.encode({ ...snapshotToProto({ ...s, data: new Uint8Array(0) }), dataBytes: BigInt(s.data.byteLength) }).finish(),
+});
 
 /** The data's chunks as puts (subarrays: nothing is copied here). */
 function chunkOps(index: number, data: Uint8Array): WriteOp[] {
@@ -53,12 +57,17 @@ export class DurableRaftStorage implements RaftStorage {
     this.mirror = new MemoryRaftStorage(bootstrap);
     const snap = engine.get(snapshotKey);
     if (snap !== undefined) {
-      const stored = snapshotFromProto(RaftSnapshot.decode(snap));
+      const record = RaftSnapshot.decode(snap);
+      const stored = snapshotFromProto(record);
       if (stored.data.byteLength > 0) this.mirror.applySnapshot(stored);
       else {
         const prefix = chunkKeyPrefix(stored.index);
-        const chunks = [...engine.range({ gte: prefix, lt: `${prefix}\uffff` })].map((c) => c.value);
-        this.mirror.applySnapshot({ ...stored, data: Buffer.concat(chunks) });
+        const data = Buffer.concat([...engine.range({ gte: prefix, lt: `${prefix}\uffff` })].map((c) => c.value));
+        // Starting from a partial state would serve wrong data as if it were everything applied.
+        if (BigInt(data.byteLength) !== record.dataBytes) {
+          throw new Error(`stored snapshot at ${stored.index} is incomplete: its chunks hold ${data.byteLength} of ${record.dataBytes} bytes`);
+        }
+        this.mirror.applySnapshot({ ...stored, data });
       }
     }
     const entries: Entry[] = [];
@@ -127,10 +136,15 @@ export class DurableRaftStorage implements RaftStorage {
    * Stores a snapshot's data ahead of its record, one chunk per write, so other writes (the
    * log's) commit between the chunks instead of after all of them; snapshotAndCompact with
    * `dataStored` then writes only the record. Chunks whose record never follows (a crash, a
-   * newer snapshot installed meanwhile) are deleted with the next snapshot.
+   * newer snapshot installed meanwhile, `abandon()` turning true: then false) are deleted with
+   * the next snapshot.
    */
-  async storeSnapshotData(index: number, data: Uint8Array): Promise<void> {
-    for (const op of chunkOps(index, data)) await this.engine.write([op]);
+  async storeSnapshotData(index: number, data: Uint8Array, abandon: () => boolean = () => false): Promise<boolean> {
+    for (const op of chunkOps(index, data)) {
+      if (abandon()) return false;
+      await this.engine.write([op]);
+    }
+    return true;
   }
 
   /**

@@ -15,6 +15,13 @@ const emptyBytes = new Uint8Array(0);
  */
 export const kvLogFormatsHeader = 'concord-kv-log-formats';
 
+/**
+ * Stream metadata saying this node reassembles fragmented batches (RaftBatch.fragment). A batch
+ * goes to a peer in fragments only once the peer's own stream said so: a version before
+ * fragments would read a fragment as an empty batch and drop it without a word.
+ */
+export const batchFragmentsHeader = 'concord-raft-batch-fragments';
+
 /** Messages queued per peer at most (a peer that does not drain must not grow memory). */
 export const backlogMessagesMax = 4096;
 
@@ -44,6 +51,8 @@ interface PeerLinkState {
 export class RaftTransport {
   private readonly peers = new Map<string, PeerLinkState>();
   private readonly lastHeard = new Map<string, number>();
+  /** Peers whose consensus stream said they reassemble fragments (see batchFragmentsHeader). */
+  private readonly readsFragments = new Set<string>();
   private closed = false;
 
   constructor(
@@ -81,8 +90,9 @@ export class RaftTransport {
     for (const m of peer.backlog) bound += messageBytesBound(m);
     const batch: RaftBatch = { from: this.selfId, clusterId: this.clusterId, messages: peer.backlog.map(messageToProto), fragment: emptyBytes, fragmentLast: false };
     peer.backlog = [];
-    // A batch over one gRPC message's limit (a large snapshot) goes as fragments, in order.
-    const parts = fragmentRaftBatch(batch, bound);
+    // A batch over one gRPC message's limit (a large snapshot) goes as fragments, in order,
+    // to a peer that reassembles them; whole to one that does not (as before fragments).
+    const parts = this.readsFragments.has(id) ? fragmentRaftBatch(batch, bound) : [batch];
     const delayMs = this.faults.get(id).delayMs;
     if (delayMs > 0) setTimeout(() => this.write(id, peer, parts), delayMs);
     else this.write(id, peer, parts);
@@ -107,6 +117,7 @@ export class RaftTransport {
     const md = new Metadata();
     md.set(nodeIdHeader, this.selfId);
     md.set(kvLogFormatsHeader, 'protobuf');
+    md.set(batchFragmentsHeader, 'yes');
     const call = peer.client.stream(md, () => {
       // The stream ended (peer restarted, connection lost, cancelled): the next send opens a new one.
       if (peer.call === call) {
@@ -154,6 +165,12 @@ export class RaftTransport {
 
   private heard(peer: string): void {
     this.lastHeard.set(peer, Date.now());
+  }
+
+  /** A peer's consensus stream said whether it reassembles fragmented batches. */
+  notePeerReadsFragments(peerId: string, reads: boolean): void {
+    if (reads) this.readsFragments.add(peerId);
+    else this.readsFragments.delete(peerId);
   }
 
   /** The client this transport uses for `peerId` now (whether a redial happened). */

@@ -59,7 +59,7 @@ export function entryFromProto(e: RaftEntry): Entry {
 }
 
 export function snapshotToProto(s: Snapshot): RaftSnapshot {
-  return { index: BigInt(s.index), term: BigInt(s.term), voters: [...s.voters], learners: [...s.learners], data: s.data };
+  return { index: BigInt(s.index), term: BigInt(s.term), voters: [...s.voters], learners: [...s.learners], data: s.data, dataBytes: 0n };
 }
 
 export function snapshotFromProto(s: RaftSnapshot): Snapshot {

@@ -181,6 +181,11 @@ export interface RaftSnapshot {
   voters: string[];
   learners: string[];
   data: Uint8Array;
+  /**
+   * Set only in a node's stored record, whose data is stored apart in chunks: the data's length,
+   * checked when the chunks are read back.
+   */
+  dataBytes: bigint;
 }
 
 /** One message of the core, flattened: each type uses the fields its variant has. */
@@ -470,7 +475,7 @@ export const RaftHardState: MessageFns<RaftHardState> = {
 };
 
 function createBaseRaftSnapshot(): RaftSnapshot {
-  return { index: 0n, term: 0n, voters: [], learners: [], data: new Uint8Array(0) };
+  return { index: 0n, term: 0n, voters: [], learners: [], data: new Uint8Array(0), dataBytes: 0n };
 }
 
 export const RaftSnapshot: MessageFns<RaftSnapshot> = {
@@ -495,6 +500,12 @@ export const RaftSnapshot: MessageFns<RaftSnapshot> = {
     }
     if (message.data.length !== 0) {
       writer.uint32(42).bytes(message.data);
+    }
+    if (message.dataBytes !== 0n) {
+      if (BigInt.asUintN(64, message.dataBytes) !== message.dataBytes) {
+        throw new globalThis.Error("value provided for field message.dataBytes of type uint64 too large");
+      }
+      writer.uint32(48).uint64(message.dataBytes);
     }
     return writer;
   },
@@ -552,6 +563,14 @@ export const RaftSnapshot: MessageFns<RaftSnapshot> = {
             message.data = reader.bytes();
             continue;
           }
+          case 6: {
+            if (tag !== 48) {
+              break;
+            }
+
+            message.dataBytes = reader.uint64() as bigint;
+            continue;
+          }
         }
         if ((tag & 7) === 4 || tag === 0) {
           break;
@@ -571,6 +590,11 @@ export const RaftSnapshot: MessageFns<RaftSnapshot> = {
       voters: globalThis.Array.isArray(object?.voters) ? object.voters.map((e: any) => globalThis.String(e)) : [],
       learners: globalThis.Array.isArray(object?.learners) ? object.learners.map((e: any) => globalThis.String(e)) : [],
       data: isSet(object.data) ? bytesFromBase64(object.data) : new Uint8Array(0),
+      dataBytes: isSet(object.dataBytes)
+        ? BigInt(object.dataBytes)
+        : isSet(object.data_bytes)
+        ? BigInt(object.data_bytes)
+        : 0n,
     };
   },
 
@@ -591,6 +615,9 @@ export const RaftSnapshot: MessageFns<RaftSnapshot> = {
     if (message.data.length !== 0) {
       obj.data = base64FromBytes(message.data);
     }
+    if (message.dataBytes !== 0n) {
+      obj.dataBytes = message.dataBytes.toString();
+    }
     return obj;
   },
 
@@ -604,6 +631,7 @@ export const RaftSnapshot: MessageFns<RaftSnapshot> = {
     message.voters = object.voters?.map((e) => e) || [];
     message.learners = object.learners?.map((e) => e) || [];
     message.data = object.data ?? new Uint8Array(0);
+    message.dataBytes = (object.dataBytes !== undefined && object.dataBytes !== null) ? BigInt(object.dataBytes) : 0n;
     return message;
   },
 };
