@@ -1,6 +1,6 @@
 import { resolve } from 'node:path';
 
-export const scenarioNames = ['authoritative', 'convergent', 'tracing', 'heal', 'scale', 'echo'] as const;
+export const scenarioNames = ['authoritative', 'convergent', 'tracing', 'heal', 'scale', 'kvscale', 'echo'] as const;
 export type ScenarioName = (typeof scenarioNames)[number];
 
 /** Everything a run is told on the command line, with the sizes its mode implies. */
@@ -23,6 +23,8 @@ export interface BenchOptions {
   readonly scaleCheckpoints: readonly number[];
   /** Wall-clock budget of the scale scenario: it stops at the checkpoint it cannot reach in time. */
   readonly scaleBudgetMs: number;
+  /** Keys loaded into each authoritative store by the kvscale scenario. */
+  readonly kvScaleKeys: number;
   readonly outDir: string;
   /** Write node CPU profiles (--cpu-prof) into the results folder. */
   readonly profile: boolean;
@@ -75,6 +77,7 @@ export function parseBenchArgs(argv: readonly string[]): BenchOptions {
     healBudgetMs: healBudgetS * 1000,
     scaleCheckpoints: quick ? [500] : [10_000, 100_000, 1_000_000],
     scaleBudgetMs: scaleBudgetS * 1000,
+    kvScaleKeys: quick ? 1_000 : 200_000,
     outDir,
     profile,
   };

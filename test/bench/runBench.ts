@@ -13,6 +13,7 @@ import { convergentSteps, convergentWrites } from './scenarios/convergentWrites'
 import { echoCeiling, echoSteps } from './scenarios/echoCeiling';
 import { healAfterSplit, healSteps } from './scenarios/healAfterSplit';
 import { scaleDocuments, scaleSteps } from './scenarios/scaleDocuments';
+import { kvScale, kvScaleSteps } from './scenarios/kvScale';
 import { tracingCost, tracingSteps } from './scenarios/tracingCost';
 
 // `npm run bench` entry. Runs the chosen scenarios in a fixed order (the ones that only read
@@ -31,8 +32,9 @@ const scenarios: Record<ScenarioName, Scenario> = {
   tracing: { steps: tracingSteps, run: tracingCost },
   heal: { steps: healSteps, run: healAfterSplit },
   scale: { steps: scaleSteps, run: scaleDocuments },
+  kvscale: { steps: kvScaleSteps, run: kvScale },
 };
-const order: ScenarioName[] = ['echo', 'authoritative', 'convergent', 'tracing', 'heal', 'scale'];
+const order: ScenarioName[] = ['echo', 'authoritative', 'convergent', 'tracing', 'heal', 'kvscale', 'scale'];
 
 export async function runBench(options: BenchOptions, command: string, quiet = false): Promise<{ doc: ResultsDoc; dir: string }> {
   const started = Date.now();
@@ -41,7 +43,7 @@ export async function runBench(options: BenchOptions, command: string, quiet = f
   const runDir = path.join(options.outDir, `${stamp}-${machine.commit.slice(0, 7)}${options.quick ? '-quick' : ''}`);
   fs.mkdirSync(runDir, { recursive: true });
   const chosen = order.filter((s) => options.only.includes(s));
-  const needsRefs = chosen.some((s) => s === 'authoritative' || s === 'convergent');
+  const needsRefs = chosen.some((s) => s === 'authoritative' || s === 'convergent' || s === 'kvscale');
   const refs = needsRefs ? ensureReferences(options.references, (l) => process.stderr.write(`${l}\n`)) : { etcd: false, redis: false, notes: [] };
   const probe = new BenchContext(options, new Progress(0, true), refs, runDir);
   const progress = new Progress(chosen.reduce((n, s) => n + scenarios[s].steps(probe), 0), quiet);

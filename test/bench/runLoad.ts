@@ -25,6 +25,8 @@ export interface LoadResult extends Record<string, number> {
   opsPerSec: number;
   p50Ms: number;
   p99Ms: number;
+  /** The slowest counted call (a stall the percentiles hide). */
+  maxMs: number;
   calls: number;
   errors: number;
   /** CPU time (user + system) of the server processes per counted call; NaN without pids. */
@@ -95,6 +97,7 @@ export async function runLoad(spec: LoadSpec): Promise<LoadResult> {
     opsPerSec: (calls * (spec.opsPerCall ?? 1)) / seconds,
     p50Ms: percentile(latencies, 50),
     p99Ms: percentile(latencies, 99),
+    maxMs: latencies.reduce((a, b) => Math.max(a, b), 0),
     calls,
     errors,
     serverCpuMsPerCall: pids.length === 0 || calls === 0 ? Number.NaN : (cpuTo.servers - cpuFrom.servers) / calls,

@@ -6,7 +6,7 @@ import { unaryStub } from '../unaryStub';
 // etcd's KV and Maintenance services through @grpc/proto-loader over the subset in etcd.proto.
 // Requests use camelCase fields and Buffers for bytes; 64-bit integers come back as strings.
 
-export interface EtcdHeader { memberId: string; revision: string }
+export interface EtcdHeader { memberId: string; revision: string; raftTerm: string }
 export interface EtcdPutRequest { key: Buffer; value: Buffer }
 export interface EtcdCompare {
   result: 'EQUAL';

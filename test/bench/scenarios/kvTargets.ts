@@ -10,6 +10,8 @@ import { EtcdStubs } from '../references/etcdStubs';
 export interface KvTarget {
   readonly system: string;
   put(key: string, value: string): Promise<void>;
+  /** Puts every key with `value` in one transaction. */
+  putAll(keys: readonly string[], value: string): Promise<void>;
   /** Puts when the key's version is `expected`; returns the version after the call. */
   cas(key: string, expected: number, value: string): Promise<{ ok: boolean; version: number }>;
 }
@@ -19,6 +21,10 @@ export function concordKv(stub: KvStubs): KvTarget {
     system: 'concord',
     put: async (key, value) => {
       await stub.put(key, value);
+    },
+    putAll: async (keys, value) => {
+      const v = new TextEncoder().encode(value);
+      await stub.txn({ compare: [], success: keys.map((key) => ({ request: { $case: 'requestPut', value: { key, value: v, lease: 0n, prevKv: false } } })), failure: [] });
     },
     cas: async (key, expected, value) => {
       const req: TxnRequest = {
@@ -40,6 +46,10 @@ export function etcdKv(stub: EtcdStubs): KvTarget {
     system: 'etcd',
     put: async (key, value) => {
       await stub.put({ key: Buffer.from(key), value: Buffer.from(value) });
+    },
+    putAll: async (keys, value) => {
+      const v = Buffer.from(value);
+      await stub.txn({ compare: [], success: keys.map((key) => ({ requestPut: { key: Buffer.from(key), value: v } })), failure: [] });
     },
     cas: async (key, expected, value) => {
       const k = Buffer.from(key);
