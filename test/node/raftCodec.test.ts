@@ -86,7 +86,10 @@ describe('durable raft storage (LMDB)', () => {
   const reopen = async <T>(fn: (s: DurableRaftStorage) => Promise<T> | T): Promise<T> => {
     const engine = LmdbEngine.open(dir);
     try {
-      return await fn(new DurableRaftStorage(engine, { voters: [n1, n2], learners: [] }));
+      const s = new DurableRaftStorage(engine, { voters: [n1, n2], learners: [] });
+      const result = await fn(s);
+      await s.idle();
+      return result;
     } finally {
       await engine.close();
     }
@@ -158,6 +161,35 @@ describe('durable raft storage (LMDB)', () => {
     } finally {
       await again.close();
     }
+  });
+
+  test('entries a snapshot covers are deleted in the background, and leftovers of a stop with the next compaction', async () => {
+    const conf = { voters: [n1, n2], learners: [] };
+    const storedEntries = async (): Promise<number[]> => {
+      const engine = LmdbEngine.open(dir);
+      try {
+        return [...engine.range({ gte: 'r:e:', lt: 'r:e;', keysOnly: true })].map((e) => parseInt(e.key.slice(4), 16));
+      } finally {
+        await engine.close();
+      }
+    };
+    await reopen(async (s) => {
+      await s.persist(undefined, [1, 2, 3, 4, 5].map((i) => entry(i, 1)), { term: 1, vote: n1, commit: 5 });
+      await s.snapshotAndCompact(4, conf, bytes(4), 3);
+      expect(s.firstIndex()).toBe(4);
+    });
+    expect(await storedEntries()).toEqual([4, 5]);
+    // At start the log begins after the snapshot; entry 4, and one a stop left behind below the
+    // snapshot, are skipped then, and deleted by the next compaction.
+    const engine = LmdbEngine.open(dir);
+    await engine.write([{ type: 'put', key: 'r:e:000000000002', value: RaftEntry.encode(entryToProto(entry(2, 1))).finish() }]);
+    await engine.close();
+    await reopen(async (s) => {
+      expect(s.firstIndex()).toBe(5);
+      await s.persist(undefined, [entry(6, 1), entry(7, 1)], { term: 1, vote: n1, commit: 7 });
+      await s.snapshotAndCompact(6, conf, bytes(6), 5);
+    });
+    expect(await storedEntries()).toEqual([6, 7]);
   });
 
   test('a hard state that only moves the commit index is not written (etcd MustSync)', async () => {

@@ -102,7 +102,11 @@ export class AuthorityNode {
     this.telemetry = new ConsensusTelemetry(opts.selfId);
     this.voterIds = opts.voters.map((v) => v.id);
     const bootstrap = { voters: opts.voters.map((v) => asNodeId(v.id)), learners: [] };
-    this.storage = new DurableRaftStorage(opts.engine, bootstrap);
+    this.storage = new DurableRaftStorage(opts.engine, bootstrap, (err) => {
+      // As in the loop: a failed write is never retried, so stop taking part.
+      this.opts.log(`authority: deleting compacted log entries failed, stopping consensus: ${String(err)}`);
+      this.stop();
+    });
     const snap = this.storage.snapshot();
     this.sm = snap.index > 0 && snap.data.length > 0 ? KvStateMachine.restore(snap.data) : new KvStateMachine();
     this.raw = new RawNode({
@@ -134,6 +138,7 @@ export class AuthorityNode {
     this.stopped = true;
     if (this.tickTimer !== undefined) clearInterval(this.tickTimer);
     this.transport.close();
+    this.storage.stop();
     this.telemetry.close();
     const closed = new DomainError('unavailable', 'node is stopping');
     for (const q of this.queued.splice(0)) {

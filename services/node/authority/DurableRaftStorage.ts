@@ -22,6 +22,8 @@ const snapshotKey = 'r:snap';
  * held up behind it. Earlier versions kept the data inside the record; such a record is read.
  */
 const chunkPrefix = 'r:snapdata:';
+/** Compacted log entries deleted per background write. */
+const deletesPerWrite = 1000;
 /** Bytes of snapshot data per chunk. */
 export const snapshotChunkBytes = 4 << 20;
 
@@ -53,7 +55,23 @@ const encodeHardState = (h: HardState): Uint8Array => RaftHardState.encode(hardS
 export class DurableRaftStorage implements RaftStorage {
   private readonly mirror: MemoryRaftStorage;
 
-  constructor(private readonly engine: StorageEngine, bootstrap: ClusterConfig) {
+  /** The lowest index whose entry may still be on disk (entries below a snapshot go in the background). */
+  private diskFirst: number;
+  /** Background deletions of compacted entries, one after another. */
+  private deleting: Promise<void> = Promise.resolve();
+  private stopped = false;
+
+  /**
+   * `onWriteFailure` hears of a failed background write (a failed write is never retried; the
+   * caller should stop); by default the failure is thrown as an unhandled rejection.
+   */
+  constructor(
+    private readonly engine: StorageEngine,
+    bootstrap: ClusterConfig,
+    private readonly onWriteFailure: (err: unknown) => void = (err) => {
+      throw err;
+    },
+  ) {
     this.mirror = new MemoryRaftStorage(bootstrap);
     const snap = engine.get(snapshotKey);
     if (snap !== undefined) {
@@ -71,9 +89,15 @@ export class DurableRaftStorage implements RaftStorage {
       }
     }
     const entries: Entry[] = [];
-    for (const { value } of engine.range({ gte: entryPrefix, lt: `${entryPrefix}\uffff` })) entries.push(entryFromProto(RaftEntry.decode(value)));
     const first = this.mirror.firstIndex();
-    this.mirror.append(entries.filter((e) => e.index >= first));
+    this.diskFirst = first;
+    for (const { key, value } of engine.range({ gte: entryPrefix, lt: `${entryPrefix}\uffff` })) {
+      const index = parseInt(key.slice(entryPrefix.length), 16);
+      // Entries a snapshot covers whose deletion a stop cut short: deleted with the next compaction.
+      if (index < first) this.diskFirst = Math.min(this.diskFirst, index);
+      else entries.push(entryFromProto(RaftEntry.decode(value)));
+    }
+    this.mirror.append(entries);
     const hs = engine.get(hardStateKey);
     if (hs !== undefined) {
       // Commit-only changes are not synced, so the stored commit may trail the snapshot, which
@@ -155,11 +179,42 @@ export class DurableRaftStorage implements RaftStorage {
     if (this.mirror.createSnapshot(index, config, data) !== 'ok') return;
     const ops: WriteOp[] = dataStored ? [] : chunkOps(index, data);
     ops.push(recordOp(this.mirror.snapshot()), ...this.otherChunks(index));
-    const from = this.mirror.firstIndex();
-    const to = Math.min(compactTo, index);
-    for (let i = from; i <= to; i++) ops.push({ type: 'del', key: entryKey(i) });
     await this.engine.write(ops);
+    const to = Math.min(compactTo, index);
     this.mirror.compact(to);
+    this.dropEntriesThrough(to);
+  }
+
+  /**
+   * Deletes the stored entries up to `to` in the background, `deletesPerWrite` per write: the
+   * snapshot's record already covers them (a restart skips them), and 10,000 deletes in the
+   * record's batch held the event loop for 120 ms.
+   */
+  private dropEntriesThrough(to: number): void {
+    this.deleting = this.deleting.then(async () => {
+      while (this.diskFirst <= to && !this.stopped) {
+        const hi = Math.min(this.diskFirst + deletesPerWrite - 1, to);
+        const ops: WriteOp[] = [];
+        for (let i = this.diskFirst; i <= hi; i++) ops.push({ type: 'del', key: entryKey(i) });
+        try {
+          await this.engine.write(ops);
+        } catch (err) {
+          if (!this.stopped) this.onWriteFailure(err);
+          return;
+        }
+        this.diskFirst = hi + 1;
+      }
+    });
+  }
+
+  /** Resolves once the background deletions issued so far are done (or given up on a stop). */
+  idle(): Promise<void> {
+    return this.deleting;
+  }
+
+  /** No more background writes: the engine is about to close. */
+  stop(): void {
+    this.stopped = true;
   }
 
   /** Deletes of every stored snapshot chunk but those of the snapshot at `index`. */
