@@ -191,17 +191,35 @@ export class MvccStore {
    *
    * The dump stays the state of this moment while the store changes on: versions are never
    * changed in place, a key's version list only grows at its end (compaction makes new lists),
-   * so each key is dumped as its list and the count of versions it has now. So a snapshot is
-   * taken at once in O(keys) and encoded later, in parts (see encodeKvStateInParts).
+   * so each key is dumped as its list and the count of versions it has now; a revision's
+   * events never change either, so the event keys are listed from a copy of the outer list
+   * when first asked for. So a snapshot is taken at once in O(keys), into three flat arrays
+   * (a tuple per key took 3-10 times longer at 200,000 keys), and encoded later, in parts
+   * (see encodeKvStateInParts).
    */
   dump(): MvccDump {
-    const history: HistoryRef[] = [];
-    for (const [key, versions] of this.history) history.push([key, versions, versions.length]);
+    const n = this.history.size;
+    const keys = new Array<string>(n);
+    const lists = new Array<readonly Version[]>(n);
+    const counts = new Uint32Array(n);
+    let i = 0;
+    for (const [key, versions] of this.history) {
+      keys[i] = key;
+      lists[i] = versions;
+      counts[i] = versions.length;
+      i++;
+    }
+    const batches = this.events.slice();
+    let eventKeys: MvccDump['eventKeys'] | undefined;
     return {
       revision: this.revision,
       compactRevision: this.compactRevision,
-      history,
-      eventKeys: this.events.map((e) => ({ revision: e.revision, keys: e.events.map((ev) => ev.kv.key) })),
+      keys,
+      lists,
+      counts,
+      get eventKeys() {
+        return (eventKeys ??= batches.map((e) => ({ revision: e.revision, keys: e.events.map((ev) => ev.kv.key) })));
+      },
     };
   }
 
@@ -209,11 +227,11 @@ export class MvccStore {
     const s = new MvccStore();
     s.revision = d.revision;
     s.compactRevision = d.compactRevision;
-    for (const [k, v, count] of d.history) {
-      const versions = v.slice(0, count);
+    d.keys.forEach((k, i) => {
+      const versions = (d.lists[i] as readonly Version[]).slice(0, d.counts[i]);
       s.history.set(k, versions);
       if (versions.length > 1) s.compactable.add(k);
-    }
+    });
     s.keyIndex = new BTree<string, undefined>([...s.history.keys()].map((k): [string, undefined] => [k, undefined]), compareKeys);
     for (const { revision, keys } of d.eventKeys) {
       const seen = new Map<string, number>();
@@ -233,13 +251,13 @@ export class MvccStore {
   }
 }
 
-/** A key, its version list, and how many of the list's versions belong to the dump (see dump). */
-export type HistoryRef = readonly [key: string, versions: readonly Version[], count: number];
-
 export interface MvccDump {
   readonly revision: number;
   readonly compactRevision: number;
-  readonly history: readonly HistoryRef[];
+  /** Every key with history, and for each its version list and how many of them belong to the dump. */
+  readonly keys: readonly string[];
+  readonly lists: readonly (readonly Version[])[];
+  readonly counts: ArrayLike<number>;
   /** Per kept revision, the keys of its events in order. */
   readonly eventKeys: readonly { readonly revision: number; readonly keys: readonly string[] }[];
 }

@@ -1,6 +1,6 @@
 import { BinaryWriter } from '@bufbuild/protobuf/wire';
 import { KvStateSnapshot } from '../../../proto/gen/concord/v1/kv_state';
-import { HistoryRef, MvccDump, Version } from './MvccStore';
+import { MvccDump, Version } from './MvccStore';
 
 /** The state machine's parts that a snapshot holds. */
 export interface KvStateParts {
@@ -42,20 +42,22 @@ export function* encodeKvStateInParts(p: KvStateParts, keysPerPart = keysPerSnap
     events: p.store.eventKeys.map((e) => ({ revision: big(e.revision), keys: [...e.keys] })),
     leases: p.leases.map((l) => ({ id: big(l.id), ttlMs: big(l.ttlMs), fencingToken: big(l.fencingToken), keys: [...l.keys] })),
   }).finish();
-  const { history } = p.store;
-  for (let at = 0; at < history.length; at += keysPerPart) yield encodeKeys(history, at, Math.min(at + keysPerPart, history.length));
+  const n = p.store.keys.length;
+  for (let at = 0; at < n; at += keysPerPart) yield encodeKeys(p.store, at, Math.min(at + keysPerPart, n));
 }
 
 /**
- * `KvStateSnapshot { keys: history[from..to) }` written field by field, byte for byte what the
+ * `KvStateSnapshot { keys: d.keys[from..to) }` written field by field, byte for byte what the
  * generated encoder writes (tested), without building a message object and a BigInt per field
  * first: that made snapshot encoding allocate several objects per version, most of its cost
  * and garbage at 200,000 keys.
  */
-function encodeKeys(history: readonly HistoryRef[], from: number, to: number): Uint8Array {
+function encodeKeys(d: MvccDump, from: number, to: number): Uint8Array {
   const w = new BinaryWriter();
   for (let k = from; k < to; k++) {
-    const [key, versions, count] = history[k] as HistoryRef;
+    const key = d.keys[k] as string;
+    const versions = d.lists[k] as readonly Version[];
+    const count = d.counts[k] as number;
     w.uint32(tag(6, lengthDelimited)).fork();
     if (key.length > 0) w.uint32(tag(1, lengthDelimited)).string(key);
     for (let i = 0; i < count; i++) {
@@ -93,16 +95,15 @@ export function decodeKvState(bytes: Uint8Array): KvStateParts {
     store: {
       revision: num(s.revision),
       compactRevision: num(s.compactRevision),
-      history: s.keys.map((k): HistoryRef => {
-        const versions = k.versions.map((v): Version => ({
-          kv: {
-            key: k.key, value: v.value, createRevision: num(v.createRevision), modRevision: num(v.modRevision),
-            version: num(v.version), lease: num(v.lease),
-          },
-          deleted: v.deleted,
-        }));
-        return [k.key, versions, versions.length];
-      }),
+      keys: s.keys.map((k) => k.key),
+      lists: s.keys.map((k) => k.versions.map((v): Version => ({
+        kv: {
+          key: k.key, value: v.value, createRevision: num(v.createRevision), modRevision: num(v.modRevision),
+          version: num(v.version), lease: num(v.lease),
+        },
+        deleted: v.deleted,
+      }))),
+      counts: s.keys.map((k) => k.versions.length),
       eventKeys: s.events.map((e) => ({ revision: num(e.revision), keys: e.keys })),
     },
     leases: s.leases.map((l) => ({ id: num(l.id), ttlMs: num(l.ttlMs), fencingToken: num(l.fencingToken), keys: l.keys })),

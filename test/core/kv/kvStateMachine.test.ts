@@ -5,7 +5,7 @@
 import { DomainError } from '../../../services/core/errors/DomainError';
 import { decodeCommand, encodeCommand } from '../../../services/core/kv/commandCodec';
 import { KvStateMachine } from '../../../services/core/kv/KvStateMachine';
-import { HistoryRef, Version } from '../../../services/core/kv/MvccStore';
+import { Version } from '../../../services/core/kv/MvccStore';
 import { encodeKvState, encodeKvStateInParts, KvStateParts } from '../../../services/core/kv/kvStateCodec';
 import { KvStateSnapshot } from '../../../proto/gen/concord/v1/kv_state';
 import { KvCommand, KvCommandResult, RangeQuery, RequestOp } from '../../../services/core/kv/types';
@@ -179,7 +179,10 @@ test('a snapshot captured at a moment and encoded in parts later is the state of
 
 test('compaction keeps exactly what a full scan of every key would keep, after restores too (seeded)', () => {
   type Hist = [string, Version[]][];
-  const histOf = (m: KvStateMachine): Hist => m.store.dump().history.map(([k, v, n]) => [k, v.slice(0, n)]);
+  const histOf = (m: KvStateMachine): Hist => {
+    const d = m.store.dump();
+    return d.keys.map((k, i) => [k, (d.lists[i] as Version[]).slice(0, d.counts[i])]);
+  };
   // The reference: every key visited, versions no read at >= revision can see dropped.
   const fullScan = (h: Hist, revision: number): Hist => h.flatMap(([k, versions]): Hist => {
     let from = 0;
@@ -244,9 +247,9 @@ test('the snapshot encoding writes keys byte for byte as the generated encoder, 
   const generated = (p: KvStateParts): Uint8Array => KvStateSnapshot.encode({
     revision: BigInt(p.store.revision), compactRevision: BigInt(p.store.compactRevision), appliedIndex: BigInt(p.appliedIndex),
     lastLeaseId: BigInt(p.lastLeaseId), lastFencingToken: BigInt(p.lastFencingToken),
-    keys: p.store.history.map(([key, versions, count]) => ({
+    keys: p.store.keys.map((key, i) => ({
       key,
-      versions: versions.slice(0, count).map((v) => ({
+      versions: (p.store.lists[i] as Version[]).slice(0, p.store.counts[i]).map((v) => ({
         value: v.kv.value, createRevision: BigInt(v.kv.createRevision), modRevision: BigInt(v.kv.modRevision),
         version: BigInt(v.kv.version), lease: BigInt(v.kv.lease), deleted: v.deleted,
       })),
@@ -268,7 +271,8 @@ test('the snapshot encoding writes keys byte for byte as the generated encoder, 
     }
     // Numbers past 32 bits take the 64-bit varint path.
     const parts = sm.snapshotParts();
-    const big = { ...parts, appliedIndex: 2 ** 40 + seed, store: { ...parts.store, history: parts.store.history.map(([k, v, n]): HistoryRef => [k, v.map((x) => ({ ...x, kv: { ...x.kv, modRevision: x.kv.modRevision + 2 ** 35 } })), n]) } };
+    const lists = parts.store.lists.map((v) => v.map((x) => ({ ...x, kv: { ...x.kv, modRevision: x.kv.modRevision + 2 ** 35 } })));
+    const big = { ...parts, appliedIndex: 2 ** 40 + seed, store: { ...parts.store, lists, eventKeys: parts.store.eventKeys } };
     const where = `seed ${seed} (replay: this test loops over seeds 1..10)`;
     for (const q of [parts, big]) {
       // The keys parts byte for byte; the whole decodes the same (its header part goes first).
