@@ -19,6 +19,21 @@ afterAll(async () => {
   await tc?.stop();
 });
 
+test('voters take their first snapshot at staggered points, so they do not all encode at once', async () => {
+  const st = await tc.stubs[0]!.status();
+  const leader = tc.cluster.nodes.findIndex((n) => n.id === st.authority!.leaderId);
+  // 60 puts: past the first voter's point (50 entries), short of the others' (66 and 83).
+  for (let i = 0; i < 60; i++) await kv[leader]!.put(`stagger/k${i % 5}`, `v${i}`);
+  const snapshotted = async (): Promise<string[]> => {
+    const all = await Promise.all(tc.stubs.map((s) => s.status()));
+    return all.filter((s) => Number(s.authority!.snapshotIndex) > 0).map((s) => s.nodeId).sort();
+  };
+  await eventually('the first voter snapshotted', async () => (await snapshotted()).length > 0, 10_000);
+  expect(await snapshotted()).toEqual(['n1']);
+  for (let i = 0; i < 40; i++) await kv[leader]!.put(`stagger/k${i % 5}`, `w${i}`);
+  await eventually('every voter snapshotted', async () => (await snapshotted()).length === 3, 10_000);
+});
+
 test('a voter restarted behind the compacted log installs the snapshot and serves the same state', async () => {
   const st = await tc.stubs[0]!.status();
   const leaderId = st.authority!.leaderId;

@@ -97,10 +97,13 @@ export class AuthorityNode {
   /** Voters whose consensus stream said they read protobuf log entries (see kvLogFormat). */
   private readonly readsProtobuf = new Set<string>();
   private readonly voterIds: readonly string[];
+  /** This node's place among the voters in id order (see maybeSnapshot). */
+  private readonly voterRank: number;
 
   constructor(private readonly opts: AuthorityOptions) {
     this.telemetry = new ConsensusTelemetry(opts.selfId);
     this.voterIds = opts.voters.map((v) => v.id);
+    this.voterRank = Math.max(0, [...this.voterIds].sort().indexOf(opts.selfId));
     const bootstrap = { voters: opts.voters.map((v) => asNodeId(v.id)), learners: [] };
     this.storage = new DurableRaftStorage(opts.engine, bootstrap, (err) => {
       // As in the loop: a failed write is never retried, so stop taking part.
@@ -432,7 +435,11 @@ export class AuthorityNode {
     if (this.snapshotting || this.encodedSnapshot !== undefined) return;
     // Due after `snapshotEveryEntries` entries, or `snapshotEveryBytes` of them (large values),
     // so the log held in memory and replayed at restart stays bounded.
-    if (index - last.index < this.opts.snapshotEveryEntries && this.entryBytesSinceSnapshot < snapshotEveryBytes) return;
+    // Voters apply the same entries, so they would all snapshot at once; each waits a share of
+    // the interval longer before its first one (by its rank among the voters), and the
+    // intervals that follow keep them apart: two cores were busy encoding three snapshots.
+    const stagger = last.index === 0 ? 1 + this.voterRank / this.voterIds.length : 1;
+    if (index - last.index < this.opts.snapshotEveryEntries * stagger && this.entryBytesSinceSnapshot < snapshotEveryBytes * stagger) return;
     // Amortized, like Redis's log rewrite at 100% growth: not before the log since the last
     // snapshot holds as many bytes as that snapshot, so encoding a large state costs a bounded
     // share of the writes, and replaying the log at restart costs no more than loading it.
