@@ -19,7 +19,7 @@ export interface NodeConfig {
   readonly raftSnapshotEntries?: number;
   /** Credential guarding the admin calls that change the cluster (fault injection). */
   readonly adminToken: string | undefined;
-  /** Documents kept loaded in memory; the rest load from storage on first use (default 10,000; see AuthorityNode.maybeSnapshot). */
+  /** Documents kept loaded in memory; the rest load from storage on first use (default 10,000). */
   readonly cacheDocumentsMax?: number;
 }
 

@@ -72,7 +72,7 @@ export class MvccStore {
     if (versions === undefined) {
       versions = [];
       this.history.set(key, versions);
-      this.insertKey(key);
+      this.keyIndex.set(key, undefined);
     }
     versions.push({ kv, deleted: false });
     if (versions.length > 1) this.compactable.add(key);
@@ -147,7 +147,7 @@ export class MvccStore {
       if (kept[0]?.deleted === true && (kept[0] as Version).kv.modRevision <= revision) kept = kept.slice(1);
       if (kept.length === 0) {
         this.history.delete(key);
-        this.removeKey(key);
+        this.keyIndex.delete(key);
       } else this.history.set(key, kept);
       if (kept.length <= 1) this.compactable.delete(key);
     }
@@ -175,14 +175,6 @@ export class MvccStore {
       if (v.kv.modRevision <= at) return v.deleted ? undefined : v.kv;
     }
     return undefined;
-  }
-
-  private insertKey(key: string): void {
-    this.keyIndex.set(key, undefined);
-  }
-
-  private removeKey(key: string): void {
-    this.keyIndex.delete(key);
   }
 
   /**
@@ -232,7 +224,7 @@ export class MvccStore {
       s.history.set(k, versions);
       if (versions.length > 1) s.compactable.add(k);
     });
-    s.keyIndex = new BTree<string, undefined>([...s.history.keys()].map((k): [string, undefined] => [k, undefined]), compareKeys);
+    s.keyIndex = new BTree<string, undefined>(d.keys.map((k): [string, undefined] => [k, undefined]), compareKeys);
     for (const { revision, keys } of d.eventKeys) {
       const seen = new Map<string, number>();
       const events = keys.map((key): KvEvent => {

@@ -137,7 +137,8 @@ export class DurableRaftStorage implements RaftStorage {
     const ops: WriteOp[] = [];
     if (snapshot !== undefined) {
       ops.push(...chunkOps(snapshot.index, snapshot.data), recordOp(snapshot), ...this.otherChunks(snapshot.index));
-      for (let i = this.mirror.firstIndex(); i <= Math.min(this.mirror.lastIndex(), snapshot.index); i++) ops.push({ type: 'del', key: entryKey(i) });
+      // From the lowest entry still on disk, so background deletions need not walk this range again.
+      for (let i = this.diskFirst; i <= Math.min(this.mirror.lastIndex(), snapshot.index); i++) ops.push({ type: 'del', key: entryKey(i) });
     }
     const firstNew = entries[0];
     if (firstNew !== undefined) {
@@ -151,7 +152,10 @@ export class DurableRaftStorage implements RaftStorage {
     const mustSync = ops.length > 0 || this.changesVote(hardState);
     if (hardState !== undefined && mustSync) ops.push({ type: 'put', key: hardStateKey, value: encodeHardState(hardState) });
     if (ops.length > 0) await this.engine.write(ops);
-    if (snapshot !== undefined) this.mirror.applySnapshot(snapshot);
+    if (snapshot !== undefined) {
+      this.mirror.applySnapshot(snapshot);
+      this.diskFirst = Math.max(this.diskFirst, snapshot.index + 1);
+    }
     this.mirror.append(entries);
     if (hardState !== undefined) this.mirror.setHardState(hardState);
   }
@@ -202,7 +206,7 @@ export class DurableRaftStorage implements RaftStorage {
           if (!this.stopped) this.onWriteFailure(err);
           return;
         }
-        this.diskFirst = hi + 1;
+        this.diskFirst = Math.max(this.diskFirst, hi + 1);
       }
     });
   }
