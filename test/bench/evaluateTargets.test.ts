@@ -40,6 +40,17 @@ describe('evaluateTargets', () => {
     expect(byTarget(targets, 'convergent ALL p99')).toMatchObject({ measured: '0.83x', met: true });
   });
 
+  it('judges the streamed and the batched write path against Redis apart', () => {
+    const targets = evaluateTargets([
+      ...systemRows,
+      row('convergent-50', 'concord', 'apply LOCAL, 16 ops/call (ops/s)', 50, { opsPerSec: 16_000 }),
+      row('convergent-50', 'concord', 'apply LOCAL, streamed (client writer)', 50, { opsPerSec: 6_000 }),
+      row('convergent-50', 'redis', 'SET (async replication)', 50, { opsPerSec: 30_000 }),
+    ]);
+    expect(byTarget(targets, 'Concord streamed LOCAL writes')).toMatchObject({ measured: '0.20x', met: false });
+    expect(byTarget(targets, 'Concord batched LOCAL writes')).toMatchObject({ measured: '0.53x', met: true });
+  });
+
   it('gives no bound without the echo rows, and no scale note when the scale scenario did not run', () => {
     const targets = evaluateTargets(systemRows);
     expect(byTarget(targets, 'authoritative put, 64 clients').bound).toBeUndefined();

@@ -50,9 +50,14 @@ export function evaluateTargets(ms: readonly Measurement[]): Target[] {
   const redis50 = find('convergent-50', 'redis', 'async')?.opsPerSec;
   const streamed = ratio(find('convergent-50', 'concord', 'apply LOCAL, streamed')?.opsPerSec, redis50);
   const batched = ratio(find('convergent-50', 'concord', 'apply LOCAL, 16 ops')?.opsPerSec, redis50);
+  // The issue's goal takes either path: the batched and the streamed one are judged apart.
   out.push({
     target: 'Concord streamed LOCAL writes (client writer) / Redis (AOF always, 2 replicas, 50 connections)', measured: x(streamed), goal: '>= 0.5x', met: judge(streamed, (v) => v >= 0.5),
-    note: `each client awaits its own write; the client helper's ApplyBatches stream packs the writes of one event-loop turn into one message; for comparison, 16 map sets per unary Apply (counted as 16 ops): ${x(batched)}`,
+    note: "each client awaits its own write; the client helper's ApplyBatches stream packs the writes of one event-loop turn into one message, and each write is applied, stored and replicated alone",
+  });
+  out.push({
+    target: 'Concord batched LOCAL writes (16 map sets per Apply, counted as 16) / Redis (AOF always, 2 replicas, 50 connections)', measured: x(batched), goal: '>= 0.5x', met: judge(batched, (v) => v >= 0.5),
+    note: 'one Apply is one all-or-nothing transaction of 16 map sets on one document; Redis runs one SET per call',
   });
   const all = ratio(find('convergent', 'concord', 'apply ALL', 64)?.p99Ms, find('convergent', 'concord', 'apply LOCAL', 64)?.p99Ms);
   out.push({ target: 'convergent ALL p99 / LOCAL p99', measured: x(all), goal: '<= 3x', met: judge(all, (v) => v <= 3) });
