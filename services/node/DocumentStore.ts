@@ -5,6 +5,7 @@ import { renderJson } from '../core/crdt/renderJson';
 import { HashFn, stateHash } from '../core/crdt/stateHash';
 import { TypedOperation } from '../core/crdt/typedOperation';
 import { checkUpdateSize, peerUpdateBytesMax, updateBytesMax, validateUpdate } from '../core/crdt/validateUpdate';
+import { trackDeletes } from '../core/crdt/trackDeletes';
 import { encodeVersion } from '../core/crdt/versionToken';
 import { DomainError } from '../core/errors/DomainError';
 import { prefixEnd, StorageEngine, WriteOp } from '../storage/StorageEngine';
@@ -37,9 +38,12 @@ export interface DocumentStoreOptions {
   readonly engine: StorageEngine;
   readonly clientId: number;
   readonly hash: HashFn;
-  /** Compact a document's stored updates into one snapshot past this many updates... */
+  /**
+   * Compact a document's stored updates into one snapshot past this many updates... (both
+   * thresholds grow with the snapshot once it is larger than compactBytesMax: see compactionDue)
+   */
   readonly compactUpdatesMax?: number;
-  /** ...or past this many stored bytes. */
+  /** ...or past this many bytes of updates. */
   readonly compactBytesMax?: number;
   /** Documents kept loaded in memory (least recently used leave first)... */
   readonly cacheDocumentsMax?: number;
@@ -68,7 +72,10 @@ interface Entry {
   firstSeq: number;
   nextSeq: number;
   storedUpdates: number;
+  /** Bytes stored: the snapshot and the updates after it. */
   storedBytes: number;
+  /** Bytes of the stored snapshot (0 without one). */
+  snapshotBytes: number;
   /** The state hash of the document as it is now; undefined until computed after a change. */
   hash: Uint8Array | undefined;
   /** The latest record written (or in flight) carries the hash of the state as it is now. */
@@ -345,8 +352,9 @@ export class DocumentStore {
     // Passing the guid skips Yjs' random uuid (31 getRandomValues calls per document).
     const doc = new Y.Doc({ gc: true, guid: docId });
     doc.clientID = this.clientId;
+    trackDeletes(doc);
     return {
-      doc, firstSeq: 1, nextSeq: 1, storedUpdates: 0, storedBytes: 0, hash: undefined, hashRecorded: false, recorded: false, compacting: false, writing: 0,
+      doc, firstSeq: 1, nextSeq: 1, storedUpdates: 0, storedBytes: 0, snapshotBytes: 0, hash: undefined, hashRecorded: false, recorded: false, compacting: false, writing: 0,
       inFlight: Promise.resolve(), changedAt: ++this.changes,
     };
   }
@@ -364,6 +372,7 @@ export class DocumentStore {
     if (snapshot !== undefined) {
       Y.applyUpdate(e.doc, snapshot, 'storage');
       e.storedBytes += snapshot.byteLength;
+      e.snapshotBytes = snapshot.byteLength;
     }
     let firstSeq: number | undefined;
     for (const { key, value } of this.engine.range(updateRange(docId))) {
@@ -462,11 +471,23 @@ export class DocumentStore {
     try {
       await this.write(docId, e, [{ type: 'put', key: updateKey(docId, seq), value: update }], withRecord);
       for (const l of this.listeners) l({ docId, update, origin, version });
-      if (e.storedUpdates > this.compactUpdatesMax || e.storedBytes > this.compactBytesMax) void this.compact(docId, e);
+      if (this.compactionDue(e)) void this.compact(docId, e);
     } finally {
       e.writing--;
       this.cache.trim();
     }
+  }
+
+  /**
+   * Compaction encodes and writes the whole document, so its thresholds grow with the snapshot
+   * once that is larger than compactBytesMax: it is due when the updates stored since hold as
+   * many bytes as the snapshot (Redis rewrites its log at 100% growth), or as many updates as
+   * compactUpdatesMax per compactBytesMax of snapshot. Fixed thresholds had a document larger
+   * than compactBytesMax compact on every write.
+   */
+  private compactionDue(e: Entry): boolean {
+    const scale = Math.max(1, e.snapshotBytes / this.compactBytesMax);
+    return e.storedUpdates > this.compactUpdatesMax * scale || e.storedBytes - e.snapshotBytes > this.compactBytesMax * scale;
   }
 
   /** Replaces the stored updates of a document by one snapshot of its state (tombstones GC'd). */
@@ -487,6 +508,7 @@ export class DocumentStore {
       e.firstSeq = upTo + 1;
       e.storedUpdates = 0;
       e.storedBytes = snapshot.byteLength;
+      e.snapshotBytes = snapshot.byteLength;
       await this.write(docId, e, ops);
     } catch (err) {
       if (this.failed === undefined && !this.closing) this.fail(err as Error);

@@ -148,6 +148,41 @@ describe.each(disks)('DocumentStore cache over %s', (_name, makeDisk) => {
     for (let i = 0; i < 3; i++) expect(restarted.json(id(i))).toEqual({ c: 12 });
   });
 
+  test('a document larger than the byte threshold compacts once its updates match its snapshot, not on every write', async () => {
+    let engine = disk.engine;
+    const storedUpdates = (): number => [...engine.range({ gte: updateKey(id(1), 0), lt: updateKey(id(1), 1e6), keysOnly: true })].length;
+    const settle = async (s: DocumentStore): Promise<void> => {
+      // A compaction issues its write after the write that started it; let it be issued, then wait.
+      await new Promise((r) => setImmediate(r));
+      await s.durable(id(1));
+    };
+    let store = open(engine, { compactBytesMax: 1_000, compactUpdatesMax: 1_000 });
+    await store.applyOps(id(1), [{ kind: 'map-set', path: ['m', 'big'], value: 'x'.repeat(6_000) }]);
+    await settle(store);
+    const snapshot = engine.get(snapshotKey(id(1)))?.byteLength ?? 0;
+    expect(snapshot).toBeGreaterThan(6_000);
+    expect(storedUpdates()).toBe(0);
+    // Small writes stay stored as updates until they add up to the snapshot's size...
+    for (let i = 0; i < 20; i++) await store.applyOps(id(1), [{ kind: 'map-set', path: ['m', `k${i}`], value: 'y'.repeat(100) }]);
+    await settle(store);
+    expect(storedUpdates()).toBe(20);
+    // ...also after a restart (the snapshot's size is read back when the document loads).
+    engine = await disk.reopen();
+    store = open(engine, { compactBytesMax: 1_000, compactUpdatesMax: 1_000 });
+    for (let i = 20; i < 40; i++) await store.applyOps(id(1), [{ kind: 'map-set', path: ['m', `k${i}`], value: 'y'.repeat(100) }]);
+    await settle(store);
+    expect(storedUpdates()).toBe(40);
+    let writes = 40;
+    while (writes < 80 && storedUpdates() > 0) {
+      await store.applyOps(id(1), [{ kind: 'map-set', path: ['m', `k${writes++}`], value: 'y'.repeat(100) }]);
+      await settle(store);
+    }
+    // Compacted once the updates' bytes passed the snapshot's, every write kept.
+    expect(storedUpdates()).toBe(0);
+    expect(writes * 100).toBeGreaterThan(snapshot - 1_000);
+    expect(Object.keys((open(await disk.reopen()).json(id(1)) as { m: object }).m)).toHaveLength(writes + 1);
+  });
+
   test('a restart rebuilds an equal digest from the records without loading a document', async () => {
     const store = open(disk.engine, { cacheDocumentsMax: 8 });
     for (let i = 0; i < 60; i++) {

@@ -1,4 +1,5 @@
 import * as Y from 'yjs';
+import { deleteSetOf } from './trackDeletes';
 
 /** An injected hash (the node passes SHA-256 from node:crypto; the core does no I/O). */
 export type HashFn = (bytes: Uint8Array) => Uint8Array;
@@ -10,7 +11,7 @@ export type HashFn = (bytes: Uint8Array) => Uint8Array;
  */
 export function stateHash(doc: Y.Doc, hash: HashFn): Uint8Array {
   const sv = Y.decodeStateVector(Y.encodeStateVector(doc));
-  const ds = Y.createDeleteSetFromStructStore(doc.store);
+  const ds = deleteSetOf(doc);
   const parts: number[] = [];
   for (const client of [...sv.keys()].sort((a, b) => a - b)) parts.push(client, sv.get(client) ?? 0);
   parts.push(-1);

@@ -1,5 +1,6 @@
 import * as Y from 'yjs';
 import { invalidArgument } from '../errors/DomainError';
+import { deleteSetOf } from './trackDeletes';
 
 /**
  * A version token is a Yjs snapshot (state vector + delete set) in Yjs's own v1 encoding, so
@@ -22,8 +23,18 @@ export interface DecodedVersion {
 
 export const versionTokenBytesMax = 1 << 20;
 
+/** `Y.encodeSnapshot(Y.snapshot(doc))`, with the delete set `trackDeletes` keeps when it does. */
 export function encodeVersion(doc: Y.Doc): VersionToken {
-  return Y.encodeSnapshot(Y.snapshot(doc));
+  return Y.encodeSnapshot(Y.createSnapshot(deleteSetOf(doc), stateVectorOf(doc)));
+}
+
+function stateVectorOf(doc: Y.Doc): Map<number, number> {
+  const sv = new Map<number, number>();
+  doc.store.clients.forEach((structs, client) => {
+    const last = structs[structs.length - 1];
+    if (last !== undefined) sv.set(client, last.id.clock + last.length);
+  });
+  return sv;
 }
 
 export function decodeVersion(token: Uint8Array): DecodedVersion {
@@ -43,7 +54,7 @@ export function versionCovered(doc: Y.Doc, version: DecodedVersion): boolean {
     if ((have.get(client) ?? 0) < clock) return false;
   }
   if (version.ds.clients.size === 0) return true;
-  const haveDs = Y.createDeleteSetFromStructStore(doc.store);
+  const haveDs = deleteSetOf(doc);
   for (const [client, ranges] of version.ds.clients) {
     const mine = haveDs.clients.get(client) ?? [];
     for (const r of ranges) {
