@@ -23,7 +23,7 @@ describe('bench harness (smoke)', () => {
     const parsed = JSON.parse(fs.readFileSync(path.join(dir, 'results.json'), 'utf8')) as ResultsDoc;
     expect(parsed.machine.commit).toEqual(doc.machine.commit);
     const scenarios = new Set(parsed.measurements.map((m) => m.scenario));
-    expect([...scenarios].sort()).toEqual(['authoritative', 'convergent', 'convergent-50', 'echo', 'heal', 'kvscale', 'scale', 'tracing']);
+    expect([...scenarios].sort()).toEqual(['authoritative', 'convergent', 'convergent-50', 'docsize', 'echo', 'heal', 'kvscale', 'scale', 'tracing']);
     // Collected, so a failure shows every malformed row and the run's notes at once.
     const problems: string[] = parsed.notes.filter((n) => n.includes('failed'));
     for (const m of parsed.measurements) {

@@ -14,6 +14,7 @@ import { echoCeiling, echoSteps } from './scenarios/echoCeiling';
 import { healAfterSplit, healSteps } from './scenarios/healAfterSplit';
 import { scaleDocuments, scaleSteps } from './scenarios/scaleDocuments';
 import { kvScale, kvScaleSteps } from './scenarios/kvScale';
+import { documentSize, documentSizeSteps } from './scenarios/documentSize';
 import { tracingCost, tracingSteps } from './scenarios/tracingCost';
 
 // `npm run bench` entry. Runs the chosen scenarios in a fixed order (the ones that only read
@@ -33,8 +34,9 @@ const scenarios: Record<ScenarioName, Scenario> = {
   heal: { steps: healSteps, run: healAfterSplit },
   scale: { steps: scaleSteps, run: scaleDocuments },
   kvscale: { steps: kvScaleSteps, run: kvScale },
+  docsize: { steps: documentSizeSteps, run: documentSize },
 };
-const order: ScenarioName[] = ['echo', 'authoritative', 'convergent', 'tracing', 'heal', 'kvscale', 'scale'];
+const order: ScenarioName[] = ['echo', 'authoritative', 'convergent', 'tracing', 'docsize', 'heal', 'kvscale', 'scale'];
 
 export async function runBench(options: BenchOptions, command: string, quiet = false): Promise<{ doc: ResultsDoc; dir: string }> {
   const started = Date.now();

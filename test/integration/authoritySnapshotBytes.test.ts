@@ -20,10 +20,21 @@ afterAll(async () => {
 });
 
 test('64 MiB of entries (staggered per voter) trigger a snapshot on every voter however few they are', async () => {
-  const st = await tc.stubs[0]!.status();
-  const leader = tc.cluster.nodes.findIndex((n) => n.id === st.authority!.leaderId);
   const mb = 'b'.repeat(1_000_000);
-  for (let i = 0; i < 115; i++) await kv[leader]!.put(`bytes/k${i % 5}`, `${i}${mb}`);
+  // As a client would: to the leader, and after a failure again to the leader then (a loaded
+  // machine may miss a heartbeat while 1 MB entries are written; a put is safe to repeat here).
+  const leader = async (): Promise<number> => {
+    const st = await tc.stubs[0]!.status();
+    return tc.cluster.nodes.findIndex((n) => n.id === st.authority!.leaderId);
+  };
+  for (let i = 0; i < 115; i++) {
+    await eventually(`put ${i}`, async () => {
+      const at = await leader();
+      if (at < 0) return false;
+      await kv[at]!.put(`bytes/k${i % 5}`, `${i}${mb}`);
+      return true;
+    }, 30_000);
+  }
   await eventually('every voter snapshotted', async () => {
     const all = await Promise.all(tc.stubs.map((s) => s.status()));
     return all.every((s) => Number(s.authority!.snapshotIndex) > 0);

@@ -1,0 +1,60 @@
+import * as Y from 'yjs';
+import { AckLevel } from '../../../proto/gen/concord/v1/documents';
+import { BenchContext } from '../BenchContext';
+import { Fixtures } from '../Fixtures';
+import { runLoad } from '../runLoad';
+
+export const documentSizeSteps = (ctx: BenchContext): number => ctx.options.documentEdits.length;
+
+/** A text made by `edits` random edits (4 inserts of 2 characters to 1 delete), from a fixed seed. */
+export function editedText(edits: number): Uint8Array {
+  const doc = new Y.Doc();
+  doc.clientID = 1;
+  const text = doc.getText('t');
+  let seed = 7;
+  const next = (n: number): number => {
+    seed = (Math.imul(seed, 1103515245) + 12345) & 0x7fffffff;
+    return seed % n;
+  };
+  for (let i = 0; i < edits; i++) {
+    if (i % 5 === 4 && text.length > 2) text.delete(next(text.length - 1), 1);
+    else text.insert(next(text.length + 1), 'ab');
+  }
+  return Y.encodeStateAsUpdate(doc);
+}
+
+/**
+ * Scenario 7: what one write costs as a document grows. A text with a long edit history
+ * (`documentEdits`: 1k to 100k edits, pushed as one Yjs update) takes sequential typed inserts
+ * at LOCAL through n1 of the shared cluster; the peers apply each one too. Reports latency,
+ * the cluster's CPU per write and the version token each write returns (it carries the
+ * document's delete set). Cost that grows with the history shows here.
+ */
+export async function documentSize(ctx: BenchContext, fx: Fixtures): Promise<void> {
+  const { options } = ctx;
+  const concord = await fx.concord();
+  const stub = concord.docs[0];
+  if (stub === undefined) throw new Error('no node');
+  for (const edits of options.documentEdits) {
+    ctx.progress.step(`docsize: text with ${edits} edits`);
+    const documentId = `bench/docsize/e${edits}`;
+    const state = editedText(edits);
+    await stub.pushUpdate({ documentId, update: state, ack: AckLevel.ACK_LEVEL_ALL }, 60_000);
+    let tokenBytes = 0;
+    let writes = 0;
+    const res = await runLoad({
+      clients: 1,
+      durationMs: options.roundMs,
+      warmupMs: options.warmupMs,
+      serverPids: () => concord.cluster.nodes.map((n) => n.pid ?? 0),
+      onError: ctx.errorNote(`docsize ${edits}`),
+      op: async (_w, n) => {
+        const r = await stub.apply({ documentId, operations: [{ op: { $case: 'textInsert', value: { path: ['t'], index: n % 64, text: 'q' } } }], ack: AckLevel.ACK_LEVEL_LOCAL }, 10_000);
+        tokenBytes += r.version.byteLength;
+        writes++;
+      },
+    });
+    const row = { ...res, documentBytes: state.byteLength, tokenBytes: tokenBytes / Math.max(1, writes) };
+    ctx.add({ scenario: 'docsize', system: 'concord', workload: `text with ${edits} edits`, clients: 1, rounds: [row], median: row, note: 'sequential typed inserts at LOCAL through one node of three; CPU of all three nodes' });
+  }
+}
