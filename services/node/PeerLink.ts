@@ -69,6 +69,8 @@ export class PeerLink {
     if (!this.stopped) this.flush();
   });
   private reconnectDelayMs = 50;
+  /** The peer dialled us while our own dial was pending: if that dial fails, redial at once. */
+  private peerUpWhileDialing = false;
   private timers: NodeJS.Timeout[] = [];
   private reconnectTimer: NodeJS.Timeout | undefined;
   private heartbeatTimer: NodeJS.Timeout | undefined;
@@ -211,6 +213,9 @@ export class PeerLink {
    * now rather than after the backoff.
    */
   redialNow(): void {
+    // Our dial may be in flight and refused yet (the peer still had the cut in force when it
+    // arrived): then the refusal redials at once instead of backing off.
+    if (this.stream !== undefined && !this.connectedFlag) this.peerUpWhileDialing = true;
     if (this.stream !== undefined || this.reconnectTimer === undefined) return;
     clearTimeout(this.reconnectTimer);
     this.reconnectTimer = undefined;
@@ -231,6 +236,7 @@ export class PeerLink {
       this.currentClient = new PeerServiceClient(this.opts.address, credentials.createInsecure(), peerChannelOptions);
     }
     this.lastDialAt = now;
+    this.peerUpWhileDialing = false;
     const stream = this.currentClient.replicate(md);
     this.stream = stream;
     this.writable = true;
@@ -257,8 +263,8 @@ export class PeerLink {
       this.stream = undefined;
       this.connectedFlag = false;
       if (this.stopped) return;
-      const delay = this.reconnectDelayMs;
-      this.reconnectDelayMs = Math.min(this.reconnectDelayMs * 2, this.opts.reconnectDelayMsMax);
+      const delay = this.peerUpWhileDialing ? 0 : this.reconnectDelayMs;
+      this.reconnectDelayMs = this.peerUpWhileDialing ? 50 : Math.min(this.reconnectDelayMs * 2, this.opts.reconnectDelayMsMax);
       this.reconnectTimer = setTimeout(() => {
         this.reconnectTimer = undefined;
         this.connect();
@@ -276,6 +282,7 @@ export class PeerLink {
       case 'hello':
         if (!this.connectedFlag) {
           this.connectedFlag = true;
+          this.peerUpWhileDialing = false;
           this.owed.peerOwes({ documents: body.value.owedDocuments, complete: body.value.owedComplete });
           this.reconnectDelayMs = 50;
           this.flush();

@@ -79,3 +79,62 @@ test('a link keeps its client across a long cut while the connection is up, and 
     peer.server.forceShutdown();
   }
 }, 20_000);
+
+test('a dial refused because the peer still had the cut in force is redialled at once when the peer dialled us meanwhile', async () => {
+  // A peer that refuses hellos (as a node whose cut is still in force does), after `refuseAfterMs`.
+  let hellos = 0;
+  let refuse = true;
+  let refuseAfterMs = 0;
+  let onHello = (): void => undefined;
+  const server = new grpc.Server();
+  server.addService(PeerServiceService, {
+    replicate: (call: grpc.ServerDuplexStream<PeerMessage, PeerMessage>) => {
+      call.on('data', (msg: PeerMessage) => {
+        if (msg.body?.$case !== 'hello') return;
+        hellos++;
+        onHello();
+        if (!refuse) {
+          call.write({ body: { $case: 'hello', value: { nodeId: 'p', clusterId: 'c', incarnation: 1n, owedDocuments: [], owedComplete: true } } });
+          return;
+        }
+        setTimeout(() => call.emit('error', { code: grpc.status.UNAVAILABLE, details: 'link to n1 is cut' }), refuseAfterMs);
+      });
+      call.on('end', () => call.end());
+      call.on('error', () => undefined);
+    },
+    digest: unimplemented,
+    sync: unimplemented,
+    pushDiff: unimplemented,
+  });
+  const port = await new Promise<number>((resolve, reject) => {
+    server.bindAsync('127.0.0.1:0', grpc.ServerCredentials.createInsecure(), (err, p) => (err ? reject(err) : resolve(p)));
+  });
+  const link = new PeerLink({
+    selfId: 'n1', clusterId: 'c', incarnation: 1n, peerId: 'p', address: `127.0.0.1:${port}`,
+    heartbeatIntervalMs: 100, reconnectDelayMsMax: 10_000, batchUpdatesMax: 64, batchBytesMax: 1 << 20, queueBytesMax: 1 << 20,
+    faults: new LinkFaults(), onConnected: () => undefined, onAck: () => undefined, acksAwaited: () => false,
+  });
+  try {
+    link.start();
+    // Five refusals back the link off to 1.6 s before its next dial.
+    await until('five refused dials', () => hellos >= 5, 10_000);
+    // The next dial is refused 200 ms after it arrives; meanwhile the peer heals and dials us.
+    refuseAfterMs = 200;
+    let refusedAt = 0;
+    onHello = () => {
+      onHello = () => undefined;
+      link.redialNow();
+      setTimeout(() => {
+        refuse = false;
+        refusedAt = Date.now();
+      }, 200);
+    };
+    await until('the sixth dial', () => hellos >= 6, 10_000);
+    await until('the link to connect', () => link.connected, 10_000);
+    // At once after the refusal, not after the 3.2 s the backoff had reached.
+    expect(Date.now() - refusedAt).toBeLessThan(1_000);
+  } finally {
+    link.stop();
+    server.forceShutdown();
+  }
+}, 20_000);
