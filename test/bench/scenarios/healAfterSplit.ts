@@ -11,8 +11,10 @@ import { Divergence, YjsTwin } from './YjsTwin';
 
 const sweepDivergence = 1_000;
 const docsFor = (updates: number): number => Math.min(1_000, Math.max(10, Math.floor(updates / 10)));
-// 100k per side takes minutes of writes: one round of it; smaller ones get the median of rounds.
-const roundsFor = (ctx: BenchContext, updates: number): number => (updates > 10_000 ? 1 : ctx.options.rounds);
+// 100k per side takes minutes of writes: one round of it; smaller ones get the median of rounds,
+// and the smallest (a heal of tens of milliseconds, about a second per round with its writes)
+// at least five: one busy moment on the machine moves a single round by half.
+const roundsFor = (ctx: BenchContext, updates: number): number => (updates > 10_000 ? 1 : updates <= 1_000 && !ctx.options.quick ? Math.max(5, ctx.options.rounds) : ctx.options.rounds);
 const divergence = (updates: number): Divergence => ({
   docs: docsFor(updates),
   updates,
@@ -20,7 +22,7 @@ const divergence = (updates: number): Divergence => ({
 });
 
 export const healSteps = (ctx: BenchContext): number =>
-  ctx.options.healBaseDocuments.length + ctx.options.healDivergence.reduce((n, u) => n + roundsFor(ctx, u), 0);
+  ctx.options.healBaseDocuments.length * roundsFor(ctx, sweepDivergence) + ctx.options.healDivergence.reduce((n, u) => n + roundsFor(ctx, u), 0);
 
 /**
  * Scenario 3: heal after a split brain, on the shared 3-master cluster (it runs after the
@@ -61,10 +63,11 @@ export async function healAfterSplit(ctx: BenchContext, fx: Fixtures): Promise<v
     ctx.progress.status(`heal: writing base documents up to ${total}`);
     const d = divergence(sweepDivergence);
     const workload = `diverge ${sweepDivergence}/side, base docs grown to ${total}`;
-    if (overBudget(ctx, budget, total - baseDocs + 2 * d.updates, workload, 1)) continue;
+    const rounds = roundsFor(ctx, sweepDivergence);
+    if (overBudget(ctx, budget, total - baseDocs + 2 * d.updates * rounds, workload, rounds)) continue;
     await fill(cluster, baseDocs, total);
     baseDocs = total;
-    await measure(ctx, cluster, `sweep${round++}`, d, 1, workload, budget);
+    await measure(ctx, cluster, `sweep${round++}`, d, rounds, workload, budget);
   }
   await divergences(ctx.options.healDivergence.filter((u) => u > 10_000));
 }
