@@ -1,6 +1,8 @@
 import * as Y from 'yjs';
 import { DomainError, invalidArgument } from '../errors/DomainError';
+import { checkRange, wrongType } from './operationErrors';
 import { ContainerKind, SharedType, getTopLevel, kindOfValue, kindsRegistry, topLevelKind } from './sharedKinds';
+import { simulateBatch } from './simulateBatch';
 import {
   counterMarkerKey,
   kindsTypeName,
@@ -13,9 +15,9 @@ import {
 /**
  * Applies typed operations to `doc` in one Yjs transaction with the given origin. All or
  * nothing: a Yjs transaction cannot be rolled back, so every failure is found before anything
- * is written. Each operation checks its path and range with a dry run before it writes; a batch
- * whose operations cannot change what another one's dry run saw is checked by dry runs alone
- * (`dryRunsDecide`), and any other batch is first tried on a scratch copy of the document.
+ * is written. Each operation checks its path and range with a dry run before it writes, and a
+ * batch is first run against a model of the places it touches (`simulateBatch`), or, when that
+ * cannot tell (a top-level type of unknown kind), tried on a scratch copy of the document.
  */
 export function applyOperations(doc: Y.Doc, ops: readonly TypedOperation[], origin: unknown): void {
   if (ops.length === 0) throw invalidArgument('no operations');
@@ -23,96 +25,13 @@ export function applyOperations(doc: Y.Doc, ops: readonly TypedOperation[], orig
     throw invalidArgument(`at most ${operationsPerRequestMax} operations per request`);
   }
   for (const op of ops) validateOperation(op);
-  if (ops.length > 1 && !dryRunsDecide(doc, ops)) {
+  if (ops.length > 1 && !simulateBatch(doc, ops)) {
     const scratch = new Y.Doc({ gc: true });
     Y.applyUpdate(scratch, Y.encodeStateAsUpdate(doc));
     scratch.transact(() => ops.forEach((op) => applyOne(scratch, op)));
     scratch.destroy();
   }
   doc.transact(() => ops.forEach((op) => applyOne(doc, op)), origin);
-}
-
-/** The container an operation resolves, the kind it needs there, and the entry it replaces. */
-interface Shape {
-  readonly container: readonly string[];
-  readonly want: ContainerKind;
-  /** A map entry the operation sets or deletes (whatever was there, container or value). */
-  readonly replaces?: readonly string[];
-}
-
-function shapeOf(op: TypedOperation): Shape {
-  switch (op.kind) {
-    case 'map-set':
-    case 'map-delete':
-      return { container: op.path.slice(0, -1), want: 'map', replaces: op.path };
-    case 'list-insert':
-    case 'list-delete':
-      return { container: op.path, want: 'list' };
-    case 'text-insert':
-    case 'text-delete':
-      return { container: op.path, want: 'text' };
-    case 'counter-add':
-      return { container: op.path, want: 'counter' };
-  }
-}
-
-const pathKey = (path: readonly string[], length: number): string => JSON.stringify(path.slice(0, length));
-
-/**
- * Decides a batch by dry runs on `doc` itself when no operation can change what another one
- * resolves: true if every operation will apply, a thrown error (the one the batch fails with)
- * if one will not, false if the batch must be tried on a copy. Operations only create missing
- * containers, replace map entries and change lengths, so the batch is decidable in place when
- * (1) every path they resolve through needs the same kind from all of them (containers one
- * creates are what the others expect), (2) no entry one replaces lies on a path another
- * resolves, and (3) lists and texts are followed by their running lengths. Paths never run
- * through a list (their inner segments are map keys), so a list's shifting elements move no
- * other operation's path.
- */
-function dryRunsDecide(doc: Y.Doc, ops: readonly TypedOperation[]): boolean {
-  const shapes = ops.map(shapeOf);
-  const needs = new Map<string, ContainerKind>();
-  const replaced = new Set<string>();
-  for (const s of shapes) {
-    for (let n = 1; n <= s.container.length; n++) {
-      const key = pathKey(s.container, n);
-      const need = n === s.container.length ? s.want : 'map';
-      if ((needs.get(key) ?? need) !== need) return false;
-      needs.set(key, need);
-    }
-    if (s.replaces !== undefined) replaced.add(pathKey(s.replaces, s.replaces.length));
-  }
-  for (const key of replaced) if (needs.has(key)) return false;
-  const lengths = new Map<string, number>();
-  ops.forEach((op, i) => {
-    const { container, want } = shapes[i] as Shape;
-    const found = resolve(doc, container, want, false);
-    if (want !== 'list' && want !== 'text') return;
-    const key = pathKey(container, container.length);
-    const length = lengths.get(key) ?? lengthOf(found);
-    lengths.set(key, length + lengthChange(op, length));
-  });
-  return true;
-}
-
-/** What an operation adds to the length of its list or text, after checking its range there. */
-function lengthChange(op: TypedOperation, length: number): number {
-  switch (op.kind) {
-    case 'list-insert':
-      checkRange(op.index, 0, length, 'list');
-      return op.values.length;
-    case 'list-delete':
-      checkRange(op.index, op.count, length, 'list');
-      return -op.count;
-    case 'text-insert':
-      checkRange(op.index, 0, length, 'text');
-      return op.text.length;
-    case 'text-delete':
-      checkRange(op.index, op.length, length, 'text');
-      return -op.length;
-    default:
-      return 0;
-  }
 }
 
 function validateOperation(op: TypedOperation): void {
@@ -198,11 +117,6 @@ function lengthOf(container: SharedType | null): number {
   return 0;
 }
 
-function checkRange(index: number, count: number, length: number, what: string): void {
-  if (index + count > length) {
-    throw invalidArgument(`${what} range ${index}..${index + count} is outside its length ${length}`);
-  }
-}
 
 /**
  * Finds the container at `path`, creating missing ones as `want` (intermediate ones as maps).
@@ -276,6 +190,3 @@ function newContainer(kind: ContainerKind): SharedType {
   }
 }
 
-function wrongType(path: readonly string[], found: string, want: string): DomainError {
-  return new DomainError('wrong-type', `${path.join('.')} is a ${found}, not a ${want}`);
-}
