@@ -6,7 +6,13 @@ interface Range {
   len: number;
 }
 
-const tracked = new WeakMap<Y.Doc, DeleteSet>();
+interface Tracked {
+  readonly ds: DeleteSet;
+  /** The set in Yjs's v1 encoding, kept until the set changes (see encodedDeleteSetOf). */
+  encoded: Uint8Array | undefined;
+}
+
+const tracked = new WeakMap<Y.Doc, Tracked>();
 
 /**
  * Keeps the delete set of `doc` up to date after every transaction, so `deleteSetOf` costs
@@ -20,11 +26,13 @@ const tracked = new WeakMap<Y.Doc, DeleteSet>();
  */
 export function trackDeletes(doc: Y.Doc): void {
   if (tracked.has(doc)) return;
-  const ds = Y.createDeleteSetFromStructStore(doc.store);
-  tracked.set(doc, ds);
+  const t: Tracked = { ds: Y.createDeleteSetFromStructStore(doc.store), encoded: undefined };
+  const ds = t.ds;
+  tracked.set(doc, t);
   doc.on('afterTransaction', (tr: Y.Transaction) => {
     tr.deleteSet.clients.forEach((ranges, client) => {
       for (const r of ranges) addRange(ds, client, r.clock, r.len);
+      if (ranges.length > 0) t.encoded = undefined;
     });
     tr.afterState.forEach((after, client) => {
       const before = tr.beforeState.get(client) ?? 0;
@@ -33,7 +41,9 @@ export function trackDeletes(doc: Y.Doc): void {
       if (structs === undefined) return;
       for (let i = Y.findIndexSS(structs, before); i < structs.length; i++) {
         const s = structs[i] as Y.Item | Y.GC;
-        if (s.deleted) addRange(ds, client, s.id.clock, s.length);
+        if (!s.deleted) continue;
+        addRange(ds, client, s.id.clock, s.length);
+        t.encoded = undefined;
       }
     });
   });
@@ -41,7 +51,24 @@ export function trackDeletes(doc: Y.Doc): void {
 
 /** The delete set of `doc`: the tracked one (do not change it), else built from its structs. */
 export function deleteSetOf(doc: Y.Doc): DeleteSet {
-  return tracked.get(doc) ?? Y.createDeleteSetFromStructStore(doc.store);
+  return tracked.get(doc)?.ds ?? Y.createDeleteSetFromStructStore(doc.store);
+}
+
+const noStateVector = new Map<number, number>();
+
+/**
+ * The delete set of `doc` in Yjs's v1 encoding (as a snapshot starts with it). A tracked
+ * document keeps it until the set changes: inserts, most writes to a text, leave it as it is,
+ * and a token of a much-edited text is mostly its delete set (58 KB at 100,000 edits).
+ */
+export function encodedDeleteSetOf(doc: Y.Doc): Uint8Array {
+  const t = tracked.get(doc);
+  if (t?.encoded !== undefined) return t.encoded;
+  // A snapshot with an empty state vector is the delete set followed by one byte (a zero count).
+  const withEmptySv = Y.encodeSnapshot(Y.createSnapshot(deleteSetOf(doc), noStateVector));
+  const encoded = withEmptySv.subarray(0, withEmptySv.byteLength - 1);
+  if (t !== undefined) t.encoded = encoded;
+  return encoded;
 }
 
 /** Adds [clock, clock + len) to a client's sorted, merged ranges, merging what it touches. */

@@ -1,6 +1,6 @@
 import * as Y from 'yjs';
 import { invalidArgument } from '../errors/DomainError';
-import { deleteSetOf } from './trackDeletes';
+import { deleteSetOf, encodedDeleteSetOf } from './trackDeletes';
 
 /**
  * A version token is a Yjs snapshot (state vector + delete set) in Yjs's own v1 encoding, so
@@ -23,18 +23,17 @@ export interface DecodedVersion {
 
 export const versionTokenBytesMax = 1 << 20;
 
-/** `Y.encodeSnapshot(Y.snapshot(doc))`, with the delete set `trackDeletes` keeps when it does. */
+/**
+ * `Y.encodeSnapshot(Y.snapshot(doc))`: the delete set then the state vector, v1. The delete set
+ * comes from `trackDeletes` (encoded once per change of the set) when the document is tracked.
+ */
 export function encodeVersion(doc: Y.Doc): VersionToken {
-  return Y.encodeSnapshot(Y.createSnapshot(deleteSetOf(doc), stateVectorOf(doc)));
-}
-
-function stateVectorOf(doc: Y.Doc): Map<number, number> {
-  const sv = new Map<number, number>();
-  doc.store.clients.forEach((structs, client) => {
-    const last = structs[structs.length - 1];
-    if (last !== undefined) sv.set(client, last.id.clock + last.length);
-  });
-  return sv;
+  const ds = encodedDeleteSetOf(doc);
+  const sv = Y.encodeStateVector(doc);
+  const token = new Uint8Array(ds.byteLength + sv.byteLength);
+  token.set(ds, 0);
+  token.set(sv, ds.byteLength);
+  return token;
 }
 
 export function decodeVersion(token: Uint8Array): DecodedVersion {
