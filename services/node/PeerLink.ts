@@ -46,6 +46,8 @@ interface Queued {
  * Unacked updates stay queued; after a reconnect they are re-sent (Yjs updates are idempotent)
  * or left to the reconnect's anti-entropy round (see connect).
  */
+/** The first redial after a link goes down waits this long; each failed one doubles it (to reconnectDelayMsMax). */
+const firstReconnectDelayMs = 50;
 /** Past this backlog a reconnect leaves catching up to anti-entropy. */
 export const reconnectBacklogBytesMax = 256 << 10;
 /** A backlog this small is re-sent on reconnect even when no write waits for its acks. */
@@ -68,7 +70,7 @@ export class PeerLink {
   private readonly flushSoon = onceThisTurn(() => {
     if (!this.stopped) this.flush();
   });
-  private reconnectDelayMs = 50;
+  private reconnectDelayMs = firstReconnectDelayMs;
   /** The peer dialled us while our own dial was pending: if that dial fails, redial at once. */
   private peerUpWhileDialing = false;
   private timers: NodeJS.Timeout[] = [];
@@ -219,7 +221,7 @@ export class PeerLink {
     if (this.stream !== undefined || this.reconnectTimer === undefined) return;
     clearTimeout(this.reconnectTimer);
     this.reconnectTimer = undefined;
-    this.reconnectDelayMs = 50;
+    this.reconnectDelayMs = firstReconnectDelayMs;
     this.connect();
   }
 
@@ -264,7 +266,7 @@ export class PeerLink {
       this.connectedFlag = false;
       if (this.stopped) return;
       const delay = this.peerUpWhileDialing ? 0 : this.reconnectDelayMs;
-      this.reconnectDelayMs = this.peerUpWhileDialing ? 50 : Math.min(this.reconnectDelayMs * 2, this.opts.reconnectDelayMsMax);
+      this.reconnectDelayMs = this.peerUpWhileDialing ? firstReconnectDelayMs : Math.min(this.reconnectDelayMs * 2, this.opts.reconnectDelayMsMax);
       this.reconnectTimer = setTimeout(() => {
         this.reconnectTimer = undefined;
         this.connect();
@@ -284,7 +286,7 @@ export class PeerLink {
           this.connectedFlag = true;
           this.peerUpWhileDialing = false;
           this.owed.peerOwes({ documents: body.value.owedDocuments, complete: body.value.owedComplete });
-          this.reconnectDelayMs = 50;
+          this.reconnectDelayMs = firstReconnectDelayMs;
           this.flush();
           this.opts.onConnected();
         }

@@ -117,7 +117,6 @@ function lengthOf(container: SharedType | null): number {
   return 0;
 }
 
-
 /**
  * Finds the container at `path`, creating missing ones as `want` (intermediate ones as maps).
  * Creating a nested container is a Yjs write like any other: two replicas that create the same
@@ -189,4 +188,3 @@ function newContainer(kind: ContainerKind): SharedType {
       return new Y.Text();
   }
 }
-
