@@ -3,7 +3,7 @@ import { Measurement } from './Measurement';
 import { Target } from './Target';
 
 /** Columns shown per scenario: metric key, header, decimals. Per-round numbers stay in the JSON. */
-const columns: Record<string, [string, string, number][]> = {
+export const columns: Record<string, [string, string, number][]> = {
   authoritative: [['opsPerSec', 'ops/s', 0], ['p50Ms', 'p50 ms', 2], ['p99Ms', 'p99 ms', 2], ['errors', 'errors', 0], ['serverCpuMsPerCall', 'server CPU ms/call', 3], ['loadgenCpuMsPerCall', 'load-gen CPU ms/call', 3]],
   convergent: [['opsPerSec', 'ops/s', 0], ['p50Ms', 'p50 ms', 2], ['p99Ms', 'p99 ms', 2], ['lagP50Ms', 'lag p50 ms', 2], ['lagP99Ms', 'lag p99 ms', 2], ['errors', 'errors', 0]],
   'convergent-50': [['opsPerSec', 'ops/s', 0], ['p50Ms', 'p50 ms', 2], ['p99Ms', 'p99 ms', 2], ['errors', 'errors', 0], ['serverCpuMsPerCall', 'server CPU ms/call', 3], ['loadgenCpuMsPerCall', 'load-gen CPU ms/call', 3]],
@@ -15,7 +15,7 @@ const columns: Record<string, [string, string, number][]> = {
   scale: [['documents', 'docs', 0], ['writeOpsPerSec', 'write ops/s', 0], ['rssMiB', 'RSS MiB', 0], ['bytesPerDoc', 'RSS B/doc', 0], ['restartMs', 'restart ms', 0], ['rssAfterRestartMiB', 'RSS after restart MiB', 0]],
 };
 
-function targetStatus(t: Target): string {
+export function targetStatus(t: Target): string {
   const status = t.met === undefined ? 'not measured' : t.met ? 'met' : t.beyondBound === true ? '**missed**, beyond the grpc-js bound' : '**missed**';
   return `${status}${t.note ? ` (${t.note})` : ''}`;
 }
