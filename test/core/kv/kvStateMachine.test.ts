@@ -170,7 +170,7 @@ test('a snapshot captured at a moment and encoded in parts later is the state of
     const parts = sm.snapshotParts();
     // The state moves on (new versions, tombstones, leases, compactions) before the encoding.
     for (let i = 0; i < 200; i++) step();
-    const later = Buffer.concat([...encodeKvStateInParts(parts, 1 + p.int(4))]);
+    const later = Buffer.concat([...encodeKvStateInParts(parts, 1 + p.int(4), 1 + p.int(6))]);
     const where = `seed ${seed} (replay: this test loops over seeds 1..20)`;
     expect([where, KvStateMachine.restore(later).snapshot()]).toEqual([where, KvStateMachine.restore(atOnce).snapshot()]);
     expect([where, Buffer.from(later).equals(Buffer.from(atOnce))]).toEqual([where, true]);
@@ -243,7 +243,7 @@ test('ranges list exactly the live keys in [key, range_end), in order, as keys c
   }
 });
 
-test('the snapshot encoding writes keys byte for byte as the generated encoder, and decodes the same (seeded)', () => {
+test('the snapshot encoding writes events and keys byte for byte as the generated encoder, and decodes the same (seeded)', () => {
   const generated = (p: KvStateParts): Uint8Array => KvStateSnapshot.encode({
     revision: BigInt(p.store.revision), compactRevision: BigInt(p.store.compactRevision), appliedIndex: BigInt(p.appliedIndex),
     lastLeaseId: BigInt(p.lastLeaseId), lastFencingToken: BigInt(p.lastFencingToken),
@@ -262,7 +262,8 @@ test('the snapshot encoding writes keys byte for byte as the generated encoder, 
     const sm = new KvStateMachine();
     for (let i = 0; i < 150; i++) {
       const r = p.next();
-      const key = p.chance(0.05) ? '' : `k${p.int(20)}`;
+      // Empty keys, and keys of two-, three- and four-byte characters, as well.
+      const key = p.chance(0.05) ? '' : p.chance(0.15) ? `ké€😀${p.int(5)}` : `k${p.int(20)}`;
       const cmd: KvCommand = r < 0.6 ? { type: 'put', key, value: p.chance(0.1) ? b('') : b(`v${p.int(1e6)}`), lease: 0, prevKv: false }
         : r < 0.75 ? { type: 'delete', key, rangeEnd: '', prevKv: false }
           : r < 0.85 ? { type: 'lease-grant', id: 0, ttlMs: 3000 }
@@ -272,13 +273,17 @@ test('the snapshot encoding writes keys byte for byte as the generated encoder, 
     // Numbers past 32 bits take the 64-bit varint path.
     const parts = sm.snapshotParts();
     const lists = parts.store.lists.map((v) => v.map((x) => ({ ...x, kv: { ...x.kv, modRevision: x.kv.modRevision + 2 ** 35 } })));
-    const big = { ...parts, appliedIndex: 2 ** 40 + seed, store: { ...parts.store, lists, eventKeys: parts.store.eventKeys } };
+    const eventKeys = parts.store.eventKeys.map((e) => ({ ...e, revision: e.revision + 2 ** 35 }));
+    const big = { ...parts, appliedIndex: 2 ** 40 + seed, store: { ...parts.store, lists, eventKeys } };
     const where = `seed ${seed} (replay: this test loops over seeds 1..10)`;
     for (const q of [parts, big]) {
-      // The keys parts byte for byte; the whole decodes the same (its header part goes first).
-      const keysOnly = { ...q, appliedIndex: 0, lastLeaseId: 0, lastFencingToken: 0, leases: [], store: { ...q.store, revision: 0, compactRevision: 0, eventKeys: [] } };
-      const keyParts = Buffer.concat([...encodeKvStateInParts(q, 1 + p.int(7))].slice(1));
-      expect([where, keyParts.equals(Buffer.from(generated(keysOnly)))]).toEqual([where, true]);
+      // After the header part, the events' parts then the keys' parts, byte for byte; the whole
+      // decodes the same.
+      const bare = { ...q, appliedIndex: 0, lastLeaseId: 0, lastFencingToken: 0, leases: [] };
+      const keysOnly = { ...bare, store: { ...q.store, revision: 0, compactRevision: 0, eventKeys: [] } };
+      const eventsOnly = { ...bare, store: { ...q.store, revision: 0, compactRevision: 0, keys: [], lists: [], counts: [] } };
+      const rest = Buffer.concat([...encodeKvStateInParts(q, 1 + p.int(7), 1 + p.int(9))].slice(1));
+      expect([where, rest.equals(Buffer.concat([generated(eventsOnly), generated(keysOnly)]))]).toEqual([where, true]);
       expect([where, KvStateSnapshot.decode(encodeKvState(q))]).toEqual([where, KvStateSnapshot.decode(generated(q))]);
     }
   }
