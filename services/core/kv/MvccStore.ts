@@ -68,14 +68,16 @@ export class MvccStore {
       version: (prev?.version ?? 0) + 1,
       lease,
     };
-    let versions = this.history.get(key);
+    const version: Version = { kv, deleted: false };
+    const versions = this.history.get(key);
     if (versions === undefined) {
-      versions = [];
-      this.history.set(key, versions);
+      // A literal of one: `[]` then push reserves room for 17 (130 bytes a key, most never used).
+      this.history.set(key, [version]);
       this.keyIndex.set(key, undefined);
+    } else {
+      versions.push(version);
+      this.compactable.add(key);
     }
-    versions.push({ kv, deleted: false });
-    if (versions.length > 1) this.compactable.add(key);
     this.pending.push({ type: 'put', kv, prevKv: prev });
     return prev;
   }
