@@ -1,5 +1,6 @@
 import { createHash, randomInt } from 'node:crypto';
 import * as fs from 'node:fs';
+import * as path from 'node:path';
 import { AdminServiceService } from '../../proto/gen/concord/v1/admin';
 import { DocumentServiceService } from '../../proto/gen/concord/v1/documents';
 import { adminService } from '../rpc/adminService';
@@ -25,6 +26,7 @@ import { KvServiceService } from '../../proto/gen/concord/v1/kv';
 import { kvService } from '../rpc/kvService';
 import { raftService } from '../rpc/raftService';
 import { AuthorityNode } from './authority/AuthorityNode';
+import { moveRaftLog } from './authority/moveRaftLog';
 import { nodeKey } from './storageKeys';
 import { traceAntiEntropyRound } from '../telemetry/antiEntropyTelemetry';
 import { PartitionTelemetry } from '../telemetry/PartitionTelemetry';
@@ -54,6 +56,8 @@ export class ConcordNode {
     readonly grpc: StartedServer,
     readonly address: string,
     readonly authority: AuthorityNode | undefined,
+    /** The authoritative log's own store (see openRaftLogStore); undefined on a replica. */
+    readonly raftEngine: StorageEngine | undefined,
   ) {}
 
   static async start(config: NodeConfig, log: (msg: string) => void = () => undefined): Promise<ConcordNode> {
@@ -120,11 +124,12 @@ export class ConcordNode {
       ...(config.role === 'replica' ? [] : [{ id: config.nodeId, address: config.listen }]),
       ...config.peers.filter((p) => p.role !== 'replica').map((p) => ({ id: p.id, address: p.address })),
     ];
-    const authority = config.role === 'replica' ? undefined : new AuthorityNode({
+    const raftEngine = config.role === 'replica' ? undefined : await openRaftLogStore(config.dataDir, engine, log);
+    const authority = raftEngine === undefined ? undefined : new AuthorityNode({
       selfId: config.nodeId,
       clusterId: config.clusterId,
       voters,
-      engine,
+      engine: raftEngine,
       faults,
       tickMs: config.raftTickMs,
       electionTimeoutTicks: config.electionTimeoutTicks,
@@ -159,7 +164,7 @@ export class ConcordNode {
       ]),
     ]);
     address = `${config.listen.slice(0, config.listen.lastIndexOf(':'))}:${grpc.port}`;
-    const node = new ConcordNode(config, engine, documents, grpc, address, authority);
+    const node = new ConcordNode(config, engine, documents, grpc, address, authority, raftEngine);
     node.telemetryStops.push(observeReplication(replicator.links), () => partitions.close());
     replicator.start();
     authority?.start();
@@ -219,7 +224,23 @@ export class ConcordNode {
     });
     await this.documents.store.close();
     await this.engine.close();
+    await this.raftEngine?.close();
   }
+}
+
+/**
+ * The authoritative (Raft) log's own LMDB environment, `<data dir>/raft`, with the log moved
+ * there from the documents' store of a data directory from before (moveRaftLog). Apart, the
+ * log's commits do not pay for the documents' churn: after the convergent benchmark had written
+ * its documents, a log commit sharing their store took 7-15 ms instead of 1-3 ms.
+ */
+async function openRaftLogStore(dataDir: string, documents: StorageEngine, log: (msg: string) => void): Promise<StorageEngine> {
+  const dir = path.join(dataDir, 'raft');
+  fs.mkdirSync(dir, { recursive: true });
+  const raft = LmdbEngine.open(dir);
+  const moved = await moveRaftLog(documents, raft);
+  if (moved > 0) log(`moved the authoritative log (${moved} records) into its own store, ${dir}`);
+  return raft;
 }
 
 function nextIncarnation(engine: StorageEngine): bigint {

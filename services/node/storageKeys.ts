@@ -8,6 +8,8 @@ import { DocumentId } from '../core/crdt/documentId';
  *   d:<doc>                  the document's record (counters and state hash, see documentRecord)
  *   n:<name>                 node metadata (incarnation, ...)
  *   p:<...>                  partition ledger and other node records
+ * The authoritative log (r:<...>, DurableRaftStorage) has a store of its own, <data dir>/raft
+ * (see moveRaftLog for data directories from before).
  */
 export const updatePrefix = 'u:';
 export const snapshotPrefix = 's:';
