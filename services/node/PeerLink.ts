@@ -48,7 +48,7 @@ interface Queued {
  */
 /** The first redial after a link goes down waits this long; each failed one doubles it (to reconnectDelayMsMax). */
 const firstReconnectDelayMs = 50;
-/** Past this backlog a reconnect leaves catching up to anti-entropy. */
+/** Past this backlog a reconnect leaves catching up to anti-entropy (unless a write awaits acks). */
 export const reconnectBacklogBytesMax = 256 << 10;
 /** A backlog this small is re-sent on reconnect even when no write waits for its acks. */
 export const reconnectResendUpdatesMax = 64;
@@ -245,12 +245,14 @@ export class PeerLink {
     // The anti-entropy round that runs on every connect delivers what the peer lacks as diffs;
     // re-sending the backlog as well would make both cross (and be applied) twice. So after a
     // blip the backlog is re-sent only when it buys something: a write waits for the peer's
-    // acks (QUORUM, ALL), or it is a few updates, which land before the round compares. It goes
-    // when large, and when the peer was silent past the failure detector's grace (no write
-    // waits for its acks any more then).
+    // acks (QUORUM, ALL), whatever the backlog's size (a dropped update never counts as acked,
+    // so its write would wait out its deadline although the round delivers it), or it is a few
+    // small updates, which land before the round compares. It goes when the peer was silent past
+    // the failure detector's grace (no write waits for its acks any more then).
     const silentMs = this.lastHeardAt === 0 ? 0 : now - this.lastHeardAt;
-    const worthResending = this.queue.length <= reconnectResendUpdatesMax || this.opts.acksAwaited();
-    if (!worthResending || this.queueBytes > reconnectBacklogBytesMax || silentMs > 3 * this.opts.heartbeatIntervalMs) this.dropBacklog();
+    const acksAwaited = this.opts.acksAwaited();
+    const worthResending = acksAwaited || (this.queue.length <= reconnectResendUpdatesMax && this.queueBytes <= reconnectBacklogBytesMax);
+    if (!worthResending || silentMs > 3 * this.opts.heartbeatIntervalMs) this.dropBacklog();
     this.sentUpTo = this.ackedUpTo;
     this.owed.connecting();
     // What this node owes the peer goes in the hello the peer answers ours with (see owedList).

@@ -1,0 +1,83 @@
+// After a blip a replication link re-sends its backlog when a write waits for the peer's acks,
+// however large the backlog: a dropped update never counts as acked, so a QUORUM or ALL write
+// would wait out its deadline although anti-entropy delivers its content. Without waiting
+// writes, a large backlog is left to anti-entropy. Real gRPC on loopback against a minimal peer
+// that drops the first stream's batches unacked and acks those of the next one.
+import * as grpc from '@grpc/grpc-js';
+import { PeerMessage, PeerServiceService } from '../../proto/gen/concord/v1/peer';
+import { LinkFaults } from '../../services/node/LinkFaults';
+import { PeerLink, reconnectBacklogBytesMax } from '../../services/node/PeerLink';
+
+type Stream = grpc.ServerDuplexStream<PeerMessage, PeerMessage>;
+const unimplemented = (_call: unknown, callback: grpc.sendUnaryData<never>): void => callback({ code: grpc.status.UNIMPLEMENTED, details: 'not in this test' });
+
+/** A peer whose first stream fails on its first batch (a dropped connection); later streams ack. */
+async function startFlakyPeer(): Promise<{ server: grpc.Server; port: number; batchesSeen: () => number[][] }> {
+  const seen: number[][] = [];
+  let streams = 0;
+  const server = new grpc.Server();
+  server.addService(PeerServiceService, {
+    replicate: (call: Stream) => {
+      const n = ++streams;
+      call.on('data', (msg: PeerMessage) => {
+        const body = msg.body;
+        if (body?.$case === 'hello') {
+          call.write({ body: { $case: 'hello', value: { nodeId: 'p', clusterId: 'c', incarnation: 1n, owedDocuments: [], owedComplete: true } } });
+        } else if (body?.$case === 'batch') {
+          seen.push(body.value.updates.map((u) => Number(u.seq)));
+          if (n === 1) call.emit('error', { code: grpc.status.UNAVAILABLE, details: 'connection dropped' });
+          else call.write({ body: { $case: 'ack', value: { durableSeq: body.value.updates.at(-1)!.seq } } });
+        }
+      });
+      call.on('end', () => call.end());
+      call.on('error', () => undefined);
+    },
+    digest: unimplemented,
+    sync: unimplemented,
+    pushDiff: unimplemented,
+  });
+  const port = await new Promise<number>((resolve, reject) => {
+    server.bindAsync('127.0.0.1:0', grpc.ServerCredentials.createInsecure(), (err, p) => (err ? reject(err) : resolve(p)));
+  });
+  return { server, port, batchesSeen: () => seen };
+}
+
+const sleep = (ms: number): Promise<void> => new Promise((resolve) => setTimeout(resolve, ms));
+
+async function until(what: string, check: () => boolean, timeoutMs = 5_000): Promise<void> {
+  const deadline = Date.now() + timeoutMs;
+  while (!check()) {
+    if (Date.now() > deadline) throw new Error(`timed out waiting for ${what}`);
+    await sleep(10);
+  }
+}
+
+test.each([
+  ['a write waits for acks: the large backlog is re-sent and acked', true],
+  ['no write waits: the large backlog is left to anti-entropy', false],
+])('%s', async (_name, awaited) => {
+  const peer = await startFlakyPeer();
+  const link = new PeerLink({
+    selfId: 'n1', clusterId: 'c', incarnation: 1n, peerId: 'p', address: `127.0.0.1:${peer.port}`,
+    heartbeatIntervalMs: 500, reconnectDelayMsMax: 200, batchUpdatesMax: 64, batchBytesMax: 4 << 20, queueBytesMax: 64 << 20,
+    faults: new LinkFaults(), onConnected: () => undefined, onAck: () => undefined, acksAwaited: () => awaited,
+  });
+  try {
+    link.start();
+    await until('the first connect', () => link.connected);
+    // One update larger than what a reconnect re-sends without waiting writes.
+    link.enqueue(1, 'big', new Uint8Array(reconnectBacklogBytesMax + 1));
+    await until('the first stream to drop with the batch unacked', () => peer.batchesSeen().length === 1 && !link.connected);
+    await until('the link to reconnect', () => link.connected);
+    if (awaited) {
+      await until('the peer to ack the re-sent update', () => link.holds(1));
+      expect(peer.batchesSeen()).toEqual([[1], [1]]);
+    } else {
+      await sleep(300);
+      expect([link.holds(1), peer.batchesSeen()]).toEqual([false, [[1]]]);
+    }
+  } finally {
+    link.stop();
+    await new Promise<void>((resolve) => peer.server.tryShutdown(() => resolve()));
+  }
+}, 20_000);
