@@ -39,7 +39,11 @@ export async function documentSize(ctx: BenchContext, fx: Fixtures): Promise<voi
     ctx.progress.step(`docsize: text with ${edits} edits`);
     const documentId = `bench/docsize/e${edits}`;
     const state = editedText(edits);
-    await stub.pushUpdate({ documentId, update: state, ack: AckLevel.ACK_LEVEL_ALL }, 60_000);
+    // Applying the 100k-edit text takes a node over a second of Yjs work, past the failure
+    // detector's grace: an ALL push can then fail fast as UNAVAILABLE although every node gets
+    // it. So the push is LOCAL, and every node is read at its version (waiting until it has it).
+    const pushed = await stub.pushUpdate({ documentId, update: state, ack: AckLevel.ACK_LEVEL_LOCAL }, 60_000);
+    await Promise.all(concord.docs.map((node) => node.get({ documentId, minVersion: pushed.version }, 60_000)));
     let tokenBytes = 0;
     let writes = 0;
     const res = await runLoad({
