@@ -4,51 +4,14 @@
 // a connection that died during the cut is replaced. Real gRPC on loopback against a minimal
 // peer that answers the hello.
 import * as grpc from '@grpc/grpc-js';
-import { PeerMessage, PeerServiceService } from '../../proto/gen/concord/v1/peer';
 import { LinkFaults } from '../../services/node/LinkFaults';
 import { PeerLink } from '../../services/node/PeerLink';
 import { redialAfterMs } from '../../services/node/peerChannelOptions';
-
-const unimplemented = (_call: unknown, callback: grpc.sendUnaryData<never>): void => callback({ code: grpc.status.UNIMPLEMENTED, details: 'not in this test' });
-
-type Stream = grpc.ServerDuplexStream<PeerMessage, PeerMessage>;
-const answerHello = (call: Stream): void => {
-  call.write({ body: { $case: 'hello', value: { nodeId: 'p', clusterId: 'c', incarnation: 1n, owedDocuments: [], owedComplete: true } } });
-};
-
-/** A peer on `port` (0: any free port) that calls `onHello` for every hello; by default it answers with its own. */
-async function startPeer(port: number, onHello: (call: Stream) => void = answerHello): Promise<{ server: grpc.Server; port: number }> {
-  const server = new grpc.Server();
-  server.addService(PeerServiceService, {
-    replicate: (call: Stream) => {
-      call.on('data', (msg: PeerMessage) => {
-        if (msg.body?.$case === 'hello') onHello(call);
-      });
-      call.on('end', () => call.end());
-      call.on('error', () => undefined);
-    },
-    digest: unimplemented,
-    sync: unimplemented,
-    pushDiff: unimplemented,
-  });
-  const bound = await new Promise<number>((resolve, reject) => {
-    server.bindAsync(`127.0.0.1:${port}`, grpc.ServerCredentials.createInsecure(), (err, p) => (err ? reject(err) : resolve(p)));
-  });
-  return { server, port: bound };
-}
-
-const sleep = (ms: number): Promise<void> => new Promise((resolve) => setTimeout(resolve, ms));
-
-async function until(what: string, check: () => boolean, timeoutMs = 5_000): Promise<void> {
-  const deadline = Date.now() + timeoutMs;
-  while (!check()) {
-    if (Date.now() > deadline) throw new Error(`timed out waiting for ${what}`);
-    await sleep(10);
-  }
-}
+import { answerHello, startFakePeer } from './fakePeer';
+import { sleep, until } from './fakeVoter';
 
 test('a link keeps its client across a long cut while the connection is up, and replaces it once the connection died', async () => {
-  let peer = await startPeer(0);
+  let peer = await startFakePeer(0);
   const faults = new LinkFaults();
   const link = new PeerLink({
     selfId: 'n1', clusterId: 'c', incarnation: 1n, peerId: 'p', address: `127.0.0.1:${peer.port}`,
@@ -72,7 +35,7 @@ test('a link keeps its client across a long cut while the connection is up, and 
     faults.set('p', { cut: true, delayMs: 0 });
     await until('the cut to close the stream', () => !link.connected);
     peer.server.forceShutdown();
-    peer = await startPeer(peer.port);
+    peer = await startFakePeer(peer.port);
     await sleep(redialAfterMs + 300);
     faults.set('p', { cut: false, delayMs: 0 });
     await until('the reconnect to the restarted peer', () => link.connected);
@@ -89,12 +52,12 @@ test('a dial refused because the peer still had the cut in force is redialled at
   let refuse = true;
   let refuseAfterMs = 0;
   let onHello = (): void => undefined;
-  const { server, port } = await startPeer(0, (call) => {
+  const { server, port } = await startFakePeer(0, { onHello: (call) => {
     hellos++;
     onHello();
     if (!refuse) answerHello(call);
     else setTimeout(() => call.emit('error', { code: grpc.status.UNAVAILABLE, details: 'link to n1 is cut' }), refuseAfterMs);
-  });
+  } });
   const link = new PeerLink({
     selfId: 'n1', clusterId: 'c', incarnation: 1n, peerId: 'p', address: `127.0.0.1:${port}`,
     heartbeatIntervalMs: 100, reconnectDelayMsMax: 10_000, batchUpdatesMax: 64, batchBytesMax: 1 << 20, queueBytesMax: 1 << 20,

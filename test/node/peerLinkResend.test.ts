@@ -4,52 +4,27 @@
 // writes, a large backlog is left to anti-entropy. Real gRPC on loopback against a minimal peer
 // that drops the first stream's batches unacked and acks those of the next one.
 import * as grpc from '@grpc/grpc-js';
-import { PeerMessage, PeerServiceService } from '../../proto/gen/concord/v1/peer';
 import { LinkFaults } from '../../services/node/LinkFaults';
 import { PeerLink, reconnectBacklogBytesMax } from '../../services/node/PeerLink';
-
-type Stream = grpc.ServerDuplexStream<PeerMessage, PeerMessage>;
-const unimplemented = (_call: unknown, callback: grpc.sendUnaryData<never>): void => callback({ code: grpc.status.UNIMPLEMENTED, details: 'not in this test' });
+import { answerHello, PeerStream, startFakePeer } from './fakePeer';
+import { sleep, until } from './fakeVoter';
 
 /** A peer whose first stream fails on its first batch (a dropped connection); later streams ack. */
 async function startFlakyPeer(): Promise<{ server: grpc.Server; port: number; batchesSeen: () => number[][] }> {
   const seen: number[][] = [];
-  let streams = 0;
-  const server = new grpc.Server();
-  server.addService(PeerServiceService, {
-    replicate: (call: Stream) => {
-      const n = ++streams;
-      call.on('data', (msg: PeerMessage) => {
-        const body = msg.body;
-        if (body?.$case === 'hello') {
-          call.write({ body: { $case: 'hello', value: { nodeId: 'p', clusterId: 'c', incarnation: 1n, owedDocuments: [], owedComplete: true } } });
-        } else if (body?.$case === 'batch') {
-          seen.push(body.value.updates.map((u) => Number(u.seq)));
-          if (n === 1) call.emit('error', { code: grpc.status.UNAVAILABLE, details: 'connection dropped' });
-          else call.write({ body: { $case: 'ack', value: { durableSeq: body.value.updates.at(-1)!.seq } } });
-        }
-      });
-      call.on('end', () => call.end());
-      call.on('error', () => undefined);
+  const streamNumber = new Map<PeerStream, number>();
+  const peer = await startFakePeer(0, {
+    onHello: (call) => {
+      streamNumber.set(call, streamNumber.size + 1);
+      answerHello(call);
     },
-    digest: unimplemented,
-    sync: unimplemented,
-    pushDiff: unimplemented,
+    onBatch: (call, batch) => {
+      seen.push(batch.updates.map((u) => Number(u.seq)));
+      if (streamNumber.get(call) === 1) call.emit('error', { code: grpc.status.UNAVAILABLE, details: 'connection dropped' });
+      else call.write({ body: { $case: 'ack', value: { durableSeq: batch.updates.at(-1)!.seq } } });
+    },
   });
-  const port = await new Promise<number>((resolve, reject) => {
-    server.bindAsync('127.0.0.1:0', grpc.ServerCredentials.createInsecure(), (err, p) => (err ? reject(err) : resolve(p)));
-  });
-  return { server, port, batchesSeen: () => seen };
-}
-
-const sleep = (ms: number): Promise<void> => new Promise((resolve) => setTimeout(resolve, ms));
-
-async function until(what: string, check: () => boolean, timeoutMs = 5_000): Promise<void> {
-  const deadline = Date.now() + timeoutMs;
-  while (!check()) {
-    if (Date.now() > deadline) throw new Error(`timed out waiting for ${what}`);
-    await sleep(10);
-  }
+  return { ...peer, batchesSeen: () => seen };
 }
 
 test.each([

@@ -49,7 +49,7 @@ export function* encodeKvStateInParts(p: KvStateParts, keysPerPart = keysPerSnap
   const revisions = p.store.eventKeys;
   for (let from = 0; from < revisions.length;) {
     let to = from;
-    for (let keys = 0; to < revisions.length && keys < eventKeysPerPart; to++) keys += (revisions[to] as { keys: readonly string[] }).keys.length;
+    for (let keys = 0; to < revisions.length && keys < eventKeysPerPart; to++) keys += (revisions[to] as MvccDump['eventKeys'][number]).keys.length;
     yield encodeEvents(revisions, from, to);
     from = to;
   }
@@ -63,12 +63,14 @@ export function* encodeKvStateInParts(p: KvStateParts, keysPerPart = keysPerSnap
  */
 function encodeEvents(revisions: MvccDump['eventKeys'], from: number, to: number): Uint8Array {
   const sizes = new Float64Array(to - from);
+  const keyBytes: number[] = [];
   let total = 0;
   for (let r = from; r < to; r++) {
     const { revision, keys } = revisions[r] as MvccDump['eventKeys'][number];
     let size = fieldSize(revision);
     for (const key of keys) {
       const kb = Buffer.byteLength(key, 'utf8');
+      keyBytes.push(kb);
       size += 1 + varintSize(kb) + kb;
     }
     sizes[r - from] = size;
@@ -76,15 +78,17 @@ function encodeEvents(revisions: MvccDump['eventKeys'], from: number, to: number
   }
   const out = Buffer.allocUnsafe(total);
   let at = 0;
+  let k = 0;
   for (let r = from; r < to; r++) {
     const { revision, keys } = revisions[r] as MvccDump['eventKeys'][number];
     out[at++] = tag(7, lengthDelimited);
     at = writeVarint(out, at, sizes[r - from] as number);
     at = varintField(out, at, 1, revision);
     for (const key of keys) {
+      const kb = keyBytes[k++] as number;
       out[at++] = tag(2, lengthDelimited);
-      at = writeVarint(out, at, Buffer.byteLength(key, 'utf8'));
-      at += out.write(key, at, 'utf8');
+      at = writeVarint(out, at, kb);
+      at += out.write(key, at, kb, 'utf8');
     }
   }
   if (at !== total) throw new Error(`snapshot: encoded ${at} bytes of events, sized ${total}`);
