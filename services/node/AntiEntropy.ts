@@ -2,7 +2,9 @@ import * as Y from 'yjs';
 import { answerDigestQuery, differingDocuments } from '../core/crdt/answerDigestQuery';
 import { childrenOf, DigestIndex, digestLeafLevel, equalBytes } from '../core/crdt/DigestIndex';
 import { DocumentId, parseDocumentId } from '../core/crdt/documentId';
+import { encodeStructsSince } from '../core/crdt/encodeStructsSince';
 import { HashFn } from '../core/crdt/stateHash';
+import { deleteSetDigest } from '../core/crdt/trackDeletes';
 import {
   DigestRequest,
   DigestResponse,
@@ -71,6 +73,8 @@ interface Counters {
 
 interface CachedDiff {
   readonly sv: Uint8Array;
+  /** Whether the diff leaves the delete set out (the peer named the same delete-set digest). */
+  readonly structsOnly: boolean;
   /** The document's change stamp when the diff was computed (see DocumentStore.changeStamp). */
   readonly stamp: number;
   readonly diff: Uint8Array | undefined;
@@ -123,7 +127,7 @@ export class AntiEntropy {
   constructor(
     private readonly selfId: string,
     private readonly store: DocumentStore,
-    hash: HashFn,
+    private readonly hash: HashFn,
     private readonly traffic: TrafficStats,
     /**
      * Lets pending I/O run before each step of inTurn: a node passes a full event-loop turn, so
@@ -296,7 +300,7 @@ export class AntiEntropy {
       while (rest.length > 0) {
         const req: SyncRequest = {
           nodeId: this.selfId,
-          documents: rest.map((id) => ({ documentId: id, stateVector: this.stateVector(id), update: new Uint8Array() })),
+          documents: rest.map((id) => ({ documentId: id, stateVector: this.stateVector(id), update: new Uint8Array(), deleteSetDigest: this.deleteSetDigest(id) })),
           pullOnly: leftToPeer === undefined,
         };
         bytes.sent += syncRequestSize(req);
@@ -311,8 +315,8 @@ export class AntiEntropy {
             return;
           }
           if ((pulled?.get(d.documentId) ?? 0) > roundStartedAtEvent) return;
-          const diff = this.diffFor(d.documentId as DocumentId, d.stateVector);
-          if (diff !== undefined) pushes.push({ documentId: d.documentId, stateVector: new Uint8Array(), update: diff });
+          const diff = this.diffFor(d.documentId as DocumentId, d.stateVector, d.deleteSetDigest);
+          if (diff !== undefined) pushes.push({ documentId: d.documentId, stateVector: new Uint8Array(), update: diff, deleteSetDigest: new Uint8Array() });
         });
         for (const batch of byteBatches(pushes, pushBytesMax)) {
           const push: PushDiffRequest = { nodeId: this.selfId, documents: batch };
@@ -373,7 +377,9 @@ export class AntiEntropy {
       const answer: SyncDoc = {
         documentId: docId,
         stateVector: doc === undefined || !vectors ? new Uint8Array() : Y.encodeStateVector(doc),
-        update: doc === undefined ? new Uint8Array() : (this.diffFor(docId, d.stateVector) ?? new Uint8Array()),
+        update: doc === undefined ? new Uint8Array() : (this.diffFor(docId, d.stateVector, d.deleteSetDigest) ?? new Uint8Array()),
+        // With our vector, so the diff the caller pushes back can leave the delete set out too.
+        deleteSetDigest: doc === undefined || !vectors ? new Uint8Array() : deleteSetDigest(doc, this.hash),
       };
       answerBytes += answer.update.length + answer.stateVector.length;
       out.push(answer);
@@ -413,22 +419,32 @@ export class AntiEntropy {
     return doc === undefined ? new Uint8Array() : Y.encodeStateVector(doc);
   }
 
+  /** The digest of the document's delete set, sent with its state vector (empty without the document). */
+  private deleteSetDigest(docId: string): Uint8Array {
+    const doc = this.store.peek(docId as DocumentId);
+    return doc === undefined ? new Uint8Array() : deleteSetDigest(doc, this.hash);
+  }
+
   /**
    * What a peer with state vector `sv` lacks of our document (undefined: nothing to send). Peers
    * that missed the same changes ask with the same vector: the diff is computed once for them
    * while the document stays unchanged.
    */
-  diffFor(docId: DocumentId, sv: Uint8Array): Uint8Array | undefined {
+  diffFor(docId: DocumentId, sv: Uint8Array, peerDeleteSetDigest: Uint8Array = new Uint8Array()): Uint8Array | undefined {
     const doc = this.store.peek(docId);
     if (doc === undefined) return undefined;
+    // A peer whose delete set is ours gets the structs alone (see SyncDoc.delete_set_digest);
+    // Yjs's own encoding while the document holds pending content.
+    const sameDeletes = peerDeleteSetDigest.length > 0 && equalBytes(peerDeleteSetDigest, deleteSetDigest(doc, this.hash));
     const stamp = this.store.changeStamp(docId);
     const cached = this.diffCache.get(docId);
-    if (stamp !== undefined && cached?.stamp === stamp && equalBytes(cached.sv, sv)) return cached.diff;
-    const update = sv.length === 0 ? Y.encodeStateAsUpdate(doc) : Y.encodeStateAsUpdate(doc, sv);
+    if (stamp !== undefined && cached?.stamp === stamp && cached.structsOnly === sameDeletes && equalBytes(cached.sv, sv)) return cached.diff;
+    const structs = sameDeletes ? encodeStructsSince(doc, sv) : undefined;
+    const update = structs ?? (sv.length === 0 ? Y.encodeStateAsUpdate(doc) : Y.encodeStateAsUpdate(doc, sv));
     const diff = isEmptyUpdate(update) ? undefined : update;
     if (stamp !== undefined) {
       if (this.diffCache.size >= diffCacheEntriesMax) this.diffCache.clear();
-      this.diffCache.set(docId, { sv: sv.slice(), stamp, diff });
+      this.diffCache.set(docId, { sv: sv.slice(), structsOnly: sameDeletes, stamp, diff });
     }
     return diff;
   }

@@ -96,7 +96,7 @@ export class DocumentNode {
       try {
         const res = await callUnary(link.client.sync.bind(link.client), {
           nodeId: this.nodeId,
-          documents: [{ documentId: docId, stateVector: sv, update: new Uint8Array() }],
+          documents: [{ documentId: docId, stateVector: sv, update: new Uint8Array(), deleteSetDigest: new Uint8Array() }],
           pullOnly: true,
         }, timeoutMs);
         for (const d of res.documents) {

@@ -13,7 +13,7 @@ const delimited = (len: number): number => (len === 0 ? 0 : 1 + varintSize(len) 
 const utf8Size = (s: string): number => Buffer.byteLength(s, 'utf8');
 
 function syncDocSize(d: SyncDoc): number {
-  return delimited(utf8Size(d.documentId)) + delimited(d.stateVector.length) + delimited(d.update.length);
+  return delimited(utf8Size(d.documentId)) + delimited(d.stateVector.length) + delimited(d.update.length) + delimited(d.deleteSetDigest.length);
 }
 
 /** A repeated message field: every element is written, even an empty one. */

@@ -5,6 +5,7 @@ import { createHash } from 'node:crypto';
 import * as Y from 'yjs';
 import { DocumentId } from '../../services/core/crdt/documentId';
 import { renderJson } from '../../services/core/crdt/renderJson';
+import { encodedDeleteSetOf } from '../../services/core/crdt/trackDeletes';
 import { AntiEntropy, AntiEntropyPeer } from '../../services/node/AntiEntropy';
 import { DocumentStore } from '../../services/node/DocumentStore';
 import { TrafficStats } from '../../services/node/TrafficStats';
@@ -326,3 +327,49 @@ test('a document larger than any one client update reaches a replica that lacks 
   const whole = Y.encodeStateAsUpdate(a.store.peek(id) as Y.Doc);
   await expect(replica(3).store.applyUpdate(id, whole, 'client')).rejects.toThrow(/at most/);
 }, 60_000);
+
+test('a much-edited text whose deletes both sides share heals without its delete set; deletes made apart still cross', async () => {
+  const [a, b] = [replica(1), replica(2)];
+  const id = 'text' as DocumentId;
+  // 3,000 edits at positions from a fixed seed: a delete set of hundreds of ranges (1.6 KB).
+  const src = new Y.Doc();
+  src.clientID = 9;
+  const t = src.getText('t');
+  let seed = 11;
+  const next = (n: number): number => {
+    seed = (Math.imul(seed, 1103515245) + 12345) & 0x7fffffff;
+    return seed % n;
+  };
+  for (let i = 0; i < 3_000; i++) {
+    if (i % 4 === 3) t.delete(next(t.length - 1), 1);
+    else t.insert(next(t.length + 1), 'ab');
+  }
+  const state = Y.encodeStateAsUpdate(src);
+  await a.store.applyUpdate(id, state, 'client');
+  await b.store.applyUpdate(id, state, 'remote:n1');
+  const dsBytes = encodedDeleteSetOf(a.store.peek(id) as Y.Doc).byteLength;
+  expect(dsBytes).toBeGreaterThan(1_500);
+  // A typed write records the text's kind ($kinds): once on one side, synced, so that the two
+  // sides' inserts below do not both record it (one entry would then delete the other).
+  await a.store.applyOps(id, [{ kind: 'text-insert', path: ['t'], index: 0, text: '>' }]);
+  expect((await a.ae.round('n2', direct(b.ae)))?.documents).toBe(1);
+  // Apart, each side only inserts: the delete sets stay equal.
+  await a.store.applyOps(id, [{ kind: 'text-insert', path: ['t'], index: 0, text: 'from a' }]);
+  await b.store.applyOps(id, [{ kind: 'text-insert', path: ['t'], index: 5, text: 'from b' }]);
+  const inserts = await a.ae.round('n2', direct(b.ae));
+  expect(inserts?.documents).toBe(1);
+  expect(a.store.stateHash(id)).toEqual(b.store.stateHash(id));
+  expect(renderJson(a.store.peek(id) as Y.Doc)).toEqual(renderJson(b.store.peek(id) as Y.Doc));
+  // Both diffs crossed without the delete set (each would carry it whole otherwise).
+  const insertBytes = (inserts?.bytesSent ?? 0) + (inserts?.bytesReceived ?? 0);
+  expect(insertBytes).toBeLessThan(dsBytes / 2);
+  // Apart again, a deletes and b inserts: the delete sets differ, and a's deletes reach b.
+  await a.store.applyOps(id, [{ kind: 'text-delete', path: ['t'], index: 10, length: 20 }]);
+  await b.store.applyOps(id, [{ kind: 'text-insert', path: ['t'], index: 0, text: 'b again' }]);
+  const deletes = await a.ae.round('n2', direct(b.ae));
+  expect(deletes?.documents).toBe(1);
+  expect(a.store.stateHash(id)).toEqual(b.store.stateHash(id));
+  expect(renderJson(a.store.peek(id) as Y.Doc)).toEqual(renderJson(b.store.peek(id) as Y.Doc));
+  const again = await a.ae.round('n2', direct(b.ae));
+  expect(again?.documents).toBe(0);
+});

@@ -48,7 +48,7 @@ test("a peer's Sync that arrives while a pull's diffs are applied is answered be
     // The first slice of the pull is about to run: a third node's Sync arrives now.
     if (!queued && a !== undefined && a.store.size === 0) {
       queued = true;
-      const req: SyncRequest = { nodeId: 'n3', documents: [{ documentId: 'doc-0', stateVector: new Uint8Array(), update: new Uint8Array() }], pullOnly: true };
+      const req: SyncRequest = { nodeId: 'n3', documents: [{ documentId: 'doc-0', stateVector: new Uint8Array(), update: new Uint8Array(), deleteSetDigest: new Uint8Array() }], pullOnly: true };
       const ae = a.ae;
       const store = a.store;
       pending.push(ae.inTurn(() => {

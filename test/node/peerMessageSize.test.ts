@@ -19,6 +19,7 @@ function docs(rand: () => number, count: number): SyncDoc[] {
     documentId: rand() < 0.1 ? '' : `doc-${i}-${'é'.repeat(Math.floor(rand() * 70))}`,
     stateVector: new Uint8Array(pick() % 1000),
     update: new Uint8Array(rand() < 0.3 ? 0 : pick()),
+    deleteSetDigest: new Uint8Array(rand() < 0.5 ? 0 : 32),
   }));
 }
 

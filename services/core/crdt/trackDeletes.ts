@@ -10,6 +10,8 @@ interface Tracked {
   readonly ds: DeleteSet;
   /** The set in Yjs's v1 encoding, kept until the set changes (see encodedDeleteSetOf). */
   encoded: Uint8Array | undefined;
+  /** A hash of `encoded` and the function that made it (see deleteSetDigest). */
+  digest: { readonly hash: (bytes: Uint8Array) => Uint8Array; readonly value: Uint8Array } | undefined;
 }
 
 const tracked = new WeakMap<Y.Doc, Tracked>();
@@ -26,13 +28,13 @@ const tracked = new WeakMap<Y.Doc, Tracked>();
  */
 export function trackDeletes(doc: Y.Doc): void {
   if (tracked.has(doc)) return;
-  const t: Tracked = { ds: Y.createDeleteSetFromStructStore(doc.store), encoded: undefined };
+  const t: Tracked = { ds: Y.createDeleteSetFromStructStore(doc.store), encoded: undefined, digest: undefined };
   const ds = t.ds;
   tracked.set(doc, t);
   doc.on('afterTransaction', (tr: Y.Transaction) => {
     tr.deleteSet.clients.forEach((ranges, client) => {
       for (const r of ranges) addRange(ds, client, r.clock, r.len);
-      if (ranges.length > 0) t.encoded = undefined;
+      if (ranges.length > 0) forget(t);
     });
     tr.afterState.forEach((after, client) => {
       const before = tr.beforeState.get(client) ?? 0;
@@ -43,7 +45,7 @@ export function trackDeletes(doc: Y.Doc): void {
         const s = structs[i] as Y.Item | Y.GC;
         if (!s.deleted) continue;
         addRange(ds, client, s.id.clock, s.length);
-        t.encoded = undefined;
+        forget(t);
       }
     });
   });
@@ -69,6 +71,25 @@ export function encodedDeleteSetOf(doc: Y.Doc): Uint8Array {
   const encoded = withEmptySv.subarray(0, withEmptySv.byteLength - 1);
   if (t !== undefined) t.encoded = encoded;
   return encoded;
+}
+
+/**
+ * A hash of the delete set of `doc` (of its canonical v1 encoding): two replicas with the same
+ * digest hold the same deleted ranges. Kept until the set changes, like the encoding. A peer
+ * that names the same digest gains nothing from a diff's delete set (encodeStructsSince).
+ */
+export function deleteSetDigest(doc: Y.Doc, hash: (bytes: Uint8Array) => Uint8Array): Uint8Array {
+  const t = tracked.get(doc);
+  if (t?.digest !== undefined && t.digest.hash === hash) return t.digest.value;
+  const value = hash(encodedDeleteSetOf(doc));
+  if (t !== undefined) t.digest = { hash, value };
+  return value;
+}
+
+/** The set changed: its encoding and digest are stale. */
+function forget(t: Tracked): void {
+  t.encoded = undefined;
+  t.digest = undefined;
 }
 
 /** Adds [clock, clock + len) to a client's sorted, merged ranges, merging what it touches. */

@@ -7,44 +7,9 @@
 import * as Y from 'yjs';
 import { deleteSetOf, trackDeletes } from '../../../services/core/crdt/trackDeletes';
 import { decodeVersion, encodeVersion, versionCovered } from '../../../services/core/crdt/versionToken';
-import { makePrng, Prng } from '../../sim/prng';
+import { makePrng } from '../../sim/prng';
+import { randomEdit as edit } from './randomEdit';
 import { seedPlan } from '../../sim/convergence/simSeeds';
-
-function edit(doc: Y.Doc, rng: Prng): void {
-  doc.transact(() => {
-    for (let n = 1 + rng.int(3); n > 0; n--) {
-      const text = doc.getText('t');
-      const list = doc.getArray<unknown>('l');
-      const map = doc.getMap<unknown>('m');
-      switch (rng.int(6)) {
-        case 0:
-          text.insert(rng.int(text.length + 1), 'xyz'.slice(0, 1 + rng.int(3)));
-          break;
-        case 1:
-          if (text.length > 0) {
-            const at = rng.int(text.length);
-            text.delete(at, 1 + rng.int(Math.min(3, text.length - at)));
-          }
-          break;
-        case 2:
-          list.insert(rng.int(list.length + 1), rng.chance(0.3) ? [new Y.Map()] : [rng.int(9), rng.int(9)]);
-          break;
-        case 3:
-          if (list.length > 0) list.delete(rng.int(list.length), 1);
-          break;
-        case 4: {
-          // Overwriting a nested map deletes it and everything in it.
-          const inner = new Y.Map<unknown>();
-          map.set(`k${rng.int(4)}`, rng.chance(0.5) ? inner : rng.int(9));
-          if (inner.doc !== null) inner.set('v', rng.int(9));
-          break;
-        }
-        default:
-          map.delete(`k${rng.int(4)}`);
-      }
-    }
-  });
-}
 
 const plan = seedPlan(process.env, 60);
 

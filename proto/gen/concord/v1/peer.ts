@@ -121,6 +121,12 @@ export interface SyncDoc {
   stateVector: Uint8Array;
   /** what the other side lacks, computed from its state vector */
   update: Uint8Array;
+  /**
+   * A hash of the sender's delete set (sent with its state vector; empty: not given). A diff for
+   * a side whose delete set hashes the same leaves the delete set out: that side holds it
+   * already, and Yjs would walk every struct to build it and the receiver every range to apply it.
+   */
+  deleteSetDigest: Uint8Array;
 }
 
 export interface SyncRequest {
@@ -1206,7 +1212,12 @@ export const DigestResponse: MessageFns<DigestResponse> = {
 };
 
 function createBaseSyncDoc(): SyncDoc {
-  return { documentId: "", stateVector: new Uint8Array(0), update: new Uint8Array(0) };
+  return {
+    documentId: "",
+    stateVector: new Uint8Array(0),
+    update: new Uint8Array(0),
+    deleteSetDigest: new Uint8Array(0),
+  };
 }
 
 export const SyncDoc: MessageFns<SyncDoc> = {
@@ -1219,6 +1230,9 @@ export const SyncDoc: MessageFns<SyncDoc> = {
     }
     if (message.update.length !== 0) {
       writer.uint32(26).bytes(message.update);
+    }
+    if (message.deleteSetDigest.length !== 0) {
+      writer.uint32(34).bytes(message.deleteSetDigest);
     }
     return writer;
   },
@@ -1260,6 +1274,14 @@ export const SyncDoc: MessageFns<SyncDoc> = {
             message.update = reader.bytes();
             continue;
           }
+          case 4: {
+            if (tag !== 34) {
+              break;
+            }
+
+            message.deleteSetDigest = reader.bytes();
+            continue;
+          }
         }
         if ((tag & 7) === 4 || tag === 0) {
           break;
@@ -1285,6 +1307,11 @@ export const SyncDoc: MessageFns<SyncDoc> = {
         ? bytesFromBase64(object.state_vector)
         : new Uint8Array(0),
       update: isSet(object.update) ? bytesFromBase64(object.update) : new Uint8Array(0),
+      deleteSetDigest: isSet(object.deleteSetDigest)
+        ? bytesFromBase64(object.deleteSetDigest)
+        : isSet(object.delete_set_digest)
+        ? bytesFromBase64(object.delete_set_digest)
+        : new Uint8Array(0),
     };
   },
 
@@ -1299,6 +1326,9 @@ export const SyncDoc: MessageFns<SyncDoc> = {
     if (message.update.length !== 0) {
       obj.update = base64FromBytes(message.update);
     }
+    if (message.deleteSetDigest.length !== 0) {
+      obj.deleteSetDigest = base64FromBytes(message.deleteSetDigest);
+    }
     return obj;
   },
 
@@ -1310,6 +1340,7 @@ export const SyncDoc: MessageFns<SyncDoc> = {
     message.documentId = object.documentId ?? "";
     message.stateVector = object.stateVector ?? new Uint8Array(0);
     message.update = object.update ?? new Uint8Array(0);
+    message.deleteSetDigest = object.deleteSetDigest ?? new Uint8Array(0);
     return message;
   },
 };
