@@ -183,6 +183,34 @@ describe.each(disks)('DocumentStore cache over %s', (_name, makeDisk) => {
     expect(Object.keys((open(await disk.reopen()).json(id(1)) as { m: object }).m)).toHaveLength(writes + 1);
   });
 
+  test('the number of small writes a document takes before compacting grows with its snapshot, 16 times as fast as the bytes', async () => {
+    const engine = disk.engine;
+    const storedUpdates = (): number => [...engine.range({ gte: updateKey(id(1), 0), lt: updateKey(id(1), 1e6), keysOnly: true })].length;
+    // 500 updates per 1,000 B of snapshot at most (1/16 of the 16,000 B byte threshold), 5 at least.
+    const store = open(engine, { compactBytesMax: 16_000, compactUpdatesMax: 5 });
+    await store.applyOps(id(1), [{ kind: 'map-set', path: ['m', 'big'], value: 'x'.repeat(6_000) }]);
+    for (let i = 0; i < 5; i++) await store.applyOps(id(1), [{ kind: 'map-set', path: ['m', `k${i}`], value: i }]);
+    await new Promise((r) => setImmediate(r));
+    await store.durable(id(1));
+    // The document's first writes compacted it into a snapshot of about 6 KB...
+    const snapshot = engine.get(snapshotKey(id(1)))?.byteLength ?? 0;
+    expect(snapshot).toBeGreaterThan(6_000);
+    expect(snapshot).toBeLessThan(7_000);
+    // ...which allows 5 x 6 = 30 updates (a count growing only per 16,000 B would allow 5).
+    let writes = 0;
+    for (; writes < 28; writes++) await store.applyOps(id(1), [{ kind: 'map-set', path: ['m', `w${writes}`], value: writes }]);
+    await store.durable(id(1));
+    expect(storedUpdates()).toBe(28);
+    while (writes < 40 && storedUpdates() > 0) {
+      await store.applyOps(id(1), [{ kind: 'map-set', path: ['m', `w${writes++}`], value: writes }]);
+      await new Promise((r) => setImmediate(r));
+      await store.durable(id(1));
+    }
+    expect(storedUpdates()).toBe(0);
+    expect(writes).toBeGreaterThan(29);
+    expect(writes).toBeLessThan(33);
+  });
+
   test('a restart rebuilds an equal digest from the records without loading a document', async () => {
     const store = open(disk.engine, { cacheDocumentsMax: 8 });
     for (let i = 0; i < 60; i++) {
