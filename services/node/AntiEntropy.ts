@@ -300,7 +300,7 @@ export class AntiEntropy {
       while (rest.length > 0) {
         const req: SyncRequest = {
           nodeId: this.selfId,
-          documents: rest.map((id) => ({ documentId: id, stateVector: this.stateVector(id), update: new Uint8Array(), deleteSetDigest: this.deleteSetDigest(id) })),
+          documents: rest.map((id) => ({ documentId: id, stateVector: this.stateVector(id), update: new Uint8Array(), deleteSetDigest: this.deletesDigest(id) })),
           pullOnly: leftToPeer === undefined,
         };
         bytes.sent += syncRequestSize(req);
@@ -420,7 +420,7 @@ export class AntiEntropy {
   }
 
   /** The digest of the document's delete set, sent with its state vector (empty without the document). */
-  private deleteSetDigest(docId: string): Uint8Array {
+  private deletesDigest(docId: string): Uint8Array {
     const doc = this.store.peek(docId as DocumentId);
     return doc === undefined ? new Uint8Array() : deleteSetDigest(doc, this.hash);
   }

@@ -9,6 +9,7 @@ import { encodedDeleteSetOf } from '../../services/core/crdt/trackDeletes';
 import { AntiEntropy, AntiEntropyPeer } from '../../services/node/AntiEntropy';
 import { DocumentStore } from '../../services/node/DocumentStore';
 import { TrafficStats } from '../../services/node/TrafficStats';
+import { editedText } from '../bench/scenarios/editedText';
 import { MemoryEngine } from '../../services/storage/MemoryEngine';
 
 const sha = (b: Uint8Array): Uint8Array => createHash('sha256').update(b).digest();
@@ -331,20 +332,8 @@ test('a document larger than any one client update reaches a replica that lacks 
 test('a much-edited text whose deletes both sides share heals without its delete set; deletes made apart still cross', async () => {
   const [a, b] = [replica(1), replica(2)];
   const id = 'text' as DocumentId;
-  // 3,000 edits at positions from a fixed seed: a delete set of hundreds of ranges (1.6 KB).
-  const src = new Y.Doc();
-  src.clientID = 9;
-  const t = src.getText('t');
-  let seed = 11;
-  const next = (n: number): number => {
-    seed = (Math.imul(seed, 1103515245) + 12345) & 0x7fffffff;
-    return seed % n;
-  };
-  for (let i = 0; i < 3_000; i++) {
-    if (i % 4 === 3) t.delete(next(t.length - 1), 1);
-    else t.insert(next(t.length + 1), 'ab');
-  }
-  const state = Y.encodeStateAsUpdate(src);
+  // 4,000 edits at positions from a fixed seed: a delete set of hundreds of ranges (1.8 KB).
+  const state = editedText(4_000);
   await a.store.applyUpdate(id, state, 'client');
   await b.store.applyUpdate(id, state, 'remote:n1');
   const dsBytes = encodedDeleteSetOf(a.store.peek(id) as Y.Doc).byteLength;

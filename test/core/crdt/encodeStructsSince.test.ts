@@ -11,7 +11,7 @@ import { stateHash } from '../../../services/core/crdt/stateHash';
 import { deleteSetDigest, encodedDeleteSetOf, trackDeletes } from '../../../services/core/crdt/trackDeletes';
 import { seedPlan } from '../../sim/convergence/simSeeds';
 import { makePrng } from '../../sim/prng';
-import { randomEdit } from './randomEdit';
+import { deliverOne, randomEdit, replicasWithInboxes } from './randomEdit';
 
 const sha256 = (b: Uint8Array): Uint8Array => createHash('sha256').update(b).digest();
 const hex = (b: Uint8Array | undefined): string => (b === undefined ? 'undefined' : Buffer.from(b).toString('hex'));
@@ -27,17 +27,9 @@ const plan = seedPlan(process.env, 40);
 
 test.each(plan.seeds)('seed %i: the structs-only diff is Yjs\'s diff without its delete set, and enough for a peer with the same delete set', (seed) => {
   const rng = makePrng(seed);
-  const docs = [0, 1, 2].map((i) => {
-    const doc = new Y.Doc({ gc: i !== 2 });
-    doc.clientID = 100 + i;
-    if (i !== 1) trackDeletes(doc);
-    return doc;
-  });
-  const inbox: Uint8Array[][] = [[], [], []];
-  docs.forEach((doc, i) => doc.on('update', (u: Uint8Array, origin: unknown) => {
-    if (origin === 'remote') return;
-    for (const j of [0, 1, 2]) if (j !== i) inbox[j]?.push(u);
-  }));
+  const { docs, inbox } = replicasWithInboxes();
+  trackDeletes(docs[0] as Y.Doc);
+  trackDeletes(docs[2] as Y.Doc);
   let compared = 0;
   let stripped = 0;
   for (let step = 0; step < 120; step++) {
@@ -45,11 +37,7 @@ test.each(plan.seeds)('seed %i: the structs-only diff is Yjs\'s diff without its
     const doc = docs[i] as Y.Doc;
     const queue = inbox[i] as Uint8Array[];
     if (rng.int(10) < 6) randomEdit(doc, rng);
-    else if (queue.length > 0) {
-      // Any queued update, not the oldest: later ones wait in Yjs until their dependencies come.
-      const [u] = queue.splice(rng.int(queue.length), 1);
-      Y.applyUpdate(doc, u as Uint8Array, 'remote');
-    }
+    else if (queue.length > 0) deliverOne(doc, queue, rng);
     for (const [a, b] of [[0, 1], [1, 2], [2, 0]] as const) {
       const from = docs[a] as Y.Doc;
       const to = docs[b] as Y.Doc;

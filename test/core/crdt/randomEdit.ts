@@ -41,3 +41,27 @@ export function randomEdit(doc: Y.Doc, rng: Prng): void {
     }
   });
 }
+
+/**
+ * Three replicas (client ids 100-102; the third without garbage collection), each queueing the
+ * updates the other two make for `deliverOne` to apply later, in any order.
+ */
+export function replicasWithInboxes(): { docs: Y.Doc[]; inbox: Uint8Array[][] } {
+  const docs = [0, 1, 2].map((i) => {
+    const doc = new Y.Doc({ gc: i !== 2 });
+    doc.clientID = 100 + i;
+    return doc;
+  });
+  const inbox: Uint8Array[][] = [[], [], []];
+  docs.forEach((doc, i) => doc.on('update', (u: Uint8Array, origin: unknown) => {
+    if (origin === 'remote') return;
+    for (const j of [0, 1, 2]) if (j !== i) inbox[j]?.push(u);
+  }));
+  return { docs, inbox };
+}
+
+/** Applies any queued update, not the oldest: later ones wait in Yjs until their dependencies come. */
+export function deliverOne(doc: Y.Doc, queue: Uint8Array[], rng: Prng): void {
+  const [u] = queue.splice(rng.int(queue.length), 1);
+  Y.applyUpdate(doc, u as Uint8Array, 'remote');
+}

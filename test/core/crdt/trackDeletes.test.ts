@@ -8,36 +8,24 @@ import * as Y from 'yjs';
 import { deleteSetOf, trackDeletes } from '../../../services/core/crdt/trackDeletes';
 import { decodeVersion, encodeVersion, versionCovered } from '../../../services/core/crdt/versionToken';
 import { makePrng } from '../../sim/prng';
-import { randomEdit as edit } from './randomEdit';
+import { deliverOne, randomEdit as edit, replicasWithInboxes } from './randomEdit';
 import { seedPlan } from '../../sim/convergence/simSeeds';
 
 const plan = seedPlan(process.env, 60);
 
 test.each(plan.seeds)('seed %i: the tracked delete set is the one Yjs builds from the structs', (seed) => {
   const rng = makePrng(seed);
-  const docs = [0, 1, 2].map((i) => {
-    const doc = new Y.Doc({ gc: i !== 2 });
-    doc.clientID = 100 + i;
-    return doc;
-  });
+  const { docs, inbox } = replicasWithInboxes();
   trackDeletes(docs[0] as Y.Doc);
   trackDeletes(docs[2] as Y.Doc);
-  const inbox: Uint8Array[][] = [[], [], []];
-  docs.forEach((doc, i) => doc.on('update', (u: Uint8Array, origin: unknown) => {
-    if (origin === 'remote') return;
-    for (const j of [0, 1, 2]) if (j !== i) inbox[j]?.push(u);
-  }));
   for (let step = 0; step < 150; step++) {
     const i = rng.int(3);
     const doc = docs[i] as Y.Doc;
     const queue = inbox[i] as Uint8Array[];
     const pick = rng.int(10);
     if (pick < 5) edit(doc, rng);
-    else if (pick < 8 && queue.length > 0) {
-      // Any queued update, not the oldest: later ones wait in Yjs until their dependencies come.
-      const [u] = queue.splice(rng.int(queue.length), 1);
-      Y.applyUpdate(doc, u as Uint8Array, 'remote');
-    } else {
+    else if (pick < 8 && queue.length > 0) deliverOne(doc, queue, rng);
+    else {
       // A whole-state sync from another replica (garbage-collected content arrives as GC structs).
       const from = docs[(i + 1 + rng.int(2)) % 3] as Y.Doc;
       Y.applyUpdate(doc, Y.encodeStateAsUpdate(from, Y.encodeStateVector(doc)), 'remote');
