@@ -3,10 +3,12 @@ import { createLogger, Logger } from '../telemetry/logger';
 import { serviceNames } from '../telemetry/names';
 import { startTelemetry } from '../telemetry/startTelemetry';
 import type { NodeConfig, NodeRole } from './NodeConfig';
+import { preferEsmBuilds } from './preferEsmBuilds';
 
-// Only commander, the logger and the telemetry bootstrap are imported statically: the node
-// itself (and with it @grpc/grpc-js) is loaded after telemetry has started, so the gRPC
-// instrumentation sees every client and server.
+// Only commander, the logger, the telemetry bootstrap and preferEsmBuilds are imported
+// statically: the node itself (and with it @grpc/grpc-js and Yjs) is loaded after telemetry has
+// started, so the gRPC instrumentation sees every client and server, and after the ES module
+// builds of Yjs and lib0 took the place of their CommonJS builds.
 
 let logger: Logger | undefined;
 
@@ -37,6 +39,9 @@ async function main(argv: string[]): Promise<void> {
   const log = createLogger({ service: serviceNames.node, nodeId: o.id });
   logger = log;
   const listenHost = (o.listen as string).slice(0, (o.listen as string).lastIndexOf(':'));
+  for (const b of await preferEsmBuilds()) {
+    if (b.loaded !== 'esm') log.warn(`${b.specifier} was loaded as CommonJS before the node started; its ES module build is not used`);
+  }
   const telemetry = await startTelemetry({
     serviceName: serviceNames.node,
     instanceId: o.id,
