@@ -2,18 +2,21 @@ import * as fs from 'node:fs';
 import * as path from 'node:path';
 import { BenchContext } from './BenchContext';
 import { ConcordBenchCluster, rssBytes, startConcordBench } from './concord/ConcordBenchCluster';
+import { EchoServers, startEchoServers } from './echo/EchoServers';
 import { EtcdCluster, startEtcdCluster } from './references/EtcdCluster';
 import { RedisGroup, startRedisGroup } from './references/RedisGroup';
 
 /**
  * The servers a run shares between scenarios, started on first use and all stopped at the end
- * (also after a failure): a 3-master Concord, a 3-member etcd, Redis with 2 replicas. Sharing
+ * (also after a failure): a 3-master Concord, a 3-member etcd, Redis with 2 replicas, three
+ * grpc-js echo processes. Sharing
  * keeps the run short; the scenarios that restart or cut nodes start their own.
  */
 export class Fixtures {
   private concord3: Promise<ConcordBenchCluster> | undefined;
   private etcd3: Promise<EtcdCluster> | undefined;
   private redis3: Promise<RedisGroup> | undefined;
+  private echo3: Promise<EchoServers> | undefined;
   private readonly owned: { stop(): Promise<void> }[] = [];
 
   constructor(private readonly ctx: BenchContext) {}
@@ -47,6 +50,11 @@ export class Fixtures {
       return r;
     }));
     return this.redis3;
+  }
+
+  echo(): Promise<EchoServers> {
+    this.echo3 ??= this.own(startEchoServers(3));
+    return this.echo3;
   }
 
   async stopAll(): Promise<void> {

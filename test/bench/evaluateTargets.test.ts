@@ -40,6 +40,14 @@ describe('evaluateTargets', () => {
     expect(byTarget(targets, 'convergent ALL p99')).toMatchObject({ measured: '0.83x', met: true });
   });
 
+  it('judges LOCAL against the echo row alternated with it when the convergent scenario ran one', () => {
+    const alternated = row('convergent', 'grpc-js echo', 'unary 256 B, 3 server processes', 64, { opsPerSec: 3_125 });
+    const targets = evaluateTargets([...echoRows, ...systemRows, alternated]);
+    expect(byTarget(targets, 'convergent LOCAL / grpc-js echo')).toMatchObject({ measured: '0.80x', met: true });
+    // The etcd comparisons keep the echo scenario's rows for their bounds.
+    expect(byTarget(targets, 'convergent LOCAL, 64 clients / etcd')).toMatchObject({ bound: '<= 1.50x' });
+  });
+
   it('judges the streamed and the batched write path against Redis apart', () => {
     const targets = evaluateTargets([
       ...systemRows,

@@ -27,7 +27,7 @@ interface Scenario {
 }
 
 const scenarios: Record<ScenarioName, Scenario> = {
-  echo: { steps: echoSteps, run: (ctx) => echoCeiling(ctx) },
+  echo: { steps: echoSteps, run: echoCeiling },
   authoritative: { steps: authoritativeSteps, run: authoritativeWrites },
   convergent: { steps: convergentSteps, run: convergentWrites },
   tracing: { steps: tracingSteps, run: tracingCost },

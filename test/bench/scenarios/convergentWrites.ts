@@ -2,17 +2,19 @@ import { AckLevel } from '../../../proto/gen/concord/v1/documents';
 import { BenchContext } from '../BenchContext';
 import { Fixtures } from '../Fixtures';
 import { concordApply, concordStreamed, LaggedVariant, redisSet, sampled } from './convergentVariants';
+import { echoVariant } from './echoCeiling';
 import { watchConcordLag, watchRedisLag } from './lagObservers';
 
 const redisConnections = 50;
 const batchOps = 16;
 
-export const convergentSteps = (ctx: BenchContext): number => (6 + 4) * ctx.options.rounds;
+export const convergentSteps = (ctx: BenchContext): number => (7 + 4) * ctx.options.rounds;
 
 /**
  * Scenario 2: convergent typed writes at LOCAL, QUORUM and ALL from 64 clients spread over the
  * three masters, with replication lag, beside Redis (primary + 2 replicas, AOF fsync always)
- * asynchronous and with WAIT 1 / WAIT 2. Then the comparison the target names: 50 clients,
+ * asynchronous and with WAIT 1 / WAIT 2, and beside the grpc-js echo over three processes (the
+ * ceiling LOCAL is judged against, alternated with it so drift of the machine cancels out). Then the comparison the target names: 50 clients,
  * Concord plain, batched (16 map sets per Apply) and streamed (the client helper's writer)
  * against Redis with 50 connections.
  */
@@ -23,6 +25,7 @@ export async function convergentWrites(ctx: BenchContext, fx: Fixtures): Promise
   const n = options.clients;
   const concordRows = [AckLevel.ACK_LEVEL_LOCAL, AckLevel.ACK_LEVEL_QUORUM, AckLevel.ACK_LEVEL_ALL].map((ack) => concordApply(ctx, concord.docs, ack, n));
   const redisRows = [0, 1, 2].map((wait) => redisSet(ctx, redis, n, wait, true));
+  const echo = echoVariant(ctx, await fx.echo(), 3, n);
   const closers: (() => void)[] = [];
   try {
     for (const row of concordRows) {
@@ -33,7 +36,7 @@ export async function convergentWrites(ctx: BenchContext, fx: Fixtures): Promise
     }
     // Watches open with a catch-up event; give them a moment so no round starts half-observed.
     await new Promise((r) => setTimeout(r, 500));
-    await ctx.alternate('convergent', [...concordRows, ...redisRows].map((r: LaggedVariant) => r.variant));
+    await ctx.alternate('convergent', [...[...concordRows, ...redisRows].map((r: LaggedVariant) => r.variant), echo]);
   } finally {
     closers.forEach((close) => close());
   }

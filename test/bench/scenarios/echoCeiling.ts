@@ -1,14 +1,33 @@
-import { Client, credentials } from '@grpc/grpc-js';
-import { resolve } from 'node:path';
-import { freeLoopbackPorts } from '../../../clients/cli/freeLoopbackPorts';
-import { NodeProcess } from '../../../clients/cli/NodeProcess';
 import { BenchContext } from '../BenchContext';
-import { echoPath } from '../echo/echoServer';
+import { EchoServers } from '../echo/EchoServers';
+import { Fixtures } from '../Fixtures';
 import { Variant } from '../Measurement';
 import { runLoad } from '../runLoad';
-import { unaryStub } from '../unaryStub';
 
 export const echoSteps = (ctx: BenchContext): number => 3 * ctx.options.rounds;
+
+/**
+ * The bare grpc-js unary echo with the payload of the convergent writes, `clients` callers
+ * spread over the first `processes` echo servers (as over three masters).
+ */
+export function echoVariant(ctx: BenchContext, echo: EchoServers, processes: number, clients: number): Variant {
+  const { options } = ctx;
+  const payload = Buffer.alloc(options.valueBytes, 120);
+  return {
+    system: 'grpc-js echo',
+    workload: `unary ${options.valueBytes} B, ${processes} server process${processes > 1 ? 'es' : ''}`,
+    clients,
+    run: () => runLoad({
+      clients,
+      durationMs: options.roundMs,
+      warmupMs: options.warmupMs,
+      serverPids: () => echo.pids(processes),
+      op: async (w) => {
+        await (echo.calls[w % processes] as EchoServers['calls'][number])(payload);
+      },
+    }),
+  };
+}
 
 /**
  * Scenario 5: the bare grpc-js unary echo ceiling, with the same client count and payload as
@@ -16,46 +35,10 @@ export const echoSteps = (ctx: BenchContext): number => 3 * ctx.options.rounds;
  * as over three masters). Every other throughput reads as a fraction of these. A third row,
  * one client calling one process in sequence, gives the round trip of one unary call: what a
  * request costs on this transport before any server does any work (evaluateTargets turns these
- * rows into the transport's bound on each target).
+ * rows into the transport's bound on each target). The convergent scenario also runs the
+ * three-process row in its own alternation, for the LOCAL / echo ratio.
  */
-export async function echoCeiling(ctx: BenchContext): Promise<void> {
-  const { options } = ctx;
-  const ports = await freeLoopbackPorts(3);
-  const servers = ports.map((port, i) => new NodeProcess({
-    id: `echo${i + 1}`,
-    entry: resolve(__dirname, '..', 'echo', 'echoServer.ts'),
-    args: ['--listen', `127.0.0.1:${port}`],
-    cwd: resolve(__dirname, '..', '..', '..'),
-    env: process.env,
-    readyTimeoutMs: 60_000,
-  }, () => undefined));
-  const clients: Client[] = [];
-  try {
-    await Promise.all(servers.map((s) => s.start()));
-    const identity = (b: Buffer): Buffer => b;
-    const calls = ports.map((port) => {
-      const client = new Client(`127.0.0.1:${port}`, credentials.createInsecure());
-      clients.push(client);
-      return unaryStub<Buffer, Buffer>(client, echoPath, identity, identity);
-    });
-    const payload = Buffer.alloc(options.valueBytes, 120);
-    const variant = (processes: number, clients: number): Variant => ({
-      system: 'grpc-js echo',
-      workload: `unary ${options.valueBytes} B, ${processes} server process${processes > 1 ? 'es' : ''}`,
-      clients,
-      run: () => runLoad({
-        clients,
-        durationMs: options.roundMs,
-        warmupMs: options.warmupMs,
-        serverPids: () => servers.slice(0, processes).map((s) => s.pid ?? 0),
-        op: async (w) => {
-          await (calls[w % processes] as (typeof calls)[number])(payload);
-        },
-      }),
-    });
-    await ctx.alternate('echo', [variant(1, options.clients), variant(3, options.clients), variant(1, 1)]);
-  } finally {
-    clients.forEach((c) => c.close());
-    await Promise.all(servers.map((s) => s.stop(5000)));
-  }
+export async function echoCeiling(ctx: BenchContext, fx: Fixtures): Promise<void> {
+  const echo = await fx.echo();
+  await ctx.alternate('echo', [echoVariant(ctx, echo, 1, ctx.options.clients), echoVariant(ctx, echo, 3, ctx.options.clients), echoVariant(ctx, echo, 1, 1)]);
 }
