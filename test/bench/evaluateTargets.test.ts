@@ -40,6 +40,14 @@ describe('evaluateTargets', () => {
     expect(byTarget(targets, 'convergent ALL p99')).toMatchObject({ measured: '0.83x', met: true });
   });
 
+  it('reads LOCAL throughput from the row without lag observers when it ran, and p99 from the observed one', () => {
+    const unobserved = row('convergent', 'concord', 'apply LOCAL, lag not observed', 64, { opsPerSec: 3_000, p50Ms: 15, p99Ms: 500 });
+    const targets = evaluateTargets([...echoRows, ...systemRows, unobserved]);
+    expect(byTarget(targets, 'convergent LOCAL, 64 clients / etcd')).toMatchObject({ measured: '0.75x' });
+    expect(byTarget(targets, 'convergent LOCAL / grpc-js echo')).toMatchObject({ measured: '0.50x' });
+    expect(byTarget(targets, 'convergent ALL p99')).toMatchObject({ measured: '0.83x' });
+  });
+
   it('judges LOCAL against the echo row alternated with it when the convergent scenario ran one', () => {
     const alternated = row('convergent', 'grpc-js echo', 'unary 256 B, 3 server processes', 64, { opsPerSec: 3_125 });
     const targets = evaluateTargets([...echoRows, ...systemRows, alternated]);
