@@ -17,9 +17,10 @@ import { kvScale, kvScaleSteps } from './scenarios/kvScale';
 import { documentSize, documentSizeSteps } from './scenarios/documentSize';
 import { tracingCost, tracingSteps } from './scenarios/tracingCost';
 
-// `npm run bench` entry. Runs the chosen scenarios in a fixed order (the ones that only read
-// the shared cluster before the one that cuts its links), writes results.json and results.md
-// into test/bench/results/<time>-<commit>/ (and latest.*), and prints the Markdown.
+// The benchmark run (`npm run bench` enters through benchMain). Runs the chosen scenarios in a
+// fixed order (the ones that only read the shared cluster before the one that cuts its links),
+// writes results.json and results.md into test/bench/results/<time>-<commit>/ (and latest.*),
+// and prints the Markdown.
 
 interface Scenario {
   readonly steps: (ctx: BenchContext) => number;
@@ -92,8 +93,8 @@ export async function runBench(options: BenchOptions, command: string, quiet = f
   return { doc, dir: runDir };
 }
 
-if (require.main === module) {
-  const argv = process.argv.slice(2);
+/** `npm run bench` (see benchMain): parses the arguments, runs, prints the Markdown; exits. */
+export function runBenchCli(argv: readonly string[]): void {
   let options: BenchOptions;
   try {
     options = parseBenchArgs(argv);
