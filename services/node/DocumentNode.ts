@@ -112,9 +112,7 @@ export class DocumentNode {
   private nextChange(docId: DocumentId, timeoutMs: number): Promise<void> {
     return new Promise((resolve) => {
       const timer = setTimeout(finish, Math.max(0, timeoutMs));
-      const off = this.store.onChange((c) => {
-        if (c.docId === docId) finish();
-      });
+      const off = this.store.onDocumentChange(docId, finish);
       function finish(): void {
         clearTimeout(timer);
         off();

@@ -108,6 +108,8 @@ interface Entry {
 export class DocumentStore {
   private readonly cache: DocumentCache<Entry>;
   private readonly listeners = new Set<ChangeListener>();
+  /** Listeners of one document each (watches, reads waiting for a version): a change calls only its own. */
+  private readonly documentListeners = new Map<string, Set<ChangeListener>>();
   /** Documents whose changes carry version tokens (watched), with their watcher counts. */
   private readonly versionWatchers = new KeyCounts<DocumentId>();
   private readonly engine: StorageEngine;
@@ -161,9 +163,25 @@ export class DocumentStore {
     this.allDirty = true;
   }
 
+  /** Calls `listener` after every durable change of any document. */
   onChange(listener: ChangeListener): () => void {
     this.listeners.add(listener);
     return () => this.listeners.delete(listener);
+  }
+
+  /**
+   * Calls `listener` after every durable change of `docId`. A change calls the listeners of its
+   * own document only, so a node with many watches does not pay for all of them on every write.
+   */
+  onDocumentChange(docId: DocumentId, listener: ChangeListener): () => void {
+    let set = this.documentListeners.get(docId);
+    if (set === undefined) this.documentListeners.set(docId, (set = new Set()));
+    set.add(listener);
+    return () => {
+      const current = this.documentListeners.get(docId);
+      if (current === undefined || !current.delete(listener)) return;
+      if (current.size === 0) this.documentListeners.delete(docId);
+    };
   }
 
   /** Until the returned function is called, every change of `docId` carries its version token. */
@@ -473,7 +491,10 @@ export class DocumentStore {
     e.writing++; // held through the listeners and the compaction check below
     try {
       await this.write(docId, e, [{ type: 'put', key: updateKey(docId, seq), value: update }], withRecord);
-      for (const l of this.listeners) l({ docId, update, origin, version });
+      const change: Change = { docId, update, origin, version };
+      for (const l of this.listeners) l(change);
+      const own = this.documentListeners.get(docId);
+      if (own !== undefined) for (const l of own) l(change);
       if (this.compactionDue(e)) void this.compact(docId, e);
     } finally {
       e.writing--;

@@ -129,8 +129,8 @@ function watchDocument(
       const firstVersion = encodeVersion(doc);
       void node.store.durable(docId).then(() => send(first, 'catch-up', firstVersion));
     }
-    const unsubscribe = node.store.onChange((c) => {
-      if (c.docId === docId && c.version !== undefined) send(c.update, c.origin, c.version);
+    const unsubscribe = node.store.onDocumentChange(docId, (c) => {
+      if (c.version !== undefined) send(c.update, c.origin, c.version);
     });
     const done = (): void => {
       unwatch();
