@@ -3,6 +3,7 @@ import * as pb from '../../proto/gen/concord/v1/kv';
 import { DomainError, invalidArgument } from '../core/errors/DomainError';
 import { KvCommand, KvCommandResult, kvLimits, KvEvent } from '../core/kv/types';
 import { AuthorityNode } from '../node/authority/AuthorityNode';
+import { KvWatchHub, watches } from '../node/authority/KvWatchHub';
 import { callUnary, UnaryMethod } from '../node/callUnary';
 import { peerChannelOptions } from '../node/peerChannelOptions';
 import { LinkFaults } from '../node/LinkFaults';
@@ -28,6 +29,7 @@ export interface KvServiceOptions {
  * with UNAVAILABLE naming the voters this node reaches.
  */
 export function kvService(auth: AuthorityNode, opts: KvServiceOptions): pb.KvServiceServer {
+  const hub = new KvWatchHub(auth);
   const clients = new Map<string, pb.KvServiceClient>();
   const clientFor = (id: string): pb.KvServiceClient | undefined => {
     const address = opts.voterAddresses.get(id);
@@ -105,7 +107,7 @@ export function kvService(auth: AuthorityNode, opts: KvServiceOptions): pb.KvSer
     }),
 
     watch: serverStream(async (req: pb.KvWatchRequest, call: ServerWritableStream<pb.KvWatchRequest, pb.KvWatchResponse>) => {
-      await watch(auth, req, call, header);
+      await watch(auth, hub, req, call, header);
     }),
 
     leaseGrant: write((c) => c.leaseGrant, async (req: pb.LeaseGrantRequest, t) => {
@@ -151,20 +153,18 @@ export function kvService(auth: AuthorityNode, opts: KvServiceOptions): pb.KvSer
  */
 function watch(
   auth: AuthorityNode,
+  hub: KvWatchHub,
   req: pb.KvWatchRequest,
   call: ServerWritableStream<pb.KvWatchRequest, pb.KvWatchResponse>,
   header: () => pb.ResponseHeader,
 ): Promise<void> {
   if (req.rangeEnd === '') checkKey(req.key);
-  const matches = (key: string): boolean =>
-    req.rangeEnd === '' ? key === req.key : key >= req.key && (req.rangeEnd === '\u0000' || key < req.rangeEnd);
   const start = nonNegative(req.startRevision, 'start_revision');
   return new Promise<void>((resolve) => {
     let last = start === 0 ? auth.sm.store.revision : start - 1;
-    const send = (revision: number, events: readonly KvEvent[]): void => {
+    const send = (revision: number, mine: readonly KvEvent[]): void => {
       if (revision <= last) return;
       last = revision;
-      const mine = events.filter((e) => matches(e.kv.key));
       if (mine.length === 0) return;
       call.write({
         header: { ...header(), revision: BigInt(revision) },
@@ -176,31 +176,26 @@ function watch(
         })),
       });
     };
-    const off = auth.onRevision(send);
-    // A node cut off from the majority applies nothing new: end the watch with UNAVAILABLE
-    // (after two checks, so a blip does not end it) so the client resumes on a node that can
-    // follow the log, from its last revision + 1.
-    let strikes = 0;
-    const quorumCheck = setInterval(() => {
-      try {
-        auth.assertQuorumReachable();
-        strikes = 0;
-      } catch (err) {
-        if (++strikes < 2) return;
+    // Live revisions come through the node's hub (the events of this watch's key or range
+    // only); it ends the watch with UNAVAILABLE when the node loses its majority.
+    const remove = hub.add({
+      key: req.key,
+      rangeEnd: req.rangeEnd,
+      deliver: send,
+      fail: (err) => {
         done();
         call.emit('error', toServiceError(err));
-      }
-    }, 500);
+      },
+    });
     const done = (): void => {
-      clearInterval(quorumCheck);
-      off();
+      remove();
       resolve();
     };
     call.on('cancelled', done);
     call.on('close', done);
     if (start !== 0) {
       try {
-        for (const batch of auth.sm.store.eventsSince(start)) send(batch.revision, batch.events);
+        for (const batch of auth.sm.store.eventsSince(start)) send(batch.revision, batch.events.filter((e) => watches(req, e.kv.key)));
       } catch {
         // The start was compacted away: say so and end the watch (the wrapper ends the stream).
         call.write({ header: header(), events: [], compactRevision: BigInt(auth.sm.store.compactRevision) });
