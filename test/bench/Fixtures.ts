@@ -9,8 +9,8 @@ import { RedisGroup, startRedisGroup } from './references/RedisGroup';
 /**
  * The servers a run shares between scenarios, started on first use and all stopped at the end
  * (also after a failure): a 3-master Concord, a 3-member etcd, Redis with 2 replicas, three
- * grpc-js echo processes. Sharing
- * keeps the run short; the scenarios that restart or cut nodes start their own.
+ * grpc-js echo processes. Sharing keeps the run short; the scenarios that restart or cut nodes
+ * start their own.
  */
 export class Fixtures {
   private concord3: Promise<ConcordBenchCluster> | undefined;

@@ -21,8 +21,9 @@ function transportBound(b: number, op: '<=' | '>=', beyond: (v: number) => boole
 
 /** Issue 7's targets, each a ratio (or bound) computed from this run's medians. */
 export function evaluateTargets(ms: readonly Measurement[]): Target[] {
-  const find: Find = (scenario, system, workload, clients) =>
-    ms.find((m) => m.scenario === scenario && m.system === system && m.workload.includes(workload) && (clients === undefined || m.clients === clients) && m.skipped === undefined)?.median;
+  const findRow = (scenario: string, system: string, workload: (w: string) => boolean, clients?: number): Record<string, number> | undefined =>
+    ms.find((m) => m.scenario === scenario && m.system === system && workload(m.workload) && (clients === undefined || m.clients === clients) && m.skipped === undefined)?.median;
+  const find: Find = (scenario, system, workload, clients) => findRow(scenario, system, (w) => w.includes(workload), clients);
   const out: Target[] = [];
   const etcdPut64 = find('authoritative', 'etcd', 'put', 64)?.opsPerSec;
   const echoOne = find('echo', 'grpc-js echo', '1 server process', 64);
@@ -64,7 +65,7 @@ export function evaluateTargets(ms: readonly Measurement[]): Target[] {
     note: 'one Apply is one all-or-nothing transaction of 16 map sets on one document; Redis runs one SET per call',
   });
   // Both rows with lag observed: the same load on the load generator.
-  const observedLocal = ms.find((m) => m.scenario === 'convergent' && m.system === 'concord' && m.workload === 'apply LOCAL' && m.clients === 64 && m.skipped === undefined)?.median;
+  const observedLocal = findRow('convergent', 'concord', (w) => w === 'apply LOCAL', 64);
   const all = ratio(find('convergent', 'concord', 'apply ALL', 64)?.p99Ms, observedLocal?.p99Ms);
   out.push({ target: 'convergent ALL p99 / LOCAL p99', measured: x(all), goal: '<= 3x', met: judge(all, (v) => v <= 3) });
   const off = find('tracing', 'concord', tracingWorkload.off, 64);

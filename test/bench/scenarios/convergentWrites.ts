@@ -19,10 +19,10 @@ export const unobservedLocal = 'apply LOCAL, lag not observed';
  * asynchronous and with WAIT 1 / WAIT 2, and beside the grpc-js echo over three processes (the
  * ceiling LOCAL is judged against, alternated with it so drift of the machine cancels out).
  * Lag is observed through Watch streams read by this process, which also drives the load: they
- * cost the LOCAL row a fifth of its throughput, so a LOCAL row without them gives the throughput
- * the targets compare with etcd and the echo (whose rows have no observers either). Then the comparison the target names: 50 clients,
- * Concord plain, batched (16 map sets per Apply) and streamed (the client helper's writer)
- * against Redis with 50 connections.
+ * cost the LOCAL row 13-20% of its throughput, so a LOCAL row without them gives the throughput
+ * the targets compare with etcd and the echo (whose rows have no observers either). Then the
+ * comparison the target names: 50 clients, Concord plain, batched (16 map sets per Apply) and
+ * streamed (the client helper's writer) against Redis with 50 connections.
  */
 export async function convergentWrites(ctx: BenchContext, fx: Fixtures): Promise<void> {
   const { options } = ctx;
