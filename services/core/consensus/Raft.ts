@@ -60,6 +60,16 @@ export interface RaftConfig {
   readonly maxCommittedSizePerReadyBytes?: number;
   readonly maxPendingReadRequests?: number;
   readonly maxEntriesPerProposal?: number;
+  /**
+   * When a commit advances, etcd's leader tells every follower at once, with an empty append
+   * if it has no entries for it, and each follower answers it. Deferred, the leader sends only
+   * appends that carry entries (the commit index rides along); followers otherwise learn the
+   * commit from the next append, a heartbeat, or `sendCommitNotices()`, which the shell calls
+   * a little later (see `commitNoticeOwed`). It saves two messages per follower on every
+   * commit that no further entry follows, as under sequential writes; followers apply a bit
+   * later. Committing, and answering the client on the leader, do not wait for it.
+   */
+  readonly deferCommitNotice?: boolean;
 }
 
 export const raftDefaults = {
@@ -139,6 +149,7 @@ export class Raft {
   private readonly maxUncommittedEntriesBytes: number;
   readonly maxCommittedSizePerReadyBytes: number;
   private readonly maxEntriesPerProposal: number;
+  private readonly deferCommitNotice: boolean;
   /** A replicating follower whose match has not moved for this long is probed again. */
   private readonly replicateStallTicks: number;
 
@@ -178,6 +189,7 @@ export class Raft {
     this.maxCommittedSizePerReadyBytes =
       config.maxCommittedSizePerReadyBytes ?? raftDefaults.maxCommittedSizePerReadyBytes;
     this.maxEntriesPerProposal = config.maxEntriesPerProposal ?? raftDefaults.maxEntriesPerProposal;
+    this.deferCommitNotice = config.deferCommitNotice ?? false;
     this.replicateStallTicks = Math.max(2 * this.heartbeatIntervalTicks, Math.ceil(this.electionTimeoutTicks / 2));
     this.readOnly = new ReadOnly(config.maxPendingReadRequests ?? raftDefaults.maxPendingReadRequests);
 
@@ -708,8 +720,9 @@ export class Raft {
     }
     if (this.maybeCommit()) {
       this.releasePendingReadIndex();
-      this.bcastAppend();
-    } else if (m.from !== this.id && pr.canBumpCommit(this.log.committed)) {
+      if (this.deferCommitNotice) this.bcastEntries();
+      else this.bcastAppend();
+    } else if (!this.deferCommitNotice && m.from !== this.id && pr.canBumpCommit(this.log.committed)) {
       // It holds committed entries but may not know they are committed: tell it now rather
       // than at the next heartbeat.
       this.sendAppend(m.from);
@@ -778,6 +791,35 @@ export class Raft {
     for (const id of this.progress.keys()) {
       if (id === this.id || !this.sendAppend(id)) continue;
       while (this.sendAppend(id, false));
+    }
+  }
+
+  /** Sends every peer the entries it lacks, if any, as flow control allows; no empty appends. */
+  private bcastEntries(): void {
+    for (const id of this.progress.keys()) {
+      if (id === this.id) continue;
+      while (this.sendAppend(id, false));
+    }
+  }
+
+  /**
+   * Leader only: whether some follower holds entries it does not know are committed yet and
+   * can be sent to now (with deferCommitNotice, until the next append, heartbeat or
+   * sendCommitNotices()).
+   */
+  commitNoticeOwed(): boolean {
+    if (this.role !== 'leader') return false;
+    for (const [id, pr] of this.progress) {
+      if (id !== this.id && pr.canBumpCommit(this.log.committed) && !pr.isPaused()) return true;
+    }
+    return false;
+  }
+
+  /** Leader only: tells every follower that holds entries it does not know are committed. */
+  sendCommitNotices(): void {
+    if (this.role !== 'leader') return;
+    for (const [id, pr] of this.progress) {
+      if (id !== this.id && pr.canBumpCommit(this.log.committed)) this.sendAppend(id);
     }
   }
 

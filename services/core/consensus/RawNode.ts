@@ -108,6 +108,16 @@ export class RawNode {
     return this.raft.status();
   }
 
+  /** See RaftConfig.deferCommitNotice: a follower does not know of a commit it could hear now. */
+  commitNoticeOwed(): boolean {
+    return this.raft.commitNoticeOwed();
+  }
+
+  /** See RaftConfig.deferCommitNotice: tells followers of the commit (the messages come in the next Ready). */
+  sendCommitNotices(): void {
+    this.raft.sendCommitNotices();
+  }
+
   hasReady(): boolean {
     const log = this.raft.log;
     return (

@@ -29,6 +29,7 @@ export type NodeOptions = Partial<
     | 'maxSizePerMsgBytes'
     | 'maxInflightMsgs'
     | 'maxUncommittedEntriesBytes'
+    | 'deferCommitNotice'
   >
 >;
 

@@ -170,3 +170,75 @@ describe('RawNode status', () => {
     expect(c.node('n2').raw.status().progress).toBeNull();
   });
 });
+
+describe('RawNode deferred commit notices', () => {
+  const n3 = asNodeId('n3');
+  const commitOf = (c: TestCluster, id: string): number => c.node(id).raw.status().commit;
+
+  it('by default a commit is announced at once: every follower gets an empty append and applies', () => {
+    const c = new TestCluster(['n1', 'n2', 'n3']);
+    c.elect('n1');
+    c.node('n1').raw.propose([bytes('a')]);
+    const sent = c.deliverAll().map(({ m }) => m);
+    expect(sent.filter((m) => m.type === 'app' && m.entries.length === 0)).toHaveLength(2);
+    expect(c.node('n2').state).toEqual(['a']);
+    expect(c.node('n3').state).toEqual(['a']);
+    expect(c.node('n1').raw.commitNoticeOwed()).toBe(false);
+  });
+
+  it('deferred, the leader commits and applies without telling followers until asked to', () => {
+    const c = new TestCluster(['n1', 'n2', 'n3'], { deferCommitNotice: true });
+    const leader = c.elect('n1');
+    leader.raw.propose([bytes('a')]);
+    const sent = c.deliverAll().map(({ m }) => m);
+    expect(sent.filter((m) => m.type === 'app' && m.entries.length === 0)).toHaveLength(0);
+    expect(leader.state).toEqual(['a']);
+    expect(c.node('n2').state).toEqual([]);
+    expect(commitOf(c, 'n2')).toBeLessThan(commitOf(c, 'n1'));
+    expect(leader.raw.commitNoticeOwed()).toBe(true);
+
+    leader.raw.sendCommitNotices();
+    const notices = c.deliverAll().map(({ m }) => m).filter((m) => m.type === 'app');
+    expect(notices.map((m) => m.to).sort()).toEqual([n2, n3]);
+    expect(notices.every((m) => m.type === 'app' && m.entries.length === 0)).toBe(true);
+    expect(c.node('n2').state).toEqual(['a']);
+    expect(c.node('n3').state).toEqual(['a']);
+    expect(leader.raw.commitNoticeOwed()).toBe(false);
+  });
+
+  it('deferred, the next append carries the commit, so no notice is owed while writes follow each other', () => {
+    const c = new TestCluster(['n1', 'n2', 'n3'], { deferCommitNotice: true });
+    const leader = c.elect('n1');
+    for (const v of ['a', 'b', 'c']) {
+      leader.raw.propose([bytes(v)]);
+      c.deliverAll();
+    }
+    // Each follower has applied all but the last write: the last one's append carried the
+    // commit of the one before it.
+    expect(c.node('n2').state).toEqual(['a', 'b']);
+    expect(c.node('n3').state).toEqual(['a', 'b']);
+    expect(leader.state).toEqual(['a', 'b', 'c']);
+    // A heartbeat carries it too.
+    c.tick('n1', 2);
+    c.deliverAll();
+    expect(c.node('n2').state).toEqual(['a', 'b', 'c']);
+    expect(c.node('n3').state).toEqual(['a', 'b', 'c']);
+    expect(leader.raw.commitNoticeOwed()).toBe(false);
+  });
+
+  it('a follower owes no notice, and a leader with a follower down still tells the others', () => {
+    const c = new TestCluster(['n1', 'n2', 'n3'], { deferCommitNotice: true });
+    const leader = c.elect('n1');
+    c.crash('n3');
+    leader.raw.propose([bytes('a')]);
+    c.deliverAll();
+    expect(leader.state).toEqual(['a']);
+    expect(c.node('n2').raw.commitNoticeOwed()).toBe(false);
+    c.node('n2').raw.sendCommitNotices();
+    expect(c.node('n2').raw.hasReady()).toBe(false);
+    leader.raw.sendCommitNotices();
+    const notices = c.deliverAll().map(({ m }) => m).filter((m) => m.type === 'app');
+    expect(notices.filter((m) => m.to === n2)).toHaveLength(1);
+    expect(c.node('n2').state).toEqual(['a']);
+  });
+});

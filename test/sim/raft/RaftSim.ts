@@ -49,6 +49,8 @@ export interface SimOptions {
   readonly traceLines?: number;
   /** What a message becomes on the wire (e.g. an encode/decode round trip); identity by default. */
   readonly wire?: (m: Message) => Message;
+  /** Whether leaders defer commit notices as a node does; by default, on even seeds. */
+  readonly deferCommitNotice?: boolean;
 }
 
 export interface SimStats {
@@ -180,6 +182,7 @@ export class RaftSim {
       seed: options.seed,
       bug: options.bug,
       wire: options.wire ?? ((m: Message) => m),
+      deferCommitNotice: options.deferCommitNotice ?? options.seed % 2 === 0,
     };
     this.prng = makePrng(options.seed);
     const p = this.prng;
@@ -219,11 +222,14 @@ export class RaftSim {
       const node = new SimNode(id, new MemoryRaftStorage(config), p.pick([0, 0, 0.05, 0.2]));
       this.nodes.set(id, node);
     }
-    this.nodeOptions = { electionTimeoutTicks: this.electionTimeoutTicks, heartbeatIntervalTicks, preVote, checkQuorum, maxInflightMsgs, maxSizePerMsgBytes };
+    // Half the seeds defer commit notices as a node does (taken from the seed, not the PRNG,
+    // so every seed keeps its other choices).
+    const deferCommitNotice = this.opts.deferCommitNotice;
+    this.nodeOptions = { electionTimeoutTicks: this.electionTimeoutTicks, heartbeatIntervalTicks, preVote, checkQuorum, maxInflightMsgs, maxSizePerMsgBytes, deferCommitNotice };
     for (const n of this.nodes.values()) this.start(n);
     this.log(
       `seed=${options.seed} nodes=${count} election=${this.electionTimeoutTicks} heartbeat=${heartbeatIntervalTicks} ` +
-        `preVote=${preVote} checkQuorum=${checkQuorum} asyncShell=${this.asyncShell} inflight=${maxInflightMsgs} msgBytes=${maxSizePerMsgBytes} ` +
+        `preVote=${preVote} checkQuorum=${checkQuorum} deferCommitNotice=${deferCommitNotice} asyncShell=${this.asyncShell} inflight=${maxInflightMsgs} msgBytes=${maxSizePerMsgBytes} ` +
         `faults=${JSON.stringify(this.faults)}`,
     );
   }
@@ -235,6 +241,7 @@ export class RaftSim {
     checkQuorum: boolean;
     maxInflightMsgs: number;
     maxSizePerMsgBytes: number;
+    deferCommitNotice: boolean;
   };
 
   /** Runs the safety phase then the liveness phase. Never throws; failures come back as data. */
@@ -393,6 +400,8 @@ export class RaftSim {
       }
       for (let i = 0; i < ticks && n.raw !== null; i++) {
         n.raw.tick();
+        // A node's shell sends owed commit notices a few milliseconds later: within the tick.
+        if (this.nodeOptions.deferCommitNotice && n.raw.commitNoticeOwed()) n.raw.sendCommitNotices();
         this.processReady(n);
       }
     }
