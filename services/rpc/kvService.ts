@@ -39,7 +39,7 @@ export function kvService(auth: AuthorityNode, opts: KvServiceOptions): pb.KvSer
     return c;
   };
   const header = (): pb.ResponseHeader => {
-    const st = auth.status();
+    const st = auth.softState();
     return { revision: BigInt(auth.sm.store.revision), nodeId: opts.nodeId, leaderId: st.leader ?? '', term: BigInt(st.term) };
   };
 
@@ -126,7 +126,7 @@ export function kvService(auth: AuthorityNode, opts: KvServiceOptions): pb.KvSer
 
     leaseKeepAlive: write((c) => c.leaseKeepAlive, async (req: pb.LeaseKeepAliveRequest) => {
       auth.assertQuorumReachable();
-      if (auth.status().role !== 'leader') throw new DomainError('not-leader', 'keep-alives are served by the leader');
+      if (auth.softState().role !== 'leader') throw new DomainError('not-leader', 'keep-alives are served by the leader');
       const id = nonNegative(req.id, 'id');
       const r = auth.keepAlive(id);
       return { header: header(), id: BigInt(id), ttlMs: BigInt(r.ttlMs), fencingToken: BigInt(r.fencingToken) };

@@ -909,6 +909,11 @@ export class Raft {
   }
 
   private send(m: OutgoingMessage): void {
-    this.msgs.push({ ...m, from: this.id, term: m.term ?? this.term } as Message);
+    // Every caller passes a fresh literal: complete it in place rather than copy it (a spread
+    // per message cost as much as building it).
+    const out = m as { from?: NodeId; term?: number };
+    out.from = this.id;
+    out.term ??= this.term;
+    this.msgs.push(m as Message);
   }
 }

@@ -108,6 +108,11 @@ export class RawNode {
     return this.raft.status();
   }
 
+  /** Leader, role and term: what status() says first, without building the progress report. */
+  softState(): SoftState {
+    return this.raft.softState();
+  }
+
   /** See RaftConfig.deferCommitNotice: a follower does not know of a commit it could hear now. */
   commitNoticeOwed(): boolean {
     return this.raft.commitNoticeOwed();

@@ -1,4 +1,4 @@
-import { asNodeId, ClusterConfig, RaftStatus, RawNode, Ready } from '../../core/consensus';
+import { asNodeId, ClusterConfig, RaftStatus, RawNode, Ready, SoftState } from '../../core/consensus';
 import { RaftMessage } from '../../../proto/gen/concord/v1/raft';
 import { DomainError } from '../../core/errors/DomainError';
 import { decodeCommand, encodeCommand, KvLogFormat, kvLogFormatFor } from '../../core/kv/commandCodec';
@@ -185,6 +185,14 @@ export class AuthorityNode {
     return this.raw.status();
   }
 
+  /**
+   * Leader, role and term. Every KV request reads them (and status() builds a sorted progress
+   * report on a leader), so requests use this.
+   */
+  softState(): SoftState {
+    return this.raw.softState();
+  }
+
   /** Voters this node heard from within an election timeout (itself included). */
   reachableVoters(): string[] {
     // Followers hear only from the leader on the Raft transport; the replication heartbeats
@@ -217,8 +225,9 @@ export class AuthorityNode {
    */
   assertQuorumReachable(): void {
     const reachable = this.reachableVoters();
-    const st = this.raw.status();
+    const st = this.raw.softState();
     const majority = Math.floor(this.opts.voters.length / 2) + 1;
+    if (reachable.length >= majority && st.leader !== null) return;
     const facts = { 'reachable-voters': reachable.join(','), leader: st.leader ?? '' };
     if (reachable.length < majority) {
       throw new DomainError(
@@ -234,7 +243,7 @@ export class AuthorityNode {
 
   /** The leader's id when this node is not the leader (for forwarding), else undefined. */
   leaderElsewhere(): string | undefined {
-    const st = this.raw.status();
+    const st = this.raw.softState();
     return st.leader !== null && st.leader !== this.opts.selfId ? st.leader : undefined;
   }
 
@@ -245,7 +254,7 @@ export class AuthorityNode {
    */
   propose(cmd: KvCommand, timeoutMs: number): Promise<KvCommandResult> {
     this.assertQuorumReachable();
-    const st = this.raw.status();
+    const st = this.raw.softState();
     if (st.role !== 'leader') throw this.notLeader(st.leader);
     // The entry carries the proposal's trace context when traced, so every voter joins its trace.
     const telemetry = this.telemetry.proposal(cmd, true, this.kvLogFormat);
