@@ -18,9 +18,10 @@ export const unobservedLocal = 'apply LOCAL, lag not observed';
  * three masters, with replication lag, beside Redis (primary + 2 replicas, AOF fsync always)
  * asynchronous and with WAIT 1 / WAIT 2, and beside the grpc-js echo over three processes (the
  * ceiling LOCAL is judged against, alternated with it so drift of the machine cancels out).
- * Lag is observed through Watch streams read by this process, which also drives the load: they
- * cost the LOCAL row 13-20% of its throughput, so a LOCAL row without them gives the throughput
- * the targets compare with etcd and the echo (whose rows have no observers either). Then the
+ * Lag is observed through Watch streams read by this process, which also drives the load. They
+ * once cost the LOCAL row 13-20% of its throughput (before each write called only its own
+ * document's watches; in the full runs since, under 1%), and etcd's and the echo's rows have
+ * no observers, so a LOCAL row without them gives the throughput the targets compare. Then the
  * comparison the target names: 50 clients, Concord plain, batched (16 map sets per Apply) and
  * streamed (the client helper's writer) against Redis with 50 connections.
  */
