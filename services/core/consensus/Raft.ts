@@ -809,18 +809,18 @@ export class Raft {
    */
   commitNoticeOwed(): boolean {
     if (this.role !== 'leader') return false;
-    for (const [id, pr] of this.progress) {
-      if (id !== this.id && pr.canBumpCommit(this.log.committed) && !pr.isPaused()) return true;
-    }
+    for (const [id, pr] of this.progress) if (this.owesCommitNotice(id, pr) && !pr.isPaused()) return true;
     return false;
   }
 
   /** Leader only: tells every follower that holds entries it does not know are committed. */
   sendCommitNotices(): void {
     if (this.role !== 'leader') return;
-    for (const [id, pr] of this.progress) {
-      if (id !== this.id && pr.canBumpCommit(this.log.committed)) this.sendAppend(id);
-    }
+    for (const [id, pr] of this.progress) if (this.owesCommitNotice(id, pr)) this.sendAppend(id);
+  }
+
+  private owesCommitNotice(id: NodeId, pr: Progress): boolean {
+    return id !== this.id && pr.canBumpCommit(this.log.committed);
   }
 
   private bcastHeartbeat(): void {

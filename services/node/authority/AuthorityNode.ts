@@ -63,7 +63,7 @@ const maxEntriesPerBatch = 1024;
  * within it, so the notice and its answer are never sent; idle, followers apply this much
  * later instead of at once.
  */
-export const commitNoticeDelayMs = 5;
+const commitNoticeDelayMs = 5;
 
 interface PendingRead {
   index: number | undefined;
@@ -372,9 +372,9 @@ export class AuthorityNode {
       return;
     }
     if (this.commitNoticeTimer !== undefined) return;
+    // stop() clears the timer, so it never fires on a stopped node.
     this.commitNoticeTimer = setTimeout(() => {
       this.commitNoticeTimer = undefined;
-      if (this.stopped) return;
       this.raw.sendCommitNotices();
       this.schedule();
     }, commitNoticeDelayMs);
