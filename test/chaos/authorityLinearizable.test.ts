@@ -331,6 +331,12 @@ if (skipReason !== undefined) {
       const ready = await Promise.all(nodeIds.map(startNode));
       note(`3 nodes ready (${ready.map((ms) => `${(ms / 1000).toFixed(1)} s`).join(', ')})`);
       await Promise.all(nodeIds.map((id, i) => startClient(id, i + 1).waitFor('ready', 45_000)));
+      // The credits go once a leader is elected: a slow first election must not make them fail.
+      const electedBy = nowMs() + 20_000;
+      while ((await findLeader()) === undefined) {
+        if (nowMs() > electedBy) throw new Error('INVALID RUN: no leader elected within 20 s of start');
+        await sleep(100);
+      }
       const credited = await client('n1').ask(`credit ${initialBalance}`, 'credited', 20_000);
       if (credited.ok !== true) throw new Error('INVALID RUN: the initial credits did not all succeed');
       note(`3 clients ready; wallets credited with ${initialBalance} each`);
