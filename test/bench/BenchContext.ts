@@ -46,11 +46,18 @@ export class BenchContext {
   /**
    * Runs the variants for `rounds` rounds, alternating them within each round and rotating
    * which goes first, so slow drift of this shared machine hits every system alike. Each round
-   * of each variant is one progress step; the rows carry per-round numbers and medians.
+   * of each variant is one progress step; the rows carry per-round numbers and medians. The
+   * variants that warm up do so first, one after the other, and nothing of it is counted.
    */
   async alternate(scenario: string, variants: readonly Variant[], rounds = this.options.rounds): Promise<Measurement[]> {
     const perVariant = variants.map(() => [] as Record<string, number>[]);
     const failures = variants.map(() => undefined as string | undefined);
+    for (const v of variants) {
+      if (v.warmUp === undefined || v.skipped !== undefined) continue;
+      this.progress.status(`${scenario}: warming up ${v.system} ${v.workload} x${v.clients}`);
+      // A failure here shows again (and is reported) in the measured rounds.
+      await v.warmUp().catch((err: unknown) => this.log(`${scenario} ${v.system} ${v.workload}: warm-up failed: ${(err as Error).message.split('\n')[0]}`));
+    }
     for (let r = 0; r < rounds; r++) {
       for (let k = 0; k < variants.length; k++) {
         const i = (k + r) % variants.length;

@@ -12,6 +12,16 @@ export interface BenchOptions {
   readonly rounds: number;
   readonly roundMs: number;
   readonly warmupMs: number;
+  /**
+   * The unmeasured round a variant runs before its measured rounds (Variant.warmUp): at least
+   * `warmupRoundMs`, and at least `warmupRoundCalls` calls. On fresh node processes, sequential
+   * puts took about twice the CPU per put of their steady state for their first 3,000 or so,
+   * and with the optimizing compilers off there was no such slope: V8 tiers functions up by
+   * calls, and calls that go one at a time take long to add up. The rounds' own short warm-up
+   * (`warmupMs`) covers connections and caches, not that.
+   */
+  readonly warmupRoundMs: number;
+  readonly warmupRoundCalls: number;
   readonly clients: number;
   readonly valueBytes: number;
   /** Updates per side for the heal scenario, and base documents for its size sweep. */
@@ -72,6 +82,8 @@ export function parseBenchArgs(argv: readonly string[]): BenchOptions {
     rounds,
     roundMs,
     warmupMs: quick ? 100 : 700,
+    warmupRoundMs: quick ? 200 : 3000,
+    warmupRoundCalls: quick ? 20 : 5000,
     clients: 64,
     valueBytes: 256,
     healDivergence: quick ? [100] : [1_000, 10_000, 100_000],

@@ -22,4 +22,9 @@ export interface Variant {
   /** Why this variant cannot run (the row is reported as skipped). */
   readonly skipped?: string;
   run(): Promise<Record<string, number>>;
+  /**
+   * An unmeasured run before the first measured round (see BenchOptions.warmupRoundMs), so the
+   * rounds compare systems in their steady state rather than a fresh process's first minutes.
+   */
+  warmUp?(): Promise<unknown>;
 }

@@ -19,6 +19,11 @@ export interface LoadSpec {
   readonly onError?: (err: unknown) => void;
   /** Processes of the system under test, whose CPU time per call is reported. */
   readonly serverPids?: () => readonly number[];
+  /**
+   * Calls (all clients together) the run makes at least, going on past `durationMs` until then
+   * but not past ten times it: a warm-up round measured in calls (see BenchOptions.warmupRoundCalls).
+   */
+  readonly minCalls?: number;
 }
 
 export interface LoadResult extends Record<string, number> {
@@ -66,12 +71,15 @@ export async function runLoad(spec: LoadSpec): Promise<LoadResult> {
   const pids = spec.serverPids?.() ?? [];
   let cpuFrom = cpuNow(pids);
   const cpuTimer = setTimeout(() => (cpuFrom = cpuNow(pids)), spec.warmupMs);
+  const cap = countFrom + 10 * spec.durationMs;
+  let started = 0;
   let errors = 0;
   let firstError: unknown;
   const worker = async (w: number): Promise<void> => {
     for (let n = 0; ; n++) {
       const t0 = performance.now();
-      if (t0 >= end) return;
+      if (t0 >= end && (started >= (spec.minCalls ?? 0) || t0 >= cap)) return;
+      started++;
       try {
         await spec.op(w, n);
       } catch (err) {
