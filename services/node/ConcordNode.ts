@@ -20,6 +20,7 @@ import { TrafficStats } from './TrafficStats';
 import { LinkFaults } from './LinkFaults';
 import { PartitionLedger } from './PartitionLedger';
 import { PeerServiceService } from '../../proto/gen/concord/v1/peer';
+import { encodeSyncResponse } from './encodeSyncResponse';
 import { PeerLink } from './PeerLink';
 import { RaftServiceService } from '../../proto/gen/concord/v1/raft';
 import { KvServiceService } from '../../proto/gen/concord/v1/kv';
@@ -33,6 +34,9 @@ import { PartitionTelemetry } from '../telemetry/PartitionTelemetry';
 import { observeReplication } from '../telemetry/replicationMetrics';
 
 const sha256 = (b: Uint8Array): Uint8Array => createHash('sha256').update(b).digest();
+
+/** The peer service as generated, but Sync answers (a heal's diffs) encoded in one pass (see encodeSyncResponse). */
+const peerServiceDefinition = { ...PeerServiceService, sync: { ...PeerServiceService.sync, responseSerialize: encodeSyncResponse } };
 
 /**
  * Resolves after a full event-loop turn: the first immediate runs in this turn's check phase
@@ -142,7 +146,7 @@ export class ConcordNode {
     let address = config.listen;
     const grpc = await startGrpcServer(config.listen, [
       { definition: DocumentServiceService, implementation: documentService(documents), name: 'concord.v1.DocumentService' },
-      { definition: PeerServiceService, implementation: peerService(documents, {
+      { definition: peerServiceDefinition, implementation: peerService(documents, {
         faults, clusterId: config.clusterId, incarnation, log,
         onPeerHello: (peerId) => linkTo(peerId)?.redialNow(),
         owedTo: (peerId) => linkTo(peerId)?.owedList(),

@@ -5,14 +5,15 @@ import { PushDiffRequest, SyncDoc, SyncRequest, SyncResponse } from '../../proto
  * (protobuf's length-delimited framing) instead of encoding them again just to count: a heal's
  * responses are megabytes, and a second encode doubled their cost and garbage.
  */
-const varintSize = (n: number): number => (n < 0x80 ? 1 : n < 0x4000 ? 2 : n < 0x200000 ? 3 : n < 0x10000000 ? 4 : 5);
+export const varintSize = (n: number): number => (n < 0x80 ? 1 : n < 0x4000 ? 2 : n < 0x200000 ? 3 : n < 0x10000000 ? 4 : 5);
 
 /** A length-delimited field with a one-byte tag (field numbers below 16); empty ones are omitted. */
 const delimited = (len: number): number => (len === 0 ? 0 : 1 + varintSize(len) + len);
 
 const utf8Size = (s: string): number => Buffer.byteLength(s, 'utf8');
 
-function syncDocSize(d: SyncDoc): number {
+/** A SyncDoc's encoded size without its own tag and length prefix. */
+export function syncDocSize(d: SyncDoc): number {
   return delimited(utf8Size(d.documentId)) + delimited(d.stateVector.length) + delimited(d.update.length) + delimited(d.deleteSetDigest.length);
 }
 
