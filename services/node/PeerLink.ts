@@ -61,6 +61,12 @@ export class PeerLink {
   /** Queued updates per document (what the hello names as owed besides the dropped ones). */
   private readonly queuedDocs = new KeyCounts<string>();
   private queueBytes = 0;
+  /**
+   * Queued updates with a replication span to end. Usually none (tracing off or unsampled), and
+   * then dropping or stopping skips a walk of the queue: a backlog of 100,000 updates took
+   * 21 ms of the main thread when a heal reconnected.
+   */
+  private tracedQueued = 0;
   private sentUpTo = 0;
   private ackedUpTo = 0;
   private connectedFlag = false;
@@ -147,13 +153,14 @@ export class PeerLink {
     if (this.reconnectTimer !== undefined) clearTimeout(this.reconnectTimer);
     this.stream?.cancel();
     this.currentClient.close();
-    for (const q of this.queue) q.trace?.end('stopped');
+    this.endTraces('stopped');
   }
 
   enqueue(seq: number, docId: string, update: Uint8Array, trace?: OutboundTrace): void {
     // Bounded memory: past the limit, forget the backlog; anti-entropy sends what is missing.
     if (this.queueBytes + update.byteLength > this.opts.queueBytesMax) this.dropBacklog();
     this.queue.push({ seq, docId, update, at: Date.now(), trace });
+    if (trace !== undefined) this.tracedQueued++;
     this.queuedDocs.add(docId);
     this.queueBytes += update.byteLength;
     // Updates enqueued in the same event-loop turn (concurrent writes, a streamed client's
@@ -173,11 +180,18 @@ export class PeerLink {
       this.droppedFrom = (this.queue.at(0) as Queued).seq;
       this.droppedTo = (this.queue.at(this.queue.length - 1) as Queued).seq;
     }
-    for (const q of this.queue) q.trace?.end('dropped');
+    this.endTraces('dropped');
     this.owed.dropped(this.queuedDocs.keys());
     this.queue.clear();
     this.queuedDocs.clear();
     this.queueBytes = 0;
+  }
+
+  /** Ends the spans of the queued updates (which the caller then forgets). */
+  private endTraces(outcome: 'stopped' | 'dropped'): void {
+    if (this.tracedQueued === 0) return;
+    for (const q of this.queue) q.trace?.end(outcome);
+    this.tracedQueued = 0;
   }
 
   /** Documents owed to the peer beyond the queue (dropped changes). */
@@ -301,7 +315,10 @@ export class PeerLink {
           const acked = this.queue.shift() as Queued;
           this.queuedDocs.remove(acked.docId);
           this.queueBytes -= acked.update.byteLength;
-          acked.trace?.end('acked');
+          if (acked.trace !== undefined) {
+            acked.trace.end('acked');
+            this.tracedQueued--;
+          }
         }
         this.opts.onAck(seq);
         return;
