@@ -1,4 +1,5 @@
 import { SyncResponse } from '../../proto/gen/concord/v1/peer';
+import { writeVarint } from '../core/protobufVarint';
 import { syncDocSize, syncResponseSize } from './peerMessageSize';
 
 /** Field tags (field number << 3 | wire type) of SyncResponse and SyncDoc in peer.proto. */
@@ -8,16 +9,6 @@ const docIdTag = (1 << 3) | 2;
 const docStateVectorTag = (2 << 3) | 2;
 const docUpdateTag = (3 << 3) | 2;
 const docDeleteSetDigestTag = (4 << 3) | 2;
-
-function writeVarint(out: Buffer, at: number, value: number): number {
-  let v = value;
-  while (v >= 0x80) {
-    out[at++] = (v & 0x7f) | 0x80;
-    v >>>= 7;
-  }
-  out[at++] = v;
-  return at;
-}
 
 function writeBytes(out: Buffer, at: number, tag: number, bytes: Uint8Array): number {
   if (bytes.length === 0) return at;

@@ -1,11 +1,11 @@
 import { PushDiffRequest, SyncDoc, SyncRequest, SyncResponse } from '../../proto/gen/concord/v1/peer';
+import { varintSize } from '../core/protobufVarint';
 
 /**
  * Encoded sizes of the anti-entropy messages that carry documents, computed from their fields
  * (protobuf's length-delimited framing) instead of encoding them again just to count: a heal's
  * responses are megabytes, and a second encode doubled their cost and garbage.
  */
-export const varintSize = (n: number): number => (n < 0x80 ? 1 : n < 0x4000 ? 2 : n < 0x200000 ? 3 : n < 0x10000000 ? 4 : 5);
 
 /** A length-delimited field with a one-byte tag (field numbers below 16); empty ones are omitted. */
 const delimited = (len: number): number => (len === 0 ? 0 : 1 + varintSize(len) + len);

@@ -1,4 +1,5 @@
 import { KvStateSnapshot } from '../../../proto/gen/concord/v1/kv_state';
+import { varintSize, writeVarint } from '../protobufVarint';
 import { MvccDump, Version } from './MvccStore';
 
 /** The state machine's parts that a snapshot holds. */
@@ -182,26 +183,6 @@ function varintField(out: Buffer, at: number, field: number, n: number): number 
   if (n === 0) return at;
   out[at] = tag(field, varint);
   return writeVarint(out, at + 1, n);
-}
-
-/** Bytes of the varint of a non-negative safe integer. */
-function varintSize(n: number): number {
-  let size = 1;
-  while (n >= 0x80) {
-    n = Math.floor(n / 0x80);
-    size++;
-  }
-  return size;
-}
-
-/** Writes the varint of a non-negative safe integer at `at`; returns the position after it. */
-function writeVarint(out: Buffer, at: number, n: number): number {
-  while (n >= 0x80) {
-    out[at++] = (n % 0x80) | 0x80;
-    n = Math.floor(n / 0x80);
-  }
-  out[at++] = n;
-  return at;
 }
 
 export function decodeKvState(bytes: Uint8Array): KvStateParts {
