@@ -89,7 +89,10 @@ export class MemoryRaftStorage implements RaftStorage {
     assert(start !== undefined, 'non-empty after trimming');
     const offset = start.index - this.head().index;
     assert(offset <= this.ents.length, `append at ${start.index} leaves a gap after ${this.lastIndex()}`);
-    this.ents = this.ents.slice(0, offset).concat(ents);
+    // In place: copying the whole log on every append cost each node 30-40 µs per sequential
+    // put with a few thousand entries held between snapshots.
+    this.ents.length = offset;
+    for (const e of ents) this.ents.push(e);
   }
 
   /** Replaces the whole log by a snapshot received from the leader. */

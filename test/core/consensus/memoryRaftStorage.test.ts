@@ -36,4 +36,19 @@ describe('MemoryRaftStorage write-side assertions', () => {
     s.createSnapshot(2, config, new Uint8Array());
     expect(s.applySnapshot({ index: 1, term: 1, voters: config.voters, learners: [], data: new Uint8Array() })).toBe('out-of-date');
   });
+
+  it('appends in place: entries read before a later append or a replaced tail stay as they were read', () => {
+    const s = new MemoryRaftStorage(config);
+    s.append([entry(1, 1), entry(1, 2), entry(1, 3)]);
+    const before = s.entries(1, 4, Number.MAX_SAFE_INTEGER);
+    s.append([entry(1, 4)]);
+    s.append([entry(2, 3), entry(2, 4), entry(2, 5)]);
+    expect(before).toEqual({ ok: true, entries: [entry(1, 1), entry(1, 2), entry(1, 3)] });
+    expect(s.lastIndex()).toBe(5);
+    expect(s.entries(1, 6, Number.MAX_SAFE_INTEGER)).toEqual({ ok: true, entries: [entry(1, 1), entry(1, 2), entry(2, 3), entry(2, 4), entry(2, 5)] });
+    // A shorter replacement drops the old tail beyond it.
+    s.append([entry(3, 2)]);
+    expect(s.lastIndex()).toBe(2);
+    expect(s.term(2)).toEqual({ ok: true, term: 3 });
+  });
 });
