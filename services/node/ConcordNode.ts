@@ -134,6 +134,7 @@ export class ConcordNode {
       clusterId: config.clusterId,
       voters,
       engine: raftEngine,
+      walDir: path.join(config.dataDir, 'raft', 'wal'),
       faults,
       tickMs: config.raftTickMs,
       electionTimeoutTicks: config.electionTimeoutTicks,

@@ -1,10 +1,15 @@
-// The authoritative log lives in its own LMDB environment, <data dir>/raft, apart from the
-// documents. A data directory from before (the log in the documents' store) is moved on start:
+// The authoritative log lives apart from the documents, in <data dir>/raft: snapshots in an LMDB
+// environment of its own, entries and hard state in a write-ahead file (raft/wal). A data
+// directory from before (the whole log in the documents' store) is moved on start:
 // real voters restarted on that layout come back with their KV data, history and revision, keep
 // writing, and leave nothing of the log behind in the documents' store.
 import * as fs from 'node:fs';
 import * as path from 'node:path';
+import { RaftEntry, RaftHardState } from '../../proto/gen/concord/v1/raft';
+import { asNodeId, Entry } from '../../services/core/consensus';
+import { DurableRaftStorage } from '../../services/node/authority/DurableRaftStorage';
 import { raftLogMovedKey, raftLogPrefix } from '../../services/node/authority/moveRaftLog';
+import { entryToProto, hardStateToProto } from '../../services/node/authority/raftCodec';
 import { LmdbEngine } from '../../services/storage/LmdbEngine';
 import { prefixEnd } from '../../services/storage/StorageEngine';
 import { kvStubs, KvStubs, text } from './kvStubs';
@@ -59,7 +64,19 @@ test('voters restarted on a data directory with the log in the documents\' store
     const main = LmdbEngine.open(node.dataDir);
     const records = [...raft.range(logRange)];
     expect(records.some((r) => r.key.startsWith('r:snapdata:'))).toBe(true);
-    await main.write(records.map(({ key, value }) => ({ type: 'put', key, value })));
+    // That version kept the entries and hard state in the store too (now in the write-ahead file).
+    const log = new DurableRaftStorage(raft, path.join(raftDir, 'wal'), { voters: [asNodeId('n1')], learners: [] });
+    const read = log.entries(log.firstIndex(), log.lastIndex() + 1, Number.MAX_SAFE_INTEGER);
+    if (!read.ok) throw new Error(`the log's entries are ${read.reason}`);
+    const entries: readonly Entry[] = read.entries;
+    const hardState = log.initialState();
+    log.stop();
+    expect(entries.length).toBeGreaterThan(0);
+    await main.write([
+      ...records.map(({ key, value }) => ({ type: 'put' as const, key, value })),
+      ...entries.map((e) => ({ type: 'put' as const, key: `r:e:${e.index.toString(16).padStart(12, '0')}`, value: RaftEntry.encode(entryToProto(e)).finish() })),
+      { type: 'put', key: 'r:hs', value: RaftHardState.encode(hardStateToProto(hardState)).finish() },
+    ]);
     await Promise.all([raft.close(), main.close()]);
     fs.rmSync(raftDir, { recursive: true, force: true });
   }
@@ -86,6 +103,8 @@ test('voters restarted on a data directory with the log in the documents\' store
     const raft = LmdbEngine.open(path.join(node.dataDir, 'raft'));
     expect([node.id, [...main.range(logRange)].length]).toEqual([node.id, 0]);
     expect([node.id, raft.get(raftLogMovedKey) !== undefined, [...raft.range(logRange)].length > 0]).toEqual([node.id, true, true]);
+    // The moved entries and hard state went on into the write-ahead file, and out of the store.
+    expect([node.id, [...raft.range({ gte: 'r:e:', lt: 'r:e;' })].length, raft.get('r:hs')]).toEqual([node.id, 0, undefined]);
     await Promise.all([raft.close(), main.close()]);
   }
 }, 120_000);

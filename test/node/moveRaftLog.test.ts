@@ -2,7 +2,12 @@
 // wrote goes, nothing else does, and a crash at any write of the move loses nothing (the next
 // start finishes it).
 import { createHash } from 'node:crypto';
-import { asNodeId, Entry } from '../../services/core/consensus';
+import * as fs from 'node:fs';
+import * as os from 'node:os';
+import * as path from 'node:path';
+import { asNodeId, Entry, HardState } from '../../services/core/consensus';
+import { RaftEntry, RaftHardState } from '../../proto/gen/concord/v1/raft';
+import { entryToProto, hardStateToProto } from '../../services/node/authority/raftCodec';
 import { DurableRaftStorage, snapshotChunkBytes } from '../../services/node/authority/DurableRaftStorage';
 import { moveRaftLog, raftLogMovedKey, raftLogPrefix } from '../../services/node/authority/moveRaftLog';
 import { MemoryEngine } from '../../services/storage/MemoryEngine';
@@ -16,13 +21,31 @@ const entry = (index: number, term: number): Entry => ({ index, term, kind: 'nor
 /** Bytes by their digest: comparing megabytes element by element is slow in Jest. */
 const digest = (b: Uint8Array): string => `${b.byteLength} B ${createHash('sha256').update(b).digest('hex')}`;
 
-/** What a Raft storage over `engine` loads: hard state, snapshot and every entry. */
+/** Runs `fn` on a Raft storage over `engine`, with a write-ahead file in a temp dir removed after. */
+function withStorage<T>(engine: StorageEngine, fn: (s: DurableRaftStorage) => T): T {
+  const dir = fs.mkdtempSync(path.join(os.tmpdir(), 'concord-movelog-'));
+  const s = new DurableRaftStorage(engine, dir, config);
+  try {
+    return fn(s);
+  } finally {
+    s.stop();
+    fs.rmSync(dir, { recursive: true, force: true });
+  }
+}
+
+/**
+ * What a Raft storage over `engine` loads: hard state, snapshot and every entry. Over a copy:
+ * the storage imports an earlier layout's entries into its file and deletes them from the engine.
+ */
 function loaded(engine: StorageEngine): unknown {
-  const s = new DurableRaftStorage(engine, config);
-  const first = s.firstIndex();
-  const last = s.lastIndex();
-  const snapshot = s.snapshot();
-  return { state: s.initialState(), snapshot: { ...snapshot, data: digest(snapshot.data) }, first, last, entries: s.entries(first, last + 1, Number.MAX_SAFE_INTEGER) };
+  const copy = new MemoryEngine();
+  void copy.write([...engine.range({ gte: '', lt: '\uffff' })].map(({ key, value }) => ({ type: 'put', key, value })));
+  return withStorage(copy, (s) => {
+    const first = s.firstIndex();
+    const last = s.lastIndex();
+    const snapshot = s.snapshot();
+    return { state: s.initialState(), snapshot: { ...snapshot, data: digest(snapshot.data) }, first, last, entries: s.entries(first, last + 1, Number.MAX_SAFE_INTEGER) };
+  });
 }
 
 const dump = (engine: MemoryEngine, prefix = ''): [string, string][] =>
@@ -40,14 +63,24 @@ async function oldLayout(): Promise<MemoryEngine> {
     { type: 'put', key: 'n:incarnation', value: new TextEncoder().encode('4') },
     { type: 'put', key: 's:doc', value: new Uint8Array([3]) },
   ]);
-  const s = new DurableRaftStorage(engine, config);
-  await s.persist(undefined, [entry(1, 1), entry(2, 1)], { term: 1, vote: n1, commit: 2 });
   const data = new Uint8Array(4 * snapshotChunkBytes + 123);
   for (let i = 0; i < data.length; i += 4093) data[i] = (i / 4093) & 255;
-  await s.snapshotAndCompact(2, config, data, 2);
-  await s.idle();
+  const dir = fs.mkdtempSync(path.join(os.tmpdir(), 'concord-movelog-'));
+  const s = new DurableRaftStorage(engine, dir, config);
+  try {
+    await s.persist(undefined, [entry(1, 1), entry(2, 1)], { term: 1, vote: n1, commit: 2 });
+    await s.snapshotAndCompact(2, config, data, 2);
+  } finally {
+    s.stop();
+    fs.rmSync(dir, { recursive: true, force: true });
+  }
+  // That layout kept entries and hard state in the store too.
+  const hs: HardState = { term: 2, vote: n2, commit: 10_000 };
   const entries = Array.from({ length: 10_500 }, (_, i) => entry(3 + i, 2));
-  await s.persist(undefined, entries, { term: 2, vote: n2, commit: 10_000 });
+  await engine.write([
+    ...entries.map((e) => ({ type: 'put' as const, key: `r:e:${e.index.toString(16).padStart(12, '0')}`, value: RaftEntry.encode(entryToProto(e)).finish() })),
+    { type: 'put', key: 'r:hs', value: RaftHardState.encode(hardStateToProto(hs)).finish() },
+  ]);
   return engine;
 }
 

@@ -5,9 +5,9 @@ import * as path from 'node:path';
 import { asNodeId, Entry, Message } from '../../services/core/consensus';
 import { DomainError } from '../../services/core/errors/DomainError';
 import { DurableRaftStorage, snapshotChunkBytes } from '../../services/node/authority/DurableRaftStorage';
-import { entryFromProto, entryToProto, messageFromProto, messageToProto, snapshotToProto } from '../../services/node/authority/raftCodec';
+import { entryFromProto, entryToProto, hardStateToProto, messageFromProto, messageToProto, snapshotToProto } from '../../services/node/authority/raftCodec';
 import { LmdbEngine } from '../../services/storage/LmdbEngine';
-import { RaftEntry, RaftMessage, RaftMessageType, RaftSnapshot } from '../../proto/gen/concord/v1/raft';
+import { RaftEntry, RaftHardState, RaftMessage, RaftMessageType, RaftSnapshot } from '../../proto/gen/concord/v1/raft';
 import { RaftSim } from '../sim/raft/RaftSim';
 
 const n1 = asNodeId('n1');
@@ -76,7 +76,7 @@ describe('raft codec', () => {
   });
 });
 
-describe('durable raft storage (LMDB)', () => {
+describe('durable raft storage (write-ahead file and LMDB)', () => {
   let dir: string;
   beforeEach(() => {
     dir = fs.mkdtempSync(path.join(os.tmpdir(), 'concord-raftlog-'));
@@ -85,12 +85,14 @@ describe('durable raft storage (LMDB)', () => {
 
   const reopen = async <T>(fn: (s: DurableRaftStorage) => Promise<T> | T): Promise<T> => {
     const engine = LmdbEngine.open(dir);
+    let s: DurableRaftStorage | undefined;
     try {
-      const s = new DurableRaftStorage(engine, { voters: [n1, n2], learners: [] });
+      s = new DurableRaftStorage(engine, path.join(dir, 'wal'), { voters: [n1, n2], learners: [] });
       const result = await fn(s);
       await s.idle();
       return result;
     } finally {
+      s?.stop();
       await engine.close();
     }
   };
@@ -157,39 +159,61 @@ describe('durable raft storage (LMDB)', () => {
       expect(keys).toEqual(['00000000', '00000001', '00000002'].map((i) => `r:snapdata:000000000003:${i}`));
       // A lost chunk is refused at start rather than loaded as a smaller state.
       await again.write([{ type: 'del', key: 'r:snapdata:000000000003:00000001' }]);
-      expect(() => new DurableRaftStorage(again, { voters: [n1, n2], learners: [] })).toThrow(/incomplete: its chunks hold 4206649 of 8400953 bytes/);
+      expect(() => new DurableRaftStorage(again, path.join(dir, 'wal'), { voters: [n1, n2], learners: [] })).toThrow(/incomplete: its chunks hold 4206649 of 8400953 bytes/);
     } finally {
       await again.close();
     }
   });
 
-  test('entries a snapshot covers are deleted in the background, and leftovers of a stop with the next compaction', async () => {
+  test('a log an earlier version kept in the store is copied into the file at start, then deleted from the store', async () => {
     const conf = { voters: [n1, n2], learners: [] };
-    const storedEntries = async (): Promise<number[]> => {
-      const engine = LmdbEngine.open(dir);
-      try {
-        return [...engine.range({ gte: 'r:e:', lt: 'r:e;', keysOnly: true })].map((e) => parseInt(e.key.slice(4), 16));
-      } finally {
-        await engine.close();
-      }
-    };
     await reopen(async (s) => {
-      await s.persist(undefined, [1, 2, 3, 4, 5].map((i) => entry(i, 1)), { term: 1, vote: n1, commit: 5 });
-      await s.snapshotAndCompact(4, conf, bytes(4), 3);
-      expect(s.firstIndex()).toBe(4);
+      await s.persist(undefined, [1, 2, 3].map((i) => entry(i, 1)), { term: 1, vote: n1, commit: 3 });
+      await s.snapshotAndCompact(2, conf, bytes(2), 2);
     });
-    expect(await storedEntries()).toEqual([4, 5]);
-    // At start the log begins after the snapshot; entry 4, and one a stop left behind below the
-    // snapshot, are skipped then, and deleted by the next compaction.
+    // That layout: entries (one the snapshot covers, left by a stop) and hard state in the store.
+    fs.rmSync(path.join(dir, 'wal'), { recursive: true });
     const engine = LmdbEngine.open(dir);
-    await engine.write([{ type: 'put', key: 'r:e:000000000002', value: RaftEntry.encode(entryToProto(entry(2, 1))).finish() }]);
+    const key = (i: number): string => `r:e:${i.toString(16).padStart(12, '0')}`;
+    await engine.write([
+      ...[2, 3, 4, 5].map((i) => ({ type: 'put' as const, key: key(i), value: RaftEntry.encode(entryToProto(entry(i, i < 4 ? 1 : 2))).finish() })),
+      { type: 'put', key: 'r:hs', value: RaftHardState.encode(hardStateToProto({ term: 2, vote: n2, commit: 4 })).finish() },
+    ]);
     await engine.close();
+    const expectLog = (s: DurableRaftStorage): void => {
+      expect(s.initialState()).toEqual({ term: 2, vote: n2, commit: 4 });
+      expect([s.firstIndex(), s.lastIndex()]).toEqual([3, 5]);
+      expect(s.entries(3, 6, Number.MAX_SAFE_INTEGER)).toEqual({ ok: true, entries: [entry(3, 1), entry(4, 2), entry(5, 2)] });
+    };
+    await reopen(expectLog);
+    const again = LmdbEngine.open(dir);
+    try {
+      expect([...again.range({ gte: 'r:e:', lt: 'r:e;', keysOnly: true }), ...(again.get('r:hs') === undefined ? [] : ['r:hs'])]).toEqual([]);
+    } finally {
+      await again.close();
+    }
     await reopen(async (s) => {
-      expect(s.firstIndex()).toBe(5);
-      await s.persist(undefined, [entry(6, 1), entry(7, 1)], { term: 1, vote: n1, commit: 7 });
-      await s.snapshotAndCompact(6, conf, bytes(6), 5);
+      expectLog(s);
+      await s.persist(undefined, [entry(6, 2)], { term: 2, vote: n2, commit: 5 });
     });
-    expect(await storedEntries()).toEqual([6, 7]);
+    await reopen((s) => expect(s.lastIndex()).toBe(6));
+  });
+
+  test('an installed snapshot drops the log before it, also after a restart; covered segments go', async () => {
+    const conf = { voters: [n1, n2], learners: [] };
+    await reopen(async (s) => {
+      await s.persist(undefined, [1, 2, 3, 4].map((i) => entry(i, 1)), { term: 1, vote: n1, commit: 2 });
+      // A leader of term 3 sends a snapshot at 6 (its term 3): the stale tail 3-4 must not come back.
+      await s.persist({ index: 6, term: 3, voters: conf.voters, learners: [], data: bytes(6, 6) }, [], { term: 3, vote: n2, commit: 6 });
+      await s.persist(undefined, [entry(7, 3)], { term: 3, vote: n2, commit: 6 });
+    });
+    await reopen((s) => {
+      expect(s.snapshot()).toEqual({ index: 6, term: 3, voters: conf.voters, learners: [], data: bytes(6, 6) });
+      expect([s.firstIndex(), s.lastIndex()]).toEqual([7, 7]);
+      expect(s.term(7)).toEqual({ ok: true, term: 3 });
+      expect(s.initialState()).toEqual({ term: 3, vote: n2, commit: 6 });
+      expect(s.walSegments).toHaveLength(1);
+    });
   });
 
   test('a hard state that only moves the commit index is not written (etcd MustSync)', async () => {

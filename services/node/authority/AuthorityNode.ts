@@ -18,6 +18,8 @@ export interface AuthorityOptions {
   readonly clusterId: string;
   readonly voters: readonly VoterAddress[];
   readonly engine: StorageEngine;
+  /** The write-ahead file of the log's entries and hard state (see RaftWal). */
+  readonly walDir: string;
   readonly faults: LinkFaults;
   readonly tickMs: number;
   readonly electionTimeoutTicks: number;
@@ -114,9 +116,9 @@ export class AuthorityNode {
     this.voterIds = opts.voters.map((v) => v.id);
     this.voterRank = Math.max(0, [...this.voterIds].sort().indexOf(opts.selfId));
     const bootstrap = { voters: opts.voters.map((v) => asNodeId(v.id)), learners: [] };
-    this.storage = new DurableRaftStorage(opts.engine, bootstrap, (err) => {
+    this.storage = new DurableRaftStorage(opts.engine, opts.walDir, bootstrap, (err) => {
       // As in the loop: a failed write is never retried, so stop taking part.
-      this.opts.log(`authority: deleting compacted log entries failed, stopping consensus: ${String(err)}`);
+      this.opts.log(`authority: deleting an earlier layout's log entries failed, stopping consensus: ${String(err)}`);
       this.stop();
     });
     const snap = this.storage.snapshot();

@@ -10,8 +10,10 @@ import {
 } from '../../core/consensus';
 import { StorageEngine, WriteOp } from '../../storage/StorageEngine';
 import { RaftEntry, RaftHardState, RaftSnapshot } from '../../../proto/gen/concord/v1/raft';
-import { entryFromProto, entryToProto, hardStateFromProto, hardStateToProto, snapshotFromProto, snapshotToProto } from './raftCodec';
+import { entryFromProto, hardStateFromProto, snapshotFromProto, snapshotToProto } from './raftCodec';
+import { RaftWal, WalRecord } from './RaftWal';
 
+/** Where an earlier layout kept the entries and hard state in the engine (see earlierLayout). */
 const entryPrefix = 'r:e:';
 const hardStateKey = 'r:hs';
 const snapshotKey = 'r:snap';
@@ -22,15 +24,13 @@ const snapshotKey = 'r:snap';
  * held up behind it. Earlier versions kept the data inside the record; such a record is read.
  */
 const chunkPrefix = 'r:snapdata:';
-/** Compacted log entries deleted per background write. */
+/** Entries of an earlier layout (in the store) deleted per background write once imported. */
 const deletesPerWrite = 1000;
 /** Bytes of snapshot data per chunk. */
 export const snapshotChunkBytes = 4 << 20;
 
 const hex = (n: number, width: number): string => n.toString(16).padStart(width, '0');
-const entryKey = (index: number): string => `${entryPrefix}${hex(index, 12)}`;
 const chunkKeyPrefix = (index: number): string => `${chunkPrefix}${hex(index, 12)}:`;
-const encodeEntry = (e: Entry): Uint8Array => RaftEntry.encode(entryToProto(e)).finish();
 const recordOp = (s: Snapshot): WriteOp => ({
   type: 'put',
   key: snapshotKey,
@@ -45,28 +45,31 @@ function chunkOps(index: number, data: Uint8Array): WriteOp[] {
   }
   return ops;
 }
-const encodeHardState = (h: HardState): Uint8Array => RaftHardState.encode(hardStateToProto(h)).finish();
 
 /**
- * The Raft log on disk: every Ready's snapshot, entries and hard state go to the storage engine
- * in one atomic, fsynced batch; a MemoryRaftStorage mirror serves the core's reads. On start
- * the mirror is rebuilt from disk (snapshot, then entries, then hard state).
+ * The Raft log on disk: entries and hard state in a write-ahead file (RaftWal: one fdatasync per
+ * persist, on the loop's own thread), snapshots in the storage engine (a record, its data in
+ * chunks); a MemoryRaftStorage mirror serves the core's reads. On start the mirror is rebuilt
+ * from disk: the snapshot, then the file's records in order. A log of an earlier layout (entries
+ * and hard state in the engine) is copied into the file on the first start, then deleted from
+ * the engine in the background.
  */
 export class DurableRaftStorage implements RaftStorage {
   private readonly mirror: MemoryRaftStorage;
+  private readonly wal: RaftWal;
 
-  /** The lowest index whose entry may still be on disk (entries below a snapshot go in the background). */
-  private diskFirst: number;
-  /** Background deletions of compacted entries, one after another. */
+  /** Background deletions (an earlier layout's entries), one after another. */
   private deleting: Promise<void> = Promise.resolve();
   private stopped = false;
 
   /**
-   * `onWriteFailure` hears of a failed background write (a failed write is never retried; the
-   * caller should stop); by default the failure is thrown as an unhandled rejection.
+   * `walDir` holds the write-ahead file. `onWriteFailure` hears of a failed background write (a
+   * failed write is never retried; the caller should stop); by default the failure is thrown as
+   * an unhandled rejection.
    */
   constructor(
     private readonly engine: StorageEngine,
+    walDir: string,
     bootstrap: ClusterConfig,
     private readonly onWriteFailure: (err: unknown) => void = (err) => {
       throw err;
@@ -88,23 +91,55 @@ export class DurableRaftStorage implements RaftStorage {
         this.mirror.applySnapshot({ ...stored, data });
       }
     }
-    const entries: Entry[] = [];
-    const first = this.mirror.firstIndex();
-    this.diskFirst = first;
-    for (const { key, value } of engine.range({ gte: entryPrefix, lt: `${entryPrefix}\uffff` })) {
-      const index = parseInt(key.slice(entryPrefix.length), 16);
-      // Entries a snapshot covers whose deletion a stop cut short: deleted with the next compaction.
-      if (index < first) this.diskFirst = Math.min(this.diskFirst, index);
-      else entries.push(entryFromProto(RaftEntry.decode(value)));
+    const opened = RaftWal.open(walDir);
+    this.wal = opened.wal;
+    let records = opened.records;
+    const earlier = this.earlierLayout();
+    if (earlier !== undefined) {
+      // Copied while the file is still empty; once it holds anything, the engine's copy is stale.
+      if (records.length === 0) {
+        this.wal.append(earlier.record);
+        records = [earlier.record];
+      }
+      this.deleteKeys(earlier.keys);
     }
-    this.mirror.append(entries);
-    const hs = engine.get(hardStateKey);
-    if (hs !== undefined) {
+    let entries: Entry[] = [];
+    let hardState: HardState | undefined;
+    for (const r of records) {
+      if (r.snapshot !== undefined) entries = [];
+      const first = r.entries[0];
+      if (first !== undefined) {
+        // A record's entries replace the replayed ones from their first index on (a new leader's).
+        const keep = entries.length === 0 ? 0 : first.index - (entries[0] as Entry).index;
+        if (keep > entries.length) throw new Error(`raft log file skips from entry ${(entries.at(-1) as Entry).index} to ${first.index}`);
+        entries.length = Math.max(0, keep);
+        for (const e of r.entries) entries.push(e);
+      }
+      if (r.hardState !== undefined) hardState = r.hardState;
+    }
+    // Entries a snapshot covers (the file keeps whole segments) are skipped by the mirror.
+    const firstKept = entries.findIndex((e) => e.index >= this.mirror.firstIndex());
+    this.mirror.append(firstKept < 0 ? [] : entries.slice(firstKept));
+    if (hardState !== undefined) {
       // Commit-only changes are not synced, so the stored commit may trail the snapshot, which
       // is committed by definition.
-      const stored = hardStateFromProto(RaftHardState.decode(hs));
-      this.mirror.setHardState({ ...stored, commit: Math.max(stored.commit, this.mirror.snapshot().index) });
+      this.mirror.setHardState({ ...hardState, commit: Math.max(hardState.commit, this.mirror.snapshot().index) });
     }
+  }
+
+  /** The entries and hard state an earlier layout kept in the engine, as one record, and their keys. */
+  private earlierLayout(): { record: WalRecord; keys: string[] } | undefined {
+    const keys: string[] = [];
+    const entries: Entry[] = [];
+    for (const { key, value } of this.engine.range({ gte: entryPrefix, lt: `${entryPrefix}\uffff` })) {
+      keys.push(key);
+      const e = entryFromProto(RaftEntry.decode(value));
+      if (e.index >= this.mirror.firstIndex()) entries.push(e);
+    }
+    const hs = this.engine.get(hardStateKey);
+    if (hs !== undefined) keys.push(hardStateKey);
+    if (keys.length === 0) return undefined;
+    return { record: { entries, ...(hs === undefined ? {} : { hardState: hardStateFromProto(RaftHardState.decode(hs)) }) }, keys };
   }
 
   initialState(): HardState {
@@ -132,29 +167,25 @@ export class DurableRaftStorage implements RaftStorage {
     return hardState !== undefined && (hardState.term !== prev.term || hardState.vote !== prev.vote);
   }
 
-  /** Persists a Ready's durable parts (fsync), then updates the mirror. */
+  /**
+   * Persists a Ready's durable parts, then updates the mirror: an installed snapshot's data and
+   * record go to the engine first, then one record (its mark, the entries, the hard state) to
+   * the write-ahead file, synced before this returns.
+   */
   async persist(snapshot: Snapshot | undefined, entries: readonly Entry[], hardState: HardState | undefined): Promise<void> {
-    const ops: WriteOp[] = [];
-    if (snapshot !== undefined) {
-      ops.push(...chunkOps(snapshot.index, snapshot.data), recordOp(snapshot), ...this.otherChunks(snapshot.index));
-      // From the lowest entry still on disk, so background deletions need not walk this range again.
-      for (let i = this.diskFirst; i <= Math.min(this.mirror.lastIndex(), snapshot.index); i++) ops.push({ type: 'del', key: entryKey(i) });
-    }
-    const firstNew = entries[0];
-    if (firstNew !== undefined) {
-      const lastNew = firstNew.index + entries.length - 1;
-      // A leader may replace an uncommitted tail: drop stored entries past the new last one.
-      for (let i = lastNew + 1; i <= this.mirror.lastIndex(); i++) ops.push({ type: 'del', key: entryKey(i) });
-      for (const e of entries) ops.push({ type: 'put', key: entryKey(e.index), value: encodeEntry(e) });
-    }
+    if (snapshot !== undefined) await this.engine.write([...chunkOps(snapshot.index, snapshot.data), recordOp(snapshot), ...this.otherChunks(snapshot.index)]);
     // etcd's MustSync rule: a hard state that only moved the commit index need not be synced
     // (a restart recomputes commit from the log); term and vote changes always are.
-    const mustSync = ops.length > 0 || this.changesVote(hardState);
-    if (hardState !== undefined && mustSync) ops.push({ type: 'put', key: hardStateKey, value: encodeHardState(hardState) });
-    if (ops.length > 0) await this.engine.write(ops);
+    if (snapshot !== undefined || entries.length > 0 || this.changesVote(hardState)) {
+      this.wal.append({
+        entries,
+        ...(hardState === undefined ? {} : { hardState }),
+        ...(snapshot === undefined ? {} : { snapshot: { index: snapshot.index, term: snapshot.term } }),
+      });
+    }
     if (snapshot !== undefined) {
       this.mirror.applySnapshot(snapshot);
-      this.diskFirst = Math.max(this.diskFirst, snapshot.index + 1);
+      this.wal.dropThrough(snapshot.index);
     }
     this.mirror.append(entries);
     if (hardState !== undefined) this.mirror.setHardState(hardState);
@@ -176,8 +207,8 @@ export class DurableRaftStorage implements RaftStorage {
   }
 
   /**
-   * Records the state machine's snapshot at `index` and drops log entries up to `compactTo`;
-   * `dataStored` when storeSnapshotData already wrote its data.
+   * Records the state machine's snapshot at `index` and drops log entries up to `compactTo`
+   * (whole segments of the file); `dataStored` when storeSnapshotData already wrote its data.
    */
   async snapshotAndCompact(index: number, config: ClusterConfig, data: Uint8Array, compactTo: number, dataStored = false): Promise<void> {
     if (this.mirror.createSnapshot(index, config, data) !== 'ok') return;
@@ -186,29 +217,26 @@ export class DurableRaftStorage implements RaftStorage {
     await this.engine.write(ops);
     const to = Math.min(compactTo, index);
     this.mirror.compact(to);
-    this.dropEntriesThrough(to);
+    if (!this.stopped) this.wal.dropThrough(to);
   }
 
-  /**
-   * Deletes the stored entries up to `to` in the background, `deletesPerWrite` per write: the
-   * snapshot's record already covers them (a restart skips them), and 10,000 deletes in the
-   * record's batch held the event loop for 120 ms.
-   */
-  private dropEntriesThrough(to: number): void {
+  /** Deletes `keys` from the engine in the background, `deletesPerWrite` per write. */
+  private deleteKeys(keys: readonly string[]): void {
     this.deleting = this.deleting.then(async () => {
-      while (this.diskFirst <= to && !this.stopped) {
-        const hi = Math.min(this.diskFirst + deletesPerWrite - 1, to);
-        const ops: WriteOp[] = [];
-        for (let i = this.diskFirst; i <= hi; i++) ops.push({ type: 'del', key: entryKey(i) });
+      for (let at = 0; at < keys.length && !this.stopped; at += deletesPerWrite) {
         try {
-          await this.engine.write(ops);
+          await this.engine.write(keys.slice(at, at + deletesPerWrite).map((key) => ({ type: 'del', key })));
         } catch (err) {
           if (!this.stopped) this.onWriteFailure(err);
           return;
         }
-        this.diskFirst = Math.max(this.diskFirst, hi + 1);
       }
     });
+  }
+
+  /** The write-ahead file's segments, oldest first. */
+  get walSegments(): string[] {
+    return this.wal.segmentFiles;
   }
 
   /** Resolves once the background deletions issued so far are done (or given up on a stop). */
@@ -216,9 +244,10 @@ export class DurableRaftStorage implements RaftStorage {
     return this.deleting;
   }
 
-  /** No more background writes: the engine is about to close. */
+  /** No more writes: the engine is about to close (a persist after this throws). */
   stop(): void {
     this.stopped = true;
+    this.wal.close();
   }
 
   /** Deletes of every stored snapshot chunk but those of the snapshot at `index`. */

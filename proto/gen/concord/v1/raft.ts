@@ -188,6 +188,22 @@ export interface RaftSnapshot {
   dataBytes: bigint;
 }
 
+/**
+ * One record of a voter's write-ahead log file (services/node/authority/RaftWal.ts): what one
+ * persist made durable. Replayed in order: entries replace any from their first index onward,
+ * the last hard state wins, and a snapshot mark drops every entry replayed before it (an
+ * installed snapshot replaced the whole log; its data is stored apart, before the mark).
+ */
+export interface RaftWalRecord {
+  entries: RaftEntry[];
+  hardState:
+    | RaftHardState
+    | undefined;
+  /** 0: no snapshot installed here */
+  snapshotIndex: bigint;
+  snapshotTerm: bigint;
+}
+
 /** One message of the core, flattened: each type uses the fields its variant has. */
 export interface RaftMessage {
   type: RaftMessageType;
@@ -632,6 +648,147 @@ export const RaftSnapshot: MessageFns<RaftSnapshot> = {
     message.learners = object.learners?.map((e) => e) || [];
     message.data = object.data ?? new Uint8Array(0);
     message.dataBytes = (object.dataBytes !== undefined && object.dataBytes !== null) ? BigInt(object.dataBytes) : 0n;
+    return message;
+  },
+};
+
+function createBaseRaftWalRecord(): RaftWalRecord {
+  return { entries: [], hardState: undefined, snapshotIndex: 0n, snapshotTerm: 0n };
+}
+
+export const RaftWalRecord: MessageFns<RaftWalRecord> = {
+  encode(message: RaftWalRecord, writer: BinaryWriter = new BinaryWriter()): BinaryWriter {
+    for (const v of message.entries) {
+      RaftEntry.encode(v!, writer.uint32(10).fork()).join();
+    }
+    if (message.hardState !== undefined) {
+      RaftHardState.encode(message.hardState, writer.uint32(18).fork()).join();
+    }
+    if (message.snapshotIndex !== 0n) {
+      if (BigInt.asUintN(64, message.snapshotIndex) !== message.snapshotIndex) {
+        throw new globalThis.Error("value provided for field message.snapshotIndex of type uint64 too large");
+      }
+      writer.uint32(24).uint64(message.snapshotIndex);
+    }
+    if (message.snapshotTerm !== 0n) {
+      if (BigInt.asUintN(64, message.snapshotTerm) !== message.snapshotTerm) {
+        throw new globalThis.Error("value provided for field message.snapshotTerm of type uint64 too large");
+      }
+      writer.uint32(32).uint64(message.snapshotTerm);
+    }
+    return writer;
+  },
+
+  decode(input: BinaryReader | Uint8Array, length?: number): RaftWalRecord {
+    const reader = input instanceof BinaryReader ? input : new BinaryReader(input);
+    const previousRecursionDepth = (reader as any).__tsProtoDecodeDepth ?? 0;
+    if (previousRecursionDepth >= 100) {
+      throw new globalThis.Error("protobuf decode recursion limit exceeded");
+    }
+    (reader as any).__tsProtoDecodeDepth = previousRecursionDepth + 1;
+    try {
+      const end = length === undefined ? reader.len : reader.pos + length;
+      const message = createBaseRaftWalRecord();
+      while (reader.pos < end) {
+        const tag = reader.uint32();
+        switch (tag >>> 3) {
+          case 1: {
+            if (tag !== 10) {
+              break;
+            }
+
+            message.entries.push(RaftEntry.decode(reader, reader.uint32()));
+            continue;
+          }
+          case 2: {
+            if (tag !== 18) {
+              break;
+            }
+
+            message.hardState = RaftHardState.decode(reader, reader.uint32());
+            continue;
+          }
+          case 3: {
+            if (tag !== 24) {
+              break;
+            }
+
+            message.snapshotIndex = reader.uint64() as bigint;
+            continue;
+          }
+          case 4: {
+            if (tag !== 32) {
+              break;
+            }
+
+            message.snapshotTerm = reader.uint64() as bigint;
+            continue;
+          }
+        }
+        if ((tag & 7) === 4 || tag === 0) {
+          break;
+        }
+        reader.skip(tag & 7);
+      }
+      return message;
+    } finally {
+      (reader as any).__tsProtoDecodeDepth = previousRecursionDepth;
+    }
+  },
+
+  fromJSON(object: any): RaftWalRecord {
+    return {
+      entries: globalThis.Array.isArray(object?.entries) ? object.entries.map((e: any) => RaftEntry.fromJSON(e)) : [],
+      hardState: isSet(object.hardState)
+        ? RaftHardState.fromJSON(object.hardState)
+        : isSet(object.hard_state)
+        ? RaftHardState.fromJSON(object.hard_state)
+        : undefined,
+      snapshotIndex: isSet(object.snapshotIndex)
+        ? BigInt(object.snapshotIndex)
+        : isSet(object.snapshot_index)
+        ? BigInt(object.snapshot_index)
+        : 0n,
+      snapshotTerm: isSet(object.snapshotTerm)
+        ? BigInt(object.snapshotTerm)
+        : isSet(object.snapshot_term)
+        ? BigInt(object.snapshot_term)
+        : 0n,
+    };
+  },
+
+  toJSON(message: RaftWalRecord): unknown {
+    const obj: any = {};
+    if (message.entries?.length) {
+      obj.entries = message.entries.map((e) => RaftEntry.toJSON(e));
+    }
+    if (message.hardState !== undefined) {
+      obj.hardState = RaftHardState.toJSON(message.hardState);
+    }
+    if (message.snapshotIndex !== 0n) {
+      obj.snapshotIndex = message.snapshotIndex.toString();
+    }
+    if (message.snapshotTerm !== 0n) {
+      obj.snapshotTerm = message.snapshotTerm.toString();
+    }
+    return obj;
+  },
+
+  create(base?: DeepPartial<RaftWalRecord>): RaftWalRecord {
+    return RaftWalRecord.fromPartial(base ?? {});
+  },
+  fromPartial(object: DeepPartial<RaftWalRecord>): RaftWalRecord {
+    const message = createBaseRaftWalRecord();
+    message.entries = object.entries?.map((e) => RaftEntry.fromPartial(e)) || [];
+    message.hardState = (object.hardState !== undefined && object.hardState !== null)
+      ? RaftHardState.fromPartial(object.hardState)
+      : undefined;
+    message.snapshotIndex = (object.snapshotIndex !== undefined && object.snapshotIndex !== null)
+      ? BigInt(object.snapshotIndex)
+      : 0n;
+    message.snapshotTerm = (object.snapshotTerm !== undefined && object.snapshotTerm !== null)
+      ? BigInt(object.snapshotTerm)
+      : 0n;
     return message;
   },
 };

@@ -1,0 +1,124 @@
+// The authoritative log's write-ahead file: records come back in order across restarts and
+// segments, a torn last record is dropped (and only that), an older segment that does not hold
+// refuses to open, and segments a snapshot covers go without losing the latest hard state.
+import * as fs from 'node:fs';
+import * as os from 'node:os';
+import * as path from 'node:path';
+import { asNodeId, Entry, HardState } from '../../services/core/consensus';
+import { RaftWal, WalRecord } from '../../services/node/authority/RaftWal';
+
+const n1 = asNodeId('n1');
+const n2 = asNodeId('n2');
+const entry = (index: number, term: number, size = 8): Entry => ({ index, term, kind: 'normal', data: new Uint8Array(size).fill(index & 255) });
+const hs = (term: number, commit: number): HardState => ({ term, vote: term % 2 === 0 ? n2 : n1, commit });
+
+let dir: string;
+const opened: RaftWal[] = [];
+beforeEach(() => {
+  dir = fs.mkdtempSync(path.join(os.tmpdir(), 'concord-wal-'));
+});
+afterEach(() => {
+  opened.splice(0).forEach((w) => w.close());
+  fs.rmSync(dir, { recursive: true, force: true });
+});
+
+function open(segmentBytes?: number): { wal: RaftWal; records: WalRecord[] } {
+  const o = RaftWal.open(dir, segmentBytes);
+  opened.push(o.wal);
+  return o;
+}
+
+function reopen(wal: RaftWal, segmentBytes?: number): { wal: RaftWal; records: WalRecord[] } {
+  wal.close();
+  return open(segmentBytes);
+}
+
+test('records come back in order with their entries, hard state and snapshot mark', () => {
+  const { wal, records } = open();
+  expect(records).toEqual([]);
+  const written: WalRecord[] = [
+    { entries: [entry(1, 1), entry(2, 1)], hardState: hs(1, 0) },
+    { entries: [entry(3, 1)] },
+    { entries: [], hardState: hs(2, 3) },
+    { entries: [], snapshot: { index: 9, term: 2 }, hardState: hs(2, 9) },
+  ];
+  written.forEach((r) => wal.append(r));
+  expect(reopen(wal).records).toEqual(written);
+});
+
+test('a full segment rolls over to one that begins with the latest hard state; covered segments go, never the newest', () => {
+  let { wal } = open(1024);
+  wal.append({ entries: [], hardState: hs(1, 0) });
+  for (let i = 1; i <= 40; i++) wal.append({ entries: [entry(i, 1, 100)] });
+  const segments = wal.segmentFiles.length;
+  expect(segments).toBeGreaterThan(3);
+  // One record bigger than a segment gets a segment of its own size.
+  wal.append({ entries: [entry(41, 1, 5000)], hardState: hs(3, 40) });
+  expect(wal.segmentFiles).toHaveLength(segments + 1);
+  wal.append({ entries: [entry(42, 3)] });
+  // Entries up to 20 are covered: only whole segments at or below it go, oldest first.
+  const dropped = wal.dropThrough(20);
+  expect(dropped).toBeGreaterThan(0);
+  const again = reopen(wal, 1024);
+  wal = again.wal;
+  const indexes = again.records.flatMap((r) => r.entries.map((e) => e.index));
+  expect(indexes[0]).toBeLessThanOrEqual(21);
+  expect(indexes.at(-1)).toBe(42);
+  expect(again.records.filter((r) => r.hardState !== undefined).at(-1)?.hardState).toEqual(hs(3, 40));
+  // Everything covered: all but the segment being written go, and the hard state stays.
+  wal.dropThrough(1000);
+  expect(wal.segmentFiles).toHaveLength(1);
+  const last = reopen(wal, 1024);
+  expect(last.records.filter((r) => r.hardState !== undefined).at(-1)?.hardState).toEqual(hs(3, 40));
+  expect(last.records.flatMap((r) => r.entries.map((e) => e.index))).toEqual([42]);
+});
+
+test('a crash inside the last record, at every byte, drops that record only; the next append and restart work', () => {
+  const seed = 20261127;
+  const { wal } = open(4096);
+  wal.append({ entries: [entry(1, 1)], hardState: hs(1, 0) });
+  wal.append({ entries: [entry(2, 1), entry(3, 1)] });
+  wal.close();
+  const file = path.join(dir, fs.readdirSync(dir)[0] as string);
+  const whole = fs.readFileSync(file);
+  const firstEnd = 8 + whole.readUInt32LE(0);
+  const secondEnd = firstEnd + 8 + whole.readUInt32LE(firstEnd);
+  // A crash leaves a prefix of the record's bytes (the rest still zero), or garbage in them.
+  let x = seed;
+  const rand = (): number => (x = (x * 1103515245 + 12345) >>> 0) / 2 ** 32;
+  for (let cut = firstEnd + 1; cut < secondEnd; cut++) {
+    for (const garbage of [false, true]) {
+      const torn = Buffer.from(whole);
+      for (let i = cut; i < secondEnd; i++) torn[i] = garbage ? Math.floor(rand() * 256) : 0;
+      if (garbage && torn.subarray(cut, secondEnd).equals(whole.subarray(cut, secondEnd))) continue;
+      fs.writeFileSync(file, torn);
+      const o = RaftWal.open(dir, 4096);
+      try {
+        expect([seed, cut, garbage, o.records]).toEqual([seed, cut, garbage, [{ entries: [entry(1, 1)], hardState: hs(1, 0) }]]);
+        o.wal.append({ entries: [entry(2, 2)] });
+      } finally {
+        o.wal.close();
+      }
+      const after = RaftWal.open(dir, 4096);
+      after.wal.close();
+      expect([seed, cut, garbage, after.records.map((r) => r.entries)]).toEqual([seed, cut, garbage, [[entry(1, 1)], [entry(2, 2)]]]);
+    }
+  }
+});
+
+test('a record that does not hold in a segment before the newest refuses to open', () => {
+  const { wal } = open(512);
+  for (let i = 1; i <= 20; i++) wal.append({ entries: [entry(i, 1, 100)] });
+  wal.close();
+  const oldest = wal.segmentFiles[0] as string;
+  const bytes = fs.readFileSync(oldest);
+  bytes[10] = (bytes[10] as number) ^ 0xff;
+  fs.writeFileSync(oldest, bytes);
+  expect(() => RaftWal.open(dir, 512)).toThrow(/corrupt at byte 0/);
+});
+
+test('an append after close throws instead of losing the record', () => {
+  const { wal } = open();
+  wal.close();
+  expect(() => wal.append({ entries: [entry(1, 1)] })).toThrow(/closed/);
+});
