@@ -216,6 +216,26 @@ describe('durable raft storage (write-ahead file and LMDB)', () => {
     });
   });
 
+  test('a crash between an installed snapshot\'s record and the file\'s mark: the log it replaced does not come back', async () => {
+    await reopen(async (s) => {
+      await s.persist(undefined, [1, 2, 3, 4].map((i) => entry(i, 1)), { term: 1, vote: n1, commit: 1 });
+    });
+    const writeSnapshot = async (term: number): Promise<void> => {
+      const engine = LmdbEngine.open(dir);
+      await engine.write([{ type: 'put', key: 'r:snap', value: RaftSnapshot.encode(snapshotToProto({ index: 2, term, voters: [n1, n2], learners: [], data: bytes(2) })).finish() }]);
+      await engine.close();
+    };
+    // The same history (a local snapshot of entry 2, term 1): the entries after it stay.
+    await writeSnapshot(1);
+    await reopen((s) => expect([s.firstIndex(), s.lastIndex()]).toEqual([3, 4]));
+    // Another history's snapshot at 2 (term 3): entries 3 and 4 of term 1 are not part of it.
+    await writeSnapshot(3);
+    await reopen((s) => {
+      expect([s.firstIndex(), s.lastIndex()]).toEqual([3, 2]);
+      expect(s.initialState()).toEqual({ term: 1, vote: n1, commit: 2 });
+    });
+  });
+
   test('a hard state that only moves the commit index is not written (etcd MustSync)', async () => {
     await reopen(async (s) => {
       await s.persist(undefined, [entry(1, 1)], { term: 1, vote: n1, commit: 0 });

@@ -117,6 +117,48 @@ test('a record that does not hold in a segment before the newest refuses to open
   expect(() => RaftWal.open(dir, 512)).toThrow(/corrupt at byte 0/);
 });
 
+test('a bad record with records after it in the newest segment refuses to open instead of dropping them', () => {
+  const { wal } = open(4096);
+  for (let i = 1; i <= 3; i++) wal.append({ entries: [entry(i, 1)] });
+  wal.close();
+  const file = wal.segmentFiles[0] as string;
+  const bytes = fs.readFileSync(file);
+  bytes[12] = (bytes[12] as number) ^ 0xff; // inside the first record's payload
+  fs.writeFileSync(file, bytes);
+  expect(() => RaftWal.open(dir, 4096)).toThrow(/corrupt at byte 0: a record that does not hold is followed by data/);
+});
+
+test('bytes past the end (a record whose length never reached the disk) are zeroed on open', () => {
+  const { wal } = open(4096);
+  wal.append({ entries: [entry(1, 1)], hardState: hs(1, 0) });
+  wal.close();
+  const file = wal.segmentFiles[0] as string;
+  const bytes = fs.readFileSync(file);
+  const end = 8 + bytes.readUInt32LE(0);
+  bytes.fill(0x5a, end + 8, end + 40); // a payload without its header
+  fs.writeFileSync(file, bytes);
+  const again = open(4096);
+  expect(again.records).toEqual([{ entries: [entry(1, 1)], hardState: hs(1, 0) }]);
+  expect(fs.readFileSync(file).subarray(end).every((b) => b === 0)).toBe(true);
+  // A short record there is read back alone.
+  again.wal.append({ entries: [entry(2, 1, 1)] });
+  expect(reopen(again.wal, 4096).records.map((r) => r.entries)).toEqual([[entry(1, 1)], [entry(2, 1, 1)]]);
+});
+
+test('a segment a crash left without its leading hard state gets it on open, so older segments can go', () => {
+  const { wal } = open(4096);
+  wal.append({ entries: [entry(1, 1)], hardState: hs(2, 1) });
+  wal.close();
+  // The next segment was created, but its head never reached the disk.
+  fs.writeFileSync(path.join(dir, '0000000000000002.wal'), Buffer.alloc(4096));
+  const again = open(4096);
+  again.wal.append({ entries: [entry(2, 2)] });
+  expect(again.wal.dropThrough(1)).toBe(1);
+  const last = reopen(again.wal, 4096);
+  expect(last.records.filter((r) => r.hardState !== undefined).at(-1)?.hardState).toEqual(hs(2, 1));
+  expect(last.records.flatMap((r) => r.entries)).toEqual([entry(2, 2)]);
+});
+
 test('an append after close throws instead of losing the record', () => {
   const { wal } = open();
   wal.close();

@@ -93,7 +93,17 @@ export class DurableRaftStorage implements RaftStorage {
     }
     const opened = RaftWal.open(walDir);
     this.wal = opened.wal;
-    let records = opened.records;
+    try {
+      this.replay(opened.records);
+    } catch (err) {
+      this.wal.close();
+      throw err;
+    }
+  }
+
+  /** Rebuilds the mirror's entries and hard state from the file's records (after an earlier layout's import). */
+  private replay(fromFile: readonly WalRecord[]): void {
+    let records = fromFile;
     const earlier = this.earlierLayout();
     if (earlier !== undefined) {
       // Copied while the file is still empty; once it holds anything, the engine's copy is stale.
@@ -103,27 +113,31 @@ export class DurableRaftStorage implements RaftStorage {
       }
       this.deleteKeys(earlier.keys);
     }
-    let entries: Entry[] = [];
+    const snap = this.mirror.snapshot();
+    // Entries from the snapshot's index on (the one at its index tells whether the rest belong to it).
+    const entries: Entry[] = [];
     let hardState: HardState | undefined;
     for (const r of records) {
-      if (r.snapshot !== undefined) entries = [];
+      if (r.snapshot !== undefined) entries.length = 0;
       const first = r.entries[0];
-      if (first !== undefined) {
+      if (first !== undefined && entries.length > 0) {
         // A record's entries replace the replayed ones from their first index on (a new leader's).
-        const keep = entries.length === 0 ? 0 : first.index - (entries[0] as Entry).index;
+        const keep = first.index - (entries[0] as Entry).index;
         if (keep > entries.length) throw new Error(`raft log file skips from entry ${(entries.at(-1) as Entry).index} to ${first.index}`);
         entries.length = Math.max(0, keep);
-        for (const e of r.entries) entries.push(e);
       }
+      for (const e of r.entries) if (e.index >= snap.index) entries.push(e);
       if (r.hardState !== undefined) hardState = r.hardState;
     }
-    // Entries a snapshot covers (the file keeps whole segments) are skipped by the mirror.
-    const firstKept = entries.findIndex((e) => e.index >= this.mirror.firstIndex());
-    this.mirror.append(firstKept < 0 ? [] : entries.slice(firstKept));
+    // A snapshot installed from the leader replaced a log that did not hold its last entry; a crash
+    // before the file's mark leaves that log behind the snapshot's record: it is not this history.
+    const atSnapshot = entries[0];
+    if (snap.index > 0 && atSnapshot?.index === snap.index && atSnapshot.term !== snap.term) entries.length = 0;
+    this.mirror.append(entries.filter((e) => e.index > snap.index));
     if (hardState !== undefined) {
       // Commit-only changes are not synced, so the stored commit may trail the snapshot, which
       // is committed by definition.
-      this.mirror.setHardState({ ...hardState, commit: Math.max(hardState.commit, this.mirror.snapshot().index) });
+      this.mirror.setHardState({ ...hardState, commit: Math.max(hardState.commit, snap.index) });
     }
   }
 

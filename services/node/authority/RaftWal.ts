@@ -33,12 +33,13 @@ interface Segment {
  * about 300 µs of CPU on other threads per write on every voter, and a sequential put waited
  * for it on the leader and on a follower.
  *
- * A crash can leave the last record torn: replay stops at the first record whose length or
- * checksum does not hold in the newest segment (it was never acknowledged: its persist had not
- * returned) and zeroes the rest; the same in an older segment, which was synced whole before the
- * next one began, is corruption and refuses to open. Each new segment begins with the latest
- * hard state, so whole segments whose entries a snapshot covers can be deleted (dropThrough)
- * without losing it.
+ * A crash can leave the last record torn: in the newest segment, replay stops at a record whose
+ * length or checksum does not hold when only zeros follow it (it was never acknowledged: its
+ * persist had not returned) and zeroes the rest. A bad record followed by data, or one in an
+ * older segment (synced whole before the next began), is corruption: the file refuses to open
+ * rather than drop acknowledged records. Each segment begins with the latest hard state (written
+ * again on open when a crash left a new segment without it), so whole segments whose entries a
+ * snapshot covers can be deleted (dropThrough) without losing it.
  */
 export class RaftWal {
   private fd: number;
@@ -51,7 +52,7 @@ export class RaftWal {
     private readonly dir: string,
     private readonly segmentBytes: number,
     private readonly segments: Segment[],
-    current: { fd: number; pos: number; size: number },
+    current: { readonly fd: number; readonly pos: number; readonly size: number },
     lastHardState: HardState | undefined,
   ) {
     this.fd = current.fd;
@@ -66,12 +67,12 @@ export class RaftWal {
     const names = fs.readdirSync(dir).filter((n) => segmentName.test(n)).sort();
     const records: WalRecord[] = [];
     const segments: Segment[] = [];
-    let current: { fd: number; pos: number; size: number } | undefined;
+    let current: { fd: number; pos: number; size: number; hardState: boolean } | undefined;
     for (const [i, name] of names.entries()) {
       const file = path.join(dir, name);
       const bytes = fs.readFileSync(file);
       const last = i === names.length - 1;
-      const { records: read, end, torn } = readSegment(bytes);
+      const { records: read, end, torn } = readSegment(bytes, file);
       if (torn && !last) throw new Error(`raft log segment ${file} is corrupt at byte ${end} (a segment before the newest was synced whole)`);
       const seg: Segment = { seq: parseInt(segmentName.exec(name)?.[1] ?? '0', 16), file, maxIndex: 0 };
       for (const r of read) for (const e of r.entries) seg.maxIndex = Math.max(seg.maxIndex, e.index);
@@ -79,12 +80,18 @@ export class RaftWal {
       segments.push(seg);
       if (last) {
         const fd = fs.openSync(file, 'r+');
-        // The torn tail was never acknowledged: zero it so that nothing of it is read as a record later.
-        if (torn) {
-          fs.writeSync(fd, Buffer.alloc(bytes.byteLength - end), 0, bytes.byteLength - end, end);
-          fs.fdatasyncSync(fd);
+        try {
+          // Past the end only zeros may stay: a torn record was never acknowledged, and bytes of one
+          // whose length never reached the disk would be read as part of the next record written.
+          if (!allZero(bytes.subarray(end))) {
+            writeAll(fd, Buffer.alloc(bytes.byteLength - end), end);
+            fs.fdatasyncSync(fd);
+          }
+        } catch (err) {
+          fs.closeSync(fd);
+          throw err;
         }
-        current = { fd, pos: end, size: bytes.byteLength };
+        current = { fd, pos: end, size: bytes.byteLength, hardState: read.some((r) => r.hardState !== undefined) };
       }
     }
     let lastHardState: HardState | undefined;
@@ -92,9 +99,20 @@ export class RaftWal {
     if (current === undefined) {
       const seg = createSegment(dir, 1, segmentBytes);
       segments.push(seg.segment);
-      current = { fd: seg.fd, pos: 0, size: segmentBytes };
+      current = { fd: seg.fd, pos: 0, size: segmentBytes, hardState: false };
     }
-    return { wal: new RaftWal(dir, segmentBytes, segments, current, lastHardState), records };
+    const wal = new RaftWal(dir, segmentBytes, segments, current, lastHardState);
+    // A crash while a segment began can leave it without the hard state it should begin with; the
+    // segments before it, which hold that state, may be deleted later: write it there now.
+    if (lastHardState !== undefined && !current.hardState) {
+      try {
+        wal.append({ entries: [], hardState: lastHardState });
+      } catch (err) {
+        wal.close();
+        throw err;
+      }
+    }
+    return { wal, records };
   }
 
   /** Appends one record and syncs it: durable when this returns. Throws when the write or sync fails (never retried). */
@@ -126,6 +144,8 @@ export class RaftWal {
       fs.rmSync((this.segments.shift() as Segment).file, { force: true });
       dropped++;
     }
+    // Durable, so a crash cannot bring a deleted segment back without the ones deleted after it.
+    if (dropped > 0) syncDir(this.dir);
     return dropped;
   }
 
@@ -164,20 +184,28 @@ function frame(payload: Uint8Array): Buffer {
   return buf;
 }
 
-/** The records of one segment up to the first zero length (the end) or the first that does not hold (torn). */
-function readSegment(bytes: Buffer): { records: WalRecord[]; end: number; torn: boolean } {
+/**
+ * The records of one segment up to the first zero length or the end of the file. A record that
+ * does not hold (length past the end, checksum) is torn when nothing but zeros follows the bytes
+ * it claims: the last write, cut short by a crash before its sync returned. Anything else is
+ * corruption of a synced record, and so is a record whose checksum holds but does not decode.
+ */
+function readSegment(bytes: Buffer, file: string): { records: WalRecord[]; end: number; torn: boolean } {
   const records: WalRecord[] = [];
   let at = 0;
   while (at + headerBytes <= bytes.byteLength) {
     const len = bytes.readUInt32LE(at);
     if (len === 0) return { records, end: at, torn: false };
     const payload = bytes.subarray(at + headerBytes, at + headerBytes + len);
-    if (payload.byteLength !== len || crc32(payload) !== bytes.readUInt32LE(at + 4)) return { records, end: at, torn: true };
+    if (payload.byteLength !== len || crc32(payload) !== bytes.readUInt32LE(at + 4)) {
+      if (allZero(bytes.subarray(at + headerBytes + len))) return { records, end: at, torn: true };
+      throw new Error(`raft log segment ${file} is corrupt at byte ${at}: a record that does not hold is followed by data`);
+    }
     let rec: RaftWalRecord;
     try {
       rec = RaftWalRecord.decode(payload);
-    } catch {
-      return { records, end: at, torn: true };
+    } catch (err) {
+      throw new Error(`raft log segment ${file} is corrupt at byte ${at}: its checksum holds but it does not decode (${String(err)})`);
     }
     records.push({
       entries: rec.entries.map(entryFromProto),
@@ -186,8 +214,12 @@ function readSegment(bytes: Buffer): { records: WalRecord[]; end: number; torn: 
     });
     at += headerBytes + len;
   }
-  // Fewer bytes left than a header: the file ended without a zero length (a torn preallocation).
-  return { records, end: at, torn: at < bytes.byteLength && bytes.subarray(at).some((b) => b !== 0) };
+  return { records, end: at, torn: false };
+}
+
+function allZero(bytes: Uint8Array): boolean {
+  for (const b of bytes) if (b !== 0) return false;
+  return true;
 }
 
 /** Creates segment `seq` of `size` bytes (sparse) holding `head`, durable with its directory entry. */
@@ -198,17 +230,21 @@ function createSegment(dir: string, seq: number, size: number, head: Uint8Array 
     fs.ftruncateSync(fd, size);
     if (head.byteLength > 0) writeAll(fd, head, 0);
     fs.fsyncSync(fd);
-    const dfd = fs.openSync(dir, 'r');
-    try {
-      fs.fsyncSync(dfd);
-    } finally {
-      fs.closeSync(dfd);
-    }
+    syncDir(dir);
   } catch (err) {
     fs.closeSync(fd);
     throw err;
   }
   return { segment: { seq, file, maxIndex: 0 }, fd };
+}
+
+function syncDir(dir: string): void {
+  const fd = fs.openSync(dir, 'r');
+  try {
+    fs.fsyncSync(fd);
+  } finally {
+    fs.closeSync(fd);
+  }
 }
 
 function writeAll(fd: number, buf: Uint8Array, position: number): void {
