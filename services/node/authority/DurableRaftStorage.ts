@@ -11,7 +11,7 @@ import {
 import { StorageEngine, WriteOp } from '../../storage/StorageEngine';
 import { RaftEntry, RaftHardState, RaftSnapshot } from '../../../proto/gen/concord/v1/raft';
 import { entryFromProto, hardStateFromProto, snapshotFromProto, snapshotToProto } from './raftCodec';
-import { RaftWal, WalRecord } from './RaftWal';
+import { RaftWal, WalRecord, walSegmentBytes } from './RaftWal';
 
 /** Where an earlier layout kept the entries and hard state in the engine (see earlierLayout). */
 const entryPrefix = 'r:e:';
@@ -74,6 +74,8 @@ export class DurableRaftStorage implements RaftStorage {
     private readonly onWriteFailure: (err: unknown) => void = (err) => {
       throw err;
     },
+    /** Bytes per segment of the write-ahead file (tests use small ones). */
+    segmentBytes = walSegmentBytes,
   ) {
     this.mirror = new MemoryRaftStorage(bootstrap);
     const snap = engine.get(snapshotKey);
@@ -91,7 +93,7 @@ export class DurableRaftStorage implements RaftStorage {
         this.mirror.applySnapshot({ ...stored, data });
       }
     }
-    const opened = RaftWal.open(walDir);
+    const opened = RaftWal.open(walDir, segmentBytes);
     this.wal = opened.wal;
     try {
       this.replay(opened.records);

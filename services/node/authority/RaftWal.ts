@@ -203,7 +203,9 @@ function readSegment(bytes: Buffer, file: string): { records: WalRecord[]; end: 
     }
     let rec: RaftWalRecord;
     try {
-      rec = RaftWalRecord.decode(payload);
+      // From a copy: decoded bytes are views into what they were decoded from, and an entry kept
+      // for long must not hold the whole segment's buffer in memory.
+      rec = RaftWalRecord.decode(new Uint8Array(payload));
     } catch (err) {
       throw new Error(`raft log segment ${file} is corrupt at byte ${at}: its checksum holds but it does not decode (${String(err)})`);
     }
