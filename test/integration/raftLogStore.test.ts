@@ -5,11 +5,9 @@
 // writing, and leave nothing of the log behind in the documents' store.
 import * as fs from 'node:fs';
 import * as path from 'node:path';
-import { RaftEntry, RaftHardState } from '../../proto/gen/concord/v1/raft';
 import { asNodeId, Entry } from '../../services/core/consensus';
-import { DurableRaftStorage } from '../../services/node/authority/DurableRaftStorage';
+import { DurableRaftStorage, earlierLayoutOps } from '../../services/node/authority/DurableRaftStorage';
 import { raftLogMovedKey, raftLogPrefix } from '../../services/node/authority/moveRaftLog';
-import { entryToProto, hardStateToProto } from '../../services/node/authority/raftCodec';
 import { LmdbEngine } from '../../services/storage/LmdbEngine';
 import { prefixEnd } from '../../services/storage/StorageEngine';
 import { kvStubs, KvStubs, text } from './kvStubs';
@@ -74,8 +72,7 @@ test('voters restarted on a data directory with the log in the documents\' store
     expect(entries.length).toBeGreaterThan(0);
     await main.write([
       ...records.map(({ key, value }) => ({ type: 'put' as const, key, value })),
-      ...entries.map((e) => ({ type: 'put' as const, key: `r:e:${e.index.toString(16).padStart(12, '0')}`, value: RaftEntry.encode(entryToProto(e)).finish() })),
-      { type: 'put', key: 'r:hs', value: RaftHardState.encode(hardStateToProto(hardState)).finish() },
+      ...earlierLayoutOps(entries, hardState),
     ]);
     await Promise.all([raft.close(), main.close()]);
     fs.rmSync(raftDir, { recursive: true, force: true });

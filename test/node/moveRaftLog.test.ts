@@ -6,9 +6,7 @@ import * as fs from 'node:fs';
 import * as os from 'node:os';
 import * as path from 'node:path';
 import { asNodeId, Entry, HardState } from '../../services/core/consensus';
-import { RaftEntry, RaftHardState } from '../../proto/gen/concord/v1/raft';
-import { entryToProto, hardStateToProto } from '../../services/node/authority/raftCodec';
-import { DurableRaftStorage, snapshotChunkBytes } from '../../services/node/authority/DurableRaftStorage';
+import { DurableRaftStorage, earlierLayoutOps, snapshotChunkBytes } from '../../services/node/authority/DurableRaftStorage';
 import { moveRaftLog, raftLogMovedKey, raftLogPrefix } from '../../services/node/authority/moveRaftLog';
 import { MemoryEngine } from '../../services/storage/MemoryEngine';
 import { prefixEnd, StorageEngine, WriteOp } from '../../services/storage/StorageEngine';
@@ -77,10 +75,7 @@ async function oldLayout(): Promise<MemoryEngine> {
   // That layout kept entries and hard state in the store too.
   const hs: HardState = { term: 2, vote: n2, commit: 10_000 };
   const entries = Array.from({ length: 10_500 }, (_, i) => entry(3 + i, 2));
-  await engine.write([
-    ...entries.map((e) => ({ type: 'put' as const, key: `r:e:${e.index.toString(16).padStart(12, '0')}`, value: RaftEntry.encode(entryToProto(e)).finish() })),
-    { type: 'put', key: 'r:hs', value: RaftHardState.encode(hardStateToProto(hs)).finish() },
-  ]);
+  await engine.write(earlierLayoutOps(entries, hs));
   return engine;
 }
 

@@ -4,10 +4,10 @@ import * as os from 'node:os';
 import * as path from 'node:path';
 import { asNodeId, Entry, Message } from '../../services/core/consensus';
 import { DomainError } from '../../services/core/errors/DomainError';
-import { DurableRaftStorage, snapshotChunkBytes } from '../../services/node/authority/DurableRaftStorage';
-import { entryFromProto, entryToProto, hardStateToProto, messageFromProto, messageToProto, snapshotToProto } from '../../services/node/authority/raftCodec';
+import { DurableRaftStorage, earlierLayoutOps, snapshotChunkBytes } from '../../services/node/authority/DurableRaftStorage';
+import { entryFromProto, entryToProto, messageFromProto, messageToProto, snapshotToProto } from '../../services/node/authority/raftCodec';
 import { LmdbEngine } from '../../services/storage/LmdbEngine';
-import { RaftEntry, RaftHardState, RaftMessage, RaftMessageType, RaftSnapshot } from '../../proto/gen/concord/v1/raft';
+import { RaftEntry, RaftMessage, RaftMessageType, RaftSnapshot } from '../../proto/gen/concord/v1/raft';
 import { RaftSim } from '../sim/raft/RaftSim';
 
 const n1 = asNodeId('n1');
@@ -174,11 +174,7 @@ describe('durable raft storage (write-ahead file and LMDB)', () => {
     // That layout: entries (one the snapshot covers, left by a stop) and hard state in the store.
     fs.rmSync(path.join(dir, 'wal'), { recursive: true });
     const engine = LmdbEngine.open(dir);
-    const key = (i: number): string => `r:e:${i.toString(16).padStart(12, '0')}`;
-    await engine.write([
-      ...[2, 3, 4, 5].map((i) => ({ type: 'put' as const, key: key(i), value: RaftEntry.encode(entryToProto(entry(i, i < 4 ? 1 : 2))).finish() })),
-      { type: 'put', key: 'r:hs', value: RaftHardState.encode(hardStateToProto({ term: 2, vote: n2, commit: 4 })).finish() },
-    ]);
+    await engine.write(earlierLayoutOps([2, 3, 4, 5].map((i) => entry(i, i < 4 ? 1 : 2)), { term: 2, vote: n2, commit: 4 }));
     await engine.close();
     const expectLog = (s: DurableRaftStorage): void => {
       expect(s.initialState()).toEqual({ term: 2, vote: n2, commit: 4 });

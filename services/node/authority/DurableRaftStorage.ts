@@ -10,7 +10,7 @@ import {
 } from '../../core/consensus';
 import { StorageEngine, WriteOp } from '../../storage/StorageEngine';
 import { RaftEntry, RaftHardState, RaftSnapshot } from '../../../proto/gen/concord/v1/raft';
-import { entryFromProto, hardStateFromProto, snapshotFromProto, snapshotToProto } from './raftCodec';
+import { entryFromProto, entryToProto, hardStateFromProto, hardStateToProto, snapshotFromProto, snapshotToProto } from './raftCodec';
 import { RaftWal, WalRecord, walSegmentBytes } from './RaftWal';
 
 /** Where an earlier layout kept the entries and hard state in the engine (see earlierLayout). */
@@ -30,6 +30,18 @@ const deletesPerWrite = 1000;
 export const snapshotChunkBytes = 4 << 20;
 
 const hex = (n: number, width: number): string => n.toString(16).padStart(width, '0');
+const entryKey = (index: number): string => `${entryPrefix}${hex(index, 12)}`;
+
+/**
+ * The writes that lay entries and a hard state out as versions before the write-ahead file kept
+ * them in the engine (what earlierLayout reads and imports): for tests that make such a store.
+ */
+export function earlierLayoutOps(entries: readonly Entry[], hardState: HardState): WriteOp[] {
+  return [
+    ...entries.map((e): WriteOp => ({ type: 'put', key: entryKey(e.index), value: RaftEntry.encode(entryToProto(e)).finish() })),
+    { type: 'put', key: hardStateKey, value: RaftHardState.encode(hardStateToProto(hardState)).finish() },
+  ];
+}
 const chunkKeyPrefix = (index: number): string => `${chunkPrefix}${hex(index, 12)}:`;
 const recordOp = (s: Snapshot): WriteOp => ({
   type: 'put',
@@ -135,7 +147,7 @@ export class DurableRaftStorage implements RaftStorage {
     // before the file's mark leaves that log behind the snapshot's record: it is not this history.
     const atSnapshot = entries[0];
     if (snap.index > 0 && atSnapshot?.index === snap.index && atSnapshot.term !== snap.term) entries.length = 0;
-    this.mirror.append(entries.filter((e) => e.index > snap.index));
+    this.mirror.append(entries); // it skips the one at the snapshot's index
     if (hardState !== undefined) {
       // Commit-only changes are not synced, so the stored commit may trail the snapshot, which
       // is committed by definition.

@@ -118,13 +118,7 @@ export class RaftWal {
   /** Appends one record and syncs it: durable when this returns. Throws when the write or sync fails (never retried). */
   append(record: WalRecord): void {
     if (this.closed) throw new Error('the raft log file is closed');
-    const payload = RaftWalRecord.encode({
-      entries: record.entries.map(entryToProto),
-      hardState: record.hardState === undefined ? undefined : hardStateToProto(record.hardState),
-      snapshotIndex: BigInt(record.snapshot?.index ?? 0),
-      snapshotTerm: BigInt(record.snapshot?.term ?? 0),
-    }).finish();
-    const buf = frame(payload);
+    const buf = encodeRecord(record);
     if (this.pos + buf.byteLength > this.size) this.rollOver(buf.byteLength);
     writeAll(this.fd, buf, this.pos);
     fs.fdatasyncSync(this.fd);
@@ -162,9 +156,7 @@ export class RaftWal {
 
   /** Starts a new segment big enough for `recordBytes` more, beginning with the latest hard state. */
   private rollOver(recordBytes: number): void {
-    const head = this.lastHardState === undefined
-      ? new Uint8Array(0)
-      : frame(RaftWalRecord.encode({ entries: [], hardState: hardStateToProto(this.lastHardState), snapshotIndex: 0n, snapshotTerm: 0n }).finish());
+    const head = this.lastHardState === undefined ? new Uint8Array(0) : encodeRecord({ entries: [], hardState: this.lastHardState });
     const size = Math.max(this.segmentBytes, head.byteLength + recordBytes);
     const prev = this.segments[this.segments.length - 1] as Segment;
     const next = createSegment(this.dir, prev.seq + 1, size, head);
@@ -176,7 +168,14 @@ export class RaftWal {
   }
 }
 
-function frame(payload: Uint8Array): Buffer {
+/** A record as written: framed (length, CRC-32) protobuf. */
+function encodeRecord(record: WalRecord): Buffer {
+  const payload = RaftWalRecord.encode({
+    entries: record.entries.map(entryToProto),
+    hardState: record.hardState === undefined ? undefined : hardStateToProto(record.hardState),
+    snapshotIndex: BigInt(record.snapshot?.index ?? 0),
+    snapshotTerm: BigInt(record.snapshot?.term ?? 0),
+  }).finish();
   const buf = Buffer.allocUnsafe(headerBytes + payload.byteLength);
   buf.writeUInt32LE(payload.byteLength, 0);
   buf.writeUInt32LE(crc32(payload), 4);
