@@ -8,6 +8,7 @@ import { documentService } from '../rpc/documentService';
 import { startGrpcServer, StartedServer } from '../rpc/grpcServer';
 import { peerService } from '../rpc/peerService';
 import { LmdbEngine } from '../storage/LmdbEngine';
+import { LoggedEngine } from '../storage/LoggedEngine';
 import { StorageEngine } from '../storage/StorageEngine';
 import { AntiEntropy } from './AntiEntropy';
 import { AntiEntropySchedule } from './AntiEntropySchedule';
@@ -66,7 +67,8 @@ export class ConcordNode {
 
   static async start(config: NodeConfig, log: (msg: string) => void = () => undefined): Promise<ConcordNode> {
     fs.mkdirSync(config.dataDir, { recursive: true });
-    const engine = LmdbEngine.open(config.dataDir);
+    // Writes go to the documents' write-ahead log and reach LMDB in checkpoints (see LoggedEngine).
+    const engine = await LoggedEngine.open(path.join(config.dataDir, 'wal'), LmdbEngine.open(config.dataDir));
     const incarnation = nextIncarnation(engine);
     await engine.write([{ type: 'put', key: nodeKey('incarnation'), value: new TextEncoder().encode(String(incarnation)) }]);
     // A fresh Yjs client id on every start: reusing one after a restart could reuse clocks.

@@ -1,8 +1,7 @@
 import * as fs from 'node:fs';
-import * as path from 'node:path';
-import { crc32 } from 'node:zlib';
 import { Entry, HardState } from '../../core/consensus';
 import { RaftWalRecord } from '../../../proto/gen/concord/v1/raft';
+import { allZero, createSegment, frameRecord, listSegments, readSegment, SegmentFile, syncDir, writeAll } from '../../storage/walFiles';
 import { entryFromProto, entryToProto, hardStateFromProto, hardStateToProto } from './raftCodec';
 
 /** What one persist made durable (see RaftWalRecord in raft.proto). */
@@ -15,13 +14,8 @@ export interface WalRecord {
 
 /** Bytes a segment file is created with (sparse); a larger record gets a segment of its own size. */
 export const walSegmentBytes = 16 << 20;
-/** Each record: payload length and CRC-32 of the payload (both u32, little endian), then the payload. */
-const headerBytes = 8;
-const segmentName = /^([0-9a-f]{16})\.wal$/;
 
-interface Segment {
-  readonly seq: number;
-  readonly file: string;
+interface Segment extends SegmentFile {
   /** The highest entry index it holds (0: none). */
   maxIndex: number;
 }
@@ -64,17 +58,16 @@ export class RaftWal {
   /** Opens (creating it when missing) the log in `dir`; returns it with every record, oldest first. */
   static open(dir: string, segmentBytes = walSegmentBytes): { wal: RaftWal; records: WalRecord[] } {
     fs.mkdirSync(dir, { recursive: true });
-    const names = fs.readdirSync(dir).filter((n) => segmentName.test(n)).sort();
+    const files = listSegments(dir);
     const records: WalRecord[] = [];
     const segments: Segment[] = [];
     let current: { fd: number; pos: number; size: number; hardState: boolean } | undefined;
-    for (const [i, name] of names.entries()) {
-      const file = path.join(dir, name);
+    for (const [i, { seq, file }] of files.entries()) {
       const bytes = fs.readFileSync(file);
-      const last = i === names.length - 1;
-      const { records: read, end, torn } = readSegment(bytes, file);
+      const last = i === files.length - 1;
+      const { records: read, end, torn } = readRecords(bytes, file);
       if (torn && !last) throw new Error(`raft log segment ${file} is corrupt at byte ${end} (a segment before the newest was synced whole)`);
-      const seg: Segment = { seq: parseInt(segmentName.exec(name)?.[1] ?? '0', 16), file, maxIndex: 0 };
+      const seg: Segment = { seq, file, maxIndex: 0 };
       for (const r of read) for (const e of r.entries) seg.maxIndex = Math.max(seg.maxIndex, e.index);
       records.push(...read);
       segments.push(seg);
@@ -98,7 +91,7 @@ export class RaftWal {
     for (const r of records) if (r.hardState !== undefined) lastHardState = r.hardState;
     if (current === undefined) {
       const seg = createSegment(dir, 1, segmentBytes);
-      segments.push(seg.segment);
+      segments.push({ ...seg.segment, maxIndex: 0 });
       current = { fd: seg.fd, pos: 0, size: segmentBytes, hardState: false };
     }
     const wal = new RaftWal(dir, segmentBytes, segments, current, lastHardState);
@@ -161,7 +154,7 @@ export class RaftWal {
     const prev = this.segments[this.segments.length - 1] as Segment;
     const next = createSegment(this.dir, prev.seq + 1, size, head);
     fs.closeSync(this.fd);
-    this.segments.push(next.segment);
+    this.segments.push({ ...next.segment, maxIndex: 0 });
     this.fd = next.fd;
     this.pos = head.byteLength;
     this.size = size;
@@ -170,84 +163,29 @@ export class RaftWal {
 
 /** A record as written: framed (length, CRC-32) protobuf. */
 function encodeRecord(record: WalRecord): Buffer {
-  const payload = RaftWalRecord.encode({
+  return frameRecord(RaftWalRecord.encode({
     entries: record.entries.map(entryToProto),
     hardState: record.hardState === undefined ? undefined : hardStateToProto(record.hardState),
     snapshotIndex: BigInt(record.snapshot?.index ?? 0),
     snapshotTerm: BigInt(record.snapshot?.term ?? 0),
-  }).finish();
-  const buf = Buffer.allocUnsafe(headerBytes + payload.byteLength);
-  buf.writeUInt32LE(payload.byteLength, 0);
-  buf.writeUInt32LE(crc32(payload), 4);
-  buf.set(payload, headerBytes);
-  return buf;
+  }).finish());
 }
 
-/**
- * The records of one segment up to the first zero length or the end of the file. A record that
- * does not hold (length past the end, checksum) is torn when nothing but zeros follows the bytes
- * it claims: the last write, cut short by a crash before its sync returned. Anything else is
- * corruption of a synced record, and so is a record whose checksum holds but does not decode.
- */
-function readSegment(bytes: Buffer, file: string): { records: WalRecord[]; end: number; torn: boolean } {
-  const records: WalRecord[] = [];
-  let at = 0;
-  while (at + headerBytes <= bytes.byteLength) {
-    const len = bytes.readUInt32LE(at);
-    if (len === 0) return { records, end: at, torn: false };
-    const payload = bytes.subarray(at + headerBytes, at + headerBytes + len);
-    if (payload.byteLength !== len || crc32(payload) !== bytes.readUInt32LE(at + 4)) {
-      if (allZero(bytes.subarray(at + headerBytes + len))) return { records, end: at, torn: true };
-      throw new Error(`raft log segment ${file} is corrupt at byte ${at}: a record that does not hold is followed by data`);
-    }
+/** The records of one segment (see readSegment); a record whose checksum holds but does not decode is corruption. */
+function readRecords(bytes: Buffer, file: string): { records: WalRecord[]; end: number; torn: boolean } {
+  const { payloads, end, torn } = readSegment(bytes, file, 'raft log');
+  const records = payloads.map(({ at, payload }): WalRecord => {
     let rec: RaftWalRecord;
     try {
-      // From a copy: decoded bytes are views into what they were decoded from, and an entry kept
-      // for long must not hold the whole segment's buffer in memory.
-      rec = RaftWalRecord.decode(new Uint8Array(payload));
+      rec = RaftWalRecord.decode(payload);
     } catch (err) {
       throw new Error(`raft log segment ${file} is corrupt at byte ${at}: its checksum holds but it does not decode (${String(err)})`);
     }
-    records.push({
+    return {
       entries: rec.entries.map(entryFromProto),
       ...(rec.hardState === undefined ? {} : { hardState: hardStateFromProto(rec.hardState) }),
       ...(rec.snapshotIndex === 0n ? {} : { snapshot: { index: Number(rec.snapshotIndex), term: Number(rec.snapshotTerm) } }),
-    });
-    at += headerBytes + len;
-  }
-  return { records, end: at, torn: false };
-}
-
-function allZero(bytes: Uint8Array): boolean {
-  for (const b of bytes) if (b !== 0) return false;
-  return true;
-}
-
-/** Creates segment `seq` of `size` bytes (sparse) holding `head`, durable with its directory entry. */
-function createSegment(dir: string, seq: number, size: number, head: Uint8Array = new Uint8Array(0)): { segment: Segment; fd: number } {
-  const file = path.join(dir, `${seq.toString(16).padStart(16, '0')}.wal`);
-  const fd = fs.openSync(file, 'wx+');
-  try {
-    fs.ftruncateSync(fd, size);
-    if (head.byteLength > 0) writeAll(fd, head, 0);
-    fs.fsyncSync(fd);
-    syncDir(dir);
-  } catch (err) {
-    fs.closeSync(fd);
-    throw err;
-  }
-  return { segment: { seq, file, maxIndex: 0 }, fd };
-}
-
-function syncDir(dir: string): void {
-  const fd = fs.openSync(dir, 'r');
-  try {
-    fs.fsyncSync(fd);
-  } finally {
-    fs.closeSync(fd);
-  }
-}
-
-function writeAll(fd: number, buf: Uint8Array, position: number): void {
-  for (let off = 0; off < buf.byteLength;) off += fs.writeSync(fd, buf, off, buf.byteLength - off, position + off);
+    };
+  });
+  return { records, end, torn };
 }

@@ -1,0 +1,91 @@
+import * as fs from 'node:fs';
+import * as path from 'node:path';
+import { crc32 } from 'node:zlib';
+
+/**
+ * The file format both write-ahead logs share (the authoritative log's RaftWal and the
+ * documents' LoggedEngine): numbered segment files `<seq as 16 hex digits>.wal`, created at a
+ * fixed size (sparse) and filled with records, each its payload's length and CRC-32 (both u32,
+ * little endian) and then the payload. A zero length ends a segment's records.
+ */
+export const walHeaderBytes = 8;
+const segmentName = /^([0-9a-f]{16})\.wal$/;
+
+export interface SegmentFile {
+  readonly seq: number;
+  readonly file: string;
+}
+
+/** A payload framed as a record. */
+export function frameRecord(payload: Uint8Array): Buffer {
+  const buf = Buffer.allocUnsafe(walHeaderBytes + payload.byteLength);
+  buf.writeUInt32LE(payload.byteLength, 0);
+  buf.writeUInt32LE(crc32(payload), 4);
+  buf.set(payload, walHeaderBytes);
+  return buf;
+}
+
+/** The segment files in `dir`, oldest first. */
+export function listSegments(dir: string): SegmentFile[] {
+  return fs.readdirSync(dir).filter((n) => segmentName.test(n)).sort()
+    .map((name) => ({ seq: parseInt(segmentName.exec(name)?.[1] ?? '0', 16), file: path.join(dir, name) }));
+}
+
+/**
+ * The payloads of one segment (copies, so none keeps the segment's buffer alive), with the byte
+ * offset of each, up to the first zero length or the end of the file. A record that does not
+ * hold (length past the end, checksum) is torn when nothing but zeros follows the bytes it
+ * claims: the last write, cut short by a crash before its sync returned. Anything else is
+ * corruption of a synced record. `what` names the log in errors.
+ */
+export function readSegment(bytes: Buffer, file: string, what: string): { payloads: { at: number; payload: Uint8Array }[]; end: number; torn: boolean } {
+  const payloads: { at: number; payload: Uint8Array }[] = [];
+  let at = 0;
+  while (at + walHeaderBytes <= bytes.byteLength) {
+    const len = bytes.readUInt32LE(at);
+    if (len === 0) return { payloads, end: at, torn: false };
+    const payload = bytes.subarray(at + walHeaderBytes, at + walHeaderBytes + len);
+    if (payload.byteLength !== len || crc32(payload) !== bytes.readUInt32LE(at + 4)) {
+      if (allZero(bytes.subarray(at + walHeaderBytes + len))) return { payloads, end: at, torn: true };
+      throw new Error(`${what} segment ${file} is corrupt at byte ${at}: a record that does not hold is followed by data`);
+    }
+    payloads.push({ at, payload: new Uint8Array(payload) });
+    at += walHeaderBytes + len;
+  }
+  return { payloads, end: at, torn: false };
+}
+
+export function allZero(bytes: Uint8Array): boolean {
+  for (const b of bytes) if (b !== 0) return false;
+  return true;
+}
+
+/** Creates segment `seq` of `size` bytes (sparse) holding `head`, durable with its directory entry. */
+export function createSegment(dir: string, seq: number, size: number, head: Uint8Array = new Uint8Array(0)): { segment: SegmentFile; fd: number } {
+  const file = path.join(dir, `${seq.toString(16).padStart(16, '0')}.wal`);
+  const fd = fs.openSync(file, 'wx+');
+  try {
+    fs.ftruncateSync(fd, size);
+    if (head.byteLength > 0) writeAll(fd, head, 0);
+    fs.fsyncSync(fd);
+    syncDir(dir);
+  } catch (err) {
+    fs.closeSync(fd);
+    throw err;
+  }
+  return { segment: { seq, file }, fd };
+}
+
+/** Makes the directory's entries (created or deleted files) durable. */
+export function syncDir(dir: string): void {
+  const fd = fs.openSync(dir, 'r');
+  try {
+    fs.fsyncSync(fd);
+  } finally {
+    fs.closeSync(fd);
+  }
+}
+
+export function writeAll(fd: number, buf: Uint8Array, position: number): void {
+  for (let off = 0; off < buf.byteLength;) off += fs.writeSync(fd, buf, off, buf.byteLength - off, position + off);
+}
