@@ -8,7 +8,7 @@ import { checkUpdateSize, peerUpdateBytesMax, updateBytesMax, validateUpdate } f
 import { trackDeletes } from '../core/crdt/trackDeletes';
 import { encodeVersion } from '../core/crdt/versionToken';
 import { DomainError } from '../core/errors/DomainError';
-import { prefixEnd, StorageEngine, WriteOp } from '../storage/StorageEngine';
+import { compareKeys, prefixEnd, StorageEngine, WriteOp } from '../storage/StorageEngine';
 import { DocumentCache } from './DocumentCache';
 import { KeyCounts } from './KeyCounts';
 import { decodeDocumentRecord, DocumentRecord, encodeDocumentRecord } from './documentRecord';
@@ -320,13 +320,13 @@ export class DocumentStore {
     return e.hash;
   }
 
-  /** Document ids in order, from `startAfter` (exclusive), with the given prefix. */
+  /** Document ids in the storage key order (code points), from `startAfter` (exclusive), with the given prefix. */
   list(prefix: string, startAfter: string, limit: number): { docId: DocumentId; updates: number; bytes: number }[] {
-    const from = startAfter >= prefix ? `${startAfter}\u0000` : prefix;
+    const from = compareKeys(startAfter, prefix) >= 0 ? `${startAfter}\u0000` : prefix;
     const ids = new Set<string>();
     for (const { key } of this.engine.range({ gte: recordKey(from), lt: prefixEnd(recordKey(prefix)), limit })) ids.add(parseRecordKey(key));
-    for (const id of this.unsettled.keys()) if (id.startsWith(prefix) && id > startAfter) ids.add(id);
-    return [...ids].sort().slice(0, limit).map((id) => {
+    for (const id of this.unsettled.keys()) if (id.startsWith(prefix) && compareKeys(id, startAfter) > 0) ids.add(id);
+    return [...ids].sort(compareKeys).slice(0, limit).map((id) => {
       const e = this.cache.peek(id);
       if (e !== undefined && e.recorded) return { docId: id as DocumentId, updates: e.storedUpdates, bytes: e.storedBytes };
       const r = this.record(id as DocumentId);

@@ -2,7 +2,7 @@ import * as fs from 'node:fs';
 import { promisify } from 'node:util';
 import BTree from 'sorted-btree';
 import { StorageWalOp, StorageWalRecord } from '../../proto/gen/concord/v1/storage';
-import { RangeOptions, StorageEngine, StorageEntry, WriteOp } from './StorageEngine';
+import { compareKeys, RangeOptions, StorageEngine, StorageEntry, WriteOp } from './StorageEngine';
 import { createSegment, frameRecord, listSegments, readSegment, SegmentFile, syncDir, writeAll } from './walFiles';
 
 /** Bytes a log segment is created with (sparse); a larger record gets a segment of its own size. */
@@ -11,6 +11,8 @@ export const loggedSegmentBytes = 16 << 20;
 export const memtableBytesMax = 8 << 20;
 /** Operations per write of a checkpoint into the base engine (one transaction each, in turns of their own). */
 const checkpointOpsPerWrite = 4096;
+/** Frozen memtables past which a write resolves only once the checkpoints have caught up (backpressure). */
+const frozenMax = 4;
 
 const noBytes = new Uint8Array(0);
 const fdatasync = promisify(fs.fdatasync);
@@ -18,8 +20,7 @@ const fdatasync = promisify(fs.fdatasync);
 /** Keys to values; null marks a deletion (the base engine may still hold the key). */
 type Table = BTree<string, Uint8Array | null>;
 
-/** Keys in UTF-16 code unit order (the StorageEngine order), without the default comparator's type checks. */
-const compareKeys = (a: string, b: string): number => (a < b ? -1 : a > b ? 1 : 0);
+/** In the engines' key order (the base's), which JavaScript's `<` is not past U+FFFF. */
 const newTable = (): Table => new BTree<string, Uint8Array | null>(undefined, compareKeys);
 
 interface Frozen {
@@ -84,7 +85,7 @@ export class LoggedEngine implements StorageEngine {
   private flushing: Promise<void> | undefined;
   private checkpointing: Promise<void> | undefined;
   private failed: Error | undefined;
-  private closed = false;
+  private closing: Promise<void> | undefined;
   private checkpointsDone = 0;
   /** Bytes of the newest segment known synced. */
   private syncedPos = 0;
@@ -105,6 +106,15 @@ export class LoggedEngine implements StorageEngine {
    * left into the base engine and starts an empty log.
    */
   static async open(dir: string, base: StorageEngine, opts: LoggedEngineOptions = {}): Promise<LoggedEngine> {
+    try {
+      return await LoggedEngine.replay(dir, base, opts);
+    } catch (err) {
+      await base.close().catch(() => undefined);
+      throw err;
+    }
+  }
+
+  private static async replay(dir: string, base: StorageEngine, opts: LoggedEngineOptions): Promise<LoggedEngine> {
     const segmentBytes = opts.segmentBytes ?? loggedSegmentBytes;
     fs.mkdirSync(dir, { recursive: true });
     const files = listSegments(dir);
@@ -123,8 +133,7 @@ export class LoggedEngine implements StorageEngine {
       }
     }
     await writeTable(base, table);
-    for (const { file } of files) fs.rmSync(file, { force: true });
-    if (files.length > 0) syncDir(dir);
+    for (const { file } of files) removeSegment(dir, file);
     const first = createSegment(dir, (files[files.length - 1]?.seq ?? 0) + 1, segmentBytes);
     return new LoggedEngine(dir, base, segmentBytes, opts.memtableBytesMax ?? memtableBytesMax, [{ ...first.segment, lastLsn: 0 }], first.fd, 0, segmentBytes);
   }
@@ -144,27 +153,33 @@ export class LoggedEngine implements StorageEngine {
     // Newest source first: on equal keys the first one's value stands.
     const sources: Iterator<readonly [string, Uint8Array | null]>[] = tables.map((t) => t.entries(opts.gte));
     sources.push(baseEntries(this.base.range({ gte: opts.gte, lt: opts.lt, keysOnly: opts.keysOnly })));
-    const heads = sources.map((s) => nextBelow(s, opts.lt));
-    let given = 0;
-    for (;;) {
-      let min: string | undefined;
-      for (const h of heads) if (h !== undefined && (min === undefined || h[0] < min)) min = h[0];
-      if (min === undefined) return;
-      let value: Uint8Array | null | undefined;
-      for (const [i, h] of heads.entries()) {
-        if (h === undefined || h[0] !== min) continue;
-        if (value === undefined) value = h[1];
-        heads[i] = nextBelow(sources[i] as Iterator<readonly [string, Uint8Array | null]>, opts.lt);
+    try {
+      const heads = sources.map((s) => nextBelow(s, opts.lt));
+      let given = 0;
+      for (;;) {
+        let min: string | undefined;
+        for (const h of heads) if (h !== undefined && (min === undefined || compareKeys(h[0], min) < 0)) min = h[0];
+        if (min === undefined) return;
+        let value: Uint8Array | null | undefined;
+        for (const [i, h] of heads.entries()) {
+          if (h === undefined || h[0] !== min) continue;
+          if (value === undefined) value = h[1];
+          heads[i] = nextBelow(sources[i] as Iterator<readonly [string, Uint8Array | null]>, opts.lt);
+        }
+        if (value === null || value === undefined) continue;
+        yield { key: min, value: opts.keysOnly === true ? noBytes : value };
+        if (++given >= limit) return;
       }
-      if (value === null || value === undefined) continue;
-      yield { key: min, value: opts.keysOnly === true ? noBytes : value };
-      if (++given >= limit) return;
+    } finally {
+      // A range left early (a limit, a caller's break) must end the base's read too: LMDB keeps a
+      // reader slot, and the snapshot it reads, until its iterator returns.
+      for (const s of sources) s.return?.();
     }
   }
 
   write(ops: readonly WriteOp[]): Promise<void> {
     if (this.failed !== undefined) return Promise.reject(this.failed);
-    if (this.closed) return Promise.reject(new Error('the storage engine is closed'));
+    if (this.closing !== undefined) return Promise.reject(new Error('the storage engine is closed'));
     const lsn = ++this.lsn;
     // Copies: a value may be a view into a larger buffer (a network message) that must not stay alive.
     const copied = ops.map((op): WriteOp => (op.type === 'put' ? { type: 'put', key: op.key, value: Uint8Array.prototype.slice.call(op.value) } : op));
@@ -175,7 +190,14 @@ export class LoggedEngine implements StorageEngine {
     const done = new Promise<void>((resolve, reject) => this.pending.push({ lsn, ops: copied, resolve, reject }));
     if (this.activeBytes >= this.memtableMax) this.freeze();
     this.scheduleFlush();
-    return done;
+    return this.frozen.length < frozenMax ? done : done.then(() => this.checkpointsCaughtUp());
+  }
+
+  /** Resolves once fewer than frozenMax memtables wait for their checkpoint (or the engine failed). */
+  private async checkpointsCaughtUp(): Promise<void> {
+    // A checkpoint starts once its memtable's writes are synced: until then, wait for the flush.
+    while (this.failed === undefined && this.frozen.length >= frozenMax) await (this.checkpointing ?? this.flushing ?? new Promise((r) => setImmediate(r)));
+    if (this.failed !== undefined) throw this.failed;
   }
 
   /** Checkpoints finished, segment files on disk (oldest first), frozen memtables, and bytes of the newest segment synced (for tests). */
@@ -184,20 +206,30 @@ export class LoggedEngine implements StorageEngine {
   }
 
   /** Syncs what is pending, checkpoints every memtable, deletes the log and closes the base. */
-  async close(): Promise<void> {
-    if (this.closed) return;
-    this.closed = true;
-    while (this.failed === undefined && (this.flushing !== undefined || this.pending.length > 0)) await (this.flushing ?? this.flush());
-    if (this.failed === undefined) {
-      this.freeze();
-      while (this.failed === undefined && (this.checkpointing !== undefined || this.frozen.length > 0)) await (this.checkpointing ?? this.checkpoint());
+  close(): Promise<void> {
+    this.closing ??= this.shutDown();
+    return this.closing;
+  }
+
+  private async shutDown(): Promise<void> {
+    try {
+      while (this.failed === undefined && (this.flushing !== undefined || this.pending.length > 0)) await (this.flushing ?? this.flush());
+      if (this.failed === undefined) {
+        this.freeze();
+        while (this.failed === undefined && (this.checkpointing !== undefined || this.frozen.length > 0)) {
+          await this.checkpoint();
+          // Never spin on the microtask queue should a checkpoint not start.
+          if (this.checkpointing === undefined && this.frozen.length > 0) await new Promise((r) => setImmediate(r));
+        }
+      }
+      // After a failure too, nothing may still use the file or the base when they close.
+      await this.flushing;
+      await this.checkpointing;
+      if (this.failed === undefined) for (const s of this.segments) removeSegment(this.dir, s.file);
+    } finally {
+      fs.closeSync(this.fd);
+      await this.base.close();
     }
-    fs.closeSync(this.fd);
-    if (this.failed === undefined) {
-      for (const s of this.segments) fs.rmSync(s.file, { force: true });
-      syncDir(this.dir);
-    }
-    await this.base.close();
   }
 
   private freeze(): void {
@@ -229,13 +261,17 @@ export class LoggedEngine implements StorageEngine {
         for (const p of group) {
           for (const op of p.ops) ops.push(op.type === 'put' ? { key: op.key, value: op.value, delete: false } : { key: op.key, value: noBytes, delete: true });
         }
-        const frame = frameRecord(StorageWalRecord.encode({ ops }).finish());
-        if (this.pos + frame.byteLength > this.size) this.rollOver(frame.byteLength);
-        writeAll(this.fd, frame, this.pos);
-        this.pos += frame.byteLength;
-        const end = this.pos;
-        await fdatasync(this.fd);
-        this.syncedPos = end;
+        // A group of empty writes logs nothing (an empty record would read as the segment's end):
+        // every write before it was synced by the flushes before this one.
+        if (ops.length > 0) {
+          const frame = frameRecord(StorageWalRecord.encode({ ops }).finish());
+          if (this.pos + frame.byteLength > this.size) this.rollOver(frame.byteLength);
+          writeAll(this.fd, frame, this.pos);
+          this.pos += frame.byteLength;
+          const end = this.pos;
+          await fdatasync(this.fd);
+          this.syncedPos = end;
+        }
       } catch (err) {
         this.fail(err instanceof Error ? err : new Error(String(err)), group);
         return;
@@ -276,7 +312,11 @@ export class LoggedEngine implements StorageEngine {
         this.frozen.shift();
         this.checkpointedLsn = table.lastLsn;
         this.checkpointsDone++;
-        this.dropCheckpointedSegments();
+        try {
+          this.dropCheckpointedSegments();
+        } catch (err) {
+          this.fail(err instanceof Error ? err : new Error(String(err)), []);
+        }
       },
       (err: unknown) => this.fail(err instanceof Error ? err : new Error(String(err)), []),
     ).finally(() => {
@@ -288,13 +328,10 @@ export class LoggedEngine implements StorageEngine {
 
   /** Deletes the oldest segments, never the one being written, while the base holds all their writes. */
   private dropCheckpointedSegments(): void {
-    let dropped = 0;
     while (this.segments.length > 1 && (this.segments[0] as Segment).lastLsn <= this.checkpointedLsn) {
-      fs.rmSync((this.segments.shift() as Segment).file, { force: true });
-      dropped++;
+      removeSegment(this.dir, (this.segments[0] as Segment).file);
+      this.segments.shift();
     }
-    // Durable, so a crash cannot bring a deleted segment back without the ones deleted after it.
-    if (dropped > 0) syncDir(this.dir);
   }
 
   /** A failed write or sync is never retried: every write in flight and every later one fails. */
@@ -323,11 +360,21 @@ async function writeTable(base: StorageEngine, table: Table, between?: () => Pro
   if (ops.length > 0) await flush();
 }
 
+/**
+ * Deletes a segment durably before the next one goes: oldest first, so what a crash leaves is
+ * always the newest segments. An older one surviving a newer one's deletion would be replayed
+ * over newer values the base holds.
+ */
+function removeSegment(dir: string, file: string): void {
+  fs.rmSync(file, { force: true });
+  syncDir(dir);
+}
+
 function* baseEntries(entries: Iterable<StorageEntry>): Iterator<readonly [string, Uint8Array | null]> {
   for (const e of entries) yield [e.key, e.value];
 }
 
 function nextBelow(it: Iterator<readonly [string, Uint8Array | null]>, lt: string): readonly [string, Uint8Array | null] | undefined {
   const r = it.next();
-  return r.done === true || r.value[0] >= lt ? undefined : r.value;
+  return r.done === true || compareKeys(r.value[0], lt) >= 0 ? undefined : r.value;
 }

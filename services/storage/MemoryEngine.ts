@@ -1,4 +1,4 @@
-import { RangeOptions, StorageEngine, StorageEntry, WriteOp } from './StorageEngine';
+import { compareKeys, RangeOptions, StorageEngine, StorageEntry, WriteOp } from './StorageEngine';
 
 const noBytes = new Uint8Array(0);
 
@@ -17,7 +17,7 @@ export class MemoryEngine implements StorageEngine {
 
   *range(opts: RangeOptions): Iterable<StorageEntry> {
     this.assertOpen();
-    const keys = [...this.data.keys()].filter((k) => k >= opts.gte && k < opts.lt).sort(compareKeys);
+    const keys = [...this.data.keys()].filter((k) => compareKeys(k, opts.gte) >= 0 && compareKeys(k, opts.lt) < 0).sort(compareKeys);
     const limit = opts.limit ?? Infinity;
     for (let i = 0; i < keys.length && i < limit; i++) {
       const key = keys[i] as string;
@@ -48,8 +48,4 @@ export class MemoryEngine implements StorageEngine {
   private assertOpen(): void {
     if (this.closed) throw new Error('MemoryEngine is closed');
   }
-}
-
-function compareKeys(a: string, b: string): number {
-  return a < b ? -1 : a > b ? 1 : 0;
 }

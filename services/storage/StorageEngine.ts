@@ -1,6 +1,6 @@
 /**
- * The port every storage engine implements. Keys are strings ordered by UTF-16 code units
- * (callers keep keys ASCII-prefixed so this equals byte order); values are bytes.
+ * The port every storage engine implements. Keys are strings ordered by code points, which is
+ * the byte order of their UTF-8 (LMDB's order; see compareKeys); values are bytes.
  *
  * Contract (checked for every implementation by test/contracts/storageEngine.contract.ts):
  * - `write` is atomic: after a crash either every operation of the batch is visible or none.
@@ -36,7 +36,28 @@ export type WriteOp =
   | { readonly type: 'put'; readonly key: string; readonly value: Uint8Array }
   | { readonly type: 'del'; readonly key: string };
 
-/** The smallest key greater than every key starting with `prefix`. */
+/** The smallest key greater than every key starting with `prefix` (the highest code point after it). */
 export function prefixEnd(prefix: string): string {
-  return prefix + '\uffff';
+  return prefix + '\u{10ffff}';
+}
+
+/**
+ * The engines' key order: code points, as the bytes of UTF-8 compare. It differs from JavaScript's
+ * UTF-16 order only where a character above U+FFFF (a surrogate pair) meets one from U+E000 up.
+ */
+export function compareKeys(a: string, b: string): number {
+  if (a === b) return 0;
+  const n = Math.min(a.length, b.length);
+  for (let i = 0; i < n; i++) {
+    const x = a.charCodeAt(i);
+    const y = b.charCodeAt(i);
+    if (x !== y) return codePointRank(x) - codePointRank(y);
+  }
+  return a.length - b.length;
+}
+
+/** A UTF-16 code unit moved so that surrogates (code points above U+FFFF) rank after every other unit. */
+function codePointRank(unit: number): number {
+  if (unit < 0xd800) return unit;
+  return unit >= 0xe000 ? unit - 0x800 : unit + 0x2000;
 }

@@ -16,8 +16,9 @@ export interface SegmentFile {
   readonly file: string;
 }
 
-/** A payload framed as a record. */
+/** A payload framed as a record; never empty (a zero length ends a segment). */
 export function frameRecord(payload: Uint8Array): Buffer {
+  if (payload.byteLength === 0) throw new Error('a write-ahead log record may not be empty');
   const buf = Buffer.allocUnsafe(walHeaderBytes + payload.byteLength);
   buf.writeUInt32LE(payload.byteLength, 0);
   buf.writeUInt32LE(crc32(payload), 4);
@@ -43,6 +44,7 @@ export function readSegment(bytes: Buffer, file: string, what: string): { payloa
   let at = 0;
   while (at + walHeaderBytes <= bytes.byteLength) {
     const len = bytes.readUInt32LE(at);
+    // A zero length: the end (no record is empty), or a last write whose first bytes never reached the disk.
     if (len === 0) return { payloads, end: at, torn: false };
     const payload = bytes.subarray(at + walHeaderBytes, at + walHeaderBytes + len);
     if (payload.byteLength !== len || crc32(payload) !== bytes.readUInt32LE(at + 4)) {

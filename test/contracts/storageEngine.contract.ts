@@ -43,6 +43,20 @@ export function storageEngineContract(
       }
     });
 
+    test('keys order by code point (UTF-8 bytes), characters past U+FFFF included', async () => {
+      const { engine, cleanup } = await make();
+      try {
+        // JavaScript's < puts the surrogate pair of U+1F600 before U+FF01; code point order, after.
+        const keys = ['r:a\u{1f600}', 'r:a\uff01', 'r:\u{1f600}', 'r:a', 'r:b'];
+        await engine.write(keys.map((k) => ({ type: 'put' as const, key: k, value: bytes(k) })));
+        const want = ['r:a', 'r:a\uff01', 'r:a\u{1f600}', 'r:b', 'r:\u{1f600}'];
+        expect([...engine.range({ gte: 'r:', lt: prefixEnd('r:') })].map((e) => e.key)).toEqual(want);
+        expect([...engine.range({ gte: 'r:a\uff01', lt: 'r:b' })].map((e) => e.key)).toEqual(['r:a\uff01', 'r:a\u{1f600}']);
+      } finally {
+        await cleanup();
+      }
+    });
+
     test('concurrent writes all land (group commit) and survive a reopen', async () => {
       const { engine, reopen, cleanup } = await make();
       try {

@@ -6,6 +6,7 @@
 import * as fs from 'node:fs';
 import * as os from 'node:os';
 import * as path from 'node:path';
+import { LmdbEngine } from '../../services/storage/LmdbEngine';
 import { LoggedEngine } from '../../services/storage/LoggedEngine';
 import { MemoryEngine } from '../../services/storage/MemoryEngine';
 import { StorageEngine, WriteOp } from '../../services/storage/StorageEngine';
@@ -130,6 +131,56 @@ test('a bad record followed by data, or a torn one in an older segment, refuses 
   await expect(LoggedEngine.open(crash.dir, crash.base.snapshot())).rejects.toThrow(/synced whole/);
 });
 
+test('a range left early ends its read of LMDB (no reader slot kept across checkpoints)', async () => {
+  const dir = tempDir();
+  // Every write is checkpointed at once, so each range reads a newer LMDB snapshot than the one before.
+  const engine = await LoggedEngine.open(path.join(dir, 'wal'), LmdbEngine.open(dir), { segmentBytes: 1 << 16, memtableBytesMax: 1 });
+  try {
+    for (let i = 0; i < 20; i++) await engine.write([{ type: 'put', key: `k${String(i).padStart(4, '0')}`, value: new Uint8Array(100).fill(1) }]);
+    for (let round = 0; round < 300; round++) {
+      expect([...engine.range({ gte: 'k', lt: 'l', limit: 1 })].map((e) => e.key)).toEqual(['k0000']);
+      for (const e of engine.range({ gte: 'k', lt: 'l' })) if (e.key === 'k0001') break;
+      await engine.write([{ type: 'put', key: `k${String(round % 20).padStart(4, '0')}`, value: new Uint8Array(100).fill(2) }]);
+      await new Promise((r) => setTimeout(r, 1));
+    }
+    expect(engine.stats.checkpoints).toBeGreaterThan(200);
+  } finally {
+    await engine.close();
+  }
+});
+
+test('writes wait for the checkpoints once several memtables are frozen behind a slow base', async () => {
+  const base = new MemoryEngine();
+  let release: () => void = () => undefined;
+  const gate = new Promise<void>((r) => {
+    release = r;
+  });
+  const slow: StorageEngine = {
+    get: (k) => base.get(k),
+    range: (o) => base.range(o),
+    write: async (ops) => {
+      await gate;
+      await base.write(ops);
+    },
+    close: () => base.close(),
+  };
+  const engine = await LoggedEngine.open(tempDir(), slow, { segmentBytes: 1 << 16, memtableBytesMax: 200 });
+  const resolved: number[] = [];
+  const writes = Array.from({ length: 12 }, (_, i) => engine.write([{ type: 'put', key: `k${i}`, value: new Uint8Array(300) }]).then(() => {
+    resolved.push(i);
+  }));
+  await until(() => resolved.length >= 3);
+  await new Promise((r) => setTimeout(r, 50));
+  // The first writes froze fewer memtables than the limit; the later ones wait for the base.
+  expect(resolved).toEqual([0, 1, 2]);
+  expect(engine.stats.frozen).toBeGreaterThanOrEqual(4);
+  release();
+  await Promise.all(writes);
+  expect(resolved).toHaveLength(12);
+  await engine.close();
+  expect(base.snapshot().get('k11')).toBeDefined();
+});
+
 /** The state after the first `k` writes of `issued`, over `from`. */
 function applied(from: Map<string, string>, issued: readonly (readonly WriteOp[])[], k: number): Map<string, string> {
   const m = new Map(from);
@@ -155,7 +206,7 @@ async function run(seed: number, steps: number): Promise<void> {
     const where = `seed ${seed} step ${step}`;
     const r = rand(100);
     if (r < 55) {
-      const ops: WriteOp[] = Array.from({ length: 1 + rand(3) }, () => (rand(5) === 0 ? { type: 'del', key: key() } : { type: 'put', key: key(), value: bytes(`${step}:`.padEnd(rand(300), 'x')) }));
+      const ops: WriteOp[] = Array.from({ length: rand(12) === 0 ? 0 : 1 + rand(3) }, () => (rand(5) === 0 ? { type: 'del', key: key() } : { type: 'put', key: key(), value: bytes(`${step}:`.padEnd(rand(300), 'x')) }));
       const n = issued.push(ops);
       promises.push(engine.write(ops).then(() => {
         acked = Math.max(acked, n);
