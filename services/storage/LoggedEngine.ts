@@ -10,7 +10,7 @@ export const loggedSegmentBytes = 16 << 20;
 /** Bytes of writes (keys and values) a memtable takes before it is frozen and checkpointed. */
 export const memtableBytesMax = 8 << 20;
 /** Operations per write of a checkpoint into the base engine (one transaction each, in turns of their own). */
-const checkpointOpsPerWrite = 4096;
+const checkpointOpsPerWrite = 1024;
 /** Frozen memtables past which a write resolves only once the checkpoints have caught up (backpressure). */
 const frozenMax = 4;
 

@@ -47,6 +47,9 @@ export function prefixEnd(prefix: string): string {
  */
 export function compareKeys(a: string, b: string): number {
   if (a === b) return 0;
+  // Only a surrogate meeting a unit from U+E000 up orders differently, so both keys need a unit
+  // from U+D800 up; without one (ASCII keys), JavaScript's order is the same and far cheaper.
+  if (!highUnit.test(a) || !highUnit.test(b)) return a < b ? -1 : 1;
   const n = Math.min(a.length, b.length);
   for (let i = 0; i < n; i++) {
     const x = a.charCodeAt(i);
@@ -55,6 +58,8 @@ export function compareKeys(a: string, b: string): number {
   }
   return a.length - b.length;
 }
+
+const highUnit = /[\ud800-\uffff]/;
 
 /** A UTF-16 code unit moved so that surrogates (code points above U+FFFF) rank after every other unit. */
 function codePointRank(unit: number): number {
