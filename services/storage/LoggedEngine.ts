@@ -1,9 +1,10 @@
 import * as fs from 'node:fs';
 import { promisify } from 'node:util';
 import BTree from 'sorted-btree';
-import { StorageWalOp, StorageWalRecord } from '../../proto/gen/concord/v1/storage';
+import { StorageWalRecord } from '../../proto/gen/concord/v1/storage';
+import { encodeWalRecord } from './encodeWalRecord';
 import { compareKeys, RangeOptions, StorageEngine, StorageEntry, WriteOp } from './StorageEngine';
-import { createSegment, frameRecord, listSegments, readSegment, SegmentFile, syncDir, writeAll } from './walFiles';
+import { createSegment, listSegments, readSegment, SegmentFile, syncDir, writeAll } from './walFiles';
 
 /** Bytes a log segment is created with (sparse); a larger record gets a segment of its own size. */
 export const loggedSegmentBytes = 16 << 20;
@@ -257,14 +258,10 @@ export class LoggedEngine implements StorageEngine {
     this.pending = [];
     const run = async (): Promise<void> => {
       try {
-        const ops: StorageWalOp[] = [];
-        for (const p of group) {
-          for (const op of p.ops) ops.push(op.type === 'put' ? { key: op.key, value: op.value, delete: false } : { key: op.key, value: noBytes, delete: true });
-        }
         // A group of empty writes logs nothing (an empty record would read as the segment's end):
         // every write before it was synced by the flushes before this one.
-        if (ops.length > 0) {
-          const frame = frameRecord(StorageWalRecord.encode({ ops }).finish());
+        if (group.some((p) => p.ops.length > 0)) {
+          const frame = encodeWalRecord(group.map((p) => p.ops));
           if (this.pos + frame.byteLength > this.size) this.rollOver(frame.byteLength);
           writeAll(this.fd, frame, this.pos);
           this.pos += frame.byteLength;

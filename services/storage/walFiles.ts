@@ -18,12 +18,18 @@ export interface SegmentFile {
 
 /** A payload framed as a record; never empty (a zero length ends a segment). */
 export function frameRecord(payload: Uint8Array): Buffer {
-  if (payload.byteLength === 0) throw new Error('a write-ahead log record may not be empty');
   const buf = Buffer.allocUnsafe(walHeaderBytes + payload.byteLength);
-  buf.writeUInt32LE(payload.byteLength, 0);
-  buf.writeUInt32LE(crc32(payload), 4);
   buf.set(payload, walHeaderBytes);
-  return buf;
+  return writeRecordHeader(buf);
+}
+
+/** Fills in the header of a record whose payload was written after it (from walHeaderBytes to the end); returns `record`. */
+export function writeRecordHeader(record: Buffer): Buffer {
+  const len = record.byteLength - walHeaderBytes;
+  if (len <= 0) throw new Error('a write-ahead log record may not be empty');
+  record.writeUInt32LE(len, 0);
+  record.writeUInt32LE(crc32(record.subarray(walHeaderBytes)), 4);
+  return record;
 }
 
 /** The segment files in `dir`, oldest first. */
