@@ -121,17 +121,8 @@ export class LoggedEngine implements StorageEngine {
     const files = listSegments(dir);
     const table = newTable();
     for (const [i, { file }] of files.entries()) {
-      const { payloads, end, torn } = readSegment(fs.readFileSync(file), file, 'storage log');
-      if (torn && i < files.length - 1) throw new Error(`storage log segment ${file} is corrupt at byte ${end} (a segment before the newest was synced whole)`);
-      for (const { at, payload } of payloads) {
-        let record: StorageWalRecord;
-        try {
-          record = StorageWalRecord.decode(payload);
-        } catch (err) {
-          throw new Error(`storage log segment ${file} is corrupt at byte ${at}: its checksum holds but it does not decode (${String(err)})`);
-        }
-        for (const op of record.ops) table.set(op.key, op.delete ? null : op.value);
-      }
+      const { records } = readSegment(fs.readFileSync(file), file, 'storage log', i === files.length - 1, (p) => StorageWalRecord.decode(p));
+      for (const record of records) for (const op of record.ops) table.set(op.key, op.delete ? null : op.value);
     }
     await writeTable(base, table);
     for (const { file } of files) removeSegment(dir, file);
@@ -191,14 +182,20 @@ export class LoggedEngine implements StorageEngine {
     const done = new Promise<void>((resolve, reject) => this.pending.push({ lsn, ops: copied, resolve, reject }));
     if (this.activeBytes >= this.memtableMax) this.freeze();
     this.scheduleFlush();
-    return this.frozen.length < frozenMax ? done : done.then(() => this.checkpointsCaughtUp());
+    if (this.frozen.length < frozenMax) return done;
+    return done.then(async () => {
+      await this.checkpointsBelow(frozenMax);
+      if (this.failed !== undefined) throw this.failed;
+    });
   }
 
-  /** Resolves once fewer than frozenMax memtables wait for their checkpoint (or the engine failed). */
-  private async checkpointsCaughtUp(): Promise<void> {
-    // A checkpoint starts once its memtable's writes are synced: until then, wait for the flush.
-    while (this.failed === undefined && this.frozen.length >= frozenMax) await (this.checkpointing ?? this.flushing ?? new Promise((r) => setImmediate(r)));
-    if (this.failed !== undefined) throw this.failed;
+  /** Resolves once fewer than `n` memtables wait for their checkpoint, or the engine failed. */
+  private async checkpointsBelow(n: number): Promise<void> {
+    while (this.failed === undefined && this.frozen.length >= n) {
+      void this.checkpoint();
+      // A checkpoint starts once its memtable's writes are synced: until then, wait for the flush.
+      await (this.checkpointing ?? this.flushing ?? new Promise((r) => setImmediate(r)));
+    }
   }
 
   /** Checkpoints finished, segment files on disk (oldest first), frozen memtables, and bytes of the newest segment synced (for tests). */
@@ -217,11 +214,7 @@ export class LoggedEngine implements StorageEngine {
       while (this.failed === undefined && (this.flushing !== undefined || this.pending.length > 0)) await (this.flushing ?? this.flush());
       if (this.failed === undefined) {
         this.freeze();
-        while (this.failed === undefined && (this.checkpointing !== undefined || this.frozen.length > 0)) {
-          await this.checkpoint();
-          // Never spin on the microtask queue should a checkpoint not start.
-          if (this.checkpointing === undefined && this.frozen.length > 0) await new Promise((r) => setImmediate(r));
-        }
+        await this.checkpointsBelow(1);
       }
       // After a failure too, nothing may still use the file or the base when they close.
       await this.flushing;
@@ -270,7 +263,7 @@ export class LoggedEngine implements StorageEngine {
           this.syncedPos = end;
         }
       } catch (err) {
-        this.fail(err instanceof Error ? err : new Error(String(err)), group);
+        this.fail(err, group);
         return;
       }
       const last = (group[group.length - 1] as Pending).lsn;
@@ -312,10 +305,10 @@ export class LoggedEngine implements StorageEngine {
         try {
           this.dropCheckpointedSegments();
         } catch (err) {
-          this.fail(err instanceof Error ? err : new Error(String(err)), []);
+          this.fail(err, []);
         }
       },
-      (err: unknown) => this.fail(err instanceof Error ? err : new Error(String(err)), []),
+      (err: unknown) => this.fail(err, []),
     ).finally(() => {
       this.checkpointing = undefined;
       void this.checkpoint();
@@ -332,8 +325,8 @@ export class LoggedEngine implements StorageEngine {
   }
 
   /** A failed write or sync is never retried: every write in flight and every later one fails. */
-  private fail(err: Error, group: readonly Pending[]): void {
-    this.failed ??= err;
+  private fail(err: unknown, group: readonly Pending[]): void {
+    this.failed ??= err instanceof Error ? err : new Error(String(err));
     for (const p of [...group, ...this.pending]) p.reject(this.failed);
     this.pending = [];
   }

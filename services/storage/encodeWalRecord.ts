@@ -28,12 +28,13 @@ function opSize(op: WriteOp, keyBytes: number): number {
  */
 export function encodeWalRecord(groups: readonly (readonly WriteOp[])[]): Buffer {
   let size = walHeaderBytes;
-  const keyBytes: number[] = [];
+  /** Per operation: its key's UTF-8 length, then its size. */
+  const sizes: number[] = [];
   for (const ops of groups) {
     for (const op of ops) {
       const kb = Buffer.byteLength(op.key, 'utf8');
-      keyBytes.push(kb);
       const n = opSize(op, kb);
+      sizes.push(kb, n);
       size += 1 + varintSize(n) + n;
     }
   }
@@ -42,9 +43,9 @@ export function encodeWalRecord(groups: readonly (readonly WriteOp[])[]): Buffer
   let i = 0;
   for (const ops of groups) {
     for (const op of ops) {
-      const kb = keyBytes[i++] as number;
+      const kb = sizes[i++] as number;
       out[at++] = recordOpsTag;
-      at = writeVarint(out, at, opSize(op, kb));
+      at = writeVarint(out, at, sizes[i++] as number);
       if (kb > 0) {
         out[at++] = opKeyTag;
         at = writeVarint(out, at, kb);

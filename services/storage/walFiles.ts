@@ -39,28 +39,35 @@ export function listSegments(dir: string): SegmentFile[] {
 }
 
 /**
- * The payloads of one segment (copies, so none keeps the segment's buffer alive), with the byte
- * offset of each, up to the first zero length or the end of the file. A record that does not
- * hold (length past the end, checksum) is torn when nothing but zeros follows the bytes it
- * claims: the last write, cut short by a crash before its sync returned. Anything else is
- * corruption of a synced record. `what` names the log in errors.
+ * The records of one segment, decoded from copies of their payloads (so none keeps the
+ * segment's buffer alive), up to the first zero length or the end of the file, and where they
+ * end. A record that does not hold (length past the end, checksum) is torn when nothing but
+ * zeros follows the bytes it claims: the last write, cut short by a crash before its sync
+ * returned, which may only be in the `newest` segment (every older one was synced whole before
+ * the next began). Anything else is corruption of a synced record, and so is a record whose
+ * checksum holds but does not decode. `what` names the log in errors.
  */
-export function readSegment(bytes: Buffer, file: string, what: string): { payloads: { at: number; payload: Uint8Array }[]; end: number; torn: boolean } {
-  const payloads: { at: number; payload: Uint8Array }[] = [];
+export function readSegment<T>(bytes: Buffer, file: string, what: string, newest: boolean, decode: (payload: Uint8Array) => T): { records: T[]; end: number } {
+  const records: T[] = [];
   let at = 0;
   while (at + walHeaderBytes <= bytes.byteLength) {
     const len = bytes.readUInt32LE(at);
     // A zero length: the end (no record is empty), or a last write whose first bytes never reached the disk.
-    if (len === 0) return { payloads, end: at, torn: false };
+    if (len === 0) break;
     const payload = bytes.subarray(at + walHeaderBytes, at + walHeaderBytes + len);
     if (payload.byteLength !== len || crc32(payload) !== bytes.readUInt32LE(at + 4)) {
-      if (allZero(bytes.subarray(at + walHeaderBytes + len))) return { payloads, end: at, torn: true };
-      throw new Error(`${what} segment ${file} is corrupt at byte ${at}: a record that does not hold is followed by data`);
+      if (!allZero(bytes.subarray(at + walHeaderBytes + len))) throw new Error(`${what} segment ${file} is corrupt at byte ${at}: a record that does not hold is followed by data`);
+      if (!newest) throw new Error(`${what} segment ${file} is corrupt at byte ${at} (a segment before the newest was synced whole)`);
+      break;
     }
-    payloads.push({ at, payload: new Uint8Array(payload) });
+    try {
+      records.push(decode(new Uint8Array(payload)));
+    } catch (err) {
+      throw new Error(`${what} segment ${file} is corrupt at byte ${at}: its checksum holds but it does not decode (${String(err)})`);
+    }
     at += walHeaderBytes + len;
   }
-  return { payloads, end: at, torn: false };
+  return { records, end: at };
 }
 
 export function allZero(bytes: Uint8Array): boolean {

@@ -28,8 +28,8 @@ test.each(Array.from({ length: 40 }, (_, i) => i + 1))('seed %i: one-pass record
   const want = StorageWalRecord.encode({ ops: ops.map((o) => (o.type === 'put' ? { key: o.key, value: o.value, delete: false } : { key: o.key, value: new Uint8Array(), delete: true })) }).finish();
   const frame = encodeWalRecord(groups);
   expect({ seed, payload: Buffer.from(frame.subarray(walHeaderBytes)).equals(Buffer.from(want)) }).toEqual({ seed, payload: true });
-  const read = readSegment(Buffer.concat([frame, Buffer.alloc(16)]), 'memory', 'test log');
-  expect(read.payloads.map((p) => Buffer.from(p.payload).equals(Buffer.from(want)))).toEqual([true]);
-  expect(StorageWalRecord.decode(read.payloads[0]?.payload as Uint8Array).ops.map((o) => [o.key, o.delete, o.value.byteLength]))
+  const read = readSegment(Buffer.concat([frame, Buffer.alloc(16)]), 'memory', 'test log', true, (p) => p);
+  expect(read.records.map((p) => Buffer.from(p).equals(Buffer.from(want)))).toEqual([true]);
+  expect(StorageWalRecord.decode(read.records[0] as Uint8Array).ops.map((o) => [o.key, o.delete, o.value.byteLength]))
     .toEqual(ops.map((o) => [o.key, o.type === 'del', o.type === 'put' ? o.value.byteLength : 0]));
 });

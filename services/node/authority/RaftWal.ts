@@ -65,8 +65,7 @@ export class RaftWal {
     for (const [i, { seq, file }] of files.entries()) {
       const bytes = fs.readFileSync(file);
       const last = i === files.length - 1;
-      const { records: read, end, torn } = readRecords(bytes, file);
-      if (torn && !last) throw new Error(`raft log segment ${file} is corrupt at byte ${end} (a segment before the newest was synced whole)`);
+      const { records: read, end } = readSegment(bytes, file, 'raft log', last, decodeRecord);
       const seg: Segment = { seq, file, maxIndex: 0 };
       for (const r of read) for (const e of r.entries) seg.maxIndex = Math.max(seg.maxIndex, e.index);
       records.push(...read);
@@ -171,21 +170,12 @@ function encodeRecord(record: WalRecord): Buffer {
   }).finish());
 }
 
-/** The records of one segment (see readSegment); a record whose checksum holds but does not decode is corruption. */
-function readRecords(bytes: Buffer, file: string): { records: WalRecord[]; end: number; torn: boolean } {
-  const { payloads, end, torn } = readSegment(bytes, file, 'raft log');
-  const records = payloads.map(({ at, payload }): WalRecord => {
-    let rec: RaftWalRecord;
-    try {
-      rec = RaftWalRecord.decode(payload);
-    } catch (err) {
-      throw new Error(`raft log segment ${file} is corrupt at byte ${at}: its checksum holds but it does not decode (${String(err)})`);
-    }
-    return {
-      entries: rec.entries.map(entryFromProto),
-      ...(rec.hardState === undefined ? {} : { hardState: hardStateFromProto(rec.hardState) }),
-      ...(rec.snapshotIndex === 0n ? {} : { snapshot: { index: Number(rec.snapshotIndex), term: Number(rec.snapshotTerm) } }),
-    };
-  });
-  return { records, end, torn };
+/** A record's payload as read back (see readSegment). */
+function decodeRecord(payload: Uint8Array): WalRecord {
+  const rec = RaftWalRecord.decode(payload);
+  return {
+    entries: rec.entries.map(entryFromProto),
+    ...(rec.hardState === undefined ? {} : { hardState: hardStateFromProto(rec.hardState) }),
+    ...(rec.snapshotIndex === 0n ? {} : { snapshot: { index: Number(rec.snapshotIndex), term: Number(rec.snapshotTerm) } }),
+  };
 }
