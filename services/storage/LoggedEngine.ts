@@ -1,10 +1,9 @@
 import * as fs from 'node:fs';
-import { promisify } from 'node:util';
 import BTree from 'sorted-btree';
 import { StorageWalRecord } from '../../proto/gen/concord/v1/storage';
 import { encodeWalRecord } from './encodeWalRecord';
 import { compareKeys, RangeOptions, StorageEngine, StorageEntry, WriteOp } from './StorageEngine';
-import { createSegment, listSegments, readSegment, SegmentFile, syncDir, writeAll } from './walFiles';
+import { createSegment, fdatasyncOffThread, listSegments, readSegment, SegmentFile, syncDir, writeAll } from './walFiles';
 
 /** Bytes a log segment is created with (sparse); a larger record gets a segment of its own size. */
 export const loggedSegmentBytes = 16 << 20;
@@ -16,7 +15,6 @@ const checkpointOpsPerWrite = 1024;
 const frozenMax = 4;
 
 const noBytes = new Uint8Array(0);
-const fdatasync = promisify(fs.fdatasync);
 
 /** Keys to values; null marks a deletion (the base engine may still hold the key). */
 type Table = BTree<string, Uint8Array | null>;
@@ -259,7 +257,7 @@ export class LoggedEngine implements StorageEngine {
           writeAll(this.fd, frame, this.pos);
           this.pos += frame.byteLength;
           const end = this.pos;
-          await fdatasync(this.fd);
+          await fdatasyncOffThread(this.fd);
           this.syncedPos = end;
         }
       } catch (err) {

@@ -1,5 +1,6 @@
 import * as fs from 'node:fs';
 import * as path from 'node:path';
+import { promisify } from 'node:util';
 import { crc32 } from 'node:zlib';
 
 /**
@@ -9,6 +10,9 @@ import { crc32 } from 'node:zlib';
  * little endian) and then the payload. A zero length ends a segment's records.
  */
 export const walHeaderBytes = 8;
+
+/** fdatasync on libuv's thread pool: the event loop runs while the disk syncs. */
+export const fdatasyncOffThread = promisify(fs.fdatasync);
 const segmentName = /^([0-9a-f]{16})\.wal$/;
 
 export interface SegmentFile {

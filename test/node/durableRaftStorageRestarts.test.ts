@@ -69,7 +69,8 @@ async function run(seed: number, steps: number): Promise<void> {
         const ents = Array.from({ length: 1 + rand(12) }, (_, i) => entry(lastIndex(m) + 1 + i, m.hs.term));
         // With the hard state when a commit-only move is pending (a Ready carries what changed).
         const withState = rand(2) === 0;
-        await s.persist(undefined, ents, withState ? m.hs : undefined);
+        // Synced on this thread or, as a leader does, on the thread pool.
+        await s.persist(undefined, ents, withState ? m.hs : undefined, rand(2) === 0);
         m.entries.push(...ents);
         if (withState) m.synced = { ...m.hs };
       } else if (op < 62) {

@@ -159,6 +159,24 @@ test('a segment a crash left without its leading hard state gets it on open, so 
   expect(last.records.flatMap((r) => r.entries)).toEqual([entry(2, 2)]);
 });
 
+test('an off-thread append is durable when it resolves, one at a time, and close waits for its sync', async () => {
+  const { wal } = open();
+  const first = wal.appendOffThread({ entries: [entry(1, 1)], hardState: hs(1, 0) });
+  // The ready loop is serial: a second append while the first syncs is a bug, not a queue.
+  expect(() => wal.append({ entries: [entry(2, 1)] })).toThrow(/still syncing/);
+  await expect(wal.appendOffThread({ entries: [entry(2, 1)] })).rejects.toThrow(/still syncing/);
+  await first;
+  await wal.appendOffThread({ entries: [entry(2, 1)] });
+  // Closing under a sync in flight closes the file after it: the sync neither fails nor lands
+  // on a file descriptor reused meanwhile.
+  const last = wal.appendOffThread({ entries: [entry(3, 1)], hardState: hs(1, 2) });
+  wal.close();
+  await expect(last).resolves.toBeUndefined();
+  const again = open();
+  expect(again.records.flatMap((r) => r.entries)).toEqual([entry(1, 1), entry(2, 1), entry(3, 1)]);
+  expect(again.records.filter((r) => r.hardState !== undefined).at(-1)?.hardState).toEqual(hs(1, 2));
+});
+
 test('an append after close throws instead of losing the record', () => {
   const { wal } = open();
   wal.close();

@@ -388,9 +388,12 @@ export class AuthorityNode {
     // in a commit quorum at once, but nothing it commits is applied, answered or announced (the
     // commit index travels in a later Ready) before this persist has completed, as the loop is
     // serial. Anyone else (a follower acknowledging entries, a candidate's vote) persists first.
+    // The leader's sync runs on the thread pool: the messages leave in this turn's I/O, so they
+    // reach the followers while it runs. A sync on this thread held them until it returned, and
+    // a sequential put paid for the leader's sync and a follower's one after the other.
     const early = rd.softState.role === 'leader' && rd.snapshot === undefined && !this.storage.changesVote(rd.hardState);
     if (early) this.transport.send(rd.messages);
-    await this.storage.persist(rd.snapshot, rd.entries, rd.hardState);
+    await this.storage.persist(rd.snapshot, rd.entries, rd.hardState, early);
     traced.persisted();
     if (!early) this.transport.send(rd.messages);
     if (rd.snapshot !== undefined && rd.snapshot.index > this.sm.appliedIndex && rd.snapshot.data.length > 0) {

@@ -198,18 +198,21 @@ export class DurableRaftStorage implements RaftStorage {
   /**
    * Persists a Ready's durable parts, then updates the mirror: an installed snapshot's data and
    * record go to the engine first, then one record (its mark, the entries, the hard state) to
-   * the write-ahead file, synced before this returns.
+   * the write-ahead file, synced before this resolves: on libuv's thread pool with
+   * `syncOffThread` (the event loop runs meanwhile), else on this thread.
    */
-  async persist(snapshot: Snapshot | undefined, entries: readonly Entry[], hardState: HardState | undefined): Promise<void> {
+  async persist(snapshot: Snapshot | undefined, entries: readonly Entry[], hardState: HardState | undefined, syncOffThread = false): Promise<void> {
     if (snapshot !== undefined) await this.engine.write([...chunkOps(snapshot.index, snapshot.data), recordOp(snapshot), ...this.otherChunks(snapshot.index)]);
     // etcd's MustSync rule: a hard state that only moved the commit index need not be synced
     // (a restart recomputes commit from the log); term and vote changes always are.
     if (snapshot !== undefined || entries.length > 0 || this.changesVote(hardState)) {
-      this.wal.append({
+      const record = {
         entries,
         ...(hardState === undefined ? {} : { hardState }),
         ...(snapshot === undefined ? {} : { snapshot: { index: snapshot.index, term: snapshot.term } }),
-      });
+      };
+      if (syncOffThread) await this.wal.appendOffThread(record);
+      else this.wal.append(record);
     }
     if (snapshot !== undefined) {
       this.mirror.applySnapshot(snapshot);

@@ -1,7 +1,7 @@
 import * as fs from 'node:fs';
 import { Entry, HardState } from '../../core/consensus';
 import { RaftWalRecord } from '../../../proto/gen/concord/v1/raft';
-import { allZero, createSegment, frameRecord, listSegments, readSegment, SegmentFile, syncDir, writeAll } from '../../storage/walFiles';
+import { allZero, createSegment, fdatasyncOffThread, frameRecord, listSegments, readSegment, SegmentFile, syncDir, writeAll } from '../../storage/walFiles';
 import { entryFromProto, entryToProto, hardStateFromProto, hardStateToProto } from './raftCodec';
 
 /** What one persist made durable (see RaftWalRecord in raft.proto). */
@@ -22,8 +22,9 @@ interface Segment extends SegmentFile {
 
 /**
  * The authoritative log's write-ahead file: records appended to preallocated segment files and
- * made durable with one fdatasync each, on the calling thread. An LMDB commit of the same
- * entries took two syncs (data, then the meta page) and a hop to a worker thread and back:
+ * made durable with one fdatasync each: on the calling thread (append), or on libuv's thread
+ * pool for a leader, whose appends travel to its followers meanwhile (appendOffThread). An
+ * LMDB commit of the same entries took two syncs (data, then the meta page) and a hop to a worker thread and back:
  * about 300 µs of CPU on other threads per write on every voter, and a sequential put waited
  * for it on the leader and on a follower.
  *
@@ -40,6 +41,8 @@ export class RaftWal {
   private pos: number;
   private size: number;
   private closed = false;
+  /** The off-thread sync in flight (appendOffThread), which close() waits for. */
+  private syncing: Promise<void> | undefined;
   private lastHardState: HardState | undefined;
 
   private constructor(
@@ -109,12 +112,41 @@ export class RaftWal {
 
   /** Appends one record and syncs it: durable when this returns. Throws when the write or sync fails (never retried). */
   append(record: WalRecord): void {
+    const bytes = this.write(record);
+    fs.fdatasyncSync(this.fd);
+    this.synced(record, bytes);
+  }
+
+  /**
+   * Appends one record now and syncs it on libuv's thread pool: durable when the promise
+   * resolves. The event loop runs meanwhile, so a leader's appends reach its followers while
+   * its own disk syncs; `append` would hold the loop, and the messages, for the whole sync.
+   * One append at a time (the ready loop is serial); close() waits for the sync in flight.
+   */
+  async appendOffThread(record: WalRecord): Promise<void> {
+    const bytes = this.write(record);
+    const fd = this.fd;
+    this.syncing = fdatasyncOffThread(fd);
+    try {
+      await this.syncing;
+    } finally {
+      this.syncing = undefined;
+    }
+    this.synced(record, bytes);
+  }
+
+  /** Writes a record past the last synced one (a new segment when it does not fit); returns its length. */
+  private write(record: WalRecord): number {
     if (this.closed) throw new Error('the raft log file is closed');
+    if (this.syncing !== undefined) throw new Error('an append is still syncing');
     const buf = encodeRecord(record);
     if (this.pos + buf.byteLength > this.size) this.rollOver(buf.byteLength);
     writeAll(this.fd, buf, this.pos);
-    fs.fdatasyncSync(this.fd);
-    this.pos += buf.byteLength;
+    return buf.byteLength;
+  }
+
+  private synced(record: WalRecord, bytes: number): void {
+    this.pos += bytes;
     const seg = this.segments[this.segments.length - 1] as Segment;
     for (const e of record.entries) seg.maxIndex = Math.max(seg.maxIndex, e.index);
     if (record.hardState !== undefined) this.lastHardState = record.hardState;
@@ -140,10 +172,13 @@ export class RaftWal {
     return this.segments.map((s) => s.file);
   }
 
+  /** Closes the file; after a sync in flight (appendOffThread) ends, never under it. */
   close(): void {
     if (this.closed) return;
     this.closed = true;
-    fs.closeSync(this.fd);
+    const fd = this.fd;
+    if (this.syncing === undefined) fs.closeSync(fd);
+    else void this.syncing.catch(() => undefined).then(() => fs.closeSync(fd));
   }
 
   /** Starts a new segment big enough for `recordBytes` more, beginning with the latest hard state. */
