@@ -180,7 +180,10 @@ export class AuthorityNode {
     const messages = this.transport.receive(from, clusterId, batch);
     if (messages === undefined) return;
     for (const m of messages) this.raw.step(m);
-    this.schedule();
+    // At once, not after this turn's other I/O: a follower's append or a leader's
+    // acknowledgement is the critical path of every write (a batch carries all that arrived
+    // together). Proposals still wait for the end of the turn, to go into the log together.
+    this.schedule(true);
   }
 
   status(): RaftStatus {
@@ -335,20 +338,23 @@ export class AuthorityNode {
     return { ttlMs: lease.ttlMs, fencingToken: lease.fencingToken };
   }
 
-  private schedule(): void {
+  /** Runs the ready loop at the end of this turn (or `now`), or once more if it is running. */
+  private schedule(now = false): void {
     if (this.stopped) return;
     if (this.looping) {
       this.again = true;
       return;
     }
     this.looping = true;
-    setImmediate(() => {
+    const run = (): void => {
       this.loop().catch((err: unknown) => {
         // A failed fsync is never retried: stop taking part rather than risk a broken promise.
         this.opts.log(`authority: ready loop failed, stopping consensus: ${String(err)}`);
         this.stop();
       });
-    });
+    };
+    if (now) run();
+    else setImmediate(run);
   }
 
   private async loop(): Promise<void> {
