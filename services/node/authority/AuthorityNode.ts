@@ -399,6 +399,17 @@ export class AuthorityNode {
     // a sequential put paid for the leader's sync and a follower's one after the other.
     const early = rd.softState.role === 'leader' && rd.snapshot === undefined && !this.storage.changesVote(rd.hardState);
     if (early) this.transport.send(rd.messages);
+    // Entries committed by earlier Readies are durable here (and on a quorum): a leader applies,
+    // and answers, them while this Ready's entries sync instead of after.
+    let applied = 0;
+    if (early) {
+      const durable = this.storage.lastIndex();
+      for (const e of rd.committedEntries) {
+        if (e.index > durable) break;
+        traced.apply(e, () => this.applyEntry(e.index, e.term, e.kind, e.data));
+        applied++;
+      }
+    }
     await this.storage.persist(rd.snapshot, rd.entries, rd.hardState, early);
     traced.persisted();
     if (!early) this.transport.send(rd.messages);
@@ -406,7 +417,7 @@ export class AuthorityNode {
       this.sm = KvStateMachine.restore(rd.snapshot.data);
       this.entryBytesSinceSnapshot = 0;
     }
-    for (const e of rd.committedEntries) traced.apply(e, () => this.applyEntry(e.index, e.term, e.kind, e.data));
+    for (const e of rd.committedEntries.slice(applied)) traced.apply(e, () => this.applyEntry(e.index, e.term, e.kind, e.data));
     for (const rs of rd.readStates) {
       const r = this.reads.get(rs.context);
       if (r !== undefined) r.index = rs.index;
