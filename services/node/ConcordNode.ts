@@ -56,7 +56,7 @@ export class ConcordNode {
 
   private constructor(
     readonly config: NodeConfig,
-    readonly engine: StorageEngine,
+    readonly engine: LoggedEngine,
     readonly documents: DocumentNode,
     readonly grpc: StartedServer,
     readonly address: string,
@@ -64,6 +64,15 @@ export class ConcordNode {
     /** The authoritative log's own store (see openRaftLogStore); undefined on a replica. */
     readonly raftEngine: StorageEngine | undefined,
   ) {}
+
+  /**
+   * Why this node's storage failed, if it has: a document write, or the documents' log (a sync,
+   * a checkpoint) that no document write has met yet. The process must stop (a failed sync is
+   * never retried).
+   */
+  get storageFailure(): Error | undefined {
+    return this.documents.store.failure ?? this.engine.failure;
+  }
 
   static async start(config: NodeConfig, log: (msg: string) => void = () => undefined): Promise<ConcordNode> {
     fs.mkdirSync(config.dataDir, { recursive: true });

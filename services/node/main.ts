@@ -70,7 +70,7 @@ async function main(argv: string[]): Promise<void> {
   process.stdout.write(`${JSON.stringify({ event: 'ready', nodeId: config.nodeId, address: node.address, pid: process.pid })}\n`);
   let stopping = false;
   const failCheck = setInterval(() => {
-    const failure = node.documents.store.failure;
+    const failure = node.storageFailure;
     if (failure !== undefined && !stopping) {
       // A failed fsync is never retried: stop the process so no further write is acknowledged.
       log.fatal(`storage failure, exiting: ${failure.message}`);

@@ -43,6 +43,8 @@ interface Pending {
 export interface LoggedEngineOptions {
   readonly segmentBytes?: number;
   readonly memtableBytesMax?: number;
+  /** Makes a segment's written bytes durable (default: fdatasync on libuv's thread pool); tests inject failures. */
+  readonly sync?: (fd: number) => Promise<void>;
 }
 
 /**
@@ -94,6 +96,7 @@ export class LoggedEngine implements StorageEngine {
     private readonly base: StorageEngine,
     private readonly segmentBytes: number,
     private readonly memtableMax: number,
+    private readonly sync: (fd: number) => Promise<void>,
     private readonly segments: Segment[],
     private fd: number,
     private pos: number,
@@ -125,10 +128,15 @@ export class LoggedEngine implements StorageEngine {
     await writeTable(base, table);
     for (const { file } of files) removeSegment(dir, file);
     const first = createSegment(dir, (files[files.length - 1]?.seq ?? 0) + 1, segmentBytes);
-    return new LoggedEngine(dir, base, segmentBytes, opts.memtableBytesMax ?? memtableBytesMax, [{ ...first.segment, lastLsn: 0 }], first.fd, 0, segmentBytes);
+    return new LoggedEngine(dir, base, segmentBytes, opts.memtableBytesMax ?? memtableBytesMax, opts.sync ?? fdatasyncOffThread, [{ ...first.segment, lastLsn: 0 }], first.fd, 0, segmentBytes);
   }
 
+  /**
+   * Reads fail once the engine has: the memtables may hold writes whose sync failed, which a
+   * reader must not see (their writers were told they failed; a restart may not have them).
+   */
   get(key: string): Uint8Array | undefined {
+    if (this.failed !== undefined) throw this.failed;
     let v = this.active.get(key);
     for (let i = this.frozen.length - 1; v === undefined && i >= 0; i--) v = (this.frozen[i] as Frozen).table.get(key);
     if (v === undefined) return this.base.get(key);
@@ -137,6 +145,7 @@ export class LoggedEngine implements StorageEngine {
 
   /** The memtables are read as they were when the range began (a copy-on-write clone of the active one). */
   *range(opts: RangeOptions): Iterable<StorageEntry> {
+    if (this.failed !== undefined) throw this.failed;
     const limit = opts.limit ?? Infinity;
     if (limit <= 0) return;
     const tables = [this.active.clone(), ...[...this.frozen].reverse().map((f) => f.table)];
@@ -194,6 +203,11 @@ export class LoggedEngine implements StorageEngine {
       // A checkpoint starts once its memtable's writes are synced: until then, wait for the flush.
       await (this.checkpointing ?? this.flushing ?? new Promise((r) => setImmediate(r)));
     }
+  }
+
+  /** Why the engine failed (a sync, a segment, a checkpoint), if it has; it then takes no more reads or writes. */
+  get failure(): Error | undefined {
+    return this.failed;
   }
 
   /** Checkpoints finished, segment files on disk (oldest first), frozen memtables, and bytes of the newest segment synced (for tests). */
@@ -257,7 +271,7 @@ export class LoggedEngine implements StorageEngine {
           writeAll(this.fd, frame, this.pos);
           this.pos += frame.byteLength;
           const end = this.pos;
-          await fdatasyncOffThread(this.fd);
+          await this.sync(this.fd);
           this.syncedPos = end;
         }
       } catch (err) {

@@ -181,6 +181,67 @@ test('writes wait for the checkpoints once several memtables are frozen behind a
   expect(base.snapshot().get('k11')).toBeDefined();
 });
 
+test('a failed sync fails its group and every later write, and reads stop: no write whose sync failed is ever read', async () => {
+  const dir = tempDir();
+  const base = new MemoryEngine();
+  let failSyncs = false;
+  const sync = async (fd: number): Promise<void> => {
+    if (failSyncs) throw Object.assign(new Error('EIO: i/o error, fdatasync'), { code: 'EIO' });
+    fs.fdatasyncSync(fd);
+  };
+  const engine = await LoggedEngine.open(dir, base, { sync });
+  await engine.write([{ type: 'put', key: 'a', value: bytes('1') }]);
+  failSyncs = true;
+  const group = [engine.write([{ type: 'put', key: 'b', value: bytes('2') }]), engine.write([{ type: 'del', key: 'a' }])];
+  for (const w of group) await expect(w).rejects.toThrow(/EIO/);
+  expect(engine.failure?.message).toMatch(/EIO/);
+  // Nothing more is logged, and the memtable, which holds the failed group, is not read again.
+  await expect(engine.write([{ type: 'put', key: 'c', value: bytes('3') }])).rejects.toThrow(/EIO/);
+  expect(() => engine.get('b')).toThrow(/EIO/);
+  expect(() => [...engine.range({ gte: '', lt: '\uffff' })]).toThrow(/EIO/);
+  await engine.close();
+  // A restart replays what reached the file: the acknowledged write, and the failed group
+  // whole or not at all (its writers were told it failed: its outcome is unknown to them).
+  const again = await LoggedEngine.open(dir, base.snapshot());
+  const state = contents(again);
+  expect([new Map([['a', '1']]), new Map([['b', '2']])]).toContainEqual(state);
+  await again.close();
+});
+
+test('a failed checkpoint fails the engine and keeps the log, so a restart over the base loses no acknowledged write', async () => {
+  const dir = tempDir();
+  const base = new MemoryEngine();
+  let baseWrites = 0;
+  const failing: StorageEngine = {
+    get: (k) => base.get(k),
+    range: (o) => base.range(o),
+    write: async (ops) => {
+      if (++baseWrites > 1) throw new Error('MDB_MAP_FULL: the base is full');
+      await base.write(ops);
+    },
+    close: () => base.close(),
+  };
+  const engine = await LoggedEngine.open(dir, failing, small);
+  const acknowledged: string[] = [];
+  for (let i = 0; i < 60 && engine.failure === undefined; i++) {
+    const key = `k${String(i).padStart(2, '0')}`;
+    const ok = await engine.write([{ type: 'put', key, value: bytes(key.padEnd(60, '.')) }]).then(() => true, () => false);
+    if (ok) acknowledged.push(key);
+  }
+  await until(() => engine.failure !== undefined);
+  expect(engine.failure?.message).toMatch(/MDB_MAP_FULL/);
+  expect(baseWrites).toBe(2);
+  await expect(engine.write([{ type: 'put', key: 'z', value: bytes('z') }])).rejects.toThrow(/MDB_MAP_FULL/);
+  expect(() => engine.get('k00')).toThrow(/MDB_MAP_FULL/);
+  await engine.close();
+  // The segments the failed checkpoint covered are still on disk: replayed over the base's copy.
+  expect(fs.readdirSync(dir).length).toBeGreaterThan(0);
+  expect(acknowledged.length).toBeGreaterThan(15);
+  const again = await LoggedEngine.open(dir, base.snapshot());
+  for (const key of acknowledged) expect(text(again.get(key))).toBe(key.padEnd(60, '.'));
+  await again.close();
+});
+
 /** The state after the first `k` writes of `issued`, over `from`. */
 function applied(from: Map<string, string>, issued: readonly (readonly WriteOp[])[], k: number): Map<string, string> {
   const m = new Map(from);
