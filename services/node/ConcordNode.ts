@@ -188,6 +188,8 @@ export class ConcordNode {
     let droppedBefore = 0;
     let heldOffLastTick = false;
     node.timers.push(setInterval(() => {
+      // After a storage failure reads throw too, and the process is about to exit (main.ts).
+      if (node.storageFailure !== undefined) return;
       const dropped = replicator.links.reduce((n, l) => n + l.droppedUpdates, 0);
       const healthy = dropped === droppedBefore && replicator.links.every((l) => l.reachable);
       droppedBefore = dropped;

@@ -205,6 +205,7 @@ export class DocumentStore {
    * change then goes to a newly loaded copy.
    */
   peek(docId: DocumentId): Y.Doc | undefined {
+    this.assertNotFailed();
     return this.entry(docId, false)?.doc;
   }
 
@@ -291,13 +292,16 @@ export class DocumentStore {
   /**
    * Resolves once every change of the document applied so far is durable. Reads wait for it
    * before answering, so no client ever builds on a change a crash could still take away. A
-   * document not in memory has nothing in flight.
+   * document not in memory has nothing in flight. Rejects once storage has failed: a change
+   * whose write failed stays in the document in memory, and nothing may answer with it.
    */
-  durable(docId: DocumentId): Promise<void> {
-    return this.cache.peek(docId)?.inFlight ?? Promise.resolve();
+  async durable(docId: DocumentId): Promise<void> {
+    await this.cache.peek(docId)?.inFlight;
+    this.assertNotFailed();
   }
 
   json(docId: DocumentId): Record<string, unknown> {
+    this.assertNotFailed();
     const e = this.entry(docId, false);
     return e === undefined ? {} : renderJson(e.doc);
   }
@@ -308,6 +312,7 @@ export class DocumentStore {
    * (the document was in memory when the node stopped without closing) loads the document.
    */
   stateHash(docId: DocumentId): Uint8Array | undefined {
+    this.assertNotFailed();
     const cached = this.cache.peek(docId);
     if (cached === undefined) {
       const rec = this.record(docId);
@@ -602,6 +607,11 @@ export class DocumentStore {
 
   private assertHealthy(): void {
     if (this.closing) throw new DomainError('unavailable', 'this node is stopping');
+    this.assertNotFailed();
+  }
+
+  /** Reads stop too once a write failed: documents in memory may hold its change. */
+  private assertNotFailed(): void {
     if (this.failed !== undefined) throw new DomainError('unavailable', 'storage has failed; this node is stopping');
   }
 }

@@ -85,7 +85,13 @@ async function main(argv: string[]): Promise<void> {
     log.info(`stopping on ${signal}`);
     node.stop()
       .then(() => telemetry.shutdown())
-      .then(() => process.exit(0), (err: unknown) => {
+      .then(() => {
+        // A failure while stopping (the last checkpoint) loses nothing, as the log stays for the
+        // next start to replay, but it is reported as one.
+        const failure = node.storageFailure;
+        if (failure !== undefined) log.fatal(`storage failure while stopping: ${failure.message}`);
+        process.exit(failure === undefined ? 0 : 70);
+      }, (err: unknown) => {
         log.error(`stop failed: ${String(err)}`);
         process.exit(1);
       });

@@ -11,6 +11,11 @@
 //      ready.committedEntries in order. Serve ready.readStates once applied ≥ their index.
 //   4. call advance(ready).
 //
+// A leader may do two things earlier (Raft thesis §10.2.1): send its appends while it persists
+// them (it counts itself in the commit quorum at once, but nothing of this Ready is applied or
+// announced before its persist completes), and apply the committed entries its earlier Readies
+// persisted while this one's persist runs.
+//
 // Exactly one Ready may be outstanding: call advance() before the next ready(). Steps and
 // ticks between ready() and advance() are allowed (their output goes into the next Ready).
 

@@ -400,17 +400,23 @@ export class AuthorityNode {
     const early = rd.softState.role === 'leader' && rd.snapshot === undefined && !this.storage.changesVote(rd.hardState);
     if (early) this.transport.send(rd.messages);
     // Entries committed by earlier Readies are durable here (and on a quorum): a leader applies,
-    // and answers, them while this Ready's entries sync instead of after.
+    // and answers, them while this Ready's entries sync (started first) instead of after.
+    const durable = this.storage.lastIndex();
+    const persisting = this.storage.persist(rd.snapshot, rd.entries, rd.hardState, early);
     let applied = 0;
     if (early) {
-      const durable = this.storage.lastIndex();
-      for (const e of rd.committedEntries) {
-        if (e.index > durable) break;
-        traced.apply(e, () => this.applyEntry(e.index, e.term, e.kind, e.data));
-        applied++;
+      try {
+        for (const e of rd.committedEntries) {
+          if (e.index > durable) break;
+          traced.apply(e, () => this.applyEntry(e.index, e.term, e.kind, e.data));
+          applied++;
+        }
+      } catch (err) {
+        await persisting.catch(() => undefined);
+        throw err;
       }
     }
-    await this.storage.persist(rd.snapshot, rd.entries, rd.hardState, early);
+    await persisting;
     traced.persisted();
     if (!early) this.transport.send(rd.messages);
     if (rd.snapshot !== undefined && rd.snapshot.index > this.sm.appliedIndex && rd.snapshot.data.length > 0) {

@@ -178,7 +178,7 @@ export class RaftWal {
     this.closed = true;
     const fd = this.fd;
     if (this.syncing === undefined) fs.closeSync(fd);
-    else void this.syncing.catch(() => undefined).then(() => fs.closeSync(fd));
+    else void this.syncing.catch(() => undefined).then(() => fs.closeSync(fd)).catch(() => undefined);
   }
 
   /** Starts a new segment big enough for `recordBytes` more, beginning with the latest hard state. */
