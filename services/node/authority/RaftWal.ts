@@ -24,9 +24,9 @@ interface Segment extends SegmentFile {
  * The authoritative log's write-ahead file: records appended to preallocated segment files and
  * made durable with one fdatasync each: on the calling thread (append), or on libuv's thread
  * pool for a leader, whose appends travel to its followers meanwhile (appendOffThread). An
- * LMDB commit of the same entries took two syncs (data, then the meta page) and a hop to a worker thread and back:
- * about 300 µs of CPU on other threads per write on every voter, and a sequential put waited
- * for it on the leader and on a follower.
+ * LMDB commit of the same entries took two syncs (data, then the meta page) and a hop to a
+ * worker thread and back: about 300 µs of CPU on other threads per write on every voter, and a
+ * sequential put waited for it on the leader and on a follower.
  *
  * A crash can leave the last record torn: in the newest segment, replay stops at a record whose
  * length or checksum does not hold when only zeros follow it (it was never acknowledged: its
@@ -125,8 +125,7 @@ export class RaftWal {
    */
   async appendOffThread(record: WalRecord): Promise<void> {
     const bytes = this.write(record);
-    const fd = this.fd;
-    this.syncing = fdatasyncOffThread(fd);
+    this.syncing = fdatasyncOffThread(this.fd);
     try {
       await this.syncing;
     } finally {
