@@ -26,6 +26,8 @@ import { PeerLink } from './PeerLink';
 import { RaftServiceService } from '../../proto/gen/concord/v1/raft';
 import { KvServiceService } from '../../proto/gen/concord/v1/kv';
 import { kvService } from '../rpc/kvService';
+import { refusingService } from '../rpc/refusingService';
+import { DomainError } from '../core/errors/DomainError';
 import { raftService } from '../rpc/raftService';
 import { AuthorityNode } from './authority/AuthorityNode';
 import { moveRaftLog } from './authority/moveRaftLog';
@@ -153,7 +155,8 @@ export class ConcordNode {
       log,
       otherReachable: () => replicator?.links.filter((l) => l.reachable).map((l) => l.peerId) ?? [],
     });
-    const documents = new DocumentNode(config.nodeId, config.role, store, replicator, antiEntropy, traffic);
+    const masters = [...(config.role === 'master' ? [config.nodeId] : []), ...config.peers.filter((p) => p.role === 'master').map((p) => p.id)].sort();
+    const documents = new DocumentNode(config.nodeId, config.role, store, replicator, antiEntropy, traffic, masters);
     const startedAt = Date.now();
     let address = config.listen;
     const grpc = await startGrpcServer(config.listen, [
@@ -170,7 +173,12 @@ export class ConcordNode {
         }),
         name: 'concord.v1.AdminService',
       },
-      ...(authority === undefined ? [] : [
+      // A replica is not a voter: its KV API says so and names the voters (not UNIMPLEMENTED).
+      ...(authority === undefined ? [{
+        definition: KvServiceService,
+        implementation: refusingService(KvServiceService, () => new DomainError('read-only', `node ${config.nodeId} is a ${config.role}: it holds documents only and is not a voter of the authoritative log; send KV requests to a voter (${voters.map((v) => v.id).join(', ')})`, { voters: voters.map((v) => v.id).join(',') })),
+        name: 'concord.v1.KvService',
+      }] : [
         { definition: RaftServiceService, implementation: raftService(authority), name: 'concord.v1.RaftService' },
         {
           definition: KvServiceService,

@@ -30,6 +30,8 @@ export class DocumentNode {
     readonly replicator: Replicator,
     readonly antiEntropy: AntiEntropy,
     readonly traffic: TrafficStats,
+    /** The masters of the cluster (this one included when it is one), named to writers a replica refuses. */
+    private readonly masters: readonly string[] = [],
   ) {}
 
   async applyOps(docId: DocumentId, ops: readonly TypedOperation[], level: AckLevel, timeoutMs: number): Promise<WriteResult> {
@@ -65,7 +67,8 @@ export class DocumentNode {
 
   private assertWritable(): void {
     if (this.role !== 'master') {
-      throw new DomainError('read-only', `node ${this.nodeId} is a ${this.role} and accepts no document writes; send writes to a master`);
+      const named = this.masters.length === 0 ? '' : ` (${this.masters.join(', ')})`;
+      throw new DomainError('read-only', `node ${this.nodeId} is a ${this.role} and accepts no document writes; send writes to a master${named}`, { masters: this.masters.join(',') });
     }
   }
 

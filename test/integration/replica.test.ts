@@ -1,0 +1,132 @@
+// A read replica beside three masters (the "slave" of master-slave replication): it receives
+// every master's writes and serves reads, including reads that wait for a version a master
+// acknowledged; it refuses writes with FAILED_PRECONDITION naming the masters; it never counts
+// towards QUORUM or ALL; it is not a voter of the authoritative log (its KV API refuses with
+// FAILED_PRECONDITION naming the voters); and after a restart it catches up on what it missed.
+import { status } from '@grpc/grpc-js';
+import * as fs from 'node:fs';
+import * as os from 'node:os';
+import * as path from 'node:path';
+import { freeLoopbackPorts } from '../../clients/cli/freeLoopbackPorts';
+import { NodeProcess } from '../../clients/cli/NodeProcess';
+import { ops } from '../../clients/client/ops';
+import { AckLevel } from '../../proto/gen/concord/v1/documents';
+import { kvStubs, text } from './kvStubs';
+import { codeOf, eventually, NodeStubs, nodeStubs } from './nodeStubs';
+
+const roles = [['m1', 'master'], ['m2', 'master'], ['m3', 'master'], ['r', 'replica']] as const;
+const set = ops.set;
+let dir: string;
+let procs: NodeProcess[];
+let stubs: NodeStubs[];
+let replica: NodeStubs;
+let addresses: string[];
+const logs: string[] = [];
+
+beforeAll(async () => {
+  dir = fs.mkdtempSync(path.join(os.tmpdir(), 'concord-replica-'));
+  addresses = (await freeLoopbackPorts(roles.length)).map((p) => `127.0.0.1:${p}`);
+  procs = roles.map(([id, role], i) => {
+    const peers = roles.map(([pid, prole], j) => (j === i ? '' : `${pid}=${addresses[j]}/${prole}`)).filter((x) => x !== '').join(',');
+    return new NodeProcess({
+      id,
+      entry: path.resolve(__dirname, '..', '..', 'services/node/main.ts'),
+      args: ['--id', id, '--role', role, '--listen', addresses[i]!, '--peers', peers, '--data-dir', path.join(dir, id), '--heartbeat-interval-ms', '200', '--anti-entropy-interval-ms', '500'],
+      cwd: path.resolve(__dirname, '..', '..'),
+      env: process.env,
+      readyTimeoutMs: 30_000,
+      onOutput: (stream, line) => {
+        if (stream === 'stderr') logs.push(`${id}: ${line}`);
+      },
+    }, () => undefined);
+  });
+  await Promise.all(procs.map((p) => p.start()));
+  stubs = addresses.map((a) => nodeStubs(a));
+  replica = stubs[3]!;
+  await eventually('every link up and a leader among the masters', async () => {
+    const all = await Promise.all(stubs.map((s) => s.status()));
+    const leader = all[0]?.authority?.leaderId ?? '';
+    return leader !== '' && all.slice(0, 3).every((st) => st.authority?.leaderId === leader) && all.every((st) => st.peers.every((p) => p.reachable));
+  }, 30_000);
+}, 90_000);
+
+afterAll(async () => {
+  stubs?.forEach((s) => s.close());
+  await Promise.all((procs ?? []).map((p) => p.stop(5000)));
+  fs.rmSync(dir, { recursive: true, force: true });
+});
+
+const json = async (s: NodeStubs, doc: string): Promise<unknown> => JSON.parse((await s.get({ documentId: doc })).json);
+
+test("every master's writes reach the replica, which serves them", async () => {
+  await stubs[0]!.apply({ documentId: 'rep/a', operations: [set(['m', 'from1'], 1)], ack: AckLevel.ACK_LEVEL_LOCAL });
+  await stubs[1]!.apply({ documentId: 'rep/a', operations: [set(['m', 'from2'], 2)], ack: AckLevel.ACK_LEVEL_LOCAL });
+  await stubs[2]!.apply({ documentId: 'rep/b', operations: [set(['m', 'from3'], 3)], ack: AckLevel.ACK_LEVEL_LOCAL });
+  await eventually('the replica to hold all three writes', async () =>
+    JSON.stringify(await json(replica, 'rep/a')) === '{"m":{"from1":1,"from2":2}}' && JSON.stringify(await json(replica, 'rep/b')) === '{"m":{"from3":3}}', 10_000);
+  expect((await replica.list({ prefix: 'rep/', limit: 10 })).documents.map((d) => d.documentId)).toEqual(['rep/a', 'rep/b']);
+});
+
+test('a read on the replica with the version a master acknowledged returns that write', async () => {
+  for (let i = 0; i < 5; i++) {
+    const res = await stubs[i % 3]!.apply({ documentId: 'rep/ryw', operations: [set(['m', 'k'], i)], ack: AckLevel.ACK_LEVEL_LOCAL });
+    const got = await replica.get({ documentId: 'rep/ryw', minVersion: res.version });
+    expect(JSON.parse(got.json)).toEqual({ m: { k: i } });
+  }
+});
+
+test('the replica refuses writes with FAILED_PRECONDITION naming the masters', async () => {
+  const r = await codeOf(replica.apply({ documentId: 'rep/a', operations: [set(['m', 'x'], 1)] }));
+  expect(r.code).toBe(status.FAILED_PRECONDITION);
+  expect(r.details).toMatch(/node r is a replica/);
+  expect(r.details).toMatch(/m1, m2, m3/);
+  expect(r.metadata?.get('concord-masters')).toEqual(['m1,m2,m3']);
+  const u = await codeOf(replica.pushUpdate({ documentId: 'rep/a', update: new Uint8Array([0, 0]) }));
+  expect(u.code).toBe(status.FAILED_PRECONDITION);
+  expect(JSON.stringify(await json(replica, 'rep/a'))).toBe('{"m":{"from1":1,"from2":2}}');
+});
+
+test('QUORUM and ALL count masters only; the replica is not a voter', async () => {
+  const all = await stubs[0]!.apply({ documentId: 'rep/all', operations: [set(['m', 'k'], 1)], ack: AckLevel.ACK_LEVEL_ALL });
+  expect(all.ackedBy).toBe(3);
+  const st = await stubs[0]!.status();
+  expect(st.authority?.voters.map((v) => v.nodeId).sort()).toEqual(['m1', 'm2', 'm3']);
+  expect((await replica.status()).authority).toBeUndefined();
+  // Its KV API says why and where to go, for unary calls and the watch stream alike.
+  const onReplica = kvStubs(addresses[3]!);
+  try {
+    const put = await codeOf(onReplica.put('rep/key', 'v'));
+    expect(put.code).toBe(status.FAILED_PRECONDITION);
+    expect(put.details).toMatch(/node r is a replica: .*not a voter.*send KV requests to a voter \(m1, m2, m3\)/);
+    expect(put.metadata?.get('concord-voters')).toEqual(['m1,m2,m3']);
+    const watch = onReplica.client.watch({ key: 'rep/key', rangeEnd: '', startRevision: 0n, prevKv: false });
+    const watchError = await new Promise<{ code: number }>((resolve) => watch.on('error', resolve));
+    expect(watchError.code).toBe(status.FAILED_PRECONDITION);
+  } finally {
+    onReplica.close();
+  }
+  // The authoritative path runs on the masters alone.
+  const kv = kvStubs(addresses[0]!);
+  try {
+    await kv.put('rep/key', 'v');
+    expect(text((await kv.get('rep/key')).kvs[0]?.value)).toBe('v');
+  } finally {
+    kv.close();
+  }
+});
+
+test('a replica that was down catches up on what it missed', async () => {
+  await procs[3]!.stop(5000);
+  for (let i = 0; i < 20; i++) await stubs[i % 3]!.apply({ documentId: `rep/missed${i % 4}`, operations: [set(['m', `k${i}`], i)], ack: AckLevel.ACK_LEVEL_ALL });
+  await procs[3]!.start();
+  replica.close();
+  replica = nodeStubs(addresses[3]!);
+  stubs[3] = replica;
+  await eventually('the replica to hold every write it missed', async () => {
+    for (let d = 0; d < 4; d++) {
+      const m = ((await json(replica, `rep/missed${d}`)) as { m?: Record<string, number> }).m ?? {};
+      if (Object.keys(m).length !== 5) return false;
+    }
+    return true;
+  }, 15_000);
+});
