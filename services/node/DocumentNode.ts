@@ -61,15 +61,18 @@ export class DocumentNode {
   /** A witness has no documents to read either; say so rather than answer "not found". */
   assertHoldsDocuments(): void {
     if (this.role === 'witness') {
-      throw new DomainError('read-only', `node ${this.nodeId} is a witness: it votes on authoritative operations and holds no documents; use a master`);
+      throw new DomainError('read-only', `node ${this.nodeId} is a witness: it votes on authoritative operations and holds no documents; use a master${this.namedMasters()}`, { masters: this.masters.join(',') });
     }
   }
 
   private assertWritable(): void {
     if (this.role !== 'master') {
-      const named = this.masters.length === 0 ? '' : ` (${this.masters.join(', ')})`;
-      throw new DomainError('read-only', `node ${this.nodeId} is a ${this.role} and accepts no document writes; send writes to a master${named}`, { masters: this.masters.join(',') });
+      throw new DomainError('read-only', `node ${this.nodeId} is a ${this.role} and accepts no document writes; send writes to a master${this.namedMasters()}`, { masters: this.masters.join(',') });
     }
+  }
+
+  private namedMasters(): string {
+    return this.masters.length === 0 ? '' : ` (${this.masters.join(', ')})`;
   }
 
   /**

@@ -53,7 +53,10 @@ test('the witness holds no documents and ALL means both masters', async () => {
     const write = await codeOf(w!.apply({ documentId: 'w/doc', operations: [set(['m', 'k'], 2)] }));
     expect(write.code).toBe(status.FAILED_PRECONDITION);
     expect(write.details).toMatch(/witness/);
-    expect((await codeOf(w!.get({ documentId: 'w/doc' }))).code).toBe(status.FAILED_PRECONDITION);
+    const read = await codeOf(w!.get({ documentId: 'w/doc' }));
+    expect(read.code).toBe(status.FAILED_PRECONDITION);
+    expect(read.details).toMatch(/holds no documents; use a master \(m1, m2\)/);
+    expect(read.metadata?.get('concord-masters')).toEqual(['m1,m2']);
     expect((await w!.status()).documents).toBe(0n);
   } finally {
     [m1, m2, w].forEach((s) => s!.close());
