@@ -1,4 +1,5 @@
 import { status } from '@grpc/grpc-js';
+import type { ServiceError } from '@grpc/grpc-js';
 import { isServiceError } from './serviceError';
 
 // When may a failed attempt be repeated on another node?
@@ -11,7 +12,13 @@ import { isServiceError } from './serviceError';
 //    List, Status, Watch (re)subscription, and PushUpdate (applying a Yjs update twice is a
 //    no-op). Apply is NOT repeated: typed operations such as a counter add or a list insert
 //    would take effect twice. The caller gets the UNAVAILABLE and decides.
-// 3. Anything else (DEADLINE_EXCEEDED, INVALID_ARGUMENT, FAILED_PRECONDITION, ...) is the answer
+// 3. The node said it refused before the operation took effect, for a reason of its own
+//    (`concord-not-applied: true` with UNAVAILABLE or FAILED_PRECONDITION: it cannot reach a
+//    majority, is not the leader and cannot forward, leadership changed first, its storage
+//    failed, or it is a replica or a witness). Any call, Apply included, moves on to the next
+//    node: it cannot take effect twice, and another node may take it (the majority side of a
+//    partition, a master).
+// 4. Anything else (DEADLINE_EXCEEDED, INVALID_ARGUMENT, FAILED_PRECONDITION, ...) is the answer
 //    and is never repeated: the deadline is one budget for all attempts, and the other errors
 //    would repeat on any node.
 //
@@ -26,8 +33,15 @@ export type AttemptFailure =
 
 export function mayRetryOnAnotherNode(idempotency: Idempotency, failure: AttemptFailure): boolean {
   if (failure.phase === 'not-sent') return true;
-  if (idempotency === 'not-idempotent') return false;
-  return isServiceError(failure.error) && failure.error.code === status.UNAVAILABLE;
+  if (!isServiceError(failure.error)) return false;
+  const { code } = failure.error;
+  if ((code === status.UNAVAILABLE || code === status.FAILED_PRECONDITION) && notApplied(failure.error)) return true;
+  return idempotency === 'idempotent' && code === status.UNAVAILABLE;
+}
+
+/** Whether the node said it refused before the operation took effect (rule 3). */
+function notApplied(error: ServiceError): boolean {
+  return error.metadata?.get('concord-not-applied')[0] === 'true';
 }
 
 /** Whether a failure says the node itself cannot serve now (so it is skipped for a while). */

@@ -27,7 +27,7 @@ import { RaftServiceService } from '../../proto/gen/concord/v1/raft';
 import { KvServiceService } from '../../proto/gen/concord/v1/kv';
 import { kvService } from '../rpc/kvService';
 import { refusingService } from '../rpc/refusingService';
-import { DomainError } from '../core/errors/DomainError';
+import { DomainError, notApplied } from '../core/errors/DomainError';
 import { raftService } from '../rpc/raftService';
 import { AuthorityNode } from './authority/AuthorityNode';
 import { moveRaftLog } from './authority/moveRaftLog';
@@ -176,7 +176,7 @@ export class ConcordNode {
       // A replica is not a voter: its KV API says so and names the voters (not UNIMPLEMENTED).
       ...(authority === undefined ? [{
         definition: KvServiceService,
-        implementation: refusingService(KvServiceService, () => new DomainError('read-only', `node ${config.nodeId} is a ${config.role}: it holds documents only and is not a voter of the authoritative log; send KV requests to a voter (${voters.map((v) => v.id).join(', ')})`, { voters: voters.map((v) => v.id).join(',') })),
+        implementation: refusingService(KvServiceService, () => new DomainError('read-only', `node ${config.nodeId} is a ${config.role}: it holds documents only and is not a voter of the authoritative log; send KV requests to a voter (${voters.map((v) => v.id).join(', ')})`, { voters: voters.map((v) => v.id).join(','), ...notApplied })),
         name: 'concord.v1.KvService',
       }] : [
         { definition: RaftServiceService, implementation: raftService(authority), name: 'concord.v1.RaftService' },

@@ -2,7 +2,7 @@ import * as Y from 'yjs';
 import { DocumentId } from '../core/crdt/documentId';
 import { TypedOperation } from '../core/crdt/typedOperation';
 import { DecodedVersion, versionCovered } from '../core/crdt/versionToken';
-import { DomainError } from '../core/errors/DomainError';
+import { DomainError, notApplied } from '../core/errors/DomainError';
 import { AntiEntropy } from './AntiEntropy';
 import { callUnary } from './callUnary';
 import { DocumentStore } from './DocumentStore';
@@ -61,13 +61,13 @@ export class DocumentNode {
   /** A witness has no documents to read either; say so rather than answer "not found". */
   assertHoldsDocuments(): void {
     if (this.role === 'witness') {
-      throw new DomainError('read-only', `node ${this.nodeId} is a witness: it votes on authoritative operations and holds no documents; use a master${this.namedMasters()}`, { masters: this.masters.join(',') });
+      throw new DomainError('read-only', `node ${this.nodeId} is a witness: it votes on authoritative operations and holds no documents; use a master${this.namedMasters()}`, { masters: this.masters.join(','), ...notApplied });
     }
   }
 
   private assertWritable(): void {
     if (this.role !== 'master') {
-      throw new DomainError('read-only', `node ${this.nodeId} is a ${this.role} and accepts no document writes; send writes to a master${this.namedMasters()}`, { masters: this.masters.join(',') });
+      throw new DomainError('read-only', `node ${this.nodeId} is a ${this.role} and accepts no document writes; send writes to a master${this.namedMasters()}`, { masters: this.masters.join(','), ...notApplied });
     }
   }
 

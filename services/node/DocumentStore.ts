@@ -7,7 +7,7 @@ import { TypedOperation } from '../core/crdt/typedOperation';
 import { checkUpdateSize, peerUpdateBytesMax, updateBytesMax, validateUpdate } from '../core/crdt/validateUpdate';
 import { trackDeletes } from '../core/crdt/trackDeletes';
 import { encodeVersion } from '../core/crdt/versionToken';
-import { DomainError } from '../core/errors/DomainError';
+import { DomainError, notApplied } from '../core/errors/DomainError';
 import { compareKeys, prefixEnd, StorageEngine, WriteOp } from '../storage/StorageEngine';
 import { DocumentCache } from './DocumentCache';
 import { KeyCounts } from './KeyCounts';
@@ -606,13 +606,13 @@ export class DocumentStore {
   }
 
   private assertHealthy(): void {
-    if (this.closing) throw new DomainError('unavailable', 'this node is stopping');
+    if (this.closing) throw new DomainError('unavailable', 'this node is stopping', notApplied);
     this.assertNotFailed();
   }
 
   /** Reads stop too once a write failed: documents in memory may hold its change. */
   private assertNotFailed(): void {
-    if (this.failed !== undefined) throw new DomainError('unavailable', 'storage has failed; this node is stopping');
+    if (this.failed !== undefined) throw new DomainError('unavailable', 'storage has failed; this node is stopping', notApplied);
   }
 }
 

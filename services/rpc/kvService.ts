@@ -1,6 +1,6 @@
 import { credentials, Metadata, ServerUnaryCall, ServerWritableStream } from '@grpc/grpc-js';
 import * as pb from '../../proto/gen/concord/v1/kv';
-import { DomainError, invalidArgument } from '../core/errors/DomainError';
+import { DomainError, invalidArgument, notApplied } from '../core/errors/DomainError';
 import { KvCommand, KvCommandResult, kvLimits, KvEvent } from '../core/kv/types';
 import { AuthorityNode } from '../node/authority/AuthorityNode';
 import { KvWatchHub, watches } from '../node/authority/KvWatchHub';
@@ -60,10 +60,11 @@ export function kvService(auth: AuthorityNode, opts: KvServiceOptions): pb.KvSer
           throw new DomainError('unavailable', `no quorum: the link from ${opts.nodeId} to the leader ${leader} is cut`, {
             'reachable-voters': auth.reachableVoters().join(','),
             leader,
+            ...notApplied,
           });
         }
         if (client === undefined || call.metadata.get(forwardedHeader).length > 0) {
-          throw new DomainError('unavailable', `node ${opts.nodeId} is not the leader and cannot forward`, { leader: leader ?? '' });
+          throw new DomainError('unavailable', `node ${opts.nodeId} is not the leader and cannot forward`, { leader: leader ?? '', ...notApplied });
         }
         const md = new Metadata();
         md.set(forwardedHeader, opts.nodeId);

@@ -1,7 +1,8 @@
 // Proves the client's balancing and retry rules against real grpc-js servers on loopback:
 // round robin, skipping and re-admitting a failed node, Apply never repeated once sent but
-// failed over when nothing was sent, idempotent calls failed over, and deadlines enforced.
-import { status, type ServiceError } from '@grpc/grpc-js';
+// failed over when nothing was sent or the node said it was not applied, idempotent calls
+// failed over, and deadlines enforced.
+import { Metadata, status, type ServiceError } from '@grpc/grpc-js';
 import * as Y from 'yjs';
 import { ConcordClient } from '../../clients/client/ConcordClient';
 import type { ConcordClientOptions } from '../../clients/client/ConcordClientOptions';
@@ -77,6 +78,35 @@ test('Apply is not repeated after a node received it and failed with UNAVAILABLE
   const error = await rejection(c.apply('doc', [ops.counterAdd('stats.visits', 1)]));
   expect(error.code).toBe(status.UNAVAILABLE);
   expect(nodes.map((n) => n.requests.apply.length)).toEqual([1, 0, 0]);
+});
+
+/** A refusal made before the operation took effect (see notApplied in DomainError.ts). */
+function notApplied(code: status, details: string): Partial<ServiceError> {
+  const metadata = new Metadata();
+  metadata.set('concord-not-applied', 'true');
+  return { code, details, metadata };
+}
+
+test('Apply moves on to another node when the first says it was not applied (no quorum there)', async () => {
+  const c = await cluster(3);
+  nodes[0]!.handlers.apply = (_call, callback) => callback(notApplied(status.UNAVAILABLE, 'no quorum: this node reaches 1 of 3 voters'));
+  const response = await c.apply('doc', [ops.counterAdd('stats.visits', 1)]);
+  expect(response.nodeId).toBe('n2');
+  expect(nodes.map((n) => n.requests.apply.length)).toEqual([1, 1, 0]);
+  expect(c.nodes()[0]!.healthy).toBe(false);
+});
+
+test('a write a replica refuses (FAILED_PRECONDITION, not applied) goes to the next node', async () => {
+  const c = await cluster(2);
+  nodes[0]!.handlers.apply = (_call, callback) => callback(notApplied(status.FAILED_PRECONDITION, 'node n1 is a replica and accepts no document writes'));
+  expect((await c.apply('doc', [ops.set('m.k', 1)])).nodeId).toBe('n2');
+  expect(nodes.map((n) => n.requests.apply.length)).toEqual([1, 1]);
+  // Without the mark, FAILED_PRECONDITION is the answer (a failed bound, a wrong type).
+  nodes[0]!.handlers.apply = (_call, callback) => callback({ code: status.FAILED_PRECONDITION, details: 'm.k is a map, not a text' });
+  nodes[1]!.handlers.apply = nodes[0]!.handlers.apply;
+  const error = await rejection(c.apply('doc', [ops.set('m.k', 1)]));
+  expect([error.code, error.details]).toEqual([status.FAILED_PRECONDITION, 'm.k is a map, not a text']);
+  expect(nodes.map((n) => n.requests.apply.length).reduce((a, b) => a + b)).toBe(3);
 });
 
 test('Apply moves on to another node when the first could not be connected to', async () => {

@@ -1,8 +1,10 @@
 // The authoritative path on three real voters: any node accepts KV writes (followers forward),
 // reads are linearizable, counters refuse to cross their floor, leases expire with their keys
 // and fencing tokens grow, the minority side of a cut answers UNAVAILABLE at once naming the
-// voters it reaches, and a new leader serves within 2 s of losing the old one.
+// voters it reaches (and saying the write was not applied, so clients move on to the majority),
+// and a new leader serves within 2 s of losing the old one.
 import { status } from '@grpc/grpc-js';
+import { ConcordClient } from '../../clients/client/ConcordClient';
 import { KvStubs, kvStubs, text } from './kvStubs';
 import { codeOf, eventually } from './nodeStubs';
 import { startTestCluster, TestCluster } from './startTestCluster';
@@ -105,7 +107,16 @@ test('the minority side answers UNAVAILABLE at once, naming the voters it reache
     expect(r.code).toBe(status.UNAVAILABLE);
     expect(r.details).toMatch(/no quorum: this node reaches 1 of 3 voters \(n1\)/);
     expect(r.metadata?.get('concord-reachable-voters')).toEqual(['n1']);
+    // Refused before it took effect: a client moves on to the majority side, even for a write.
+    expect(r.metadata?.get('concord-not-applied')).toEqual(['true']);
     await eventually('majority serves', async () => (await kv[1]!.put('during/split', 'ok')).header !== undefined, 10_000);
+    const client = new ConcordClient({ endpoints: tc.cluster.nodes.map((n) => n.address) });
+    try {
+      // Round robin: every other call tries n1 first.
+      for (let i = 0; i < 4; i++) expect((await client.counterAdd('wallet/split', 1)).value).toBe(BigInt(i + 1));
+    } finally {
+      client.close();
+    }
     expect((await watchEnded).code).toBe(status.UNAVAILABLE);
     expect(text((await kv[2]!.get('during/split')).kvs[0]?.value)).toBe('ok');
   } finally {

@@ -9,6 +9,7 @@ import * as os from 'node:os';
 import * as path from 'node:path';
 import { freeLoopbackPorts } from '../../clients/cli/freeLoopbackPorts';
 import { NodeProcess } from '../../clients/cli/NodeProcess';
+import { ConcordClient } from '../../clients/client/ConcordClient';
 import { ops } from '../../clients/client/ops';
 import { AckLevel } from '../../proto/gen/concord/v1/documents';
 import { kvStubs, text } from './kvStubs';
@@ -81,9 +82,30 @@ test('the replica refuses writes with FAILED_PRECONDITION naming the masters', a
   expect(r.details).toMatch(/node r is a replica/);
   expect(r.details).toMatch(/m1, m2, m3/);
   expect(r.metadata?.get('concord-masters')).toEqual(['m1,m2,m3']);
+  expect(r.metadata?.get('concord-not-applied')).toEqual(['true']);
   const u = await codeOf(replica.pushUpdate({ documentId: 'rep/a', update: new Uint8Array([0, 0]) }));
   expect(u.code).toBe(status.FAILED_PRECONDITION);
   expect(JSON.stringify(await json(replica, 'rep/a'))).toBe('{"m":{"from1":1,"from2":2}}');
+});
+
+test('a client given the replica among its endpoints sends every write on to a master', async () => {
+  const client = new ConcordClient({ endpoints: [addresses[3]!, addresses[0]!] });
+  try {
+    for (let i = 0; i < 4; i++) {
+      // Round robin starts each call at the next endpoint: half of them try the replica first.
+      expect((await client.apply('rep/client', [set(['m', `k${i}`], i)])).nodeId).toBe('m1');
+      await client.kvPut(`rep/client/${i}`, `v${i}`);
+    }
+    expect(Object.keys(((await json(stubs[0]!, 'rep/client')) as { m: object }).m)).toHaveLength(4);
+    const kv = kvStubs(addresses[0]!);
+    try {
+      expect((await kv.get('rep/client/', { rangeEnd: 'rep/client0' })).kvs.map((k) => text(k.value))).toEqual(['v0', 'v1', 'v2', 'v3']);
+    } finally {
+      kv.close();
+    }
+  } finally {
+    client.close();
+  }
 });
 
 test('QUORUM and ALL count masters only; the replica is not a voter', async () => {

@@ -27,6 +27,15 @@ export class DomainError extends Error {
   }
 }
 
+/**
+ * Detail of a refusal made before the operation took effect, by this node only: it cannot reach
+ * a majority, is not the leader and cannot forward, leadership changed before the operation
+ * committed, it is stopping or its storage failed, or its role does not take the call. Another
+ * node may take the same call, and repeating it cannot make it take effect twice (clients move
+ * on to the next node even for writes). Carried as `concord-not-applied: true`.
+ */
+export const notApplied: Readonly<Record<string, string>> = { 'not-applied': 'true' };
+
 export function invalidArgument(message: string): DomainError {
   return new DomainError('invalid-argument', message);
 }

@@ -1,6 +1,6 @@
 import { asNodeId, ClusterConfig, RaftStatus, RawNode, Ready, SoftState } from '../../core/consensus';
 import { RaftMessage } from '../../../proto/gen/concord/v1/raft';
-import { DomainError } from '../../core/errors/DomainError';
+import { DomainError, notApplied } from '../../core/errors/DomainError';
 import { decodeCommand, encodeCommand, KvLogFormat, kvLogFormatFor } from '../../core/kv/commandCodec';
 import { encodeKvStateInParts } from '../../core/kv/kvStateCodec';
 import { KvStateMachine } from '../../core/kv/KvStateMachine';
@@ -163,11 +163,12 @@ export class AuthorityNode {
     const closed = new DomainError('unavailable', 'node is stopping');
     for (const q of this.queued.splice(0)) {
       clearTimeout(q.timer);
-      q.reject(closed);
+      q.reject(new DomainError('unavailable', 'node is stopping; the operation was not proposed, so not applied', notApplied));
     }
+    // Proposed: a new leader may still commit them.
     for (const p of this.proposals.values()) {
       clearTimeout(p.timer);
-      p.reject(closed);
+      p.reject(new DomainError('unavailable', 'node is stopping; the operation was proposed and its outcome is unknown'));
     }
     for (const r of this.reads.values()) {
       clearTimeout(r.timer);
@@ -233,7 +234,7 @@ export class AuthorityNode {
     const st = this.raw.softState();
     const majority = Math.floor(this.opts.voters.length / 2) + 1;
     if (reachable.length >= majority && st.leader !== null) return;
-    const facts = { 'reachable-voters': reachable.join(','), leader: st.leader ?? '' };
+    const facts = { 'reachable-voters': reachable.join(','), leader: st.leader ?? '', ...notApplied };
     if (reachable.length < majority) {
       throw new DomainError(
         'unavailable',
@@ -280,7 +281,7 @@ export class AuthorityNode {
     if (this.queued.length > 0) this.again = true;
     const res = this.raw.propose(batch.map((q) => q.telemetry.data));
     if (!res.ok) {
-      const err = res.reason === 'not-leader' ? this.notLeader(res.leader) : new DomainError('unavailable', `proposal refused: ${res.reason}`);
+      const err = res.reason === 'not-leader' ? this.notLeader(res.leader) : new DomainError('unavailable', `proposal refused: ${res.reason}; it was not applied`, notApplied);
       for (const q of batch) {
         clearTimeout(q.timer);
         q.telemetry.refused(res.reason);
@@ -306,7 +307,7 @@ export class AuthorityNode {
       const i = this.queued.indexOf(q);
       if (i >= 0) this.queued.splice(i, 1);
       q.telemetry.refused('deadline');
-      q.reject(new DomainError('deadline', 'the operation could not be proposed within the deadline; it was not applied'));
+      q.reject(new DomainError('deadline', 'the operation could not be proposed within the deadline; it was not applied', notApplied));
       return;
     }
     const p = this.proposals.get(q.index);
@@ -447,7 +448,7 @@ export class AuthorityNode {
     if (p !== undefined) {
       this.proposals.delete(index);
       clearTimeout(p.timer);
-      if (p.term !== term) p.reject(new DomainError('unavailable', 'leadership changed before the operation committed; it was not applied'));
+      if (p.term !== term) p.reject(new DomainError('unavailable', 'leadership changed before the operation committed; it was not applied', notApplied));
       else if (result instanceof DomainError) p.reject(result);
       else if (result !== undefined) p.resolve(result);
     }
