@@ -68,12 +68,12 @@ export class ConcordNode {
   ) {}
 
   /**
-   * Why this node's storage failed, if it has: a document write, or the documents' log (a sync,
-   * a checkpoint) that no document write has met yet. The process must stop (a failed sync is
-   * never retried).
+   * Why this node's storage failed, if it has: a document write, the documents' log (a sync, a
+   * checkpoint) that no document write has met yet, or the authoritative log (consensus stopped
+   * here). The process must stop (a failed sync is never retried).
    */
   get storageFailure(): Error | undefined {
-    return this.documents.store.failure ?? this.engine.failure;
+    return this.documents.store.failure ?? this.engine.failure ?? this.authority?.failure;
   }
 
   static async start(config: NodeConfig, log: (msg: string) => void = () => undefined): Promise<ConcordNode> {

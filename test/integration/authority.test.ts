@@ -112,7 +112,7 @@ test('the minority side answers UNAVAILABLE at once, naming the voters it reache
     await eventually('majority serves', async () => (await kv[1]!.put('during/split', 'ok')).header !== undefined, 10_000);
     const client = new ConcordClient({ endpoints: tc.cluster.nodes.map((n) => n.address) });
     try {
-      // Round robin: every other call tries n1 first.
+      // The first call that tries n1 moves on; n1 is then skipped while marked down.
       for (let i = 0; i < 4; i++) expect((await client.counterAdd('wallet/split', 1)).value).toBe(BigInt(i + 1));
     } finally {
       client.close();

@@ -1,7 +1,7 @@
 // A read replica beside three masters (the "slave" of master-slave replication): it receives
 // every master's writes and serves reads, including reads that wait for a version a master
 // acknowledged; it refuses writes with FAILED_PRECONDITION naming the masters; it never counts
-// towards QUORUM or ALL; it is not a voter of the authoritative log (its KV API refuses with
+// towards QUORUM or ALL (checked with a master cut off from the others but not from it); it is not a voter of the authoritative log (its KV API refuses with
 // FAILED_PRECONDITION naming the voters); and after a restart it catches up on what it missed.
 import { status } from '@grpc/grpc-js';
 import * as fs from 'node:fs';
@@ -14,6 +14,7 @@ import { ops } from '../../clients/client/ops';
 import { AckLevel } from '../../proto/gen/concord/v1/documents';
 import { kvStubs, text } from './kvStubs';
 import { codeOf, eventually, NodeStubs, nodeStubs } from './nodeStubs';
+import { testAdminToken } from './startTestCluster';
 
 const roles = [['m1', 'master'], ['m2', 'master'], ['m3', 'master'], ['r', 'replica']] as const;
 const set = ops.set;
@@ -22,7 +23,6 @@ let procs: NodeProcess[];
 let stubs: NodeStubs[];
 let replica: NodeStubs;
 let addresses: string[];
-const logs: string[] = [];
 
 beforeAll(async () => {
   dir = fs.mkdtempSync(path.join(os.tmpdir(), 'concord-replica-'));
@@ -34,11 +34,8 @@ beforeAll(async () => {
       entry: path.resolve(__dirname, '..', '..', 'services/node/main.ts'),
       args: ['--id', id, '--role', role, '--listen', addresses[i]!, '--peers', peers, '--data-dir', path.join(dir, id), '--heartbeat-interval-ms', '200', '--anti-entropy-interval-ms', '500'],
       cwd: path.resolve(__dirname, '..', '..'),
-      env: process.env,
+      env: { ...process.env, CONCORD_ADMIN_TOKEN: testAdminToken },
       readyTimeoutMs: 30_000,
-      onOutput: (stream, line) => {
-        if (stream === 'stderr') logs.push(`${id}: ${line}`);
-      },
     }, () => undefined);
   });
   await Promise.all(procs.map((p) => p.start()));
@@ -92,7 +89,7 @@ test('a client given the replica among its endpoints sends every write on to a m
   const client = new ConcordClient({ endpoints: [addresses[3]!, addresses[0]!] });
   try {
     for (let i = 0; i < 4; i++) {
-      // Round robin starts each call at the next endpoint: half of them try the replica first.
+      // The replica refuses without being marked down, so every call tries it first.
       expect((await client.apply('rep/client', [set(['m', `k${i}`], i)])).nodeId).toBe('m1');
       await client.kvPut(`rep/client/${i}`, `v${i}`);
     }
@@ -134,6 +131,18 @@ test('QUORUM and ALL count masters only; the replica is not a voter', async () =
     expect(text((await kv.get('rep/key')).kvs[0]?.value)).toBe('v');
   } finally {
     kv.close();
+  }
+  // m1 cut off from the other masters but not from the replica: the replica's ack does not
+  // make a QUORUM (two of three masters).
+  await stubs[0]!.setLinkFaults([{ peerId: 'm2', cut: true, delayMs: 0 }, { peerId: 'm3', cut: true, delayMs: 0 }], true);
+  try {
+    const quorum = await codeOf(stubs[0]!.apply({ documentId: 'rep/quorum', operations: [set(['m', 'k'], 1)], ack: AckLevel.ACK_LEVEL_QUORUM }, 5000));
+    expect(quorum.code).toBe(status.UNAVAILABLE);
+    expect(quorum.details).toMatch(/durable on 1 of 3 masters; QUORUM needs 2/);
+    await eventually('the replica to hold the write all the same', async () => JSON.stringify(await json(replica, 'rep/quorum')) === '{"m":{"k":1}}', 10_000);
+  } finally {
+    await stubs[0]!.setLinkFaults([], true);
+    await eventually('m1 linked again', async () => (await stubs[0]!.status()).peers.every((p) => p.reachable), 10_000);
   }
 });
 

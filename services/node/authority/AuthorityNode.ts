@@ -96,6 +96,8 @@ export class AuthorityNode {
   private again = false;
   private readSeq = 0;
   private stopped = false;
+  /** Why consensus stopped on this node, when a write failed (see fail). */
+  private failedWith: Error | undefined;
   private isLeader = false;
   private compactProposedAt = 0;
   /** Bytes of entries applied since the last snapshot was started or installed. */
@@ -116,11 +118,7 @@ export class AuthorityNode {
     this.voterIds = opts.voters.map((v) => v.id);
     this.voterRank = Math.max(0, [...this.voterIds].sort().indexOf(opts.selfId));
     const bootstrap = { voters: opts.voters.map((v) => asNodeId(v.id)), learners: [] };
-    this.storage = new DurableRaftStorage(opts.engine, opts.walDir, bootstrap, (err) => {
-      // As in the loop: a failed write is never retried, so stop taking part.
-      this.opts.log(`authority: deleting an earlier layout's log entries failed, stopping consensus: ${String(err)}`);
-      this.stop();
-    });
+    this.storage = new DurableRaftStorage(opts.engine, opts.walDir, bootstrap, (err) => this.fail("deleting an earlier layout's log entries", err));
     const snap = this.storage.snapshot();
     this.sm = snap.index > 0 && snap.data.length > 0 ? KvStateMachine.restore(snap.data) : new KvStateMachine();
     this.raw = new RawNode({
@@ -174,6 +172,29 @@ export class AuthorityNode {
       clearTimeout(r.timer);
       r.reject(closed);
     }
+  }
+
+  /**
+   * A failed write (an fsync above all) is never retried: consensus stops on this node rather
+   * than risk a broken promise, and `failure` tells the process to exit (see ConcordNode).
+   */
+  private fail(what: string, err: unknown): void {
+    if (this.stopped) return;
+    this.failedWith = err instanceof Error ? err : new Error(String(err));
+    this.opts.log(`authority: ${what} failed, stopping consensus: ${this.failedWith.message}`);
+    this.stop();
+  }
+
+  /** Why consensus stopped on this node after a failed write; undefined while it runs (or after a clean stop). */
+  get failure(): Error | undefined {
+    return this.failedWith;
+  }
+
+  /** Refuses a request once consensus stopped here: nothing of it was proposed. */
+  private assertRunning(): void {
+    if (!this.stopped) return;
+    const why = this.failedWith === undefined ? 'this node is stopping' : `consensus stopped on this node after a failed write (${this.failedWith.message})`;
+    throw new DomainError('unavailable', `${why}; the operation was not applied`, notApplied);
   }
 
   /** Steps a batch from a voter's stream into the core; throws invalid-argument when malformed. */
@@ -259,6 +280,7 @@ export class AuthorityNode {
    * follower, one fsync), so concurrent clients share the cost of a round.
    */
   propose(cmd: KvCommand, timeoutMs: number): Promise<KvCommandResult> {
+    this.assertRunning();
     this.assertQuorumReachable();
     const st = this.raw.softState();
     if (st.role !== 'leader') throw this.notLeader(st.leader);
@@ -318,6 +340,7 @@ export class AuthorityNode {
 
   /** Waits until this node has applied everything committed before the call (ReadIndex). */
   linearizableRead(timeoutMs: number): Promise<void> {
+    this.assertRunning();
     this.assertQuorumReachable();
     const ctx = `${this.opts.selfId}:${++this.readSeq}`;
     const res = this.raw.readIndex(ctx);
@@ -348,11 +371,7 @@ export class AuthorityNode {
     }
     this.looping = true;
     const run = (): void => {
-      this.loop().catch((err: unknown) => {
-        // A failed fsync is never retried: stop taking part rather than risk a broken promise.
-        this.opts.log(`authority: ready loop failed, stopping consensus: ${String(err)}`);
-        this.stop();
-      });
+      this.loop().catch((err: unknown) => this.fail('the ready loop', err));
     };
     if (now) run();
     else setImmediate(run);
@@ -535,9 +554,7 @@ export class AuthorityNode {
       },
       (err: unknown) => {
         if (this.stopped) return; // the engine closes after a stop: nothing failed
-        // As in the loop: a failed write is never retried, so stop taking part.
-        this.opts.log(`authority: taking the snapshot at ${index} failed, stopping consensus: ${String(err)}`);
-        this.stop();
+        this.fail(`taking the snapshot at ${index}`, err);
       },
     );
   }
