@@ -1,8 +1,9 @@
 // A read replica beside three masters (the "slave" of master-slave replication): it receives
 // every master's writes and serves reads, including reads that wait for a version a master
 // acknowledged; it refuses writes with FAILED_PRECONDITION naming the masters; it never counts
-// towards QUORUM or ALL (checked with a master cut off from the others but not from it); it is not a voter of the authoritative log (its KV API refuses with
-// FAILED_PRECONDITION naming the voters); and after a restart it catches up on what it missed.
+// towards QUORUM or ALL (checked with a master cut off from the others but not from it); it is
+// not a voter of the authoritative log (its KV API refuses with FAILED_PRECONDITION naming the
+// voters); and after a restart it catches up on what it missed.
 import { status } from '@grpc/grpc-js';
 import * as fs from 'node:fs';
 import * as os from 'node:os';
