@@ -1,4 +1,4 @@
-import { status, type ClientDuplexStream } from '@grpc/grpc-js';
+import { Metadata, status, type ClientDuplexStream } from '@grpc/grpc-js';
 import { ApplyStreamRequest, type ApplyStreamBatch, type ApplyStreamResults, type Operation, type WriteResponse } from '../../proto/gen/concord/v1/documents';
 import { ackLevel } from './ackLevel';
 import { callWithFailover } from './callWithFailover';
@@ -13,7 +13,9 @@ import { isServiceError, serviceError } from './serviceError';
 // and the node answers those that complete together in one. A write that fails fails alone. If
 // the stream breaks, every write in flight fails with UNAVAILABLE (outcome unknown: like a
 // unary Apply, it is never repeated, see retryRule.ts) and the next write opens a new stream,
-// on another node if this one is down.
+// on another node if this one is down. A write the node refused before it took effect, for a
+// reason of its own (not_applied: a replica, a stopping node), moves to a stream on another
+// node, as a unary Apply moves on (rule 3 of retryRule.ts); the refusing stream is retired.
 
 export interface DocumentWriterSettings {
   readonly pool: NodePool;
@@ -35,6 +37,8 @@ interface OpenStream {
   readonly call: ClientDuplexStream<ApplyStreamBatch, ApplyStreamResults>;
   readonly endpoint: NodeEndpoint;
   readonly address: string;
+  /** Its writes waiting for an answer. */
+  readonly pending: Map<bigint, Pending>;
   /** Writes of this turn, sent together at its end. */
   outbox: ApplyStreamRequest[];
   outboxBytes: number;
@@ -47,7 +51,10 @@ export const writerBatchBytesMax = 1 << 20;
 
 export class DocumentWriter {
   private stream: Promise<OpenStream> | undefined;
-  private readonly pending = new Map<bigint, Pending>();
+  /** What `stream` resolved to, while it is the writer's stream. */
+  private current: OpenStream | undefined;
+  /** Streams with writes in flight or open for more: the current one and any retired ones. */
+  private readonly live = new Set<OpenStream>();
   private nextId = 1n;
   private closed = false;
   private readonly counts = { messagesSent: 0, writesSent: 0, messagesReceived: 0, answersReceived: 0 };
@@ -57,20 +64,49 @@ export class DocumentWriter {
   /** Applies typed operations in one transaction, over the stream. */
   async apply(documentId: string, operations: readonly Operation[], options: WriteOptions = {}): Promise<WriteResponse> {
     if (this.closed) throw serviceError(status.FAILED_PRECONDITION, 'this writer is closed');
-    const deadlineMs = options.deadlineMs ?? this.settings.deadlineMs;
-    const open = await this.open(Date.now() + deadlineMs);
+    const deadline = Date.now() + (options.deadlineMs ?? this.settings.deadlineMs);
+    const refusedBy = new Set<NodeEndpoint>();
+    for (;;) {
+      const open = await this.open(deadline, refusedBy);
+      try {
+        const response = await this.send(open, documentId, operations, options, deadline);
+        this.settings.onWritten(documentId, response);
+        return response;
+      } catch (error) {
+        if (!(error instanceof NotAppliedRefusal) || refusedBy.has(open.endpoint)) throw error;
+        // Refused before it took effect: another node may take it, and it cannot apply twice.
+        refusedBy.add(open.endpoint);
+        this.retire(open, error.code);
+        if (refusedBy.size >= this.settings.pool.endpoints.length || Date.now() >= deadline) throw error;
+      }
+    }
+  }
+
+  private send(open: OpenStream, documentId: string, operations: readonly Operation[], options: WriteOptions, deadline: number): Promise<WriteResponse> {
     const id = this.nextId++;
-    const response = await new Promise<WriteResponse>((resolve, reject) => {
+    const deadlineMs = Math.max(1, deadline - Date.now());
+    return new Promise<WriteResponse>((resolve, reject) => {
       // The server answers at its own deadline; this timer only covers a node that went silent.
       const timer = setTimeout(() => {
-        this.pending.delete(id);
+        open.pending.delete(id);
         reject(serviceError(status.DEADLINE_EXCEEDED, `no answer from ${open.address} within ${deadlineMs} ms; the write's outcome is unknown`));
       }, deadlineMs + 1000);
-      this.pending.set(id, { documentId, resolve, reject, timer });
+      open.pending.set(id, { documentId, resolve, reject, timer });
       this.enqueue(open, { id, apply: { documentId, operations: [...operations], ack: ackLevel(options.ack) }, timeoutMs: deadlineMs });
     });
-    this.settings.onWritten(documentId, response);
-    return response;
+  }
+
+  /**
+   * New writes go to another stream; this one ends once the node has answered the writes it
+   * holds. A node that refused for being unavailable (stopping) is also avoided for a while.
+   */
+  private retire(open: OpenStream, code: number): void {
+    if (code === status.UNAVAILABLE) this.settings.pool.markDown(open.endpoint);
+    this.forget(open);
+    if (!open.call.writableEnded) {
+      this.flush(open);
+      open.call.end();
+    }
   }
 
   /**
@@ -111,7 +147,9 @@ export class DocumentWriter {
 
   /** Writes in flight right now. */
   get inflight(): number {
-    return this.pending.size;
+    let n = 0;
+    for (const open of this.live) n += open.pending.size;
+    return n;
   }
 
   /** Ends the stream once every write in flight is answered; later writes are refused. */
@@ -130,16 +168,28 @@ export class DocumentWriter {
     });
   }
 
-  private open(deadline: number): Promise<OpenStream> {
-    if (this.stream !== undefined) return this.stream;
+  /** New writes no longer go to `open`. */
+  private forget(open: OpenStream): void {
+    if (this.current !== open) return;
+    this.current = undefined;
+    this.stream = undefined;
+  }
+
+  /** The current stream, or a new one; never one to a node in `avoid` (it refused this write). */
+  private open(deadline: number, avoid: ReadonlySet<NodeEndpoint>): Promise<OpenStream> {
+    // Still opening, or open to a node that did not refuse this write: shared by every write.
+    if (this.stream !== undefined && (this.current === undefined || !avoid.has(this.current.endpoint))) return this.stream;
     const opening = callWithFailover({
       pool: this.settings.pool,
       // Opening a stream sends no write, so trying another node is always safe.
       idempotency: 'idempotent',
       deadline,
       connectTimeoutMs: this.settings.connectTimeoutMs,
-      attempt: async (endpoint): Promise<OpenStream> => ({ call: endpoint.documents.applyBatches(), endpoint, address: endpoint.address, outbox: [], outboxBytes: 0, flushDue: false }),
+      skip: avoid,
+      attempt: async (endpoint): Promise<OpenStream> => ({ call: endpoint.documents.applyBatches(), endpoint, address: endpoint.address, pending: new Map(), outbox: [], outboxBytes: 0, flushDue: false }),
     }).then((open) => {
+      this.live.add(open);
+      if (this.stream === opening) this.current = open;
       this.watch(open);
       return open;
     });
@@ -156,27 +206,41 @@ export class DocumentWriter {
       this.counts.messagesReceived++;
       this.counts.answersReceived += msg.results.length;
       for (const res of msg.results) {
-        const p = this.pending.get(res.id);
+        const p = open.pending.get(res.id);
         if (p === undefined) continue;
-        this.pending.delete(res.id);
+        open.pending.delete(res.id);
         clearTimeout(p.timer);
         if (res.code === status.OK && res.result !== undefined) p.resolve(res.result);
+        else if (res.notApplied && (res.code === status.UNAVAILABLE || res.code === status.FAILED_PRECONDITION)) p.reject(new NotAppliedRefusal(res.code, res.message));
         else p.reject(serviceError(res.code === status.OK ? status.INTERNAL : res.code, res.message || 'write failed without a result'));
       }
     });
     const broken = (error: unknown): void => {
-      this.stream = undefined;
+      this.forget(open);
+      this.live.delete(open);
       open.outbox = []; // failed below with the rest of the writes in flight
       open.outboxBytes = 0;
       if (isServiceError(error) && (error.code === status.UNAVAILABLE || error.code === status.CANCELLED)) this.settings.pool.markDown(endpoint);
       const reason = isServiceError(error) ? `${status[error.code] ?? error.code}: ${error.details}` : 'the stream ended';
-      for (const [id, p] of this.pending) {
-        this.pending.delete(id);
+      for (const [id, p] of open.pending) {
+        open.pending.delete(id);
         clearTimeout(p.timer);
         p.reject(serviceError(status.UNAVAILABLE, `write stream to ${address} broke (${reason}); the write's outcome is unknown`));
       }
     };
     call.on('error', broken);
     call.on('end', () => broken(undefined));
+  }
+}
+
+/** A write the node refused before it took effect (ApplyStreamResponse.not_applied). */
+class NotAppliedRefusal extends Error {
+  readonly details: string;
+  readonly metadata = new Metadata();
+
+  constructor(readonly code: number, details: string) {
+    super(`${code} ${status[code] ?? code}: ${details}`);
+    this.details = details;
+    this.metadata.set('concord-not-applied', 'true');
   }
 }

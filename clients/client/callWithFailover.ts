@@ -17,11 +17,13 @@ export interface FailoverCall<T> {
   connectTimeoutMs: number;
   /** One attempt on one node, with the call's absolute deadline. */
   attempt: (endpoint: NodeEndpoint, deadline: number) => Promise<T>;
+  /** Nodes not to try (ones that already refused this call). */
+  skip?: ReadonlySet<NodeEndpoint>;
 }
 
 export async function callWithFailover<T>(call: FailoverCall<T>): Promise<T> {
   const { pool } = call;
-  const tried = new Set<NodeEndpoint>();
+  const tried = new Set<NodeEndpoint>(call.skip);
   const unreachable: string[] = [];
   let lastError: unknown;
   for (let endpoint = pool.next(tried); endpoint !== undefined; endpoint = pool.next(tried)) {

@@ -52,7 +52,7 @@ export function applyStreamHandler(
       const id = req.id;
       const fail = (err: unknown): void => {
         const e = toServiceError(err);
-        answer({ id, result: undefined, code: e.code ?? status.INTERNAL, message: e.details ?? '' });
+        answer({ id, result: undefined, code: e.code ?? status.INTERNAL, message: e.details ?? '', notApplied: e.metadata?.get('concord-not-applied')[0] === 'true' });
       };
       if (inflight.has(id)) {
         fail(invalidArgument(`write id ${id} is already in flight on this stream`));
@@ -68,7 +68,7 @@ export function applyStreamHandler(
       }
       inflight.add(id);
       apply(req, req.timeoutMs > 0 ? req.timeoutMs : defaultTimeoutMs).then(
-        (result) => answer({ id, result, code: status.OK, message: '' }),
+        (result) => answer({ id, result, code: status.OK, message: '', notApplied: false }),
         fail,
       ).finally(() => {
         inflight.delete(id);

@@ -86,7 +86,7 @@ test('the replica refuses writes with FAILED_PRECONDITION naming the masters', a
   expect(JSON.stringify(await json(replica, 'rep/a'))).toBe('{"m":{"from1":1,"from2":2}}');
 });
 
-test('a client given the replica among its endpoints sends every write on to a master', async () => {
+test('a client given the replica among its endpoints sends every write on to a master, streamed ones too', async () => {
   const client = new ConcordClient({ endpoints: [addresses[3]!, addresses[0]!] });
   try {
     for (let i = 0; i < 4; i++) {
@@ -95,6 +95,17 @@ test('a client given the replica among its endpoints sends every write on to a m
       await client.kvPut(`rep/client/${i}`, `v${i}`);
     }
     expect(Object.keys(((await json(stubs[0]!, 'rep/client')) as { m: object }).m)).toHaveLength(4);
+    // The streamed writer too: its stream to the replica is refused write by write (not
+    // applied), retired, and the writes go to a stream to the master.
+    const writer = client.writer();
+    try {
+      const answers = await Promise.all(Array.from({ length: 20 }, (_, i) => writer.apply('rep/writer', [set(['m', `k${i}`], i)])));
+      expect(new Set(answers.map((a) => a.nodeId))).toEqual(new Set(['m1']));
+      expect(writer.inflight).toBe(0);
+    } finally {
+      await writer.close();
+    }
+    expect(Object.keys(((await json(stubs[0]!, 'rep/writer')) as { m: object }).m)).toHaveLength(20);
     const kv = kvStubs(addresses[0]!);
     try {
       expect((await kv.get('rep/client/', { rangeEnd: 'rep/client0' })).kvs.map((k) => text(k.value))).toEqual(['v0', 'v1', 'v2', 'v3']);

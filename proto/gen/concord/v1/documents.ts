@@ -177,6 +177,11 @@ export interface ApplyStreamResponse {
   code: number;
   /** the error's details when code != 0 */
   message: string;
+  /**
+   * The node refused before the write took effect, for a reason of its own (the unary call's
+   * concord-not-applied metadata): another node may take it, and sending it there cannot apply it twice.
+   */
+  notApplied: boolean;
 }
 
 /**
@@ -1451,7 +1456,7 @@ export const ApplyStreamRequest: MessageFns<ApplyStreamRequest> = {
 };
 
 function createBaseApplyStreamResponse(): ApplyStreamResponse {
-  return { id: 0n, result: undefined, code: 0, message: "" };
+  return { id: 0n, result: undefined, code: 0, message: "", notApplied: false };
 }
 
 export const ApplyStreamResponse: MessageFns<ApplyStreamResponse> = {
@@ -1470,6 +1475,9 @@ export const ApplyStreamResponse: MessageFns<ApplyStreamResponse> = {
     }
     if (message.message !== "") {
       writer.uint32(34).string(message.message);
+    }
+    if (message.notApplied !== false) {
+      writer.uint32(40).bool(message.notApplied);
     }
     return writer;
   },
@@ -1519,6 +1527,14 @@ export const ApplyStreamResponse: MessageFns<ApplyStreamResponse> = {
             message.message = reader.string();
             continue;
           }
+          case 5: {
+            if (tag !== 40) {
+              break;
+            }
+
+            message.notApplied = reader.bool();
+            continue;
+          }
         }
         if ((tag & 7) === 4 || tag === 0) {
           break;
@@ -1537,6 +1553,11 @@ export const ApplyStreamResponse: MessageFns<ApplyStreamResponse> = {
       result: isSet(object.result) ? WriteResponse.fromJSON(object.result) : undefined,
       code: isSet(object.code) ? globalThis.Number(object.code) : 0,
       message: isSet(object.message) ? globalThis.String(object.message) : "",
+      notApplied: isSet(object.notApplied)
+        ? globalThis.Boolean(object.notApplied)
+        : isSet(object.not_applied)
+        ? globalThis.Boolean(object.not_applied)
+        : false,
     };
   },
 
@@ -1554,6 +1575,9 @@ export const ApplyStreamResponse: MessageFns<ApplyStreamResponse> = {
     if (message.message !== "") {
       obj.message = message.message;
     }
+    if (message.notApplied !== false) {
+      obj.notApplied = message.notApplied;
+    }
     return obj;
   },
 
@@ -1568,6 +1592,7 @@ export const ApplyStreamResponse: MessageFns<ApplyStreamResponse> = {
       : undefined;
     message.code = object.code ?? 0;
     message.message = object.message ?? "";
+    message.notApplied = object.notApplied ?? false;
     return message;
   },
 };
