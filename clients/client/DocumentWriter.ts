@@ -39,6 +39,9 @@ interface OpenStream {
   readonly address: string;
   /** Its writes waiting for an answer. */
   readonly pending: Map<bigint, Pending>;
+  /** Settles when the stream has ended or failed (its writes all settled). */
+  readonly done: Promise<void>;
+  readonly settle: () => void;
   /** Writes of this turn, sent together at its end. */
   outbox: ApplyStreamRequest[];
   outboxBytes: number;
@@ -57,6 +60,8 @@ export class DocumentWriter {
   private readonly live = new Set<OpenStream>();
   private nextId = 1n;
   private closed = false;
+  /** Writes accepted and not settled yet (close() waits for them, retries included). */
+  private readonly calls = new Set<Promise<unknown>>();
   private readonly counts = { messagesSent: 0, writesSent: 0, messagesReceived: 0, answersReceived: 0 };
 
   constructor(private readonly settings: DocumentWriterSettings) {}
@@ -64,10 +69,26 @@ export class DocumentWriter {
   /** Applies typed operations in one transaction, over the stream. */
   async apply(documentId: string, operations: readonly Operation[], options: WriteOptions = {}): Promise<WriteResponse> {
     if (this.closed) throw serviceError(status.FAILED_PRECONDITION, 'this writer is closed');
+    const call = this.write(documentId, operations, options);
+    const settled = call.catch(() => undefined);
+    this.calls.add(settled);
+    void settled.then(() => this.calls.delete(settled));
+    return call;
+  }
+
+  private async write(documentId: string, operations: readonly Operation[], options: WriteOptions): Promise<WriteResponse> {
     const deadline = Date.now() + (options.deadlineMs ?? this.settings.deadlineMs);
     const refusedBy = new Set<NodeEndpoint>();
-    for (;;) {
+    for (let attempt = 0; ; attempt++) {
       const open = await this.open(deadline, refusedBy);
+      // Retired meanwhile (its writes are answered, it takes no more), or an opening another
+      // write started that went to a node this one refused: take another stream. Each pass
+      // opens one to a node outside `refusedBy`, so this ends.
+      if (open.call.writableEnded || refusedBy.has(open.endpoint)) {
+        if (attempt > 2 * this.settings.pool.endpoints.length) throw serviceError(status.UNAVAILABLE, 'no write stream to a node that takes this write could be kept open');
+        this.forget(open);
+        continue;
+      }
       try {
         const response = await this.send(open, documentId, operations, options, deadline);
         this.settings.onWritten(documentId, response);
@@ -103,10 +124,7 @@ export class DocumentWriter {
   private retire(open: OpenStream, code: number): void {
     if (code === status.UNAVAILABLE) this.settings.pool.markDown(open.endpoint);
     this.forget(open);
-    if (!open.call.writableEnded) {
-      this.flush(open);
-      open.call.end();
-    }
+    this.end(open);
   }
 
   /**
@@ -152,20 +170,27 @@ export class DocumentWriter {
     return n;
   }
 
-  /** Ends the stream once every write in flight is answered; later writes are refused. */
+  /**
+   * Refuses later writes, waits until every accepted write has settled (moving to another node
+   * included), then ends the streams.
+   */
   async close(): Promise<void> {
     this.closed = true;
-    const open = this.stream;
-    if (open === undefined) return;
-    const opened = await open.catch(() => undefined);
-    if (opened === undefined) return;
-    this.flush(opened);
-    const { call } = opened;
-    await new Promise<void>((resolve) => {
-      call.once('close', resolve);
-      call.once('error', () => resolve());
-      call.end();
-    });
+    await Promise.all([...this.calls]);
+    await this.stream?.catch(() => undefined);
+    this.current = undefined;
+    this.stream = undefined;
+    await Promise.all([...this.live].map((open) => {
+      this.end(open);
+      return open.done;
+    }));
+  }
+
+  /** Sends what it holds and half-closes: the node answers the writes in flight, then ends it. */
+  private end(open: OpenStream): void {
+    if (open.call.writableEnded) return;
+    this.flush(open);
+    open.call.end();
   }
 
   /** New writes no longer go to `open`. */
@@ -175,10 +200,16 @@ export class DocumentWriter {
     this.stream = undefined;
   }
 
-  /** The current stream, or a new one; never one to a node in `avoid` (it refused this write). */
+  /** The current stream, or a new one; never a current one to a node in `avoid` (it refused this write). */
   private open(deadline: number, avoid: ReadonlySet<NodeEndpoint>): Promise<OpenStream> {
     // Still opening, or open to a node that did not refuse this write: shared by every write.
     if (this.stream !== undefined && (this.current === undefined || !avoid.has(this.current.endpoint))) return this.stream;
+    if (this.current !== undefined) {
+      // Open to a node that refused this write: later writes go to the new stream.
+      const old = this.current;
+      this.forget(old);
+      this.end(old);
+    }
     const opening = callWithFailover({
       pool: this.settings.pool,
       // Opening a stream sends no write, so trying another node is always safe.
@@ -186,11 +217,20 @@ export class DocumentWriter {
       deadline,
       connectTimeoutMs: this.settings.connectTimeoutMs,
       skip: avoid,
-      attempt: async (endpoint): Promise<OpenStream> => ({ call: endpoint.documents.applyBatches(), endpoint, address: endpoint.address, pending: new Map(), outbox: [], outboxBytes: 0, flushDue: false }),
+      attempt: async (endpoint): Promise<OpenStream> => {
+        let settle: () => void = () => undefined;
+        const done = new Promise<void>((resolve) => {
+          settle = resolve;
+        });
+        return { call: endpoint.documents.applyBatches(), endpoint, address: endpoint.address, pending: new Map(), done, settle, outbox: [], outboxBytes: 0, flushDue: false };
+      },
     }).then((open) => {
       this.live.add(open);
-      if (this.stream === opening) this.current = open;
       this.watch(open);
+      // Replaced while it opened: nobody's stream; the writes that awaited it see it ended and
+      // take the current one.
+      if (this.stream === opening) this.current = open;
+      else this.end(open);
       return open;
     });
     this.stream = opening;
@@ -218,6 +258,7 @@ export class DocumentWriter {
     const broken = (error: unknown): void => {
       this.forget(open);
       this.live.delete(open);
+      open.settle();
       open.outbox = []; // failed below with the rest of the writes in flight
       open.outboxBytes = 0;
       if (isServiceError(error) && (error.code === status.UNAVAILABLE || error.code === status.CANCELLED)) this.settings.pool.markDown(endpoint);

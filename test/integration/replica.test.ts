@@ -106,6 +106,13 @@ test('a client given the replica among its endpoints sends every write on to a m
       await writer.close();
     }
     expect(Object.keys(((await json(stubs[0]!, 'rep/writer')) as { m: object }).m)).toHaveLength(20);
+    // Closed while its writes are still moving off the replica: close() waits for them all.
+    const closing = client.writer();
+    const writes = Array.from({ length: 10 }, (_, i) => closing.apply('rep/closing', [set(['m', `k${i}`], i)]));
+    await closing.close();
+    expect(closing.inflight).toBe(0);
+    const outcomes = await Promise.allSettled(writes);
+    expect(outcomes.map((o) => (o.status === 'fulfilled' ? o.value.nodeId : String(o.reason)))).toEqual(Array.from({ length: 10 }, () => 'm1'));
     const kv = kvStubs(addresses[0]!);
     try {
       expect((await kv.get('rep/client/', { rangeEnd: 'rep/client0' })).kvs.map((k) => text(k.value))).toEqual(['v0', 'v1', 'v2', 'v3']);
