@@ -19,7 +19,7 @@ import type * as o from './KvOptions';
 import { counterAddRequest, deleteRequest, int64, putRequest, rangeRequest, watchRequest } from './kvRequests';
 import { DocumentWriter } from './DocumentWriter';
 import type { NodeEndpoint } from './NodeEndpoint';
-import { NodePool } from './NodePool';
+import { callPurpose, NodePool } from './NodePool';
 import type { Idempotency } from './retryRule';
 import { SessionVersions } from './SessionVersions';
 import { unaryCall, type UnaryMethod } from './unaryCall';
@@ -65,11 +65,14 @@ export class ConcordClient {
     });
   }
 
-  /** Applies typed operations in one transaction. Never repeated once sent (retryRule.ts). */
+  /** Applies typed operations in one transaction. Repeated on another node only when never sent, or refused as not applied (retryRule.ts). */
   async apply(documentId: string, operations: readonly Operation[], options: WriteOptions = {}): Promise<WriteResponse> {
     const request = { documentId, operations: [...operations], ack: ackLevel(options.ack) };
-    const response = await this.call('not-idempotent', options, (node, deadline) =>
-      unaryCall(node.documents.apply.bind(node.documents), request, deadline),
+    const response = await this.call(
+      'not-idempotent',
+      options,
+      (node, deadline) => unaryCall(node.documents.apply.bind(node.documents), request, deadline),
+      callPurpose.documentWrite,
     );
     this.session?.observe(documentId, response.version);
     return response;
@@ -91,8 +94,11 @@ export class ConcordClient {
   /** Pushes a raw Yjs update (v1). Applying an update twice is a no-op, so it is retried. */
   async pushUpdate(documentId: string, update: Uint8Array, options: WriteOptions = {}): Promise<WriteResponse> {
     const request = { documentId, update: Buffer.from(update), ack: ackLevel(options.ack) };
-    const response = await this.call('idempotent', options, (node, deadline) =>
-      unaryCall(node.documents.pushUpdate.bind(node.documents), request, deadline),
+    const response = await this.call(
+      'idempotent',
+      options,
+      (node, deadline) => unaryCall(node.documents.pushUpdate.bind(node.documents), request, deadline),
+      callPurpose.documentWrite,
     );
     this.session?.observe(documentId, response.version);
     return response;
@@ -106,8 +112,11 @@ export class ConcordClient {
       stateVector: Buffer.from(options.stateVector ?? []),
       includeUpdate: options.includeUpdate ?? false,
     };
-    const response = await this.call('idempotent', options, (node, deadline) =>
-      unaryCall(node.documents.get.bind(node.documents), request, deadline),
+    const response = await this.call(
+      'idempotent',
+      options,
+      (node, deadline) => unaryCall(node.documents.get.bind(node.documents), request, deadline),
+      callPurpose.documentRead,
     );
     this.session?.observe(documentId, response.version);
     return response;
@@ -134,14 +143,18 @@ export class ConcordClient {
   /** One page of document ids starting with `prefix`; continue with `startAfter`. */
   list(prefix = '', options: ListOptions = {}): Promise<ListResponse> {
     const request = { prefix, startAfter: options.startAfter ?? '', limit: options.limit ?? 0 };
-    return this.call('idempotent', options, (node, deadline) =>
-      unaryCall(node.documents.list.bind(node.documents), request, deadline),
+    return this.call(
+      'idempotent',
+      options,
+      (node, deadline) => unaryCall(node.documents.list.bind(node.documents), request, deadline),
+      callPurpose.documentRead,
     );
   }
 
   // Authoritative KV (KvService). Any voter serves them (followers forward writes to the
   // leader). Retries follow retryRule.ts: reads and keep-alives are idempotent; writes, grants,
-  // revokes, counter adds and compactions are repeated only when they were never sent.
+  // revokes, counter adds and compactions are repeated only when they were never sent, or the
+  // node said they were not applied (no quorum there, a replica).
 
   /** Reads a key or range; linearizable unless `serializable`. */
   kvRange(key: string, options: o.KvRangeOptions = {}): Promise<kv.RangeResponse> {
@@ -272,15 +285,17 @@ export class ConcordClient {
     method: (client: kv.KvServiceClient) => UnaryMethod<Req, Res>,
     request: Req,
   ): Promise<Res> {
-    return this.call(idempotency, options, (node, deadline) => unaryCall(method(node.kv).bind(node.kv), request, deadline));
+    return this.call(idempotency, options, (node, deadline) => unaryCall(method(node.kv).bind(node.kv), request, deadline), callPurpose.kv);
   }
 
+  /** One call over the pool; `purpose` names its kind, for nodes that refuse a kind for their role (NodePool). */
   private call<T>(
     idempotency: Idempotency,
     options: CallOptions,
     attempt: (node: NodeEndpoint, deadline: number) => Promise<T>,
+    purpose?: string,
   ): Promise<T> {
     const deadline = this.deadline(options);
-    return callWithFailover({ pool: this.pool, idempotency, deadline, connectTimeoutMs: this.connectTimeoutMs, attempt });
+    return callWithFailover({ pool: this.pool, idempotency, deadline, connectTimeoutMs: this.connectTimeoutMs, attempt, purpose });
   }
 }

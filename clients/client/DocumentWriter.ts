@@ -4,7 +4,7 @@ import { ackLevel } from './ackLevel';
 import { callWithFailover } from './callWithFailover';
 import type { WriteOptions } from './ConcordClientOptions';
 import type { NodeEndpoint } from './NodeEndpoint';
-import type { NodePool } from './NodePool';
+import { callPurpose, type NodePool } from './NodePool';
 import { isServiceError, serviceError } from './serviceError';
 
 // The client helper's streamed write path: many Apply writes in flight over one long-lived
@@ -123,6 +123,7 @@ export class DocumentWriter {
    */
   private retire(open: OpenStream, code: number): void {
     if (code === status.UNAVAILABLE) this.settings.pool.markDown(open.endpoint);
+    else this.settings.pool.markRefuses(open.endpoint, callPurpose.documentWrite);
     this.forget(open);
     this.end(open);
   }
@@ -217,6 +218,7 @@ export class DocumentWriter {
       deadline,
       connectTimeoutMs: this.settings.connectTimeoutMs,
       skip: avoid,
+      purpose: callPurpose.documentWrite,
       attempt: async (endpoint): Promise<OpenStream> => {
         let settle: () => void = () => undefined;
         const done = new Promise<void>((resolve) => {

@@ -6,6 +6,15 @@ import { NodeEndpoint } from './NodeEndpoint';
 // cool-down, then re-probed in the background with grpc.health.v1 Check until it is SERVING
 // again. Down nodes are still used as a last resort when no healthy node is left untried,
 // because the cool-down is a guess and an answer from a recovered node beats a certain error.
+// A node that refused a kind of call for its role (a replica asked for a write, a witness for a
+// document: FAILED_PRECONDITION, not applied) is skipped for that kind only, for a while: it
+// still serves the others (a replica's reads).
+
+/** Kinds of call a node may refuse for its role (see markRefuses). */
+export const callPurpose = { documentWrite: 'documents.write', documentRead: 'documents.read', kv: 'kv' } as const;
+
+/** How long a node that refused a kind of call for its role is skipped for that kind. */
+export const roleRefusalMs = 60_000;
 
 export interface NodePoolOptions {
   credentials: ChannelCredentials;
@@ -21,6 +30,8 @@ export interface NodePoolOptions {
 export class NodePool {
   readonly endpoints: readonly NodeEndpoint[];
   private readonly down = new Set<NodeEndpoint>();
+  /** Per kind of call (ConcordClient's purposes), the nodes that refused it for their role, until when. */
+  private readonly refusals = new Map<string, Map<NodeEndpoint, number>>();
   // At most one pending probe per node: a new schedule replaces the old one.
   private readonly timers = new Map<NodeEndpoint, NodeJS.Timeout>();
   private cursor = 0;
@@ -37,14 +48,17 @@ export class NodePool {
     }
   }
 
-  /** The next node in round-robin order that is not in `tried`; healthy nodes first. */
-  next(tried: ReadonlySet<NodeEndpoint>): NodeEndpoint | undefined {
+  /**
+   * The next node in round-robin order that is not in `tried`; healthy nodes first, and for
+   * `purpose`, nodes that did not refuse it for their role.
+   */
+  next(tried: ReadonlySet<NodeEndpoint>, purpose?: string): NodeEndpoint | undefined {
     const count = this.endpoints.length;
     let fallback: NodeEndpoint | undefined;
     for (let step = 0; step < count; step++) {
       const endpoint = this.endpoints[(this.cursor + step) % count];
       if (endpoint === undefined || tried.has(endpoint)) continue;
-      if (this.down.has(endpoint)) {
+      if (this.down.has(endpoint) || this.refuses(endpoint, purpose)) {
         fallback ??= endpoint;
         continue;
       }
@@ -60,6 +74,23 @@ export class NodePool {
 
   isHealthy(endpoint: NodeEndpoint): boolean {
     return !this.down.has(endpoint);
+  }
+
+  /** `endpoint` refused `purpose` for its role: skip it for that kind of call for a while. */
+  markRefuses(endpoint: NodeEndpoint, purpose: string): void {
+    let nodes = this.refusals.get(purpose);
+    if (nodes === undefined) this.refusals.set(purpose, (nodes = new Map()));
+    nodes.set(endpoint, Date.now() + roleRefusalMs);
+  }
+
+  /** Whether `endpoint` refused `purpose` for its role lately. */
+  refuses(endpoint: NodeEndpoint, purpose: string | undefined): boolean {
+    if (purpose === undefined) return false;
+    const until = this.refusals.get(purpose)?.get(endpoint);
+    if (until === undefined) return false;
+    if (until > Date.now()) return true;
+    this.refusals.get(purpose)?.delete(endpoint);
+    return false;
   }
 
   /** Skips `endpoint` until a background probe finds it SERVING. */

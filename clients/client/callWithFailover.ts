@@ -1,7 +1,7 @@
 import { status } from '@grpc/grpc-js';
 import type { NodeEndpoint } from './NodeEndpoint';
 import type { NodePool } from './NodePool';
-import { marksNodeDown, mayRetryOnAnotherNode, type AttemptFailure, type Idempotency } from './retryRule';
+import { marksNodeDown, mayRetryOnAnotherNode, refusedForRole, type AttemptFailure, type Idempotency } from './retryRule';
 import { serviceError } from './serviceError';
 
 // One logical call over the pool: pick the next node, make sure its channel is READY (so the
@@ -19,6 +19,8 @@ export interface FailoverCall<T> {
   attempt: (endpoint: NodeEndpoint, deadline: number) => Promise<T>;
   /** Nodes not to try (ones that already refused this call). */
   skip?: ReadonlySet<NodeEndpoint>;
+  /** The kind of call (e.g. `documents.write`), so nodes that refuse it for their role are tried last. */
+  purpose?: string;
 }
 
 export async function callWithFailover<T>(call: FailoverCall<T>): Promise<T> {
@@ -26,7 +28,7 @@ export async function callWithFailover<T>(call: FailoverCall<T>): Promise<T> {
   const tried = new Set<NodeEndpoint>(call.skip);
   const unreachable: string[] = [];
   let lastError: unknown;
-  for (let endpoint = pool.next(tried); endpoint !== undefined; endpoint = pool.next(tried)) {
+  for (let endpoint = pool.next(tried, call.purpose); endpoint !== undefined; endpoint = pool.next(tried, call.purpose)) {
     tried.add(endpoint);
     const outcome = await endpoint.connect(call.deadline, call.connectTimeoutMs);
     let failure: AttemptFailure;
@@ -47,6 +49,7 @@ export async function callWithFailover<T>(call: FailoverCall<T>): Promise<T> {
       }
     }
     if (marksNodeDown(failure)) pool.markDown(endpoint);
+    if (call.purpose !== undefined && refusedForRole(failure)) pool.markRefuses(endpoint, call.purpose);
     if (!mayRetryOnAnotherNode(call.idempotency, failure)) throw lastError;
   }
   if (lastError !== undefined) throw lastError;

@@ -44,6 +44,14 @@ function notApplied(error: ServiceError): boolean {
   return error.metadata?.get('concord-not-applied')[0] === 'true';
 }
 
+/**
+ * Whether the node refused for its role (a replica asked for a write, a witness for a document):
+ * FAILED_PRECONDITION, not applied. The pool then tries it last for that kind of call.
+ */
+export function refusedForRole(failure: AttemptFailure): boolean {
+  return failure.phase === 'sent' && isServiceError(failure.error) && failure.error.code === status.FAILED_PRECONDITION && notApplied(failure.error);
+}
+
 /** Whether a failure says the node itself cannot serve now (so it is skipped for a while). */
 export function marksNodeDown(failure: AttemptFailure): boolean {
   if (failure.phase === 'not-sent') return true;

@@ -109,6 +109,18 @@ test('a write a replica refuses (FAILED_PRECONDITION, not applied) goes to the n
   expect(nodes.map((n) => n.requests.apply.length).reduce((a, b) => a + b)).toBe(3);
 });
 
+test('a node that refused writes for its role is tried last for writes, still first for reads in turn', async () => {
+  const c = await cluster(3);
+  nodes[0]!.handlers.apply = (_call, callback) => callback(notApplied(status.FAILED_PRECONDITION, 'node n1 is a replica and accepts no document writes'));
+  for (let i = 0; i < 6; i++) expect((await c.apply('doc', [ops.set('m.k', i)])).nodeId).not.toBe('n1');
+  // One refusal, then n1 is skipped for writes; it stays healthy and serves reads in turn.
+  expect(nodes.map((n) => n.requests.apply.length)).toEqual([1, 3, 3]);
+  expect(c.nodes()[0]!.healthy).toBe(true);
+  const readers = new Set<string>();
+  for (let i = 0; i < 3; i++) readers.add((await c.get('doc')).nodeId);
+  expect(readers).toEqual(new Set(['n1', 'n2', 'n3']));
+});
+
 test('Apply moves on to another node when the first could not be connected to', async () => {
   const dead = await FakeNode.start('dead');
   dead.stop();

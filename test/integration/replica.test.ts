@@ -90,7 +90,7 @@ test('a client given the replica among its endpoints sends every write on to a m
   const client = new ConcordClient({ endpoints: [addresses[3]!, addresses[0]!] });
   try {
     for (let i = 0; i < 4; i++) {
-      // The replica refuses without being marked down, so every call tries it first.
+      // The replica refuses the first write for its role; the client then sends writes to the master first.
       expect((await client.apply('rep/client', [set(['m', `k${i}`], i)])).nodeId).toBe('m1');
       await client.kvPut(`rep/client/${i}`, `v${i}`);
     }
