@@ -78,7 +78,10 @@ export async function runLoad(spec: LoadSpec): Promise<LoadResult> {
   const worker = async (w: number): Promise<void> => {
     for (let n = 0; ; n++) {
       const t0 = performance.now();
-      if (t0 >= end && (started >= (spec.minCalls ?? 0) || t0 >= cap)) return;
+      // Past the window, a worker stops once minCalls were made and some call was counted: calls
+      // slower than the window (a loaded machine, the smoke test's short rounds) would otherwise
+      // leave a round with nothing measured. Never past the cap.
+      if (t0 >= end && ((started >= (spec.minCalls ?? 0) && latencies.length > 0) || t0 >= cap)) return;
       started++;
       try {
         await spec.op(w, n);
