@@ -2,7 +2,8 @@ import { status, type ClientReadableStream } from '@grpc/grpc-js';
 import type { WatchEvent, WatchRequest } from '../../proto/gen/concord/v1/documents';
 import { callWithFailover } from './callWithFailover';
 import type { NodeEndpoint } from './NodeEndpoint';
-import type { NodePool } from './NodePool';
+import { callPurpose, type NodePool } from './NodePool';
+import { refusedForRole } from './retryRule';
 import { isServiceError } from './serviceError';
 
 // A document subscription as an async iterable that survives node failures: when the stream
@@ -35,6 +36,7 @@ export async function* watchDocument(settings: WatchSettings): AsyncGenerator<Wa
       idempotency: 'idempotent',
       deadline: Math.min(settings.deadline ?? Infinity, Date.now() + settings.subscribeDeadlineMs),
       connectTimeoutMs: settings.connectTimeoutMs,
+      purpose: callPurpose.documentRead,
       attempt: async (endpoint: NodeEndpoint) => {
         const options = settings.deadline === undefined ? {} : { deadline: settings.deadline };
         return { stream: endpoint.documents.watch({ ...settings.request, fromVersion }, options), endpoint };
@@ -53,11 +55,14 @@ export async function* watchDocument(settings: WatchSettings): AsyncGenerator<Wa
     } catch (error) {
       // Aborting is how the caller stops watching: it ends the iteration, it is not a failure.
       if (settings.signal?.aborted) return;
+      // A node that holds no documents (a witness) refuses for its role: subscribe on another.
+      const forRole = refusedForRole({ phase: 'sent', error });
       // CANCELLED here is never ours (we only cancel after leaving the loop, or on abort, handled
       // above): a node shutting down cancels its streams, so resume elsewhere as for UNAVAILABLE.
-      if (!isServiceError(error) || (error.code !== status.UNAVAILABLE && error.code !== status.CANCELLED)) throw error;
+      if (!forRole && (!isServiceError(error) || (error.code !== status.UNAVAILABLE && error.code !== status.CANCELLED))) throw error;
       if (++resubscribes > settings.resubscribeMax) throw error;
-      settings.pool.markDown(endpoint);
+      if (forRole) settings.pool.markRefuses(endpoint, callPurpose.documentRead);
+      else settings.pool.markDown(endpoint);
     } finally {
       settings.signal?.removeEventListener('abort', abort);
       endStream(stream);

@@ -2,7 +2,8 @@ import { status, type ClientReadableStream } from '@grpc/grpc-js';
 import type { KvWatchRequest, KvWatchResponse } from '../../proto/gen/concord/v1/kv';
 import { callWithFailover } from './callWithFailover';
 import type { NodeEndpoint } from './NodeEndpoint';
-import type { NodePool } from './NodePool';
+import { callPurpose, type NodePool } from './NodePool';
+import { refusedForRole } from './retryRule';
 import { isServiceError, serviceError } from './serviceError';
 
 // A KV watch as an async iterable that survives node failures without losing or repeating an
@@ -39,6 +40,7 @@ export async function* watchKv(settings: KvWatchSettings): AsyncGenerator<KvWatc
       idempotency: 'idempotent',
       deadline: Math.min(settings.deadline ?? Infinity, Date.now() + settings.subscribeDeadlineMs),
       connectTimeoutMs: settings.connectTimeoutMs,
+      purpose: callPurpose.kv,
       attempt: async (endpoint: NodeEndpoint) => {
         const options = settings.deadline === undefined ? {} : { deadline: settings.deadline };
         return { stream: endpoint.kv.watch({ ...request, startRevision: next }, options), endpoint };
@@ -47,6 +49,7 @@ export async function* watchKv(settings: KvWatchSettings): AsyncGenerator<KvWatc
     const abort = (): void => stream.cancel();
     settings.signal?.addEventListener('abort', abort, { once: true });
     let failure: unknown = serviceError(status.UNAVAILABLE, `the watch stream on ${endpoint.address} ended`);
+    let forRole = false;
     try {
       for await (const response of stream as AsyncIterable<KvWatchResponse>) {
         resubscribes = 0;
@@ -62,9 +65,11 @@ export async function* watchKv(settings: KvWatchSettings): AsyncGenerator<KvWatc
     } catch (error) {
       // Aborting is how the caller stops watching: it ends the iteration, it is not a failure.
       if (settings.signal?.aborted) return;
+      // A node that is not a voter (a replica) refuses for its role: subscribe on another.
+      forRole = refusedForRole({ phase: 'sent', error });
       // CANCELLED here is never ours (we only cancel after leaving the loop): a server that
       // shuts down cancels its streams, which is a node going away like UNAVAILABLE.
-      if (!isServiceError(error) || (error.code !== status.UNAVAILABLE && error.code !== status.CANCELLED)) throw error;
+      if (!forRole && (!isServiceError(error) || (error.code !== status.UNAVAILABLE && error.code !== status.CANCELLED))) throw error;
       failure = error;
     } finally {
       settings.signal?.removeEventListener('abort', abort);
@@ -72,6 +77,10 @@ export async function* watchKv(settings: KvWatchSettings): AsyncGenerator<KvWatc
     }
     if (settings.signal?.aborted) return;
     if (++resubscribes > settings.resubscribeMax) throw failure;
+    if (forRole) {
+      pool.markRefuses(endpoint, callPurpose.kv);
+      continue;
+    }
     pool.markDown(endpoint);
     // A short, growing pause, so a cluster that keeps dropping streams is not hammered.
     await new Promise((resolve) => setTimeout(resolve, Math.min(1000, 50 * resubscribes)));

@@ -124,6 +124,24 @@ test('a client given the replica among its endpoints sends every write on to a m
   }
 });
 
+test('a client that lists the replica first watches KV keys on a voter', async () => {
+  const kv = kvStubs(addresses[0]!);
+  const client = new ConcordClient({ endpoints: [addresses[3]!, addresses[0]!] });
+  const abort = new AbortController();
+  try {
+    const from = ((await kv.put('rep/watched', 'v0')).header?.revision ?? 0n) + 1n;
+    // From a given revision, so the watch is the client's first call: the replica refuses it.
+    const events = client.kvWatch('rep/watched', { startRevision: from, signal: abort.signal });
+    const first = events.next();
+    await kv.put('rep/watched', 'v1');
+    expect(text((await first).value?.events[0]?.kv?.value)).toBe('v1');
+  } finally {
+    abort.abort();
+    client.close();
+    kv.close();
+  }
+});
+
 test('QUORUM and ALL count masters only; the replica is not a voter', async () => {
   const all = await stubs[0]!.apply({ documentId: 'rep/all', operations: [set(['m', 'k'], 1)], ack: AckLevel.ACK_LEVEL_ALL });
   expect(all.ackedBy).toBe(3);

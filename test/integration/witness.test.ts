@@ -10,6 +10,7 @@ import { NodeProcess } from '../../clients/cli/NodeProcess';
 import { AckLevel } from '../../proto/gen/concord/v1/documents';
 import { kvStubs, text } from './kvStubs';
 import { codeOf, eventually, nodeStubs } from './nodeStubs';
+import { ConcordClient } from '../../clients/client/ConcordClient';
 import { ops } from '../../clients/client/ops';
 
 const roles = [['m1', 'master'], ['m2', 'master'], ['w', 'witness']] as const;
@@ -60,6 +61,27 @@ test('the witness holds no documents and ALL means both masters', async () => {
     expect((await w!.status()).documents).toBe(0n);
   } finally {
     [m1, m2, w].forEach((s) => s!.close());
+  }
+});
+
+test('a client that lists the witness first is sent to a master, for writes, reads and watches', async () => {
+  const m1 = nodeStubs(addresses[0]!);
+  const client = new ConcordClient({ endpoints: [addresses[2]!, addresses[0]!] });
+  const abort = new AbortController();
+  try {
+    await m1.apply({ documentId: 'w/watched', operations: [set(['m', 'k'], 1)] });
+    // A watch first (the client has not learnt the witness's role yet): the whole document
+    // comes first (empty from_version), then each change.
+    const events = client.watch('w/watched', { includeJson: true, signal: abort.signal });
+    expect((await events.next()).value?.json).toBe('{"m":{"k":1}}');
+    await m1.apply({ documentId: 'w/watched', operations: [set(['m', 'k'], 2)] });
+    expect((await events.next()).value?.json).toBe('{"m":{"k":2}}');
+    expect((await client.apply('w/watched', [set(['m', 'k'], 3)])).nodeId).toBe('m1');
+    expect((await client.get('w/watched')).json).toBe('{"m":{"k":3}}');
+  } finally {
+    abort.abort();
+    client.close();
+    m1.close();
   }
 });
 
