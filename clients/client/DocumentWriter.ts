@@ -5,6 +5,7 @@ import { callWithFailover } from './callWithFailover';
 import type { WriteOptions } from './ConcordClientOptions';
 import type { NodeEndpoint } from './NodeEndpoint';
 import { callPurpose, type NodePool } from './NodePool';
+import { notAppliedHeader } from './retryRule';
 import { isServiceError, serviceError } from './serviceError';
 
 // The client helper's streamed write path: many Apply writes in flight over one long-lived
@@ -284,6 +285,6 @@ class NotAppliedRefusal extends Error {
   constructor(readonly code: number, details: string) {
     super(`${code} ${status[code] ?? code}: ${details}`);
     this.details = details;
-    this.metadata.set('concord-not-applied', 'true');
+    this.metadata.set(notAppliedHeader, 'true');
   }
 }

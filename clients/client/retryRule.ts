@@ -39,9 +39,12 @@ export function mayRetryOnAnotherNode(idempotency: Idempotency, failure: Attempt
   return idempotency === 'idempotent' && code === status.UNAVAILABLE;
 }
 
+/** Trailing metadata of a refusal made before the operation took effect (rule 3). */
+export const notAppliedHeader = 'concord-not-applied';
+
 /** Whether the node said it refused before the operation took effect (rule 3). */
 function notApplied(error: ServiceError): boolean {
-  return error.metadata?.get('concord-not-applied')[0] === 'true';
+  return error.metadata?.get(notAppliedHeader)[0] === 'true';
 }
 
 /**
@@ -50,6 +53,17 @@ function notApplied(error: ServiceError): boolean {
  */
 export function refusedForRole(failure: AttemptFailure): boolean {
   return failure.phase === 'sent' && isServiceError(failure.error) && failure.error.code === status.FAILED_PRECONDITION && notApplied(failure.error);
+}
+
+/**
+ * Whether a watch stream that failed with `error` resubscribes on another node, and why: the
+ * node refused the watch for its role (`role`), or went away (`gone`: UNAVAILABLE, or CANCELLED
+ * by a node shutting down; a watch never cancels its own stream while reading it). Undefined:
+ * the failure is the answer.
+ */
+export function watchMovesOn(error: unknown): 'role' | 'gone' | undefined {
+  if (refusedForRole({ phase: 'sent', error })) return 'role';
+  return isServiceError(error) && (error.code === status.UNAVAILABLE || error.code === status.CANCELLED) ? 'gone' : undefined;
 }
 
 /** Whether a failure says the node itself cannot serve now (so it is skipped for a while). */

@@ -1,10 +1,9 @@
-import { status, type ClientReadableStream } from '@grpc/grpc-js';
+import type { ClientReadableStream } from '@grpc/grpc-js';
 import type { WatchEvent, WatchRequest } from '../../proto/gen/concord/v1/documents';
 import { callWithFailover } from './callWithFailover';
 import type { NodeEndpoint } from './NodeEndpoint';
 import { callPurpose, type NodePool } from './NodePool';
-import { refusedForRole } from './retryRule';
-import { isServiceError } from './serviceError';
+import { watchMovesOn } from './retryRule';
 
 // A document subscription as an async iterable that survives node failures: when the stream
 // breaks with UNAVAILABLE (or CANCELLED: a node shutting down) it resubscribes on another node from the last version received, so
@@ -55,13 +54,10 @@ export async function* watchDocument(settings: WatchSettings): AsyncGenerator<Wa
     } catch (error) {
       // Aborting is how the caller stops watching: it ends the iteration, it is not a failure.
       if (settings.signal?.aborted) return;
-      // A node that holds no documents (a witness) refuses for its role: subscribe on another.
-      const forRole = refusedForRole({ phase: 'sent', error });
-      // CANCELLED here is never ours (we only cancel after leaving the loop, or on abort, handled
-      // above): a node shutting down cancels its streams, so resume elsewhere as for UNAVAILABLE.
-      if (!forRole && (!isServiceError(error) || (error.code !== status.UNAVAILABLE && error.code !== status.CANCELLED))) throw error;
-      if (++resubscribes > settings.resubscribeMax) throw error;
-      if (forRole) settings.pool.markRefuses(endpoint, callPurpose.documentRead);
+      // A node that holds no documents (a witness), or one going away: subscribe on another.
+      const why = watchMovesOn(error);
+      if (why === undefined || ++resubscribes > settings.resubscribeMax) throw error;
+      if (why === 'role') settings.pool.markRefuses(endpoint, callPurpose.documentRead);
       else settings.pool.markDown(endpoint);
     } finally {
       settings.signal?.removeEventListener('abort', abort);

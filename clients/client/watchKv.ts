@@ -3,8 +3,8 @@ import type { KvWatchRequest, KvWatchResponse } from '../../proto/gen/concord/v1
 import { callWithFailover } from './callWithFailover';
 import type { NodeEndpoint } from './NodeEndpoint';
 import { callPurpose, type NodePool } from './NodePool';
-import { refusedForRole } from './retryRule';
-import { isServiceError, serviceError } from './serviceError';
+import { watchMovesOn } from './retryRule';
+import { serviceError } from './serviceError';
 
 // A KV watch as an async iterable that survives node failures without losing or repeating an
 // event. Every voter streams the same revisions (one response per revision, replayed from
@@ -49,7 +49,7 @@ export async function* watchKv(settings: KvWatchSettings): AsyncGenerator<KvWatc
     const abort = (): void => stream.cancel();
     settings.signal?.addEventListener('abort', abort, { once: true });
     let failure: unknown = serviceError(status.UNAVAILABLE, `the watch stream on ${endpoint.address} ended`);
-    let forRole = false;
+    let why: 'role' | 'gone' = 'gone';
     try {
       for await (const response of stream as AsyncIterable<KvWatchResponse>) {
         resubscribes = 0;
@@ -65,11 +65,10 @@ export async function* watchKv(settings: KvWatchSettings): AsyncGenerator<KvWatc
     } catch (error) {
       // Aborting is how the caller stops watching: it ends the iteration, it is not a failure.
       if (settings.signal?.aborted) return;
-      // A node that is not a voter (a replica) refuses for its role: subscribe on another.
-      forRole = refusedForRole({ phase: 'sent', error });
-      // CANCELLED here is never ours (we only cancel after leaving the loop): a server that
-      // shuts down cancels its streams, which is a node going away like UNAVAILABLE.
-      if (!forRole && (!isServiceError(error) || (error.code !== status.UNAVAILABLE && error.code !== status.CANCELLED))) throw error;
+      // A node that is not a voter (a replica), or one going away: subscribe on another.
+      const movesOn = watchMovesOn(error);
+      if (movesOn === undefined) throw error;
+      why = movesOn;
       failure = error;
     } finally {
       settings.signal?.removeEventListener('abort', abort);
@@ -77,7 +76,7 @@ export async function* watchKv(settings: KvWatchSettings): AsyncGenerator<KvWatc
     }
     if (settings.signal?.aborted) return;
     if (++resubscribes > settings.resubscribeMax) throw failure;
-    if (forRole) {
+    if (why === 'role') {
       pool.markRefuses(endpoint, callPurpose.kv);
       continue;
     }

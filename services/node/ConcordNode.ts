@@ -156,6 +156,7 @@ export class ConcordNode {
       otherReachable: () => replicator?.links.filter((l) => l.reachable).map((l) => l.peerId) ?? [],
     });
     const masters = [...(config.role === 'master' ? [config.nodeId] : []), ...config.peers.filter((p) => p.role === 'master').map((p) => p.id)].sort();
+    const voterIds = voters.map((v) => v.id);
     const documents = new DocumentNode(config.nodeId, config.role, store, replicator, antiEntropy, traffic, masters);
     const startedAt = Date.now();
     let address = config.listen;
@@ -176,7 +177,7 @@ export class ConcordNode {
       // A replica is not a voter: its KV API says so and names the voters (not UNIMPLEMENTED).
       ...(authority === undefined ? [{
         definition: KvServiceService,
-        implementation: refusingService(KvServiceService, () => new DomainError('read-only', `node ${config.nodeId} is a ${config.role}: it holds documents only and is not a voter of the authoritative log; send KV requests to a voter (${voters.map((v) => v.id).join(', ')})`, { voters: voters.map((v) => v.id).join(','), ...notApplied })),
+        implementation: refusingService(KvServiceService, () => new DomainError('read-only', `node ${config.nodeId} is a ${config.role}: it holds documents only and is not a voter of the authoritative log; send KV requests to a voter (${voterIds.join(', ')})`, { voters: voterIds.join(','), ...notApplied })),
         name: 'concord.v1.KvService',
       }] : [
         { definition: RaftServiceService, implementation: raftService(authority), name: 'concord.v1.RaftService' },

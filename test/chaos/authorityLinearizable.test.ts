@@ -45,6 +45,7 @@ import { registerModel } from '../sim/checkers/registerModel';
 import { makePrng, type Prng } from '../sim/prng';
 import { counterHistory, fencingHistory, lostWrites, prefixes, registerHistory, type OpRecord } from './kvChaosHistory';
 import { chaosSkipReason, NetnsLab, type Verdict } from './NetnsLab';
+import { warnSkipped } from '../integration/warnSkipped';
 
 const repoRoot = path.resolve(__dirname, '..', '..');
 const nodeIds = ['n1', 'n2', 'n3'] as const;
@@ -232,15 +233,7 @@ const skipReason = chaosSkipReason();
 const testName = 'authoritative KV under real cuts, splits and SIGKILL: linearizable, bounded, fenced, one side progresses';
 
 if (skipReason !== undefined) {
-  console.warn([
-    '',
-    '#################################################################################',
-    '#  SKIPPED: test/chaos/authorityLinearizable.test.ts (real network cuts between namespaces)',
-    `#  reason: ${skipReason}`,
-    '#  run as root with iproute2 + nftables installed (.ci/run installs them)',
-    '#################################################################################',
-    '',
-  ].join('\n'));
+  warnSkipped('test/chaos/authorityLinearizable.test.ts', 'real network cuts between namespaces', skipReason, 'run as root with iproute2 + nftables installed (.ci/run installs them)');
   test.skip(testName, () => undefined);
 } else {
   let lab: NetnsLab | undefined;

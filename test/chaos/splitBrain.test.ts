@@ -15,6 +15,7 @@ import * as os from 'node:os';
 import * as path from 'node:path';
 import { createInterface } from 'node:readline';
 import { chaosSkipReason, NetnsLab } from './NetnsLab';
+import { warnSkipped } from '../integration/warnSkipped';
 
 const repoRoot = path.resolve(__dirname, '..', '..');
 const nodeIds = ['n1', 'n2', 'n3'] as const;
@@ -239,15 +240,7 @@ const skipReason = chaosSkipReason();
 const testName = 'split brain with real network cuts and SIGKILL: no acked write lost, all nodes converge';
 
 if (skipReason !== undefined) {
-  console.warn([
-    '',
-    '#################################################################################',
-    '#  SKIPPED: test/chaos/splitBrain.test.ts (real network cuts between namespaces)',
-    `#  reason: ${skipReason}`,
-    '#  run as root with iproute2 + nftables installed (.ci/run installs them)',
-    '#################################################################################',
-    '',
-  ].join('\n'));
+  warnSkipped('test/chaos/splitBrain.test.ts', 'real network cuts between namespaces', skipReason, 'run as root with iproute2 + nftables installed (.ci/run installs them)');
   test.skip(testName, () => undefined);
 } else {
   let lab: NetnsLab | undefined;

@@ -13,6 +13,7 @@ import type { ExitInfo } from '../../clients/cli/NodeProcess';
 import { AckLevel } from '../../proto/gen/concord/v1/documents';
 import { kvStubs, text } from './kvStubs';
 import { eventually, NodeStubs, nodeStubs } from './nodeStubs';
+import { warnSkipped } from './warnSkipped';
 
 /** Why a tmpfs cannot be mounted here, or undefined when it can. */
 function tmpfsSkipReason(): string | undefined {
@@ -108,15 +109,7 @@ const documentsTest = 'a full disk under document writes: the failing write is r
 const kvTest = 'a full disk under KV writes: the authoritative log fails, the node exits 70, a restart keeps every acknowledged put';
 
 if (skipReason !== undefined) {
-  console.warn([
-    '',
-    '#################################################################################',
-    '#  SKIPPED: test/integration/storageFailureExit.test.ts (a node on a full disk)',
-    `#  reason: ${skipReason}`,
-    '#  run as root (.ci/run does)',
-    '#################################################################################',
-    '',
-  ].join('\n'));
+  warnSkipped('test/integration/storageFailureExit.test.ts', 'a node on a full disk', skipReason, 'run as root (.ci/run does)');
   test.skip(documentsTest, () => undefined);
   test.skip(kvTest, () => undefined);
 } else {
