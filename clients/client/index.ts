@@ -5,7 +5,7 @@ export type * from './ConcordClientOptions';
 export { ops } from './ops';
 export type * from './KvOptions';
 export { kvOps, type CompareOperator, type CompareTargetName } from './kvOps';
-export { prefixEnd } from './kvRequests';
+export { prefixRangeEnd as prefixEnd } from '../../services/core/kv/prefixRangeEnd';
 export { parsePath, formatPath, type PathLike } from './parsePath';
 export { ackLevel, ackNames, isAck, type Ack } from './ackLevel';
 export { isServiceError, statusName } from './serviceError';

@@ -5,6 +5,7 @@ import type {
   PutRequest,
   RangeRequest,
 } from '../../proto/gen/concord/v1/kv';
+import { prefixRangeEnd } from '../../services/core/kv/prefixRangeEnd';
 import type { CounterAddOptions, Int64, KvDeleteOptions, KvKeyRange, KvRangeQuery, KvValue, KvPutOptions, KvWatchOptions } from './KvOptions';
 
 // KvService requests with every field set (ts-proto messages have no optional scalars), built
@@ -19,28 +20,10 @@ export function int64(value: Int64 | undefined): bigint {
   return BigInt(value ?? 0);
 }
 
-/**
- * The first key after every key that starts with `prefix`, as etcd computes it: the last
- * character incremented, trailing '\uffff' dropped; '\u0000' (no end) when nothing is left.
- * Keys compare as JS strings (UTF-16 code units), as in the node's store.
- */
-export function prefixEnd(prefix: string): string {
-  for (let end = prefix.length; end > 0; end--) {
-    const unit = prefix.charCodeAt(end - 1);
-    if (unit === 0xffff) continue;
-    const result = prefix.slice(0, end - 1) + String.fromCharCode(unit + 1);
-    // A lone surrogate would not survive UTF-8 on the wire and the range would silently change.
-    if (/[\ud800-\udbff]$|(?:^|[^\ud800-\udbff])[\udc00-\udfff]$/.test(result)) {
-      throw new RangeError(`no prefix range for a key ending in U+${unit.toString(16)}`);
-    }
-    return result;
-  }
-  return '\u0000';
-}
 
 export function rangeEndOf(key: string, range: KvKeyRange): string {
   if (range.rangeEnd !== undefined) return range.rangeEnd;
-  return range.prefix ? prefixEnd(key) : '';
+  return range.prefix ? prefixRangeEnd(key) : '';
 }
 
 export function rangeRequest(key: string, query: KvRangeQuery): RangeRequest {

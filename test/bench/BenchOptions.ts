@@ -1,6 +1,6 @@
 import { resolve } from 'node:path';
 
-export const scenarioNames = ['authoritative', 'convergent', 'tracing', 'heal', 'scale', 'kvscale', 'docsize', 'echo'] as const;
+export const scenarioNames = ['authoritative', 'convergent', 'tracing', 'heal', 'scale', 'kvscale', 'kvwatch', 'docsize', 'echo'] as const;
 export type ScenarioName = (typeof scenarioNames)[number];
 
 /** Everything a run is told on the command line, with the sizes its mode implies. */
@@ -35,6 +35,8 @@ export interface BenchOptions {
   readonly scaleBudgetMs: number;
   /** Keys loaded into each authoritative store by the kvscale scenario. */
   readonly kvScaleKeys: number;
+  /** Prefix watches the kvwatch scenario opens on each authoritative store. */
+  readonly kvWatches: number;
   /** Edit histories of the texts the docsize scenario writes to. */
   readonly documentEdits: readonly number[];
   readonly outDir: string;
@@ -92,6 +94,7 @@ export function parseBenchArgs(argv: readonly string[]): BenchOptions {
     scaleCheckpoints: quick ? [500] : [10_000, 100_000, 1_000_000],
     scaleBudgetMs: scaleBudgetS * 1000,
     kvScaleKeys: quick ? 1_000 : 200_000,
+    kvWatches: quick ? 200 : 10_000,
     documentEdits: quick ? [1_000] : [1_000, 10_000, 100_000],
     outDir,
     profile,

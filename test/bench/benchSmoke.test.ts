@@ -23,7 +23,7 @@ describe('bench harness (smoke)', () => {
     const parsed = JSON.parse(fs.readFileSync(path.join(dir, 'results.json'), 'utf8')) as ResultsDoc;
     expect(parsed.machine.commit).toEqual(doc.machine.commit);
     const scenarios = new Set(parsed.measurements.map((m) => m.scenario));
-    expect([...scenarios].sort()).toEqual(['authoritative', 'convergent', 'convergent-50', 'docsize', 'echo', 'heal', 'kvscale', 'scale', 'tracing']);
+    expect([...scenarios].sort()).toEqual(['authoritative', 'convergent', 'convergent-50', 'docsize', 'echo', 'heal', 'kvscale', 'kvwatch', 'scale', 'tracing']);
     // Collected, so a failure shows every malformed row and the run's notes at once.
     const problems: string[] = parsed.notes.filter((n) => n.includes('failed'));
     for (const m of parsed.measurements) {
@@ -38,6 +38,7 @@ describe('bench harness (smoke)', () => {
       const values = Object.values(m.median) as (number | null)[];
       if (!values.some((v) => typeof v === 'number')) problems.push(`${row}: no numbers`);
       if (values.some((v) => v !== null && typeof v !== 'number')) problems.push(`${row}: non-numeric metric`);
+      if (m.scenario === 'kvwatch' && m.rounds.some((r) => r.missing !== 0)) problems.push(`${row}: watch events missing`);
     }
     expect({ problems, notes: problems.length > 0 ? parsed.notes : [] }).toEqual({ problems: [], notes: [] });
     expect(parsed.targets.length).toBeGreaterThan(5);

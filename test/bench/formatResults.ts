@@ -11,6 +11,7 @@ export const columns: Record<string, [string, string, number][]> = {
   echo: [['opsPerSec', 'ops/s', 0], ['p50Ms', 'p50 ms', 2], ['p99Ms', 'p99 ms', 2], ['serverCpuMsPerCall', 'server CPU ms/call', 3], ['loadgenCpuMsPerCall', 'load-gen CPU ms/call', 3]],
   heal: [['totalDocs', 'docs total', 0], ['timeMs', 'time ms', 0], ['drainMs', 'drained ms', 0], ['bytes', 'bytes', 0], ['missingBytes', 'missing bytes', 0], ['bytesRatio', 'bytes/missing', 2], ['verified', 'verified', 0]],
   kvscale: [['keys', 'keys', 0], ['loadSeconds', 'load s', 1], ['loadKeysPerSec', 'load keys/s', 0], ['opsPerSec', 'put ops/s', 0], ['p50Ms', 'p50 ms', 2], ['p99Ms', 'p99 ms', 2], ['maxMs', 'max ms', 0], ['errors', 'errors', 0], ['electionsDuringLoad', 'elections (load)', 0], ['electionsDuringWrites', 'elections (puts)', 0], ['leaderRssMiB', 'leader RSS MiB', 0]],
+  kvwatch: [['opsPerSec', 'put ops/s', 0], ['p50Ms', 'p50 ms', 2], ['p99Ms', 'p99 ms', 2], ['lagP50Ms', 'watch lag p50 ms', 2], ['lagP99Ms', 'watch lag p99 ms', 2], ['missing', 'events missing', 0], ['errors', 'errors', 0], ['serverCpuMsPerCall', 'server CPU ms/put', 3]],
   docsize: [['documentBytes', 'document bytes', 0], ['opsPerSec', 'writes/s', 0], ['p50Ms', 'p50 ms', 2], ['p99Ms', 'p99 ms', 2], ['serverCpuMsPerCall', 'server CPU ms/write', 3], ['tokenBytes', 'token bytes', 0]],
   scale: [['documents', 'docs', 0], ['writeOpsPerSec', 'write ops/s', 0], ['rssMiB', 'RSS MiB', 0], ['bytesPerDoc', 'RSS B/doc', 0], ['restartMs', 'restart ms', 0], ['rssAfterRestartMiB', 'RSS after restart MiB', 0]],
 };

@@ -14,6 +14,7 @@ import { echoCeiling, echoSteps } from './scenarios/echoCeiling';
 import { healAfterSplit, healSteps } from './scenarios/healAfterSplit';
 import { scaleDocuments, scaleSteps } from './scenarios/scaleDocuments';
 import { kvScale, kvScaleSteps } from './scenarios/kvScale';
+import { kvWatch, kvWatchSteps } from './scenarios/kvWatch';
 import { documentSize, documentSizeSteps } from './scenarios/documentSize';
 import { tracingCost, tracingSteps } from './scenarios/tracingCost';
 
@@ -35,11 +36,12 @@ const scenarios: Record<ScenarioName, Scenario> = {
   heal: { steps: healSteps, run: healAfterSplit },
   scale: { steps: scaleSteps, run: scaleDocuments },
   kvscale: { steps: kvScaleSteps, run: kvScale },
+  kvwatch: { steps: kvWatchSteps, run: kvWatch },
   docsize: { steps: documentSizeSteps, run: documentSize },
 };
 // docsize runs on the fresh shared cluster: after the convergent scenario its writes into the
 // large texts took several times longer while the nodes' main threads were mostly idle.
-const order: ScenarioName[] = ['echo', 'docsize', 'authoritative', 'convergent', 'tracing', 'heal', 'kvscale', 'scale'];
+const order: ScenarioName[] = ['echo', 'docsize', 'authoritative', 'convergent', 'tracing', 'heal', 'kvscale', 'kvwatch', 'scale'];
 
 export async function runBench(options: BenchOptions, command: string, quiet = false): Promise<{ doc: ResultsDoc; dir: string }> {
   const started = Date.now();
@@ -48,7 +50,7 @@ export async function runBench(options: BenchOptions, command: string, quiet = f
   const runDir = path.join(options.outDir, `${stamp}-${machine.commit.slice(0, 7)}${options.quick ? '-quick' : ''}`);
   fs.mkdirSync(runDir, { recursive: true });
   const chosen = order.filter((s) => options.only.includes(s));
-  const needsRefs = chosen.some((s) => s === 'authoritative' || s === 'convergent' || s === 'kvscale');
+  const needsRefs = chosen.some((s) => s === 'authoritative' || s === 'convergent' || s === 'kvscale' || s === 'kvwatch');
   const refs = needsRefs ? ensureReferences(options.references, (l) => process.stderr.write(`${l}\n`)) : { etcd: false, redis: false, notes: [] };
   const probe = new BenchContext(options, new Progress(0, true), refs, runDir);
   const progress = new Progress(chosen.reduce((n, s) => n + scenarios[s].steps(probe), 0), quiet);

@@ -2,7 +2,7 @@
 // 10s and 500ms), int64 deltas and bounds kept as bigints, revisions, lease ids, the prefix
 // range end, and that `counter add k -- -30 --floor 0` still parses its options.
 import { InvalidArgumentError } from 'commander';
-import { prefixEnd } from '../../clients/client/kvRequests';
+import { prefixEnd } from '../../clients/client';
 import { formatMs, parseDurationMs, parseInt64, parseLeaseId, parseRevision, parseTtl } from '../../clients/cli/kvParsers';
 import { normalizeArgv } from '../../clients/cli/main';
 

@@ -1,6 +1,7 @@
 // The node's KV watches behind one revision listener: a watch on a key sees that key's events
 // only (found by key, without asking the other watches), a range sees its range, both in the
-// revision's order; one quorum check ends every watch after two failures in a row, and the
+// revision's order; range watches are found through an index, so an event does not look at the
+// ranges that cannot hold its key; one quorum check ends every watch after two failures in a row, and the
 // hub lets go of the node when its last watch leaves.
 import { KvEvent } from '../../services/core/kv/types';
 import { KvWatcher, KvWatchHub, KvWatchSource } from '../../services/node/authority/KvWatchHub';
@@ -53,6 +54,30 @@ describe('KvWatchHub', () => {
     expect(range.got).toEqual(['5:c,b']);
     expect(all.got).toEqual(['5:c,a,b,d,a', '6:x']);
     expect(others.every((w) => w.got.length === 0)).toBe(true);
+  });
+
+  it('finds prefix and open range watches without looking at the ranges that miss the key', () => {
+    const src = fakeSource();
+    const hub = new KvWatchHub(src, fakeTimers());
+    let looks = 0;
+    // A watch whose range is read through getters: every look at it during dispatch counts.
+    const counted = (key: string, rangeEnd: string): ReturnType<typeof recorder> => {
+      const w = recorder(key, rangeEnd);
+      return Object.defineProperties(w, {
+        key: { get: () => { looks++; return key; } },
+        rangeEnd: { get: () => { looks++; return rangeEnd; } },
+      });
+    };
+    const tenants = Array.from({ length: 2000 }, (_, i) => counted(`t/${i}/`, `t/${i}0`)); // prefix ranges, as --prefix sends
+    const from = counted('t/7/x', '\u0000');
+    [...tenants, from].forEach((w) => hub.add(w));
+    looks = 0;
+    src.emit(3, [put('t/7/x', 3), put('t/1999/zz', 3)]);
+    expect(looks).toBe(0);
+    expect(tenants[7]?.got).toEqual(['3:t/7/x']);
+    expect(tenants[1999]?.got).toEqual(['3:t/1999/zz']);
+    expect(from.got).toEqual(['3:t/7/x']); // keys >= t/7/x; t/1999/zz sorts before it
+    expect(tenants.filter((w) => w.got.length > 0)).toHaveLength(2);
   });
 
   it('ends every watch after two failed quorum checks in a row, not after one', () => {

@@ -1,3 +1,4 @@
+import { KeyRangeIndex } from '../../core/kv/KeyRangeIndex';
 import { KvEvent } from '../../core/kv/types';
 
 /** One KV watch as the hub sees it: a key or a range, and where its events go. */
@@ -32,15 +33,16 @@ export function watches(w: Pick<KvWatcher, 'key' | 'rangeEnd'>, key: string): bo
 
 /**
  * The KV watches of one node, fed by one revision listener. A watch on one key is found by its
- * key, so a put costs the watches of its own key and the range watches, not every watch on the
- * node (as etcd keeps single-key watchers in a map beside its interval tree of ranges). One
+ * key, and a range watch through an index of ranges (KeyRangeIndex: prefixes by lookup), so a put
+ * costs the watches that hold its key, not every watch on the node (as etcd keeps single-key
+ * watchers in a map beside its interval tree of ranges). One
  * quorum check serves them all: a node cut off from the majority applies nothing new, so after
  * two failed checks in a row (a blip does not end them) every watch ends with UNAVAILABLE and
  * its client resumes on a node that can follow the log.
  */
 export class KvWatchHub {
   private readonly byKey = new Map<string, Set<KvWatcher>>();
-  private readonly ranges = new Set<KvWatcher>();
+  private readonly ranges = new KeyRangeIndex<KvWatcher>();
   private unsubscribe: (() => void) | undefined;
   private timer: unknown;
   private strikes = 0;
@@ -68,7 +70,7 @@ export class KvWatchHub {
       if (set === undefined) this.byKey.set(w.key, (set = new Set()));
       set.add(w);
     } else {
-      this.ranges.add(w);
+      this.ranges.add(w.key, w.rangeEnd, w);
     }
     if (this.unsubscribe === undefined) this.start();
     let removed = false;
@@ -80,7 +82,7 @@ export class KvWatchHub {
         set?.delete(w);
         if (set?.size === 0) this.byKey.delete(w.key);
       } else {
-        this.ranges.delete(w);
+        this.ranges.delete(w.key, w.rangeEnd, w);
       }
       if (this.byKey.size === 0 && this.ranges.size === 0) this.stop();
     };
@@ -101,18 +103,15 @@ export class KvWatchHub {
 
   private dispatch(revision: number, events: readonly KvEvent[]): void {
     const out = new Map<KvWatcher, KvEvent[]>();
-    for (const e of events) {
-      const set = this.byKey.get(e.kv.key);
-      if (set === undefined) continue;
-      for (const w of set) {
-        const list = out.get(w);
-        if (list === undefined) out.set(w, [e]);
-        else list.push(e);
-      }
-    }
-    for (const w of this.ranges) {
-      const mine = events.filter((e) => watches(w, e.kv.key));
-      if (mine.length > 0) out.set(w, mine);
+    let e: KvEvent | undefined;
+    const to = (w: KvWatcher): void => {
+      const list = out.get(w);
+      if (list === undefined) out.set(w, [e as KvEvent]);
+      else list.push(e as KvEvent);
+    };
+    for (e of events) {
+      this.byKey.get(e.kv.key)?.forEach(to);
+      if (this.ranges.size > 0) this.ranges.forEachHolding(e.kv.key, to);
     }
     for (const [w, mine] of out) w.deliver(revision, mine);
   }
@@ -124,7 +123,7 @@ export class KvWatchHub {
     } catch (err) {
       if (++this.strikes < 2) return;
       this.strikes = 0;
-      const all = [...this.ranges];
+      const all = [...this.ranges.all()];
       for (const set of this.byKey.values()) all.push(...set);
       for (const w of all) w.fail(err);
     }

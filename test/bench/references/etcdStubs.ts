@@ -25,6 +25,8 @@ export interface EtcdTxnResponse {
   responses: { responseRange?: { kvs: { version: string }[] } }[];
 }
 export interface EtcdRangeResponse { header: EtcdHeader; kvs: { version: string; value: Buffer }[] }
+export interface EtcdWatchRequest { createRequest?: { key: Buffer; rangeEnd: Buffer; startRevision?: string | number } }
+export interface EtcdWatchResponse { header: EtcdHeader; watchId: string; created: boolean; canceled: boolean; cancelReason: string; events: { kv: { key: Buffer; value: Buffer } }[] }
 export interface EtcdStatusResponse { header: EtcdHeader; version: string; leader: string }
 
 const definition = protoLoader.loadSync(resolve(__dirname, 'etcd.proto'), { keepCase: false, longs: String, enums: String, defaults: true, oneofs: true });
@@ -40,9 +42,13 @@ const txn = method<EtcdTxnRequest, EtcdTxnResponse>('etcdserverpb.KV', 'Txn');
 const range = method<{ key: Buffer }, EtcdRangeResponse>('etcdserverpb.KV', 'Range');
 const status = method<Record<string, never>, EtcdStatusResponse>('etcdserverpb.Maintenance', 'Status');
 
+const watchDef = (definition['etcdserverpb.Watch'] as protoLoader.ServiceDefinition).Watch as unknown as protoLoader.MethodDefinition<EtcdWatchRequest, EtcdWatchResponse>;
+
 export function etcdStubs(address: string) {
   const client = new Client(address, credentials.createInsecure());
   return {
+    /** A Watch stream: etcd carries many watches on one stream, each created by a request on it. */
+    watch: () => client.makeBidiStreamRequest(watchDef.path, watchDef.requestSerialize, watchDef.responseDeserialize),
     put: put(client),
     txn: txn(client),
     range: range(client),
