@@ -38,7 +38,7 @@ describe('bench harness (smoke)', () => {
       const values = Object.values(m.median) as (number | null)[];
       if (!values.some((v) => typeof v === 'number')) problems.push(`${row}: no numbers`);
       if (values.some((v) => v !== null && typeof v !== 'number')) problems.push(`${row}: non-numeric metric`);
-      if (m.scenario === 'kvwatch' && m.rounds.some((r) => r.missing !== 0)) problems.push(`${row}: watch events missing`);
+      if (m.scenario === 'kvwatch' && m.rounds.some((r) => r.missing !== 0 || r.duplicates !== 0)) problems.push(`${row}: watch events missing or repeated`);
     }
     expect({ problems, notes: problems.length > 0 ? parsed.notes : [] }).toEqual({ problems: [], notes: [] });
     expect(parsed.targets.length).toBeGreaterThan(5);

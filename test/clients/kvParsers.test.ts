@@ -57,6 +57,13 @@ test.each([
   expect(prefixEnd(prefix)).toBe(end);
 });
 
+test('prefixEnd refuses a prefix whose end would hold a lone surrogate, anywhere in it', () => {
+  expect(prefixEnd('x\ud83d\ude00')).toBe('x\ud83d\ude01'); // U+1F600 -> U+1F601
+  expect(() => prefixEnd('x\ud83d')).toThrow(RangeError); // a lone high half at the end
+  expect(() => prefixEnd('x\ud83d\udfff')).toThrow(RangeError); // U+1F7FF: its low half becomes U+E000
+  expect(() => prefixEnd('x\udbff\udfff')).toThrow(RangeError); // U+10FFFF
+});
+
 test('a -- before a negative number is dropped so later options still parse; other -- stay', () => {
   const argv = ['node', 'concord', 'counter', 'add', 'wallet/alice', '--', '-30', '--floor', '0'];
   expect(normalizeArgv(argv)).toEqual(['node', 'concord', 'counter', 'add', 'wallet/alice', '-30', '--floor', '0']);

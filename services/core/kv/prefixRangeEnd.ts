@@ -8,11 +8,14 @@ export function prefixRangeEnd(prefix: string): string {
     const unit = prefix.charCodeAt(end - 1);
     if (unit === 0xffff) continue;
     const result = prefix.slice(0, end - 1) + String.fromCharCode(unit + 1);
-    // A lone surrogate would not survive UTF-8 on the wire and the range would silently change.
-    if (/[\ud800-\udbff]$|(?:^|[^\ud800-\udbff])[\udc00-\udfff]$/.test(result)) {
+    // A lone surrogate would not survive UTF-8 on the wire and the range would silently change:
+    // anywhere in the result (a pair whose low half was U+DFFF leaves its high half alone).
+    if (loneSurrogate.test(result)) {
       throw new RangeError(`no prefix range for a key ending in U+${unit.toString(16)}`);
     }
     return result;
   }
   return '\u0000';
 }
+
+const loneSurrogate = /[\ud800-\udbff](?![\udc00-\udfff])|(?:^|[^\ud800-\udbff])[\udc00-\udfff]/;

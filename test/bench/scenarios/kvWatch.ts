@@ -1,3 +1,4 @@
+import { status } from '@grpc/grpc-js';
 import { performance } from 'node:perf_hooks';
 import { KvWatchResponse } from '../../../proto/gen/concord/v1/kv';
 import { prefixRangeEnd } from '../../../services/core/kv/prefixRangeEnd';
@@ -17,19 +18,36 @@ export const kvWatchSteps = (ctx: BenchContext): number => 2 * ctx.options.round
 
 const prefixOf = (i: number): string => `bench/kvwatch/p${i}/`;
 
-/** The watches of one system as this process sees them: events counted, put-to-event lag kept. */
+/**
+ * The watches of one system as this process sees them. A put's value starts with
+ * `<send time>|<put id>|`, a sentinel's with `s<watch>|`: every acknowledged put must come out of
+ * a watch exactly once (a lost event counts as missing, a repeated one as duplicate, whatever
+ * else arrives), and the lag of puts sent from `countFrom` on is kept.
+ */
 class WatchTally {
-  received = 0;
-  acked = 0;
-  lags: number[] = [];
+  readonly acked = new Set<string>();
+  readonly seen = new Set<string>();
   readonly sentinels = new Set<number>();
-  /** Called with each event's value: a put's value starts with its send time (`<ms>|`), a sentinel's with `s<watch>|`. */
+  duplicates = 0;
+  lags: number[] = [];
+  countFrom = Infinity;
   event(value: Uint8Array): void {
-    this.received++;
-    const head = Buffer.from(value.buffer, value.byteOffset, Math.min(24, value.byteLength)).toString('latin1');
-    const bar = head.indexOf('|');
-    if (head.startsWith('s')) this.sentinels.add(Number(head.slice(1, bar)));
-    else this.lags.push(performance.now() - Number(head.slice(0, bar)));
+    const [head = '', id = ''] = Buffer.from(value.buffer, value.byteOffset, Math.min(48, value.byteLength)).toString('latin1').split('|');
+    if (head.startsWith('s')) {
+      if (this.sentinels.has(Number(head.slice(1)))) this.duplicates++;
+      this.sentinels.add(Number(head.slice(1)));
+      return;
+    }
+    if (this.seen.has(id)) this.duplicates++;
+    this.seen.add(id);
+    const sentAt = Number(head);
+    if (sentAt >= this.countFrom) this.lags.push(performance.now() - sentAt);
+  }
+
+  missing(): number {
+    let n = 0;
+    for (const id of this.acked) if (!this.seen.has(id)) n++;
+    return n;
   }
 }
 
@@ -55,22 +73,40 @@ export async function kvWatch(ctx: BenchContext, fx: Fixtures): Promise<void> {
   const count = options.kvWatches;
   const concord = await fx.concord();
   const etcd = ctx.refs.etcd ? await fx.etcd() : undefined;
-  const systems: [string, WatchedSystem | undefined][] = [];
+  const systems: [string, WatchedSystem | undefined, string?][] = [];
   try {
-    ctx.progress.status(`kvwatch: opening ${count} watches on concord`);
-    systems.push(['concord', await concordWatches(ctx, concord, count)]);
-    if (etcd !== undefined) ctx.progress.status(`kvwatch: opening ${count} watches on etcd`);
-    systems.push(['etcd', etcd === undefined ? undefined : await etcdWatches(ctx, etcd, count)]);
+    // Each set of watches is registered (to be closed) before its sentinels are awaited.
+    const open = async (system: string, watched: () => Promise<WatchedSystem>): Promise<void> => {
+      ctx.progress.status(`kvwatch: opening ${count} watches on ${system}`);
+      const s = await watched();
+      systems.push([system, s]);
+      await sentinels(ctx, system, s.target, s.tally, count);
+    };
+    await open('concord', () => concordWatches(ctx, concord, count));
+    if (etcd === undefined) systems.push(['etcd', undefined, 'etcd not available']);
+    else {
+      await open('etcd', () => etcdWatches(ctx, etcd, count)).catch((err: unknown) => {
+        const why = `failed: ${(err as Error).message.split('\n')[0]}`;
+        ctx.note(`kvwatch etcd: ${why}`);
+        const i = systems.findIndex(([name]) => name === 'etcd');
+        systems[i]?.[1]?.close();
+        if (i >= 0) systems.splice(i, 1);
+        systems.push(['etcd', undefined, why]);
+      });
+    }
     const workload = `${count} prefix watches, puts`;
-    const variants = systems.map(([system, s]): Variant => {
-      if (s === undefined) return { system, workload, clients: writers, skipped: 'etcd not available', run: async () => ({}) };
+    let round = 0;
+    const variants = systems.map(([system, s, why]): Variant => {
+      if (s === undefined) return { system, workload, clients: writers, skipped: why ?? 'not available', run: async () => ({}) };
       return {
         system,
         workload,
         clients: writers,
         run: async () => {
           const { tally } = s;
+          const r = round++;
           tally.lags = [];
+          tally.countFrom = performance.now() + options.warmupMs;
           const load = await runLoad({
             clients: writers,
             durationMs: options.roundMs,
@@ -78,20 +114,22 @@ export async function kvWatch(ctx: BenchContext, fx: Fixtures): Promise<void> {
             onError: ctx.errorNote(`kvwatch ${system}`),
             serverPids: s.pids,
             op: async (w, n) => {
-              await s.target.put(`${prefixOf((w * 7919 + n) % count)}k`, paddedValue(`${performance.now()}|`, options.valueBytes));
-              tally.acked++;
+              const id = `${r}.${w}.${n}`;
+              await s.target.put(`${prefixOf((w * 7919 + n) % count)}k`, paddedValue(`${performance.now()}|${id}|`, options.valueBytes));
+              tally.acked.add(id);
             },
           });
-          // Every acknowledged put (and each prefix's sentinel) must come out of a watch.
-          const want = (): number => tally.acked + count;
-          const drained = await eventually('watch events', async () => tally.received >= want(), 30_000).then(() => true, () => false);
+          tally.countFrom = Infinity;
+          // Every acknowledged put must come out of its watch; wait for the last ones.
+          await eventually('watch events', async () => tally.missing() === 0, 30_000).catch(() => undefined);
           return {
             opsPerSec: load.opsPerSec,
             p50Ms: load.p50Ms,
             p99Ms: load.p99Ms,
             lagP50Ms: percentile(tally.lags, 50),
             lagP99Ms: percentile(tally.lags, 99),
-            missing: drained ? 0 : want() - tally.received,
+            missing: tally.missing(),
+            duplicates: tally.duplicates,
             errors: load.errors,
             serverCpuMsPerCall: load.serverCpuMsPerCall,
           };
@@ -106,22 +144,25 @@ export async function kvWatch(ctx: BenchContext, fx: Fixtures): Promise<void> {
 
 async function concordWatches(ctx: BenchContext, c: Awaited<ReturnType<Fixtures['concord']>>, count: number): Promise<WatchedSystem> {
   const tally = new WatchTally();
+  const noteError = ctx.errorNote('kvwatch concord: a watch failed');
   const leader = c.kv[await c.leader()] as (typeof c.kv)[number];
   const from = BigInt((await leader.get('bench/kvwatch/')).header?.revision ?? 0n) + 1n;
   const calls = Array.from({ length: count }, (_, i) => {
     const stub = c.kv[i % c.kv.length] as (typeof c.kv)[number];
     const call = stub.client.watch({ key: prefixOf(i), rangeEnd: prefixRangeEnd(prefixOf(i)), startRevision: from, prevKv: false });
     call.on('data', (res: KvWatchResponse) => res.events.forEach((e) => tally.event(e.kv?.value ?? new Uint8Array())));
-    call.on('error', () => undefined); // cancelled at the end
+    call.on('error', (err: Error & { code?: number }) => {
+      if (err.code !== status.CANCELLED) noteError(err); // cancelled at the end
+    });
     return call;
   });
   const target = concordKv(leader);
-  await sentinels(ctx, 'concord', target, tally, count);
   return { tally, target, pids: () => c.cluster.nodes.map((n) => n.pid), close: () => calls.forEach((call) => call.cancel()) };
 }
 
 async function etcdWatches(ctx: BenchContext, e: Awaited<ReturnType<Fixtures['etcd']>>, count: number): Promise<WatchedSystem> {
   const tally = new WatchTally();
+  const noteError = ctx.errorNote('kvwatch etcd: a watch stream failed');
   const leader = e.stubs[await e.leader()] as (typeof e.stubs)[number];
   const from = Number((await leader.range({ key: Buffer.from('bench/kvwatch/') })).header.revision) + 1;
   const streams = e.stubs.map((s) => {
@@ -130,7 +171,9 @@ async function etcdWatches(ctx: BenchContext, e: Awaited<ReturnType<Fixtures['et
       if (res.canceled) ctx.note(`kvwatch etcd: a watch was cancelled: ${res.cancelReason}`);
       res.events.forEach((ev) => tally.event(ev.kv.value));
     });
-    stream.on('error', () => undefined);
+    stream.on('error', (err: Error & { code?: number }) => {
+      if (err.code !== status.CANCELLED) noteError(err);
+    });
     return stream;
   });
   for (let i = 0; i < count; i++) {
@@ -138,7 +181,6 @@ async function etcdWatches(ctx: BenchContext, e: Awaited<ReturnType<Fixtures['et
     streams[i % streams.length]?.write({ createRequest: { key: Buffer.from(key), rangeEnd: Buffer.from(prefixRangeEnd(key)), startRevision: from } });
   }
   const target = etcdKv(leader);
-  await sentinels(ctx, 'etcd', target, tally, count);
   return { tally, target, pids: () => e.members.map((m) => m.pid), close: () => streams.forEach((s) => s.cancel()) };
 }
 
