@@ -1,4 +1,4 @@
-import { credentials, Metadata, ServerUnaryCall, ServerWritableStream } from '@grpc/grpc-js';
+import { credentials, Metadata, ServerDuplexStream, ServerUnaryCall, ServerWritableStream } from '@grpc/grpc-js';
 import * as pb from '../../proto/gen/concord/v1/kv';
 import { DomainError, invalidArgument, notApplied } from '../core/errors/DomainError';
 import { KvCommand, KvCommandResult, kvLimits, KvEvent } from '../core/kv/types';
@@ -111,6 +111,8 @@ export function kvService(auth: AuthorityNode, opts: KvServiceOptions): pb.KvSer
       await watch(auth, hub, req, call, header);
     }),
 
+    watchStream: watchStream(auth, hub, header),
+
     leaseGrant: write((c) => c.leaseGrant, async (req: pb.LeaseGrantRequest, t) => {
       const ttlMs = nonNegative(req.ttlMs, 'ttl_ms');
       if (ttlMs < kvLimits.leaseTtlMsMin || ttlMs > kvLimits.leaseTtlMsMax) {
@@ -146,12 +148,63 @@ export function kvService(auth: AuthorityNode, opts: KvServiceOptions): pb.KvSer
   };
 }
 
+/** What one watch tells its stream (see openWatch). */
+interface WatchSink {
+  /** The watch is in place (after its request was checked, before any of its events). */
+  created(): void;
+  /** The events of one revision that fall in the watch, in order. */
+  events(revision: number, events: pb.Event[]): void;
+  /** `start_revision` was compacted away; the watch has ended. */
+  compacted(compactRevision: number): void;
+  /** The node lost its majority; the watch has ended. */
+  failed(err: unknown): void;
+}
+
 /**
- * Streams events in [key, range_end) from `start_revision` (replayed from history), then live
- * ones as this node applies them, one response per revision: no gap and no duplicate, and the
+ * One watch of [key, range_end): events from `start_revision` (replayed from history), then
+ * live ones as this node applies them, one call per revision: no gap and no duplicate, and the
  * same sequence on every node, so a client that reconnects elsewhere resumes at its last
- * revision + 1.
+ * revision + 1. Throws on a bad request before anything is registered; returns the watch's
+ * close (idempotent).
  */
+function openWatch(auth: AuthorityNode, hub: KvWatchHub, req: pb.KvWatchRequest, sink: WatchSink): () => void {
+  if (req.rangeEnd === '') checkKey(req.key);
+  const start = nonNegative(req.startRevision, 'start_revision');
+  let last = start === 0 ? auth.sm.store.revision : start - 1;
+  const send = (revision: number, mine: readonly KvEvent[]): void => {
+    if (revision <= last) return;
+    last = revision;
+    if (mine.length === 0) return;
+    sink.events(revision, mine.map((e) => ({
+      type: e.type === 'put' ? pb.Event_EventType.PUT : pb.Event_EventType.DELETE,
+      kv: fromKv(e.kv),
+      prevKv: req.prevKv && e.prevKv !== undefined ? fromKv(e.prevKv) : undefined,
+    })));
+  };
+  sink.created();
+  // Live revisions come through the node's hub (the events of this watch's key or range
+  // only); it ends the watch when the node loses its majority.
+  const remove = hub.add({
+    key: req.key,
+    rangeEnd: req.rangeEnd,
+    deliver: send,
+    fail: (err) => {
+      remove();
+      sink.failed(err);
+    },
+  });
+  if (start !== 0) {
+    try {
+      for (const batch of auth.sm.store.eventsSince(start)) send(batch.revision, batch.events.filter((e) => watches(req, e.kv.key)));
+    } catch {
+      remove();
+      sink.compacted(auth.sm.store.compactRevision);
+    }
+  }
+  return remove;
+}
+
+/** Watch: one watch, its stream ending with it. */
 function watch(
   auth: AuthorityNode,
   hub: KvWatchHub,
@@ -159,49 +212,106 @@ function watch(
   call: ServerWritableStream<pb.KvWatchRequest, pb.KvWatchResponse>,
   header: () => pb.ResponseHeader,
 ): Promise<void> {
-  if (req.rangeEnd === '') checkKey(req.key);
-  const start = nonNegative(req.startRevision, 'start_revision');
   return new Promise<void>((resolve) => {
-    let last = start === 0 ? auth.sm.store.revision : start - 1;
-    const send = (revision: number, mine: readonly KvEvent[]): void => {
-      if (revision <= last) return;
-      last = revision;
-      if (mine.length === 0) return;
-      call.write({
-        header: { ...header(), revision: BigInt(revision) },
-        compactRevision: 0n,
-        events: mine.map((e) => ({
-          type: e.type === 'put' ? pb.Event_EventType.PUT : pb.Event_EventType.DELETE,
-          kv: fromKv(e.kv),
-          prevKv: req.prevKv && e.prevKv !== undefined ? fromKv(e.prevKv) : undefined,
-        })),
-      });
-    };
-    // Live revisions come through the node's hub (the events of this watch's key or range
-    // only); it ends the watch with UNAVAILABLE when the node loses its majority.
-    const remove = hub.add({
-      key: req.key,
-      rangeEnd: req.rangeEnd,
-      deliver: send,
-      fail: (err) => {
-        done();
+    const close = openWatch(auth, hub, req, {
+      created: () => undefined,
+      events: (revision, events) => call.write({ header: { ...header(), revision: BigInt(revision) }, compactRevision: 0n, events }),
+      // The start was compacted away: say so and end the watch (the wrapper ends the stream).
+      compacted: (compactRevision) => {
+        call.write({ header: header(), events: [], compactRevision: BigInt(compactRevision) });
+        resolve();
+      },
+      failed: (err) => {
+        resolve();
         call.emit('error', toServiceError(err));
       },
     });
     const done = (): void => {
-      remove();
+      close();
       resolve();
     };
     call.on('cancelled', done);
     call.on('close', done);
-    if (start !== 0) {
-      try {
-        for (const batch of auth.sm.store.eventsSince(start)) send(batch.revision, batch.events.filter((e) => watches(req, e.kv.key)));
-      } catch {
-        // The start was compacted away: say so and end the watch (the wrapper ends the stream).
-        call.write({ header: header(), events: [], compactRevision: BigInt(auth.sm.store.compactRevision) });
-        done();
-      }
-    }
   });
+}
+
+/** Watches one WatchStream carries at most; a create past it is refused (canceled, with the reason). */
+export const watchesPerStreamMax = 65_536;
+
+/**
+ * WatchStream: many watches over one stream, as etcd's Watch carries them. A create is answered
+ * `created` (then the watch's events, each answer naming it) or `canceled` with the reason (a
+ * bad request, an id in use, too many watches); a cancel is answered `canceled`. The stream ends
+ * when the client ends its side, and with UNAVAILABLE, every watch at once, when the node loses
+ * its majority (the client resumes elsewhere, as with Watch).
+ */
+function watchStream(auth: AuthorityNode, hub: KvWatchHub, header: () => pb.ResponseHeader) {
+  return (call: ServerDuplexStream<pb.KvWatchStreamRequest, pb.KvWatchStreamResponse>): void => {
+    const open = new Map<bigint, () => void>();
+    let nextId = 1n;
+    let ended = false;
+    const answer = (res: Partial<pb.KvWatchStreamResponse> & { watchId: bigint }): void => {
+      if (ended || call.cancelled || call.writableEnded) return;
+      call.write({ header: header(), created: false, canceled: false, cancelReason: '', compactRevision: 0n, events: [], ...res });
+    };
+    const closeAll = (): void => {
+      for (const close of open.values()) close();
+      open.clear();
+    };
+    const end = (err?: unknown): void => {
+      if (ended) return;
+      closeAll();
+      if (err === undefined) call.end();
+      else call.emit('error', toServiceError(err));
+      ended = true;
+    };
+    const create = (c: pb.KvWatchCreate): void => {
+      let id = c.watchId;
+      const refuse = (reason: string): void => answer({ watchId: id, canceled: true, cancelReason: reason });
+      if (id < 0n) return refuse('watch_id must not be negative');
+      if (id === 0n) {
+        while (open.has(nextId)) nextId++;
+        id = nextId++;
+      } else if (open.has(id)) return refuse(`watch ${id} is already open on this stream`);
+      if (open.size >= watchesPerStreamMax) return refuse(`at most ${watchesPerStreamMax} watches may be open on one stream`);
+      const watchId = id;
+      try {
+        open.set(watchId, () => undefined); // taken while its replay runs
+        const close = openWatch(auth, hub, c.watch ?? pb.KvWatchRequest.fromPartial({}), {
+          created: () => answer({ watchId, created: true }),
+          events: (revision, events) => answer({ watchId, header: { ...header(), revision: BigInt(revision) }, events }),
+          compacted: (compactRevision) => {
+            open.delete(watchId);
+            answer({ watchId, canceled: true, compactRevision: BigInt(compactRevision), cancelReason: `start revision ${c.watch?.startRevision ?? 0n} has been compacted (compact revision ${compactRevision})` });
+          },
+          failed: (err) => end(err),
+        });
+        if (open.has(watchId)) open.set(watchId, close);
+      } catch (err) {
+        open.delete(watchId);
+        refuse(toServiceError(err).details ?? String(err));
+      }
+    };
+    call.on('data', (req: pb.KvWatchStreamRequest) => {
+      if (ended) return;
+      const r = req.request;
+      if (r?.$case === 'create') create(r.value);
+      else if (r?.$case === 'cancel') {
+        const close = open.get(r.value.watchId);
+        open.delete(r.value.watchId);
+        close?.();
+        answer({ watchId: r.value.watchId, canceled: true, cancelReason: close === undefined ? 'no such watch on this stream' : '' });
+      } else end(invalidArgument('a watch stream request needs create or cancel'));
+    });
+    call.on('end', () => end());
+    // The client went away (cancelled, reset): its watches end with it.
+    call.on('cancelled', () => {
+      closeAll();
+      ended = true;
+    });
+    call.on('error', () => {
+      closeAll();
+      ended = true;
+    });
+  };
 }

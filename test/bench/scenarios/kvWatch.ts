@@ -1,6 +1,6 @@
 import { status } from '@grpc/grpc-js';
 import { performance } from 'node:perf_hooks';
-import { KvWatchResponse } from '../../../proto/gen/concord/v1/kv';
+import { KvWatchStreamResponse } from '../../../proto/gen/concord/v1/kv';
 import { prefixRangeEnd } from '../../../services/core/kv/prefixRangeEnd';
 import { eventually } from '../../integration/nodeStubs';
 import { BenchContext } from '../BenchContext';
@@ -63,10 +63,9 @@ interface WatchedSystem {
  * tenant or object kind keep them. `kvWatches` watches, each on its own prefix, spread over the
  * three members, on a 3-voter Concord and a 3-member etcd; `writers` clients put to the leader,
  * each put landing in exactly one watch. Reports puts/s, p50/p99, and the watch lag (put sent
- * to its event received, both in this process) p50/p99; every event must arrive (`missing`).
- * Concord opens one Watch call per watch (its API); etcd carries a member's watches on one
- * Watch stream (its idiom). Before the rounds, one sentinel put per prefix proves every watch
- * is in place.
+ * to its event received, both in this process) p50/p99; every put's event must arrive once.
+ * Both carry a member's watches on one stream: Concord's WatchStream, etcd's Watch. Before the
+ * rounds, one sentinel put per prefix proves every watch is in place.
  */
 export async function kvWatch(ctx: BenchContext, fx: Fixtures): Promise<void> {
   const { options } = ctx;
@@ -147,17 +146,24 @@ async function concordWatches(ctx: BenchContext, c: Awaited<ReturnType<Fixtures[
   const noteError = ctx.errorNote('kvwatch concord: a watch failed');
   const leader = c.kv[await c.leader()] as (typeof c.kv)[number];
   const from = BigInt((await leader.get('bench/kvwatch/')).header?.revision ?? 0n) + 1n;
-  const calls = Array.from({ length: count }, (_, i) => {
-    const stub = c.kv[i % c.kv.length] as (typeof c.kv)[number];
-    const call = stub.client.watch({ key: prefixOf(i), rangeEnd: prefixRangeEnd(prefixOf(i)), startRevision: from, prevKv: false });
-    call.on('data', (res: KvWatchResponse) => res.events.forEach((e) => tally.event(e.kv?.value ?? new Uint8Array())));
-    call.on('error', (err: Error & { code?: number }) => {
+  // One WatchStream per member carrying its share of the watches, as etcd's client does.
+  const streams = c.kv.map((stub) => {
+    const stream = stub.client.watchStream();
+    stream.on('data', (res: KvWatchStreamResponse) => {
+      if (res.canceled) noteError(new Error(`watch ${res.watchId} cancelled: ${res.cancelReason}`));
+      res.events.forEach((e) => tally.event(e.kv?.value ?? new Uint8Array()));
+    });
+    stream.on('error', (err: Error & { code?: number }) => {
       if (err.code !== status.CANCELLED) noteError(err); // cancelled at the end
     });
-    return call;
+    return stream;
   });
+  for (let i = 0; i < count; i++) {
+    const watch = { key: prefixOf(i), rangeEnd: prefixRangeEnd(prefixOf(i)), startRevision: from, prevKv: false };
+    streams[i % streams.length]?.write({ request: { $case: 'create', value: { watch, watchId: BigInt(i + 1) } } });
+  }
   const target = concordKv(leader);
-  return { tally, target, pids: () => c.cluster.nodes.map((n) => n.pid), close: () => calls.forEach((call) => call.cancel()) };
+  return { tally, target, pids: () => c.cluster.nodes.map((n) => n.pid), close: () => streams.forEach((stream) => stream.cancel()) };
 }
 
 async function etcdWatches(ctx: BenchContext, e: Awaited<ReturnType<Fixtures['etcd']>>, count: number): Promise<WatchedSystem> {

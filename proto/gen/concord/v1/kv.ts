@@ -10,9 +10,11 @@ import {
   type CallOptions,
   type ChannelCredentials,
   Client,
+  type ClientDuplexStream,
   type ClientOptions,
   type ClientReadableStream,
   type ClientUnaryCall,
+  type handleBidiStreamingCall,
   type handleServerStreamingCall,
   type handleUnaryCall,
   makeGenericClientConstructor,
@@ -288,6 +290,40 @@ export interface KvWatchResponse {
   events: Event[];
   /** set when start_revision was compacted away (the watch ends) */
   compactRevision: bigint;
+}
+
+/**
+ * WatchStream: many watches over one stream, as etcd's Watch carries them. Each request on the
+ * stream creates or cancels one watch; every answer names its watch.
+ */
+export interface KvWatchStreamRequest {
+  request: { $case: "create"; value: KvWatchCreate } | { $case: "cancel"; value: KvWatchCancel } | undefined;
+}
+
+export interface KvWatchCreate {
+  watch:
+    | KvWatchRequest
+    | undefined;
+  /** 0 = the node picks one (answered in `created`) */
+  watchId: bigint;
+}
+
+export interface KvWatchCancel {
+  watchId: bigint;
+}
+
+export interface KvWatchStreamResponse {
+  header: ResponseHeader | undefined;
+  watchId: bigint;
+  /** the watch is in place; its events follow */
+  created: boolean;
+  /** the watch ended: cancelled, refused (cancel_reason) or compacted */
+  canceled: boolean;
+  cancelReason: string;
+  /** set when start_revision was compacted away */
+  compactRevision: bigint;
+  /** all events of one revision in the watch, in order */
+  events: Event[];
 }
 
 export interface LeaseGrantRequest {
@@ -2581,6 +2617,460 @@ export const KvWatchResponse: MessageFns<KvWatchResponse> = {
   },
 };
 
+function createBaseKvWatchStreamRequest(): KvWatchStreamRequest {
+  return { request: undefined };
+}
+
+export const KvWatchStreamRequest: MessageFns<KvWatchStreamRequest> = {
+  encode(message: KvWatchStreamRequest, writer: BinaryWriter = new BinaryWriter()): BinaryWriter {
+    switch (message.request?.$case) {
+      case "create":
+        KvWatchCreate.encode(message.request.value, writer.uint32(10).fork()).join();
+        break;
+      case "cancel":
+        KvWatchCancel.encode(message.request.value, writer.uint32(18).fork()).join();
+        break;
+    }
+    return writer;
+  },
+
+  decode(input: BinaryReader | Uint8Array, length?: number): KvWatchStreamRequest {
+    const reader = input instanceof BinaryReader ? input : new BinaryReader(input);
+    const previousRecursionDepth = (reader as any).__tsProtoDecodeDepth ?? 0;
+    if (previousRecursionDepth >= 100) {
+      throw new globalThis.Error("protobuf decode recursion limit exceeded");
+    }
+    (reader as any).__tsProtoDecodeDepth = previousRecursionDepth + 1;
+    try {
+      const end = length === undefined ? reader.len : reader.pos + length;
+      const message = createBaseKvWatchStreamRequest();
+      while (reader.pos < end) {
+        const tag = reader.uint32();
+        switch (tag >>> 3) {
+          case 1: {
+            if (tag !== 10) {
+              break;
+            }
+
+            message.request = { $case: "create", value: KvWatchCreate.decode(reader, reader.uint32()) };
+            continue;
+          }
+          case 2: {
+            if (tag !== 18) {
+              break;
+            }
+
+            message.request = { $case: "cancel", value: KvWatchCancel.decode(reader, reader.uint32()) };
+            continue;
+          }
+        }
+        if ((tag & 7) === 4 || tag === 0) {
+          break;
+        }
+        reader.skip(tag & 7);
+      }
+      return message;
+    } finally {
+      (reader as any).__tsProtoDecodeDepth = previousRecursionDepth;
+    }
+  },
+
+  fromJSON(object: any): KvWatchStreamRequest {
+    return {
+      request: isSet(object.create)
+        ? { $case: "create", value: KvWatchCreate.fromJSON(object.create) }
+        : isSet(object.cancel)
+        ? { $case: "cancel", value: KvWatchCancel.fromJSON(object.cancel) }
+        : undefined,
+    };
+  },
+
+  toJSON(message: KvWatchStreamRequest): unknown {
+    const obj: any = {};
+    if (message.request?.$case === "create") {
+      obj.create = KvWatchCreate.toJSON(message.request.value);
+    } else if (message.request?.$case === "cancel") {
+      obj.cancel = KvWatchCancel.toJSON(message.request.value);
+    }
+    return obj;
+  },
+
+  create(base?: DeepPartial<KvWatchStreamRequest>): KvWatchStreamRequest {
+    return KvWatchStreamRequest.fromPartial(base ?? {});
+  },
+  fromPartial(object: DeepPartial<KvWatchStreamRequest>): KvWatchStreamRequest {
+    const message = createBaseKvWatchStreamRequest();
+    switch (object.request?.$case) {
+      case "create": {
+        if (object.request?.value !== undefined && object.request?.value !== null) {
+          message.request = { $case: "create", value: KvWatchCreate.fromPartial(object.request.value) };
+        }
+        break;
+      }
+      case "cancel": {
+        if (object.request?.value !== undefined && object.request?.value !== null) {
+          message.request = { $case: "cancel", value: KvWatchCancel.fromPartial(object.request.value) };
+        }
+        break;
+      }
+    }
+    return message;
+  },
+};
+
+function createBaseKvWatchCreate(): KvWatchCreate {
+  return { watch: undefined, watchId: 0n };
+}
+
+export const KvWatchCreate: MessageFns<KvWatchCreate> = {
+  encode(message: KvWatchCreate, writer: BinaryWriter = new BinaryWriter()): BinaryWriter {
+    if (message.watch !== undefined) {
+      KvWatchRequest.encode(message.watch, writer.uint32(10).fork()).join();
+    }
+    if (message.watchId !== 0n) {
+      if (BigInt.asIntN(64, message.watchId) !== message.watchId) {
+        throw new globalThis.Error("value provided for field message.watchId of type int64 too large");
+      }
+      writer.uint32(16).int64(message.watchId);
+    }
+    return writer;
+  },
+
+  decode(input: BinaryReader | Uint8Array, length?: number): KvWatchCreate {
+    const reader = input instanceof BinaryReader ? input : new BinaryReader(input);
+    const previousRecursionDepth = (reader as any).__tsProtoDecodeDepth ?? 0;
+    if (previousRecursionDepth >= 100) {
+      throw new globalThis.Error("protobuf decode recursion limit exceeded");
+    }
+    (reader as any).__tsProtoDecodeDepth = previousRecursionDepth + 1;
+    try {
+      const end = length === undefined ? reader.len : reader.pos + length;
+      const message = createBaseKvWatchCreate();
+      while (reader.pos < end) {
+        const tag = reader.uint32();
+        switch (tag >>> 3) {
+          case 1: {
+            if (tag !== 10) {
+              break;
+            }
+
+            message.watch = KvWatchRequest.decode(reader, reader.uint32());
+            continue;
+          }
+          case 2: {
+            if (tag !== 16) {
+              break;
+            }
+
+            message.watchId = reader.int64() as bigint;
+            continue;
+          }
+        }
+        if ((tag & 7) === 4 || tag === 0) {
+          break;
+        }
+        reader.skip(tag & 7);
+      }
+      return message;
+    } finally {
+      (reader as any).__tsProtoDecodeDepth = previousRecursionDepth;
+    }
+  },
+
+  fromJSON(object: any): KvWatchCreate {
+    return {
+      watch: isSet(object.watch) ? KvWatchRequest.fromJSON(object.watch) : undefined,
+      watchId: isSet(object.watchId) ? BigInt(object.watchId) : isSet(object.watch_id) ? BigInt(object.watch_id) : 0n,
+    };
+  },
+
+  toJSON(message: KvWatchCreate): unknown {
+    const obj: any = {};
+    if (message.watch !== undefined) {
+      obj.watch = KvWatchRequest.toJSON(message.watch);
+    }
+    if (message.watchId !== 0n) {
+      obj.watchId = message.watchId.toString();
+    }
+    return obj;
+  },
+
+  create(base?: DeepPartial<KvWatchCreate>): KvWatchCreate {
+    return KvWatchCreate.fromPartial(base ?? {});
+  },
+  fromPartial(object: DeepPartial<KvWatchCreate>): KvWatchCreate {
+    const message = createBaseKvWatchCreate();
+    message.watch = (object.watch !== undefined && object.watch !== null)
+      ? KvWatchRequest.fromPartial(object.watch)
+      : undefined;
+    message.watchId = (object.watchId !== undefined && object.watchId !== null) ? BigInt(object.watchId) : 0n;
+    return message;
+  },
+};
+
+function createBaseKvWatchCancel(): KvWatchCancel {
+  return { watchId: 0n };
+}
+
+export const KvWatchCancel: MessageFns<KvWatchCancel> = {
+  encode(message: KvWatchCancel, writer: BinaryWriter = new BinaryWriter()): BinaryWriter {
+    if (message.watchId !== 0n) {
+      if (BigInt.asIntN(64, message.watchId) !== message.watchId) {
+        throw new globalThis.Error("value provided for field message.watchId of type int64 too large");
+      }
+      writer.uint32(8).int64(message.watchId);
+    }
+    return writer;
+  },
+
+  decode(input: BinaryReader | Uint8Array, length?: number): KvWatchCancel {
+    const reader = input instanceof BinaryReader ? input : new BinaryReader(input);
+    const previousRecursionDepth = (reader as any).__tsProtoDecodeDepth ?? 0;
+    if (previousRecursionDepth >= 100) {
+      throw new globalThis.Error("protobuf decode recursion limit exceeded");
+    }
+    (reader as any).__tsProtoDecodeDepth = previousRecursionDepth + 1;
+    try {
+      const end = length === undefined ? reader.len : reader.pos + length;
+      const message = createBaseKvWatchCancel();
+      while (reader.pos < end) {
+        const tag = reader.uint32();
+        switch (tag >>> 3) {
+          case 1: {
+            if (tag !== 8) {
+              break;
+            }
+
+            message.watchId = reader.int64() as bigint;
+            continue;
+          }
+        }
+        if ((tag & 7) === 4 || tag === 0) {
+          break;
+        }
+        reader.skip(tag & 7);
+      }
+      return message;
+    } finally {
+      (reader as any).__tsProtoDecodeDepth = previousRecursionDepth;
+    }
+  },
+
+  fromJSON(object: any): KvWatchCancel {
+    return {
+      watchId: isSet(object.watchId) ? BigInt(object.watchId) : isSet(object.watch_id) ? BigInt(object.watch_id) : 0n,
+    };
+  },
+
+  toJSON(message: KvWatchCancel): unknown {
+    const obj: any = {};
+    if (message.watchId !== 0n) {
+      obj.watchId = message.watchId.toString();
+    }
+    return obj;
+  },
+
+  create(base?: DeepPartial<KvWatchCancel>): KvWatchCancel {
+    return KvWatchCancel.fromPartial(base ?? {});
+  },
+  fromPartial(object: DeepPartial<KvWatchCancel>): KvWatchCancel {
+    const message = createBaseKvWatchCancel();
+    message.watchId = (object.watchId !== undefined && object.watchId !== null) ? BigInt(object.watchId) : 0n;
+    return message;
+  },
+};
+
+function createBaseKvWatchStreamResponse(): KvWatchStreamResponse {
+  return {
+    header: undefined,
+    watchId: 0n,
+    created: false,
+    canceled: false,
+    cancelReason: "",
+    compactRevision: 0n,
+    events: [],
+  };
+}
+
+export const KvWatchStreamResponse: MessageFns<KvWatchStreamResponse> = {
+  encode(message: KvWatchStreamResponse, writer: BinaryWriter = new BinaryWriter()): BinaryWriter {
+    if (message.header !== undefined) {
+      ResponseHeader.encode(message.header, writer.uint32(10).fork()).join();
+    }
+    if (message.watchId !== 0n) {
+      if (BigInt.asIntN(64, message.watchId) !== message.watchId) {
+        throw new globalThis.Error("value provided for field message.watchId of type int64 too large");
+      }
+      writer.uint32(16).int64(message.watchId);
+    }
+    if (message.created !== false) {
+      writer.uint32(24).bool(message.created);
+    }
+    if (message.canceled !== false) {
+      writer.uint32(32).bool(message.canceled);
+    }
+    if (message.cancelReason !== "") {
+      writer.uint32(42).string(message.cancelReason);
+    }
+    if (message.compactRevision !== 0n) {
+      if (BigInt.asIntN(64, message.compactRevision) !== message.compactRevision) {
+        throw new globalThis.Error("value provided for field message.compactRevision of type int64 too large");
+      }
+      writer.uint32(48).int64(message.compactRevision);
+    }
+    for (const v of message.events) {
+      Event.encode(v!, writer.uint32(58).fork()).join();
+    }
+    return writer;
+  },
+
+  decode(input: BinaryReader | Uint8Array, length?: number): KvWatchStreamResponse {
+    const reader = input instanceof BinaryReader ? input : new BinaryReader(input);
+    const previousRecursionDepth = (reader as any).__tsProtoDecodeDepth ?? 0;
+    if (previousRecursionDepth >= 100) {
+      throw new globalThis.Error("protobuf decode recursion limit exceeded");
+    }
+    (reader as any).__tsProtoDecodeDepth = previousRecursionDepth + 1;
+    try {
+      const end = length === undefined ? reader.len : reader.pos + length;
+      const message = createBaseKvWatchStreamResponse();
+      while (reader.pos < end) {
+        const tag = reader.uint32();
+        switch (tag >>> 3) {
+          case 1: {
+            if (tag !== 10) {
+              break;
+            }
+
+            message.header = ResponseHeader.decode(reader, reader.uint32());
+            continue;
+          }
+          case 2: {
+            if (tag !== 16) {
+              break;
+            }
+
+            message.watchId = reader.int64() as bigint;
+            continue;
+          }
+          case 3: {
+            if (tag !== 24) {
+              break;
+            }
+
+            message.created = reader.bool();
+            continue;
+          }
+          case 4: {
+            if (tag !== 32) {
+              break;
+            }
+
+            message.canceled = reader.bool();
+            continue;
+          }
+          case 5: {
+            if (tag !== 42) {
+              break;
+            }
+
+            message.cancelReason = reader.string();
+            continue;
+          }
+          case 6: {
+            if (tag !== 48) {
+              break;
+            }
+
+            message.compactRevision = reader.int64() as bigint;
+            continue;
+          }
+          case 7: {
+            if (tag !== 58) {
+              break;
+            }
+
+            message.events.push(Event.decode(reader, reader.uint32()));
+            continue;
+          }
+        }
+        if ((tag & 7) === 4 || tag === 0) {
+          break;
+        }
+        reader.skip(tag & 7);
+      }
+      return message;
+    } finally {
+      (reader as any).__tsProtoDecodeDepth = previousRecursionDepth;
+    }
+  },
+
+  fromJSON(object: any): KvWatchStreamResponse {
+    return {
+      header: isSet(object.header) ? ResponseHeader.fromJSON(object.header) : undefined,
+      watchId: isSet(object.watchId) ? BigInt(object.watchId) : isSet(object.watch_id) ? BigInt(object.watch_id) : 0n,
+      created: isSet(object.created) ? globalThis.Boolean(object.created) : false,
+      canceled: isSet(object.canceled) ? globalThis.Boolean(object.canceled) : false,
+      cancelReason: isSet(object.cancelReason)
+        ? globalThis.String(object.cancelReason)
+        : isSet(object.cancel_reason)
+        ? globalThis.String(object.cancel_reason)
+        : "",
+      compactRevision: isSet(object.compactRevision)
+        ? BigInt(object.compactRevision)
+        : isSet(object.compact_revision)
+        ? BigInt(object.compact_revision)
+        : 0n,
+      events: globalThis.Array.isArray(object?.events) ? object.events.map((e: any) => Event.fromJSON(e)) : [],
+    };
+  },
+
+  toJSON(message: KvWatchStreamResponse): unknown {
+    const obj: any = {};
+    if (message.header !== undefined) {
+      obj.header = ResponseHeader.toJSON(message.header);
+    }
+    if (message.watchId !== 0n) {
+      obj.watchId = message.watchId.toString();
+    }
+    if (message.created !== false) {
+      obj.created = message.created;
+    }
+    if (message.canceled !== false) {
+      obj.canceled = message.canceled;
+    }
+    if (message.cancelReason !== "") {
+      obj.cancelReason = message.cancelReason;
+    }
+    if (message.compactRevision !== 0n) {
+      obj.compactRevision = message.compactRevision.toString();
+    }
+    if (message.events?.length) {
+      obj.events = message.events.map((e) => Event.toJSON(e));
+    }
+    return obj;
+  },
+
+  create(base?: DeepPartial<KvWatchStreamResponse>): KvWatchStreamResponse {
+    return KvWatchStreamResponse.fromPartial(base ?? {});
+  },
+  fromPartial(object: DeepPartial<KvWatchStreamResponse>): KvWatchStreamResponse {
+    const message = createBaseKvWatchStreamResponse();
+    message.header = (object.header !== undefined && object.header !== null)
+      ? ResponseHeader.fromPartial(object.header)
+      : undefined;
+    message.watchId = (object.watchId !== undefined && object.watchId !== null) ? BigInt(object.watchId) : 0n;
+    message.created = object.created ?? false;
+    message.canceled = object.canceled ?? false;
+    message.cancelReason = object.cancelReason ?? "";
+    message.compactRevision = (object.compactRevision !== undefined && object.compactRevision !== null)
+      ? BigInt(object.compactRevision)
+      : 0n;
+    message.events = object.events?.map((e) => Event.fromPartial(e)) || [];
+    return message;
+  },
+};
+
 function createBaseLeaseGrantRequest(): LeaseGrantRequest {
   return { ttlMs: 0n, id: 0n };
 }
@@ -3461,6 +3951,20 @@ export const KvServiceService = {
     responseSerialize: (value: KvWatchResponse): Buffer => Buffer.from(KvWatchResponse.encode(value).finish()),
     responseDeserialize: (value: Buffer): KvWatchResponse => KvWatchResponse.decode(value),
   },
+  /**
+   * Many watches over one stream (see KvWatchStreamRequest); ends with UNAVAILABLE, as Watch
+   * does, when the node loses its majority.
+   */
+  watchStream: {
+    path: "/concord.v1.KvService/WatchStream" as const,
+    requestStream: true as const,
+    responseStream: true as const,
+    requestSerialize: (value: KvWatchStreamRequest): Buffer => Buffer.from(KvWatchStreamRequest.encode(value).finish()),
+    requestDeserialize: (value: Buffer): KvWatchStreamRequest => KvWatchStreamRequest.decode(value),
+    responseSerialize: (value: KvWatchStreamResponse): Buffer =>
+      Buffer.from(KvWatchStreamResponse.encode(value).finish()),
+    responseDeserialize: (value: Buffer): KvWatchStreamResponse => KvWatchStreamResponse.decode(value),
+  },
   leaseGrant: {
     path: "/concord.v1.KvService/LeaseGrant" as const,
     requestStream: false as const,
@@ -3512,6 +4016,11 @@ export interface KvServiceServer extends UntypedServiceImplementation {
   txn: handleUnaryCall<TxnRequest, TxnResponse>;
   compact: handleUnaryCall<CompactionRequest, CompactionResponse>;
   watch: handleServerStreamingCall<KvWatchRequest, KvWatchResponse>;
+  /**
+   * Many watches over one stream (see KvWatchStreamRequest); ends with UNAVAILABLE, as Watch
+   * does, when the node loses its majority.
+   */
+  watchStream: handleBidiStreamingCall<KvWatchStreamRequest, KvWatchStreamResponse>;
   leaseGrant: handleUnaryCall<LeaseGrantRequest, LeaseGrantResponse>;
   leaseRevoke: handleUnaryCall<LeaseRevokeRequest, LeaseRevokeResponse>;
   leaseKeepAlive: handleUnaryCall<LeaseKeepAliveRequest, LeaseKeepAliveResponse>;
@@ -3598,6 +4107,16 @@ export interface KvServiceClient extends Client {
     metadata?: Metadata,
     options?: Partial<CallOptions>,
   ): ClientReadableStream<KvWatchResponse>;
+  /**
+   * Many watches over one stream (see KvWatchStreamRequest); ends with UNAVAILABLE, as Watch
+   * does, when the node loses its majority.
+   */
+  watchStream(): ClientDuplexStream<KvWatchStreamRequest, KvWatchStreamResponse>;
+  watchStream(options: Partial<CallOptions>): ClientDuplexStream<KvWatchStreamRequest, KvWatchStreamResponse>;
+  watchStream(
+    metadata: Metadata,
+    options?: Partial<CallOptions>,
+  ): ClientDuplexStream<KvWatchStreamRequest, KvWatchStreamResponse>;
   leaseGrant(
     request: LeaseGrantRequest,
     callback: (error: ServiceError | null, response: LeaseGrantResponse) => void,

@@ -1,0 +1,166 @@
+// WatchStream on three real voters: many watches over one stream, as etcd's Watch carries them.
+// A create is answered `created` (with the id the node picked when asked to) before its events,
+// each answer names its watch, a cancel stops one watch and leaves the others, a bad create is
+// refused alone (the stream goes on), a compacted start is said, the client ending its side ends
+// the stream, and a node cut off from the majority ends the whole stream with UNAVAILABLE.
+import { ClientDuplexStream, status } from '@grpc/grpc-js';
+import { KvWatchRequest, KvWatchStreamRequest, KvWatchStreamResponse } from '../../proto/gen/concord/v1/kv';
+import { KvStubs, kvStubs, text } from './kvStubs';
+import { eventually } from './nodeStubs';
+import { startTestCluster, TestCluster } from './startTestCluster';
+
+let tc: TestCluster;
+let kv: KvStubs[];
+
+beforeAll(async () => {
+  tc = await startTestCluster(3);
+  kv = tc.cluster.nodes.map((n) => kvStubs(n.address));
+  await eventually('a leader', async () => (await tc.stubs[0]!.status()).authority?.leaderId !== '');
+}, 60_000);
+
+afterAll(async () => {
+  kv?.forEach((k) => k.close());
+  await tc?.stop();
+});
+
+interface Opened {
+  readonly stream: ClientDuplexStream<KvWatchStreamRequest, KvWatchStreamResponse>;
+  readonly answers: KvWatchStreamResponse[];
+  readonly ended: Promise<{ code: number; details?: string }>;
+  create(watch: Partial<KvWatchRequest>, watchId?: bigint): void;
+  cancel(watchId: bigint): void;
+  /** `watch id: key,key` per answer with events, in arrival order. */
+  events(): string[];
+}
+
+function open(k: KvStubs): Opened {
+  const stream = k.client.watchStream();
+  const answers: KvWatchStreamResponse[] = [];
+  stream.on('data', (r: KvWatchStreamResponse) => answers.push(r));
+  const ended = new Promise<{ code: number; details?: string }>((resolve) => {
+    stream.on('error', (e: { code: number; details?: string }) => resolve(e));
+    stream.on('status', (s: { code: number; details?: string }) => resolve(s));
+  });
+  return {
+    stream,
+    answers,
+    ended,
+    create: (watch, watchId = 0n) => stream.write({ request: { $case: 'create', value: { watch: KvWatchRequest.fromPartial(watch), watchId } } }),
+    cancel: (watchId) => stream.write({ request: { $case: 'cancel', value: { watchId } } }),
+    events: () => answers.filter((a) => a.events.length > 0).map((a) => `${a.watchId}: ${a.events.map((e) => e.kv?.key).join(',')}`),
+  };
+}
+
+const until = (what: string, check: () => boolean): Promise<number> => eventually(what, async () => check(), 10_000);
+
+test('many watches on one stream: each created before its events, every answer naming its watch', async () => {
+  const w = open(kv[1]!);
+  try {
+    w.create({ key: 'ws/a/', rangeEnd: 'ws/a0' }); // the node picks: 1
+    w.create({ key: 'ws/b' }, 7n);
+    w.create({ key: 'ws/c', rangeEnd: '\u0000' }); // the node picks: 2 (7 is taken by the client)
+    await until('three created', () => w.answers.filter((a) => a.created).length === 3);
+    expect(w.answers.map((a) => [a.watchId, a.created, a.canceled])).toEqual([[1n, true, false], [7n, true, false], [2n, true, false]]);
+    await kv[0]!.put('ws/a/1', 'x');
+    await kv[2]!.put('ws/b', 'y');
+    await kv[0]!.txn({
+      compare: [],
+      success: ['ws/c/x', 'ws/a/2', 'ws/b2'].map((key) => ({ request: { $case: 'requestPut' as const, value: { key, value: new Uint8Array([1]), lease: 0n, prevKv: false } } })),
+      failure: [],
+    });
+    // One transaction, one revision: each watch gets its own events of it, at that revision.
+    await until('the events', () => w.events().length === 4);
+    const keysOf = (id: bigint): (string | undefined)[] => w.answers.filter((a) => a.watchId === id).flatMap((a) => a.events.map((e) => e.kv?.key));
+    expect([keysOf(1n), keysOf(7n), keysOf(2n)]).toEqual([['ws/a/1', 'ws/a/2'], ['ws/b'], ['ws/c/x']]);
+    const rev = (id: bigint, key: string): bigint | undefined => w.answers.find((a) => a.watchId === id && a.events.some((e) => e.kv?.key === key))?.header?.revision;
+    expect(rev(2n, 'ws/c/x')).toBe(rev(1n, 'ws/a/2'));
+
+    // A cancel ends that watch only, and is answered.
+    w.cancel(1n);
+    await until('cancel answered', () => w.answers.some((a) => a.watchId === 1n && a.canceled));
+    await kv[0]!.put('ws/a/3', 'x');
+    await kv[0]!.put('ws/b', 'z');
+    await until('the put after the cancel', () => w.events().length === 5);
+    expect(w.events()[4]).toBe('7: ws/b');
+    expect(w.events().some((e) => e.includes('ws/a/3'))).toBe(false);
+    w.cancel(99n);
+    await until('unknown cancel answered', () => w.answers.some((a) => a.watchId === 99n && a.canceled));
+    expect(w.answers.find((a) => a.watchId === 99n)?.cancelReason).toMatch(/no such watch/);
+
+    // The client ends its side: the stream ends, OK.
+    w.stream.end();
+    expect((await w.ended).code).toBe(status.OK);
+  } finally {
+    w.stream.cancel();
+  }
+});
+
+test('replays from a start revision with previous values, and says when the start was compacted', async () => {
+  const first = await kv[0]!.put('wr/k', 'v1');
+  await kv[0]!.put('wr/k', 'v2');
+  const w = open(kv[2]!);
+  try {
+    w.create({ key: 'wr/k', startRevision: first.header!.revision, prevKv: true }, 3n);
+    await until('both revisions replayed', () => w.events().length === 2);
+    const [a, b] = w.answers.filter((x) => x.events.length > 0);
+    expect([text(a?.events[0]?.kv?.value), text(b?.events[0]?.kv?.value), text(b?.events[0]?.prevKv?.value)]).toEqual(['v1', 'v2', 'v1']);
+
+    const last = await kv[0]!.put('wr/k', 'v3');
+    await new Promise((resolve, reject) => kv[0]!.client.compact({ revision: last.header!.revision }, (err) => (err ? reject(err) : resolve(undefined))));
+    await eventually('compacted on n3', async () => {
+      w.create({ key: 'wr/k', startRevision: 1n });
+      await new Promise((r) => setTimeout(r, 100));
+      return w.answers.some((x) => x.compactRevision > 0n);
+    });
+    const compacted = w.answers.find((x) => x.compactRevision > 0n)!;
+    expect(compacted.canceled).toBe(true);
+    expect(compacted.compactRevision).toBeGreaterThanOrEqual(last.header!.revision);
+    expect(compacted.cancelReason).toMatch(/compacted/);
+    // Created first, then ended: the client learns its id either way.
+    expect(w.answers.findIndex((x) => x.watchId === compacted.watchId && x.created)).toBeLessThan(w.answers.indexOf(compacted));
+  } finally {
+    w.stream.cancel();
+  }
+});
+
+test('a bad create is refused alone and the stream goes on; a request with neither create nor cancel ends it', async () => {
+  const w = open(kv[0]!);
+  try {
+    w.create({ key: 'wb/ok' }, 5n);
+    w.create({ key: 'wb/again' }, 5n); // the id is in use
+    w.create({ key: 'wb/neg' }, -1n);
+    w.create({ key: '' }); // no key
+    w.create({ key: 'wb/rev', startRevision: -2n });
+    await until('five answers', () => w.answers.length === 5);
+    expect(w.answers.map((a) => [a.watchId, a.created, a.canceled])).toEqual([[5n, true, false], [5n, false, true], [-1n, false, true], [1n, false, true], [2n, false, true]]);
+    expect(w.answers.slice(1).map((a) => a.cancelReason)).toEqual([
+      expect.stringMatching(/already open/),
+      expect.stringMatching(/must not be negative/),
+      expect.stringMatching(/key/),
+      expect.stringMatching(/start_revision/),
+    ]);
+    await kv[0]!.put('wb/ok', 'still served');
+    await until('the good watch still serves', () => w.events().length === 1);
+    w.stream.write({ request: undefined });
+    expect((await w.ended).code).toBe(status.INVALID_ARGUMENT);
+  } finally {
+    w.stream.cancel();
+  }
+});
+
+test('a node cut off from the majority ends the whole stream with UNAVAILABLE', async () => {
+  const ids = tc.cluster.nodes.map((n) => n.id);
+  const w = open(kv[0]!);
+  w.create({ key: 'wq/a' });
+  w.create({ key: 'wq/', rangeEnd: 'wq0' });
+  await until('both created', () => w.answers.filter((a) => a.created).length === 2);
+  await Promise.all(tc.stubs.map((s, i) => s.setLinkFaults((i === 0 ? ids.slice(1) : [ids[0]!]).map((peerId) => ({ peerId, cut: true, delayMs: 0 })), true)));
+  try {
+    const ended = await w.ended;
+    expect(ended.code).toBe(status.UNAVAILABLE);
+  } finally {
+    w.stream.cancel();
+    await Promise.all(tc.stubs.map((s) => s.setLinkFaults([], true)));
+  }
+  await eventually('n1 serves again', async () => (await kv[0]!.put('wq/back', 'ok')).header !== undefined, 15_000);
+}, 30_000);
