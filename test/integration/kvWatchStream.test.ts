@@ -56,14 +56,14 @@ const until = (what: string, check: () => boolean): Promise<number> => eventuall
 test('many watches on one stream: each created before its events, every answer naming its watch', async () => {
   const w = open(kv[1]!);
   try {
+    w.create({ key: 'ws/b' }, 2n);
     w.create({ key: 'ws/a/', rangeEnd: 'ws/a0' }); // the node picks: 1
-    w.create({ key: 'ws/b' }, 7n);
-    w.create({ key: 'ws/c', rangeEnd: '\u0000' }); // the node picks: 2 (7 is taken by the client)
+    w.create({ key: 'ws/c', rangeEnd: '\u0000' }); // the node picks: 3 (2 is the client's)
     await until('three created', () => w.answers.filter((a) => a.created).length === 3);
-    expect(w.answers.map((a) => [a.watchId, a.created, a.canceled])).toEqual([[1n, true, false], [7n, true, false], [2n, true, false]]);
-    await kv[0]!.put('ws/a/1', 'x');
-    await kv[2]!.put('ws/b', 'y');
-    await kv[0]!.txn({
+    expect(w.answers.map((a) => [a.watchId, a.created, a.canceled])).toEqual([[2n, true, false], [1n, true, false], [3n, true, false]]);
+    const a1 = await kv[0]!.put('ws/a/1', 'x');
+    const b = await kv[2]!.put('ws/b', 'y');
+    const txn = await kv[0]!.txn({
       compare: [],
       success: ['ws/c/x', 'ws/a/2', 'ws/b2'].map((key) => ({ request: { $case: 'requestPut' as const, value: { key, value: new Uint8Array([1]), lease: 0n, prevKv: false } } })),
       failure: [],
@@ -71,9 +71,10 @@ test('many watches on one stream: each created before its events, every answer n
     // One transaction, one revision: each watch gets its own events of it, at that revision.
     await until('the events', () => w.events().length === 4);
     const keysOf = (id: bigint): (string | undefined)[] => w.answers.filter((a) => a.watchId === id).flatMap((a) => a.events.map((e) => e.kv?.key));
-    expect([keysOf(1n), keysOf(7n), keysOf(2n)]).toEqual([['ws/a/1', 'ws/a/2'], ['ws/b'], ['ws/c/x']]);
+    expect([keysOf(1n), keysOf(2n), keysOf(3n)]).toEqual([['ws/a/1', 'ws/a/2'], ['ws/b'], ['ws/c/x']]);
+    // Each answer carries its revision: the transaction's two watches answer at its one revision.
     const rev = (id: bigint, key: string): bigint | undefined => w.answers.find((a) => a.watchId === id && a.events.some((e) => e.kv?.key === key))?.header?.revision;
-    expect(rev(2n, 'ws/c/x')).toBe(rev(1n, 'ws/a/2'));
+    expect([rev(1n, 'ws/a/1'), rev(2n, 'ws/b'), rev(3n, 'ws/c/x'), rev(1n, 'ws/a/2')]).toEqual([a1.header?.revision, b.header?.revision, txn.header?.revision, txn.header?.revision]);
 
     // A cancel ends that watch only, and is answered.
     w.cancel(1n);
@@ -81,7 +82,7 @@ test('many watches on one stream: each created before its events, every answer n
     await kv[0]!.put('ws/a/3', 'x');
     await kv[0]!.put('ws/b', 'z');
     await until('the put after the cancel', () => w.events().length === 5);
-    expect(w.events()[4]).toBe('7: ws/b');
+    expect(w.events()[4]).toBe('2: ws/b');
     expect(w.events().some((e) => e.includes('ws/a/3'))).toBe(false);
     w.cancel(99n);
     await until('unknown cancel answered', () => w.answers.some((a) => a.watchId === 99n && a.canceled));
@@ -97,11 +98,15 @@ test('many watches on one stream: each created before its events, every answer n
 
 test('replays from a start revision with previous values, and says when the start was compacted', async () => {
   const first = await kv[0]!.put('wr/k', 'v1');
-  await kv[0]!.put('wr/k', 'v2');
   const w = open(kv[2]!);
   try {
+    const second = await kv[0]!.put('wr/k', 'v2');
     w.create({ key: 'wr/k', startRevision: first.header!.revision, prevKv: true }, 3n);
     await until('both revisions replayed', () => w.events().length === 2);
+    // Created first, then the replayed revisions, each at its own revision.
+    expect(w.answers.map((x) => [x.watchId, x.created, x.header?.revision])).toEqual([
+      [3n, true, expect.any(BigInt)], [3n, false, first.header?.revision], [3n, false, second.header?.revision],
+    ]);
     const [a, b] = w.answers.filter((x) => x.events.length > 0);
     expect([text(a?.events[0]?.kv?.value), text(b?.events[0]?.kv?.value), text(b?.events[0]?.prevKv?.value)]).toEqual(['v1', 'v2', 'v1']);
 

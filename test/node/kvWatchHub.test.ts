@@ -99,6 +99,18 @@ describe('KvWatchHub', () => {
     expect([a.failed.length, r.failed.length]).toEqual([1, 1]);
   });
 
+  it('ends 200,000 watches on one key at once when the majority is lost', () => {
+    const src = fakeSource();
+    const timers = fakeTimers();
+    const hub = new KvWatchHub(src, timers);
+    let failed = 0;
+    for (let i = 0; i < 200_000; i++) hub.add({ key: 'election', rangeEnd: '', deliver: () => undefined, fail: () => { failed++; } });
+    src.reachable = false;
+    timers.tick();
+    timers.tick();
+    expect(failed).toBe(200_000);
+  });
+
   it('subscribes while it has watches only, and a removal is done once', () => {
     const src = fakeSource();
     const timers = fakeTimers();

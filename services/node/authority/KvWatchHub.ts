@@ -123,8 +123,10 @@ export class KvWatchHub {
     } catch (err) {
       if (++this.strikes < 2) return;
       this.strikes = 0;
+      // Copied first: a failing watch removes itself. Pushed one by one: spreading a set of
+      // 130,000 watches on one key as arguments overflows the stack.
       const all = [...this.ranges.all()];
-      for (const set of this.byKey.values()) all.push(...set);
+      for (const set of this.byKey.values()) for (const w of set) all.push(w);
       for (const w of all) w.fail(err);
     }
   }
