@@ -183,7 +183,7 @@ export class ConcordNode {
         { definition: RaftServiceService, implementation: raftService(authority), name: 'concord.v1.RaftService' },
         {
           definition: KvServiceService,
-          implementation: kvService(authority, { nodeId: config.nodeId, voterAddresses: new Map(voters.map((v) => [v.id, v.address])), faults }),
+          implementation: kvService(authority, { nodeId: config.nodeId, voterAddresses: new Map(voters.map((v) => [v.id, v.address])), faults, watchQueueMax: config.watchQueueMax }),
           name: 'concord.v1.KvService',
         },
       ]),

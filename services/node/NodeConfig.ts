@@ -21,6 +21,8 @@ export interface NodeConfig {
   readonly adminToken: string | undefined;
   /** Documents kept loaded in memory; the rest load from storage on first use (default 10,000). */
   readonly cacheDocumentsMax?: number;
+  /** Answers a KV watch stream may have waiting to be sent before it ends (default 10,000; see kvService). */
+  readonly watchQueueMax?: number;
 }
 
 /** Parses `n2=127.0.0.1:7002,n3=127.0.0.1:7003` (optionally `n3=host:port/witness`). */

@@ -32,6 +32,7 @@ async function main(argv: string[]): Promise<void> {
     .option('--raft-snapshot-entries <n>', 'snapshot the authoritative state every n applied entries', '10000')
     .option('--election-timeout-ticks <n>', 'ticks without a leader before an election', '10')
     .option('--cache-documents <n>', 'documents kept loaded in memory (the rest load on first use)', '10000')
+    .option('--watch-queue-max <n>', 'answers a KV watch stream may have waiting for a slow client before it ends (RESOURCE_EXHAUSTED)', '10000')
     .option('--metrics-port <port>', 'serve Prometheus metrics at :<port>/metrics (0 = off)', '0')
     .option('--metrics-host <host>', 'interface for the metrics endpoint (default: the --listen host)')
     .parse(argv);
@@ -64,6 +65,7 @@ async function main(argv: string[]): Promise<void> {
     raftSnapshotEntries: Number(o.raftSnapshotEntries),
     electionTimeoutTicks: Number(o.electionTimeoutTicks),
     cacheDocumentsMax: Number(o.cacheDocuments),
+    watchQueueMax: Number(o.watchQueueMax),
     adminToken: process.env.CONCORD_ADMIN_TOKEN === undefined || process.env.CONCORD_ADMIN_TOKEN === '' ? undefined : process.env.CONCORD_ADMIN_TOKEN,
   };
   const node = await ConcordNode.start(config, (msg) => log.info(msg));

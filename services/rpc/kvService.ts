@@ -20,6 +20,21 @@ export interface KvServiceOptions {
   readonly voterAddresses: ReadonlyMap<string, string>;
   /** Injected link faults: a forward never crosses a cut link. */
   readonly faults: LinkFaults;
+  /** Answers a watch stream may have waiting to be sent before it ends (default `watchQueueMaxDefault`). */
+  readonly watchQueueMax?: number;
+}
+
+/**
+ * Live answers a Watch or WatchStream may have queued for a client that reads too slowly (its
+ * HTTP/2 window full) before the stream ends with RESOURCE_EXHAUSTED, naming the revision to
+ * resume from: without a bound, one client that stops reading grows the node's memory without
+ * limit. A replay from history comes on top (history itself is bounded by compaction).
+ */
+export const watchQueueMaxDefault = 10_000;
+
+/** The error that ends a watch stream its client does not read; `from` is where to watch again. */
+function readTooSlowly(queued: number, from: string): DomainError {
+  return new DomainError('too-large', `the client reads this watch stream too slowly: ${queued} answers wait to be sent; watch again from ${from}`);
 }
 
 /**
@@ -108,10 +123,10 @@ export function kvService(auth: AuthorityNode, opts: KvServiceOptions): pb.KvSer
     }),
 
     watch: serverStream(async (req: pb.KvWatchRequest, call: ServerWritableStream<pb.KvWatchRequest, pb.KvWatchResponse>) => {
-      await watch(auth, hub, req, call, header);
+      await watch(auth, hub, req, call, header, opts.watchQueueMax ?? watchQueueMaxDefault);
     }),
 
-    watchStream: watchStream(auth, hub, header),
+    watchStream: watchStream(auth, hub, header, opts.watchQueueMax ?? watchQueueMaxDefault),
 
     leaseGrant: write((c) => c.leaseGrant, async (req: pb.LeaseGrantRequest, t) => {
       const ttlMs = nonNegative(req.ttlMs, 'ttl_ms');
@@ -211,11 +226,26 @@ function watch(
   req: pb.KvWatchRequest,
   call: ServerWritableStream<pb.KvWatchRequest, pb.KvWatchResponse>,
   header: () => pb.ResponseHeader,
+  queueMax: number,
 ): Promise<void> {
   return new Promise<void>((resolve) => {
-    const close = openWatch(auth, hub, req, {
+    let ended = false;
+    let replayed = 0;
+    let replaying = true;
+    // No close yet while the replay runs inside openWatch.
+    const watch: { close?: () => void } = {};
+    watch.close = openWatch(auth, hub, req, {
       created: () => undefined,
-      events: (revision, events) => call.write({ header: { ...header(), revision: BigInt(revision) }, compactRevision: 0n, events }),
+      events: (revision, events) => {
+        if (ended) return;
+        call.write({ header: { ...header(), revision: BigInt(revision) }, compactRevision: 0n, events });
+        if (replaying) replayed++;
+        if (call.writableLength <= queueMax + replayed) return;
+        ended = true;
+        watch.close?.();
+        resolve();
+        call.emit('error', toServiceError(readTooSlowly(call.writableLength, `revision ${revision + 1}`)));
+      },
       // The start was compacted away: say so and end the watch (the wrapper ends the stream).
       compacted: (compactRevision) => {
         call.write({ header: header(), events: [], compactRevision: BigInt(compactRevision) });
@@ -226,8 +256,10 @@ function watch(
         call.emit('error', toServiceError(err));
       },
     });
+    replaying = false;
+    if (ended) watch.close();
     const done = (): void => {
-      close();
+      watch.close?.();
       resolve();
     };
     call.on('cancelled', done);
@@ -245,14 +277,20 @@ export const watchesPerStreamMax = 65_536;
  * when the client ends its side, and with UNAVAILABLE, every watch at once, when the node loses
  * its majority (the client resumes elsewhere, as with Watch).
  */
-function watchStream(auth: AuthorityNode, hub: KvWatchHub, header: () => pb.ResponseHeader) {
+function watchStream(auth: AuthorityNode, hub: KvWatchHub, header: () => pb.ResponseHeader, queueMax: number) {
   return (call: ServerDuplexStream<pb.KvWatchStreamRequest, pb.KvWatchStreamResponse>): void => {
     const open = new Map<bigint, () => void>();
     let nextId = 1n;
     let ended = false;
+    // Answers written while a create replays history (or answers the create itself).
+    let replayed = 0;
+    let replaying = false;
     const answer = (res: Partial<pb.KvWatchStreamResponse> & { watchId: bigint }): void => {
       if (ended || call.cancelled || call.writableEnded) return;
       call.write({ header: header(), created: false, canceled: false, cancelReason: '', compactRevision: 0n, events: [], ...res });
+      if (replaying) replayed++;
+      // Each watch resumes after the last revision its client read.
+      if (call.writableLength > queueMax + replayed) end(readTooSlowly(call.writableLength, 'the last revision read of each watch + 1'));
     };
     const closeAll = (): void => {
       for (const close of open.values()) close();
@@ -266,6 +304,14 @@ function watchStream(auth: AuthorityNode, hub: KvWatchHub, header: () => pb.Resp
       ended = true;
     };
     const create = (c: pb.KvWatchCreate): void => {
+      replaying = true;
+      try {
+        createWatch(c);
+      } finally {
+        replaying = false;
+      }
+    };
+    const createWatch = (c: pb.KvWatchCreate): void => {
       let id = c.watchId;
       const refuse = (reason: string): void => answer({ watchId: id, canceled: true, cancelReason: reason });
       if (id < 0n) return refuse('watch_id must not be negative');
@@ -286,7 +332,9 @@ function watchStream(auth: AuthorityNode, hub: KvWatchHub, header: () => pb.Resp
           },
           failed: (err) => end(err),
         });
-        if (open.has(watchId)) open.set(watchId, close);
+        // The stream may have ended during the replay (a queue overflow): then nothing keeps it.
+        if (ended) close();
+        else if (open.has(watchId)) open.set(watchId, close);
       } catch (err) {
         open.delete(watchId);
         refuse(toServiceError(err).details ?? String(err));

@@ -4,6 +4,7 @@
 // refused alone (the stream goes on), a compacted start is said, the client ending its side ends
 // the stream, and a node cut off from the majority ends the whole stream with UNAVAILABLE.
 import { ClientDuplexStream, status } from '@grpc/grpc-js';
+import * as http2 from 'node:http2';
 import { KvWatchRequest, KvWatchStreamRequest, KvWatchStreamResponse } from '../../proto/gen/concord/v1/kv';
 import { KvStubs, kvStubs, text } from './kvStubs';
 import { eventually } from './nodeStubs';
@@ -169,3 +170,64 @@ test('a node cut off from the majority ends the whole stream with UNAVAILABLE', 
   }
   await eventually('n1 serves again', async () => (await kv[0]!.put('wq/back', 'ok')).header !== undefined, 15_000);
 }, 30_000);
+
+describe('a client that stops reading', () => {
+  let slow: TestCluster;
+  let skv: KvStubs[];
+  beforeAll(async () => {
+    slow = await startTestCluster(3, ['--watch-queue-max', '20']);
+    skv = slow.cluster.nodes.map((n) => kvStubs(n.address));
+    await eventually('a leader', async () => (await slow.stubs[0]!.status()).authority?.leaderId !== '');
+  }, 60_000);
+  afterAll(async () => {
+    skv?.forEach((k) => k.close());
+    await slow?.stop();
+  });
+
+  test('has its Watch and its WatchStream ended with RESOURCE_EXHAUSTED, saying where to resume', async () => {
+    // Raw HTTP/2 streams that stop reading (a grpc-js client would go on buffering them itself):
+    // the HTTP/2 window fills, then the node's queue.
+    const session = http2.connect(`http://${slow.cluster.nodes[1]!.address}`);
+    const call = (method: string, message: Uint8Array, last: boolean): { trailers: Promise<Record<string, string>>; resume(): void } => {
+      const stream = session.request({ ':method': 'POST', ':path': `/concord.v1.KvService/${method}`, 'content-type': 'application/grpc', te: 'trailers' });
+      const frame = Buffer.alloc(5 + message.byteLength);
+      frame.writeUInt32BE(message.byteLength, 1);
+      frame.set(message, 5);
+      // Watch takes one request (the node starts it once the client's side ends); WatchStream goes on.
+      if (last) stream.end(frame);
+      else stream.write(frame);
+      stream.pause();
+      stream.on('data', () => undefined);
+      const trailers = new Promise<Record<string, string>>((resolve) => stream.on('trailers', (t) => resolve(t as Record<string, string>)));
+      return { trailers, resume: () => stream.resume() };
+    };
+    const watch = { key: 'slow/', rangeEnd: 'slow0', startRevision: 0n, prevKv: false };
+    const single = call('Watch', KvWatchRequest.encode(watch).finish(), true);
+    const many = call('WatchStream', KvWatchStreamRequest.encode({ request: { $case: 'create', value: { watch, watchId: 1n } } }).finish(), false);
+    try {
+      await new Promise((r) => setTimeout(r, 300));
+      // 200 answers of 8 KB: far past a 64 KB window and 20 queued answers.
+      const value = 'v'.repeat(8 << 10);
+      for (let i = 0; i < 200; i++) await skv[0]!.put(`slow/${i}`, value);
+      // Reading again only to reach the trailers the node ended each stream with.
+      single.resume();
+      many.resume();
+      const [a, b] = await Promise.all([single.trailers, many.trailers]);
+      expect([a['grpc-status'], b['grpc-status']]).toEqual([String(status.RESOURCE_EXHAUSTED), String(status.RESOURCE_EXHAUSTED)]);
+      expect(decodeURIComponent(a['grpc-message'] ?? '')).toMatch(/reads this watch stream too slowly: \d+ answers wait to be sent; watch again from revision \d+/);
+      expect(decodeURIComponent(b['grpc-message'] ?? '')).toMatch(/too slowly/);
+    } finally {
+      session.destroy();
+    }
+    // The node still serves, and a new watch replays every put (a replay is not held against it).
+    const first = (await skv[0]!.get('slow/0')).kvs[0]!.modRevision;
+    const puts = Number((await skv[0]!.get('slow/', { rangeEnd: 'slow0', countOnly: true })).count);
+    const again = open(skv[1]!);
+    try {
+      again.create({ key: 'slow/', rangeEnd: 'slow0', startRevision: first });
+      await until('the replay', () => again.answers.filter((x) => x.events.length > 0).length === puts);
+    } finally {
+      again.stream.cancel();
+    }
+  }, 60_000);
+});
