@@ -65,7 +65,7 @@ async function main(argv: string[]): Promise<void> {
     raftSnapshotEntries: Number(o.raftSnapshotEntries),
     electionTimeoutTicks: Number(o.electionTimeoutTicks),
     cacheDocumentsMax: Number(o.cacheDocuments),
-    watchQueueMax: Number(o.watchQueueMax),
+    watchQueueMax: positiveInteger(o.watchQueueMax, '--watch-queue-max'),
     adminToken: process.env.CONCORD_ADMIN_TOKEN === undefined || process.env.CONCORD_ADMIN_TOKEN === '' ? undefined : process.env.CONCORD_ADMIN_TOKEN,
   };
   const node = await ConcordNode.start(config, (msg) => log.info(msg));
@@ -108,3 +108,10 @@ main(process.argv).catch((err: unknown) => {
   else process.stderr.write(`concord-node: ${message}\n`);
   process.exit(1);
 });
+
+/** A flag's value as a positive integer; anything else stops the node before it starts. */
+function positiveInteger(value: string | undefined, flag: string): number {
+  const n = Number(value);
+  if (!Number.isInteger(n) || n < 1) throw new Error(`${flag} must be a positive integer, not ${value}`);
+  return n;
+}

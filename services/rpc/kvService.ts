@@ -9,6 +9,7 @@ import { peerChannelOptions } from '../node/peerChannelOptions';
 import { LinkFaults } from '../node/LinkFaults';
 import { remainingMs, serverStream, unary } from './handlers';
 import { toServiceError } from './errorTable';
+import { WatchQueue } from './WatchQueue';
 import { checkKey, checkValue, fromKv, fromRange, fromResponseOp, nonNegative, num, toCompare, toRangeQuery, toRequestOp } from './kvConvert';
 
 const defaultDeadlineMs = 5000;
@@ -28,7 +29,7 @@ export interface KvServiceOptions {
  * Live answers a Watch or WatchStream may have queued for a client that reads too slowly (its
  * HTTP/2 window full) before the stream ends with RESOURCE_EXHAUSTED, naming the revision to
  * resume from: without a bound, one client that stops reading grows the node's memory without
- * limit. A replay from history comes on top (history itself is bounded by compaction).
+ * limit. Replayed answers still waiting come on top, up to `replayQueueMax` (see WatchQueue).
  */
 export const watchQueueMaxDefault = 10_000;
 
@@ -230,21 +231,19 @@ function watch(
 ): Promise<void> {
   return new Promise<void>((resolve) => {
     let ended = false;
-    let replayed = 0;
     let replaying = true;
+    const queue = new WatchQueue<pb.KvWatchResponse>(call, queueMax);
     // No close yet while the replay runs inside openWatch.
     const watch: { close?: () => void } = {};
     watch.close = openWatch(auth, hub, req, {
       created: () => undefined,
       events: (revision, events) => {
         if (ended) return;
-        call.write({ header: { ...header(), revision: BigInt(revision) }, compactRevision: 0n, events });
-        if (replaying) replayed++;
-        if (call.writableLength <= queueMax + replayed) return;
+        if (!queue.write({ header: { ...header(), revision: BigInt(revision) }, compactRevision: 0n, events }, replaying)) return;
         ended = true;
         watch.close?.();
         resolve();
-        call.emit('error', toServiceError(readTooSlowly(call.writableLength, `revision ${revision + 1}`)));
+        call.emit('error', toServiceError(readTooSlowly(queue.waiting, `revision ${revision + 1}`)));
       },
       // The start was compacted away: say so and end the watch (the wrapper ends the stream).
       compacted: (compactRevision) => {
@@ -282,15 +281,14 @@ function watchStream(auth: AuthorityNode, hub: KvWatchHub, header: () => pb.Resp
     const open = new Map<bigint, () => void>();
     let nextId = 1n;
     let ended = false;
-    // Answers written while a create replays history (or answers the create itself).
-    let replayed = 0;
+    // True while a create replays its watch's history (those events count as replayed).
     let replaying = false;
-    const answer = (res: Partial<pb.KvWatchStreamResponse> & { watchId: bigint }): void => {
+    const queue = new WatchQueue<pb.KvWatchStreamResponse>(call, queueMax);
+    const answer = (res: Partial<pb.KvWatchStreamResponse> & { watchId: bigint }, replay = false): void => {
       if (ended || call.cancelled || call.writableEnded) return;
-      call.write({ header: header(), created: false, canceled: false, cancelReason: '', compactRevision: 0n, events: [], ...res });
-      if (replaying) replayed++;
+      const full = queue.write({ header: header(), created: false, canceled: false, cancelReason: '', compactRevision: 0n, events: [], ...res }, replay);
       // Each watch resumes after the last revision its client read.
-      if (call.writableLength > queueMax + replayed) end(readTooSlowly(call.writableLength, 'the last revision read of each watch + 1'));
+      if (full) end(readTooSlowly(queue.waiting, 'the last revision read of each watch + 1'));
     };
     const closeAll = (): void => {
       for (const close of open.values()) close();
@@ -325,7 +323,7 @@ function watchStream(auth: AuthorityNode, hub: KvWatchHub, header: () => pb.Resp
         open.set(watchId, () => undefined); // taken while its replay runs
         const close = openWatch(auth, hub, c.watch ?? pb.KvWatchRequest.fromPartial({}), {
           created: () => answer({ watchId, created: true }),
-          events: (revision, events) => answer({ watchId, header: { ...header(), revision: BigInt(revision) }, events }),
+          events: (revision, events) => answer({ watchId, header: { ...header(), revision: BigInt(revision) }, events }, replaying),
           compacted: (compactRevision) => {
             open.delete(watchId);
             answer({ watchId, canceled: true, compactRevision: BigInt(compactRevision), cancelReason: `start revision ${c.watch?.startRevision ?? 0n} has been compacted (compact revision ${compactRevision})` });

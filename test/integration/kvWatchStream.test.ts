@@ -188,11 +188,14 @@ describe('a client that stops reading', () => {
     // Raw HTTP/2 streams that stop reading (a grpc-js client would go on buffering them itself):
     // the HTTP/2 window fills, then the node's queue.
     const session = http2.connect(`http://${slow.cluster.nodes[1]!.address}`);
-    const call = (method: string, message: Uint8Array, last: boolean): { trailers: Promise<Record<string, string>>; resume(): void } => {
+    const call = (method: string, messages: Uint8Array[], last: boolean): { trailers: Promise<Record<string, string>>; resume(): void } => {
       const stream = session.request({ ':method': 'POST', ':path': `/concord.v1.KvService/${method}`, 'content-type': 'application/grpc', te: 'trailers' });
-      const frame = Buffer.alloc(5 + message.byteLength);
-      frame.writeUInt32BE(message.byteLength, 1);
-      frame.set(message, 5);
+      const frame = Buffer.concat(messages.map((m) => {
+        const f = Buffer.alloc(5 + m.byteLength);
+        f.writeUInt32BE(m.byteLength, 1);
+        f.set(m, 5);
+        return f;
+      }));
       // Watch takes one request (the node starts it once the client's side ends); WatchStream goes on.
       if (last) stream.end(frame);
       else stream.write(frame);
@@ -202,8 +205,10 @@ describe('a client that stops reading', () => {
       return { trailers, resume: () => stream.resume() };
     };
     const watch = { key: 'slow/', rangeEnd: 'slow0', startRevision: 0n, prevKv: false };
-    const single = call('Watch', KvWatchRequest.encode(watch).finish(), true);
-    const many = call('WatchStream', KvWatchStreamRequest.encode({ request: { $case: 'create', value: { watch, watchId: 1n } } }).finish(), false);
+    const single = call('Watch', [KvWatchRequest.encode(watch).finish()], true);
+    const many = call('WatchStream', [KvWatchStreamRequest.encode({ request: { $case: 'create', value: { watch, watchId: 1n } } }).finish()], false);
+    // Creates refused one after another (a negative id), never read: their answers count too.
+    const refused = call('WatchStream', Array.from({ length: 500 }, () => KvWatchStreamRequest.encode({ request: { $case: 'create', value: { watch, watchId: -1n } } }).finish()), false);
     try {
       await new Promise((r) => setTimeout(r, 300));
       // 200 answers of 8 KB: far past a 64 KB window and 20 queued answers.
@@ -212,8 +217,9 @@ describe('a client that stops reading', () => {
       // Reading again only to reach the trailers the node ended each stream with.
       single.resume();
       many.resume();
-      const [a, b] = await Promise.all([single.trailers, many.trailers]);
-      expect([a['grpc-status'], b['grpc-status']]).toEqual([String(status.RESOURCE_EXHAUSTED), String(status.RESOURCE_EXHAUSTED)]);
+      refused.resume();
+      const [a, b, c] = await Promise.all([single.trailers, many.trailers, refused.trailers]);
+      expect([a['grpc-status'], b['grpc-status'], c['grpc-status']]).toEqual([String(status.RESOURCE_EXHAUSTED), String(status.RESOURCE_EXHAUSTED), String(status.RESOURCE_EXHAUSTED)]);
       expect(decodeURIComponent(a['grpc-message'] ?? '')).toMatch(/reads this watch stream too slowly: \d+ answers wait to be sent; watch again from revision \d+/);
       expect(decodeURIComponent(b['grpc-message'] ?? '')).toMatch(/too slowly/);
     } finally {
