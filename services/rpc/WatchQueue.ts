@@ -5,32 +5,39 @@ export interface WatchSendSide<T> {
 }
 
 /**
- * Replayed answers a stream may have waiting on top of its bound: those written while a watch
- * catches up from history (bounded by compaction), several full histories' worth.
+ * Exempt answers a stream may have waiting on top of its bound: a watch's replay from history
+ * (bounded by compaction) and answers to the client's own requests, several full histories' worth.
  */
-export const replayQueueMax = 100_000;
+export const exemptQueueMax = 100_000;
 
 /**
  * The answers a watch stream has waiting to be sent, against its bound: past `max` live answers
- * (or `replayQueueMax` replayed ones more) its client reads too slowly and the stream must end.
- * A replayed answer counts as replayed only while it waits; the stream's own answers (created,
- * refused) always count as live.
+ * (events as they happen) its client reads too slowly and the stream must end. Exempt answers
+ * (a replay, answers to requests) do not count while they wait, up to `exemptQueueMax`: the
+ * stream stops reading requests instead while more than `max` wait (see `full`), and `onRoom`
+ * says when half the bound is free again.
  */
 export class WatchQueue<T> {
-  private replayWaiting = 0;
+  private exemptWaiting = 0;
 
-  constructor(private readonly call: WatchSendSide<T>, private readonly max: number) {
+  constructor(private readonly call: WatchSendSide<T>, private readonly max: number, private readonly onRoom?: () => void) {
     if (!Number.isInteger(max) || max < 1) throw new RangeError(`a watch queue bound is a positive integer, not ${max}`);
   }
 
-  /** Writes an answer; true when the stream now holds more than it may. */
-  write(message: T, replay: boolean): boolean {
-    const exempt = replay && this.replayWaiting < replayQueueMax;
-    if (exempt) this.replayWaiting++;
+  /** Writes an answer; true when live answers past the bound now wait (the stream must end). */
+  write(message: T, exempt: boolean): boolean {
+    const counted = exempt && this.exemptWaiting < exemptQueueMax;
+    if (counted) this.exemptWaiting++;
     this.call.write(message, () => {
-      if (exempt) this.replayWaiting--;
+      if (counted) this.exemptWaiting--;
+      if (this.onRoom !== undefined && this.call.writableLength <= this.max / 2) this.onRoom();
     });
-    return this.call.writableLength - this.replayWaiting > this.max;
+    return this.call.writableLength - this.exemptWaiting > this.max;
+  }
+
+  /** More answers of any kind wait than the bound: stop taking requests that make more. */
+  get full(): boolean {
+    return this.call.writableLength > this.max;
   }
 
   /** Answers waiting to be sent. */

@@ -29,7 +29,8 @@ export interface KvServiceOptions {
  * Live answers a Watch or WatchStream may have queued for a client that reads too slowly (its
  * HTTP/2 window full) before the stream ends with RESOURCE_EXHAUSTED, naming the revision to
  * resume from: without a bound, one client that stops reading grows the node's memory without
- * limit. Replayed answers still waiting come on top, up to `replayQueueMax` (see WatchQueue).
+ * limit. A replay, and a WatchStream's answers to its requests, come on top while they wait (see
+ * WatchQueue).
  */
 export const watchQueueMaxDefault = 10_000;
 
@@ -281,14 +282,26 @@ function watchStream(auth: AuthorityNode, hub: KvWatchHub, header: () => pb.Resp
     const open = new Map<bigint, () => void>();
     let nextId = 1n;
     let ended = false;
-    // True while a create replays its watch's history (those events count as replayed).
+    // True while a create replays its watch's history (those events are not live).
     let replaying = false;
-    const queue = new WatchQueue<pb.KvWatchStreamResponse>(call, queueMax);
-    const answer = (res: Partial<pb.KvWatchStreamResponse> & { watchId: bigint }, replay = false): void => {
+    // Reading requests stops while too many answers wait, so a burst of creates is answered as
+    // the client reads, and a client that sends requests but never reads holds no more memory.
+    let paused = false;
+    const queue = new WatchQueue<pb.KvWatchStreamResponse>(call, queueMax, () => {
+      if (!paused) return;
+      paused = false;
+      call.resume();
+    });
+    /** Writes an answer: `live` for an event as it happens, else the answer to a request (or its replay). */
+    const answer = (res: Partial<pb.KvWatchStreamResponse> & { watchId: bigint }, live = false): void => {
       if (ended || call.cancelled || call.writableEnded) return;
-      const full = queue.write({ header: header(), created: false, canceled: false, cancelReason: '', compactRevision: 0n, events: [], ...res }, replay);
+      const over = queue.write({ header: header(), created: false, canceled: false, cancelReason: '', compactRevision: 0n, events: [], ...res }, !live);
       // Each watch resumes after the last revision its client read.
-      if (full) end(readTooSlowly(queue.waiting, 'the last revision read of each watch + 1'));
+      if (live && over) return end(readTooSlowly(queue.waiting, 'the last revision read of each watch + 1'));
+      if (queue.full && !paused) {
+        paused = true;
+        call.pause();
+      }
     };
     const closeAll = (): void => {
       for (const close of open.values()) close();
@@ -323,7 +336,7 @@ function watchStream(auth: AuthorityNode, hub: KvWatchHub, header: () => pb.Resp
         open.set(watchId, () => undefined); // taken while its replay runs
         const close = openWatch(auth, hub, c.watch ?? pb.KvWatchRequest.fromPartial({}), {
           created: () => answer({ watchId, created: true }),
-          events: (revision, events) => answer({ watchId, header: { ...header(), revision: BigInt(revision) }, events }, replaying),
+          events: (revision, events) => answer({ watchId, header: { ...header(), revision: BigInt(revision) }, events }, !replaying),
           compacted: (compactRevision) => {
             open.delete(watchId);
             answer({ watchId, canceled: true, compactRevision: BigInt(compactRevision), cancelReason: `start revision ${c.watch?.startRevision ?? 0n} has been compacted (compact revision ${compactRevision})` });

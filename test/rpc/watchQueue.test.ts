@@ -1,7 +1,7 @@
 // The bound on a watch stream's waiting answers: live answers past the bound end the stream; a
 // replayed answer is exempt only while it waits (a finished replay leaves no slack behind) and
-// only up to replayQueueMax of them; the stream's own answers count as live.
-import { replayQueueMax, WatchQueue, WatchSendSide } from '../../services/rpc/WatchQueue';
+// only up to exemptQueueMax of them; the stream's own answers count as live.
+import { exemptQueueMax, WatchQueue, WatchSendSide } from '../../services/rpc/WatchQueue';
 
 /** A send side whose writes wait until `send(n)` hands the oldest n to the network. */
 function fakeSide(): WatchSendSide<number> & { send(n?: number): void } {
@@ -40,14 +40,26 @@ test('a replay is exempt while it waits, and leaves no slack once sent', () => {
   expect(full).toEqual([false, false, false, false, false, true, true]);
 });
 
-test('replayed answers are exempt up to replayQueueMax waiting, then count', () => {
+test('exempt answers are exempt up to exemptQueueMax waiting, then count', () => {
   const side = fakeSide();
   const q = new WatchQueue(side, 5);
   let firstFull = -1;
-  for (let i = 0; i < replayQueueMax + 10 && firstFull < 0; i++) if (q.write(i, true)) firstFull = i;
-  expect(firstFull).toBe(replayQueueMax + 5);
+  for (let i = 0; i < exemptQueueMax + 10 && firstFull < 0; i++) if (q.write(i, true)) firstFull = i;
+  expect(firstFull).toBe(exemptQueueMax + 5);
 });
 
 test('a bound must be a positive integer', () => {
   for (const bad of [0, -1, 1.5, Number.NaN]) expect(() => new WatchQueue(fakeSide(), bad)).toThrow(RangeError);
+});
+
+test('full past the bound whatever the kind; onRoom once half the bound is free', () => {
+  const side = fakeSide();
+  let room = 0;
+  const q = new WatchQueue(side, 10, () => room++);
+  for (let i = 0; i < 11; i++) q.write(i, true);
+  expect(q.full).toBe(true);
+  side.send(5);
+  expect([q.full, room]).toEqual([false, 0]); // 6 wait
+  side.send(1);
+  expect(room).toBe(1); // 5 wait: half the bound
 });
