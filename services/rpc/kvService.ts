@@ -315,14 +315,6 @@ function watchStream(auth: AuthorityNode, hub: KvWatchHub, header: () => pb.Resp
       ended = true;
     };
     const create = (c: pb.KvWatchCreate): void => {
-      replaying = true;
-      try {
-        createWatch(c);
-      } finally {
-        replaying = false;
-      }
-    };
-    const createWatch = (c: pb.KvWatchCreate): void => {
       let id = c.watchId;
       const refuse = (reason: string): void => answer({ watchId: id, canceled: true, cancelReason: reason });
       if (id < 0n) return refuse('watch_id must not be negative');
@@ -334,6 +326,7 @@ function watchStream(auth: AuthorityNode, hub: KvWatchHub, header: () => pb.Resp
       const watchId = id;
       try {
         open.set(watchId, () => undefined); // taken while its replay runs
+        replaying = true;
         const close = openWatch(auth, hub, c.watch ?? pb.KvWatchRequest.fromPartial({}), {
           created: () => answer({ watchId, created: true }),
           events: (revision, events) => answer({ watchId, header: { ...header(), revision: BigInt(revision) }, events }, !replaying),
@@ -343,12 +336,13 @@ function watchStream(auth: AuthorityNode, hub: KvWatchHub, header: () => pb.Resp
           },
           failed: (err) => end(err),
         });
-        // The stream may have ended during the replay (a queue overflow): then nothing keeps it.
-        if (ended) close();
-        else if (open.has(watchId)) open.set(watchId, close);
+        // Unless the replay found its start compacted (the watch has ended).
+        if (open.has(watchId)) open.set(watchId, close);
       } catch (err) {
         open.delete(watchId);
         refuse(toServiceError(err).details ?? String(err));
+      } finally {
+        replaying = false;
       }
     };
     call.on('data', (req: pb.KvWatchStreamRequest) => {

@@ -10,19 +10,21 @@ import { KvStubs, kvStubs, text } from './kvStubs';
 import { eventually } from './nodeStubs';
 import { startTestCluster, TestCluster } from './startTestCluster';
 
-let tc: TestCluster;
-let kv: KvStubs[];
+/** Three voters for the tests around it (started before them, stopped after), with KV stubs on each. */
+function kvCluster(extraArgs: string[] = []): { tc: TestCluster; kv: KvStubs[] } {
+  const c = {} as { tc: TestCluster; kv: KvStubs[] };
+  beforeAll(async () => {
+    c.tc = await startTestCluster(3, extraArgs); // whole: one leader agreed on by every node
+    c.kv = c.tc.cluster.nodes.map((n) => kvStubs(n.address));
+  }, 60_000);
+  afterAll(async () => {
+    c.kv?.forEach((k) => k.close());
+    await c.tc?.stop();
+  });
+  return c;
+}
 
-beforeAll(async () => {
-  tc = await startTestCluster(3);
-  kv = tc.cluster.nodes.map((n) => kvStubs(n.address));
-  await eventually('a leader', async () => (await tc.stubs[0]!.status()).authority?.leaderId !== '');
-}, 60_000);
-
-afterAll(async () => {
-  kv?.forEach((k) => k.close());
-  await tc?.stop();
-});
+const main = kvCluster();
 
 interface Opened {
   readonly stream: ClientDuplexStream<KvWatchStreamRequest, KvWatchStreamResponse>;
@@ -55,16 +57,16 @@ function open(k: KvStubs): Opened {
 const until = (what: string, check: () => boolean): Promise<number> => eventually(what, async () => check(), 10_000);
 
 test('many watches on one stream: each created before its events, every answer naming its watch', async () => {
-  const w = open(kv[1]!);
+  const w = open(main.kv[1]!);
   try {
     w.create({ key: 'ws/b' }, 2n);
     w.create({ key: 'ws/a/', rangeEnd: 'ws/a0' }); // the node picks: 1
     w.create({ key: 'ws/c', rangeEnd: '\u0000' }); // the node picks: 3 (2 is the client's)
     await until('three created', () => w.answers.filter((a) => a.created).length === 3);
     expect(w.answers.map((a) => [a.watchId, a.created, a.canceled])).toEqual([[2n, true, false], [1n, true, false], [3n, true, false]]);
-    const a1 = await kv[0]!.put('ws/a/1', 'x');
-    const b = await kv[2]!.put('ws/b', 'y');
-    const txn = await kv[0]!.txn({
+    const a1 = await main.kv[0]!.put('ws/a/1', 'x');
+    const b = await main.kv[2]!.put('ws/b', 'y');
+    const txn = await main.kv[0]!.txn({
       compare: [],
       success: ['ws/c/x', 'ws/a/2', 'ws/b2'].map((key) => ({ request: { $case: 'requestPut' as const, value: { key, value: new Uint8Array([1]), lease: 0n, prevKv: false } } })),
       failure: [],
@@ -80,8 +82,8 @@ test('many watches on one stream: each created before its events, every answer n
     // A cancel ends that watch only, and is answered.
     w.cancel(1n);
     await until('cancel answered', () => w.answers.some((a) => a.watchId === 1n && a.canceled));
-    await kv[0]!.put('ws/a/3', 'x');
-    await kv[0]!.put('ws/b', 'z');
+    await main.kv[0]!.put('ws/a/3', 'x');
+    await main.kv[0]!.put('ws/b', 'z');
     await until('the put after the cancel', () => w.events().length === 5);
     expect(w.events()[4]).toBe('2: ws/b');
     expect(w.events().some((e) => e.includes('ws/a/3'))).toBe(false);
@@ -98,10 +100,10 @@ test('many watches on one stream: each created before its events, every answer n
 });
 
 test('replays from a start revision with previous values, and says when the start was compacted', async () => {
-  const first = await kv[0]!.put('wr/k', 'v1');
-  const w = open(kv[2]!);
+  const first = await main.kv[0]!.put('wr/k', 'v1');
+  const w = open(main.kv[2]!);
   try {
-    const second = await kv[0]!.put('wr/k', 'v2');
+    const second = await main.kv[0]!.put('wr/k', 'v2');
     w.create({ key: 'wr/k', startRevision: first.header!.revision, prevKv: true }, 3n);
     await until('both revisions replayed', () => w.events().length === 2);
     // Created first, then the replayed revisions, each at its own revision.
@@ -111,8 +113,8 @@ test('replays from a start revision with previous values, and says when the star
     const [a, b] = w.answers.filter((x) => x.events.length > 0);
     expect([text(a?.events[0]?.kv?.value), text(b?.events[0]?.kv?.value), text(b?.events[0]?.prevKv?.value)]).toEqual(['v1', 'v2', 'v1']);
 
-    const last = await kv[0]!.put('wr/k', 'v3');
-    await new Promise((resolve, reject) => kv[0]!.client.compact({ revision: last.header!.revision }, (err) => (err ? reject(err) : resolve(undefined))));
+    const last = await main.kv[0]!.put('wr/k', 'v3');
+    await new Promise((resolve, reject) => main.kv[0]!.client.compact({ revision: last.header!.revision }, (err) => (err ? reject(err) : resolve(undefined))));
     await eventually('compacted on n3', async () => {
       w.create({ key: 'wr/k', startRevision: 1n });
       await new Promise((r) => setTimeout(r, 100));
@@ -130,7 +132,7 @@ test('replays from a start revision with previous values, and says when the star
 });
 
 test('a bad create is refused alone and the stream goes on; a request with neither create nor cancel ends it', async () => {
-  const w = open(kv[0]!);
+  const w = open(main.kv[0]!);
   try {
     w.create({ key: 'wb/ok' }, 5n);
     w.create({ key: 'wb/again' }, 5n); // the id is in use
@@ -145,7 +147,7 @@ test('a bad create is refused alone and the stream goes on; a request with neith
       expect.stringMatching(/key/),
       expect.stringMatching(/start_revision/),
     ]);
-    await kv[0]!.put('wb/ok', 'still served');
+    await main.kv[0]!.put('wb/ok', 'still served');
     await until('the good watch still serves', () => w.events().length === 1);
     w.stream.write({ request: undefined });
     expect((await w.ended).code).toBe(status.INVALID_ARGUMENT);
@@ -155,39 +157,29 @@ test('a bad create is refused alone and the stream goes on; a request with neith
 });
 
 test('a node cut off from the majority ends the whole stream with UNAVAILABLE', async () => {
-  const ids = tc.cluster.nodes.map((n) => n.id);
-  const w = open(kv[0]!);
+  const ids = main.tc.cluster.nodes.map((n) => n.id);
+  const w = open(main.kv[0]!);
   w.create({ key: 'wq/a' });
   w.create({ key: 'wq/', rangeEnd: 'wq0' });
   await until('both created', () => w.answers.filter((a) => a.created).length === 2);
-  await Promise.all(tc.stubs.map((s, i) => s.setLinkFaults((i === 0 ? ids.slice(1) : [ids[0]!]).map((peerId) => ({ peerId, cut: true, delayMs: 0 })), true)));
+  await Promise.all(main.tc.stubs.map((s, i) => s.setLinkFaults((i === 0 ? ids.slice(1) : [ids[0]!]).map((peerId) => ({ peerId, cut: true, delayMs: 0 })), true)));
   try {
     const ended = await w.ended;
     expect(ended.code).toBe(status.UNAVAILABLE);
   } finally {
     w.stream.cancel();
-    await Promise.all(tc.stubs.map((s) => s.setLinkFaults([], true)));
+    await Promise.all(main.tc.stubs.map((s) => s.setLinkFaults([], true)));
   }
-  await eventually('n1 serves again', async () => (await kv[0]!.put('wq/back', 'ok')).header !== undefined, 15_000);
+  await eventually('n1 serves again', async () => (await main.kv[0]!.put('wq/back', 'ok')).header !== undefined, 15_000);
 }, 30_000);
 
 describe('a client that stops reading', () => {
-  let slow: TestCluster;
-  let skv: KvStubs[];
-  beforeAll(async () => {
-    slow = await startTestCluster(3, ['--watch-queue-max', '20']);
-    skv = slow.cluster.nodes.map((n) => kvStubs(n.address));
-    await eventually('a leader', async () => (await slow.stubs[0]!.status()).authority?.leaderId !== '');
-  }, 60_000);
-  afterAll(async () => {
-    skv?.forEach((k) => k.close());
-    await slow?.stop();
-  });
+  const slow = kvCluster(['--watch-queue-max', '20']);
 
   test('has its Watch and its WatchStream ended with RESOURCE_EXHAUSTED, saying where to resume; a burst of requests only waits', async () => {
     // Raw HTTP/2 streams that stop reading (a grpc-js client would go on buffering them itself):
     // the HTTP/2 window fills, then the node's queue.
-    const session = http2.connect(`http://${slow.cluster.nodes[1]!.address}`);
+    const session = http2.connect(`http://${slow.tc.cluster.nodes[1]!.address}`);
     const call = (method: string, messages: Uint8Array[], last: boolean): { trailers: Promise<Record<string, string>>; resume(): void; received(): number } => {
       const stream = session.request({ ':method': 'POST', ':path': `/concord.v1.KvService/${method}`, 'content-type': 'application/grpc', te: 'trailers' });
       const frame = Buffer.concat(messages.map((m) => {
@@ -224,7 +216,7 @@ describe('a client that stops reading', () => {
       await new Promise((r) => setTimeout(r, 300));
       // 200 answers of 8 KB: far past a 64 KB window and 20 queued answers.
       const value = 'v'.repeat(8 << 10);
-      for (let i = 0; i < 200; i++) await skv[0]!.put(`slow/${i}`, value);
+      for (let i = 0; i < 200; i++) await slow.kv[0]!.put(`slow/${i}`, value);
       // Reading again only to reach the trailers the node ended each stream with.
       single.resume();
       many.resume();
@@ -243,9 +235,9 @@ describe('a client that stops reading', () => {
       session.destroy();
     }
     // The node still serves, and a new watch replays every put (a replay is not held against it).
-    const first = (await skv[0]!.get('slow/0')).kvs[0]!.modRevision;
-    const puts = Number((await skv[0]!.get('slow/', { rangeEnd: 'slow0', countOnly: true })).count);
-    const again = open(skv[1]!);
+    const first = (await slow.kv[0]!.get('slow/0')).kvs[0]!.modRevision;
+    const puts = Number((await slow.kv[0]!.get('slow/', { rangeEnd: 'slow0', countOnly: true })).count);
+    const again = open(slow.kv[1]!);
     try {
       again.create({ key: 'slow/', rangeEnd: 'slow0', startRevision: first });
       await until('the replay', () => again.answers.filter((x) => x.events.length > 0).length === puts);

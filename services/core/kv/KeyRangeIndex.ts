@@ -118,9 +118,8 @@ function kindOf(key: string, rangeEnd: string): 'prefix' | 'open' | 'other' {
   if (rangeEnd === '') throw new RangeError('a key range needs a range end (a single key is not a range)');
   // A key whose prefix range cannot be written (it would end in a lone surrogate) is no prefix.
   try {
-    if (prefixRangeEnd(key) === rangeEnd) return 'prefix';
+    return prefixRangeEnd(key) === rangeEnd ? 'prefix' : 'other';
   } catch {
     return 'other';
   }
-  return 'other';
 }

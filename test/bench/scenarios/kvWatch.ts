@@ -153,9 +153,7 @@ async function concordWatches(ctx: BenchContext, c: Awaited<ReturnType<Fixtures[
       if (res.canceled) noteError(new Error(`watch ${res.watchId} cancelled: ${res.cancelReason}`));
       res.events.forEach((e) => tally.event(e.kv?.value ?? new Uint8Array()));
     });
-    stream.on('error', (err: Error & { code?: number }) => {
-      if (err.code !== status.CANCELLED) noteError(err); // cancelled at the end
-    });
+    stream.on('error', unlessCancelled(noteError));
     return stream;
   });
   for (let i = 0; i < count; i++) {
@@ -168,18 +166,16 @@ async function concordWatches(ctx: BenchContext, c: Awaited<ReturnType<Fixtures[
 
 async function etcdWatches(ctx: BenchContext, e: Awaited<ReturnType<Fixtures['etcd']>>, count: number): Promise<WatchedSystem> {
   const tally = new WatchTally();
-  const noteError = ctx.errorNote('kvwatch etcd: a watch stream failed');
+  const noteError = ctx.errorNote('kvwatch etcd: a watch failed');
   const leader = e.stubs[await e.leader()] as (typeof e.stubs)[number];
   const from = Number((await leader.range({ key: Buffer.from('bench/kvwatch/') })).header.revision) + 1;
   const streams = e.stubs.map((s) => {
     const stream = s.watch();
     stream.on('data', (res: EtcdWatchResponse) => {
-      if (res.canceled) ctx.note(`kvwatch etcd: a watch was cancelled: ${res.cancelReason}`);
+      if (res.canceled) noteError(new Error(`watch ${res.watchId} cancelled: ${res.cancelReason}`));
       res.events.forEach((ev) => tally.event(ev.kv.value));
     });
-    stream.on('error', (err: Error & { code?: number }) => {
-      if (err.code !== status.CANCELLED) noteError(err);
-    });
+    stream.on('error', unlessCancelled(noteError));
     return stream;
   });
   for (let i = 0; i < count; i++) {
@@ -188,6 +184,13 @@ async function etcdWatches(ctx: BenchContext, e: Awaited<ReturnType<Fixtures['et
   }
   const target = etcdKv(leader);
   return { tally, target, pids: () => e.members.map((m) => m.pid), close: () => streams.forEach((s) => s.cancel()) };
+}
+
+/** Notes a watch stream's failure, but not the CANCELLED that closing it at the end brings. */
+function unlessCancelled(note: (err: unknown) => void): (err: Error & { code?: number }) => void {
+  return (err) => {
+    if (err.code !== status.CANCELLED) note(err);
+  };
 }
 
 /** One put per prefix (its value names the watch); resolves once every watch has seen its own. */
