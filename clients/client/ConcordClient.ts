@@ -1,4 +1,4 @@
-import { credentials as grpcCredentials } from '@grpc/grpc-js';
+import { credentials as grpcCredentials, status } from '@grpc/grpc-js';
 import type { LedgerResponse, LinkFault, SetLinkFaultsResponse, StatusResponse } from '../../proto/gen/concord/v1/admin';
 import type { GetResponse, ListResponse, Operation, WatchEvent, WriteResponse } from '../../proto/gen/concord/v1/documents';
 import type * as kv from '../../proto/gen/concord/v1/kv';
@@ -24,6 +24,8 @@ import type { Idempotency } from './retryRule';
 import { SessionVersions } from './SessionVersions';
 import { unaryCall, type UnaryMethod } from './unaryCall';
 import { watchDocument } from './watchDocument';
+import { KvWatchMux } from './KvWatchMux';
+import { isServiceError } from './serviceError';
 import { watchKv } from './watchKv';
 
 // The Concord client over a list of node addresses: round robin over healthy nodes, failover
@@ -41,6 +43,7 @@ export class ConcordClient {
   private readonly connectTimeoutMs: number;
   private readonly watchResubscribeMax: number;
   private readonly adminHeaders: Readonly<Record<string, string>>;
+  private readonly kvWatches: KvWatchMux;
 
   constructor(options: ConcordClientOptions) {
     this.adminHeaders = options.adminToken ? { authorization: `Bearer ${options.adminToken}` } : {};
@@ -62,6 +65,12 @@ export class ConcordClient {
       cooldownMs: options.cooldownMs ?? 2000,
       probeDeadlineMs: options.probeDeadlineMs ?? 1000,
       healthCheckIntervalMs: options.healthCheckIntervalMs ?? 0,
+    });
+    this.kvWatches = new KvWatchMux({
+      pool: this.pool,
+      subscribeDeadlineMs: this.deadlineMs,
+      connectTimeoutMs: this.connectTimeoutMs,
+      resubscribeMax: this.watchResubscribeMax,
     });
   }
 
@@ -180,17 +189,35 @@ export class ConcordClient {
     return this.kvCall('not-idempotent', options, (c) => c.compact, { revision: int64(revision) });
   }
 
-  /** Every change of a key or range, one response per revision, resumed on another node after a failure (watchKv.ts). */
-  kvWatch(key: string, options: o.KvWatchOptions = {}): AsyncGenerator<kv.KvWatchResponse, void, undefined> {
+  /**
+   * Every change of a key or range, one response per revision, resumed on another node after a
+   * failure without losing or repeating one. A client's watches share its WatchStream calls
+   * (KvWatchMux.ts); against nodes of an earlier version (no WatchStream) each watch is a call of
+   * its own (watchKv.ts).
+   */
+  async *kvWatch(key: string, options: o.KvWatchOptions = {}): AsyncGenerator<kv.KvWatchResponse, void, undefined> {
     const request = watchRequest(key, options);
-    return watchKv({
+    const deadline = options.deadlineMs === undefined ? undefined : Date.now() + options.deadlineMs;
+    // A watch "from now" first reads the current revision (linearizably), so even a break before
+    // its first event resumes exactly where it began.
+    let next = request.startRevision > 0n
+      ? request.startRevision
+      : ((await this.kvRange(key, { rangeEnd: request.rangeEnd, countOnly: true })).header?.revision ?? 0n) + 1n;
+    try {
+      for await (const response of this.kvWatches.watch({ request: { ...request, startRevision: next }, deadline, signal: options.signal })) {
+        next = (response.header?.revision ?? 0n) + 1n;
+        yield response;
+      }
+      return;
+    } catch (error) {
+      if (!isServiceError(error) || error.code !== status.UNIMPLEMENTED) throw error;
+    }
+    yield* watchKv({
       pool: this.pool,
-      request,
-      currentRevision: async () =>
-        (await this.kvRange(key, { rangeEnd: request.rangeEnd, countOnly: true })).header?.revision ?? 0n,
+      request: { ...request, startRevision: next },
       subscribeDeadlineMs: this.deadlineMs,
       connectTimeoutMs: this.connectTimeoutMs,
-      deadline: options.deadlineMs === undefined ? undefined : Date.now() + options.deadlineMs,
+      deadline,
       resubscribeMax: this.watchResubscribeMax,
       signal: options.signal,
     });
@@ -266,6 +293,7 @@ export class ConcordClient {
   }
 
   close(): void {
+    this.kvWatches.close();
     this.pool.close();
   }
 

@@ -6,20 +6,18 @@ import { callPurpose, type NodePool } from './NodePool';
 import { watchMovesOn } from './retryRule';
 import { serviceError } from './serviceError';
 
-// A KV watch as an async iterable that survives node failures without losing or repeating an
-// event. Every voter streams the same revisions (one response per revision, replayed from
-// history when asked), so after a break the watch resubscribes on another node from the last
-// revision received + 1. A watch "from now" first reads the current revision (linearizably),
-// so even a break before the first event resumes exactly where the watch began.
+// A KV watch as one Watch call of its own, for nodes of an earlier version that have no
+// WatchStream (ConcordClient.kvWatch otherwise multiplexes, KvWatchMux.ts). An async iterable
+// that survives node failures without losing or repeating an event. Every voter streams the
+// same revisions (one response per revision, replayed from history when asked), so after a
+// break the watch resubscribes on another node from the last revision received + 1.
 // A stream that ends cleanly also resumes elsewhere: a KV watch only ends when its node stops.
 // Any other error (OUT_OF_RANGE for a compacted start, INVALID_ARGUMENT) ends the iteration.
 
 export interface KvWatchSettings {
   pool: NodePool;
-  /** startRevision 0n: from the revision current when the watch starts. */
+  /** Its start_revision (> 0) is where the watch begins. */
   request: KvWatchRequest;
-  /** The store's current revision (a linearizable read). */
-  currentRevision: () => Promise<bigint>;
   subscribeDeadlineMs: number;
   connectTimeoutMs: number;
   /** Absolute deadline for the whole subscription, if any. */
@@ -31,7 +29,7 @@ export interface KvWatchSettings {
 
 export async function* watchKv(settings: KvWatchSettings): AsyncGenerator<KvWatchResponse, void, undefined> {
   const { request, pool } = settings;
-  let next = request.startRevision > 0n ? request.startRevision : (await settings.currentRevision()) + 1n;
+  let next = request.startRevision;
   let resubscribes = 0;
   for (;;) {
     if (settings.signal?.aborted) return;

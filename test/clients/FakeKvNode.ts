@@ -1,14 +1,20 @@
-import { Server, ServerCredentials, type handleServerStreamingCall, type handleUnaryCall, type UntypedServiceImplementation } from '@grpc/grpc-js';
+import { Server, ServerCredentials, status, type handleBidiStreamingCall, type handleServerStreamingCall, type handleUnaryCall, type UntypedServiceImplementation } from '@grpc/grpc-js';
 import { HealthImplementation } from 'grpc-health-check';
 import * as kv from '../../proto/gen/concord/v1/kv';
 
 // A stand-in voter for KV client tests: a real grpc-js server on loopback serving KvService
 // and grpc.health.v1. Every call is recorded by method name; each method's handler can be
-// replaced per test (the defaults answer with empty responses from this node). Handlers may
-// answer with partial messages: they are completed with the generated fromPartial.
+// replaced per test (the defaults answer with empty responses from this node, and WatchStream
+// with UNIMPLEMENTED, as a node of an earlier version). Handlers may answer with partial
+// messages: they are completed with the generated fromPartial. A WatchStream call is recorded
+// once, with an empty request; its requests are the handler's to read.
 
 type Unary = handleUnaryCall<unknown, unknown>;
 export type WatchHandler = handleServerStreamingCall<kv.KvWatchRequest, kv.KvWatchResponse>;
+export type WatchStreamHandler = handleBidiStreamingCall<kv.KvWatchStreamRequest, kv.KvWatchStreamResponse>;
+
+/** A node of an earlier version: no WatchStream. */
+const unimplemented: WatchStreamHandler = (call) => call.emit('error', { code: status.UNIMPLEMENTED, details: 'no WatchStream here' });
 
 const responses: Record<string, { fromPartial(value: object): unknown }> = {
   range: kv.RangeResponse,
@@ -28,6 +34,7 @@ export class FakeKvNode {
   readonly calls: { method: string; request: unknown }[] = [];
   readonly unary = new Map<string, Unary>();
   watch: WatchHandler = () => undefined;
+  watchStream: WatchStreamHandler = unimplemented;
   private server: Server | undefined;
 
   private constructor(readonly nodeId: string) {}
@@ -55,6 +62,8 @@ export class FakeKvNode {
       implementation[method] =
         method === 'watch'
           ? (call: Parameters<WatchHandler>[0]) => (this.calls.push({ method, request: call.request }), this.watch(call))
+          : method === 'watchStream'
+          ? (call: Parameters<WatchStreamHandler>[0]) => (this.calls.push({ method, request: undefined }), this.watchStream(call))
           : (call: Parameters<Unary>[0], callback: Parameters<Unary>[1]) => {
               this.calls.push({ method, request: call.request });
               const handler = this.unary.get(method) ?? ((_c, cb) => cb(null, { header: header(this.nodeId) }));

@@ -1,7 +1,9 @@
 // Proves ConcordClient's KV calls against fake voters on loopback: reads and keep-alives fail
 // over to another node on UNAVAILABLE, writes (put, txn, counter add, lease grant) are never
-// repeated once sent but move on when nothing was sent, and kvWatch resumes on another node
-// from the last revision + 1, dropping a replayed revision, so no event is lost or repeated.
+// repeated once sent but move on when nothing was sent, and kvWatch against nodes of an
+// earlier version (no WatchStream: one Watch call per watch) resumes on another node from the
+// last revision + 1, dropping a replayed revision, so no event is lost or repeated. The shared
+// WatchStream path is proven in kvWatchMux.test.ts.
 import { status, type ServiceError } from '@grpc/grpc-js';
 import { ConcordClient } from '../../clients/client/ConcordClient';
 import { kvOps } from '../../clients/client/kvOps';
@@ -67,7 +69,7 @@ test('a write moves on when the first node cannot be reached (nothing was sent)'
   expect(nodes[1]!.requests('counterAdd')).toEqual([{ key: 'wallet/alice', delta: -30n, floor: 0n, ceiling: 0n, hasFloor: true, hasCeiling: false }]);
 });
 
-test('kvWatch resumes on another node from the last revision + 1 and drops a replayed revision', async () => {
+test('kvWatch on nodes without WatchStream resumes on another node from the last revision + 1 and drops a replayed revision', async () => {
   const c = await cluster(2);
   const put = (nodeId: string, revision: bigint): KvWatchResponse => ({
     header: header(nodeId, revision),
@@ -106,7 +108,7 @@ test('kvWatch resumes on another node from the last revision + 1 and drops a rep
   expect(requests.every((r) => r.key === 'app/' && r.rangeEnd === 'app0')).toBe(true);
 }, 15_000);
 
-test('kvWatch fails with OUT_OF_RANGE when its start revision was compacted', async () => {
+test('kvWatch on nodes without WatchStream fails with OUT_OF_RANGE when its start revision was compacted', async () => {
   const c = await cluster(1);
   nodes[0]!.watch = (call) => {
     call.write({ header: header('n1', 9n), events: [], compactRevision: 8n });

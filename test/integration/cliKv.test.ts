@@ -3,7 +3,7 @@
 // (grant, put --lease, keepalive, revoke), a bounded counter refused below its floor, a
 // minority node refusing at once and naming the voters it reaches, status with the log; and
 // that ConcordClient.kvWatch survives the SIGKILL of the node it watches on, losing and
-// repeating nothing.
+// repeating nothing on any of the watches its stream carries.
 import { status } from '@grpc/grpc-js';
 import { execFile, spawn } from 'node:child_process';
 import { resolve } from 'node:path';
@@ -176,29 +176,49 @@ test('kv watch prints revision, type, key and value until SIGINT, then exits 0',
   expect(await valueOf('cli/w/b')).toBe('two words');
 }, 45_000);
 
-test('ConcordClient.kvWatch survives the SIGKILL of the node it watches on: nothing lost, nothing repeated', async () => {
+test('ConcordClient.kvWatch survives the SIGKILL of the node it watches on: every watch on the shared stream loses and repeats nothing', async () => {
   const stop = new AbortController();
   const seen: { revision: bigint; key: string; nodeId: string }[] = [];
+  // Beside the prefix watch, single-key watches on the same stream (one from a revision, one
+  // from now): each resumes from its own next revision.
+  const single: Record<string, bigint[]> = { 'watched/2': [], 'marker/now': [] };
+  const watchKey = async (key: string, startRevision?: bigint): Promise<void> => {
+    for await (const response of client.kvWatch(key, { startRevision, signal: stop.signal })) single[key]!.push(response.header!.revision);
+  };
   try {
     const first = await putOnce('watched/0');
-    const watching = (async () => {
-      for await (const response of client.kvWatch('watched/', { prefix: true, startRevision: first, signal: stop.signal })) {
-        for (const event of response.events) seen.push({ revision: response.header!.revision, key: event.kv!.key, nodeId: response.header!.nodeId });
-      }
-    })();
+    const watching = [
+      (async () => {
+        for await (const response of client.kvWatch('watched/', { prefix: true, startRevision: first, signal: stop.signal })) {
+          for (const event of response.events) seen.push({ revision: response.header!.revision, key: event.kv!.key, nodeId: response.header!.nodeId });
+        }
+      })(),
+      watchKey('watched/2', first),
+      watchKey('marker/now'),
+    ];
     await eventually('the first event', async () => seen.length === 1, 10_000);
+    // A watch from now misses a put made before it began: put until it sees one.
+    const markers: bigint[] = [];
+    await eventually('the watch from now in place', async () => {
+      markers.push((await client.kvPut('marker/now', 'm')).header!.revision);
+      await new Promise((r) => setTimeout(r, 100));
+      return single['marker/now']!.length > 0;
+    }, 10_000);
+    const firstMarker = single['marker/now']![0]!;
     await tc.cluster.kill(seen[0]!.nodeId, 'SIGKILL');
     for (let i = 1; i <= 5; i++) await putOnce(`watched/${i}`);
-    await eventually('every event', async () => seen.length >= 6, 15_000);
+    const lastMarker = (await client.kvPut('marker/now', 'm')).header!.revision;
+    await eventually('every event', async () => seen.length >= 6 && single['watched/2']!.length >= 1 && single['marker/now']!.at(-1) === lastMarker, 15_000);
     await new Promise((r) => setTimeout(r, 300)); // room for a repeat to show up
     stop.abort();
-    await watching;
+    await Promise.all(watching);
     expect(seen.map((e) => e.key)).toEqual([0, 1, 2, 3, 4, 5].map((i) => `watched/${i}`));
     expect(seen.every((e, i) => i === 0 || e.revision > seen[i - 1]!.revision)).toBe(true);
     expect(seen.slice(1).every((e) => e.nodeId !== seen[0]!.nodeId)).toBe(true);
     // Each key's creation was seen at the revision the store recorded for it.
     const { kvs } = await client.kvRange('watched/', { prefix: true });
     expect(kvs.map((kv) => kv.createRevision)).toEqual(seen.map((e) => e.revision));
+    expect(single).toEqual({ 'watched/2': [seen[2]!.revision], 'marker/now': [...markers.filter((r) => r >= firstMarker), lastMarker] });
   } finally {
     stop.abort();
   }
