@@ -44,6 +44,8 @@ export class ConcordClient {
   private readonly watchResubscribeMax: number;
   private readonly adminHeaders: Readonly<Record<string, string>>;
   private readonly kvWatches: KvWatchMux;
+  /** A node answered WatchStream with UNIMPLEMENTED (an earlier version): watches go one call each. */
+  private watchStreamMissing = false;
 
   constructor(options: ConcordClientOptions) {
     this.adminHeaders = options.adminToken ? { authorization: `Bearer ${options.adminToken}` } : {};
@@ -56,6 +58,9 @@ export class ConcordClient {
       // A short reconnect backoff so a node that comes back is re-admitted in seconds (the
       // grpc-js default grows to two minutes).
       channelOptions: {
+        // As much as a node sends in one message (a watch's revision, a range): grpc-js's 4 MiB
+        // default failed answers the node had sent.
+        'grpc.max_receive_message_length': 64 << 20,
         'grpc.initial_reconnect_backoff_ms': 250,
         'grpc.max_reconnect_backoff_ms': 2000,
         // No channelz bookkeeping: a few percent of every call's CPU, for a service nobody reads.
@@ -192,8 +197,8 @@ export class ConcordClient {
   /**
    * Every change of a key or range, one response per revision, resumed on another node after a
    * failure without losing or repeating one. A client's watches share its WatchStream calls
-   * (KvWatchMux.ts); against nodes of an earlier version (no WatchStream) each watch is a call of
-   * its own (watchKv.ts).
+   * (KvWatchMux.ts); once a node of an earlier version (no WatchStream) has said so, each watch
+   * is a call of its own (watchKv.ts), which every version serves.
    */
   async *kvWatch(key: string, options: o.KvWatchOptions = {}): AsyncGenerator<kv.KvWatchResponse, void, undefined> {
     const request = watchRequest(key, options);
@@ -203,14 +208,17 @@ export class ConcordClient {
     let next = request.startRevision > 0n
       ? request.startRevision
       : ((await this.kvRange(key, { rangeEnd: request.rangeEnd, countOnly: true })).header?.revision ?? 0n) + 1n;
-    try {
-      for await (const response of this.kvWatches.watch({ request: { ...request, startRevision: next }, deadline, signal: options.signal })) {
-        next = (response.header?.revision ?? 0n) + 1n;
-        yield response;
+    if (!this.watchStreamMissing) {
+      try {
+        for await (const response of this.kvWatches.watch({ request: { ...request, startRevision: next }, deadline, signal: options.signal })) {
+          next = (response.header?.revision ?? 0n) + 1n;
+          yield response;
+        }
+        return;
+      } catch (error) {
+        if (!isServiceError(error) || error.code !== status.UNIMPLEMENTED) throw error;
+        this.watchStreamMissing = true;
       }
-      return;
-    } catch (error) {
-      if (!isServiceError(error) || error.code !== status.UNIMPLEMENTED) throw error;
     }
     yield* watchKv({
       pool: this.pool,

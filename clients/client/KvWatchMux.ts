@@ -1,5 +1,6 @@
 import { status, type ClientDuplexStream } from '@grpc/grpc-js';
 import type { KvWatchRequest, KvWatchResponse, KvWatchStreamRequest, KvWatchStreamResponse } from '../../proto/gen/concord/v1/kv';
+import { readTooSlowlyPhrase } from '../../services/rpc/WatchQueue';
 import { callWithFailover } from './callWithFailover';
 import type { NodeEndpoint } from './NodeEndpoint';
 import { callPurpose, type NodePool } from './NodePool';
@@ -14,14 +15,15 @@ import { isServiceError, serviceError } from './serviceError';
 // watch it carried is created again on a stream to another node, from its own next revision,
 // and a replayed revision it already delivered is dropped. Nothing is lost, nothing repeated.
 // A watch's answers wait in its own queue until its reader takes them: one slow reader never
-// holds up the others (nor the stream), and its queue grows instead, as in clientv3.
+// holds up the others (nor the stream), and its queue grows instead, as in clientv3. So a
+// watch must be read to its end, left (break, return) or aborted: one merely dropped stays open.
 
 export interface KvWatchMuxSettings {
   readonly pool: NodePool;
   /** Longest wait for a stream to open (finding a node that answers). */
   readonly subscribeDeadlineMs: number;
   readonly connectTimeoutMs: number;
-  /** Consecutive broken streams without an answer in between before the watches fail. */
+  /** Consecutive broken streams without an event in between before a watch fails. */
   readonly resubscribeMax: number;
   /** Watches one stream carries at most (a node takes up to 65,536). */
   readonly watchesPerStream?: number;
@@ -48,6 +50,8 @@ interface Watcher {
   failure: unknown;
   wake: (() => void) | undefined;
   session: Session | undefined;
+  /** Streams that broke under it since its last event. */
+  resubscribes: number;
 }
 
 interface Session {
@@ -63,8 +67,9 @@ export const watchesPerStreamDefault = 65_536;
 export class KvWatchMux {
   private readonly sessions = new Set<Session>();
   private readonly timers = new Set<NodeJS.Timeout>();
+  /** Every watch not ended, on a stream or between two. */
+  private readonly live = new Set<Watcher>();
   private nextId = 1n;
-  private resubscribes = 0;
   private closed = false;
 
   constructor(private readonly settings: KvWatchMuxSettings) {}
@@ -72,7 +77,7 @@ export class KvWatchMux {
   /** The watch's answers, one per revision holding its events, from `request.startRevision` on. */
   async *watch(sub: KvWatchSubscription): AsyncGenerator<KvWatchResponse, void, undefined> {
     if (this.closed) throw serviceError(status.CANCELLED, 'the client was closed');
-    const w: Watcher = { id: this.nextId++, request: sub.request, next: sub.request.startRevision, queue: [], head: 0, done: false, failure: undefined, wake: undefined, session: undefined };
+    const w: Watcher = { id: this.nextId++, request: sub.request, next: sub.request.startRevision, queue: [], head: 0, done: false, failure: undefined, wake: undefined, session: undefined, resubscribes: 0 };
     let aborted = false;
     const abort = (): void => {
       aborted = true;
@@ -80,7 +85,10 @@ export class KvWatchMux {
     };
     if (sub.signal?.aborted) return;
     sub.signal?.addEventListener('abort', abort, { once: true });
-    const timer = sub.deadline === undefined ? undefined : setTimeout(() => this.end(w, serviceError(status.DEADLINE_EXCEEDED, 'the watch reached its deadline')), Math.max(0, sub.deadline - Date.now()));
+    // A delay past a timer's range is no deadline (as grpc-js takes one).
+    const delay = sub.deadline === undefined ? Infinity : Math.max(0, sub.deadline - Date.now());
+    const timer = delay > timerMaxMs ? undefined : setTimeout(() => this.end(w, serviceError(status.DEADLINE_EXCEEDED, 'the watch reached its deadline')), delay);
+    this.live.add(w);
     try {
       this.place(w);
       for (;;) {
@@ -116,10 +124,8 @@ export class KvWatchMux {
     this.closed = true;
     for (const t of this.timers) clearTimeout(t);
     this.timers.clear();
-    for (const s of [...this.sessions]) {
-      this.retire(s);
-      for (const w of s.watchers.values()) this.end(w, serviceError(status.CANCELLED, 'the client was closed'));
-    }
+    for (const s of [...this.sessions]) this.retire(s);
+    for (const w of [...this.live]) this.end(w, serviceError(status.CANCELLED, 'the client was closed'));
   }
 
   /** Open streams (for tests and status). */
@@ -175,7 +181,6 @@ export class KvWatchMux {
   }
 
   private answer(s: Session, m: KvWatchStreamResponse): void {
-    this.resubscribes = 0;
     const w = s.watchers.get(m.watchId);
     if (w === undefined || w.done || m.created) return;
     if (m.canceled) {
@@ -189,6 +194,7 @@ export class KvWatchMux {
     // Nodes replay from `next`, so an older revision can only repeat one already delivered.
     if (revision < w.next) return;
     w.next = revision + 1n;
+    w.resubscribes = 0;
     w.queue.push({ header: m.header, compactRevision: 0n, events: m.events });
     w.wake?.();
   }
@@ -198,20 +204,22 @@ export class KvWatchMux {
     if (!this.sessions.delete(s)) return;
     s.over = true;
     if (s.call !== undefined) endQuietly(s.call);
-    const moving = [...s.watchers.values()].filter((w) => !w.done);
-    if (moving.length === 0) return;
-    // A node that ends a stream it could not send fast enough says to resume: the same as gone.
-    const why = isServiceError(error) && error.code === status.RESOURCE_EXHAUSTED ? 'slow' : watchMovesOn(error);
-    if (why === undefined || ++this.resubscribes > this.settings.resubscribeMax) {
-      for (const w of moving) this.end(w, error);
-      return;
+    const why = resumesAfter(error);
+    const moving: Watcher[] = [];
+    for (const w of s.watchers.values()) {
+      if (w.done) continue;
+      w.session = undefined;
+      // A watch fails once streams broke under it too often without an event in between (a
+      // node that takes the watch, then loses its majority, again and again).
+      if (why === undefined || ++w.resubscribes > this.settings.resubscribeMax) this.end(w, error);
+      else moving.push(w);
     }
+    if (moving.length === 0) return;
     const endpoint = s.endpoint as NodeEndpoint;
     if (why === 'role') this.settings.pool.markRefuses(endpoint, callPurpose.kv);
     if (why === 'gone') this.settings.pool.markDown(endpoint);
-    for (const w of moving) w.session = undefined;
     // A short, growing pause, so a cluster that keeps dropping streams is not hammered.
-    const pause = why === 'role' ? 0 : Math.min(1000, 50 * this.resubscribes);
+    const pause = why === 'role' ? 0 : Math.min(1000, 50 * Math.max(...moving.map((w) => w.resubscribes)));
     const t = setTimeout(() => {
       this.timers.delete(t);
       for (const w of moving) this.place(w);
@@ -221,6 +229,7 @@ export class KvWatchMux {
 
   /** Ends a watch (with `failure`, or quietly) and, unless the node ended it, cancels it on its stream. */
   private end(w: Watcher, failure: unknown, cancel = true): void {
+    this.live.delete(w);
     if (!w.done) {
       w.done = true;
       w.failure = failure;
@@ -239,6 +248,20 @@ export class KvWatchMux {
     s.over = true;
     if (s.call !== undefined) endQuietly(s.call);
   }
+}
+
+/** Longest delay a Node timer takes (a longer one fires at once). */
+const timerMaxMs = 2 ** 31 - 1;
+
+/**
+ * Whether the watches of a stream that broke with `error` are created again elsewhere, and why:
+ * as for one watch (watchMovesOn), and when the node ended the stream because the client read
+ * it too slowly (it says to watch again). Any other RESOURCE_EXHAUSTED (an answer over the
+ * client's receive limit) would come back with the watch: it is the answer.
+ */
+function resumesAfter(error: unknown): 'role' | 'gone' | 'slow' | undefined {
+  if (isServiceError(error) && error.code === status.RESOURCE_EXHAUSTED) return error.details.startsWith(readTooSlowlyPhrase) ? 'slow' : undefined;
+  return watchMovesOn(error);
 }
 
 /** Ends a stream nobody reads any more; the CANCELLED it may then report is ours. */

@@ -1,3 +1,9 @@
+/**
+ * How the RESOURCE_EXHAUSTED that ends a watch stream read too slowly begins: the client tells
+ * it from a message over its receive limit (the watches may resume; an oversized one may not).
+ */
+export const readTooSlowlyPhrase = 'the client reads this watch stream too slowly';
+
 /** The writable side of a watch stream, as WatchQueue needs it. */
 export interface WatchSendSide<T> {
   write(message: T, done: () => void): boolean;

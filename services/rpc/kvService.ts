@@ -9,7 +9,7 @@ import { peerChannelOptions } from '../node/peerChannelOptions';
 import { LinkFaults } from '../node/LinkFaults';
 import { remainingMs, serverStream, unary } from './handlers';
 import { toServiceError } from './errorTable';
-import { WatchQueue } from './WatchQueue';
+import { readTooSlowlyPhrase, WatchQueue } from './WatchQueue';
 import { checkKey, checkValue, fromKv, fromRange, fromResponseOp, nonNegative, num, toCompare, toRangeQuery, toRequestOp } from './kvConvert';
 
 const defaultDeadlineMs = 5000;
@@ -36,7 +36,7 @@ export const watchQueueMaxDefault = 10_000;
 
 /** The error that ends a watch stream its client does not read; `from` is where to watch again. */
 function readTooSlowly(queued: number, from: string): DomainError {
-  return new DomainError('too-large', `the client reads this watch stream too slowly: ${queued} answers wait to be sent; watch again from ${from}`);
+  return new DomainError('too-large', `${readTooSlowlyPhrase}: ${queued} answers wait to be sent; watch again from ${from}`);
 }
 
 /**

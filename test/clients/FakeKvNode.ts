@@ -78,6 +78,11 @@ export class FakeKvNode {
     this.server = server;
   }
 
+  /** Serves again on the same port with the same handlers, like a node restarted. */
+  async restart(): Promise<void> {
+    await this.listen();
+  }
+
   /** Stops at once, dropping open calls and connections, like a crashed node. */
   stop(): void {
     this.server?.forceShutdown();

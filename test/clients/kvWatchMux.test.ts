@@ -4,7 +4,8 @@
 // its own next revision, and a replayed revision is dropped (nothing lost, nothing repeated);
 // compaction and refusals end only the watch they concern; a reader that stops cancels its
 // watch, the last one ends the stream; a stream takes at most its share of watches.
-import { credentials, status, type ServerDuplexStream, type ServiceError } from '@grpc/grpc-js';
+import { credentials, Metadata, status, type ServerDuplexStream, type ServiceError } from '@grpc/grpc-js';
+import { readTooSlowlyPhrase } from '../../services/rpc/WatchQueue';
 import { ConcordClient } from '../../clients/client/ConcordClient';
 import { KvWatchMux } from '../../clients/client/KvWatchMux';
 import { NodePool } from '../../clients/client/NodePool';
@@ -27,6 +28,8 @@ class History {
   /** A node replays from one revision before the start asked for (the client must drop it). */
   replayOneEarly = false;
   refuse: ((req: KvWatchRequest) => string | undefined) | undefined;
+  /** Runs after each create is answered (a test's way to end the stream). */
+  afterCreate: ((node: FakeKvNode, call: Stream) => void) | undefined;
 
   serve(node: FakeKvNode): void {
     const streams = new Map<Stream, Map<bigint, KvWatchRequest>>();
@@ -58,7 +61,22 @@ class History {
         watches.set(watchId, watch);
         const from = this.replayOneEarly ? watch.startRevision - 1n : watch.startRevision;
         for (const { revision, key } of this.revisions) if (revision >= from && holds(watch, key)) call.write(event(node, watchId, revision, key));
+        this.afterCreate?.(node, call);
       });
+    };
+  }
+
+  /** A node of an earlier version: no WatchStream, one Watch call per watch over the same history. */
+  serveWatchOnly(node: FakeKvNode): void {
+    const streams = new Map<Stream, Map<bigint, KvWatchRequest>>();
+    this.streams.set(node, streams);
+    node.watch = (call) => {
+      const watches = new Map([[1n, call.request]]);
+      // Live puts reach it as on a WatchStream; answers are rewritten to Watch's shape.
+      const asStream = { write: (m: KvWatchStreamResponse) => call.write({ header: m.header, compactRevision: 0n, events: m.events }) } as unknown as Stream;
+      streams.set(asStream, watches);
+      call.on('cancelled', () => streams.delete(asStream));
+      for (const { revision, key } of this.revisions) if (revision >= call.request.startRevision && holds(call.request, key)) asStream.write(event(node, 1n, revision, key));
     };
   }
 
@@ -280,3 +298,132 @@ test('closing the client ends its watches with CANCELLED', async () => {
   client = undefined;
   expect(((await w.ended) as ServiceError).code).toBe(status.CANCELLED);
 });
+
+test('a watch fails once streams broke under it too often without an event in between', async () => {
+  nodes = [await FakeKvNode.start('n1')];
+  history = new History();
+  history.serve(nodes[0]!);
+  client = new ConcordClient({ endpoints: [nodes[0]!.address], cooldownMs: 1, probeDeadlineMs: 200, watchResubscribeMax: 2 });
+  // A node that takes the watch, then loses its majority, again and again.
+  history.afterCreate = (_node, call) => setTimeout(() => call.emit('error', { code: status.UNAVAILABLE, details: 'no majority' }), 10);
+  const error = (await client.kvWatch('a', { startRevision: 1n }).next().catch((e: unknown) => e)) as ServiceError;
+  expect(error.code).toBe(status.UNAVAILABLE);
+  expect(error.details).toBe('no majority');
+  expect(nodes[0]!.requests('watchStream')).toHaveLength(3);
+}, 10_000);
+
+test('an event between breaks starts the count again', async () => {
+  nodes = [await FakeKvNode.start('n1')];
+  history = new History();
+  history.serve(nodes[0]!);
+  client = new ConcordClient({ endpoints: [nodes[0]!.address], cooldownMs: 1, probeDeadlineMs: 200, watchResubscribeMax: 1 });
+  const stop = new AbortController();
+  const a = collect(client.kvWatch('a', { startRevision: 1n, signal: stop.signal }));
+  for (let i = 1; i <= 3; i++) {
+    await until(() => history.carrier() !== undefined);
+    history.put('a');
+    await until(() => a.revisions.length === i);
+    for (const call of history.streams.get(nodes[0]!)!.keys()) call.emit('error', { code: status.UNAVAILABLE, details: 'no majority' });
+    history.streams.get(nodes[0]!)!.clear();
+  }
+  await until(() => history.carrier() !== undefined);
+  expect(a.revisions).toEqual([1n, 2n, 3n]);
+  stop.abort();
+  expect(await a.ended).toBe('done');
+}, 10_000);
+
+test('closing the client while its watches wait to move ends them with CANCELLED', async () => {
+  const c = await cluster(2);
+  const w = collect(c.kvWatch('a', { startRevision: 1n }));
+  await until(() => history.creates().length === 1);
+  const carrier = history.carrier()!;
+  for (const call of history.streams.get(carrier)!.keys()) call.emit('error', { code: status.UNAVAILABLE, details: 'stopping' });
+  await new Promise((r) => setTimeout(r, 20)); // within the pause before the watch moves
+  c.close();
+  client = undefined;
+  expect(((await w.ended) as ServiceError).code).toBe(status.CANCELLED);
+});
+
+test('a node that refuses the stream for its role is skipped at once', async () => {
+  const c = await cluster(2);
+  const replica = nodes[0]!;
+  replica.watchStream = (call) => {
+    const metadata = new Metadata();
+    metadata.set('concord-not-applied', 'true');
+    call.emit('error', { code: status.FAILED_PRECONDITION, details: 'node n1 is a replica', metadata });
+  };
+  const stop = new AbortController();
+  // Twice, so one of them starts on the replica whichever node the round robin picks first.
+  const a = collect(c.kvWatch('a', { startRevision: 1n, signal: stop.signal }));
+  await until(() => history.creates().length === 1);
+  stop.abort();
+  await a.ended;
+  const stop2 = new AbortController();
+  const b = collect(c.kvWatch('a', { startRevision: 1n, signal: stop2.signal }));
+  await until(() => history.creates().length === 2);
+  history.put('a');
+  await until(() => b.revisions.length === 1);
+  expect(history.creates(replica.nodeId)).toEqual([]);
+  expect(replica.requests('watchStream')).toHaveLength(1);
+  stop2.abort();
+  await b.ended;
+});
+
+test('a stream ended for reading too slowly resumes; an answer over the receive limit fails the watch', async () => {
+  const c = await cluster(1);
+  const stop = new AbortController();
+  const a = collect(c.kvWatch('a', { startRevision: 1n, signal: stop.signal }));
+  await until(() => history.creates().length === 1);
+  history.put('a');
+  await until(() => a.revisions.length === 1);
+  const [call] = history.streams.get(nodes[0]!)!.keys();
+  history.streams.get(nodes[0]!)!.clear();
+  call!.emit('error', { code: status.RESOURCE_EXHAUSTED, details: `${readTooSlowlyPhrase}: 10001 answers wait to be sent; watch again from the last revision read of each watch + 1` });
+  history.put('a');
+  await until(() => a.revisions.length === 2);
+  expect(history.creates().map((x) => x.startRevision)).toEqual([1n, 2n]);
+  const [again] = history.streams.get(nodes[0]!)!.keys();
+  again!.emit('error', { code: status.RESOURCE_EXHAUSTED, details: 'Received message larger than max (5000 vs. 4000)' });
+  expect(((await a.ended) as ServiceError).code).toBe(status.RESOURCE_EXHAUSTED);
+  expect(nodes[0]!.requests('watchStream')).toHaveLength(2);
+});
+
+test('a deadline past a timer\'s range is no deadline', async () => {
+  const c = await cluster(1);
+  const stop = new AbortController();
+  const a = collect(c.kvWatch('a', { startRevision: 1n, deadlineMs: 30 * 24 * 3600 * 1000, signal: stop.signal }));
+  await until(() => history.creates().length === 1);
+  await new Promise((r) => setTimeout(r, 50));
+  history.put('a');
+  await until(() => a.revisions.length === 1);
+  stop.abort();
+  expect(await a.ended).toBe('done');
+});
+
+test('a watch whose stream fails over to a node of an earlier version goes on over Watch from its next revision', async () => {
+  nodes = [await FakeKvNode.start('n1'), await FakeKvNode.start('n2')];
+  history = new History();
+  history.serve(nodes[0]!);
+  history.serveWatchOnly(nodes[1]!);
+  // The new node first, whichever the round robin starts with: the old one is down until then.
+  nodes[1]!.stop();
+  client = new ConcordClient({ endpoints: nodes.map((n) => n.address), cooldownMs: 20, probeDeadlineMs: 200, channelOptions: { 'grpc.initial_reconnect_backoff_ms': 20, 'grpc.max_reconnect_backoff_ms': 100 } });
+  const stop = new AbortController();
+  const a = collect(client.kvWatch('a', { startRevision: 1n, signal: stop.signal }));
+  await until(() => history.creates().length === 1);
+  history.put('a');
+  history.put('a');
+  await until(() => a.revisions.length === 2);
+  await nodes[1]!.restart();
+  nodes[0]!.stop();
+  history.streams.delete(nodes[0]!);
+  history.put('a');
+  await until(() => a.revisions.length === 3, 10_000);
+  history.put('a');
+  await until(() => a.revisions.length === 4);
+  await new Promise((r) => setTimeout(r, 100)); // room for a repeat to show up
+  expect(a.revisions).toEqual([1n, 2n, 3n, 4n]);
+  expect(nodes[1]!.requests<KvWatchRequest>('watch').map((r) => r.startRevision)).toEqual([3n]);
+  stop.abort();
+  await a.ended;
+}, 15_000);
