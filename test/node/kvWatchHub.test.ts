@@ -7,7 +7,7 @@ import { KvEvent } from '../../services/core/kv/types';
 import { KvWatcher, KvWatchHub, KvWatchSource } from '../../services/node/authority/KvWatchHub';
 
 const put = (key: string, rev: number): KvEvent =>
-  ({ type: 'put', kv: { key, value: new Uint8Array([rev]), createRevision: rev, modRevision: rev, version: 1, lease: 0 } }) as KvEvent;
+  ({ type: 'put', kv: { key, value: String.fromCharCode(rev & 0xff), createRevision: rev, modRevision: rev, version: 1, lease: 0 } }) as KvEvent;
 
 function fakeSource(): KvWatchSource & { emit(rev: number, events: KvEvent[]): void; listeners: number; reachable: boolean } {
   const ls = new Set<(r: number, e: readonly KvEvent[]) => void>();

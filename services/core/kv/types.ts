@@ -1,8 +1,11 @@
+import type { ByteString } from './byteString';
+
 /** Plain data of the authoritative key-value store (the RPC layer converts protobuf to these). */
 
 export interface KeyValue {
   readonly key: string;
-  readonly value: Uint8Array;
+  /** The value's bytes, one character each (see byteString). */
+  readonly value: ByteString;
   readonly createRevision: number;
   readonly modRevision: number;
   readonly version: number;
