@@ -1,6 +1,6 @@
 import * as pb from '../../proto/gen/concord/v1/kv';
 import { invalidArgument, DomainError } from '../core/errors/DomainError';
-import { fromByteString } from '../core/kv/byteString';
+import { valueBytes } from '../core/kv/storedValue';
 import { Compare, CompareResult, CompareTarget, KeyValue, kvLimits, RangeQuery, RangeResult, RequestOp, ResponseOp } from '../core/kv/types';
 
 /** Protobuf <-> core conversions for the KV service, with input validation. */
@@ -74,7 +74,7 @@ export function toCompare(c: pb.Compare): Compare {
 export function fromKv(kv: KeyValue): pb.KeyValue {
   return {
     key: kv.key,
-    value: fromByteString(kv.value),
+    value: valueBytes(kv.value),
     createRevision: BigInt(kv.createRevision),
     modRevision: BigInt(kv.modRevision),
     version: BigInt(kv.version),

@@ -3,11 +3,12 @@
 // revision's order; range watches are found through an index, so an event does not look at the
 // ranges that cannot hold its key; one quorum check ends every watch after two failures in a row, and the
 // hub lets go of the node when its last watch leaves.
+import { storedValue } from '../../services/core/kv/storedValue';
 import { KvEvent } from '../../services/core/kv/types';
 import { KvWatcher, KvWatchHub, KvWatchSource } from '../../services/node/authority/KvWatchHub';
 
 const put = (key: string, rev: number): KvEvent =>
-  ({ type: 'put', kv: { key, value: String.fromCharCode(rev & 0xff), createRevision: rev, modRevision: rev, version: 1, lease: 0 } }) as KvEvent;
+  ({ type: 'put', kv: { key, value: storedValue(new Uint8Array([rev])), createRevision: rev, modRevision: rev, version: 1, lease: 0 } }) as KvEvent;
 
 function fakeSource(): KvWatchSource & { emit(rev: number, events: KvEvent[]): void; listeners: number; reachable: boolean } {
   const ls = new Set<(r: number, e: readonly KvEvent[]) => void>();

@@ -1,5 +1,5 @@
 import { DomainError, invalidArgument } from '../errors/DomainError';
-import { ByteString, fromByteString, toByteString } from './byteString';
+import { compareValue, valueBytes } from './storedValue';
 import { decodeKvState, encodeKvState, KvStateParts } from './kvStateCodec';
 import { MvccStore } from './MvccStore';
 import { Compare, KeyValue, KvCommand, KvCommandResult, RequestOp, ResponseOp } from './types';
@@ -78,7 +78,7 @@ export class KvStateMachine {
       }
       case 'counter-add': {
         const current = this.store.get(cmd.key);
-        const text = current === undefined ? '0' : new TextDecoder().decode(fromByteString(current.value));
+        const text = current === undefined ? '0' : new TextDecoder().decode(valueBytes(current.value));
         if (!/^-?\d+$/.test(text)) throw new DomainError('wrong-type', `key ${cmd.key} does not hold an integer counter`);
         const next = Number(text) + cmd.delta;
         if (!Number.isSafeInteger(next)) throw new DomainError('conflict', `counter ${cmd.key} would leave the safe integer range`);
@@ -152,7 +152,7 @@ export class KvStateMachine {
     if (c.target === 'value') {
       if (c.value === undefined) throw invalidArgument('value compare needs a value');
       if (kv === undefined) return false; // etcd: a value compare on a missing key is false
-      cmp = compareByteStrings(kv.value, toByteString(c.value));
+      cmp = compareValue(kv.value, c.value);
     } else {
       const have = kv === undefined ? 0 : c.target === 'version' ? kv.version : c.target === 'create' ? kv.createRevision : c.target === 'mod' ? kv.modRevision : kv.lease;
       cmp = Math.sign(have - (c.number ?? 0));
@@ -199,7 +199,3 @@ export class KvStateMachine {
   }
 }
 
-/** Byte order (etcd's bytes.Compare): a byte string's code units are its bytes. */
-function compareByteStrings(a: ByteString, b: ByteString): number {
-  return a === b ? 0 : a < b ? -1 : 1;
-}

@@ -1,6 +1,6 @@
 import BTree from 'sorted-btree';
 import { DomainError } from '../errors/DomainError';
-import { toByteString } from './byteString';
+import { emptyValue, storedValue } from './storedValue';
 import { KeyValue, KvEvent, RangeQuery, RangeResult } from './types';
 
 export interface Version {
@@ -63,7 +63,7 @@ export class MvccStore {
     const prev = this.get(key);
     const kv: KeyValue = {
       key,
-      value: toByteString(value),
+      value: storedValue(value),
       createRevision: prev?.createRevision ?? this.pendingRevision,
       modRevision: this.pendingRevision,
       version: (prev?.version ?? 0) + 1,
@@ -89,7 +89,7 @@ export class MvccStore {
     for (const k of this.keysIn(key, rangeEnd)) {
       const prev = this.get(k);
       if (prev === undefined) continue;
-      const tomb: KeyValue = { key: k, value: '', createRevision: 0, modRevision: this.pendingRevision, version: 0, lease: 0 };
+      const tomb: KeyValue = { key: k, value: emptyValue, createRevision: 0, modRevision: this.pendingRevision, version: 0, lease: 0 };
       (this.history.get(k) as Version[]).push({ kv: tomb, deleted: true });
       this.compactable.add(k);
       this.pending.push({ type: 'delete', kv: tomb, prevKv: prev });
@@ -111,7 +111,7 @@ export class MvccStore {
       if (kv === undefined) continue;
       count++;
       if (q.countOnly || (q.limit > 0 && kvs.length >= q.limit)) continue;
-      kvs.push(q.keysOnly ? { ...kv, value: '' } : kv);
+      kvs.push(q.keysOnly ? { ...kv, value: emptyValue } : kv);
     }
     return { kvs, more: q.limit > 0 && count > kvs.length, count };
   }

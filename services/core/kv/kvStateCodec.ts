@@ -1,6 +1,6 @@
 import { KvStateSnapshot } from '../../../proto/gen/concord/v1/kv_state';
 import { varintSize, writeVarint } from '../protobufVarint';
-import { toByteString } from './byteString';
+import { storedValue, writeValue } from './storedValue';
 import { MvccDump, Version } from './MvccStore';
 
 /** The state machine's parts that a snapshot holds. */
@@ -146,7 +146,7 @@ function encodeKeys(d: MvccDump, from: number, to: number): Uint8Array {
       if (value.length > 0) {
         out[at++] = tag(1, lengthDelimited);
         at = writeVarint(out, at, value.length);
-        at += out.write(value, at, value.length, 'latin1');
+        at += writeValue(out, at, value);
       }
       at = varintField(out, at, 2, v.kv.createRevision);
       at = varintField(out, at, 3, v.kv.modRevision);
@@ -194,7 +194,7 @@ export function decodeKvState(bytes: Uint8Array): KvStateParts {
       keys: s.keys.map((k) => k.key),
       lists: s.keys.map((k) => k.versions.map((v): Version => ({
         kv: {
-          key: k.key, value: toByteString(v.value), createRevision: num(v.createRevision), modRevision: num(v.modRevision),
+          key: k.key, value: storedValue(v.value), createRevision: num(v.createRevision), modRevision: num(v.modRevision),
           version: num(v.version), lease: num(v.lease),
         },
         deleted: v.deleted,

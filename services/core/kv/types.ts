@@ -1,11 +1,11 @@
-import type { ByteString } from './byteString';
+import type { StoredValue } from './storedValue';
 
 /** Plain data of the authoritative key-value store (the RPC layer converts protobuf to these). */
 
 export interface KeyValue {
   readonly key: string;
-  /** The value's bytes, one character each (see byteString). */
-  readonly value: ByteString;
+  /** A copy of the value's bytes (see storedValue). */
+  readonly value: StoredValue;
   readonly createRevision: number;
   readonly modRevision: number;
   readonly version: number;

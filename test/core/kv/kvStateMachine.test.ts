@@ -6,15 +6,15 @@ import { DomainError } from '../../../services/core/errors/DomainError';
 import { decodeCommand, encodeCommand } from '../../../services/core/kv/commandCodec';
 import { KvStateMachine } from '../../../services/core/kv/KvStateMachine';
 import { Version } from '../../../services/core/kv/MvccStore';
-import { fromByteString } from '../../../services/core/kv/byteString';
+import { smallValueBytes, StoredValue, valueBytes } from '../../../services/core/kv/storedValue';
 import { encodeKvState, encodeKvStateInParts, KvStateParts } from '../../../services/core/kv/kvStateCodec';
 import { KvStateSnapshot } from '../../../proto/gen/concord/v1/kv_state';
 import { KvCommand, KvCommandResult, RangeQuery, RequestOp } from '../../../services/core/kv/types';
 import { makePrng } from '../../sim/prng';
 
 const b = (s: string): Uint8Array => new TextEncoder().encode(s);
-/** A stored value (a byte string) as the UTF-8 text its bytes hold. */
-const text = (v: string | undefined): string => new TextDecoder().decode(v === undefined ? undefined : fromByteString(v));
+/** A stored value as the UTF-8 text its bytes hold. */
+const text = (v: StoredValue | undefined): string => new TextDecoder().decode(v === undefined ? undefined : valueBytes(v));
 const q = (key: string, extra: Partial<RangeQuery> = {}): RangeQuery => ({ key, rangeEnd: '', limit: 0, revision: 0, keysOnly: false, countOnly: false, ...extra });
 
 function run(sm: KvStateMachine, cmd: KvCommand): KvCommandResult {
@@ -252,7 +252,7 @@ test('the snapshot encoding writes events and keys byte for byte as the generate
     keys: p.store.keys.map((key, i) => ({
       key,
       versions: (p.store.lists[i] as Version[]).slice(0, p.store.counts[i]).map((v) => ({
-        value: fromByteString(v.kv.value), createRevision: BigInt(v.kv.createRevision), modRevision: BigInt(v.kv.modRevision),
+        value: valueBytes(v.kv.value), createRevision: BigInt(v.kv.createRevision), modRevision: BigInt(v.kv.modRevision),
         version: BigInt(v.kv.version), lease: BigInt(v.kv.lease), deleted: v.deleted,
       })),
     })),
@@ -266,7 +266,7 @@ test('the snapshot encoding writes events and keys byte for byte as the generate
       const r = p.next();
       // Empty keys, and keys of two-, three- and four-byte characters, as well.
       const key = p.chance(0.05) ? '' : p.chance(0.15) ? `ké€😀${p.int(5)}` : `k${p.int(20)}`;
-      const cmd: KvCommand = r < 0.6 ? { type: 'put', key, value: p.chance(0.1) ? b('') : b(`v${p.int(1e6)}`), lease: 0, prevKv: false }
+      const cmd: KvCommand = r < 0.6 ? { type: 'put', key, value: p.chance(0.1) ? b('') : p.chance(0.05) ? new Uint8Array(smallValueBytes + p.int(100)).fill(0x80 + p.int(128)) : b(`v${p.int(1e6)}`), lease: 0, prevKv: false }
         : r < 0.75 ? { type: 'delete', key, rangeEnd: '', prevKv: false }
           : r < 0.85 ? { type: 'lease-grant', id: 0, ttlMs: 3000 }
             : { type: 'compact', revision: Math.max(sm.store.compactRevision + 1, sm.store.revision - p.int(10)) };
@@ -291,17 +291,39 @@ test('the snapshot encoding writes events and keys byte for byte as the generate
   }
 });
 
-test('a stored value is a copy of its bytes: neither the message nor the snapshot it came from stays behind it', () => {
+test('a stored value is a copy of its bytes, small or large: neither the message nor the snapshot it came from stays behind it', () => {
   const sm = new KvStateMachine();
-  // A Buffer view, as a command decoded from a Raft message holds: Buffer's slice() is a view too.
-  const message = Buffer.from('--hello \u00ff world--', 'latin1');
-  const r = sm.apply(1, { type: 'put', key: 'k', value: message.subarray(2, message.length - 2), lease: 0, prevKv: false });
-  expect(r).not.toBeInstanceOf(DomainError);
-  message.fill(0);
-  expect(sm.store.get('k')?.value).toBe('hello \u00ff world');
+  const small = Buffer.from('hello \u00ff\u0000 world', 'latin1');
+  const large = Buffer.alloc(smallValueBytes + 5, 0x80);
+  large[0] = 0xff;
+  // Buffer views, as a command decoded from a Raft message holds (Buffer's slice() is a view too).
+  const message = Buffer.concat([Buffer.from('--'), small, large, Buffer.from('--')]);
+  const put = (key: string, from: number, length: number): void => {
+    expect(sm.apply(sm.appliedIndex + 1, { type: 'put', key, value: message.subarray(from, from + length), lease: 0, prevKv: false })).not.toBeInstanceOf(DomainError);
+  };
+  put('small', 2, small.length);
+  put('large', 2 + small.length, large.length);
+  message.fill(1);
+  const bytesOf = (m: KvStateMachine, key: string): Buffer => Buffer.from(valueBytes(m.store.get(key)!.value));
+  expect(bytesOf(sm, 'small')).toEqual(small);
+  expect(bytesOf(sm, 'large')).toEqual(large);
+  expect(typeof sm.store.get('small')!.value).toBe('string');
+  expect(sm.store.get('large')!.value).toBeInstanceOf(Uint8Array);
   const snapshot = Buffer.from(sm.snapshot());
   const restored = KvStateMachine.restore(snapshot);
-  snapshot.fill(0);
-  expect(restored.store.get('k')?.value).toBe('hello \u00ff world');
-  expect(fromByteString(restored.store.get('k')!.value)).toEqual(new Uint8Array([...Buffer.from('hello \u00ff world', 'latin1')]));
+  snapshot.fill(1);
+  expect(bytesOf(restored, 'small')).toEqual(small);
+  expect(bytesOf(restored, 'large')).toEqual(large);
+  // Value compares follow byte order across both forms (0x80 sorts after 0x7f, before 0xff).
+  const holds = (key: string, result: 'equal' | 'less' | 'greater', value: Uint8Array): boolean => {
+    const r = run(sm, { type: 'txn', compare: [{ key, target: 'value', result, value }], success: [], failure: [] });
+    return r.type === 'txn' && r.succeeded;
+  };
+  expect(holds('small', 'equal', small)).toBe(true);
+  expect(holds('large', 'equal', large)).toBe(true);
+  expect(holds('large', 'greater', small)).toBe(true); // 0xff > 'h'
+  expect(holds('small', 'less', large)).toBe(true);
+  expect(holds('small', 'greater', Buffer.from('hello \u007f', 'latin1'))).toBe(true);
+  expect(holds('large', 'less', Buffer.alloc(smallValueBytes + 5, 0xff))).toBe(true);
+  expect(holds('large', 'greater', Buffer.from([0xff, 0x80]))).toBe(true); // a prefix sorts first
 });
