@@ -152,6 +152,7 @@ export class ConcordNode {
       tickMs: config.raftTickMs,
       electionTimeoutTicks: config.electionTimeoutTicks,
       snapshotEveryEntries: config.raftSnapshotEntries ?? 10_000,
+      quotaBytes: config.kvQuotaBytes,
       log,
       otherReachable: () => replicator?.links.filter((l) => l.reachable).map((l) => l.peerId) ?? [],
     });

@@ -23,6 +23,8 @@ export interface NodeConfig {
   readonly cacheDocumentsMax?: number;
   /** Answers a KV watch stream may have waiting to be sent before it ends (default 10,000; see kvService). */
   readonly watchQueueMax?: number;
+  /** The KV store's size past which writes that grow it are refused (default: AuthorityNode's kvQuotaBytesDefault). */
+  readonly kvQuotaBytes?: number;
 }
 
 /** Parses `n2=127.0.0.1:7002,n3=127.0.0.1:7003` (optionally `n3=host:port/witness`). */

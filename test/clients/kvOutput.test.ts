@@ -31,15 +31,18 @@ test('status shows the log of every node and, on the leader, each voter\'s match
     { nodeId: 'n1', match: 42n, next: 43n, state: 'replicate' },
     { nodeId: 'n3', match: 40n, next: 41n, state: 'probe' },
   ];
-  const leader = AuthorityStatus.fromPartial({ term: 3n, leaderId: 'n1', role: 'leader', commit: 42n, applied: 42n, lastIndex: 42n, revision: 17n, voters });
+  const leader = AuthorityStatus.fromPartial({ term: 3n, leaderId: 'n1', role: 'leader', commit: 42n, applied: 42n, lastIndex: 42n, revision: 17n, voters, kvBytes: 3n << 20n, kvQuotaBytes: 2n << 30n });
   expect(authorityLines(leader)).toEqual([
     '  log: term=3  leader=n1  role=leader  commit=42  applied=42  last=42  kv_revision=17',
+    '  kv store: 3.0 MiB of its 2048.0 MiB quota',
     '    voter n1  match=42  next=43  replicate',
     '    voter n3  match=40  next=41  probe  (2 behind)',
   ]);
   const follower = AuthorityStatus.fromPartial({ term: 3n, leaderId: '', role: 'candidate', commit: 40n, applied: 39n, lastIndex: 41n });
   expect(authorityLines(follower)).toEqual(['  log: term=3  leader=NONE  role=candidate  commit=40  applied=39  last=41  kv_revision=0']);
   expect(authorityLines(undefined)).toEqual([]);
+  const full = AuthorityStatus.fromPartial({ term: 3n, leaderId: 'n1', role: 'follower', kvBytes: 65n << 10n, kvQuotaBytes: 64n << 10n });
+  expect(authorityLines(full)[1]).toBe('  kv store: 0.1 MiB of its 0.1 MiB quota (FULL: writes that grow it are refused)');
 });
 
 test('UNAVAILABLE names the reachable voters on the error line; other trailers follow, empty ones are dropped', () => {

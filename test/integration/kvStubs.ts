@@ -14,6 +14,7 @@ export function kvStubs(address: string) {
     get: (key: string, opts: Partial<pb.RangeRequest> = {}, ms?: number) =>
       range({ key, rangeEnd: '', limit: 0n, revision: 0n, serializable: false, keysOnly: false, countOnly: false, ...opts }, ms),
     txn: call<pb.TxnRequest, pb.TxnResponse>(c.txn),
+    compact: call<pb.CompactionRequest, pb.CompactionResponse>(c.compact),
     counterAdd: (key: string, delta: number, floor?: number, ms?: number) => call<pb.CounterAddRequest, pb.CounterAddResponse>(c.counterAdd)({
       key, delta: BigInt(delta), floor: BigInt(floor ?? 0), ceiling: 0n, hasFloor: floor !== undefined, hasCeiling: false,
     }, ms),

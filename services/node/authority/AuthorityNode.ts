@@ -1,7 +1,9 @@
+import { getHeapStatistics } from 'node:v8';
 import { asNodeId, ClusterConfig, RaftStatus, RawNode, Ready, SoftState } from '../../core/consensus';
 import { RaftMessage } from '../../../proto/gen/concord/v1/raft';
 import { DomainError, notApplied } from '../../core/errors/DomainError';
 import { decodeCommand, encodeCommand, KvLogFormat, kvLogFormatFor } from '../../core/kv/commandCodec';
+import { commandGrowth } from '../../core/kv/commandGrowth';
 import { encodeKvStateInParts } from '../../core/kv/kvStateCodec';
 import { KvStateMachine } from '../../core/kv/KvStateMachine';
 import { KvCommand, KvCommandResult, KvEvent } from '../../core/kv/types';
@@ -27,7 +29,15 @@ export interface AuthorityOptions {
   readonly log: (msg: string) => void;
   /** Peers the node's other links (document replication heartbeats) currently reach. */
   readonly otherReachable?: () => readonly string[];
+  /** The KV store's size (MvccStore.bytes) past which this node, leading, proposes nothing that grows it (default `kvQuotaBytesDefault`). */
+  readonly quotaBytes?: number;
 }
+
+/**
+ * The default KV quota: etcd's (2 GiB), or half of V8's heap limit if that is less. The store
+ * lives on the heap; past the limit the process dies, and every voter holds the same store.
+ */
+export const kvQuotaBytesDefault = (): number => Math.min(2 ** 31, Math.floor(getHeapStatistics().heap_size_limit / 2));
 
 /** Revisions of history (old versions, watch events) kept by auto-compaction. */
 export const historyRevisionsKept = 10_000;
@@ -94,6 +104,7 @@ export class AuthorityNode {
   private commitNoticeTimer: NodeJS.Timeout | undefined;
   private looping = false;
   private again = false;
+  private defaultQuota: number | undefined;
   private readSeq = 0;
   private stopped = false;
   /** Why consensus stopped on this node, when a write failed (see fail). */
@@ -284,6 +295,7 @@ export class AuthorityNode {
     this.assertQuorumReachable();
     const st = this.raw.softState();
     if (st.role !== 'leader') throw this.notLeader(st.leader);
+    this.assertRoomFor(cmd);
     // The entry carries the proposal's trace context when traced, so every voter joins its trace.
     const telemetry = this.telemetry.proposal(cmd, true, this.kvLogFormat);
     return new Promise<KvCommandResult>((resolve, reject) => {
@@ -294,6 +306,24 @@ export class AuthorityNode {
       this.queued.push(queued);
       this.schedule();
     });
+  }
+
+  /**
+   * The quota, as etcd's: a command that would grow the store past it is refused before it is
+   * proposed (only the leader proposes, so voters never disagree on it); reads, deletes,
+   * compaction and leases still work, so room can be made. Commands already in flight may take
+   * the store a little past it.
+   */
+  private assertRoomFor(cmd: KvCommand): void {
+    const growth = commandGrowth(cmd);
+    const bytes = this.sm.store.bytes;
+    if (growth === 0 || bytes + growth <= this.quotaBytes) return;
+    throw new DomainError('too-large', `the KV store holds ${bytes} bytes and this would add ${growth}, past its quota of ${this.quotaBytes} (--kv-quota-bytes); it was not applied: delete keys and compact history to make room (reads, deletes and compaction still work)`);
+  }
+
+  /** The store's size past which nothing that grows it is proposed. */
+  get quotaBytes(): number {
+    return this.opts.quotaBytes ?? (this.defaultQuota ??= kvQuotaBytesDefault());
   }
 
   /** Appends the queued commands to the log in one proposal (see propose). */

@@ -5,7 +5,7 @@
 import { DomainError } from '../../../services/core/errors/DomainError';
 import { decodeCommand, encodeCommand } from '../../../services/core/kv/commandCodec';
 import { KvStateMachine } from '../../../services/core/kv/KvStateMachine';
-import { Version } from '../../../services/core/kv/MvccStore';
+import { Version, versionBytes } from '../../../services/core/kv/MvccStore';
 import { smallValueBytes, StoredValue, valueBytes } from '../../../services/core/kv/storedValue';
 import { encodeKvState, encodeKvStateInParts, KvStateParts } from '../../../services/core/kv/kvStateCodec';
 import { KvStateSnapshot } from '../../../proto/gen/concord/v1/kv_state';
@@ -179,7 +179,7 @@ test('a snapshot captured at a moment and encoded in parts later is the state of
   }
 });
 
-test('compaction keeps exactly what a full scan of every key would keep, after restores too (seeded)', () => {
+test('compaction keeps exactly what a full scan of every key would keep, and the store\'s size counts what it keeps, after restores too (seeded)', () => {
   type Hist = [string, Version[]][];
   const histOf = (m: KvStateMachine): Hist => {
     const d = m.store.dump();
@@ -193,12 +193,14 @@ test('compaction keeps exactly what a full scan of every key would keep, after r
     if (kept[0]?.deleted === true && kept[0].kv.modRevision <= revision) kept = kept.slice(1);
     return kept.length === 0 ? [] : [[k, kept]];
   });
+  const sizeOf = (h: Hist): number => h.reduce((n, [k, versions]) => versions.reduce((m, v) => m + versionBytes(k, v.kv.value.length), n), 0);
   for (let seed = 1; seed <= 20; seed++) {
     const p = makePrng(seed);
     let sm = new KvStateMachine();
     const key = (): string => `k${p.int(30)}`;
     const where = `seed ${seed} (replay: this test loops over seeds 1..20)`;
     for (let i = 0; i < 400; i++) {
+      if (i > 0) expect([where, i - 1, sm.store.bytes]).toEqual([where, i - 1, sizeOf(histOf(sm))]);
       const r = p.next();
       if (r < 0.05) {
         sm = KvStateMachine.restore(sm.snapshot());
@@ -211,7 +213,7 @@ test('compaction keeps exactly what a full scan of every key would keep, after r
         expect([where, i, histOf(sm)]).toEqual([where, i, want]);
         continue;
       }
-      const cmd: KvCommand = r < 0.7 ? { type: 'put', key: key(), value: b(`v${i}`), lease: 0, prevKv: false }
+      const cmd: KvCommand = r < 0.7 ? { type: 'put', key: key(), value: p.chance(0.1) ? new Uint8Array(smallValueBytes + p.int(50)) : b(`v${i}`.repeat(1 + p.int(4))), lease: 0, prevKv: false }
         : { type: 'delete', key: key(), rangeEnd: p.chance(0.2) ? `k${p.int(30)}` : '', prevKv: false };
       sm.apply(sm.appliedIndex + 1, cmd);
     }

@@ -110,6 +110,10 @@ export interface AuthorityStatus {
    * rolling upgrade never hands an old voter an entry it cannot apply.
    */
   kvLogFormat: string;
+  /** the KV store's size (keys, values and bookkeeping of every version kept) */
+  kvBytes: bigint;
+  /** past it, writes that grow the store are refused (RESOURCE_EXHAUSTED) */
+  kvQuotaBytes: bigint;
 }
 
 export interface VoterStatus {
@@ -1043,6 +1047,8 @@ function createBaseAuthorityStatus(): AuthorityStatus {
     snapshotIndex: 0n,
     firstIndex: 0n,
     kvLogFormat: "",
+    kvBytes: 0n,
+    kvQuotaBytes: 0n,
   };
 }
 
@@ -1104,6 +1110,18 @@ export const AuthorityStatus: MessageFns<AuthorityStatus> = {
     }
     if (message.kvLogFormat !== "") {
       writer.uint32(98).string(message.kvLogFormat);
+    }
+    if (message.kvBytes !== 0n) {
+      if (BigInt.asUintN(64, message.kvBytes) !== message.kvBytes) {
+        throw new globalThis.Error("value provided for field message.kvBytes of type uint64 too large");
+      }
+      writer.uint32(104).uint64(message.kvBytes);
+    }
+    if (message.kvQuotaBytes !== 0n) {
+      if (BigInt.asUintN(64, message.kvQuotaBytes) !== message.kvQuotaBytes) {
+        throw new globalThis.Error("value provided for field message.kvQuotaBytes of type uint64 too large");
+      }
+      writer.uint32(112).uint64(message.kvQuotaBytes);
     }
     return writer;
   },
@@ -1217,6 +1235,22 @@ export const AuthorityStatus: MessageFns<AuthorityStatus> = {
             message.kvLogFormat = reader.string();
             continue;
           }
+          case 13: {
+            if (tag !== 104) {
+              break;
+            }
+
+            message.kvBytes = reader.uint64() as bigint;
+            continue;
+          }
+          case 14: {
+            if (tag !== 112) {
+              break;
+            }
+
+            message.kvQuotaBytes = reader.uint64() as bigint;
+            continue;
+          }
         }
         if ((tag & 7) === 4 || tag === 0) {
           break;
@@ -1269,6 +1303,12 @@ export const AuthorityStatus: MessageFns<AuthorityStatus> = {
         : isSet(object.kv_log_format)
         ? globalThis.String(object.kv_log_format)
         : "",
+      kvBytes: isSet(object.kvBytes) ? BigInt(object.kvBytes) : isSet(object.kv_bytes) ? BigInt(object.kv_bytes) : 0n,
+      kvQuotaBytes: isSet(object.kvQuotaBytes)
+        ? BigInt(object.kvQuotaBytes)
+        : isSet(object.kv_quota_bytes)
+        ? BigInt(object.kv_quota_bytes)
+        : 0n,
     };
   },
 
@@ -1310,6 +1350,12 @@ export const AuthorityStatus: MessageFns<AuthorityStatus> = {
     if (message.kvLogFormat !== "") {
       obj.kvLogFormat = message.kvLogFormat;
     }
+    if (message.kvBytes !== 0n) {
+      obj.kvBytes = message.kvBytes.toString();
+    }
+    if (message.kvQuotaBytes !== 0n) {
+      obj.kvQuotaBytes = message.kvQuotaBytes.toString();
+    }
     return obj;
   },
 
@@ -1334,6 +1380,10 @@ export const AuthorityStatus: MessageFns<AuthorityStatus> = {
       ? BigInt(object.firstIndex)
       : 0n;
     message.kvLogFormat = object.kvLogFormat ?? "";
+    message.kvBytes = (object.kvBytes !== undefined && object.kvBytes !== null) ? BigInt(object.kvBytes) : 0n;
+    message.kvQuotaBytes = (object.kvQuotaBytes !== undefined && object.kvQuotaBytes !== null)
+      ? BigInt(object.kvQuotaBytes)
+      : 0n;
     return message;
   },
 };

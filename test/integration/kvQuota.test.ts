@@ -1,0 +1,79 @@
+// The KV quota on three real voters (`--kv-quota-bytes`, etcd's --quota-backend-bytes): puts that
+// would grow the store past it are refused with RESOURCE_EXHAUSTED, through the leader or a
+// follower that forwards; a full store still serves reads, deletes, leases and compaction, and
+// once compaction has dropped the deleted history, puts go through again. Status reports the
+// store's size against the quota on every voter. A node refuses a quota that is not a positive
+// integer.
+import { status } from '@grpc/grpc-js';
+import { spawnSync } from 'node:child_process';
+import * as path from 'node:path';
+import { kvStubs, KvStubs } from './kvStubs';
+import { codeOf, eventually } from './nodeStubs';
+import { startTestCluster, TestCluster } from './startTestCluster';
+
+const quota = 256 << 10;
+const value = 'q'.repeat(4096);
+let tc: TestCluster;
+let kv: KvStubs[];
+
+beforeAll(async () => {
+  tc = await startTestCluster(3, ['--kv-quota-bytes', String(quota)]);
+  kv = tc.cluster.nodes.map((n) => kvStubs(n.address));
+}, 60_000);
+
+afterAll(async () => {
+  kv?.forEach((k) => k.close());
+  await tc?.stop();
+});
+
+const leaderIndex = async (): Promise<number> => {
+  const leader = (await tc.stubs[0]!.status()).authority?.leaderId;
+  return tc.cluster.nodes.findIndex((n) => n.id === leader);
+};
+
+test('a full store refuses what grows it, serves the rest, and takes puts again once compacted', async () => {
+  const leader = await leaderIndex();
+  const follower = kv[(leader + 1) % 3]!;
+  // Through a follower: it forwards to the leader, which refuses before proposing.
+  let stored = 0;
+  let refusal: { code: number; details: string } | undefined;
+  for (let i = 0; i < 200 && refusal === undefined; i++) {
+    const r = await codeOf(follower.put(`q/${i}`, value));
+    if (r.code === status.OK) stored++;
+    else refusal = r;
+  }
+  expect(refusal?.code).toBe(status.RESOURCE_EXHAUSTED);
+  expect(refusal?.details).toMatch(/^the KV store holds \d+ bytes and this would add \d+, past its quota of 262144 \(--kv-quota-bytes\); it was not applied/);
+  // Each 4 KiB put counts its key, its value and the version's bookkeeping.
+  expect(stored).toBeGreaterThan(45);
+  expect(stored).toBeLessThan(60);
+  await eventually('every voter to apply the same store', async () => {
+    const all = await Promise.all(tc.stubs.map((s) => s.status()));
+    return all.every((st) => st.authority?.kvBytes === all[0]!.authority?.kvBytes && st.authority?.revision === all[0]!.authority?.revision);
+  });
+  const full = (await tc.stubs[leader]!.status()).authority!;
+  expect(full.kvQuotaBytes).toBe(BigInt(quota));
+  expect(full.kvBytes).toBeLessThanOrEqual(BigInt(quota));
+  expect(Number(full.kvBytes)).toBeGreaterThan(quota - 5000);
+  // The leader refuses too; a transaction refuses by its larger branch.
+  expect((await codeOf(kv[leader]!.put('q/more', value))).code).toBe(status.RESOURCE_EXHAUSTED);
+  const bigTxn = kv[leader]!.txn({ compare: [], success: [], failure: [{ request: { $case: 'requestPut', value: { key: 'q/txn', value: Buffer.from(value), lease: 0n, prevKv: false } } }] });
+  expect((await codeOf(bigTxn)).code).toBe(status.RESOURCE_EXHAUSTED);
+  // Reads, leases and deletes go through a full store.
+  expect((await kv[leader]!.get('q/0')).kvs[0]?.value.length).toBe(4096);
+  expect((await kv[leader]!.leaseGrant(60_000)).id).toBeGreaterThan(0n);
+  const deleted = await kv[leader]!.txn({ compare: [], success: [{ request: { $case: 'requestDeleteRange', value: { key: 'q/', rangeEnd: 'q0', prevKv: false } } }], failure: [] });
+  expect(deleted.responses[0]?.response?.$case === 'responseDeleteRange' && deleted.responses[0].response.value.deleted).toBe(BigInt(stored));
+  // The deleted versions are history until compaction drops them: still full.
+  expect((await codeOf(kv[leader]!.put('q/after-delete', value))).code).toBe(status.RESOURCE_EXHAUSTED);
+  await kv[leader]!.compact({ revision: deleted.header!.revision });
+  await eventually('compaction to free the store', async () => Number((await tc.stubs[leader]!.status()).authority?.kvBytes) < 10_000);
+  expect((await codeOf(kv[leader]!.put('q/after-compact', value))).code).toBe(status.OK);
+}, 60_000);
+
+test('a node refuses a quota that is not a positive integer', () => {
+  const main = path.resolve(__dirname, '../../services/node/main.ts');
+  const r = spawnSync(process.execPath, ['--import', 'tsx', main, '--id', 'x', '--data-dir', path.join(tc.dir, 'bad-quota'), '--kv-quota-bytes', '2GiB'], { encoding: 'utf8', timeout: 30_000 });
+  expect(r.status).not.toBe(0);
+  expect(`${r.stdout}${r.stderr}`).toMatch(/--kv-quota-bytes must be a positive integer, not 2GiB/);
+}, 40_000);
