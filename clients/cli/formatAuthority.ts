@@ -15,7 +15,10 @@ export function authorityLines(authority: AuthorityStatus | undefined): string[]
     `  log: term=${a.term}  leader=${leader}  role=${a.role}  commit=${a.commit}  applied=${a.applied}  last=${a.lastIndex}  kv_revision=${a.revision}`,
   ];
   // Nodes of an earlier version report no quota.
-  if (a.kvQuotaBytes > 0n) lines.push(`  kv store: ${mib(a.kvBytes)} of its ${mib(a.kvQuotaBytes)} quota${a.kvBytes > a.kvQuotaBytes ? ' (FULL: writes that grow it are refused)' : ''}`);
+  if (a.kvQuotaBytes > 0n) {
+    const full = Number((a.kvBytes * 100n) / a.kvQuotaBytes);
+    lines.push(`  kv store: ${mib(a.kvBytes)} of its ${mib(a.kvQuotaBytes)} quota${full >= 90 ? ` (${full}% FULL: writes that would pass it are refused)` : ''}`);
+  }
   if (a.role !== 'leader') return lines;
   for (const v of a.voters) {
     const behind = a.lastIndex - v.match;

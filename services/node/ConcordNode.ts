@@ -1,6 +1,7 @@
 import { createHash, randomInt } from 'node:crypto';
 import * as fs from 'node:fs';
 import * as path from 'node:path';
+import { getHeapStatistics } from 'node:v8';
 import { AdminServiceService } from '../../proto/gen/concord/v1/admin';
 import { DocumentServiceService } from '../../proto/gen/concord/v1/documents';
 import { adminService } from '../rpc/adminService';
@@ -156,6 +157,10 @@ export class ConcordNode {
       log,
       otherReachable: () => replicator?.links.filter((l) => l.reachable).map((l) => l.peerId) ?? [],
     });
+    const heapLimit = getHeapStatistics().heap_size_limit;
+    if (authority !== undefined && authority.quotaBytes > heapLimit / 2) {
+      log(`warning: the KV quota (${authority.quotaBytes} bytes) is more than half of this process's heap limit (${heapLimit} bytes), and the store lives on the heap (installing a snapshot briefly holds two): lower --kv-quota-bytes or raise the limit (--max-old-space-size)`);
+    }
     const masters = [...(config.role === 'master' ? [config.nodeId] : []), ...config.peers.filter((p) => p.role === 'master').map((p) => p.id)].sort();
     const voterIds = voters.map((v) => v.id);
     const documents = new DocumentNode(config.nodeId, config.role, store, replicator, antiEntropy, traffic, masters);

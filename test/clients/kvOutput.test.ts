@@ -41,8 +41,8 @@ test('status shows the log of every node and, on the leader, each voter\'s match
   const follower = AuthorityStatus.fromPartial({ term: 3n, leaderId: '', role: 'candidate', commit: 40n, applied: 39n, lastIndex: 41n });
   expect(authorityLines(follower)).toEqual(['  log: term=3  leader=NONE  role=candidate  commit=40  applied=39  last=41  kv_revision=0']);
   expect(authorityLines(undefined)).toEqual([]);
-  const full = AuthorityStatus.fromPartial({ term: 3n, leaderId: 'n1', role: 'follower', kvBytes: 65n << 10n, kvQuotaBytes: 64n << 10n });
-  expect(authorityLines(full)[1]).toBe('  kv store: 0.1 MiB of its 0.1 MiB quota (FULL: writes that grow it are refused)');
+  const full = AuthorityStatus.fromPartial({ term: 3n, leaderId: 'n1', role: 'follower', kvBytes: 59n << 10n, kvQuotaBytes: 64n << 10n });
+  expect(authorityLines(full)[1]).toBe('  kv store: 0.1 MiB of its 0.1 MiB quota (92% FULL: writes that would pass it are refused)');
 });
 
 test('UNAVAILABLE names the reachable voters on the error line; other trailers follow, empty ones are dropped', () => {

@@ -28,7 +28,9 @@ afterAll(async () => {
 
 const leaderIndex = async (): Promise<number> => {
   const leader = (await tc.stubs[0]!.status()).authority?.leaderId;
-  return tc.cluster.nodes.findIndex((n) => n.id === leader);
+  const i = tc.cluster.nodes.findIndex((n) => n.id === leader);
+  if (i < 0) throw new Error(`no leader known (${leader})`);
+  return i;
 };
 
 test('a full store refuses what grows it, serves the rest, and takes puts again once compacted', async () => {
@@ -43,7 +45,7 @@ test('a full store refuses what grows it, serves the rest, and takes puts again 
     else refusal = r;
   }
   expect(refusal?.code).toBe(status.RESOURCE_EXHAUSTED);
-  expect(refusal?.details).toMatch(/^the KV store holds \d+ bytes and this would add \d+, past its quota of 262144 \(--kv-quota-bytes\); it was not applied/);
+  expect(refusal?.details).toMatch(/^the KV store holds \d+ bytes \(with the writes in flight\) and this would add \d+, past its quota of 262144 \(--kv-quota-bytes\); it was not applied\. To make room, delete keys, then compact their history \(concord kv compact \d+\)/);
   // Each 4 KiB put counts its key, its value and the version's bookkeeping.
   expect(stored).toBeGreaterThan(45);
   expect(stored).toBeLessThan(60);
@@ -69,6 +71,21 @@ test('a full store refuses what grows it, serves the rest, and takes puts again 
   await kv[leader]!.compact({ revision: deleted.header!.revision });
   await eventually('compaction to free the store', async () => Number((await tc.stubs[leader]!.status()).authority?.kvBytes) < 10_000);
   expect((await codeOf(kv[leader]!.put('q/after-compact', value))).code).toBe(status.OK);
+}, 60_000);
+
+test('writers at once cannot take the store past its quota: the leader counts the writes in flight', async () => {
+  const leader = await leaderIndex();
+  const before = Number((await tc.stubs[leader]!.status()).authority!.kvBytes);
+  // 100 puts of 8 KiB sent together: they reach the leader in a few turns, before any applies.
+  const big = 'w'.repeat(8192);
+  const results = await Promise.all(Array.from({ length: 100 }, (_, i) => codeOf(kv[leader]!.put(`w/${i}`, big))));
+  const ok = results.filter((r) => r.code === status.OK).length;
+  expect(results.every((r) => r.code === status.OK || r.code === status.RESOURCE_EXHAUSTED)).toBe(true);
+  const room = Math.floor((quota - before) / (8192 + 'w/00'.length + 384));
+  expect(ok).toBeGreaterThan(room - 3);
+  expect(ok).toBeLessThanOrEqual(room);
+  await eventually('every voter to apply them', async () => (await Promise.all(tc.stubs.map((s) => s.status()))).every((st) => Number(st.authority?.kvBytes) === before + ok * (8192 + 384) + results.reduce((n, r, i) => n + (r.code === status.OK ? `w/${i}`.length : 0), 0)));
+  for (const s of tc.stubs) expect(Number((await s.status()).authority!.kvBytes)).toBeLessThanOrEqual(quota);
 }, 60_000);
 
 test('a node refuses a quota that is not a positive integer', () => {

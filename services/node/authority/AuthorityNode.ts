@@ -1,4 +1,3 @@
-import { getHeapStatistics } from 'node:v8';
 import { asNodeId, ClusterConfig, RaftStatus, RawNode, Ready, SoftState } from '../../core/consensus';
 import { RaftMessage } from '../../../proto/gen/concord/v1/raft';
 import { DomainError, notApplied } from '../../core/errors/DomainError';
@@ -29,15 +28,15 @@ export interface AuthorityOptions {
   readonly log: (msg: string) => void;
   /** Peers the node's other links (document replication heartbeats) currently reach. */
   readonly otherReachable?: () => readonly string[];
-  /** The KV store's size (MvccStore.bytes) past which this node, leading, proposes nothing that grows it (default `kvQuotaBytesDefault`). */
+  /**
+   * The KV store's size (MvccStore.bytes) past which this node, leading, proposes nothing that
+   * grows it (default `kvQuotaBytesDefault`). Only the leader's counts: give every voter the same.
+   */
   readonly quotaBytes?: number;
 }
 
-/**
- * The default KV quota: etcd's (2 GiB), or half of V8's heap limit if that is less. The store
- * lives on the heap; past the limit the process dies, and every voter holds the same store.
- */
-export const kvQuotaBytesDefault = (): number => Math.min(2 ** 31, Math.floor(getHeapStatistics().heap_size_limit / 2));
+/** The default KV quota: etcd's (2 GiB). */
+export const kvQuotaBytesDefault = 2 ** 31;
 
 /** Revisions of history (old versions, watch events) kept by auto-compaction. */
 export const historyRevisionsKept = 10_000;
@@ -104,7 +103,8 @@ export class AuthorityNode {
   private commitNoticeTimer: NodeJS.Timeout | undefined;
   private looping = false;
   private again = false;
-  private defaultQuota: number | undefined;
+  /** What the commands proposed here and not yet settled can add to the store (see assertRoomFor). */
+  private inflightGrowth = 0;
   private readSeq = 0;
   private stopped = false;
   /** Why consensus stopped on this node, when a write failed (see fail). */
@@ -125,6 +125,7 @@ export class AuthorityNode {
   private readonly voterRank: number;
 
   constructor(private readonly opts: AuthorityOptions) {
+    if (opts.quotaBytes !== undefined && (!Number.isSafeInteger(opts.quotaBytes) || opts.quotaBytes < 1)) throw new RangeError(`a KV quota is a positive integer of bytes, not ${opts.quotaBytes}`);
     this.telemetry = new ConsensusTelemetry(opts.selfId);
     this.voterIds = opts.voters.map((v) => v.id);
     this.voterRank = Math.max(0, [...this.voterIds].sort().indexOf(opts.selfId));
@@ -295,10 +296,25 @@ export class AuthorityNode {
     this.assertQuorumReachable();
     const st = this.raw.softState();
     if (st.role !== 'leader') throw this.notLeader(st.leader);
-    this.assertRoomFor(cmd);
+    const growth = this.assertRoomFor(cmd);
     // The entry carries the proposal's trace context when traced, so every voter joins its trace.
     const telemetry = this.telemetry.proposal(cmd, true, this.kvLogFormat);
-    return new Promise<KvCommandResult>((resolve, reject) => {
+    return new Promise<KvCommandResult>((resolveOuter, rejectOuter) => {
+      // Counted until it settles: applied (the store then holds it), refused or expired.
+      this.inflightGrowth += growth;
+      let settled = false;
+      const settle = (): void => {
+        if (!settled) this.inflightGrowth -= growth;
+        settled = true;
+      };
+      const resolve = (r: KvCommandResult): void => {
+        settle();
+        resolveOuter(r);
+      };
+      const reject = (e: Error): void => {
+        settle();
+        rejectOuter(e);
+      };
       const queued: QueuedProposal = {
         telemetry, resolve, reject, index: undefined,
         timer: setTimeout(() => this.expireProposal(queued), Math.max(0, timeoutMs)),
@@ -310,20 +326,22 @@ export class AuthorityNode {
 
   /**
    * The quota, as etcd's: a command that would grow the store past it is refused before it is
-   * proposed (only the leader proposes, so voters never disagree on it); reads, deletes,
-   * compaction and leases still work, so room can be made. Commands already in flight may take
-   * the store a little past it.
+   * proposed (only the leader proposes, so voters never disagree on it), counting what the
+   * commands proposed here and not yet settled may add. Reads, deletes, compaction and leases
+   * still work, so room can be made: delete keys, then compact their history (a delete adds a
+   * tombstone until compaction drops it). Returns the command's growth.
    */
-  private assertRoomFor(cmd: KvCommand): void {
+  private assertRoomFor(cmd: KvCommand): number {
     const growth = commandGrowth(cmd);
-    const bytes = this.sm.store.bytes;
-    if (growth === 0 || bytes + growth <= this.quotaBytes) return;
-    throw new DomainError('too-large', `the KV store holds ${bytes} bytes and this would add ${growth}, past its quota of ${this.quotaBytes} (--kv-quota-bytes); it was not applied: delete keys and compact history to make room (reads, deletes and compaction still work)`);
+    const bytes = this.sm.store.bytes + this.inflightGrowth;
+    if (growth === 0 || bytes + growth <= this.quotaBytes) return growth;
+    const revision = this.sm.store.revision;
+    throw new DomainError('too-large', `the KV store holds ${bytes} bytes (with the writes in flight) and this would add ${growth}, past its quota of ${this.quotaBytes} (--kv-quota-bytes); it was not applied. To make room, delete keys, then compact their history (concord kv compact ${revision}); reads, deletes and compaction still work`);
   }
 
   /** The store's size past which nothing that grows it is proposed. */
   get quotaBytes(): number {
-    return this.opts.quotaBytes ?? (this.defaultQuota ??= kvQuotaBytesDefault());
+    return this.opts.quotaBytes ?? kvQuotaBytesDefault;
   }
 
   /** Appends the queued commands to the log in one proposal (see propose). */

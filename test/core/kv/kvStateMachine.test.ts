@@ -199,6 +199,7 @@ test('compaction keeps exactly what a full scan of every key would keep, and the
     let sm = new KvStateMachine();
     const key = (): string => `k${p.int(30)}`;
     const where = `seed ${seed} (replay: this test loops over seeds 1..20)`;
+    const leases: number[] = [];
     for (let i = 0; i < 400; i++) {
       if (i > 0) expect([where, i - 1, sm.store.bytes]).toEqual([where, i - 1, sizeOf(histOf(sm))]);
       const r = p.next();
@@ -213,9 +214,16 @@ test('compaction keeps exactly what a full scan of every key would keep, and the
         expect([where, i, histOf(sm)]).toEqual([where, i, want]);
         continue;
       }
-      const cmd: KvCommand = r < 0.7 ? { type: 'put', key: key(), value: p.chance(0.1) ? new Uint8Array(smallValueBytes + p.int(50)) : b(`v${i}`.repeat(1 + p.int(4))), lease: 0, prevKv: false }
-        : { type: 'delete', key: key(), rangeEnd: p.chance(0.2) ? `k${p.int(30)}` : '', prevKv: false };
-      sm.apply(sm.appliedIndex + 1, cmd);
+      const value = (): Uint8Array => (p.chance(0.1) ? new Uint8Array(smallValueBytes + p.int(50)) : b(`v${i}`.repeat(1 + p.int(4))));
+      const lease = leases.length > 0 && p.chance(0.3) ? (leases[p.int(leases.length)] as number) : 0;
+      const cmd: KvCommand = r < 0.55 ? { type: 'put', key: key(), value: value(), lease, prevKv: false }
+        : r < 0.65 ? { type: 'txn', compare: [], success: [{ type: 'put', key: `k${i % 30}`, value: value(), lease: 0, prevKv: false }, { type: 'put', key: `k${i % 30}`, value: value(), lease: 0, prevKv: false }, { type: 'delete', key: key(), rangeEnd: '', prevKv: false }], failure: [] }
+          : r < 0.7 ? { type: 'counter-add', key: `c${p.int(3)}`, delta: p.int(2000) - 1000 }
+            : r < 0.75 ? { type: 'lease-grant', id: 0, ttlMs: 5000 }
+              : r < 0.8 && leases.length > 0 ? { type: 'lease-revoke', id: leases.splice(p.int(leases.length), 1)[0] as number }
+                : { type: 'delete', key: key(), rangeEnd: p.chance(0.2) ? `k${p.int(30)}` : '', prevKv: false };
+      const res = sm.apply(sm.appliedIndex + 1, cmd);
+      if (!(res instanceof DomainError) && res?.type === 'lease-grant') leases.push(res.id);
     }
   }
 });
