@@ -31,6 +31,8 @@ async function main(): Promise<void> {
       'admin-token-file': { type: 'string' },
       'static-dir': { type: 'string' },
       'jaeger-url': { type: 'string', default: process.env.CONCORD_JAEGER_URL ?? '' },
+      // Names (besides IP addresses and localhost) phones and browsers may call it by, e.g. laptop.local.
+      'allowed-hosts': { type: 'string', default: '' },
     },
   });
   // The nodes' own --peers syntax: id=host:port[/role].
@@ -45,6 +47,7 @@ async function main(): Promise<void> {
     adminToken,
     staticDir,
     jaegerUrl: values['jaeger-url'],
+    allowedHosts: (values['allowed-hosts'] ?? '').split(',').map((h) => h.trim()).filter(Boolean),
   });
   console.log(`gateway on ${gateway.url} -> ${nodes.map((n) => `${n.id}=${n.address}`).join(', ')}`);
   console.log(`demo: ${gateway.url}   phone app: ${gateway.url}app/?user=ann`);

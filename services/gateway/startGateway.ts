@@ -2,6 +2,7 @@ import { createServer, type IncomingMessage, type ServerResponse } from 'node:ht
 import type { AddressInfo } from 'node:net';
 import { clusterInfoPath } from './gatewayHeaders';
 import { grpcRoutes } from './grpcRoutes';
+import { hostAllowed } from './hostAllowed';
 import { NodeBalancer, type GatewayNode } from './NodeBalancer';
 import { proxyGrpcWeb } from './proxyGrpcWeb';
 import { serveStatic } from './serveStatic';
@@ -10,7 +11,9 @@ import { serveStatic } from './serveStatic';
 // balanced over healthy nodes; a JSON view of the nodes for the demo's cluster panel; and the
 // built demo app. It holds the cluster's admin token so the panel can cut and heal links, and
 // never sends it to a page. No CORS headers: only pages it serves itself may call it, so no
-// other site open in the same browser can reach the admin calls through it.
+// other site open in the same browser can reach the admin calls through it; and a request must
+// name it by an IP address, localhost or an allowed name (hostAllowed), so no other site can
+// become same-origin with it by DNS rebinding.
 
 export interface GatewayOptions {
   nodes: readonly GatewayNode[];
@@ -25,6 +28,8 @@ export interface GatewayOptions {
   jaegerUrl?: string;
   healthIntervalMs?: number;
   maxRequestBytes?: number;
+  /** Names (besides IP addresses and localhost) requests may call the gateway by; `*` for any. */
+  allowedHosts?: readonly string[];
 }
 
 export interface Gateway {
@@ -40,7 +45,13 @@ export async function startGateway(options: GatewayOptions): Promise<Gateway> {
   const ctx = { balancer, adminToken: options.adminToken, maxRequestBytes: options.maxRequestBytes ?? 8 << 20 };
   const jaegerUrl = (options.jaegerUrl ?? '').replace(/\/+$/, '');
 
+  const allowedHosts = options.allowedHosts ?? [];
   const handle = (req: IncomingMessage, res: ServerResponse): void => {
+    if (!hostAllowed(req.headers.host, allowedHosts)) {
+      const name = JSON.stringify(req.headers.host ?? '');
+      res.writeHead(403, { 'content-type': 'text/plain' }).end(`host ${name} is not allowed: call the gateway by an IP address or localhost, or start it with --allowed-hosts naming that host\n`);
+      return;
+    }
     const pathname = new URL(req.url ?? '/', 'http://gateway').pathname;
     const route = grpcRoutes.get(pathname);
     if (route !== undefined && req.method === 'POST') {

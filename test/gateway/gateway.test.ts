@@ -1,8 +1,10 @@
 // Proves the gateway against three real nodes, using the phone app's own gRPC-Web client (it
 // runs in Node too): unary calls and Watch streams cross it with the node's answers and errors
 // intact (trailers included), phones stick to a node and the panel can address one, admin calls
-// are signed with the token it holds (never shown), only the public services are exposed, and a
-// killed node is out of rotation within two seconds.
+// are signed with the token it holds (never shown), only the public services are exposed, a
+// request naming it by another site's name is refused (DNS rebinding), and a killed node is out
+// of rotation within two seconds.
+import { request } from 'node:http';
 import * as Y from 'yjs';
 import { ConcordWebApi } from '../../clients/mobile/src/ConcordWebApi';
 import { GrpcWebError, grpcStatus } from '../../clients/mobile/src/GrpcWebError';
@@ -52,6 +54,35 @@ test('unary calls and a watch cross the gateway; a phone sticks to one node', as
   const info = (await (await fetch(`${base}/gateway/nodes`)).json()) as GatewayClusterInfo;
   expect(info.phones.ann).toBe(stream.servedBy);
   for (const node of ['n1', 'n2', 'n3']) expect((await api().status(node)).nodeId).toBe(node);
+});
+
+/** A GET with the Host header given (fetch will not set one). */
+function getWithHost(url: string, host: string): Promise<{ status: number; body: string }> {
+  return new Promise((resolve, reject) => {
+    const req = request(url, { headers: { host } }, (res) => {
+      let body = '';
+      res.on('data', (c: Buffer) => (body += c.toString()));
+      res.on('end', () => resolve({ status: res.statusCode ?? 0, body }));
+    });
+    req.on('error', reject);
+    req.end();
+  });
+}
+
+test('a request naming the gateway by another site\'s name is refused, as DNS rebinding would send it', async () => {
+  const nodes = `${base}/gateway/nodes`;
+  const rebound = await getWithHost(nodes, `evil.example:${gw.port}`);
+  expect(rebound.status).toBe(403);
+  expect(rebound.body).toMatch(/host "evil\.example:\d+" is not allowed/);
+  expect((await getWithHost(nodes, `localhost:${gw.port}`)).status).toBe(200);
+  expect((await getWithHost(nodes, `127.0.0.1:${gw.port}`)).status).toBe(200);
+  const named = await startGateway({ nodes: [tc.cluster.nodes[0]!], port: 0, allowedHosts: ['demo.lan'] });
+  try {
+    expect((await getWithHost(`${named.url}gateway/nodes`, `demo.lan:${named.port}`)).status).toBe(200);
+    expect((await getWithHost(`${named.url}gateway/nodes`, `evil.example:${named.port}`)).status).toBe(403);
+  } finally {
+    await named.close();
+  }
 });
 
 test("a node's errors arrive with their code, message and details", async () => {
