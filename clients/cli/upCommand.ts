@@ -11,6 +11,7 @@ import { provisionAdminToken, type ProvisionedAdminToken } from './provisionAdmi
 import { adminTokenFileName, defaultDataDir } from './resolveAdminToken';
 import { buildMobileApp } from '../mobile/buildMobileApp';
 import { startGateway, type Gateway } from '../../services/gateway/startGateway';
+import { parseAllowedHosts } from '../../services/gateway/hostAllowed';
 
 // `concord up`: a local cluster of N masters in the foreground (with --witness, N-1 masters and
 // a witness: the smallest deployment that keeps authoritative operations alive when one master
@@ -97,6 +98,7 @@ async function up(io: Io, options: UpOptions): Promise<void> {
           adminToken: admin.token,
           staticDir: await buildMobileApp(),
           jaegerUrl: process.env.CONCORD_JAEGER_URL,
+          allowedHosts: parseAllowedHosts(process.env.CONCORD_ALLOWED_HOSTS),
         });
       } catch (err) {
         io.err(`demo gateway not started: ${err instanceof Error ? err.message : String(err)}`);

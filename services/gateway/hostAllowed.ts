@@ -9,20 +9,28 @@ import { isIP } from 'node:net';
  * these. The same defence as webpack-dev-server's and Vite's allowed hosts.
  */
 export function hostAllowed(host: string | undefined, allowedHosts: readonly string[]): boolean {
-  if (host === undefined || host === '') return false;
-  const name = hostName(host).toLowerCase();
+  const name = host === undefined ? '' : hostName(host);
   if (name === '') return false;
   if (isIP(name) !== 0) return true;
   if (name === 'localhost' || name.endsWith('.localhost')) return true;
-  return allowedHosts.some((a) => a === '*' || a.toLowerCase() === name);
+  return allowedHosts.some((a) => a === '*' || hostName(a) === name);
 }
 
-/** The name in a Host header without its port (`[::1]:8080` is `::1`). */
-function hostName(host: string): string {
+/**
+ * The name in a Host header (or an allowed-hosts entry) without its port, lower case, without
+ * a trailing dot (`[::1]:8080` is `::1`, `Laptop.Local.:80` is `laptop.local`); '' when malformed.
+ */
+export function hostName(host: string): string {
   if (host.startsWith('[')) {
-    const end = host.indexOf(']');
-    return end < 0 ? '' : host.slice(1, end);
+    const m = /^\[([^\]]+)\](?::\d+)?$/.exec(host);
+    return m === null ? '' : (m[1] as string).toLowerCase();
   }
   const colon = host.lastIndexOf(':');
-  return colon < 0 ? host : host.slice(0, colon);
+  const name = colon < 0 ? host : host.slice(0, colon);
+  return name.toLowerCase().replace(/\.$/, '');
+}
+
+/** `--allowed-hosts` / CONCORD_ALLOWED_HOSTS: names separated by commas (ports, case and a trailing dot ignored). */
+export function parseAllowedHosts(list: string | undefined): string[] {
+  return (list ?? '').split(',').map((h) => h.trim()).filter(Boolean).map((h) => (h === '*' ? h : hostName(h))).filter(Boolean);
 }

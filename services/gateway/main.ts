@@ -3,6 +3,7 @@ import { parseArgs } from 'node:util';
 import { serviceNames } from '../telemetry/names';
 import { startTelemetry } from '../telemetry/startTelemetry';
 import { parsePeers } from '../node/NodeConfig';
+import { parseAllowedHosts } from './hostAllowed';
 
 // Only node built-ins and the telemetry bootstrap are imported statically: the gateway (and with
 // it @grpc/grpc-js) loads after telemetry has started, so its calls to the nodes are traced
@@ -14,7 +15,8 @@ import { parsePeers } from '../node/NodeConfig';
 // The admin token comes from --admin-token-file, else $CONCORD_ADMIN_TOKEN, else the file
 // `npm start` (concord up) writes, .concord/data/admin-token; without one the panel's cut/heal
 // buttons are refused by the nodes (everything else works). Without --static-dir the app is
-// built first into clients/mobile/dist.
+// built first into clients/mobile/dist. --allowed-hosts (or $CONCORD_ALLOWED_HOSTS) lists the
+// names besides IP addresses and localhost it may be called by (a LAN name, a tunnel's name).
 
 const defaultNodes = 'n1=127.0.0.1:7001,n2=127.0.0.1:7002,n3=127.0.0.1:7003';
 const upTokenFile = '.concord/data/admin-token';
@@ -32,7 +34,7 @@ async function main(): Promise<void> {
       'static-dir': { type: 'string' },
       'jaeger-url': { type: 'string', default: process.env.CONCORD_JAEGER_URL ?? '' },
       // Names (besides IP addresses and localhost) phones and browsers may call it by, e.g. laptop.local.
-      'allowed-hosts': { type: 'string', default: '' },
+      'allowed-hosts': { type: 'string', default: process.env.CONCORD_ALLOWED_HOSTS ?? '' },
     },
   });
   // The nodes' own --peers syntax: id=host:port[/role].
@@ -47,7 +49,7 @@ async function main(): Promise<void> {
     adminToken,
     staticDir,
     jaegerUrl: values['jaeger-url'],
-    allowedHosts: (values['allowed-hosts'] ?? '').split(',').map((h) => h.trim()).filter(Boolean),
+    allowedHosts: parseAllowedHosts(values['allowed-hosts']),
   });
   console.log(`gateway on ${gateway.url} -> ${nodes.map((n) => `${n.id}=${n.address}`).join(', ')}`);
   console.log(`demo: ${gateway.url}   phone app: ${gateway.url}app/?user=ann`);

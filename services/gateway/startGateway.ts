@@ -49,7 +49,7 @@ export async function startGateway(options: GatewayOptions): Promise<Gateway> {
   const handle = (req: IncomingMessage, res: ServerResponse): void => {
     if (!hostAllowed(req.headers.host, allowedHosts)) {
       const name = JSON.stringify(req.headers.host ?? '');
-      res.writeHead(403, { 'content-type': 'text/plain' }).end(`host ${name} is not allowed: call the gateway by an IP address or localhost, or start it with --allowed-hosts naming that host\n`);
+      res.writeHead(403, { 'content-type': 'text/plain' }).end(`host ${name} is not allowed (DNS rebinding defence): call the gateway by an IP address or localhost, or allow the name, without its port, with --allowed-hosts or CONCORD_ALLOWED_HOSTS\n`);
       return;
     }
     const pathname = new URL(req.url ?? '/', 'http://gateway').pathname;
