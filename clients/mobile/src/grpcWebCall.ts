@@ -102,7 +102,11 @@ async function post(t: GrpcWebTransport, path: string, message: Uint8Array, sign
     throw new GrpcWebError(grpcStatus.UNAVAILABLE, `gateway unreachable: ${(err as Error).message}`, new Map(), node ?? '');
   }
   const servedBy = response.headers.get(servedByHeader) ?? node ?? '';
-  if (response.status !== 200) throw new GrpcWebError(statusOfHttp(response.status), `HTTP ${response.status} from the gateway`, new Map(), servedBy);
+  if (response.status !== 200) {
+    // The gateway's own refusals (a host it does not answer to, a bad route) say why in plain text.
+    const why = (response.headers.get('content-type') ?? '').startsWith('text/plain') ? (await response.text().catch(() => '')).split('\n')[0]?.slice(0, 300) ?? '' : '';
+    throw new GrpcWebError(statusOfHttp(response.status), `HTTP ${response.status} from the gateway${why === '' ? '' : `: ${why}`}`, new Map(), servedBy);
+  }
   // A trailers-only answer carries the status in the HTTP headers.
   const headerStatus = response.headers.get('grpc-status');
   if (headerStatus !== null) {
