@@ -131,7 +131,7 @@ function authorityStatus(auth: AuthorityNode): AuthorityStatus {
     snapshotIndex: BigInt(auth.storage.snapshot().index),
     firstIndex: BigInt(auth.storage.firstIndex()),
     kvLogFormat: auth.kvLogFormat,
-    kvBytes: BigInt(auth.sm.store.bytes),
+    kvBytes: BigInt(auth.sm.bytes),
     kvQuotaBytes: BigInt(auth.quotaBytes),
   };
 }

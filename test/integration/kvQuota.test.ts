@@ -1,6 +1,7 @@
 // The KV quota on three real voters (`--kv-quota-bytes`, etcd's --quota-backend-bytes): puts that
 // would grow the store past it are refused with RESOURCE_EXHAUSTED, through the leader or a
-// follower that forwards; a full store still serves reads, deletes, leases and compaction, and
+// follower that forwards, and so are lease grants; a full store still serves reads, deletes,
+// lease keep-alives and revokes, and compaction, and
 // once compaction has dropped the deleted history, puts go through again. Status reports the
 // store's size against the quota on every voter. A node refuses a quota that is not a positive
 // integer.
@@ -36,6 +37,7 @@ const leaderIndex = async (): Promise<number> => {
 test('a full store refuses what grows it, serves the rest, and takes puts again once compacted', async () => {
   const leader = await leaderIndex();
   const follower = kv[(leader + 1) % 3]!;
+  const lease = (await kv[leader]!.leaseGrant(60_000)).id;
   // Through a follower: it forwards to the leader, which refuses before proposing.
   let stored = 0;
   let refusal: { code: number; details: string } | undefined;
@@ -61,9 +63,19 @@ test('a full store refuses what grows it, serves the rest, and takes puts again 
   expect((await codeOf(kv[leader]!.put('q/more', value))).code).toBe(status.RESOURCE_EXHAUSTED);
   const bigTxn = kv[leader]!.txn({ compare: [], success: [], failure: [{ request: { $case: 'requestPut', value: { key: 'q/txn', value: Buffer.from(value), lease: 0n, prevKv: false } } }] });
   expect((await codeOf(bigTxn)).code).toBe(status.RESOURCE_EXHAUSTED);
-  // Reads, leases and deletes go through a full store.
+  // Lease grants count too (256 bytes each): the room left takes a few, then none.
+  const granted: bigint[] = [];
+  let leaseRefusal: { code: number } | undefined;
+  while (leaseRefusal === undefined && granted.length < 40) {
+    const r = await codeOf(kv[leader]!.leaseGrant(60_000).then((g) => granted.push(g.id)));
+    if (r.code !== status.OK) leaseRefusal = r;
+  }
+  expect(leaseRefusal?.code).toBe(status.RESOURCE_EXHAUSTED);
+  expect(granted.length).toBeLessThanOrEqual(Math.ceil(4600 / 256));
+  // Reads, keep-alives, revokes and deletes go through a full store.
   expect((await kv[leader]!.get('q/0')).kvs[0]?.value.length).toBe(4096);
-  expect((await kv[leader]!.leaseGrant(60_000)).id).toBeGreaterThan(0n);
+  await kv[leader]!.leaseKeepAlive(lease);
+  for (const id of [lease, ...granted]) await kv[leader]!.leaseRevoke(id);
   const deleted = await kv[leader]!.txn({ compare: [], success: [{ request: { $case: 'requestDeleteRange', value: { key: 'q/', rangeEnd: 'q0', prevKv: false } } }], failure: [] });
   expect(deleted.responses[0]?.response?.$case === 'responseDeleteRange' && deleted.responses[0].response.value.deleted).toBe(BigInt(stored));
   // The deleted versions are history until compaction drops them: still full.

@@ -4,6 +4,9 @@ import { decodeKvState, encodeKvState, KvStateParts } from './kvStateCodec';
 import { MvccStore } from './MvccStore';
 import { Compare, KeyValue, KvCommand, KvCommandResult, RequestOp, ResponseOp } from './types';
 
+/** What a lease counts for in the store's size (its record, its keys' set, its timer on the leader). */
+export const leaseBytes = 256;
+
 interface Lease {
   readonly id: number;
   readonly ttlMs: number;
@@ -167,6 +170,14 @@ export class KvStateMachine {
       case 'less':
         return cmp < 0;
     }
+  }
+
+  /**
+   * The size the quota is checked against: the store's (MvccStore.bytes) and `leaseBytes` per
+   * lease. The same on every voter.
+   */
+  get bytes(): number {
+    return this.store.bytes + this.leases.size * leaseBytes;
   }
 
   snapshot(): Uint8Array {

@@ -1,3 +1,4 @@
+import { leaseBytes } from './KvStateMachine';
 import { versionBytes } from './MvccStore';
 import { KvCommand, RequestOp } from './types';
 
@@ -5,9 +6,10 @@ import { KvCommand, RequestOp } from './types';
 const counterValueBytes = 17;
 
 /**
- * The most a command can add to the store's size (MvccStore.bytes): a version per put, the
- * larger branch of a transaction. Zero for what only frees room or holds none (deletes, whose
- * tombstones compaction drops; compaction; leases), so those always go through a full store.
+ * The most a command can add to the store's size (KvStateMachine.bytes): a version per put, the
+ * larger branch of a transaction, a lease. Zero for what only frees room (deletes, whose
+ * tombstones compaction drops; compaction; revoking and expiring leases), so those always go
+ * through a full store.
  */
 export function commandGrowth(cmd: KvCommand): number {
   switch (cmd.type) {
@@ -17,6 +19,8 @@ export function commandGrowth(cmd: KvCommand): number {
       return Math.max(opsGrowth(cmd.success), opsGrowth(cmd.failure));
     case 'counter-add':
       return versionBytes(cmd.key, counterValueBytes);
+    case 'lease-grant':
+      return leaseBytes;
     default:
       return 0;
   }

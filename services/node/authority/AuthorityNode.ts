@@ -327,13 +327,13 @@ export class AuthorityNode {
   /**
    * The quota, as etcd's: a command that would grow the store past it is refused before it is
    * proposed (only the leader proposes, so voters never disagree on it), counting what the
-   * commands proposed here and not yet settled may add. Reads, deletes, compaction and leases
-   * still work, so room can be made: delete keys, then compact their history (a delete adds a
-   * tombstone until compaction drops it). Returns the command's growth.
+   * commands proposed here and not yet settled may add. Reads, deletes, compaction and lease
+   * keep-alives and revokes still work, so room can be made: delete keys, then compact their
+   * history (a delete adds a tombstone until compaction drops it). Returns the command's growth.
    */
   private assertRoomFor(cmd: KvCommand): number {
     const growth = commandGrowth(cmd);
-    const bytes = this.sm.store.bytes + this.inflightGrowth;
+    const bytes = this.sm.bytes + this.inflightGrowth;
     if (growth === 0 || bytes + growth <= this.quotaBytes) return growth;
     const revision = this.sm.store.revision;
     throw new DomainError('too-large', `the KV store holds ${bytes} bytes (with the writes in flight) and this would add ${growth}, past its quota of ${this.quotaBytes} (--kv-quota-bytes); it was not applied. To make room, delete keys, then compact their history (concord kv compact ${revision}); reads, deletes and compaction still work`);

@@ -4,7 +4,7 @@
 // commands change nothing.
 import { DomainError } from '../../../services/core/errors/DomainError';
 import { decodeCommand, encodeCommand } from '../../../services/core/kv/commandCodec';
-import { KvStateMachine } from '../../../services/core/kv/KvStateMachine';
+import { KvStateMachine, leaseBytes } from '../../../services/core/kv/KvStateMachine';
 import { Version, versionBytes } from '../../../services/core/kv/MvccStore';
 import { smallValueBytes, StoredValue, valueBytes } from '../../../services/core/kv/storedValue';
 import { encodeKvState, encodeKvStateInParts, KvStateParts } from '../../../services/core/kv/kvStateCodec';
@@ -201,7 +201,7 @@ test('compaction keeps exactly what a full scan of every key would keep, and the
     const where = `seed ${seed} (replay: this test loops over seeds 1..20)`;
     const leases: number[] = [];
     for (let i = 0; i < 400; i++) {
-      if (i > 0) expect([where, i - 1, sm.store.bytes]).toEqual([where, i - 1, sizeOf(histOf(sm))]);
+      if (i > 0) expect([where, i - 1, sm.store.bytes, sm.bytes]).toEqual([where, i - 1, sizeOf(histOf(sm)), sizeOf(histOf(sm)) + sm.leaseIds().length * leaseBytes]);
       const r = p.next();
       if (r < 0.05) {
         sm = KvStateMachine.restore(sm.snapshot());

@@ -110,7 +110,7 @@ export interface AuthorityStatus {
    * rolling upgrade never hands an old voter an entry it cannot apply.
    */
   kvLogFormat: string;
-  /** the KV store's size (keys, values and bookkeeping of every version kept) */
+  /** the KV store's size (keys, values and bookkeeping of every version kept, and leases) */
   kvBytes: bigint;
   /** past it, writes that grow the store are refused (RESOURCE_EXHAUSTED) */
   kvQuotaBytes: bigint;
