@@ -32,7 +32,7 @@ async function main(argv: string[]): Promise<void> {
     .option('--raft-snapshot-entries <n>', 'snapshot the authoritative state every n applied entries', '10000')
     .option('--election-timeout-ticks <n>', 'ticks without a leader before an election', '10')
     .option('--cache-documents <n>', 'documents kept loaded in memory (the rest load on first use)', '10000')
-    .option('--kv-quota-bytes <n>', 'size of the KV store (keys, values and per-version bookkeeping of the history kept) past which writes that grow it are refused (RESOURCE_EXHAUSTED); default: 2 GiB, as etcd; give every voter the same: the leader\'s counts')
+    .option('--kv-quota-bytes <n>', 'size of the KV store (keys, values and per-version bookkeeping of the history kept, and leases) past which writes and lease grants that grow it are refused (RESOURCE_EXHAUSTED); default: 2 GiB, as etcd; give every voter the same: the leader\'s counts')
     .option('--watch-queue-max <n>', 'answers a KV watch stream may have waiting for a slow client before it ends (RESOURCE_EXHAUSTED)', '10000')
     .option('--metrics-port <port>', 'serve Prometheus metrics at :<port>/metrics (0 = off)', '0')
     .option('--metrics-host <host>', 'interface for the metrics endpoint (default: the --listen host)')

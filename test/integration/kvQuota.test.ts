@@ -65,13 +65,15 @@ test('a full store refuses what grows it, serves the rest, and takes puts again 
   expect((await codeOf(bigTxn)).code).toBe(status.RESOURCE_EXHAUSTED);
   // Lease grants count too (256 bytes each): the room left takes a few, then none.
   const granted: bigint[] = [];
-  let leaseRefusal: { code: number } | undefined;
+  let leaseRefusal: { code: number; details: string } | undefined;
   while (leaseRefusal === undefined && granted.length < 40) {
     const r = await codeOf(kv[leader]!.leaseGrant(60_000).then((g) => granted.push(g.id)));
     if (r.code !== status.OK) leaseRefusal = r;
   }
   expect(leaseRefusal?.code).toBe(status.RESOURCE_EXHAUSTED);
-  expect(granted.length).toBeLessThanOrEqual(Math.ceil(4600 / 256));
+  expect(leaseRefusal?.details).toMatch(/or revoke unused leases; reads, deletes, compaction, lease keep-alives and revokes still work$/);
+  // One at a time, nothing in flight: exactly the room left at 256 bytes a lease.
+  expect(granted.length).toBe(Math.floor((quota - Number(full.kvBytes)) / 256));
   // Reads, keep-alives, revokes and deletes go through a full store.
   expect((await kv[leader]!.get('q/0')).kvs[0]?.value.length).toBe(4096);
   await kv[leader]!.leaseKeepAlive(lease);

@@ -104,7 +104,9 @@ async function post(t: GrpcWebTransport, path: string, message: Uint8Array, sign
   const servedBy = response.headers.get(servedByHeader) ?? node ?? '';
   if (response.status !== 200) {
     // The gateway's own refusals (a host it does not answer to, a bad route) say why in plain text.
-    const why = (response.headers.get('content-type') ?? '').startsWith('text/plain') ? (await response.text().catch(() => '')).split('\n')[0]?.slice(0, 300) ?? '' : '';
+    const why = /^text\/plain\b/i.test(response.headers.get('content-type') ?? '') ? await firstLine(response) : '';
+    if (why === '') void response.body?.cancel().catch(() => undefined);
+    if (signal.aborted) throw new GrpcWebError(grpcStatus.CANCELLED, 'cancelled', new Map(), servedBy);
     throw new GrpcWebError(statusOfHttp(response.status), `HTTP ${response.status} from the gateway${why === '' ? '' : `: ${why}`}`, new Map(), servedBy);
   }
   // A trailers-only answer carries the status in the HTTP headers.
@@ -141,4 +143,38 @@ function throwIfError(trailers: Map<string, string>, node: string): void {
   const code = Number(trailers.get('grpc-status') ?? grpcStatus.UNKNOWN);
   if (code === grpcStatus.OK) return;
   throw new GrpcWebError(code, decodeGrpcMessage(trailers.get('grpc-message') ?? ''), trailers, node);
+}
+
+/** Bytes of a refusal's body read at most, and how long for: a proxy's endless or huge body must not hold the call. */
+const reasonBytesMax = 1024;
+const reasonWaitMs = 2000;
+
+/** The first line of a plain-text body (up to `reasonBytesMax`, within `reasonWaitMs`); the rest is dropped. */
+async function firstLine(response: Response): Promise<string> {
+  const reader = response.body?.getReader();
+  if (reader === undefined) return '';
+  const chunks: Uint8Array[] = [];
+  let size = 0;
+  const timer = setTimeout(() => void reader.cancel().catch(() => undefined), reasonWaitMs);
+  try {
+    while (size < reasonBytesMax) {
+      const { done, value } = await reader.read();
+      if (done || value === undefined) break;
+      chunks.push(value);
+      size += value.byteLength;
+      if (value.includes(10)) break;
+    }
+  } catch {
+    // Cancelled by the timer or the caller: what arrived is enough.
+  } finally {
+    clearTimeout(timer);
+    void reader.cancel().catch(() => undefined);
+  }
+  const bytes = new Uint8Array(size);
+  let at = 0;
+  for (const c of chunks) {
+    bytes.set(c, at);
+    at += c.byteLength;
+  }
+  return (new TextDecoder().decode(bytes.subarray(0, reasonBytesMax)).split(/\r?\n/)[0] ?? '').trim();
 }

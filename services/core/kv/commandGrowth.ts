@@ -7,9 +7,9 @@ const counterValueBytes = 17;
 
 /**
  * The most a command can add to the store's size (KvStateMachine.bytes): a version per put, the
- * larger branch of a transaction, a lease. Zero for what only frees room (deletes, whose
- * tombstones compaction drops; compaction; revoking and expiring leases), so those always go
- * through a full store.
+ * larger branch of a transaction, a lease. Zero for what makes room (compaction; deletes and
+ * revoking or expiring leases, whose tombstones add a little until compaction drops them, as in
+ * etcd), so those always go through a full store.
  */
 export function commandGrowth(cmd: KvCommand): number {
   switch (cmd.type) {

@@ -29,7 +29,7 @@ export interface AuthorityOptions {
   /** Peers the node's other links (document replication heartbeats) currently reach. */
   readonly otherReachable?: () => readonly string[];
   /**
-   * The KV store's size (MvccStore.bytes) past which this node, leading, proposes nothing that
+   * The KV store's size (KvStateMachine.bytes) past which this node, leading, proposes nothing that
    * grows it (default `kvQuotaBytesDefault`). Only the leader's counts: give every voter the same.
    */
   readonly quotaBytes?: number;
@@ -336,7 +336,7 @@ export class AuthorityNode {
     const bytes = this.sm.bytes + this.inflightGrowth;
     if (growth === 0 || bytes + growth <= this.quotaBytes) return growth;
     const revision = this.sm.store.revision;
-    throw new DomainError('too-large', `the KV store holds ${bytes} bytes (with the writes in flight) and this would add ${growth}, past its quota of ${this.quotaBytes} (--kv-quota-bytes); it was not applied. To make room, delete keys, then compact their history (concord kv compact ${revision}); reads, deletes and compaction still work`);
+    throw new DomainError('too-large', `the KV store holds ${bytes} bytes (with the writes in flight) and this would add ${growth}, past its quota of ${this.quotaBytes} (--kv-quota-bytes); it was not applied. To make room, delete keys, then compact their history (concord kv compact ${revision}), or revoke unused leases; reads, deletes, compaction, lease keep-alives and revokes still work`);
   }
 
   /** The store's size past which nothing that grows it is proposed. */
