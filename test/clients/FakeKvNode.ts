@@ -1,5 +1,6 @@
 import { Server, ServerCredentials, status, type handleBidiStreamingCall, type handleServerStreamingCall, type handleUnaryCall, type UntypedServiceImplementation } from '@grpc/grpc-js';
 import { HealthImplementation } from 'grpc-health-check';
+import { ConcordClient, type ConcordClientOptions } from '../../clients/client';
 import * as kv from '../../proto/gen/concord/v1/kv';
 
 // A stand-in voter for KV client tests: a real grpc-js server on loopback serving KvService
@@ -88,4 +89,15 @@ export class FakeKvNode {
     this.server?.forceShutdown();
     this.server = undefined;
   }
+}
+
+/** A client of fake nodes that fails over and re-admits a node within a fraction of a second. */
+export function fastClient(nodes: readonly FakeKvNode[], options: Partial<ConcordClientOptions> = {}): ConcordClient {
+  return new ConcordClient({
+    endpoints: nodes.map((n) => n.address),
+    cooldownMs: 20,
+    probeDeadlineMs: 200,
+    channelOptions: { 'grpc.initial_reconnect_backoff_ms': 20, 'grpc.max_reconnect_backoff_ms': 100 },
+    ...options,
+  });
 }

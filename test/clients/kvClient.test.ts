@@ -8,19 +8,14 @@ import { status, type ServiceError } from '@grpc/grpc-js';
 import { ConcordClient } from '../../clients/client/ConcordClient';
 import { kvOps } from '../../clients/client/kvOps';
 import type { KvWatchRequest, KvWatchResponse } from '../../proto/gen/concord/v1/kv';
-import { FakeKvNode, header } from './FakeKvNode';
+import { fastClient, FakeKvNode, header } from './FakeKvNode';
 
 let nodes: FakeKvNode[] = [];
 let client: ConcordClient | undefined;
 
 async function cluster(count: number): Promise<ConcordClient> {
   nodes = await Promise.all(Array.from({ length: count }, (_, i) => FakeKvNode.start(`n${i + 1}`)));
-  client = new ConcordClient({
-    endpoints: nodes.map((n) => n.address),
-    cooldownMs: 20,
-    probeDeadlineMs: 200,
-    channelOptions: { 'grpc.initial_reconnect_backoff_ms': 20, 'grpc.max_reconnect_backoff_ms': 100 },
-  });
+  client = fastClient(nodes);
   return client;
 }
 

@@ -10,7 +10,7 @@ import { ConcordClient } from '../../clients/client/ConcordClient';
 import { KvWatchMux } from '../../clients/client/KvWatchMux';
 import { NodePool } from '../../clients/client/NodePool';
 import type { KvWatchRequest, KvWatchResponse, KvWatchStreamRequest, KvWatchStreamResponse } from '../../proto/gen/concord/v1/kv';
-import { FakeKvNode, header } from './FakeKvNode';
+import { fastClient, FakeKvNode, header } from './FakeKvNode';
 import { waitFor } from './waitFor';
 
 /** Waits for a condition, naming it (its source) if it never holds. */
@@ -128,12 +128,7 @@ async function cluster(count: number): Promise<ConcordClient> {
   nodes = await Promise.all(Array.from({ length: count }, (_, i) => FakeKvNode.start(`n${i + 1}`)));
   history = new History();
   nodes.forEach((n) => history.serve(n));
-  client = new ConcordClient({
-    endpoints: nodes.map((n) => n.address),
-    cooldownMs: 20,
-    probeDeadlineMs: 200,
-    channelOptions: { 'grpc.initial_reconnect_backoff_ms': 20, 'grpc.max_reconnect_backoff_ms': 100 },
-  });
+  client = fastClient(nodes);
   return client;
 }
 
@@ -407,7 +402,7 @@ test('a watch whose stream fails over to a node of an earlier version goes on ov
   history.serveWatchOnly(nodes[1]!);
   // The new node first, whichever the round robin starts with: the old one is down until then.
   nodes[1]!.stop();
-  client = new ConcordClient({ endpoints: nodes.map((n) => n.address), cooldownMs: 20, probeDeadlineMs: 200, channelOptions: { 'grpc.initial_reconnect_backoff_ms': 20, 'grpc.max_reconnect_backoff_ms': 100 } });
+  client = fastClient(nodes);
   const stop = new AbortController();
   const a = collect(client.kvWatch('a', { startRevision: 1n, signal: stop.signal }));
   await until(() => history.creates().length === 1);

@@ -145,7 +145,7 @@ function throwIfError(trailers: Map<string, string>, node: string): void {
   throw new GrpcWebError(code, decodeGrpcMessage(trailers.get('grpc-message') ?? ''), trailers, node);
 }
 
-/** Bytes of a refusal's body read at most, and how long for: a proxy's endless or huge body must not hold the call. */
+/** Characters of a refusal's body read at most, and how long for: a proxy's endless or huge body must not hold the call. */
 const reasonBytesMax = 1024;
 const reasonWaitMs = 2000;
 
@@ -153,16 +153,14 @@ const reasonWaitMs = 2000;
 async function firstLine(response: Response): Promise<string> {
   const reader = response.body?.getReader();
   if (reader === undefined) return '';
-  const chunks: Uint8Array[] = [];
-  let size = 0;
+  const decoder = new TextDecoder();
+  let text = '';
   const timer = setTimeout(() => void reader.cancel().catch(() => undefined), reasonWaitMs);
   try {
-    while (size < reasonBytesMax) {
+    while (text.length < reasonBytesMax && !text.includes('\n')) {
       const { done, value } = await reader.read();
       if (done || value === undefined) break;
-      chunks.push(value);
-      size += value.byteLength;
-      if (value.includes(10)) break;
+      text += decoder.decode(value, { stream: true });
     }
   } catch {
     // Cancelled by the timer or the caller: what arrived is enough.
@@ -170,11 +168,5 @@ async function firstLine(response: Response): Promise<string> {
     clearTimeout(timer);
     void reader.cancel().catch(() => undefined);
   }
-  const bytes = new Uint8Array(size);
-  let at = 0;
-  for (const c of chunks) {
-    bytes.set(c, at);
-    at += c.byteLength;
-  }
-  return (new TextDecoder().decode(bytes.subarray(0, reasonBytesMax)).split(/\r?\n/)[0] ?? '').trim();
+  return (text.slice(0, reasonBytesMax).split(/\r?\n/)[0] ?? '').trim();
 }

@@ -33,12 +33,11 @@ export function valueBytes(v: StoredValue): Uint8Array {
 
 /** Byte order (etcd's bytes.Compare) of a stored value and bytes. */
 export function compareValue(a: StoredValue, b: Uint8Array): number {
-  const bs = Buffer.from(b.buffer, b.byteOffset, b.byteLength);
   if (typeof a === 'string' && b.byteLength < smallValueBytes) {
-    const s = bs.toString('latin1');
+    const s = storedValue(b);
     return a === s ? 0 : a < s ? -1 : 1;
   }
-  return Buffer.compare(typeof a === 'string' ? Buffer.from(a, 'latin1') : Buffer.from(a.buffer, a.byteOffset, a.byteLength), bs);
+  return Buffer.compare(valueBytes(a), b);
 }
 
 /** Writes the value's bytes into `out` at `at`; returns the count. */

@@ -299,28 +299,17 @@ export class AuthorityNode {
     const growth = this.assertRoomFor(cmd);
     // The entry carries the proposal's trace context when traced, so every voter joins its trace.
     const telemetry = this.telemetry.proposal(cmd, true, this.kvLogFormat);
-    return new Promise<KvCommandResult>((resolveOuter, rejectOuter) => {
-      // Counted until it settles: applied (the store then holds it), refused or expired.
-      this.inflightGrowth += growth;
-      let settled = false;
-      const settle = (): void => {
-        if (!settled) this.inflightGrowth -= growth;
-        settled = true;
-      };
-      const resolve = (r: KvCommandResult): void => {
-        settle();
-        resolveOuter(r);
-      };
-      const reject = (e: Error): void => {
-        settle();
-        rejectOuter(e);
-      };
+    // Counted until it settles: applied (the store then holds it), refused or expired.
+    this.inflightGrowth += growth;
+    return new Promise<KvCommandResult>((resolve, reject) => {
       const queued: QueuedProposal = {
         telemetry, resolve, reject, index: undefined,
         timer: setTimeout(() => this.expireProposal(queued), Math.max(0, timeoutMs)),
       };
       this.queued.push(queued);
       this.schedule();
+    }).finally(() => {
+      this.inflightGrowth -= growth;
     });
   }
 
