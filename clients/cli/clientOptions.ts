@@ -1,6 +1,7 @@
 import type { Command } from 'commander';
 import type { Ack } from '../client/ackLevel';
 import { ConcordClient } from '../client/ConcordClient';
+import { tlsFilesFrom, type TlsFiles } from '../client/tlsFiles';
 import { endpointsFromEnv, parseAck, parseEndpoints, parsePositiveInt } from './cliParsers';
 
 // The options every command that talks to a cluster shares, and the client they configure.
@@ -18,6 +19,9 @@ export interface ClientCliOptions {
   endpoints?: string[];
   json?: boolean;
   timeout: number;
+  cacert?: string;
+  cert?: string;
+  key?: string;
 }
 
 export interface WriteCliOptions extends ClientCliOptions {
@@ -32,7 +36,18 @@ export function addClientOptions(command: Command): Command {
   return command
     .option('--endpoints <list>', 'nodes to use, host:port,... (default: $CONCORD_ENDPOINTS or 127.0.0.1:7001-7003)', parseEndpoints)
     .option('--json', 'machine-readable output')
-    .option('--timeout <ms>', 'deadline of each call in ms', parsePositiveInt, 5000);
+    .option('--timeout <ms>', 'deadline of each call in ms', parsePositiveInt, 5000)
+    .option('--cacert <file>', 'mutual TLS, to nodes started with --tls-*: the cluster\'s CA certificate (default: $CONCORD_CACERT)')
+    .option('--cert <file>', 'this client\'s certificate, signed by that CA (default: $CONCORD_CERT)')
+    .option('--key <file>', 'the private key of --cert (default: $CONCORD_KEY)');
+}
+
+/** The CLI's TLS files: options first, then $CONCORD_CACERT, $CONCORD_CERT and $CONCORD_KEY. */
+export function cliTlsFiles(options: Pick<ClientCliOptions, 'cacert' | 'cert' | 'key'>, env: NodeJS.ProcessEnv): TlsFiles | undefined {
+  return tlsFilesFrom(
+    { ca: options.cacert ?? env.CONCORD_CACERT, cert: options.cert ?? env.CONCORD_CERT, key: options.key ?? env.CONCORD_KEY },
+    { ca: '--cacert (or $CONCORD_CACERT)', cert: '--cert (or $CONCORD_CERT)', key: '--key (or $CONCORD_KEY)' },
+  );
 }
 
 export function addWriteOptions(command: Command): Command {
@@ -61,6 +76,7 @@ export async function withClient<T>(
     deadlineMs: options.timeout,
     session: true,
     adminToken,
+    tls: cliTlsFiles(options, process.env),
   });
   try {
     return await body(client);

@@ -5,6 +5,7 @@
 'use strict';
 
 require('tsx/cjs/api').register();
+require('../../services/node/quietIpServerNameWarning.ts').quietIpServerNameWarning();
 
 // Tracing (service concord-cli) starts before main.ts loads gRPC, and is flushed before exit. It
 // is off unless the OTEL_* variables configure it (see services/telemetry/telemetryConfig.ts).

@@ -2,6 +2,7 @@ import type { Command } from 'commander';
 import { resolve } from 'node:path';
 import { ConcordClient } from '../client/ConcordClient';
 import { ops } from '../client/ops';
+import { readTls, tlsFilesFrom, type TlsFiles } from '../client/tlsFiles';
 import { defaultEndpoints, parsePort, parsePositiveInt } from './cliParsers';
 import type { Io } from './clientOptions';
 import { launchCluster, type LaunchRole, type LocalCluster } from './launchCluster';
@@ -29,6 +30,9 @@ interface UpOptions {
   adminToken?: string;
   gatewayPort: number;
   gateway: boolean;
+  tlsCert?: string;
+  tlsKey?: string;
+  tlsCa?: string;
 }
 
 export function registerUpCommand(program: Command, io: Io): void {
@@ -42,6 +46,9 @@ export function registerUpCommand(program: Command, io: Io): void {
     .option('--demo', 'write a demo document once the cluster is up')
     .option('--gateway-port <port>', 'port of the gateway: demo app + gRPC-Web (0 = any free port)', parsePort, 8080)
     .option('--no-gateway', 'do not start the gateway and the demo app')
+    .option('--tls-cert <file>', 'mutual TLS: the nodes\' certificate (it must name 127.0.0.1 and serve as a client certificate too; the gateway and the demo writer present it)')
+    .option('--tls-key <file>', 'mutual TLS: the private key of --tls-cert')
+    .option('--tls-ca <file>', 'mutual TLS: the CA certificates every caller\'s certificate must be signed by')
     .option('--admin-token <token>', `admin token for the nodes (default: $CONCORD_ADMIN_TOKEN, else <data-dir>/${adminTokenFileName}, created at first start)`)
     .action((options: UpOptions) => up(io, options));
 }
@@ -73,12 +80,16 @@ async function up(io: Io, options: UpOptions): Promise<void> {
     if (options.witness && options.nodes < 2) throw new UsageError('--witness needs at least 2 nodes: a witness holds no documents, so a master is needed too');
     const roles = options.witness ? [...Array.from({ length: options.nodes - 1 }, (): LaunchRole => 'master'), 'witness' as const] : undefined;
     const admin = provisionAdminToken(options.dataDir, options.adminToken, process.env);
+    const tls = tlsFilesFrom({ cert: options.tlsCert, key: options.tlsKey, ca: options.tlsCa }, { cert: '--tls-cert', key: '--tls-key', ca: '--tls-ca' });
+    // Checked here, so bad files are one message instead of every node failing on its own.
+    if (tls !== undefined) readTls(tls, { signedByCa: true });
     io.out(`starting ${options.nodes} node${options.nodes === 1 ? '' : 's'}...`);
     cluster = await launchCluster({
       nodes: options.nodes,
       roles,
       basePort: options.basePort,
       dataDir: options.dataDir,
+      extraArgs: tls === undefined ? [] : ['--tls-cert', resolve(tls.certFile), '--tls-key', resolve(tls.keyFile), '--tls-ca', resolve(tls.caFile)],
       env: { ...process.env, CONCORD_ADMIN_TOKEN: admin.token },
       signal: starting.signal,
       onOutput: (id, _stream, line) => io.out(`[${id}] ${line}`),
@@ -99,17 +110,18 @@ async function up(io: Io, options: UpOptions): Promise<void> {
           staticDir: await buildMobileApp(),
           jaegerUrl: process.env.CONCORD_JAEGER_URL,
           allowedHosts: parseAllowedHosts(process.env.CONCORD_ALLOWED_HOSTS),
+          tls,
         });
       } catch (err) {
         io.err(`demo gateway not started: ${err instanceof Error ? err.message : String(err)}`);
       }
     }
-    for (const line of banner(cluster, options, admin)) io.out(line);
+    for (const line of banner(cluster, options, admin, tls)) io.out(line);
     if (gateway !== undefined) {
       io.out(`Demo (four phones + cluster panel): ${gateway.url}   one phone: ${gateway.url}app/?user=ann`);
       io.out('');
     }
-    if (options.demo) await seedDemo(io, cluster);
+    if (options.demo) await seedDemo(io, cluster, tls);
     await done;
     io.out(stopping ? 'all nodes stopped' : 'every node has exited');
   } finally {
@@ -120,7 +132,7 @@ async function up(io: Io, options: UpOptions): Promise<void> {
   }
 }
 
-function banner(cluster: LocalCluster, options: UpOptions, admin: ProvisionedAdminToken): string[] {
+function banner(cluster: LocalCluster, options: UpOptions, admin: ProvisionedAdminToken, tls: TlsFiles | undefined): string[] {
   const all = cluster.nodes.map((n) => n.address).join(',');
   const masters = cluster.nodes.filter((n) => n.role === 'master');
   const witnesses = cluster.nodes.filter((n) => n.role === 'witness');
@@ -141,6 +153,11 @@ function banner(cluster: LocalCluster, options: UpOptions, admin: ProvisionedAdm
     '',
     ...adminTokenLines(admin, options.dataDir),
     '',
+    ...(tls === undefined ? [] : [
+      'Mutual TLS: every caller needs a certificate the CA signed; for the CLI:',
+      `  export CONCORD_CACERT=${resolve(tls.caFile)} CONCORD_CERT=<client certificate> CONCORD_KEY=<its key>`,
+      '',
+    ]),
     'Try next, in another terminal:',
     ...(isDefault ? [] : [`  export CONCORD_ENDPOINTS=${endpoints}`]),
     `  npx concord set demo/hello greeting.text '"hi"'`,
@@ -172,9 +189,9 @@ function adminTokenLines(admin: ProvisionedAdminToken, dataDir: string): string[
 }
 
 /** Writes demo/hello so there is something to read; a failure is reported, not fatal. */
-async function seedDemo(io: Io, cluster: LocalCluster): Promise<void> {
+async function seedDemo(io: Io, cluster: LocalCluster, tls: TlsFiles | undefined): Promise<void> {
   // Only masters hold documents; a witness would refuse the write.
-  const client = new ConcordClient({ endpoints: cluster.nodes.filter((n) => n.role === 'master').map((n) => n.address) });
+  const client = new ConcordClient({ endpoints: cluster.nodes.filter((n) => n.role === 'master').map((n) => n.address), tls });
   try {
     const greeting = [ops.set('greeting.text', 'hello from concord'), ops.counterAdd('stats.visits', 1)];
     const response = await client.apply('demo/hello', greeting, { ack: 'quorum' });

@@ -27,6 +27,7 @@ import { watchDocument } from './watchDocument';
 import { KvWatchMux } from './KvWatchMux';
 import { isServiceError } from './serviceError';
 import { watchKv } from './watchKv';
+import { tlsChannelCredentials } from './tlsCredentials';
 
 // The Concord client over a list of node addresses: round robin over healthy nodes, failover
 // only where retryRule.ts allows it, a deadline on every call, optional session consistency.
@@ -54,7 +55,7 @@ export class ConcordClient {
     this.watchResubscribeMax = options.watchResubscribeMax ?? 10;
     this.session = options.session ? new SessionVersions() : undefined;
     this.pool = new NodePool(options.endpoints, {
-      credentials: options.credentials ?? grpcCredentials.createInsecure(),
+      credentials: options.tls !== undefined ? tlsChannelCredentials(options.tls) : (options.credentials ?? grpcCredentials.createInsecure()),
       // A short reconnect backoff so a node that comes back is re-admitted in seconds (the
       // grpc-js default grows to two minutes).
       channelOptions: {

@@ -1,6 +1,7 @@
 import type { ChannelCredentials, ChannelOptions } from '@grpc/grpc-js';
 import type { StatusResponse } from '../../proto/gen/concord/v1/admin';
 import type { Ack } from './ackLevel';
+import type { TlsFiles } from './tlsFiles';
 
 // Options of ConcordClient and of its calls. Durations are in ms; deadlines cover one logical
 // call, every attempt on every node included.
@@ -24,7 +25,12 @@ export interface ConcordClientOptions {
   watchResubscribeMax?: number;
   /** The cluster's admin credential, sent as `authorization: Bearer` on guarded admin calls. */
   adminToken?: string;
-  /** Default: insecure (loopback development clusters). */
+  /**
+   * Mutual TLS to nodes started with --tls-cert/--tls-key/--tls-ca: this client's certificate
+   * and key, and the cluster's CA (read and checked when the client is made).
+   */
+  tls?: TlsFiles;
+  /** Any other channel credentials (`tls` takes precedence). Default: insecure (loopback development clusters). */
   credentials?: ChannelCredentials;
   channelOptions?: ChannelOptions;
 }

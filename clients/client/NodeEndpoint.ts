@@ -54,6 +54,22 @@ export class NodeEndpoint {
   }
 
   /**
+   * Why the last connection attempt failed, as grpc-js reports it to a call made while the
+   * channel is down (a refused TLS handshake names its reason there), or undefined. Only for
+   * error messages: one short call.
+   */
+  async lastConnectError(): Promise<string | undefined> {
+    try {
+      await unaryCall(this.health.check.bind(this.health), { service: '' }, Date.now() + 300);
+      return undefined;
+    } catch (error) {
+      if (!isServiceError(error) || error.code !== status.UNAVAILABLE) return undefined;
+      const m = /Last error: (.*?)(?: \(\d{4}-[^)]*\))?\.? Resolution note/s.exec(error.details);
+      return m?.[1]?.replace(/\s+/g, ' ').trim();
+    }
+  }
+
+  /**
    * Asks grpc.health.v1 for the overall service (""). Waits for the connection within the
    * deadline, so a node that just came back is seen even while the channel is reconnecting.
    * A node without the health service (UNIMPLEMENTED) answered, so it counts as serving.

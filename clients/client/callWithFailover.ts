@@ -26,7 +26,7 @@ export interface FailoverCall<T> {
 export async function callWithFailover<T>(call: FailoverCall<T>): Promise<T> {
   const { pool } = call;
   const tried = new Set<NodeEndpoint>(call.skip);
-  const unreachable: string[] = [];
+  const unreachable: NodeEndpoint[] = [];
   let lastError: unknown;
   for (let endpoint = pool.next(tried, call.purpose); endpoint !== undefined; endpoint = pool.next(tried, call.purpose)) {
     tried.add(endpoint);
@@ -36,7 +36,7 @@ export async function callWithFailover<T>(call: FailoverCall<T>): Promise<T> {
       throw serviceError(status.DEADLINE_EXCEEDED, `deadline exceeded while connecting to ${endpoint.address}`);
     }
     if (outcome === 'unreachable') {
-      unreachable.push(endpoint.address);
+      unreachable.push(endpoint);
       failure = { phase: 'not-sent' };
     } else {
       try {
@@ -53,5 +53,9 @@ export async function callWithFailover<T>(call: FailoverCall<T>): Promise<T> {
     if (!mayRetryOnAnotherNode(call.idempotency, failure)) throw lastError;
   }
   if (lastError !== undefined) throw lastError;
-  throw serviceError(status.UNAVAILABLE, `no node reachable (tried ${unreachable.join(', ')})`);
+  // Why the last one failed, when grpc-js knows (a TLS handshake refused, a connection reset).
+  const last = unreachable.at(-1);
+  const why = last === undefined ? undefined : await last.lastConnectError();
+  const reason = why === undefined ? '' : `; ${last?.address}: ${why}`;
+  throw serviceError(status.UNAVAILABLE, `no node reachable (tried ${unreachable.map((e) => e.address).join(', ')}${reason})`);
 }

@@ -9,4 +9,6 @@ export { prefixRangeEnd as prefixEnd } from '../../services/core/kv/prefixRangeE
 export { parsePath, formatPath, type PathLike } from './parsePath';
 export { ackLevel, ackNames, isAck, type Ack } from './ackLevel';
 export { isServiceError, statusName } from './serviceError';
+export { readTls, type TlsFiles, type TlsMaterial } from './tlsFiles';
+export { tlsChannelCredentials } from './tlsCredentials';
 export { mayRetryOnAnotherNode } from './retryRule';

@@ -1,4 +1,4 @@
-import { Client, credentials, Metadata, type ChannelOptions } from '@grpc/grpc-js';
+import { Client, credentials, Metadata, type ChannelCredentials, type ChannelOptions } from '@grpc/grpc-js';
 import { HealthClient } from '../../clients/client/HealthClient';
 import type { GatewayClusterInfo } from './gatewayHeaders';
 import { StickyPhones } from './StickyPhones';
@@ -37,6 +37,8 @@ export interface NodeBalancerOptions {
   healthTimeoutMs?: number;
   /** Default 60 s; phones poll every few seconds while open, so only closed ones expire. */
   stickyTtlMs?: number;
+  /** How to dial the nodes (mutual TLS when the cluster uses it; default insecure). */
+  credentials?: ChannelCredentials;
 }
 
 // Short reconnect backoff: grpc-js defaults to 1 s growing to 120 s, which would keep a
@@ -61,13 +63,14 @@ export class NodeBalancer {
     // room for a first connection on a loaded machine, and still takes a hung node out in ~1.5 s.
     this.timeoutMs = options.healthTimeoutMs ?? 1000;
     this.sticky = new StickyPhones(options.stickyTtlMs);
+    const creds = options.credentials ?? credentials.createInsecure();
     this.nodes = nodes.map((n) => ({
       id: n.id,
       address: n.address,
       role: n.role ?? 'master',
       balanced: n.role === undefined || n.role === 'master',
-      client: new Client(n.address, credentials.createInsecure(), channelOptions),
-      health: new HealthClient(n.address, credentials.createInsecure(), channelOptions),
+      client: new Client(n.address, creds, channelOptions),
+      health: new HealthClient(n.address, creds, channelOptions),
       healthy: true,
       lastError: '',
       checking: false,

@@ -4,6 +4,8 @@ import { serviceNames } from '../telemetry/names';
 import { startTelemetry } from '../telemetry/startTelemetry';
 import { parsePeers } from '../node/NodeConfig';
 import { parseAllowedHosts } from './hostAllowed';
+import { quietIpServerNameWarning } from '../node/quietIpServerNameWarning';
+import { tlsFilesFrom } from '../../clients/client/tlsFiles';
 
 // Only node built-ins and the telemetry bootstrap are imported statically: the gateway (and with
 // it @grpc/grpc-js) loads after telemetry has started, so its calls to the nodes are traced
@@ -17,11 +19,13 @@ import { parseAllowedHosts } from './hostAllowed';
 // buttons are refused by the nodes (everything else works). Without --static-dir the app is
 // built first into clients/mobile/dist. --allowed-hosts (or $CONCORD_ALLOWED_HOSTS) lists the
 // names besides IP addresses and localhost it may be called by (a LAN name, a tunnel's name).
+// --tls-cert, --tls-key and --tls-ca dial nodes started with the same flags (mutual TLS).
 
 const defaultNodes = 'n1=127.0.0.1:7001,n2=127.0.0.1:7002,n3=127.0.0.1:7003';
 const upTokenFile = '.concord/data/admin-token';
 
 async function main(): Promise<void> {
+  quietIpServerNameWarning();
   const telemetry = await startTelemetry({ serviceName: serviceNames.gateway });
   const { buildMobileApp } = await import('../../clients/mobile/buildMobileApp');
   const { startGateway } = await import('./startGateway');
@@ -35,6 +39,10 @@ async function main(): Promise<void> {
       'jaeger-url': { type: 'string', default: process.env.CONCORD_JAEGER_URL ?? '' },
       // Names (besides IP addresses and localhost) phones and browsers may call it by, e.g. laptop.local.
       'allowed-hosts': { type: 'string', default: process.env.CONCORD_ALLOWED_HOSTS ?? '' },
+      // Mutual TLS to nodes started with --tls-*: a certificate the nodes' CA signed, its key, and that CA.
+      'tls-cert': { type: 'string' },
+      'tls-key': { type: 'string' },
+      'tls-ca': { type: 'string' },
     },
   });
   // The nodes' own --peers syntax: id=host:port[/role].
@@ -50,6 +58,7 @@ async function main(): Promise<void> {
     staticDir,
     jaegerUrl: values['jaeger-url'],
     allowedHosts: parseAllowedHosts(values['allowed-hosts']),
+    tls: tlsFilesFrom({ cert: values['tls-cert'], key: values['tls-key'], ca: values['tls-ca'] }, { cert: '--tls-cert', key: '--tls-key', ca: '--tls-ca' }),
   });
   console.log(`gateway on ${gateway.url} -> ${nodes.map((n) => `${n.id}=${n.address}`).join(', ')}`);
   console.log(`demo: ${gateway.url}   phone app: ${gateway.url}app/?user=ann`);

@@ -1,5 +1,7 @@
 import { createServer, type IncomingMessage, type ServerResponse } from 'node:http';
 import type { AddressInfo } from 'node:net';
+import { tlsChannelCredentials } from '../../clients/client/tlsCredentials';
+import type { TlsFiles } from '../../clients/client/tlsFiles';
 import { clusterInfoPath } from './gatewayHeaders';
 import { grpcRoutes } from './grpcRoutes';
 import { hostAllowed } from './hostAllowed';
@@ -30,6 +32,8 @@ export interface GatewayOptions {
   maxRequestBytes?: number;
   /** Names (besides IP addresses and localhost) requests may call the gateway by; `*` for any. */
   allowedHosts?: readonly string[];
+  /** Mutual TLS to nodes started with --tls-*: the gateway's certificate and key, and the cluster's CA. */
+  tls?: TlsFiles;
 }
 
 export interface Gateway {
@@ -40,7 +44,7 @@ export interface Gateway {
 }
 
 export async function startGateway(options: GatewayOptions): Promise<Gateway> {
-  const balancer = new NodeBalancer(options.nodes, { healthIntervalMs: options.healthIntervalMs });
+  const balancer = new NodeBalancer(options.nodes, { healthIntervalMs: options.healthIntervalMs, credentials: options.tls === undefined ? undefined : tlsChannelCredentials(options.tls) });
   await balancer.checkAll();
   const ctx = { balancer, adminToken: options.adminToken, maxRequestBytes: options.maxRequestBytes ?? 8 << 20 };
   const jaegerUrl = (options.jaegerUrl ?? '').replace(/\/+$/, '');

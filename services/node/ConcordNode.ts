@@ -21,6 +21,7 @@ import { Replicator } from './Replicator';
 import { TrafficStats } from './TrafficStats';
 import { LinkFaults } from './LinkFaults';
 import { PartitionLedger } from './PartitionLedger';
+import { transportCredentials } from './transportCredentials';
 import { PeerServiceService } from '../../proto/gen/concord/v1/peer';
 import { encodeSyncResponse } from './encodeSyncResponse';
 import { PeerLink } from './PeerLink';
@@ -78,6 +79,8 @@ export class ConcordNode {
   }
 
   static async start(config: NodeConfig, log: (msg: string) => void = () => undefined): Promise<ConcordNode> {
+    // Bad TLS files fail the start here, before the data directory is touched.
+    const transport = transportCredentials(config.tls, config.listen, (msg) => log(`warning: ${msg}`));
     fs.mkdirSync(config.dataDir, { recursive: true });
     // Writes go to the documents' write-ahead log and reach LMDB in checkpoints (see LoggedEngine).
     const engine = await LoggedEngine.open(path.join(config.dataDir, 'wal'), LmdbEngine.open(config.dataDir));
@@ -126,6 +129,7 @@ export class ConcordNode {
       store,
       faults,
       heartbeatIntervalMs: config.heartbeatIntervalMs,
+      credentials: transport.peers,
       onPeerConnected: (peerId) => roundWith(peerId),
     });
     function linkTo(peerId: string): PeerLink | undefined {
@@ -154,6 +158,7 @@ export class ConcordNode {
       electionTimeoutTicks: config.electionTimeoutTicks,
       snapshotEveryEntries: config.raftSnapshotEntries ?? 10_000,
       quotaBytes: config.kvQuotaBytes,
+      credentials: transport.peers,
       log,
       otherReachable: () => replicator?.links.filter((l) => l.reachable).map((l) => l.peerId) ?? [],
     });
@@ -189,11 +194,11 @@ export class ConcordNode {
         { definition: RaftServiceService, implementation: raftService(authority), name: 'concord.v1.RaftService' },
         {
           definition: KvServiceService,
-          implementation: kvService(authority, { nodeId: config.nodeId, voterAddresses: new Map(voters.map((v) => [v.id, v.address])), faults, watchQueueMax: config.watchQueueMax }),
+          implementation: kvService(authority, { nodeId: config.nodeId, voterAddresses: new Map(voters.map((v) => [v.id, v.address])), faults, watchQueueMax: config.watchQueueMax, credentials: transport.peers }),
           name: 'concord.v1.KvService',
         },
       ]),
-    ]);
+    ], transport.server);
     address = `${config.listen.slice(0, config.listen.lastIndexOf(':'))}:${grpc.port}`;
     const node = new ConcordNode(config, engine, documents, grpc, address, authority, raftEngine);
     node.telemetryStops.push(observeReplication(replicator.links), () => partitions.close());

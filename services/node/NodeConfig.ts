@@ -1,3 +1,4 @@
+import type { TlsFiles } from '../../clients/client/tlsFiles';
 import type { PeerConfig } from './Replicator';
 
 export type NodeRole = 'master' | 'witness' | 'replica';
@@ -25,6 +26,8 @@ export interface NodeConfig {
   readonly watchQueueMax?: number;
   /** The KV store's size past which writes that grow it are refused (default: AuthorityNode's kvQuotaBytesDefault). */
   readonly kvQuotaBytes?: number;
+  /** Mutual TLS for every connection, served and dialled (see transportCredentials); insecure without. */
+  readonly tls?: TlsFiles;
 }
 
 /** Parses `n2=127.0.0.1:7002,n3=127.0.0.1:7003` (optionally `n3=host:port/witness`). */

@@ -1,4 +1,4 @@
-import { ClientDuplexStream, credentials, Metadata } from '@grpc/grpc-js';
+import { type ChannelCredentials, ClientDuplexStream, credentials, Metadata } from '@grpc/grpc-js';
 import { PeerMessage, PeerServiceClient } from '../../proto/gen/concord/v1/peer';
 import { KeyCounts } from './KeyCounts';
 import { LinkFaults } from './LinkFaults';
@@ -22,6 +22,8 @@ export interface PeerLinkOptions {
   readonly queueBytesMax: number;
   /** Injected faults: a cut link is closed and not redialled until healed. */
   readonly faults: LinkFaults;
+  /** How to dial the peer (mutual TLS when the cluster uses it; default insecure). */
+  readonly credentials?: ChannelCredentials;
   /** Called on every (re)connect, so anti-entropy can run with this peer. */
   readonly onConnected: () => void;
   /** Called when the peer acknowledges durability up to a sequence number. */
@@ -91,7 +93,7 @@ export class PeerLink {
   private droppedTo = -1;
 
   constructor(private readonly opts: PeerLinkOptions) {
-    this.currentClient = new PeerServiceClient(opts.address, credentials.createInsecure(), peerChannelOptions);
+    this.currentClient = new PeerServiceClient(opts.address, opts.credentials ?? credentials.createInsecure(), peerChannelOptions);
   }
 
   /** The client for this peer (replaced when a dial stays stuck; do not keep it). */
@@ -249,7 +251,7 @@ export class PeerLink {
     const now = Date.now();
     if (this.lastDialAt !== 0 && now - Math.max(this.lastHeardAt, this.lastDialAt) > redialAfterMs && !connectionUp(this.currentClient)) {
       this.currentClient.close();
-      this.currentClient = new PeerServiceClient(this.opts.address, credentials.createInsecure(), peerChannelOptions);
+      this.currentClient = new PeerServiceClient(this.opts.address, this.opts.credentials ?? credentials.createInsecure(), peerChannelOptions);
     }
     this.lastDialAt = now;
     this.peerUpWhileDialing = false;

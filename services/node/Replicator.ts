@@ -1,3 +1,4 @@
+import type { ChannelCredentials } from '@grpc/grpc-js';
 import { DocumentId } from '../core/crdt/documentId';
 import { DomainError } from '../core/errors/DomainError';
 import { Change, DocumentStore } from './DocumentStore';
@@ -19,6 +20,8 @@ export interface ReplicatorOptions {
   readonly store: DocumentStore;
   readonly faults: LinkFaults;
   readonly heartbeatIntervalMs?: number;
+  /** How links dial their peers (default insecure). */
+  readonly credentials?: ChannelCredentials;
   readonly onPeerConnected?: (peerId: string) => void;
 }
 
@@ -59,6 +62,7 @@ export class Replicator {
       batchBytesMax: 1 << 20,
       queueBytesMax: 64 << 20,
       faults: opts.faults,
+      credentials: opts.credentials,
       onConnected: () => opts.onPeerConnected?.(p.id),
       onAck: () => this.checkWaiters(),
       acksAwaited: () => this.waiters.length > 0,

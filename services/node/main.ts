@@ -2,11 +2,13 @@ import { Command, Option } from 'commander';
 import { createLogger, Logger } from '../telemetry/logger';
 import { serviceNames } from '../telemetry/names';
 import { startTelemetry } from '../telemetry/startTelemetry';
+import { tlsFilesFrom, type TlsFiles } from '../../clients/client/tlsFiles';
 import type { NodeConfig, NodeRole } from './NodeConfig';
 import { preferEsmBuilds } from './preferEsmBuilds';
+import { quietIpServerNameWarning } from './quietIpServerNameWarning';
 
-// Only commander, the logger, the telemetry bootstrap and preferEsmBuilds are imported
-// statically: the node itself (and with it @grpc/grpc-js and Yjs) is loaded after telemetry has
+// Only commander, the logger, the telemetry bootstrap, preferEsmBuilds and the TLS file checks
+// (node built-ins only) are imported statically: the node itself (and with it @grpc/grpc-js and Yjs) is loaded after telemetry has
 // started, so the gRPC instrumentation sees every client and server, and after the ES module
 // builds of Yjs and lib0 took the place of their CommonJS builds.
 
@@ -19,6 +21,7 @@ let logger: Logger | undefined;
  * variables and off without them; metrics are served for Prometheus with --metrics-port.
  */
 async function main(argv: string[]): Promise<void> {
+  quietIpServerNameWarning();
   const program = new Command('concord-node')
     .requiredOption('--id <id>', 'node id')
     .addOption(new Option('--role <role>', 'node role').choices(['master', 'witness', 'replica']).default('master'))
@@ -34,6 +37,9 @@ async function main(argv: string[]): Promise<void> {
     .option('--cache-documents <n>', 'documents kept loaded in memory (the rest load on first use)', '10000')
     .option('--kv-quota-bytes <n>', 'size of the KV store (keys, values and per-version bookkeeping of the history kept, and leases) past which writes and lease grants that grow it are refused (RESOURCE_EXHAUSTED); default: 2 GiB, as etcd; give every voter the same: the leader\'s counts')
     .option('--watch-queue-max <n>', 'answers a KV watch stream may have waiting for a slow client before it ends (RESOURCE_EXHAUSTED)', '10000')
+    .option('--tls-cert <file>', 'PEM certificate (a chain may follow) this node serves and presents to its peers; with --tls-key and --tls-ca, every connection is mutual TLS')
+    .option('--tls-key <file>', 'PEM private key of --tls-cert')
+    .option('--tls-ca <file>', 'PEM CA certificates that peers\', clients\' and gateways\' certificates must be signed by (callers without one are refused)')
     .option('--metrics-port <port>', 'serve Prometheus metrics at :<port>/metrics (0 = off)', '0')
     .option('--metrics-host <host>', 'interface for the metrics endpoint (default: the --listen host)')
     .parse(argv);
@@ -68,6 +74,7 @@ async function main(argv: string[]): Promise<void> {
     cacheDocumentsMax: Number(o.cacheDocuments),
     watchQueueMax: positiveInteger(o.watchQueueMax, '--watch-queue-max'),
     kvQuotaBytes: o.kvQuotaBytes === undefined ? undefined : positiveInteger(o.kvQuotaBytes, '--kv-quota-bytes'),
+    tls: tlsFiles(o),
     adminToken: process.env.CONCORD_ADMIN_TOKEN === undefined || process.env.CONCORD_ADMIN_TOKEN === '' ? undefined : process.env.CONCORD_ADMIN_TOKEN,
   };
   const node = await ConcordNode.start(config, (msg) => log.info(msg));
@@ -116,4 +123,8 @@ function positiveInteger(value: string | undefined, flag: string): number {
   const n = Number(value);
   if (!Number.isInteger(n) || n < 1) throw new Error(`${flag} must be a positive integer, not ${value}`);
   return n;
+}
+
+function tlsFiles(o: Record<string, string>): TlsFiles | undefined {
+  return tlsFilesFrom({ cert: o.tlsCert, key: o.tlsKey, ca: o.tlsCa }, { cert: '--tls-cert', key: '--tls-key', ca: '--tls-ca' });
 }

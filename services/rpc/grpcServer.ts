@@ -28,7 +28,7 @@ export interface StartedServer {
  * A grpc-js server with our services, standard health checking (overall "" and per service)
  * and server reflection (so generic tools like `buf curl` can list and call the services).
  */
-export async function startGrpcServer(listen: string, services: readonly ServiceBinding[]): Promise<StartedServer> {
+export async function startGrpcServer(listen: string, services: readonly ServiceBinding[], credentials = grpc.ServerCredentials.createInsecure()): Promise<StartedServer> {
   const server = new grpc.Server({
     'grpc.max_receive_message_length': requestBytesMax,
     'grpc.max_send_message_length': 64 << 20,
@@ -54,7 +54,7 @@ export async function startGrpcServer(listen: string, services: readonly Service
   });
   new ReflectionService(pkg).addToServer(server);
   const port = await new Promise<number>((resolve, reject) => {
-    server.bindAsync(listen, grpc.ServerCredentials.createInsecure(), (err, p) => (err ? reject(err) : resolve(p)));
+    server.bindAsync(listen, credentials, (err, p) => (err ? reject(err) : resolve(p)));
   });
   return { server, health, port };
 }

@@ -1,4 +1,4 @@
-import { credentials, Metadata, ServerDuplexStream, ServerUnaryCall, ServerWritableStream } from '@grpc/grpc-js';
+import { type ChannelCredentials, credentials, Metadata, ServerDuplexStream, ServerUnaryCall, ServerWritableStream } from '@grpc/grpc-js';
 import * as pb from '../../proto/gen/concord/v1/kv';
 import { DomainError, invalidArgument, notApplied } from '../core/errors/DomainError';
 import { KvCommand, KvCommandResult, kvLimits, KvEvent } from '../core/kv/types';
@@ -23,6 +23,8 @@ export interface KvServiceOptions {
   readonly faults: LinkFaults;
   /** Answers a watch stream may have waiting to be sent before it ends (default `watchQueueMaxDefault`). */
   readonly watchQueueMax?: number;
+  /** How to dial the leader when forwarding (default insecure). */
+  readonly credentials?: ChannelCredentials;
 }
 
 /**
@@ -52,7 +54,7 @@ export function kvService(auth: AuthorityNode, opts: KvServiceOptions): pb.KvSer
     const address = opts.voterAddresses.get(id);
     if (address === undefined) return undefined;
     let c = clients.get(id);
-    if (c === undefined) clients.set(id, (c = new pb.KvServiceClient(address, credentials.createInsecure(), peerChannelOptions)));
+    if (c === undefined) clients.set(id, (c = new pb.KvServiceClient(address, opts.credentials ?? credentials.createInsecure(), peerChannelOptions)));
     return c;
   };
   const header = (): pb.ResponseHeader => {

@@ -1,10 +1,10 @@
-import { credentials, Metadata } from '@grpc/grpc-js';
+import { type ChannelCredentials, credentials, Metadata } from '@grpc/grpc-js';
 import * as pb from '../../proto/gen/concord/v1/kv';
 import { callUnary } from '../../services/node/callUnary';
 
 /** Promise-returning KvService stubs aimed at one node. */
-export function kvStubs(address: string) {
-  const c = new pb.KvServiceClient(address, credentials.createInsecure());
+export function kvStubs(address: string, creds: ChannelCredentials = credentials.createInsecure()) {
+  const c = new pb.KvServiceClient(address, creds);
   const call = <Req, Res>(m: (req: Req, md: Metadata, o: object, cb: (e: Error | null, r: Res) => void) => unknown) =>
     (req: Req, ms = 5000): Promise<Res> => callUnary(m.bind(c) as never, req, ms);
   const range = call<pb.RangeRequest, pb.RangeResponse>(c.range);

@@ -1,4 +1,4 @@
-import { credentials } from '@grpc/grpc-js';
+import { type ChannelCredentials, credentials } from '@grpc/grpc-js';
 import { status } from '@grpc/grpc-js';
 import { AdminServiceClient, LedgerResponse, LinkFault, SetLinkFaultsResponse, StatusResponse } from '../../proto/gen/concord/v1/admin';
 import { Metadata } from '@grpc/grpc-js';
@@ -27,10 +27,10 @@ export interface NodeStubs {
   close(): void;
 }
 
-export function nodeStubs(address: string): NodeStubs {
+export function nodeStubs(address: string, creds: ChannelCredentials = credentials.createInsecure()): NodeStubs {
   const options = { 'grpc.max_send_message_length': 64 << 20, 'grpc.max_receive_message_length': 64 << 20 };
-  const docs = new DocumentServiceClient(address, credentials.createInsecure(), options);
-  const admin = new AdminServiceClient(address, credentials.createInsecure());
+  const docs = new DocumentServiceClient(address, creds, options);
+  const admin = new AdminServiceClient(address, creds);
   const applyDefaults = { documentId: '', operations: [], ack: 0 };
   return {
     docs,

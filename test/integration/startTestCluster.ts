@@ -1,3 +1,4 @@
+import type { ChannelCredentials } from '@grpc/grpc-js';
 import * as fs from 'node:fs';
 import * as os from 'node:os';
 import * as path from 'node:path';
@@ -26,6 +27,8 @@ export async function startTestCluster(
   extraArgs: string[] = [],
   env: NodeJS.ProcessEnv = {},
   ready: 'whole' | 'leader' = 'whole',
+  /** How the test's stubs dial the nodes (default insecure). */
+  credentials?: ChannelCredentials,
 ): Promise<TestCluster> {
   const dir = fs.mkdtempSync(path.join(os.tmpdir(), 'concord-it-'));
   const logs: string[] = [];
@@ -40,7 +43,7 @@ export async function startTestCluster(
       if (stream === 'stderr') logs.push(`${id}: ${line}`);
     },
   });
-  const stubs = cluster.nodes.map((node) => nodeStubs(node.address));
+  const stubs = cluster.nodes.map((node) => nodeStubs(node.address, credentials));
   const stop = async (): Promise<void> => {
     stubs.forEach((s) => s.close());
     await cluster.stop();

@@ -44,7 +44,7 @@ afterAll(async () => {
 
 
 test('the witness holds no documents and ALL means both masters', async () => {
-  const [m1, m2, w] = addresses.map(nodeStubs);
+  const [m1, m2, w] = addresses.map((a) => nodeStubs(a));
   try {
     // Ready means serving, not yet linked: ALL fails fast while m2 is unreachable from m1.
     await eventually('m1 reaches m2', async () => (await m1!.status()).peers.some((p) => p.nodeId === 'm2' && p.reachable));
@@ -86,7 +86,7 @@ test('a client that lists the witness first is sent to a master, for writes, rea
 });
 
 test('with one master down the witness keeps the authoritative path alive; ALL fails clearly', async () => {
-  const kv = addresses.map(kvStubs);
+  const kv = addresses.map((a) => kvStubs(a));
   const m1 = nodeStubs(addresses[0]!);
   try {
     await eventually('kv ready', async () => (await kv[0]!.put('acct/x', '1')).header !== undefined);

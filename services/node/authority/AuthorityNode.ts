@@ -1,3 +1,4 @@
+import type { ChannelCredentials } from '@grpc/grpc-js';
 import { asNodeId, ClusterConfig, RaftStatus, RawNode, Ready, SoftState } from '../../core/consensus';
 import { RaftMessage } from '../../../proto/gen/concord/v1/raft';
 import { DomainError, notApplied } from '../../core/errors/DomainError';
@@ -33,6 +34,8 @@ export interface AuthorityOptions {
    * grows it (default `kvQuotaBytesDefault`). Only the leader's counts: give every voter the same.
    */
   readonly quotaBytes?: number;
+  /** How to dial the other voters (default insecure). */
+  readonly credentials?: ChannelCredentials;
 }
 
 /** The default KV quota: etcd's (2 GiB). */
@@ -149,7 +152,7 @@ export class AuthorityNode {
       // 5-13% more puts per second (three pairs).
       deferCommitNotice: true,
     });
-    this.transport = new RaftTransport(opts.selfId, opts.clusterId, opts.voters, opts.faults);
+    this.transport = new RaftTransport(opts.selfId, opts.clusterId, opts.voters, opts.faults, opts.credentials);
   }
 
   start(): void {

@@ -1,4 +1,4 @@
-import { ClientWritableStream, credentials, Metadata } from '@grpc/grpc-js';
+import { type ChannelCredentials, ClientWritableStream, credentials as grpcCredentials, Metadata } from '@grpc/grpc-js';
 import { Message } from '../../core/consensus';
 import { RaftBatch, RaftMessage, RaftServiceClient } from '../../../proto/gen/concord/v1/raft';
 import { LinkFaults } from '../LinkFaults';
@@ -60,6 +60,8 @@ export class RaftTransport {
     private readonly clusterId: string,
     voters: readonly VoterAddress[],
     private readonly faults: LinkFaults,
+    /** How to dial the other voters (mutual TLS when the cluster uses it; default insecure). */
+    private readonly credentials: ChannelCredentials = grpcCredentials.createInsecure(),
   ) {
     const now = Date.now();
     for (const v of voters) {
@@ -130,7 +132,7 @@ export class RaftTransport {
   }
 
   private dial(address: string): RaftServiceClient {
-    return new RaftServiceClient(address, credentials.createInsecure(), peerChannelOptions);
+    return new RaftServiceClient(address, this.credentials, peerChannelOptions);
   }
 
   /**

@@ -1,0 +1,181 @@
+import { credentials, status, type ChannelCredentials } from '@grpc/grpc-js';
+import { execFile, spawn } from 'node:child_process';
+import * as fs from 'node:fs';
+import * as os from 'node:os';
+import * as path from 'node:path';
+import { AckLevel } from '../../proto/gen/concord/v1/documents';
+import { ConcordClient } from '../../clients/client/ConcordClient';
+import { tlsChannelCredentials } from '../../clients/client/tlsCredentials';
+import type { TlsFiles } from '../../clients/client/tlsFiles';
+import { isServiceError } from '../../clients/client/serviceError';
+import { startGateway } from '../../services/gateway/startGateway';
+import { kvStubs } from './kvStubs';
+import { nodeStubs } from './nodeStubs';
+import { startTestCluster, type TestCluster } from './startTestCluster';
+
+// Mutual TLS on three real node processes: replication, consensus and forwarded KV writes run
+// over it; callers without a certificate the cluster's CA signed are refused; bad files stop a
+// node before it starts. Certificates: test/fixtures/tls (generate.sh).
+
+const repoRoot = path.resolve(__dirname, '../..');
+const fixture = (name: string): string => path.join(repoRoot, 'test/fixtures/tls', name);
+const nodeFiles: TlsFiles = { certFile: fixture('node.pem'), keyFile: fixture('node-key.pem'), caFile: fixture('ca.pem') };
+const clientFiles: TlsFiles = { certFile: fixture('client.pem'), keyFile: fixture('client-key.pem'), caFile: fixture('ca.pem') };
+const tlsArgs = (f: TlsFiles): string[] => ['--tls-cert', f.certFile, '--tls-key', f.keyFile, '--tls-ca', f.caFile];
+const read = (name: string): Buffer => fs.readFileSync(fixture(name));
+
+jest.setTimeout(60_000);
+
+let tc: TestCluster;
+
+beforeAll(async () => {
+  tc = await startTestCluster(3, tlsArgs(nodeFiles), {}, 'whole', tlsChannelCredentials(clientFiles));
+});
+
+afterAll(async () => {
+  await tc?.stop();
+});
+
+test('a TLS cluster replicates documents, elects a leader and forwards KV writes over mutual TLS', async () => {
+  // startTestCluster already saw every replication link reachable and one leader agreed on.
+  const [n1, n2, n3] = tc.stubs;
+  const w = await n1!.apply({ documentId: 'tls/doc', operations: [{ op: { $case: 'mapSet', value: { path: ['m', 'k'], valueJson: '"v"' } } }], ack: AckLevel.ACK_LEVEL_ALL });
+  expect(w.ackedBy).toBe(3);
+  expect(JSON.parse((await n3!.get({ documentId: 'tls/doc' })).json)).toEqual({ m: { k: 'v' } });
+  // A KV put through a follower is forwarded to the leader, over the nodes' own TLS clients.
+  const st = await n2!.status();
+  const leader = st.authority?.leaderId ?? '';
+  const follower = tc.cluster.nodes.find((n) => n.id !== leader)!;
+  const kv = kvStubs(follower.address, tlsChannelCredentials(clientFiles));
+  try {
+    const put = await kv.put('tls/key', 'value');
+    expect(put.header?.leaderId).toBe(leader);
+    expect(Buffer.from((await kv.get('tls/key')).kvs[0]!.value).toString()).toBe('value');
+  } finally {
+    kv.close();
+  }
+  // The client helper, given the files.
+  const client = new ConcordClient({ endpoints: tc.cluster.nodes.map((n) => n.address), tls: clientFiles });
+  try {
+    expect(JSON.parse((await client.get('tls/doc')).json)).toEqual({ m: { k: 'v' } });
+  } finally {
+    client.close();
+  }
+  // Node's warning about IP server names is not printed by the nodes (quietIpServerNameWarning).
+  expect(tc.logs.filter((l) => l.includes('DEP0123'))).toEqual([]);
+});
+
+/** The error a Status call through `creds` ends with (undefined if it succeeded). */
+async function statusError(creds: ChannelCredentials): Promise<{ code: number; details: string } | undefined> {
+  const stubs = nodeStubs(tc.cluster.nodes[0]!.address, creds);
+  try {
+    await stubs.status(3000);
+    return undefined;
+  } catch (err) {
+    return isServiceError(err) ? { code: err.code, details: err.details } : { code: -1, details: String(err) };
+  } finally {
+    stubs.close();
+  }
+}
+
+test('callers without a certificate the CA signed, or that do not trust the CA, are refused', async () => {
+  const refused = {
+    plaintext: await statusError(credentials.createInsecure()),
+    noClientCertificate: await statusError(credentials.createSsl(read('ca.pem'))),
+    otherCaClient: await statusError(credentials.createSsl(read('ca.pem'), read('rogue-client-key.pem'), read('rogue-client.pem'))),
+    serverNotTrusted: await statusError(credentials.createSsl(read('rogue-ca.pem'), read('client-key.pem'), read('client.pem'))),
+  };
+  for (const [name, err] of Object.entries(refused)) expect([name, err?.code]).toEqual([name, status.UNAVAILABLE]);
+  expect(refused.noClientCertificate?.details).toMatch(/certificate required/);
+  expect(refused.serverNotTrusted?.details).toMatch(/self-signed certificate in certificate chain/);
+  // With the right files the same call works (so the refusals above are the certificates').
+  expect(await statusError(tlsChannelCredentials(clientFiles))).toBeUndefined();
+  // The client helper names the reason when no node can be reached.
+  const client = new ConcordClient({ endpoints: [tc.cluster.nodes[0]!.address], credentials: credentials.createSsl(read('ca.pem')), deadlineMs: 3000 });
+  try {
+    await expect(client.get('tls/doc')).rejects.toMatchObject({ code: status.UNAVAILABLE, details: expect.stringMatching(/no node reachable .*certificate required/) });
+  } finally {
+    client.close();
+  }
+});
+
+test('the CLI and the gateway dial a TLS cluster with their own files', async () => {
+  const bin = path.join(repoRoot, 'clients/cli/concord.js');
+  const run = (args: string[], env: NodeJS.ProcessEnv): Promise<{ code: number; stdout: string; stderr: string }> => new Promise((done) => {
+    execFile(process.execPath, [bin, ...args], { cwd: repoRoot, env: { ...process.env, ...env }, timeout: 20_000 }, (error, stdout, stderr) => {
+      done({ code: error === null ? 0 : typeof error.code === 'number' ? error.code : -1, stdout, stderr });
+    });
+  });
+  const endpoints = tc.cluster.nodes.map((n) => n.address).join(',');
+  const env = { CONCORD_ENDPOINTS: endpoints, CONCORD_CACERT: clientFiles.caFile, CONCORD_CERT: clientFiles.certFile, CONCORD_KEY: clientFiles.keyFile };
+  const put = await run(['kv', 'put', 'tls/cli', 'from-cli'], env);
+  expect(put).toMatchObject({ code: 0 });
+  expect(put.stderr).not.toContain('DEP0123');
+  const get = await run(['kv', 'get', 'tls/cli', '--cacert', clientFiles.caFile, '--cert', clientFiles.certFile, '--key', clientFiles.keyFile], { CONCORD_ENDPOINTS: endpoints });
+  expect(get).toMatchObject({ code: 0, stdout: expect.stringContaining('from-cli') });
+  const partial = await run(['kv', 'get', 'tls/cli', '--cacert', clientFiles.caFile], { CONCORD_ENDPOINTS: endpoints });
+  expect(partial).toMatchObject({ code: 1, stderr: expect.stringContaining('missing --cert (or $CONCORD_CERT) and --key (or $CONCORD_KEY)') });
+  const plain = await run(['kv', 'get', 'tls/cli', '--timeout', '3000'], { CONCORD_ENDPOINTS: endpoints });
+  expect(plain).toMatchObject({ code: 1, stderr: expect.stringContaining('UNAVAILABLE: no node reachable') });
+
+  const nodes = tc.cluster.nodes.map((n) => ({ id: n.id, address: n.address }));
+  const secure = await startGateway({ nodes, port: 0, tls: clientFiles });
+  const insecure = await startGateway({ nodes, port: 0 });
+  try {
+    expect(secure.balancer.info('').nodes.map((n) => n.healthy)).toEqual([true, true, true]);
+    expect(insecure.balancer.info('').nodes.map((n) => n.healthy)).toEqual([false, false, false]);
+  } finally {
+    await secure.close();
+    await insecure.close();
+  }
+});
+
+test('bad TLS files stop a node before it touches its data directory, naming the file', async () => {
+  const dir = fs.mkdtempSync(path.join(os.tmpdir(), 'concord-tls-'));
+  try {
+    const start = (args: string[]): Promise<{ code: number; stderr: string }> => new Promise((done) => {
+      execFile(process.execPath, ['--import', 'tsx', path.join(repoRoot, 'services/node/main.ts'), '--id', 'x', '--listen', '127.0.0.1:0', '--data-dir', path.join(dir, 'data'), ...args],
+        { cwd: repoRoot, timeout: 20_000 }, (error, _stdout, stderr) => done({ code: error === null ? 0 : typeof error.code === 'number' ? error.code : -1, stderr }));
+    });
+    const wrongKey = await start(tlsArgs({ ...nodeFiles, keyFile: fixture('client-key.pem') }));
+    expect(wrongKey.code).not.toBe(0);
+    expect(wrongKey.stderr).toContain(`the key in ${fixture('client-key.pem')} does not belong to the certificate in ${nodeFiles.certFile}`);
+    const otherCa = await start(tlsArgs({ ...nodeFiles, caFile: fixture('rogue-ca.pem') }));
+    expect(otherCa.stderr).toContain(`is not signed by a CA in ${fixture('rogue-ca.pem')}`);
+    const missing = await start(['--tls-cert', nodeFiles.certFile]);
+    expect(missing.stderr).toContain('TLS needs --tls-cert, --tls-key and --tls-ca together; missing --tls-key and --tls-ca');
+    expect(fs.existsSync(path.join(dir, 'data'))).toBe(false);
+  } finally {
+    fs.rmSync(dir, { recursive: true, force: true });
+  }
+});
+
+test('a node whose certificate does not name its address warns at start, and clients refuse it', async () => {
+  const dir = fs.mkdtempSync(path.join(os.tmpdir(), 'concord-tls-'));
+  const other: TlsFiles = { certFile: fixture('other-host.pem'), keyFile: fixture('other-host-key.pem'), caFile: fixture('ca.pem') };
+  const child = spawn(process.execPath, ['--import', 'tsx', path.join(repoRoot, 'services/node/main.ts'), '--id', 'x', '--listen', '127.0.0.1:0', '--data-dir', dir, ...tlsArgs(other)], { cwd: repoRoot });
+  try {
+    let stderr = '';
+    child.stderr.on('data', (d: Buffer) => (stderr += d.toString()));
+    const address = await new Promise<string>((resolve, reject) => {
+      let out = '';
+      child.stdout.on('data', (d: Buffer) => {
+        out += d.toString();
+        const m = /"address":"([^"]+)"/.exec(out);
+        if (m !== null) resolve(m[1] as string);
+      });
+      child.once('exit', (code) => reject(new Error(`node exited (${code}): ${stderr}`)));
+    });
+    expect(stderr).toContain(`the certificate in ${other.certFile} (DNS:other.example) does not name 127.0.0.1, the host this node listens on`);
+    const stubs = nodeStubs(address, tlsChannelCredentials(clientFiles));
+    try {
+      await expect(stubs.status(3000)).rejects.toMatchObject({ code: status.UNAVAILABLE, details: expect.stringContaining("IP: 127.0.0.1 is not in the cert's list") });
+    } finally {
+      stubs.close();
+    }
+  } finally {
+    child.kill('SIGKILL');
+    await new Promise((r) => (child.exitCode !== null ? r(undefined) : child.once('exit', r)));
+    fs.rmSync(dir, { recursive: true, force: true });
+  }
+});
