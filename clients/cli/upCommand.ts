@@ -79,10 +79,10 @@ async function up(io: Io, options: UpOptions): Promise<void> {
   try {
     if (options.witness && options.nodes < 2) throw new UsageError('--witness needs at least 2 nodes: a witness holds no documents, so a master is needed too');
     const roles = options.witness ? [...Array.from({ length: options.nodes - 1 }, (): LaunchRole => 'master'), 'witness' as const] : undefined;
-    const admin = provisionAdminToken(options.dataDir, options.adminToken, process.env);
     const tls = tlsFilesFrom({ cert: options.tlsCert, key: options.tlsKey, ca: options.tlsCa }, { cert: '--tls-cert', key: '--tls-key', ca: '--tls-ca' });
     // Checked here, so bad files are one message instead of every node failing on its own.
-    if (tls !== undefined) readTls(tls, { signedByCa: true });
+    if (tls !== undefined) readTls(tls, { role: 'node' });
+    const admin = provisionAdminToken(options.dataDir, options.adminToken, process.env);
     io.out(`starting ${options.nodes} node${options.nodes === 1 ? '' : 's'}...`);
     cluster = await launchCluster({
       nodes: options.nodes,

@@ -55,12 +55,13 @@ export class NodeEndpoint {
 
   /**
    * Why the last connection attempt failed, as grpc-js reports it to a call made while the
-   * channel is down (a refused TLS handshake names its reason there), or undefined. Only for
-   * error messages: one short call.
+   * channel is in TRANSIENT_FAILURE (a refused TLS handshake names its reason there; such a
+   * call fails at once), or undefined. Only for error messages; never past `deadline`.
    */
-  async lastConnectError(): Promise<string | undefined> {
+  async lastConnectError(deadline: number): Promise<string | undefined> {
+    if (this.documents.getChannel().getConnectivityState(false) !== connectivityState.TRANSIENT_FAILURE) return undefined;
     try {
-      await unaryCall(this.health.check.bind(this.health), { service: '' }, Date.now() + 300);
+      await unaryCall(this.health.check.bind(this.health), { service: '' }, Math.min(deadline, Date.now() + 300));
       return undefined;
     } catch (error) {
       if (!isServiceError(error) || error.code !== status.UNAVAILABLE) return undefined;

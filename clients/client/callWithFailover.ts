@@ -55,7 +55,7 @@ export async function callWithFailover<T>(call: FailoverCall<T>): Promise<T> {
   if (lastError !== undefined) throw lastError;
   // Why the last one failed, when grpc-js knows (a TLS handshake refused, a connection reset).
   const last = unreachable.at(-1);
-  const why = last === undefined ? undefined : await last.lastConnectError();
+  const why = last === undefined ? undefined : await last.lastConnectError(call.deadline);
   const reason = why === undefined ? '' : `; ${last?.address}: ${why}`;
   throw serviceError(status.UNAVAILABLE, `no node reachable (tried ${unreachable.map((e) => e.address).join(', ')}${reason})`);
 }

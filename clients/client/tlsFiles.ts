@@ -48,19 +48,39 @@ export interface TlsCheck {
   /** Default: the current time. */
   readonly now?: Date;
   /**
-   * The certificate must be signed by one of the CA certificates: true for a node, whose CA
-   * checks its peers as well as them checking it. A client's CA checks only the nodes.
+   * `node`: the certificate serves and dials, so it must allow server and client
+   * authentication, and its CA, which checks the node's peers as they check it, must have
+   * signed it up to a root. `client` (default): it only dials, so client authentication is enough, and
+   * its CA checks only the nodes (which may trust another CA for clients).
    */
-  readonly signedByCa?: boolean;
+  readonly role?: 'node' | 'client';
 }
+
+const serverAuth = '1.3.6.1.5.5.7.3.1';
+const clientAuth = '1.3.6.1.5.5.7.3.2';
+const name = (c: X509Certificate): string => c.subject.replace(/\n/g, ', ');
+
+function checkDates(c: X509Certificate, file: string, now: Date): void {
+  const from = new Date(c.validFrom);
+  const to = new Date(c.validTo);
+  if (now < from) throw new Error(`the certificate ${name(c)} in ${file} is not valid before ${from.toISOString()}`);
+  if (now > to) throw new Error(`the certificate ${name(c)} in ${file} expired on ${to.toISOString()}`);
+}
+
+/** `c` was signed by `issuer` (names match and the signature verifies). */
+const issuedBy = (c: X509Certificate, issuer: X509Certificate): boolean => c.checkIssued(issuer) && c.verify(issuer.publicKey);
 
 /**
  * Checks what TLS would otherwise report only as a failed handshake on the other end, or not
- * at all until it expires: the key belongs to the certificate, the chain after it links up,
- * every certificate is valid at `now`, and (with `signedByCa`) a CA certificate signed it.
+ * at all until it expires: the key belongs to the certificate; the chain after it links up; the
+ * certificate's extended key usage allows the role; for a node, the CA file holds the chain's
+ * issuers up to a self-signed root (Node verifies no partial chain); and the certificates used
+ * are valid at `now`. Other certificates in the CA file (a previous CA kept during a rotation)
+ * are not checked.
  */
 export function checkTls(cert: Buffer, key: Buffer, ca: Buffer, files: TlsFiles, check: TlsCheck = {}): TlsMaterial {
   const now = check.now ?? new Date();
+  const role = check.role ?? 'client';
   const chain = certificates(cert, files.certFile);
   const roots = certificates(ca, files.caFile);
   const leaf = chain[0] as X509Certificate;
@@ -71,19 +91,35 @@ export function checkTls(cert: Buffer, key: Buffer, ca: Buffer, files: TlsFiles,
     throw new Error(`${files.keyFile} holds no usable private key: ${(err as Error).message}`);
   }
   if (privateKey.type !== 'private') throw new Error(`${files.keyFile} holds no private key`);
-  if (!leaf.checkPrivateKey(privateKey)) throw new Error(`the key in ${files.keyFile} does not belong to the certificate in ${files.certFile} (${leaf.subject.replace(/\n/g, ', ')})`);
-  for (const [c, file] of [...chain.map((c) => [c, files.certFile] as const), ...roots.map((c) => [c, files.caFile] as const)]) {
-    const from = new Date(c.validFrom);
-    const to = new Date(c.validTo);
-    if (now < from) throw new Error(`the certificate ${c.subject.replace(/\n/g, ', ')} in ${file} is not valid before ${from.toISOString()}`);
-    if (now > to) throw new Error(`the certificate ${c.subject.replace(/\n/g, ', ')} in ${file} expired on ${to.toISOString()}`);
-  }
-  // The chain's last certificate must be issued by a CA certificate (or be one of them).
-  const top = chain[chain.length - 1] as X509Certificate;
-  const trusted = roots.some((r) => r.fingerprint256 === top.fingerprint256 || (top.checkIssued(r) && top.verify(r.publicKey)));
-  const linked = chain.every((c, i) => i === 0 || ((chain[i - 1] as X509Certificate).checkIssued(c) && (chain[i - 1] as X509Certificate).verify(c.publicKey)));
+  if (!leaf.checkPrivateKey(privateKey)) throw new Error(`the key in ${files.keyFile} does not belong to the certificate in ${files.certFile} (${name(leaf)})`);
+  const linked = chain.every((c, i) => i === 0 || issuedBy(chain[i - 1] as X509Certificate, c));
   if (!linked) throw new Error(`the certificates in ${files.certFile} do not form a chain: each must be signed by the next`);
-  if (check.signedByCa === true && !trusted) throw new Error(`the certificate in ${files.certFile} (${leaf.subject.replace(/\n/g, ', ')}, issued by ${leaf.issuer.replace(/\n/g, ', ')}) is not signed by a CA in ${files.caFile}: its peers, which trust that CA, would refuse it`);
+  for (const c of chain) checkDates(c, files.certFile, now);
+  // No extended key usage means any use; with one, it must name what this end does.
+  const usage = leaf.keyUsage as string[] | undefined;
+  const needs = role === 'node' ? [serverAuth, clientAuth] : [clientAuth];
+  const lacking = needs.filter((u) => usage !== undefined && !usage.includes(u)).map((u) => (u === serverAuth ? 'serverAuth' : 'clientAuth'));
+  if (lacking.length > 0) {
+    const why = role === 'node' ? 'a node serves and also dials its peers with it' : 'a client presents it to the nodes';
+    throw new Error(`the certificate in ${files.certFile} (${name(leaf)}) does not allow ${lacking.join(' and ')} (extended key usage): ${why}, and the other end would refuse it`);
+  }
+  if (role === 'node') {
+    // Up from the chain's last certificate through the CA file to a self-signed root.
+    let at = chain[chain.length - 1] as X509Certificate;
+    for (let hops = 0; ; hops++) {
+      const self = roots.find((r) => r.fingerprint256 === at.fingerprint256);
+      if (self !== undefined && issuedBy(self, self)) break;
+      const parent = roots.find((r) => r.fingerprint256 !== at.fingerprint256 && issuedBy(at, r));
+      if (parent === undefined || hops > roots.length) {
+        const detail = at === leaf || self === undefined
+          ? `is not signed by a CA in ${files.caFile}: its peers, which trust that CA, would refuse it`
+          : `is signed by ${name(at)} in ${files.caFile}, whose issuer (${at.issuer.replace(/\n/g, ', ')}) is not there: the CA file must hold the chain up to its root`;
+        throw new Error(`the certificate in ${files.certFile} (${name(leaf)}, issued by ${leaf.issuer.replace(/\n/g, ', ')}) ${detail}`);
+      }
+      checkDates(parent, files.caFile, now);
+      at = parent;
+    }
+  }
   return { cert, key, ca, leaf };
 }
 

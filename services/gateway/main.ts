@@ -5,7 +5,7 @@ import { startTelemetry } from '../telemetry/startTelemetry';
 import { parsePeers } from '../node/NodeConfig';
 import { parseAllowedHosts } from './hostAllowed';
 import { quietIpServerNameWarning } from '../node/quietIpServerNameWarning';
-import { tlsFilesFrom } from '../../clients/client/tlsFiles';
+import { readTls, tlsFilesFrom } from '../../clients/client/tlsFiles';
 
 // Only node built-ins and the telemetry bootstrap are imported statically: the gateway (and with
 // it @grpc/grpc-js) loads after telemetry has started, so its calls to the nodes are traced
@@ -47,6 +47,8 @@ async function main(): Promise<void> {
   });
   // The nodes' own --peers syntax: id=host:port[/role].
   const nodes = parsePeers(values.nodes ?? defaultNodes);
+  const tls = tlsFilesFrom({ cert: values['tls-cert'], key: values['tls-key'], ca: values['tls-ca'] }, { cert: '--tls-cert', key: '--tls-key', ca: '--tls-ca' });
+  if (tls !== undefined) readTls(tls);
   const file = values['admin-token-file'] ?? (process.env.CONCORD_ADMIN_TOKEN ? undefined : existsSync(upTokenFile) ? upTokenFile : undefined);
   const adminToken = file !== undefined ? readFileSync(file, 'utf8').trim() : process.env.CONCORD_ADMIN_TOKEN || undefined;
   const staticDir = values['static-dir'] ?? (await buildMobileApp());
@@ -58,11 +60,14 @@ async function main(): Promise<void> {
     staticDir,
     jaegerUrl: values['jaeger-url'],
     allowedHosts: parseAllowedHosts(values['allowed-hosts']),
-    tls: tlsFilesFrom({ cert: values['tls-cert'], key: values['tls-key'], ca: values['tls-ca'] }, { cert: '--tls-cert', key: '--tls-key', ca: '--tls-ca' }),
+    tls,
   });
   console.log(`gateway on ${gateway.url} -> ${nodes.map((n) => `${n.id}=${n.address}`).join(', ')}`);
   console.log(`demo: ${gateway.url}   phone app: ${gateway.url}app/?user=ann`);
   if (adminToken === undefined) console.log('no admin token: the demo panel cannot cut or heal links');
+  if (tls !== undefined && !['127.0.0.1', '::1', 'localhost'].includes(values.host ?? '')) {
+    console.log(`warning: the gateway serves plain HTTP on ${values.host} and calls the nodes with its own certificate: whoever reaches it gets the cluster's documents and KV (and its admin calls if it holds the token) without one`);
+  }
   const stop = (): void => void gateway.close().then(() => telemetry.shutdown()).then(() => process.exit(0));
   process.once('SIGINT', stop);
   process.once('SIGTERM', stop);

@@ -2,7 +2,7 @@ import { Command, Option } from 'commander';
 import { createLogger, Logger } from '../telemetry/logger';
 import { serviceNames } from '../telemetry/names';
 import { startTelemetry } from '../telemetry/startTelemetry';
-import { tlsFilesFrom, type TlsFiles } from '../../clients/client/tlsFiles';
+import { readTls, tlsFilesFrom, type TlsFiles } from '../../clients/client/tlsFiles';
 import type { NodeConfig, NodeRole } from './NodeConfig';
 import { preferEsmBuilds } from './preferEsmBuilds';
 import { quietIpServerNameWarning } from './quietIpServerNameWarning';
@@ -47,6 +47,9 @@ async function main(argv: string[]): Promise<void> {
   const log = createLogger({ service: serviceNames.node, nodeId: o.id });
   logger = log;
   const listenHost = (o.listen as string).slice(0, (o.listen as string).lastIndexOf(':'));
+  // Bad TLS files stop the node here, before telemetry starts and the metrics port opens.
+  const tls = tlsFiles(o);
+  if (tls !== undefined) readTls(tls, { role: 'node' });
   for (const b of await preferEsmBuilds()) {
     if (b.loaded !== 'esm') log.warn(`${b.specifier} was loaded as CommonJS before the node started; its ES module build is not used`);
   }
@@ -74,7 +77,7 @@ async function main(argv: string[]): Promise<void> {
     cacheDocumentsMax: Number(o.cacheDocuments),
     watchQueueMax: positiveInteger(o.watchQueueMax, '--watch-queue-max'),
     kvQuotaBytes: o.kvQuotaBytes === undefined ? undefined : positiveInteger(o.kvQuotaBytes, '--kv-quota-bytes'),
-    tls: tlsFiles(o),
+    tls,
     adminToken: process.env.CONCORD_ADMIN_TOKEN === undefined || process.env.CONCORD_ADMIN_TOKEN === '' ? undefined : process.env.CONCORD_ADMIN_TOKEN,
   };
   const node = await ConcordNode.start(config, (msg) => log.info(msg));

@@ -21,7 +21,7 @@ export interface TransportCredentials {
  */
 export function transportCredentials(files: TlsFiles | undefined, listen: string, warn: (msg: string) => void): TransportCredentials {
   if (files === undefined) return { tls: false, server: ServerCredentials.createInsecure(), peers: credentials.createInsecure() };
-  const m = readTls(files, { signedByCa: true });
+  const m = readTls(files, { role: 'node' });
   const host = listen.slice(0, listen.lastIndexOf(':')).replace(/^\[|\]$/g, '');
   const wildcard = host === '0.0.0.0' || host === '::' || host === '';
   const named = isIP(host) !== 0 ? m.leaf.checkIP(host) !== undefined : m.leaf.checkHost(host) !== undefined;

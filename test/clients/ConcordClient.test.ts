@@ -3,6 +3,7 @@
 // failed over when nothing was sent or the node said it was not applied, idempotent calls
 // failed over, and deadlines enforced.
 import { Metadata, status, type ServiceError } from '@grpc/grpc-js';
+import * as net from 'node:net';
 import * as Y from 'yjs';
 import { ConcordClient } from '../../clients/client/ConcordClient';
 import type { ConcordClientOptions } from '../../clients/client/ConcordClientOptions';
@@ -176,4 +177,33 @@ test('a session sends the union of the versions it has seen as minVersion on rea
   // Another document has its own session version: nothing seen, nothing required.
   await c.get('other');
   expect(nodes[0]!.requests.get[0]!.minVersion).toHaveLength(0);
+});
+
+test('no node reachable: the reason grpc-js knows is named, and looking for it stays within the deadline', async () => {
+  // A node that refuses connections: the channel fails at once, and grpc-js says why.
+  const dead = await FakeNode.start('dead');
+  dead.stop();
+  client = new ConcordClient({ endpoints: [dead.address], deadlineMs: 2000 });
+  const refused = await rejection(client.get('doc'));
+  expect(refused.code).toBe(status.UNAVAILABLE);
+  expect(refused.details).toMatch(new RegExp(`^no node reachable \\(tried ${dead.address}; ${dead.address}: .*(ECONNREFUSED|Failed to connect)`));
+  client.close();
+  // A peer that accepts and never speaks HTTP/2: the channel stays CONNECTING, there is no
+  // reason to look up, and the call ends within its deadline.
+  const sockets = new Set<net.Socket>();
+  const silent = net.createServer((socket) => void sockets.add(socket));
+  await new Promise<void>((resolve) => silent.listen(0, '127.0.0.1', resolve));
+  try {
+    const address = `127.0.0.1:${(silent.address() as net.AddressInfo).port}`;
+    client = new ConcordClient({ endpoints: [address], deadlineMs: 500, connectTimeoutMs: 250 });
+    const started = Date.now();
+    const hung = await rejection(client.get('doc'));
+    expect(Date.now() - started).toBeLessThan(500);
+    expect([hung.code, hung.details]).toEqual([status.UNAVAILABLE, `no node reachable (tried ${address})`]);
+  } finally {
+    client.close();
+    client = undefined;
+    for (const socket of sockets) socket.destroy();
+    await new Promise((resolve) => silent.close(resolve));
+  }
 });

@@ -1,3 +1,4 @@
+import { X509Certificate } from 'node:crypto';
 import * as fs from 'node:fs';
 import * as path from 'node:path';
 import { checkTls, readTls, tlsFilesFrom, type TlsFiles } from '../../clients/client/tlsFiles';
@@ -9,11 +10,11 @@ const dir = path.resolve(__dirname, '../fixtures/tls');
 const f = (name: string): string => path.join(dir, name);
 const read = (name: string): Buffer => fs.readFileSync(f(name));
 const files = (cert: string, key: string, ca = 'ca.pem'): TlsFiles => ({ certFile: f(cert), keyFile: f(key), caFile: f(ca) });
-const check = (cert: Buffer, key: string, ca: string, signedByCa: boolean, now?: Date) =>
-  (): unknown => checkTls(cert, read(key), read(ca), files('cert.pem', key, ca), { signedByCa, now });
+const check = (cert: Buffer, key: string, ca: string | Buffer, role: 'node' | 'client', now?: Date) =>
+  (): unknown => checkTls(cert, read(key), typeof ca === 'string' ? read(ca) : ca, files('cert.pem', key, 'ca.pem'), { role, now });
 
 test('a node certificate signed by the CA, with its key, passes; the leaf is the first certificate', () => {
-  const m = readTls(files('node.pem', 'node-key.pem'), { signedByCa: true });
+  const m = readTls(files('node.pem', 'node-key.pem'), { role: 'node' });
   expect(m.leaf.subject).toContain('CN=concord node');
   expect(m.leaf.checkIP('127.0.0.1')).toBe('127.0.0.1');
   expect(m.cert.equals(read('node.pem'))).toBe(true);
@@ -24,32 +25,59 @@ test('the key must belong to the certificate', () => {
 });
 
 test('a node\'s certificate must be signed by its CA; a client\'s need not be (its CA checks only the nodes)', () => {
-  const rogue = read('rogue-client.pem');
-  expect(check(rogue, 'rogue-client-key.pem', 'ca.pem', true)).toThrow('(CN=concord client, issued by CN=rogue CA) is not signed by a CA in');
-  expect(check(rogue, 'rogue-client-key.pem', 'ca.pem', false)).not.toThrow();
-  // A certificate that is itself one of the CA certificates counts as trusted.
-  expect(check(read('client.pem'), 'client-key.pem', 'rogue-ca.pem', true)).toThrow('is not signed by a CA');
+  const node = read('node.pem');
+  expect(check(node, 'node-key.pem', 'rogue-ca.pem', 'node')).toThrow('(CN=concord node, issued by CN=concord test CA) is not signed by a CA in');
+  expect(check(node, 'node-key.pem', 'rogue-ca.pem', 'client')).not.toThrow();
+  // Found among other CA certificates of the file.
+  expect(check(node, 'node-key.pem', Buffer.concat([read('rogue-ca.pem'), read('ca.pem')]), 'node')).not.toThrow();
+});
+
+test('a node\'s CA file must hold its chain up to a self-signed root; an intermediate alone fails every handshake', () => {
+  const leafOnly = read('via-intermediate.pem');
+  const withIntermediate = Buffer.concat([leafOnly, read('intermediate.pem')]);
+  // The intermediate in the certificate file, the root in the CA file: as TLS expects.
+  expect(check(withIntermediate, 'via-intermediate-key.pem', 'ca.pem', 'node')).not.toThrow();
+  // Or both CAs in the CA file.
+  expect(check(leafOnly, 'via-intermediate-key.pem', Buffer.concat([read('intermediate.pem'), read('ca.pem')]), 'node')).not.toThrow();
+  expect(check(leafOnly, 'via-intermediate-key.pem', 'intermediate.pem', 'node'))
+    .toThrow('is signed by CN=concord intermediate CA in ' + f('ca.pem') + ', whose issuer (CN=concord test CA) is not there: the CA file must hold the chain up to its root');
+  expect(check(leafOnly, 'via-intermediate-key.pem', 'ca.pem', 'node')).toThrow('is not signed by a CA');
 });
 
 test('a chain after the leaf must link up: each certificate signed by the next', () => {
   const linked = Buffer.concat([read('node.pem'), read('ca.pem')]);
-  expect(check(linked, 'node-key.pem', 'ca.pem', true)).not.toThrow();
+  expect(check(linked, 'node-key.pem', 'ca.pem', 'node')).not.toThrow();
   const broken = Buffer.concat([read('node.pem'), read('rogue-ca.pem')]);
-  expect(check(broken, 'node-key.pem', 'ca.pem', false)).toThrow('do not form a chain');
+  expect(check(broken, 'node-key.pem', 'ca.pem', 'client')).toThrow('do not form a chain');
+});
+
+test('extended key usage must allow the role: server and client for a node, client for a client', () => {
+  const serverOnly = read('server-only.pem');
+  expect(check(serverOnly, 'server-only-key.pem', 'ca.pem', 'node')).toThrow('(CN=concord server only) does not allow clientAuth (extended key usage): a node serves and also dials its peers with it');
+  expect(check(serverOnly, 'server-only-key.pem', 'ca.pem', 'client')).toThrow('does not allow clientAuth (extended key usage): a client presents it to the nodes');
+  expect(check(read('client.pem'), 'client-key.pem', 'ca.pem', 'node')).toThrow('does not allow serverAuth (extended key usage)');
+  expect(check(read('client.pem'), 'client-key.pem', 'ca.pem', 'client')).not.toThrow();
 });
 
 test('certificates outside their validity are refused, naming the date', () => {
   const cert = read('client.pem');
-  expect(check(cert, 'client-key.pem', 'ca.pem', false, new Date('2200-01-01T00:00:00Z'))).toThrow(/CN=concord client in .*cert\.pem expired on 21\d\d-/);
-  expect(check(cert, 'client-key.pem', 'ca.pem', false, new Date('2000-01-01T00:00:00Z'))).toThrow(/is not valid before 20\d\d-/);
+  expect(check(cert, 'client-key.pem', 'ca.pem', 'client', new Date('2200-01-01T00:00:00Z'))).toThrow(/CN=concord client in .*cert\.pem expired on 21\d\d-/);
+  expect(check(cert, 'client-key.pem', 'ca.pem', 'client', new Date('2000-01-01T00:00:00Z'))).toThrow(/is not valid before 20\d\d-/);
+});
+
+test('a stale CA certificate kept in the CA file beside the live one is not held against it', () => {
+  const shortCa = read('short-ca.pem');
+  const later = new Date(new Date(new X509Certificate(shortCa).validTo).getTime() + 86_400_000);
+  const bundle = Buffer.concat([shortCa, read('ca.pem')]);
+  expect(check(read('node.pem'), 'node-key.pem', bundle, 'node', later)).not.toThrow();
 });
 
 test('unreadable files, files without a certificate and keys that are not keys are named', () => {
   expect(() => readTls(files('missing.pem', 'client-key.pem'))).toThrow(`cannot read the certificate ${f('missing.pem')}`);
-  expect(check(Buffer.from('not a pem'), 'client-key.pem', 'ca.pem', false)).toThrow(`${f('cert.pem')} holds no PEM certificate`);
+  expect(check(Buffer.from('not a pem'), 'client-key.pem', 'ca.pem', 'client')).toThrow(`${f('cert.pem')} holds no PEM certificate`);
   expect(() => checkTls(read('client.pem'), read('client.pem'), read('ca.pem'), files('client.pem', 'client.pem'))).toThrow(`${f('client.pem')} holds no usable private key`);
   const garbled = Buffer.from('-----BEGIN CERTIFICATE-----\nAAAA\n-----END CERTIFICATE-----\n');
-  expect(check(garbled, 'client-key.pem', 'ca.pem', false)).toThrow('certificate 1 cannot be parsed');
+  expect(check(garbled, 'client-key.pem', 'ca.pem', 'client')).toThrow('certificate 1 cannot be parsed');
 });
 
 test('TLS options come as all three or none', () => {
