@@ -71,6 +71,32 @@ function checkDates(c: X509Certificate, file: string, now: Date): void {
 const issuedBy = (c: X509Certificate, issuer: X509Certificate): boolean => c.checkIssued(issuer) && c.verify(issuer.publicKey);
 
 /**
+ * The certificate chain and its key: the key belongs to the leaf, each certificate is signed by
+ * the next, all are valid at `now`, and the leaf's extended key usage (when it has one) names
+ * every use in `needs` (`why` says what the certificate is for).
+ */
+function checkPair(cert: Buffer, key: Buffer, certFile: string, keyFile: string, now: Date, needs: readonly string[], why: string): X509Certificate[] {
+  const chain = certificates(cert, certFile);
+  const leaf = chain[0] as X509Certificate;
+  let privateKey;
+  try {
+    privateKey = createPrivateKey(key);
+  } catch (err) {
+    throw new Error(`${keyFile} holds no usable private key: ${(err as Error).message}`);
+  }
+  if (privateKey.type !== 'private') throw new Error(`${keyFile} holds no private key`);
+  if (!leaf.checkPrivateKey(privateKey)) throw new Error(`the key in ${keyFile} does not belong to the certificate in ${certFile} (${name(leaf)})`);
+  const linked = chain.every((c, i) => i === 0 || issuedBy(chain[i - 1] as X509Certificate, c));
+  if (!linked) throw new Error(`the certificates in ${certFile} do not form a chain: each must be signed by the next`);
+  for (const c of chain) checkDates(c, certFile, now);
+  // No extended key usage means any use; with one, it must name what this end does.
+  const usage = leaf.keyUsage as string[] | undefined;
+  const lacking = needs.filter((u) => usage !== undefined && !usage.includes(u)).map((u) => (u === serverAuth ? 'serverAuth' : 'clientAuth'));
+  if (lacking.length > 0) throw new Error(`the certificate in ${certFile} (${name(leaf)}) does not allow ${lacking.join(' and ')} (extended key usage): ${why}, and the other end would refuse it`);
+  return chain;
+}
+
+/**
  * Checks what TLS would otherwise report only as a failed handshake on the other end, or not
  * at all until it expires: the key belongs to the certificate; the chain after it links up; the
  * certificate's extended key usage allows the role; for a node, the CA file holds the chain's
@@ -81,28 +107,11 @@ const issuedBy = (c: X509Certificate, issuer: X509Certificate): boolean => c.che
 export function checkTls(cert: Buffer, key: Buffer, ca: Buffer, files: TlsFiles, check: TlsCheck = {}): TlsMaterial {
   const now = check.now ?? new Date();
   const role = check.role ?? 'client';
-  const chain = certificates(cert, files.certFile);
+  const chain = role === 'node'
+    ? checkPair(cert, key, files.certFile, files.keyFile, now, [serverAuth, clientAuth], 'a node serves and also dials its peers with it')
+    : checkPair(cert, key, files.certFile, files.keyFile, now, [clientAuth], 'a client presents it to the nodes');
   const roots = certificates(ca, files.caFile);
   const leaf = chain[0] as X509Certificate;
-  let privateKey;
-  try {
-    privateKey = createPrivateKey(key);
-  } catch (err) {
-    throw new Error(`${files.keyFile} holds no usable private key: ${(err as Error).message}`);
-  }
-  if (privateKey.type !== 'private') throw new Error(`${files.keyFile} holds no private key`);
-  if (!leaf.checkPrivateKey(privateKey)) throw new Error(`the key in ${files.keyFile} does not belong to the certificate in ${files.certFile} (${name(leaf)})`);
-  const linked = chain.every((c, i) => i === 0 || issuedBy(chain[i - 1] as X509Certificate, c));
-  if (!linked) throw new Error(`the certificates in ${files.certFile} do not form a chain: each must be signed by the next`);
-  for (const c of chain) checkDates(c, files.certFile, now);
-  // No extended key usage means any use; with one, it must name what this end does.
-  const usage = leaf.keyUsage as string[] | undefined;
-  const needs = role === 'node' ? [serverAuth, clientAuth] : [clientAuth];
-  const lacking = needs.filter((u) => usage !== undefined && !usage.includes(u)).map((u) => (u === serverAuth ? 'serverAuth' : 'clientAuth'));
-  if (lacking.length > 0) {
-    const why = role === 'node' ? 'a node serves and also dials its peers with it' : 'a client presents it to the nodes';
-    throw new Error(`the certificate in ${files.certFile} (${name(leaf)}) does not allow ${lacking.join(' and ')} (extended key usage): ${why}, and the other end would refuse it`);
-  }
   if (role === 'node') {
     // Up from the chain's last certificate through the CA file to a self-signed root.
     let at = chain[chain.length - 1] as X509Certificate;
@@ -121,6 +130,20 @@ export function checkTls(cert: Buffer, key: Buffer, ca: Buffer, files: TlsFiles,
     }
   }
   return { cert, key, ca, leaf };
+}
+
+/** A certificate (chain) and key served to browsers: HTTPS without client certificates. */
+export interface ServingFiles {
+  readonly certFile: string;
+  readonly keyFile: string;
+}
+
+/** Reads and checks a served certificate and its key (as checkTls, for serverAuth, with no CA). */
+export function readServing(files: ServingFiles, now = new Date()): { cert: Buffer; key: Buffer; leaf: X509Certificate } {
+  const cert = read(files.certFile, 'certificate');
+  const key = read(files.keyFile, 'private key');
+  const chain = checkPair(cert, key, files.certFile, files.keyFile, now, [serverAuth], 'browsers are served it');
+  return { cert, key, leaf: chain[0] as X509Certificate };
 }
 
 /** Reads and checks a set of TLS files; throws a message naming the file at fault. */

@@ -5,7 +5,7 @@ import { startTelemetry } from '../telemetry/startTelemetry';
 import { parsePeers } from '../node/NodeConfig';
 import { parseAllowedHosts } from './hostAllowed';
 import { quietIpServerNameWarning } from '../node/quietIpServerNameWarning';
-import { readTls, tlsFilesFrom } from '../../clients/client/tlsFiles';
+import { readServing, readTls, tlsFilesFrom } from '../../clients/client/tlsFiles';
 
 // Only node built-ins and the telemetry bootstrap are imported statically: the gateway (and with
 // it @grpc/grpc-js) loads after telemetry has started, so its calls to the nodes are traced
@@ -19,7 +19,8 @@ import { readTls, tlsFilesFrom } from '../../clients/client/tlsFiles';
 // buttons are refused by the nodes (everything else works). Without --static-dir the app is
 // built first into clients/mobile/dist. --allowed-hosts (or $CONCORD_ALLOWED_HOSTS) lists the
 // names besides IP addresses and localhost it may be called by (a LAN name, a tunnel's name).
-// --tls-cert, --tls-key and --tls-ca dial nodes started with the same flags (mutual TLS).
+// --tls-cert, --tls-key and --tls-ca dial nodes started with the same flags (mutual TLS);
+// --https-cert and --https-key serve phones and browsers over HTTPS.
 
 const defaultNodes = 'n1=127.0.0.1:7001,n2=127.0.0.1:7002,n3=127.0.0.1:7003';
 const upTokenFile = '.concord/data/admin-token';
@@ -43,12 +44,20 @@ async function main(): Promise<void> {
       'tls-cert': { type: 'string' },
       'tls-key': { type: 'string' },
       'tls-ca': { type: 'string' },
+      // HTTPS for phones and browsers: a certificate naming the gateway's address, and its key.
+      'https-cert': { type: 'string' },
+      'https-key': { type: 'string' },
     },
   });
   // The nodes' own --peers syntax: id=host:port[/role].
   const nodes = parsePeers(values.nodes ?? defaultNodes);
   const tls = tlsFilesFrom({ cert: values['tls-cert'], key: values['tls-key'], ca: values['tls-ca'] }, { cert: '--tls-cert', key: '--tls-key', ca: '--tls-ca' });
   if (tls !== undefined) readTls(tls);
+  const httpsCert = values['https-cert'];
+  const httpsKey = values['https-key'];
+  if ((httpsCert === undefined) !== (httpsKey === undefined)) throw new Error('HTTPS needs --https-cert and --https-key together');
+  const https = httpsCert !== undefined && httpsKey !== undefined ? { certFile: httpsCert, keyFile: httpsKey } : undefined;
+  if (https !== undefined) readServing(https);
   const file = values['admin-token-file'] ?? (process.env.CONCORD_ADMIN_TOKEN ? undefined : existsSync(upTokenFile) ? upTokenFile : undefined);
   const adminToken = file !== undefined ? readFileSync(file, 'utf8').trim() : process.env.CONCORD_ADMIN_TOKEN || undefined;
   const staticDir = values['static-dir'] ?? (await buildMobileApp());
@@ -61,12 +70,14 @@ async function main(): Promise<void> {
     jaegerUrl: values['jaeger-url'],
     allowedHosts: parseAllowedHosts(values['allowed-hosts']),
     tls,
+    https,
   });
   console.log(`gateway on ${gateway.url} -> ${nodes.map((n) => `${n.id}=${n.address}`).join(', ')}`);
   console.log(`demo: ${gateway.url}   phone app: ${gateway.url}app/?user=ann`);
   if (adminToken === undefined) console.log('no admin token: the demo panel cannot cut or heal links');
   if (tls !== undefined && !['127.0.0.1', '::1', 'localhost'].includes(values.host ?? '')) {
-    console.log(`warning: the gateway serves plain HTTP on ${values.host} and calls the nodes with its own certificate: whoever reaches it gets the cluster's documents and KV (and its admin calls if it holds the token) without one`);
+    const edge = https === undefined ? 'plain HTTP' : 'HTTPS without client certificates';
+    console.log(`warning: the gateway serves ${edge} on ${values.host} and calls the nodes with its own certificate: whoever reaches it gets the cluster's documents and KV (and its admin calls if it holds the token) without one`);
   }
   const stop = (): void => void gateway.close().then(() => telemetry.shutdown()).then(() => process.exit(0));
   process.once('SIGINT', stop);

@@ -1,7 +1,8 @@
 import { createServer, type IncomingMessage, type ServerResponse } from 'node:http';
+import { createServer as createHttpsServer } from 'node:https';
 import type { AddressInfo } from 'node:net';
 import { tlsChannelCredentials } from '../../clients/client/tlsCredentials';
-import type { TlsFiles } from '../../clients/client/tlsFiles';
+import { readServing, type ServingFiles, type TlsFiles } from '../../clients/client/tlsFiles';
 import { clusterInfoPath } from './gatewayHeaders';
 import { grpcRoutes } from './grpcRoutes';
 import { hostAllowed } from './hostAllowed';
@@ -34,6 +35,8 @@ export interface GatewayOptions {
   allowedHosts?: readonly string[];
   /** Mutual TLS to nodes started with --tls-*: the gateway's certificate and key, and the cluster's CA. */
   tls?: TlsFiles;
+  /** Serve HTTPS with this certificate and key instead of plain HTTP (phones and browsers on a LAN). */
+  https?: ServingFiles;
 }
 
 export interface Gateway {
@@ -44,6 +47,8 @@ export interface Gateway {
 }
 
 export async function startGateway(options: GatewayOptions): Promise<Gateway> {
+  // Checked first: bad files are refused before the node health checks start.
+  const served = options.https === undefined ? undefined : readServing(options.https);
   const balancer = new NodeBalancer(options.nodes, { healthIntervalMs: options.healthIntervalMs, credentials: options.tls === undefined ? undefined : tlsChannelCredentials(options.tls) });
   await balancer.checkAll();
   const ctx = { balancer, adminToken: options.adminToken, maxRequestBytes: options.maxRequestBytes ?? 8 << 20 };
@@ -78,7 +83,7 @@ export async function startGateway(options: GatewayOptions): Promise<Gateway> {
     else res.writeHead(404, { 'content-type': 'text/plain' }).end('not found\n');
   };
 
-  const server = createServer(handle);
+  const server = served === undefined ? createServer(handle) : createHttpsServer({ cert: served.cert, key: served.key }, handle);
   // Watches are long-lived responses; the default request timeout (5 min) would cut them.
   server.requestTimeout = 0;
   server.keepAliveTimeout = 30_000;
@@ -89,7 +94,7 @@ export async function startGateway(options: GatewayOptions): Promise<Gateway> {
   });
   const port = (server.address() as AddressInfo).port;
   return {
-    url: `http://${host.includes(':') ? `[${host}]` : host}:${port}/`,
+    url: `${served === undefined ? 'http' : 'https'}://${host.includes(':') ? `[${host}]` : host}:${port}/`,
     port,
     balancer,
     close: async () => {

@@ -1,6 +1,8 @@
 import { credentials, status, type ChannelCredentials } from '@grpc/grpc-js';
 import { execFile, spawn } from 'node:child_process';
 import * as fs from 'node:fs';
+import * as https from 'node:https';
+import type { TLSSocket } from 'node:tls';
 import * as os from 'node:os';
 import * as path from 'node:path';
 import { AckLevel } from '../../proto/gen/concord/v1/documents';
@@ -128,6 +130,33 @@ test('the CLI and the gateway dial a TLS cluster with their own files', async ()
     await secure.close();
     await insecure.close();
   }
+});
+
+test('the gateway serves HTTPS to phones and browsers with its own certificate, and refuses a key that is not the certificate\'s', async () => {
+  const nodes = tc.cluster.nodes.map((n) => ({ id: n.id, address: n.address }));
+  const gateway = await startGateway({ nodes, port: 0, tls: clientFiles, https: { certFile: nodeFiles.certFile, keyFile: nodeFiles.keyFile } });
+  try {
+    expect(gateway.url).toBe(`https://127.0.0.1:${gateway.port}/`);
+    const get = (url: string, ca?: Buffer): Promise<{ status: number; body: string; authorized: boolean }> => new Promise((resolve, reject) => {
+      https.get(url, { ca }, (res) => {
+        let body = '';
+        const authorized = (res.socket as TLSSocket).authorized;
+        res.setEncoding('utf8').on('data', (d: string) => (body += d)).on('end', () => resolve({ status: res.statusCode ?? 0, body, authorized }));
+      }).on('error', reject);
+    });
+    const info = await get(`${gateway.url}gateway/nodes`, read('ca.pem'));
+    expect(info).toMatchObject({ status: 200, authorized: true });
+    expect((JSON.parse(info.body) as { nodes: { healthy: boolean }[] }).nodes.map((n) => n.healthy)).toEqual([true, true, true]);
+    // A browser that does not trust the CA refuses it; plain HTTP gets no answer it can read.
+    await expect(get(`${gateway.url}gateway/nodes`)).rejects.toThrow(/unable to verify the first certificate/);
+    await expect(fetch(`http://127.0.0.1:${gateway.port}/gateway/nodes`)).rejects.toThrow();
+  } finally {
+    await gateway.close();
+  }
+  await expect(startGateway({ nodes, port: 0, https: { certFile: nodeFiles.certFile, keyFile: clientFiles.keyFile } }))
+    .rejects.toThrow(`the key in ${clientFiles.keyFile} does not belong to the certificate in ${nodeFiles.certFile}`);
+  await expect(startGateway({ nodes, port: 0, https: { certFile: clientFiles.certFile, keyFile: clientFiles.keyFile } }))
+    .rejects.toThrow('does not allow serverAuth (extended key usage): browsers are served it');
 });
 
 test('bad TLS files stop a node before it touches its data directory, naming the file', async () => {
