@@ -80,7 +80,7 @@ export class ConcordNode {
 
   static async start(config: NodeConfig, log: (msg: string) => void = () => undefined): Promise<ConcordNode> {
     // Bad TLS files fail the start here, before the data directory is touched.
-    const transport = transportCredentials(config.tls, config.listen, (msg) => log(`warning: ${msg}`));
+    const transport = transportCredentials(config.tls, config.listen, config.peers.map((p) => p.address), (msg) => log(`warning: ${msg}`));
     fs.mkdirSync(config.dataDir, { recursive: true });
     // Writes go to the documents' write-ahead log and reach LMDB in checkpoints (see LoggedEngine).
     const engine = await LoggedEngine.open(path.join(config.dataDir, 'wal'), LmdbEngine.open(config.dataDir));
@@ -198,7 +198,7 @@ export class ConcordNode {
           name: 'concord.v1.KvService',
         },
       ]),
-    ], transport.server);
+    ], { credentials: transport.server, interceptors: transport.interceptors });
     address = `${config.listen.slice(0, config.listen.lastIndexOf(':'))}:${grpc.port}`;
     const node = new ConcordNode(config, engine, documents, grpc, address, authority, raftEngine);
     node.telemetryStops.push(observeReplication(replicator.links), () => partitions.close());

@@ -28,7 +28,15 @@ export interface StartedServer {
  * A grpc-js server with our services, standard health checking (overall "" and per service)
  * and server reflection (so generic tools like `buf curl` can list and call the services).
  */
-export async function startGrpcServer(listen: string, services: readonly ServiceBinding[], credentials = grpc.ServerCredentials.createInsecure()): Promise<StartedServer> {
+export interface GrpcServerOptions {
+  /** Default insecure. */
+  readonly credentials?: grpc.ServerCredentials;
+  /** Run before the handlers, after the metrics interceptor (see peerCertificateInterceptor). */
+  readonly interceptors?: readonly grpc.ServerInterceptor[];
+}
+
+export async function startGrpcServer(listen: string, services: readonly ServiceBinding[], options: GrpcServerOptions = {}): Promise<StartedServer> {
+  const credentials = options.credentials ?? grpc.ServerCredentials.createInsecure();
   const server = new grpc.Server({
     'grpc.max_receive_message_length': requestBytesMax,
     'grpc.max_send_message_length': 64 << 20,
@@ -37,7 +45,7 @@ export async function startGrpcServer(listen: string, services: readonly Service
     // expose) cost about 6% of a unary call's server CPU.
     'grpc.enable_channelz': 0,
     // Per-call latency metrics when metrics are on (none otherwise).
-    interceptors: rpcServerInterceptors(),
+    interceptors: [...rpcServerInterceptors(), ...(options.interceptors ?? [])],
   });
   for (const s of services) server.addService(s.definition, s.implementation);
   const statusMap: Record<string, 'SERVING'> = { '': 'SERVING' };

@@ -1,4 +1,4 @@
-import { credentials, status, type ChannelCredentials } from '@grpc/grpc-js';
+import { credentials, Metadata, status, type ChannelCredentials } from '@grpc/grpc-js';
 import { execFile, spawn } from 'node:child_process';
 import * as fs from 'node:fs';
 import * as https from 'node:https';
@@ -6,6 +6,8 @@ import type { TLSSocket } from 'node:tls';
 import * as os from 'node:os';
 import * as path from 'node:path';
 import { AckLevel } from '../../proto/gen/concord/v1/documents';
+import { DigestRequest, PeerServiceClient } from '../../proto/gen/concord/v1/peer';
+import { RaftServiceClient } from '../../proto/gen/concord/v1/raft';
 import { ConcordClient } from '../../clients/client/ConcordClient';
 import { tlsChannelCredentials } from '../../clients/client/tlsCredentials';
 import type { TlsFiles } from '../../clients/client/tlsFiles';
@@ -98,6 +100,36 @@ test('callers without a certificate the CA signed, or that do not trust the CA, 
     await expect(client.get('tls/doc')).rejects.toMatchObject({ code: status.UNAVAILABLE, details: expect.stringMatching(/no node reachable .*certificate required/) });
   } finally {
     client.close();
+  }
+});
+
+test('the services only nodes call refuse a certificate that names no peer, even one the CA signed', async () => {
+  const address = tc.cluster.nodes[0]!.address;
+  const digest = (creds: ChannelCredentials): Promise<{ code: number; details: string }> => {
+    const peer = new PeerServiceClient(address, creds);
+    return new Promise<{ code: number; details: string }>((resolve) => {
+      peer.digest(DigestRequest.fromPartial({ nodeId: 'n2', level: 0, indexes: [0], hashes: [new Uint8Array(32)] }), new Metadata(), { deadline: Date.now() + 3000 }, (err) => {
+        resolve({ code: err?.code ?? status.OK, details: err?.details ?? '' });
+      });
+    }).finally(() => peer.close());
+  };
+  // client.pem names no host: a client, not a node.
+  expect(await digest(tlsChannelCredentials(clientFiles))).toEqual({
+    code: status.PERMISSION_DENIED,
+    details: expect.stringContaining("concord.v1.PeerService is for the cluster's nodes: the caller's certificate (CN=concord client) names none of this node's peers (127.0.0.1)"),
+  });
+  // node.pem names 127.0.0.1, the peers' host: the call reaches the handler.
+  expect((await digest(tlsChannelCredentials(nodeFiles))).code).not.toBe(status.PERMISSION_DENIED);
+  // The consensus stream too.
+  const raft = new RaftServiceClient(address, tlsChannelCredentials(clientFiles));
+  try {
+    const refused = await new Promise<{ code: number; details: string }>((resolve) => {
+      const call = raft.stream((err) => resolve({ code: err?.code ?? status.OK, details: err?.details ?? '' }));
+      call.end();
+    });
+    expect(refused).toMatchObject({ code: status.PERMISSION_DENIED, details: expect.stringContaining('concord.v1.RaftService is for the cluster') });
+  } finally {
+    raft.close();
   }
 });
 
