@@ -21,7 +21,7 @@ import { Replicator } from './Replicator';
 import { TrafficStats } from './TrafficStats';
 import { LinkFaults } from './LinkFaults';
 import { PartitionLedger } from './PartitionLedger';
-import { transportCredentials } from './transportCredentials';
+import { tlsReloadIntervalMsDefault, transportCredentials } from './transportCredentials';
 import { PeerServiceService } from '../../proto/gen/concord/v1/peer';
 import { encodeSyncResponse } from './encodeSyncResponse';
 import { PeerLink } from './PeerLink';
@@ -80,7 +80,7 @@ export class ConcordNode {
 
   static async start(config: NodeConfig, log: (msg: string) => void = () => undefined): Promise<ConcordNode> {
     // Bad TLS files fail the start here, before the data directory is touched.
-    const transport = transportCredentials(config.tls, config.listen, config.peers.map((p) => p.address), (msg) => log(`warning: ${msg}`));
+    const transport = transportCredentials(config.tls, config.listen, config.peers.map((p) => p.address), log);
     fs.mkdirSync(config.dataDir, { recursive: true });
     // Writes go to the documents' write-ahead log and reach LMDB in checkpoints (see LoggedEngine).
     const engine = await LoggedEngine.open(path.join(config.dataDir, 'wal'), LmdbEngine.open(config.dataDir));
@@ -232,6 +232,10 @@ export class ConcordNode {
       heldOffLastTick = false;
       for (const link of replicator.links) if (link.connected) runRound(link, true);
     }, config.antiEntropyIntervalMs));
+    if (transport.reloader !== undefined) {
+      const reloader = transport.reloader;
+      node.timers.push(setInterval(() => reloader.poll(), config.tlsReloadIntervalMs ?? tlsReloadIntervalMsDefault));
+    }
     node.timers.push(setInterval(() => {
       for (const link of replicator.links) ledger.observe(link.peerId, link.reachable, faults.isCut(link.peerId));
       partitions.update();

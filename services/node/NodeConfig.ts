@@ -28,6 +28,8 @@ export interface NodeConfig {
   readonly kvQuotaBytes?: number;
   /** Mutual TLS for every connection, served and dialled (see transportCredentials); insecure without. */
   readonly tls?: TlsFiles;
+  /** How often the TLS files are checked for rotation (default tlsReloadIntervalMsDefault). */
+  readonly tlsReloadIntervalMs?: number;
 }
 
 /** Parses `n2=127.0.0.1:7002,n3=127.0.0.1:7003` (optionally `n3=host:port/witness`). */

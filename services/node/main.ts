@@ -40,6 +40,7 @@ async function main(argv: string[]): Promise<void> {
     .option('--tls-cert <file>', 'PEM certificate (a chain may follow) this node serves and presents to its peers; with --tls-key and --tls-ca, every connection is mutual TLS')
     .option('--tls-key <file>', 'PEM private key of --tls-cert')
     .option('--tls-ca <file>', 'PEM CA certificates that peers\', clients\' and gateways\' certificates must be signed by (callers without one are refused)')
+    .option('--tls-reload-interval-ms <ms>', 'how often the TLS files are checked for rotation (new connections use rotated ones)', '10000')
     .option('--metrics-port <port>', 'serve Prometheus metrics at :<port>/metrics (0 = off)', '0')
     .option('--metrics-host <host>', 'interface for the metrics endpoint (default: the --listen host)')
     .parse(argv);
@@ -78,6 +79,7 @@ async function main(argv: string[]): Promise<void> {
     watchQueueMax: positiveInteger(o.watchQueueMax, '--watch-queue-max'),
     kvQuotaBytes: o.kvQuotaBytes === undefined ? undefined : positiveInteger(o.kvQuotaBytes, '--kv-quota-bytes'),
     tls,
+    tlsReloadIntervalMs: positiveInteger(o.tlsReloadIntervalMs, '--tls-reload-interval-ms'),
     adminToken: process.env.CONCORD_ADMIN_TOKEN === undefined || process.env.CONCORD_ADMIN_TOKEN === '' ? undefined : process.env.CONCORD_ADMIN_TOKEN,
   };
   const node = await ConcordNode.start(config, (msg) => log.info(msg));

@@ -1,7 +1,7 @@
-import { credentials, ServerCredentials, type ChannelCredentials, type ServerInterceptor } from '@grpc/grpc-js';
+import { credentials, experimental, ServerCredentials, type ChannelCredentials, type ServerInterceptor } from '@grpc/grpc-js';
 import { certificateNamesHost, peerCertificateInterceptor } from '../rpc/peerCertificateInterceptor';
-import { tlsChannelCredentials } from '../../clients/client/tlsCredentials';
-import { readTls, type TlsFiles } from '../../clients/client/tlsFiles';
+import type { TlsFiles } from '../../clients/client/tlsFiles';
+import { ReloadingTls } from './ReloadingTls';
 
 /** How a node serves and dials: both insecure, or both mutual TLS under the cluster's CA. */
 export interface TransportCredentials {
@@ -11,7 +11,12 @@ export interface TransportCredentials {
   readonly peers: ChannelCredentials;
   /** With TLS: peer services answer only certificates naming a peer (peerCertificateInterceptor). */
   readonly interceptors: readonly ServerInterceptor[];
+  /** With TLS: the files, reloaded by `poll()` when they change (the node polls on a timer). */
+  readonly reloader?: ReloadingTls;
 }
+
+/** How often a TLS node looks for rotated files (a stat of each; read only when one changed). */
+export const tlsReloadIntervalMsDefault = 10_000;
 
 /** The services only nodes call. */
 export const peerOnlyServices = ['concord.v1.PeerService', 'concord.v1.RaftService'] as const;
@@ -21,24 +26,29 @@ export const peerOnlyServices = ['concord.v1.PeerService', 'concord.v1.RaftServi
  * and requires every caller (peer, client, gateway) to present a certificate signed by the CA,
  * and dials its peers presenting its own certificate, checking theirs against the same CA and
  * the address dialled; the services only nodes call answer only certificates that name one of
- * `peerAddresses`' hosts (peerCertificateInterceptor). The files are read and checked once, at
- * start (rotating them takes a restart). `warn` hears of a certificate that does not name the host the node listens on:
- * whoever dials that address would refuse it.
+ * `peerAddresses`' hosts (peerCertificateInterceptor). The files are read and checked at start,
+ * and again whenever they change (ReloadingTls): rotated certificates take effect for new
+ * connections without a restart. `log` hears of reloads, and of a certificate that does not
+ * name the host the node listens on: whoever dials that address would refuse it.
  */
-export function transportCredentials(files: TlsFiles | undefined, listen: string, peerAddresses: readonly string[], warn: (msg: string) => void): TransportCredentials {
+export function transportCredentials(files: TlsFiles | undefined, listen: string, peerAddresses: readonly string[], log: (msg: string) => void): TransportCredentials {
   if (files === undefined) return { tls: false, server: ServerCredentials.createInsecure(), peers: credentials.createInsecure(), interceptors: [] };
-  const m = readTls(files, { role: 'node' });
+  const reloader = new ReloadingTls(files, { role: 'node' }, log);
+  const m = reloader.current;
   const host = hostOf(listen);
   const wildcard = host === '0.0.0.0' || host === '::' || host === '';
   const named = certificateNamesHost(m.leaf, [host]);
   if (!wildcard && !named) {
-    warn(`the certificate in ${files.certFile} (${m.leaf.subjectAltName ?? 'no subject alternative names'}) does not name ${host}, the host this node listens on: peers and clients dialling ${listen} will refuse it`);
+    log(`warning: the certificate in ${files.certFile} (${m.leaf.subjectAltName ?? 'no subject alternative names'}) does not name ${host}, the host this node listens on: peers and clients dialling ${listen} will refuse it`);
   }
   return {
     tls: true,
-    server: ServerCredentials.createSsl(m.ca, [{ private_key: m.key, cert_chain: m.cert }], true),
-    peers: tlsChannelCredentials(m),
+    // One provider for both roles (grpc-js's server factory names its two arguments in the
+    // opposite order to its class's constructor, which one object makes moot).
+    server: experimental.createCertificateProviderServerCredentials(reloader, reloader, true),
+    peers: experimental.createCertificateProviderChannelCredentials(reloader, reloader),
     interceptors: [peerCertificateInterceptor(peerOnlyServices, [...new Set(peerAddresses.map(hostOf))])],
+    reloader,
   };
 }
 

@@ -2,7 +2,9 @@ import { credentials, Metadata, status, type ChannelCredentials } from '@grpc/gr
 import { execFile, spawn } from 'node:child_process';
 import * as fs from 'node:fs';
 import * as https from 'node:https';
+import * as tls from 'node:tls';
 import type { TLSSocket } from 'node:tls';
+import { X509Certificate } from 'node:crypto';
 import * as os from 'node:os';
 import * as path from 'node:path';
 import { AckLevel } from '../../proto/gen/concord/v1/documents';
@@ -211,13 +213,25 @@ test('bad TLS files stop a node before it touches its data directory, naming the
   }
 });
 
-test('a node whose certificate does not name its address warns at start, and clients refuse it', async () => {
-  const dir = fs.mkdtempSync(path.join(os.tmpdir(), 'concord-tls-'));
-  const other: TlsFiles = { certFile: fixture('other-host.pem'), keyFile: fixture('other-host-key.pem'), caFile: fixture('ca.pem') };
-  const child = spawn(process.execPath, ['--import', 'tsx', path.join(repoRoot, 'services/node/main.ts'), '--id', 'x', '--listen', '127.0.0.1:0', '--data-dir', dir, ...tlsArgs(other)], { cwd: repoRoot });
+interface SpawnedNode {
+  readonly address: string;
+  stderr(): string;
+  stop(): Promise<void>;
+}
+
+/** One node process (no peers) with `args`, once it serves; stopped by PID. */
+async function spawnNode(dataDir: string, args: string[]): Promise<SpawnedNode> {
+  const child = spawn(process.execPath, ['--import', 'tsx', path.join(repoRoot, 'services/node/main.ts'), '--id', 'x', '--listen', '127.0.0.1:0', '--data-dir', dataDir, ...args], { cwd: repoRoot });
+  let stderr = '';
+  child.stderr.on('data', (d: Buffer) => (stderr += d.toString()));
+  const stop = async (): Promise<void> => {
+    if (child.exitCode === null && child.signalCode === null) {
+      const exited = new Promise((r) => child.once('exit', r));
+      child.kill('SIGKILL');
+      await exited;
+    }
+  };
   try {
-    let stderr = '';
-    child.stderr.on('data', (d: Buffer) => (stderr += d.toString()));
     const address = await new Promise<string>((resolve, reject) => {
       let out = '';
       child.stdout.on('data', (d: Buffer) => {
@@ -227,16 +241,81 @@ test('a node whose certificate does not name its address warns at start, and cli
       });
       child.once('exit', (code) => reject(new Error(`node exited (${code}): ${stderr}`)));
     });
-    expect(stderr).toContain(`the certificate in ${other.certFile} (DNS:other.example) does not name 127.0.0.1, the host this node listens on`);
-    const stubs = nodeStubs(address, tlsChannelCredentials(clientFiles));
+    return { address, stderr: () => stderr, stop };
+  } catch (err) {
+    await stop();
+    throw err;
+  }
+}
+
+test('a node whose certificate does not name its address warns at start, and clients refuse it', async () => {
+  const dir = fs.mkdtempSync(path.join(os.tmpdir(), 'concord-tls-'));
+  const other: TlsFiles = { certFile: fixture('other-host.pem'), keyFile: fixture('other-host-key.pem'), caFile: fixture('ca.pem') };
+  const node = await spawnNode(dir, tlsArgs(other)).catch((err: unknown) => {
+    fs.rmSync(dir, { recursive: true, force: true });
+    throw err;
+  });
+  try {
+    expect(node.stderr()).toContain(`the certificate in ${other.certFile} (DNS:other.example) does not name 127.0.0.1, the host this node listens on`);
+    const stubs = nodeStubs(node.address, tlsChannelCredentials(clientFiles));
     try {
       await expect(stubs.status(3000)).rejects.toMatchObject({ code: status.UNAVAILABLE, details: expect.stringContaining("IP: 127.0.0.1 is not in the cert's list") });
     } finally {
       stubs.close();
     }
   } finally {
-    child.kill('SIGKILL');
-    await new Promise((r) => (child.exitCode !== null ? r(undefined) : child.once('exit', r)));
+    await node.stop();
     fs.rmSync(dir, { recursive: true, force: true });
   }
 });
+
+/** The serial number of the certificate a TLS server presents to a new connection. */
+function servedSerial(address: string): Promise<string> {
+  const port = Number(address.slice(address.lastIndexOf(':') + 1));
+  return new Promise((resolve, reject) => {
+    const socket = tls.connect({ host: '127.0.0.1', port, ca: read('ca.pem'), cert: read('client.pem'), key: read('client-key.pem'), ALPNProtocols: ['h2'] }, () => {
+      resolve(socket.getPeerCertificate().serialNumber);
+      socket.destroy();
+    });
+    socket.once('error', reject);
+  });
+}
+
+test('rotated TLS files take effect for new connections without a restart; a bad set is refused and the last good one kept', async () => {
+  const dir = fs.mkdtempSync(path.join(os.tmpdir(), 'concord-tls-'));
+  const live: TlsFiles = { certFile: path.join(dir, 'cert.pem'), keyFile: path.join(dir, 'key.pem'), caFile: path.join(dir, 'ca.pem') };
+  fs.copyFileSync(nodeFiles.certFile, live.certFile);
+  fs.copyFileSync(nodeFiles.keyFile, live.keyFile);
+  fs.copyFileSync(nodeFiles.caFile, live.caFile);
+  const serial = (name: string): string => new X509Certificate(read(name)).serialNumber;
+  const node = await spawnNode(path.join(dir, 'data'), [...tlsArgs(live), '--tls-reload-interval-ms', '100']).catch((err: unknown) => {
+    fs.rmSync(dir, { recursive: true, force: true });
+    throw err;
+  });
+  const stubs = nodeStubs(node.address, tlsChannelCredentials(clientFiles));
+  try {
+    expect(await servedSerial(node.address)).toBe(serial('node.pem'));
+    // Half a rotation (the certificate without its key): refused, the old pair still served.
+    fs.copyFileSync(fixture('node2.pem'), live.certFile);
+    await waitFor(() => node.stderr().includes('TLS files changed but were not reloaded (still serving serial'), 10_000);
+    expect(node.stderr()).toContain(`the key in ${live.keyFile} does not belong to the certificate in ${live.certFile}`);
+    expect(await servedSerial(node.address)).toBe(serial('node.pem'));
+    // The key follows: the new pair is served to new connections, and calls go on.
+    fs.copyFileSync(fixture('node2-key.pem'), live.keyFile);
+    await waitFor(async () => (await servedSerial(node.address)) === serial('node2.pem'), 10_000);
+    expect(node.stderr()).toContain(`TLS files reloaded: now serving CN=concord node 2 (serial ${serial('node2.pem')}`);
+    expect((await stubs.status(3000)).nodeId).toBe('x');
+  } finally {
+    stubs.close();
+    await node.stop();
+    fs.rmSync(dir, { recursive: true, force: true });
+  }
+});
+
+async function waitFor(check: () => boolean | Promise<boolean>, timeoutMs: number): Promise<void> {
+  const until = Date.now() + timeoutMs;
+  while (!(await check())) {
+    if (Date.now() > until) throw new Error(`not within ${timeoutMs} ms`);
+    await new Promise((r) => setTimeout(r, 50));
+  }
+}
