@@ -1,5 +1,6 @@
 import { createPrivateKey, X509Certificate } from 'node:crypto';
 import { readFileSync } from 'node:fs';
+import { createSecureContext } from 'node:tls';
 
 /**
  * PEM files of mutual TLS: this end's certificate (a chain may follow it) and private key, and
@@ -93,6 +94,13 @@ function checkPair(cert: Buffer, key: Buffer, certFile: string, keyFile: string,
   const usage = leaf.keyUsage as string[] | undefined;
   const lacking = needs.filter((u) => usage !== undefined && !usage.includes(u)).map((u) => (u === serverAuth ? 'serverAuth' : 'clientAuth'));
   if (lacking.length > 0) throw new Error(`the certificate in ${certFile} (${name(leaf)}) does not allow ${lacking.join(' and ')} (extended key usage): ${why}, and the other end would refuse it`);
+  // What OpenSSL itself refuses (a key too small for its security level, say) would otherwise
+  // surface only as connections dropped later.
+  try {
+    createSecureContext({ cert, key });
+  } catch (err) {
+    throw new Error(`OpenSSL refuses the certificate in ${certFile} with the key in ${keyFile}: ${(err as Error).message}`);
+  }
   return chain;
 }
 
@@ -111,6 +119,11 @@ export function checkTls(cert: Buffer, key: Buffer, ca: Buffer, files: TlsFiles,
     ? checkPair(cert, key, files.certFile, files.keyFile, now, [serverAuth, clientAuth], 'a node serves and also dials its peers with it')
     : checkPair(cert, key, files.certFile, files.keyFile, now, [clientAuth], 'a client presents it to the nodes');
   const roots = certificates(ca, files.caFile);
+  try {
+    createSecureContext({ ca });
+  } catch (err) {
+    throw new Error(`OpenSSL refuses the CA certificates in ${files.caFile}: ${(err as Error).message}`);
+  }
   const leaf = chain[0] as X509Certificate;
   if (role === 'node') {
     // Up from the chain's last certificate through the CA file to a self-signed root.

@@ -1,6 +1,6 @@
 import { createServer, type IncomingMessage, type ServerResponse } from 'node:http';
 import { createServer as createHttpsServer } from 'node:https';
-import type { AddressInfo } from 'node:net';
+import type { AddressInfo, Socket } from 'node:net';
 import { tlsChannelCredentials } from '../../clients/client/tlsCredentials';
 import { readServing, type ServingFiles, type TlsFiles } from '../../clients/client/tlsFiles';
 import { clusterInfoPath } from './gatewayHeaders';
@@ -84,6 +84,13 @@ export async function startGateway(options: GatewayOptions): Promise<Gateway> {
   };
 
   const server = served === undefined ? createServer(handle) : createHttpsServer({ cert: served.cert, key: served.key }, handle);
+  // Every socket, handshakes in progress included: closeAllConnections knows only those that
+  // became HTTP connections, and a TLS handshake left hanging held close() for two minutes.
+  const sockets = new Set<Socket>();
+  server.on('connection', (socket: Socket) => {
+    sockets.add(socket);
+    socket.once('close', () => sockets.delete(socket));
+  });
   // Watches are long-lived responses; the default request timeout (5 min) would cut them.
   server.requestTimeout = 0;
   server.keepAliveTimeout = 30_000;
@@ -100,6 +107,7 @@ export async function startGateway(options: GatewayOptions): Promise<Gateway> {
     close: async () => {
       balancer.close();
       server.closeAllConnections();
+      for (const socket of sockets) socket.destroy();
       await new Promise<void>((resolve) => server.close(() => resolve()));
     },
   };

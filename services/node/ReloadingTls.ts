@@ -21,13 +21,19 @@ export class ReloadingTls implements experimental.CertificateProvider {
   /** The stamp of files that failed the checks, so they are reported once, not on every poll. */
   private refusedStamp = '';
 
+  /**
+   * `inspect` sees every set that takes effect, the first included (the node warns there when
+   * the certificate does not name its listen address).
+   */
   constructor(
     private readonly files: TlsFiles,
     private readonly check: TlsCheck,
     private readonly log: (msg: string) => void,
+    private readonly inspect: (m: TlsMaterial) => void = () => undefined,
   ) {
     this.stamp = this.stampNow();
     this.material = readTls(files, check);
+    inspect(this.material);
   }
 
   get current(): TlsMaterial {
@@ -52,8 +58,12 @@ export class ReloadingTls implements experimental.CertificateProvider {
     this.stamp = stamp;
     this.refusedStamp = '';
     if (next.cert.equals(this.material.cert) && next.key.equals(this.material.key) && next.ca.equals(this.material.ca)) return false;
+    const leafChanged = !next.cert.equals(this.material.cert);
     this.material = next;
-    this.log(`TLS files reloaded: now serving ${next.leaf.subject.replace(/\n/g, ', ')} (serial ${next.leaf.serialNumber}, valid to ${new Date(next.leaf.validTo).toISOString()})`);
+    this.log(leafChanged
+      ? `TLS files reloaded: now serving ${next.leaf.subject.replace(/\n/g, ', ')} (serial ${next.leaf.serialNumber}, valid to ${new Date(next.leaf.validTo).toISOString()})`
+      : `TLS files reloaded: new CA certificates (${this.files.caFile}) or key, same certificate (serial ${next.leaf.serialNumber})`);
+    this.inspect(next);
     for (const l of this.caListeners) l({ caCertificate: next.ca });
     for (const l of this.identityListeners) l({ certificate: next.cert, privateKey: next.key });
     return true;

@@ -79,7 +79,7 @@ async function main(argv: string[]): Promise<void> {
     watchQueueMax: positiveInteger(o.watchQueueMax, '--watch-queue-max'),
     kvQuotaBytes: o.kvQuotaBytes === undefined ? undefined : positiveInteger(o.kvQuotaBytes, '--kv-quota-bytes'),
     tls,
-    tlsReloadIntervalMs: positiveInteger(o.tlsReloadIntervalMs, '--tls-reload-interval-ms'),
+    tlsReloadIntervalMs: Math.min(positiveInteger(o.tlsReloadIntervalMs, '--tls-reload-interval-ms'), 2 ** 31 - 1),
     adminToken: process.env.CONCORD_ADMIN_TOKEN === undefined || process.env.CONCORD_ADMIN_TOKEN === '' ? undefined : process.env.CONCORD_ADMIN_TOKEN,
   };
   const node = await ConcordNode.start(config, (msg) => log.info(msg));

@@ -33,14 +33,14 @@ export const peerOnlyServices = ['concord.v1.PeerService', 'concord.v1.RaftServi
  */
 export function transportCredentials(files: TlsFiles | undefined, listen: string, peerAddresses: readonly string[], log: (msg: string) => void): TransportCredentials {
   if (files === undefined) return { tls: false, server: ServerCredentials.createInsecure(), peers: credentials.createInsecure(), interceptors: [] };
-  const reloader = new ReloadingTls(files, { role: 'node' }, log);
-  const m = reloader.current;
   const host = hostOf(listen);
   const wildcard = host === '0.0.0.0' || host === '::' || host === '';
-  const named = certificateNamesHost(m.leaf, [host]);
-  if (!wildcard && !named) {
-    log(`warning: the certificate in ${files.certFile} (${m.leaf.subjectAltName ?? 'no subject alternative names'}) does not name ${host}, the host this node listens on: peers and clients dialling ${listen} will refuse it`);
-  }
+  // A warning, not a refusal: peers may dial the node by a name the certificate does carry.
+  const reloader = new ReloadingTls(files, { role: 'node' }, log, (m) => {
+    if (!wildcard && !certificateNamesHost(m.leaf, [host])) {
+      log(`warning: the certificate in ${files.certFile} (${m.leaf.subjectAltName ?? 'no subject alternative names'}) does not name ${host}, the host this node listens on: peers and clients dialling ${listen} will refuse it`);
+    }
+  });
   return {
     tls: true,
     // One provider for both roles (grpc-js's server factory names its two arguments in the

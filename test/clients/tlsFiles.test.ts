@@ -1,7 +1,7 @@
 import { X509Certificate } from 'node:crypto';
 import * as fs from 'node:fs';
 import * as path from 'node:path';
-import { checkTls, readTls, tlsFilesFrom, type TlsFiles } from '../../clients/client/tlsFiles';
+import { checkTls, readServing, readTls, tlsFilesFrom, type TlsFiles } from '../../clients/client/tlsFiles';
 
 // The checks a node, the CLI and the gateway run on their TLS files before any handshake, on
 // the committed fixtures (test/fixtures/tls/generate.sh; valid until 2126).
@@ -78,6 +78,17 @@ test('unreadable files, files without a certificate and keys that are not keys a
   expect(() => checkTls(read('client.pem'), read('client.pem'), read('ca.pem'), files('client.pem', 'client.pem'))).toThrow(`${f('client.pem')} holds no usable private key`);
   const garbled = Buffer.from('-----BEGIN CERTIFICATE-----\nAAAA\n-----END CERTIFICATE-----\n');
   expect(check(garbled, 'client-key.pem', 'ca.pem', 'client')).toThrow('certificate 1 cannot be parsed');
+});
+
+test('what OpenSSL itself refuses (a 512-bit RSA key) is refused at the check, not on every connection later', () => {
+  expect(() => readTls(files('weak.pem', 'weak-key.pem'), { role: 'node' })).toThrow(`OpenSSL refuses the certificate in ${f('weak.pem')} with the key in ${f('weak-key.pem')}: `);
+  expect(() => readServing({ certFile: f('weak.pem'), keyFile: f('weak-key.pem') })).toThrow('key too small');
+});
+
+test('a served (HTTPS) certificate needs its own key and serverAuth usage, and no CA', () => {
+  expect(readServing({ certFile: f('node.pem'), keyFile: f('node-key.pem') }).leaf.subject).toContain('CN=concord node');
+  expect(() => readServing({ certFile: f('node.pem'), keyFile: f('client-key.pem') })).toThrow('does not belong to the certificate');
+  expect(() => readServing({ certFile: f('client.pem'), keyFile: f('client-key.pem') })).toThrow('does not allow serverAuth (extended key usage): browsers are served it');
 });
 
 test('TLS options come as all three or none', () => {

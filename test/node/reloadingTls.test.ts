@@ -57,6 +57,25 @@ test('listeners hear the current set after they are added (not during), then eve
   expect(identities).toHaveLength(2);
 });
 
+test('every set that takes effect is shown to the inspector, the first included; a new CA alone is reported as such', () => {
+  const logs: string[] = [];
+  const seen: string[] = [];
+  const r = new ReloadingTls(files(), { role: 'node' }, (m) => logs.push(m), (m) => seen.push(m.leaf.serialNumber));
+  expect(seen).toEqual([r.current.leaf.serialNumber]);
+  // Written as an operator should: a new file renamed over the old one.
+  fs.writeFileSync(path.join(dir, 'ca.next'), Buffer.concat([fs.readFileSync(fixture('rogue-ca.pem')), fs.readFileSync(fixture('ca.pem'))]));
+  fs.renameSync(path.join(dir, 'ca.next'), files().caFile);
+  expect(r.poll()).toBe(true);
+  expect(logs.at(-1)).toContain('new CA certificates');
+  expect(seen).toHaveLength(2);
+  // A set OpenSSL refuses never takes effect.
+  fs.copyFileSync(fixture('weak.pem'), files().certFile);
+  fs.copyFileSync(fixture('weak-key.pem'), files().keyFile);
+  expect(r.poll()).toBe(false);
+  expect(logs.at(-1)).toContain('OpenSSL refuses');
+  expect(seen).toHaveLength(2);
+});
+
 test('files that fail the checks at start are refused at once', () => {
   fs.copyFileSync(fixture('client.pem'), files().certFile);
   expect(() => new ReloadingTls(files(), { role: 'node' }, () => undefined)).toThrow('does not belong to the certificate');
