@@ -1,6 +1,6 @@
 import { resolve } from 'node:path';
 
-export const scenarioNames = ['authoritative', 'convergent', 'tracing', 'heal', 'scale', 'kvscale', 'kvwatch', 'docsize', 'echo'] as const;
+export const scenarioNames = ['authoritative', 'convergent', 'tracing', 'tls', 'heal', 'scale', 'kvscale', 'kvwatch', 'docsize', 'echo'] as const;
 export type ScenarioName = (typeof scenarioNames)[number];
 
 /** Everything a run is told on the command line, with the sizes its mode implies. */

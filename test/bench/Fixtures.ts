@@ -1,7 +1,7 @@
 import * as fs from 'node:fs';
 import * as path from 'node:path';
 import { BenchContext } from './BenchContext';
-import { ConcordBenchCluster, rssBytes, startConcordBench } from './concord/ConcordBenchCluster';
+import { ConcordBenchCluster, ConcordBenchOptions, rssBytes, startConcordBench } from './concord/ConcordBenchCluster';
 import { EchoServers, startEchoServers } from './echo/EchoServers';
 import { EtcdCluster, startEtcdCluster } from './references/EtcdCluster';
 import { RedisGroup, startRedisGroup } from './references/RedisGroup';
@@ -27,10 +27,11 @@ export class Fixtures {
   }
 
   /** A cluster this scenario owns; it is stopped at the end of the run if the scenario did not. */
-  startConcord(nodes: number, label: string, env?: Readonly<Record<string, string | undefined>>): Promise<ConcordBenchCluster> {
+  startConcord(nodes: number, label: string, env?: Readonly<Record<string, string | undefined>>, more: Pick<ConcordBenchOptions, 'extraArgs' | 'credentials'> = {}): Promise<ConcordBenchCluster> {
     return this.own(startConcordBench({
       nodes,
       ...(env === undefined ? {} : { env }),
+      ...more,
       cpuProfileDir: this.ctx.options.profile ? this.profileDir(label) : undefined,
       log: (line) => this.ctx.log(line),
     }));

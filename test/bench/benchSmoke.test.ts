@@ -23,7 +23,7 @@ describe('bench harness (smoke)', () => {
     const parsed = JSON.parse(fs.readFileSync(path.join(dir, 'results.json'), 'utf8')) as ResultsDoc;
     expect(parsed.machine.commit).toEqual(doc.machine.commit);
     const scenarios = new Set(parsed.measurements.map((m) => m.scenario));
-    expect([...scenarios].sort()).toEqual(['authoritative', 'convergent', 'convergent-50', 'docsize', 'echo', 'heal', 'kvscale', 'kvwatch', 'scale', 'tracing']);
+    expect([...scenarios].sort()).toEqual(['authoritative', 'convergent', 'convergent-50', 'docsize', 'echo', 'heal', 'kvscale', 'kvwatch', 'scale', 'tls', 'tracing']);
     // Collected, so a failure shows every malformed row and the run's notes at once.
     const problems: string[] = parsed.notes.filter((n) => n.includes('failed'));
     for (const m of parsed.measurements) {
@@ -47,5 +47,7 @@ describe('bench harness (smoke)', () => {
     expect(md).toContain('## heal');
     expect(md).toContain('## kvscale');
     expect(md).toMatch(/^tracing cost: -?[\d.,]+% throughput/m);
+    expect(md).toMatch(/^mutual TLS cost, convergent LOCAL: -?[\d.,]+% throughput/m);
+    expect(md).toMatch(/^mutual TLS cost, authoritative put: -?[\d.,]+% throughput/m);
   }, 120_000);
 });

@@ -3,6 +3,7 @@ import { Measurement } from './Measurement';
 import { ratio } from './stats';
 import { unobservedLocal } from './scenarios/convergentWrites';
 import { tracingWorkload } from './scenarios/tracingCost';
+import { tlsWorkloads } from './scenarios/tlsCost';
 import { Target } from './Target';
 
 type Find = (scenario: string, system: string, workload: string, clients?: number) => Record<string, number> | undefined;
@@ -81,6 +82,21 @@ export function evaluateTargets(ms: readonly Measurement[]): Target[] {
     met: undefined,
     reportOnly: true,
   });
+  for (const [what, w] of [['convergent LOCAL', tlsWorkloads.apply], ['authoritative put', tlsWorkloads.put]] as const) {
+    const plain = find('tls', 'concord', w.plain, 64);
+    const tls = find('tls', 'concord', w.tls, 64);
+    const tlsOff = ratio(tls?.opsPerSec, plain?.opsPerSec);
+    out.push({
+      target: `mutual TLS cost, ${what}`,
+      measured: Number.isFinite(tlsOff)
+        ? `${formatNumber((1 - tlsOff) * 100, 1)}% throughput (64 clients: ${formatNumber(tls?.opsPerSec, 0)} ops/s with TLS vs ${formatNumber(plain?.opsPerSec, 0)} plaintext, ${formatNumber(tlsOff, 3)}x; ` +
+          `p50 ${formatNumber(tls?.p50Ms, 2)} vs ${formatNumber(plain?.p50Ms, 2)} ms, p99 ${formatNumber(tls?.p99Ms, 2)} vs ${formatNumber(plain?.p99Ms, 2)} ms)`
+        : 'not measured',
+      goal: 'reported',
+      met: undefined,
+      reportOnly: true,
+    });
+  }
   for (const m of ms.filter((r) => r.scenario === 'heal' && r.system === 'concord' && r.workload.startsWith('diverge') && !r.workload.includes('base docs'))) {
     const yjs = find('heal', 'yjs in-process', m.workload);
     const t = ratio(m.median.timeMs, yjs?.timeMs);

@@ -17,6 +17,7 @@ import { kvScale, kvScaleSteps } from './scenarios/kvScale';
 import { kvWatch, kvWatchSteps } from './scenarios/kvWatch';
 import { documentSize, documentSizeSteps } from './scenarios/documentSize';
 import { tracingCost, tracingSteps } from './scenarios/tracingCost';
+import { tlsCost, tlsSteps } from './scenarios/tlsCost';
 
 // The benchmark run (`npm run bench` enters through benchMain). Runs the chosen scenarios in a
 // fixed order (the ones that only read the shared cluster before the one that cuts its links),
@@ -33,6 +34,7 @@ const scenarios: Record<ScenarioName, Scenario> = {
   authoritative: { steps: authoritativeSteps, run: authoritativeWrites },
   convergent: { steps: convergentSteps, run: convergentWrites },
   tracing: { steps: tracingSteps, run: tracingCost },
+  tls: { steps: tlsSteps, run: tlsCost },
   heal: { steps: healSteps, run: healAfterSplit },
   scale: { steps: scaleSteps, run: scaleDocuments },
   kvscale: { steps: kvScaleSteps, run: kvScale },
@@ -41,7 +43,7 @@ const scenarios: Record<ScenarioName, Scenario> = {
 };
 // docsize runs on the fresh shared cluster: after the convergent scenario its writes into the
 // large texts took several times longer while the nodes' main threads were mostly idle.
-const order: ScenarioName[] = ['echo', 'docsize', 'authoritative', 'convergent', 'tracing', 'heal', 'kvscale', 'kvwatch', 'scale'];
+const order: ScenarioName[] = ['echo', 'docsize', 'authoritative', 'convergent', 'tracing', 'tls', 'heal', 'kvscale', 'kvwatch', 'scale'];
 
 export async function runBench(options: BenchOptions, command: string, quiet = false): Promise<{ doc: ResultsDoc; dir: string }> {
   const started = Date.now();

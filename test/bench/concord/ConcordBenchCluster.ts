@@ -1,3 +1,4 @@
+import type { ChannelCredentials } from '@grpc/grpc-js';
 import { randomBytes } from 'node:crypto';
 import * as fs from 'node:fs';
 import * as os from 'node:os';
@@ -24,6 +25,10 @@ export interface ConcordBenchOptions {
   readonly log: (line: string) => void;
   /** Extra node environment over this process's; an undefined value removes the variable. */
   readonly env?: Readonly<Record<string, string | undefined>>;
+  /** Extra node flags (e.g. --tls-*). */
+  readonly extraArgs?: readonly string[];
+  /** How the bench's stubs dial the nodes (default insecure). */
+  readonly credentials?: ChannelCredentials;
 }
 
 /**
@@ -41,6 +46,7 @@ export async function startConcordBench(opts: ConcordBenchOptions): Promise<Conc
       basePort: 0,
       dataDir: dir,
       stopGraceMs: 20_000,
+      extraArgs: opts.extraArgs,
       readyTimeoutMs: 120_000,
       // Profiling swaps in a wrapper entry (Node 20 refuses --cpu-prof in NODE_OPTIONS).
       ...(opts.cpuProfileDir === undefined ? {} : { entry: 'test/bench/concord/profiledNode.ts' }),
@@ -53,8 +59,8 @@ export async function startConcordBench(opts: ConcordBenchOptions): Promise<Conc
     fs.rmSync(dir, { recursive: true, force: true });
     throw err;
   }
-  const docs = cluster.nodes.map((n) => nodeStubs(n.address));
-  const kv = cluster.nodes.map((n) => kvStubs(n.address));
+  const docs = cluster.nodes.map((n) => nodeStubs(n.address, opts.credentials));
+  const kv = cluster.nodes.map((n) => kvStubs(n.address, opts.credentials));
   return {
     cluster,
     docs,
