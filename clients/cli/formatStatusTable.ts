@@ -1,4 +1,5 @@
-import type { PeerStatus, StatusResponse } from '../../proto/gen/concord/v1/admin';
+import type { PeerStatus, StatusResponse, TlsStatus } from '../../proto/gen/concord/v1/admin';
+import { certificateExpiryWarningDays } from '../client/tlsFiles';
 import type { NodeStatusResult } from '../client/ConcordClientOptions';
 import { errorText } from './errorText';
 import { authorityLines } from './formatAuthority';
@@ -25,10 +26,22 @@ export function formatStatusTable(results: readonly NodeStatusResult[], nowMs: n
     const s = result.status;
     const up = s.peers.filter((p) => p.connected).length;
     rows.push([s.nodeId, s.role, result.address, 'yes', String(s.documents), duration(s.uptimeMs), `${up}/${s.peers.length}`]);
-    details.push([...authorityLines(s.authority), ...s.peers.map(peerLine), ...episodeLines(s, nowMs)]);
+    details.push([...authorityLines(s.authority), ...tlsLines(s.tls, nowMs), ...s.peers.map(peerLine), ...episodeLines(s, nowMs)]);
   }
   const [header, ...lines] = formatTable(rows);
   return [header!, ...lines.flatMap((line, i) => [line, ...(details[i] ?? [])])];
+}
+
+/** The certificate a mutual-TLS node serves, and when it expires (loud within the warning window). */
+export function tlsLines(tls: TlsStatus | undefined, nowMs: number): string[] {
+  if (tls === undefined) return [];
+  const notAfter = Number(tls.notAfterMs);
+  const days = Math.floor((notAfter - nowMs) / 86_400_000);
+  const when = `${new Date(notAfter).toISOString().slice(0, 10)}`;
+  const expiry = notAfter <= nowMs
+    ? `EXPIRED on ${when}: peers and clients refuse it`
+    : days < certificateExpiryWarningDays ? `EXPIRES in ${days} days (${when}): rotate it` : `expires ${when} (in ${days} days)`;
+  return [`  tls: ${tls.subject}  serial=${tls.serial}  ${expiry}`];
 }
 
 function peerLine(p: PeerStatus): string {

@@ -57,6 +57,9 @@ export interface TlsCheck {
   readonly role?: 'node' | 'client';
 }
 
+/** A node certificate expiring sooner than this is warned about at start, on reload and in `concord status`. */
+export const certificateExpiryWarningDays = 30;
+
 const serverAuth = '1.3.6.1.5.5.7.3.1';
 const clientAuth = '1.3.6.1.5.5.7.3.2';
 const name = (c: X509Certificate): string => c.subject.replace(/\n/g, ', ');

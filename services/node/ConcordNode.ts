@@ -22,6 +22,7 @@ import { TrafficStats } from './TrafficStats';
 import { LinkFaults } from './LinkFaults';
 import { PartitionLedger } from './PartitionLedger';
 import { tlsReloadIntervalMsDefault, transportCredentials } from './transportCredentials';
+import type { ReloadingTls } from './ReloadingTls';
 import { PeerServiceService } from '../../proto/gen/concord/v1/peer';
 import { encodeSyncResponse } from './encodeSyncResponse';
 import { PeerLink } from './PeerLink';
@@ -182,6 +183,7 @@ export class ConcordNode {
         definition: AdminServiceService,
         implementation: adminService(documents, {
           address: () => address, clusterId: config.clusterId, incarnation, startedAt, clientId, faults, ledger, adminToken: config.adminToken, authority, peerIds: config.peers.map((p) => p.id),
+          ...(transport.reloader === undefined ? {} : { certificate: () => (transport.reloader as ReloadingTls).current.leaf }),
         }),
         name: 'concord.v1.AdminService',
       },

@@ -1,6 +1,6 @@
 import { credentials, experimental, ServerCredentials, type ChannelCredentials, type ServerInterceptor } from '@grpc/grpc-js';
 import { certificateNamesHost, peerCertificateInterceptor } from '../rpc/peerCertificateInterceptor';
-import type { TlsFiles } from '../../clients/client/tlsFiles';
+import { certificateExpiryWarningDays, type TlsFiles } from '../../clients/client/tlsFiles';
 import { ReloadingTls } from './ReloadingTls';
 
 /** How a node serves and dials: both insecure, or both mutual TLS under the cluster's CA. */
@@ -37,6 +37,8 @@ export function transportCredentials(files: TlsFiles | undefined, listen: string
   const wildcard = host === '0.0.0.0' || host === '::' || host === '';
   // A warning, not a refusal: peers may dial the node by a name the certificate does carry.
   const reloader = new ReloadingTls(files, { role: 'node' }, log, (m) => {
+    const days = Math.floor((Date.parse(m.leaf.validTo) - Date.now()) / 86_400_000);
+    if (days < certificateExpiryWarningDays) log(`warning: the certificate in ${files.certFile} expires in ${days} days (${new Date(m.leaf.validTo).toISOString()}): write its successor over it (the node reloads rotated files)`);
     if (!wildcard && !certificateNamesHost(m.leaf, [host])) {
       log(`warning: the certificate in ${files.certFile} (${m.leaf.subjectAltName ?? 'no subject alternative names'}) does not name ${host}, the host this node listens on: peers and clients dialling ${listen} will refuse it`);
     }

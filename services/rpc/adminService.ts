@@ -1,5 +1,5 @@
 import { ServerUnaryCall } from '@grpc/grpc-js';
-import { timingSafeEqual } from 'node:crypto';
+import { timingSafeEqual, type X509Certificate } from 'node:crypto';
 import { AdminServiceServer, PartitionEpisode, StatusResponse } from '../../proto/gen/concord/v1/admin';
 import { DomainError, invalidArgument } from '../core/errors/DomainError';
 import { DocumentNode } from '../node/DocumentNode';
@@ -7,7 +7,7 @@ import { LinkFaults } from '../node/LinkFaults';
 import { Episode, PartitionLedger } from '../node/PartitionLedger';
 import { unary } from './handlers';
 import { AuthorityNode } from '../node/authority/AuthorityNode';
-import { AuthorityStatus } from '../../proto/gen/concord/v1/admin';
+import { AuthorityStatus, TlsStatus } from '../../proto/gen/concord/v1/admin';
 
 export interface AdminInfo {
   readonly address: () => string;
@@ -23,6 +23,8 @@ export interface AdminInfo {
   readonly peerIds: readonly string[];
   /** The authoritative log, on voters (masters and witnesses). */
   readonly authority: AuthorityNode | undefined;
+  /** The certificate served now, on a mutual-TLS node. */
+  readonly certificate?: () => X509Certificate;
 }
 
 export const delayMsMax = 60_000;
@@ -62,6 +64,7 @@ export function adminService(node: DocumentNode, info: AdminInfo): AdminServiceS
       })),
       recentEpisodes: info.ledger.recent(5).map(toEpisodeMessage),
       authority: info.authority === undefined ? undefined : authorityStatus(info.authority),
+      tls: info.certificate === undefined ? undefined : tlsStatus(info.certificate()),
     })),
 
     setLinkFaults: unary(async (req, call) => {
@@ -110,6 +113,10 @@ function toEpisodeMessage(e: Episode): PartitionEpisode {
     documentsExchanged: BigInt(e.documentsExchanged),
     bytesExchanged: BigInt(e.bytesExchanged),
   };
+}
+
+function tlsStatus(cert: X509Certificate): TlsStatus {
+  return { subject: cert.subject.replace(/\n/g, ', '), serial: cert.serialNumber, subjectAltNames: cert.subjectAltName ?? '', notAfterMs: BigInt(Date.parse(cert.validTo)) };
 }
 
 function authorityStatus(auth: AuthorityNode): AuthorityStatus {

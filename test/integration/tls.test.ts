@@ -150,6 +150,10 @@ test('the CLI and the gateway dial a TLS cluster with their own files', async ()
   expect(put.stderr).not.toContain('DEP0123');
   const get = await run(['kv', 'get', 'tls/cli', '--cacert', clientFiles.caFile, '--cert', clientFiles.certFile, '--key', clientFiles.keyFile], { CONCORD_ENDPOINTS: endpoints });
   expect(get).toMatchObject({ code: 0, stdout: expect.stringContaining('from-cli') });
+  // Status shows the certificate each node serves and when it expires.
+  const st = await run(['status'], env);
+  expect(st).toMatchObject({ code: 0 });
+  expect(st.stdout.match(/^ {2}tls: CN=concord node {2}serial=[0-9A-F]+ {2}expires 2126-\d\d-\d\d \(in \d+ days\)$/gm)).toHaveLength(3);
   const partial = await run(['kv', 'get', 'tls/cli', '--cacert', clientFiles.caFile], { CONCORD_ENDPOINTS: endpoints });
   expect(partial).toMatchObject({ code: 1, stderr: expect.stringContaining('missing --cert (or $CONCORD_CERT) and --key (or $CONCORD_KEY)') });
   const plain = await run(['kv', 'get', 'tls/cli', '--timeout', '3000'], { CONCORD_ENDPOINTS: endpoints });

@@ -83,7 +83,21 @@ export interface StatusResponse {
     | undefined;
   /** newest first */
   recentEpisodes: PartitionEpisode[];
-  authority: AuthorityStatus | undefined;
+  authority:
+    | AuthorityStatus
+    | undefined;
+  /** unset when the node speaks plaintext */
+  tls: TlsStatus | undefined;
+}
+
+/** The certificate a mutual-TLS node serves now (it reloads rotated files). */
+export interface TlsStatus {
+  subject: string;
+  serial: string;
+  /** as OpenSSL prints them, e.g. "IP Address:10.0.0.1, DNS:n1" */
+  subjectAltNames: string;
+  /** expiry, ms since the epoch */
+  notAfterMs: bigint;
 }
 
 /** This node's view of the authoritative log (Raft). */
@@ -749,6 +763,7 @@ function createBaseStatusResponse(): StatusResponse {
     traffic: undefined,
     recentEpisodes: [],
     authority: undefined,
+    tls: undefined,
   };
 }
 
@@ -801,6 +816,9 @@ export const StatusResponse: MessageFns<StatusResponse> = {
     }
     if (message.authority !== undefined) {
       AuthorityStatus.encode(message.authority, writer.uint32(98).fork()).join();
+    }
+    if (message.tls !== undefined) {
+      TlsStatus.encode(message.tls, writer.uint32(106).fork()).join();
     }
     return writer;
   },
@@ -914,6 +932,14 @@ export const StatusResponse: MessageFns<StatusResponse> = {
             message.authority = AuthorityStatus.decode(reader, reader.uint32());
             continue;
           }
+          case 13: {
+            if (tag !== 106) {
+              break;
+            }
+
+            message.tls = TlsStatus.decode(reader, reader.uint32());
+            continue;
+          }
         }
         if ((tag & 7) === 4 || tag === 0) {
           break;
@@ -962,6 +988,7 @@ export const StatusResponse: MessageFns<StatusResponse> = {
         ? object.recent_episodes.map((e: any) => PartitionEpisode.fromJSON(e))
         : [],
       authority: isSet(object.authority) ? AuthorityStatus.fromJSON(object.authority) : undefined,
+      tls: isSet(object.tls) ? TlsStatus.fromJSON(object.tls) : undefined,
     };
   },
 
@@ -1003,6 +1030,9 @@ export const StatusResponse: MessageFns<StatusResponse> = {
     if (message.authority !== undefined) {
       obj.authority = AuthorityStatus.toJSON(message.authority);
     }
+    if (message.tls !== undefined) {
+      obj.tls = TlsStatus.toJSON(message.tls);
+    }
     return obj;
   },
 
@@ -1029,6 +1059,137 @@ export const StatusResponse: MessageFns<StatusResponse> = {
     message.authority = (object.authority !== undefined && object.authority !== null)
       ? AuthorityStatus.fromPartial(object.authority)
       : undefined;
+    message.tls = (object.tls !== undefined && object.tls !== null) ? TlsStatus.fromPartial(object.tls) : undefined;
+    return message;
+  },
+};
+
+function createBaseTlsStatus(): TlsStatus {
+  return { subject: "", serial: "", subjectAltNames: "", notAfterMs: 0n };
+}
+
+export const TlsStatus: MessageFns<TlsStatus> = {
+  encode(message: TlsStatus, writer: BinaryWriter = new BinaryWriter()): BinaryWriter {
+    if (message.subject !== "") {
+      writer.uint32(10).string(message.subject);
+    }
+    if (message.serial !== "") {
+      writer.uint32(18).string(message.serial);
+    }
+    if (message.subjectAltNames !== "") {
+      writer.uint32(26).string(message.subjectAltNames);
+    }
+    if (message.notAfterMs !== 0n) {
+      if (BigInt.asIntN(64, message.notAfterMs) !== message.notAfterMs) {
+        throw new globalThis.Error("value provided for field message.notAfterMs of type int64 too large");
+      }
+      writer.uint32(32).int64(message.notAfterMs);
+    }
+    return writer;
+  },
+
+  decode(input: BinaryReader | Uint8Array, length?: number): TlsStatus {
+    const reader = input instanceof BinaryReader ? input : new BinaryReader(input);
+    const previousRecursionDepth = (reader as any).__tsProtoDecodeDepth ?? 0;
+    if (previousRecursionDepth >= 100) {
+      throw new globalThis.Error("protobuf decode recursion limit exceeded");
+    }
+    (reader as any).__tsProtoDecodeDepth = previousRecursionDepth + 1;
+    try {
+      const end = length === undefined ? reader.len : reader.pos + length;
+      const message = createBaseTlsStatus();
+      while (reader.pos < end) {
+        const tag = reader.uint32();
+        switch (tag >>> 3) {
+          case 1: {
+            if (tag !== 10) {
+              break;
+            }
+
+            message.subject = reader.string();
+            continue;
+          }
+          case 2: {
+            if (tag !== 18) {
+              break;
+            }
+
+            message.serial = reader.string();
+            continue;
+          }
+          case 3: {
+            if (tag !== 26) {
+              break;
+            }
+
+            message.subjectAltNames = reader.string();
+            continue;
+          }
+          case 4: {
+            if (tag !== 32) {
+              break;
+            }
+
+            message.notAfterMs = reader.int64() as bigint;
+            continue;
+          }
+        }
+        if ((tag & 7) === 4 || tag === 0) {
+          break;
+        }
+        reader.skip(tag & 7);
+      }
+      return message;
+    } finally {
+      (reader as any).__tsProtoDecodeDepth = previousRecursionDepth;
+    }
+  },
+
+  fromJSON(object: any): TlsStatus {
+    return {
+      subject: isSet(object.subject) ? globalThis.String(object.subject) : "",
+      serial: isSet(object.serial) ? globalThis.String(object.serial) : "",
+      subjectAltNames: isSet(object.subjectAltNames)
+        ? globalThis.String(object.subjectAltNames)
+        : isSet(object.subject_alt_names)
+        ? globalThis.String(object.subject_alt_names)
+        : "",
+      notAfterMs: isSet(object.notAfterMs)
+        ? BigInt(object.notAfterMs)
+        : isSet(object.not_after_ms)
+        ? BigInt(object.not_after_ms)
+        : 0n,
+    };
+  },
+
+  toJSON(message: TlsStatus): unknown {
+    const obj: any = {};
+    if (message.subject !== "") {
+      obj.subject = message.subject;
+    }
+    if (message.serial !== "") {
+      obj.serial = message.serial;
+    }
+    if (message.subjectAltNames !== "") {
+      obj.subjectAltNames = message.subjectAltNames;
+    }
+    if (message.notAfterMs !== 0n) {
+      obj.notAfterMs = message.notAfterMs.toString();
+    }
+    return obj;
+  },
+
+  create(base?: DeepPartial<TlsStatus>): TlsStatus {
+    return TlsStatus.fromPartial(base ?? {});
+  },
+  fromPartial(object: DeepPartial<TlsStatus>): TlsStatus {
+    const message = createBaseTlsStatus();
+    message.subject = object.subject ?? "";
+    message.serial = object.serial ?? "";
+    message.subjectAltNames = object.subjectAltNames ?? "";
+    message.notAfterMs = (object.notAfterMs !== undefined && object.notAfterMs !== null)
+      ? BigInt(object.notAfterMs)
+      : 0n;
     return message;
   },
 };
