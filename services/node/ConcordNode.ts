@@ -22,7 +22,6 @@ import { TrafficStats } from './TrafficStats';
 import { LinkFaults } from './LinkFaults';
 import { PartitionLedger } from './PartitionLedger';
 import { tlsReloadIntervalMsDefault, transportCredentials } from './transportCredentials';
-import type { ReloadingTls } from './ReloadingTls';
 import { PeerServiceService } from '../../proto/gen/concord/v1/peer';
 import { encodeSyncResponse } from './encodeSyncResponse';
 import { PeerLink } from './PeerLink';
@@ -38,6 +37,7 @@ import { nodeKey } from './storageKeys';
 import { traceAntiEntropyRound } from '../telemetry/antiEntropyTelemetry';
 import { PartitionTelemetry } from '../telemetry/PartitionTelemetry';
 import { observeReplication } from '../telemetry/replicationMetrics';
+import { observeCertificate } from '../telemetry/tlsMetrics';
 
 const sha256 = (b: Uint8Array): Uint8Array => createHash('sha256').update(b).digest();
 
@@ -82,6 +82,7 @@ export class ConcordNode {
   static async start(config: NodeConfig, log: (msg: string) => void = () => undefined): Promise<ConcordNode> {
     // Bad TLS files fail the start here, before the data directory is touched.
     const transport = transportCredentials(config.tls, config.listen, config.peers.map((p) => p.address), log);
+    const tlsFiles = transport.reloader;
     fs.mkdirSync(config.dataDir, { recursive: true });
     // Writes go to the documents' write-ahead log and reach LMDB in checkpoints (see LoggedEngine).
     const engine = await LoggedEngine.open(path.join(config.dataDir, 'wal'), LmdbEngine.open(config.dataDir));
@@ -183,7 +184,7 @@ export class ConcordNode {
         definition: AdminServiceService,
         implementation: adminService(documents, {
           address: () => address, clusterId: config.clusterId, incarnation, startedAt, clientId, faults, ledger, adminToken: config.adminToken, authority, peerIds: config.peers.map((p) => p.id),
-          ...(transport.reloader === undefined ? {} : { certificate: () => (transport.reloader as ReloadingTls).current.leaf }),
+          ...(tlsFiles === undefined ? {} : { certificate: () => tlsFiles.current.leaf }),
         }),
         name: 'concord.v1.AdminService',
       },
@@ -204,6 +205,7 @@ export class ConcordNode {
     address = `${config.listen.slice(0, config.listen.lastIndexOf(':'))}:${grpc.port}`;
     const node = new ConcordNode(config, engine, documents, grpc, address, authority, raftEngine);
     node.telemetryStops.push(observeReplication(replicator.links), () => partitions.close());
+    if (tlsFiles !== undefined) node.telemetryStops.push(observeCertificate(() => tlsFiles.current.leaf));
     replicator.start();
     authority?.start();
     const schedule = new AntiEntropySchedule();
@@ -234,10 +236,7 @@ export class ConcordNode {
       heldOffLastTick = false;
       for (const link of replicator.links) if (link.connected) runRound(link, true);
     }, config.antiEntropyIntervalMs));
-    if (transport.reloader !== undefined) {
-      const reloader = transport.reloader;
-      node.timers.push(setInterval(() => reloader.poll(), config.tlsReloadIntervalMs ?? tlsReloadIntervalMsDefault));
-    }
+    if (tlsFiles !== undefined) node.timers.push(setInterval(() => tlsFiles.poll(), config.tlsReloadIntervalMs ?? tlsReloadIntervalMsDefault));
     node.timers.push(setInterval(() => {
       for (const link of replicator.links) ledger.observe(link.peerId, link.reachable, faults.isCut(link.peerId));
       partitions.update();

@@ -110,6 +110,7 @@ export const METRIC_CONSENSUS_COMMIT_DURATION = 'concord.consensus.commit.durati
 export const METRIC_CONSENSUS_TERM = 'concord.consensus.term';
 export const METRIC_CONSENSUS_LEADER_CHANGES = 'concord.consensus.leader_changes';
 export const METRIC_CONSENSUS_IS_LEADER = 'concord.consensus.is_leader';
+export const METRIC_TLS_CERTIFICATE_NOT_AFTER = 'concord.tls.certificate.not_after';
 
 // Metric attributes (Prometheus labels with dots turned into underscores).
 export const ATTR_DIRECTION = 'concord.direction';

@@ -16,6 +16,7 @@ import { tlsChannelCredentials } from '../../clients/client/tlsCredentials';
 import type { TlsFiles } from '../../clients/client/tlsFiles';
 import { isServiceError } from '../../clients/client/serviceError';
 import { startGateway } from '../../services/gateway/startGateway';
+import { freeLoopbackPorts } from '../../clients/cli/freeLoopbackPorts';
 import { kvStubs } from './kvStubs';
 import { nodeStubs } from './nodeStubs';
 import { startTestCluster, type TestCluster } from './startTestCluster';
@@ -300,7 +301,8 @@ test('rotated TLS files take effect for new connections without a restart; a bad
   fs.copyFileSync(nodeFiles.keyFile, live.keyFile);
   fs.copyFileSync(nodeFiles.caFile, live.caFile);
   const serial = (name: string): string => new X509Certificate(read(name)).serialNumber;
-  const node = await spawnNode(path.join(dir, 'data'), [...tlsArgs(live), '--tls-reload-interval-ms', '100']).catch((err: unknown) => {
+  const [metricsPort] = await freeLoopbackPorts(1);
+  const node = await spawnNode(path.join(dir, 'data'), [...tlsArgs(live), '--tls-reload-interval-ms', '100', '--metrics-port', String(metricsPort)]).catch((err: unknown) => {
     fs.rmSync(dir, { recursive: true, force: true });
     throw err;
   });
@@ -312,8 +314,13 @@ test('rotated TLS files take effect for new connections without a restart; a bad
   };
   const fresh: ReturnType<typeof nodeStubs>[] = [];
   try {
-    expect((await stubs.status(3000)).nodeId).toBe('x');
+    const first = await stubs.status(3000);
+    expect(first.tls).toMatchObject({ subject: 'CN=concord node', serial: serial('node.pem'), subjectAltNames: 'IP Address:127.0.0.1, DNS:localhost' });
     expect(await servedSerial(node.address)).toBe(serial('node.pem'));
+    // Prometheus: the served certificate's expiry, in Unix seconds.
+    const metrics = await (await fetch(`http://127.0.0.1:${metricsPort}/metrics`)).text();
+    const notAfter = /^concord_tls_certificate_not_after(?:\{[^}]*\})? (\S+)$/m.exec(metrics)?.[1];
+    expect(Number(notAfter)).toBe(Date.parse(new X509Certificate(read('node.pem')).validTo) / 1000);
     // Half a rotation (the certificate without its key): refused, the old pair still served.
     replace('node2.pem', live.certFile);
     await waitFor(() => node.stderr().includes(`the key in ${live.keyFile} does not belong to the certificate in ${live.certFile}`), 10_000);
@@ -327,7 +334,7 @@ test('rotated TLS files take effect for new connections without a restart; a bad
     const withCert = nodeStubs(node.address, tlsChannelCredentials(clientFiles));
     const withoutCert = nodeStubs(node.address, credentials.createSsl(read('ca.pem')));
     fresh.push(withCert, withoutCert);
-    expect((await withCert.status(3000)).nodeId).toBe('x');
+    expect((await withCert.status(3000)).tls?.serial).toBe(serial('node2.pem'));
     await expect(withoutCert.status(3000)).rejects.toMatchObject({ code: status.UNAVAILABLE, details: expect.stringContaining('certificate required') });
   } finally {
     fresh.forEach((s) => s.close());
