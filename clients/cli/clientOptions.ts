@@ -1,6 +1,8 @@
 import type { Command } from 'commander';
 import type { Ack } from '../client/ackLevel';
+import { status } from '@grpc/grpc-js';
 import { ConcordClient } from '../client/ConcordClient';
+import { isServiceError, serviceError } from '../client/serviceError';
 import { tlsFilesFrom, type TlsFiles } from '../client/tlsFiles';
 import { endpointsFromEnv, parseAck, parseEndpoints, parsePositiveInt } from './cliParsers';
 
@@ -71,16 +73,28 @@ export async function withClient<T>(
   body: (client: ConcordClient) => Promise<T>,
   adminToken?: string,
 ): Promise<T> {
+  const tls = cliTlsFiles(options, process.env);
   const client = new ConcordClient({
     endpoints: options.endpoints ?? endpointsFromEnv(process.env),
     deadlineMs: options.timeout,
     session: true,
     adminToken,
-    tls: cliTlsFiles(options, process.env),
+    tls,
   });
   try {
     return await body(client);
+  } catch (error) {
+    throw tls === undefined ? withTlsHint(error) : error;
   } finally {
     client.close();
   }
+}
+
+/**
+ * A plaintext connection to a node that speaks TLS fails with nothing but "Failed to connect"
+ * (the node drops it): say what would help, since the CLI was given no TLS files.
+ */
+export function withTlsHint(error: unknown): unknown {
+  if (!isServiceError(error) || error.code !== status.UNAVAILABLE || !/^no node reachable .*: Failed to connect\)$/.test(error.details)) return error;
+  return serviceError(error.code, `${error.details}; if the nodes use TLS, give --cacert, --cert and --key (or CONCORD_CACERT, CONCORD_CERT and CONCORD_KEY)`);
 }

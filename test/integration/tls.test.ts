@@ -159,6 +159,7 @@ test('the CLI and the gateway dial a TLS cluster with their own files', async ()
   expect(partial).toMatchObject({ code: 1, stderr: expect.stringContaining('missing --cert (or $CONCORD_CERT) and --key (or $CONCORD_KEY)') });
   const plain = await run(['kv', 'get', 'tls/cli', '--timeout', '3000'], { CONCORD_ENDPOINTS: endpoints });
   expect(plain).toMatchObject({ code: 1, stderr: expect.stringContaining('UNAVAILABLE: no node reachable') });
+  expect(plain.stderr).toContain('Failed to connect); if the nodes use TLS, give --cacert, --cert and --key (or CONCORD_CACERT, CONCORD_CERT and CONCORD_KEY)');
 
   const nodes = tc.cluster.nodes.map((n) => ({ id: n.id, address: n.address }));
   const secure = await startGateway({ nodes, port: 0, tls: clientFiles });
