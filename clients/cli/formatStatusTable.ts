@@ -1,5 +1,5 @@
 import type { PeerStatus, StatusResponse, TlsStatus } from '../../proto/gen/concord/v1/admin';
-import { certificateExpiryWarningDays } from '../client/tlsFiles';
+import { certificateExpiryWarningDays, daysLeft } from '../client/tlsFiles';
 import type { NodeStatusResult } from '../client/ConcordClientOptions';
 import { errorText } from './errorText';
 import { authorityLines } from './formatAuthority';
@@ -36,7 +36,7 @@ export function formatStatusTable(results: readonly NodeStatusResult[], nowMs: n
 export function tlsLines(tls: TlsStatus | undefined, nowMs: number): string[] {
   if (tls === undefined) return [];
   const notAfter = Number(tls.notAfterMs);
-  const days = Math.floor((notAfter - nowMs) / 86_400_000);
+  const days = daysLeft(notAfter, nowMs);
   const when = `${new Date(notAfter).toISOString().slice(0, 10)}`;
   const expiry = notAfter <= nowMs
     ? `EXPIRED on ${when}: peers and clients refuse it`

@@ -1,5 +1,6 @@
 import { createPrivateKey, X509Certificate } from 'node:crypto';
 import { readFileSync } from 'node:fs';
+import { isIP } from 'node:net';
 import { createSecureContext } from 'node:tls';
 
 /**
@@ -60,9 +61,32 @@ export interface TlsCheck {
 /** A node certificate expiring sooner than this is warned about at start, on reload and in `concord status`. */
 export const certificateExpiryWarningDays = 30;
 
+/** Whole days from `nowMs` until `notAfterMs` (negative once past). */
+export function daysLeft(notAfterMs: number, nowMs: number): number {
+  return Math.floor((notAfterMs - nowMs) / 86_400_000);
+}
+
+/** A distinguished name as X509Certificate gives it (one attribute per line) on one line. */
+export function oneLine(dn: string): string {
+  return dn.replace(/\n/g, ', ');
+}
+
+/**
+ * Whether a certificate names one of `hosts` (an IP address in its subject alternative names, a
+ * DNS name in them or, lacking any, in its common name, as TLS checks a server's).
+ */
+export function certificateNamesHost(cert: X509Certificate, hosts: readonly string[]): boolean {
+  return hosts.some((h) => (isIP(h) !== 0 ? cert.checkIP(h) !== undefined : cert.checkHost(h) !== undefined));
+}
+
 const serverAuth = '1.3.6.1.5.5.7.3.1';
 const clientAuth = '1.3.6.1.5.5.7.3.2';
-const name = (c: X509Certificate): string => c.subject.replace(/\n/g, ', ');
+const name = (c: X509Certificate): string => oneLine(c.subject);
+/** What each role's certificate is used for: the extended key usages it needs, and why. */
+const uses = {
+  node: { needs: [serverAuth, clientAuth], why: 'a node serves and also dials its peers with it' },
+  client: { needs: [clientAuth], why: 'a client presents it to the nodes' },
+} as const;
 
 function checkDates(c: X509Certificate, file: string, now: Date): void {
   const from = new Date(c.validFrom);
@@ -118,9 +142,7 @@ function checkPair(cert: Buffer, key: Buffer, certFile: string, keyFile: string,
 export function checkTls(cert: Buffer, key: Buffer, ca: Buffer, files: TlsFiles, check: TlsCheck = {}): TlsMaterial {
   const now = check.now ?? new Date();
   const role = check.role ?? 'client';
-  const chain = role === 'node'
-    ? checkPair(cert, key, files.certFile, files.keyFile, now, [serverAuth, clientAuth], 'a node serves and also dials its peers with it')
-    : checkPair(cert, key, files.certFile, files.keyFile, now, [clientAuth], 'a client presents it to the nodes');
+  const chain = checkPair(cert, key, files.certFile, files.keyFile, now, uses[role].needs, uses[role].why);
   const roots = certificates(ca, files.caFile);
   try {
     createSecureContext({ ca });
@@ -138,8 +160,8 @@ export function checkTls(cert: Buffer, key: Buffer, ca: Buffer, files: TlsFiles,
       if (parent === undefined || hops > roots.length) {
         const detail = at === leaf || self === undefined
           ? `is not signed by a CA in ${files.caFile}: its peers, which trust that CA, would refuse it`
-          : `is signed by ${name(at)} in ${files.caFile}, whose issuer (${at.issuer.replace(/\n/g, ', ')}) is not there: the CA file must hold the chain up to its root`;
-        throw new Error(`the certificate in ${files.certFile} (${name(leaf)}, issued by ${leaf.issuer.replace(/\n/g, ', ')}) ${detail}`);
+          : `is signed by ${name(at)} in ${files.caFile}, whose issuer (${oneLine(at.issuer)}) is not there: the CA file must hold the chain up to its root`;
+        throw new Error(`the certificate in ${files.certFile} (${name(leaf)}, issued by ${oneLine(leaf.issuer)}) ${detail}`);
       }
       checkDates(parent, files.caFile, now);
       at = parent;

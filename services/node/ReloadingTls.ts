@@ -1,6 +1,6 @@
 import type { experimental } from '@grpc/grpc-js';
 import { statSync } from 'node:fs';
-import { readTls, type TlsCheck, type TlsFiles, type TlsMaterial } from '../../clients/client/tlsFiles';
+import { oneLine, readTls, type TlsCheck, type TlsFiles, type TlsMaterial } from '../../clients/client/tlsFiles';
 
 type CaListener = experimental.CaCertificateUpdateListener;
 type IdentityListener = experimental.IdentityCertificateUpdateListener;
@@ -61,7 +61,7 @@ export class ReloadingTls implements experimental.CertificateProvider {
     const leafChanged = !next.cert.equals(this.material.cert);
     this.material = next;
     this.log(leafChanged
-      ? `TLS files reloaded: now serving ${next.leaf.subject.replace(/\n/g, ', ')} (serial ${next.leaf.serialNumber}, valid to ${new Date(next.leaf.validTo).toISOString()})`
+      ? `TLS files reloaded: now serving ${oneLine(next.leaf.subject)} (serial ${next.leaf.serialNumber}, valid to ${new Date(next.leaf.validTo).toISOString()})`
       : `TLS files reloaded: new CA certificates (${this.files.caFile}) or key, same certificate (serial ${next.leaf.serialNumber})`);
     this.inspect(next);
     for (const l of this.caListeners) l({ caCertificate: next.ca });

@@ -1,11 +1,10 @@
 import { credentials, experimental, ServerCredentials, type ChannelCredentials, type ServerInterceptor } from '@grpc/grpc-js';
-import { certificateNamesHost, peerCertificateInterceptor } from '../rpc/peerCertificateInterceptor';
-import { certificateExpiryWarningDays, type TlsFiles } from '../../clients/client/tlsFiles';
+import { peerCertificateInterceptor } from '../rpc/peerCertificateInterceptor';
+import { certificateExpiryWarningDays, certificateNamesHost, daysLeft, type TlsFiles } from '../../clients/client/tlsFiles';
 import { ReloadingTls } from './ReloadingTls';
 
-/** How a node serves and dials: both insecure, or both mutual TLS under the cluster's CA. */
+/** How a node serves and dials: both insecure, or both mutual TLS under the cluster's CA (then `reloader` is set). */
 export interface TransportCredentials {
-  readonly tls: boolean;
   readonly server: ServerCredentials;
   /** For the node's own calls to its peers (replication, consensus, forwarded KV writes). */
   readonly peers: ChannelCredentials;
@@ -32,19 +31,18 @@ export const peerOnlyServices = ['concord.v1.PeerService', 'concord.v1.RaftServi
  * name the host the node listens on: whoever dials that address would refuse it.
  */
 export function transportCredentials(files: TlsFiles | undefined, listen: string, peerAddresses: readonly string[], log: (msg: string) => void): TransportCredentials {
-  if (files === undefined) return { tls: false, server: ServerCredentials.createInsecure(), peers: credentials.createInsecure(), interceptors: [] };
+  if (files === undefined) return { server: ServerCredentials.createInsecure(), peers: credentials.createInsecure(), interceptors: [] };
   const host = hostOf(listen);
   const wildcard = host === '0.0.0.0' || host === '::' || host === '';
   // A warning, not a refusal: peers may dial the node by a name the certificate does carry.
   const reloader = new ReloadingTls(files, { role: 'node' }, log, (m) => {
-    const days = Math.floor((Date.parse(m.leaf.validTo) - Date.now()) / 86_400_000);
+    const days = daysLeft(Date.parse(m.leaf.validTo), Date.now());
     if (days < certificateExpiryWarningDays) log(`warning: the certificate in ${files.certFile} expires in ${days} days (${new Date(m.leaf.validTo).toISOString()}): write its successor over it (the node reloads rotated files)`);
     if (!wildcard && !certificateNamesHost(m.leaf, [host])) {
       log(`warning: the certificate in ${files.certFile} (${m.leaf.subjectAltName ?? 'no subject alternative names'}) does not name ${host}, the host this node listens on: peers and clients dialling ${listen} will refuse it`);
     }
   });
   return {
-    tls: true,
     // One provider for both roles (grpc-js's server factory names its two arguments in the
     // opposite order to its class's constructor, which one object makes moot).
     server: experimental.createCertificateProviderServerCredentials(reloader, reloader, true),

@@ -7,6 +7,7 @@ import { LinkFaults } from '../node/LinkFaults';
 import { Episode, PartitionLedger } from '../node/PartitionLedger';
 import { unary } from './handlers';
 import { AuthorityNode } from '../node/authority/AuthorityNode';
+import { oneLine } from '../../clients/client/tlsFiles';
 import { AuthorityStatus, TlsStatus } from '../../proto/gen/concord/v1/admin';
 
 export interface AdminInfo {
@@ -116,7 +117,7 @@ function toEpisodeMessage(e: Episode): PartitionEpisode {
 }
 
 function tlsStatus(cert: X509Certificate): TlsStatus {
-  return { subject: cert.subject.replace(/\n/g, ', '), serial: cert.serialNumber, subjectAltNames: cert.subjectAltName ?? '', notAfterMs: BigInt(Date.parse(cert.validTo)) };
+  return { subject: oneLine(cert.subject), serial: cert.serialNumber, subjectAltNames: cert.subjectAltName ?? '', notAfterMs: BigInt(Date.parse(cert.validTo)) };
 }
 
 function authorityStatus(auth: AuthorityNode): AuthorityStatus {

@@ -1,14 +1,6 @@
 import { ServerInterceptingCall, status, type ServerInterceptor } from '@grpc/grpc-js';
 import { X509Certificate } from 'node:crypto';
-import { isIP } from 'node:net';
-
-/**
- * Whether a certificate names one of `hosts` (an IP address in its subject alternative names, a
- * DNS name in them or, lacking any, in its common name, as TLS checks a server's).
- */
-export function certificateNamesHost(cert: X509Certificate, hosts: readonly string[]): boolean {
-  return hosts.some((h) => (isIP(h) !== 0 ? cert.checkIP(h) !== undefined : cert.checkHost(h) !== undefined));
-}
+import { certificateNamesHost, oneLine } from '../../clients/client/tlsFiles';
 
 /**
  * On a mutual TLS node, the services only nodes call (document replication and anti-entropy,
@@ -49,5 +41,5 @@ export function peerCertificateInterceptor(services: readonly string[], peerHost
 }
 
 function describe(cert: X509Certificate): string {
-  return [cert.subject.replace(/\n/g, ', '), cert.subjectAltName].filter((s) => s !== undefined && s !== '').join('; ');
+  return [oneLine(cert.subject), cert.subjectAltName].filter((s) => s !== undefined && s !== '').join('; ');
 }
