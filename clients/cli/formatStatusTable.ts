@@ -1,4 +1,4 @@
-import type { PeerStatus, StatusResponse, TlsStatus } from '../../proto/gen/concord/v1/admin';
+import type { AuthorizationStatus, PeerStatus, StatusResponse, TlsStatus } from '../../proto/gen/concord/v1/admin';
 import { certificateExpiryWarningDays, daysLeft } from '../client/tlsFiles';
 import type { NodeStatusResult } from '../client/ConcordClientOptions';
 import { errorText } from './errorText';
@@ -26,7 +26,7 @@ export function formatStatusTable(results: readonly NodeStatusResult[], nowMs: n
     const s = result.status;
     const up = s.peers.filter((p) => p.connected).length;
     rows.push([s.nodeId, s.role, result.address, 'yes', String(s.documents), duration(s.uptimeMs), `${up}/${s.peers.length}`]);
-    details.push([...authorityLines(s.authority), ...tlsLines(s.tls, nowMs), ...s.peers.map(peerLine), ...episodeLines(s, nowMs)]);
+    details.push([...authorityLines(s.authority), ...tlsLines(s.tls, nowMs), ...authorizationLines(s.authorization), ...s.peers.map(peerLine), ...episodeLines(s, nowMs)]);
   }
   const [header, ...lines] = formatTable(rows);
   return [header!, ...lines.flatMap((line, i) => [line, ...(details[i] ?? [])])];
@@ -42,6 +42,13 @@ export function tlsLines(tls: TlsStatus | undefined, nowMs: number): string[] {
     ? `EXPIRED on ${when}: peers and clients refuse it`
     : days < certificateExpiryWarningDays ? `EXPIRES in ${days} days (${when}): rotate it` : `expires ${when} (in ${days} days)`;
   return [`  tls: ${tls.subject}  serial=${tls.serial}  ${expiry}`];
+}
+
+/** The access policy a node checks calls against, and a change of its file it refused (loud). */
+export function authorizationLines(a: AuthorizationStatus | undefined): string[] {
+  if (a === undefined) return [];
+  const line = `  access policy: ${a.policyFile}  ${a.users} users, ${a.roles} roles  loaded ${new Date(Number(a.loadedAtMs)).toISOString()}`;
+  return a.lastError === '' ? [line] : [line, `  access policy CHANGE REFUSED (the loaded one stays in force): ${a.lastError}`];
 }
 
 function peerLine(p: PeerStatus): string {

@@ -9,6 +9,7 @@ import { registerLinkFaultCommands } from './linkFaultCommands';
 import { reportError } from './reportError';
 import { registerStatusCommand } from './statusCommand';
 import { registerUpCommand } from './upCommand';
+import { registerWhoAmICommand } from './whoAmICommand';
 
 // The `concord` command line. concord.js (the bin) registers tsx and calls runCli; nothing runs
 // on import, so tests can build the program and parse arguments without side effects.
@@ -31,6 +32,7 @@ export function buildProgram(io: Io): Command {
   registerStatusCommand(program, io);
   registerLinkFaultCommands(program, io);
   registerLedgerCommand(program, io);
+  registerWhoAmICommand(program, io);
   // Subcommands (and theirs: kv get) inherit exit override and output, so their usage errors
   // are reported the same way.
   const inherit = (parent: Command): void => {

@@ -3,6 +3,7 @@ import { resolve } from 'node:path';
 import { ConcordClient } from '../client/ConcordClient';
 import { ops } from '../client/ops';
 import { readTls, tlsFilesFrom, type TlsFiles } from '../client/tlsFiles';
+import { readAccessPolicy } from '../../services/node/ReloadingPolicy';
 import { defaultEndpoints, parsePort, parsePositiveInt } from './cliParsers';
 import type { Io } from './clientOptions';
 import { launchCluster, type LaunchRole, type LocalCluster } from './launchCluster';
@@ -33,6 +34,7 @@ interface UpOptions {
   tlsCert?: string;
   tlsKey?: string;
   tlsCa?: string;
+  authzFile?: string;
 }
 
 export function registerUpCommand(program: Command, io: Io): void {
@@ -49,6 +51,7 @@ export function registerUpCommand(program: Command, io: Io): void {
     .option('--tls-cert <file>', 'mutual TLS: the nodes\' certificate (it must name 127.0.0.1 and serve as a client certificate too; the gateway and the demo writer present it)')
     .option('--tls-key <file>', 'mutual TLS: the private key of --tls-cert')
     .option('--tls-ca <file>', 'mutual TLS: the CA certificates every caller\'s certificate must be signed by')
+    .option('--authz-file <file>', 'with --tls-*: the access policy every node checks each client call against (users are client certificate common names; the gateway and the demo writer are the nodes\' certificate\'s)')
     .option('--admin-token <token>', `admin token for the nodes (default: $CONCORD_ADMIN_TOKEN, else <data-dir>/${adminTokenFileName}, created at first start)`)
     .action((options: UpOptions) => up(io, options));
 }
@@ -82,6 +85,10 @@ async function up(io: Io, options: UpOptions): Promise<void> {
     const tls = tlsFilesFrom({ cert: options.tlsCert, key: options.tlsKey, ca: options.tlsCa }, { cert: '--tls-cert', key: '--tls-key', ca: '--tls-ca' });
     // Checked here, so bad files are one message instead of every node failing on its own.
     if (tls !== undefined) readTls(tls, { role: 'node' });
+    if (options.authzFile !== undefined) {
+      if (tls === undefined) throw new UsageError('--authz-file needs --tls-cert, --tls-key and --tls-ca: users are named by their client certificates');
+      readAccessPolicy(options.authzFile);
+    }
     const admin = provisionAdminToken(options.dataDir, options.adminToken, process.env);
     io.out(`starting ${options.nodes} node${options.nodes === 1 ? '' : 's'}...`);
     cluster = await launchCluster({
@@ -89,7 +96,10 @@ async function up(io: Io, options: UpOptions): Promise<void> {
       roles,
       basePort: options.basePort,
       dataDir: options.dataDir,
-      extraArgs: tls === undefined ? [] : ['--tls-cert', resolve(tls.certFile), '--tls-key', resolve(tls.keyFile), '--tls-ca', resolve(tls.caFile)],
+      extraArgs: [
+        ...(tls === undefined ? [] : ['--tls-cert', resolve(tls.certFile), '--tls-key', resolve(tls.keyFile), '--tls-ca', resolve(tls.caFile)]),
+        ...(options.authzFile === undefined ? [] : ['--authz-file', resolve(options.authzFile)]),
+      ],
       env: { ...process.env, CONCORD_ADMIN_TOKEN: admin.token },
       signal: starting.signal,
       onOutput: (id, _stream, line) => io.out(`[${id}] ${line}`),
@@ -156,6 +166,7 @@ function banner(cluster: LocalCluster, options: UpOptions, admin: ProvisionedAdm
     ...(tls === undefined ? [] : [
       'Mutual TLS: every caller needs a certificate the CA signed; for the CLI:',
       `  export CONCORD_CACERT=${resolve(tls.caFile)} CONCORD_CERT=<client certificate> CONCORD_KEY=<its key>`,
+      ...(options.authzFile === undefined ? [] : [`Access policy: ${resolve(options.authzFile)} (reloaded when it changes); who a node takes you for: npx concord whoami`]),
       '',
     ]),
     'Try next, in another terminal:',

@@ -1,5 +1,5 @@
 import { credentials as grpcCredentials, status } from '@grpc/grpc-js';
-import type { LedgerResponse, LinkFault, SetLinkFaultsResponse, StatusResponse } from '../../proto/gen/concord/v1/admin';
+import type { LedgerResponse, LinkFault, SetLinkFaultsResponse, StatusResponse, WhoAmIResponse } from '../../proto/gen/concord/v1/admin';
 import type { GetResponse, ListResponse, Operation, WatchEvent, WriteResponse } from '../../proto/gen/concord/v1/documents';
 import type * as kv from '../../proto/gen/concord/v1/kv';
 import { ackLevel } from './ackLevel';
@@ -270,6 +270,15 @@ export class ConcordClient {
     const node = this.endpoint(address);
     const request = { faults: [...faults], replace: options.replace ?? false };
     return unaryCall(node.admin.setLinkFaults.bind(node.admin), request, this.deadline(options), { headers: this.adminHeaders });
+  }
+
+  /**
+   * Who a node takes this client for under its access policy: the user (the client
+   * certificate's common name), its roles and what they grant; `authorization` is false on a
+   * node that checks no policy. Any node, with failover.
+   */
+  whoAmI(options: CallOptions = {}): Promise<WhoAmIResponse> {
+    return this.call('idempotent', options, (node, deadline) => unaryCall(node.admin.whoAmI.bind(node.admin), {}, deadline));
   }
 
   /** The partition ledger of the node at `address`, newest episode first. */

@@ -5,7 +5,7 @@ import { callWithFailover } from './callWithFailover';
 import type { NodeEndpoint } from './NodeEndpoint';
 import { callPurpose, type NodePool } from './NodePool';
 import { watchMovesOn } from './retryRule';
-import { isServiceError, serviceError } from './serviceError';
+import { isServiceError, permissionDeniedPrefix, serviceError } from './serviceError';
 
 // A client's KV watches carried over shared WatchStream calls, as etcd's clientv3 carries them
 // over one Watch stream: one gRPC stream for up to `watchesPerStream` watches instead of one
@@ -187,7 +187,7 @@ export class KvWatchMux {
       // The node ended it (its start was compacted away, or it refused the create): no cancel.
       this.end(w, m.compactRevision > 0n
         ? serviceError(status.OUT_OF_RANGE, `revision ${w.next} has been compacted (up to ${m.compactRevision}); watch from a later revision`)
-        : serviceError(status.INVALID_ARGUMENT, m.cancelReason || 'the node cancelled the watch'), false);
+        : serviceError(m.cancelReason.startsWith(permissionDeniedPrefix) ? status.PERMISSION_DENIED : status.INVALID_ARGUMENT, m.cancelReason || 'the node cancelled the watch'), false);
       return;
     }
     const revision = m.header?.revision ?? 0n;

@@ -21,6 +21,13 @@ export function serviceError(code: status, details: string): ServiceError {
   return error;
 }
 
+/**
+ * How a node's refusal under its access policy begins. A refusal of one message of a stream (a
+ * watch a WatchStream creates) travels as text, as etcd's does; the client turns it back into
+ * PERMISSION_DENIED.
+ */
+export const permissionDeniedPrefix = 'permission denied: ';
+
 /** The canonical status name (`UNAVAILABLE`), or the number when the code is unknown. */
 export function statusName(code: number): string {
   return status[code] ?? String(code);

@@ -21,7 +21,10 @@ import { Replicator } from './Replicator';
 import { TrafficStats } from './TrafficStats';
 import { LinkFaults } from './LinkFaults';
 import { PartitionLedger } from './PartitionLedger';
-import { tlsReloadIntervalMsDefault, transportCredentials } from './transportCredentials';
+import { peerHostsOf, tlsReloadIntervalMsDefault, transportCredentials } from './transportCredentials';
+import { ReloadingPolicy } from './ReloadingPolicy';
+import { CallAuthorizer } from '../rpc/CallAuthorizer';
+import type { ServiceDefinition, UntypedServiceImplementation } from '@grpc/grpc-js';
 import { PeerServiceService } from '../../proto/gen/concord/v1/peer';
 import { encodeSyncResponse } from './encodeSyncResponse';
 import { PeerLink } from './PeerLink';
@@ -83,6 +86,9 @@ export class ConcordNode {
     // Bad TLS files fail the start here, before the data directory is touched.
     const transport = transportCredentials(config.tls, config.listen, config.peers.map((p) => p.address), log);
     const tlsFiles = transport.reloader;
+    // So does a bad access policy. Users are named by their client certificates: no TLS, no users.
+    if (config.authzFile !== undefined && config.tls === undefined) throw new Error('an access policy (--authz-file) needs mutual TLS (--tls-cert, --tls-key, --tls-ca): users are named by their client certificates');
+    const policy = config.authzFile === undefined ? undefined : new ReloadingPolicy(config.authzFile, log);
     fs.mkdirSync(config.dataDir, { recursive: true });
     // Writes go to the documents' write-ahead log and reach LMDB in checkpoints (see LoggedEngine).
     const engine = await LoggedEngine.open(path.join(config.dataDir, 'wal'), LmdbEngine.open(config.dataDir));
@@ -173,8 +179,22 @@ export class ConcordNode {
     const documents = new DocumentNode(config.nodeId, config.role, store, replicator, antiEntropy, traffic, masters);
     const startedAt = Date.now();
     let address = config.listen;
+    const authorizer = policy === undefined ? undefined : new CallAuthorizer({
+      policy: () => policy.current,
+      peerHosts: peerHostsOf(config.peers.map((p) => p.address)),
+      leaseKeys: (id) => {
+        try {
+          return authority === undefined ? undefined : [...authority.sm.lease(id).keys];
+        } catch {
+          return undefined; // no such lease: the call itself says so
+        }
+      },
+    });
+    /** A client service, its calls checked against the access policy when there is one. */
+    const guarded = <S extends UntypedServiceImplementation>(definition: ServiceDefinition, implementation: S): S =>
+      authorizer === undefined ? implementation : authorizer.wrap(definition, implementation);
     const grpc = await startGrpcServer(config.listen, [
-      { definition: DocumentServiceService, implementation: documentService(documents), name: 'concord.v1.DocumentService' },
+      { definition: DocumentServiceService, implementation: guarded(DocumentServiceService, documentService(documents, authorizer)), name: 'concord.v1.DocumentService' },
       { definition: peerServiceDefinition, implementation: peerService(documents, {
         faults, clusterId: config.clusterId, incarnation, log,
         onPeerHello: (peerId) => linkTo(peerId)?.redialNow(),
@@ -182,10 +202,11 @@ export class ConcordNode {
       }), name: 'concord.v1.PeerService' },
       {
         definition: AdminServiceService,
-        implementation: adminService(documents, {
+        implementation: guarded(AdminServiceService, adminService(documents, {
           address: () => address, clusterId: config.clusterId, incarnation, startedAt, clientId, faults, ledger, adminToken: config.adminToken, authority, peerIds: config.peers.map((p) => p.id),
           ...(tlsFiles === undefined ? {} : { certificate: () => tlsFiles.current.leaf }),
-        }),
+          ...(policy === undefined || authorizer === undefined ? {} : { authorization: { policy, authorizer } }),
+        })),
         name: 'concord.v1.AdminService',
       },
       // A replica is not a voter: its KV API says so and names the voters (not UNIMPLEMENTED).
@@ -197,7 +218,7 @@ export class ConcordNode {
         { definition: RaftServiceService, implementation: raftService(authority), name: 'concord.v1.RaftService' },
         {
           definition: KvServiceService,
-          implementation: kvService(authority, { nodeId: config.nodeId, voterAddresses: new Map(voters.map((v) => [v.id, v.address])), faults, watchQueueMax: config.watchQueueMax, credentials: transport.peers }),
+          implementation: guarded(KvServiceService, kvService(authority, { nodeId: config.nodeId, voterAddresses: new Map(voters.map((v) => [v.id, v.address])), faults, watchQueueMax: config.watchQueueMax, credentials: transport.peers, authorizer })),
           name: 'concord.v1.KvService',
         },
       ]),
@@ -237,6 +258,7 @@ export class ConcordNode {
       for (const link of replicator.links) if (link.connected) runRound(link, true);
     }, config.antiEntropyIntervalMs));
     if (tlsFiles !== undefined) node.timers.push(setInterval(() => tlsFiles.poll(), config.tlsReloadIntervalMs ?? tlsReloadIntervalMsDefault));
+    if (policy !== undefined) node.timers.push(setInterval(() => policy.poll(), config.tlsReloadIntervalMs ?? tlsReloadIntervalMsDefault));
     node.timers.push(setInterval(() => {
       for (const link of replicator.links) ledger.observe(link.peerId, link.reachable, faults.isCut(link.peerId));
       partitions.update();

@@ -28,8 +28,13 @@ export interface NodeConfig {
   readonly kvQuotaBytes?: number;
   /** Mutual TLS for every connection, served and dialled (see transportCredentials); insecure without. */
   readonly tls?: TlsFiles;
-  /** How often the TLS files are checked for rotation (default tlsReloadIntervalMsDefault). */
+  /** How often the TLS files (and the access policy) are checked for changes (default tlsReloadIntervalMsDefault). */
   readonly tlsReloadIntervalMs?: number;
+  /**
+   * The access policy every client call is checked against (see AccessPolicy); needs `tls`, as
+   * users are named by their client certificates. Without it, every caller may do everything.
+   */
+  readonly authzFile?: string;
 }
 
 /** Parses `n2=127.0.0.1:7002,n3=127.0.0.1:7003` (optionally `n3=host:port/witness`). */

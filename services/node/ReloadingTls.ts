@@ -1,5 +1,5 @@
 import type { experimental } from '@grpc/grpc-js';
-import { statSync } from 'node:fs';
+import { fileStamp } from './fileStamp';
 import { oneLine, readTls, type TlsCheck, type TlsFiles, type TlsMaterial } from '../../clients/client/tlsFiles';
 
 type CaListener = experimental.CaCertificateUpdateListener;
@@ -94,10 +94,7 @@ export class ReloadingTls implements experimental.CertificateProvider {
   }
 
   private stampNow(): string {
-    return [this.files.certFile, this.files.keyFile, this.files.caFile].map((f) => {
-      const st = statSync(f);
-      return `${st.ino}:${st.size}:${st.mtimeMs}`;
-    }).join('|');
+    return fileStamp([this.files.certFile, this.files.keyFile, this.files.caFile]);
   }
 
   private refuse(stamp: string, err: unknown): false {

@@ -4,11 +4,12 @@ import { serviceNames } from '../telemetry/names';
 import { startTelemetry } from '../telemetry/startTelemetry';
 import { readTls, tlsFilesFrom, type TlsFiles } from '../../clients/client/tlsFiles';
 import type { NodeConfig, NodeRole } from './NodeConfig';
+import { readAccessPolicy } from './ReloadingPolicy';
 import { preferEsmBuilds } from './preferEsmBuilds';
 import { quietIpServerNameWarning } from './quietIpServerNameWarning';
 
-// Only commander, the logger, the telemetry bootstrap, preferEsmBuilds and the TLS file checks
-// (node built-ins only) are imported statically: the node itself (and with it @grpc/grpc-js and Yjs) is loaded after telemetry has
+// Only commander, the logger, the telemetry bootstrap, preferEsmBuilds, the TLS file checks and
+// the access policy's (node built-ins only) are imported statically: the node itself (and with it @grpc/grpc-js and Yjs) is loaded after telemetry has
 // started, so the gRPC instrumentation sees every client and server, and after the ES module
 // builds of Yjs and lib0 took the place of their CommonJS builds.
 
@@ -40,7 +41,8 @@ async function main(argv: string[]): Promise<void> {
     .option('--tls-cert <file>', 'PEM certificate (a chain may follow) this node serves and presents to its peers; with --tls-key and --tls-ca, every connection is mutual TLS')
     .option('--tls-key <file>', 'PEM private key of --tls-cert')
     .option('--tls-ca <file>', 'PEM CA certificates that peers\', clients\' and gateways\' certificates must be signed by (callers without one are refused)')
-    .option('--tls-reload-interval-ms <ms>', 'how often the TLS files are checked for rotation (new connections use rotated ones)', '10000')
+    .option('--tls-reload-interval-ms <ms>', 'how often the TLS files (and --authz-file) are checked for changes (new connections use rotated certificates; the next call the new policy)', '10000')
+    .option('--authz-file <file>', 'JSON access policy: users (client certificate common names), their roles, and what each role may read and write (documents, KV keys, admin calls); every client call is checked, anything not granted is refused (PERMISSION_DENIED). Needs --tls-*. Reloaded when it changes')
     .option('--metrics-port <port>', 'serve Prometheus metrics at :<port>/metrics (0 = off)', '0')
     .option('--metrics-host <host>', 'interface for the metrics endpoint (default: the --listen host)')
     .parse(argv);
@@ -51,6 +53,10 @@ async function main(argv: string[]): Promise<void> {
   // Bad TLS files stop the node here, before telemetry starts and the metrics port opens.
   const tls = tlsFiles(o);
   if (tls !== undefined) readTls(tls, { role: 'node' });
+  if (o.authzFile !== undefined) {
+    if (tls === undefined) throw new Error('--authz-file needs mutual TLS (--tls-cert, --tls-key, --tls-ca): users are named by their client certificates');
+    readAccessPolicy(o.authzFile);
+  }
   for (const b of await preferEsmBuilds()) {
     if (b.loaded !== 'esm') log.warn(`${b.specifier} was loaded as CommonJS before the node started; its ES module build is not used`);
   }
@@ -80,6 +86,7 @@ async function main(argv: string[]): Promise<void> {
     kvQuotaBytes: o.kvQuotaBytes === undefined ? undefined : positiveInteger(o.kvQuotaBytes, '--kv-quota-bytes'),
     tls,
     tlsReloadIntervalMs: Math.min(positiveInteger(o.tlsReloadIntervalMs, '--tls-reload-interval-ms'), 2 ** 31 - 1),
+    ...(o.authzFile === undefined ? {} : { authzFile: o.authzFile }),
     adminToken: process.env.CONCORD_ADMIN_TOKEN === undefined || process.env.CONCORD_ADMIN_TOKEN === '' ? undefined : process.env.CONCORD_ADMIN_TOKEN,
   };
   const node = await ConcordNode.start(config, (msg) => log.info(msg));

@@ -47,9 +47,14 @@ export function transportCredentials(files: TlsFiles | undefined, listen: string
     // opposite order to its class's constructor, which one object makes moot).
     server: experimental.createCertificateProviderServerCredentials(reloader, reloader, true),
     peers: experimental.createCertificateProviderChannelCredentials(reloader, reloader),
-    interceptors: [peerCertificateInterceptor(peerOnlyServices, [...new Set(peerAddresses.map(hostOf))])],
+    interceptors: [peerCertificateInterceptor(peerOnlyServices, peerHostsOf(peerAddresses))],
     reloader,
   };
+}
+
+/** The hosts of the peers' addresses: a certificate naming one of them is a node's (see peerCertificateInterceptor). */
+export function peerHostsOf(peerAddresses: readonly string[]): string[] {
+  return [...new Set(peerAddresses.map(hostOf))];
 }
 
 /** The host of `host:port` (brackets of an IPv6 address removed). */

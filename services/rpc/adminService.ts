@@ -8,7 +8,9 @@ import { Episode, PartitionLedger } from '../node/PartitionLedger';
 import { unary } from './handlers';
 import { AuthorityNode } from '../node/authority/AuthorityNode';
 import { oneLine } from '../../clients/client/tlsFiles';
-import { AuthorityStatus, TlsStatus } from '../../proto/gen/concord/v1/admin';
+import { AuthorityStatus, AuthorizationStatus, TlsStatus, WhoAmIResponse } from '../../proto/gen/concord/v1/admin';
+import type { ReloadingPolicy } from '../node/ReloadingPolicy';
+import { callerCommonName, type CallAuthorizer } from './CallAuthorizer';
 
 export interface AdminInfo {
   readonly address: () => string;
@@ -26,11 +28,16 @@ export interface AdminInfo {
   readonly authority: AuthorityNode | undefined;
   /** The certificate served now, on a mutual-TLS node. */
   readonly certificate?: () => X509Certificate;
+  /** The access policy this node checks calls against (--authz-file), and its checks. */
+  readonly authorization?: { readonly policy: ReloadingPolicy; readonly authorizer: CallAuthorizer };
 }
 
 export const delayMsMax = 60_000;
 
-/** Operator view and fault injection. Status is open; changing links needs the admin token. */
+/**
+ * Operator view and fault injection. Status and WhoAmI are open; changing links needs the admin
+ * token (and, with an access policy, admin write: see requiredAccess).
+ */
 export function adminService(node: DocumentNode, info: AdminInfo): AdminServiceServer {
   return {
     status: unary(async (): Promise<StatusResponse> => ({
@@ -66,7 +73,24 @@ export function adminService(node: DocumentNode, info: AdminInfo): AdminServiceS
       recentEpisodes: info.ledger.recent(5).map(toEpisodeMessage),
       authority: info.authority === undefined ? undefined : authorityStatus(info.authority),
       tls: info.certificate === undefined ? undefined : tlsStatus(info.certificate()),
+      authorization: info.authorization === undefined ? undefined : authorizationStatus(info.authorization.policy),
     })),
+
+    whoAmI: unary(async (_req, call): Promise<WhoAmIResponse> => {
+      const a = info.authorization;
+      if (a === undefined) return { authorization: false, user: callerCommonName(call), known: false, roles: [], permissions: [], forwardedBy: '' };
+      const user = a.authorizer.identity(call);
+      const policy = a.policy.current;
+      const roles = policy.rolesOf(user.user);
+      return {
+        authorization: true,
+        user: user.user,
+        known: roles !== undefined,
+        roles: [...(roles ?? [])],
+        permissions: policy.grantsOf(user.user).map((g) => g.text),
+        forwardedBy: user.via ?? '',
+      };
+    }),
 
     setLinkFaults: unary(async (req, call) => {
       requireAdmin(call, info.adminToken);
@@ -84,6 +108,10 @@ export function adminService(node: DocumentNode, info: AdminInfo): AdminServiceS
 
     ledger: unary(async (req) => ({ episodes: info.ledger.recent(req.limit === 0 ? 20 : Math.min(req.limit, 200)).map(toEpisodeMessage) })),
   };
+}
+
+function authorizationStatus(p: ReloadingPolicy): AuthorizationStatus {
+  return { policyFile: p.file, users: p.current.userCount, roles: p.current.roles.size, loadedAtMs: BigInt(p.loadedAtMs), lastError: p.lastError };
 }
 
 function requireAdmin<Req, Res>(call: ServerUnaryCall<Req, Res>, token: string | undefined): void {

@@ -21,8 +21,11 @@ export const applyStreamInflightMax = 1024;
 export function applyStreamHandler(
   apply: (req: ApplyStreamRequest, timeoutMs: number) => Promise<WriteResponse>,
   defaultTimeoutMs: number,
+  /** Checks each write before it runs, for this stream's caller (see CallAuthorizer.perMessage); throws to refuse it. */
+  authorize?: (call: ServerDuplexStream<ApplyStreamBatch, ApplyStreamResults>) => (req: ApplyStreamRequest) => void,
 ) {
   return (call: ServerDuplexStream<ApplyStreamBatch, ApplyStreamResults>): void => {
+    const allowed = authorize?.(call);
     const inflight = new Set<bigint>();
     let ended = false;
     let paused = false;
@@ -64,6 +67,12 @@ export function applyStreamHandler(
       }
       if (inflight.size >= 2 * applyStreamInflightMax) {
         fail(new DomainError('too-large', `at most ${2 * applyStreamInflightMax} writes may be in flight on one stream; write ${id} was not applied`));
+        return;
+      }
+      try {
+        allowed?.(req);
+      } catch (err) {
+        fail(err);
         return;
       }
       inflight.add(id);

@@ -18,6 +18,8 @@ import { DomainError, invalidArgument } from '../core/errors/DomainError';
 import { DocumentNode } from '../node/DocumentNode';
 import { AckLevel } from '../node/Replicator';
 import { applyStreamHandler } from './applyStream';
+import type { CallAuthorizer } from './CallAuthorizer';
+import { applyNeeds } from './requiredAccess';
 import { remainingMs, serverStream, unary } from './handlers';
 import { toTypedOperation } from './toTypedOperation';
 
@@ -39,8 +41,12 @@ function ackLevel(a: PbAckLevel): AckLevel {
   }
 }
 
-/** Thin handlers: decode, call one DocumentNode method, encode. Errors go through the table. */
-export function documentService(node: DocumentNode): DocumentServiceServer {
+/**
+ * Thin handlers: decode, call one DocumentNode method, encode. Errors go through the table. With
+ * an authorizer, each write of a stream is checked on its own (the unary calls are checked by
+ * the authorizer's wrapper before they get here).
+ */
+export function documentService(node: DocumentNode, authorizer?: CallAuthorizer): DocumentServiceServer {
   const apply = async (req: ApplyRequest, timeoutMs: number): Promise<WriteResponse> => {
     const docId = parseDocumentId(req.documentId);
     const level = ackLevel(req.ack);
@@ -51,7 +57,10 @@ export function documentService(node: DocumentNode): DocumentServiceServer {
   return {
     apply: unary((req, call) => apply(req, remainingMs(call, defaultDeadlineMs) - deadlineSlackMs)),
 
-    applyBatches: applyStreamHandler((req, timeoutMs) => apply(req.apply as ApplyRequest, timeoutMs), defaultDeadlineMs),
+    applyBatches: applyStreamHandler((req, timeoutMs) => apply(req.apply as ApplyRequest, timeoutMs), defaultDeadlineMs, authorizer === undefined ? undefined : (call) => {
+      const check = authorizer.perMessage(call);
+      return (req) => check(applyNeeds(req.apply as ApplyRequest));
+    }),
 
     pushUpdate: unary(async (req, call): Promise<WriteResponse> => {
       const docId = parseDocumentId(req.documentId);

@@ -13,6 +13,7 @@ export const errorTable: Readonly<Record<DomainErrorKind, status>> = {
   'not-leader': status.UNAVAILABLE,
   conflict: status.FAILED_PRECONDITION,
   unauthenticated: status.UNAUTHENTICATED,
+  'permission-denied': status.PERMISSION_DENIED,
   'out-of-range': status.OUT_OF_RANGE,
   internal: status.INTERNAL,
 };

@@ -9,6 +9,8 @@ import { peerChannelOptions } from '../node/peerChannelOptions';
 import { LinkFaults } from '../node/LinkFaults';
 import { remainingMs, serverStream, unary } from './handlers';
 import { toServiceError } from './errorTable';
+import { type CallAuthorizer, setForwardedFor } from './CallAuthorizer';
+import { kvWatchNeeds } from './requiredAccess';
 import { readTooSlowlyPhrase, WatchQueue } from './WatchQueue';
 import { checkKey, checkValue, fromKv, fromRange, fromResponseOp, nonNegative, num, toCompare, toRangeQuery, toRequestOp } from './kvConvert';
 
@@ -25,6 +27,12 @@ export interface KvServiceOptions {
   readonly watchQueueMax?: number;
   /** How to dial the leader when forwarding (default insecure). */
   readonly credentials?: ChannelCredentials;
+  /**
+   * The access policy's checks: each watch a WatchStream creates is checked on its own, and a
+   * forwarded write names the user it acts for (the wrapper checks the other calls before they
+   * get here, and the leader checks a forwarded one again).
+   */
+  readonly authorizer?: CallAuthorizer;
 }
 
 /**
@@ -87,6 +95,7 @@ export function kvService(auth: AuthorityNode, opts: KvServiceOptions): pb.KvSer
         }
         const md = new Metadata();
         md.set(forwardedHeader, opts.nodeId);
+        if (opts.authorizer !== undefined) setForwardedFor(md, opts.authorizer.identity(call).user);
         return callUnary(method(client).bind(client), req, timeoutMs, md);
       }
     });
@@ -130,7 +139,7 @@ export function kvService(auth: AuthorityNode, opts: KvServiceOptions): pb.KvSer
       await watch(auth, hub, req, call, header, opts.watchQueueMax ?? watchQueueMaxDefault);
     }),
 
-    watchStream: watchStream(auth, hub, header, opts.watchQueueMax ?? watchQueueMaxDefault),
+    watchStream: watchStream(auth, hub, header, opts.watchQueueMax ?? watchQueueMaxDefault, opts.authorizer),
 
     leaseGrant: write((c) => c.leaseGrant, async (req: pb.LeaseGrantRequest, t) => {
       const ttlMs = nonNegative(req.ttlMs, 'ttl_ms');
@@ -279,8 +288,9 @@ export const watchesPerStreamMax = 65_536;
  * when the client ends its side, and with UNAVAILABLE, every watch at once, when the node loses
  * its majority (the client resumes elsewhere, as with Watch).
  */
-function watchStream(auth: AuthorityNode, hub: KvWatchHub, header: () => pb.ResponseHeader, queueMax: number) {
+function watchStream(auth: AuthorityNode, hub: KvWatchHub, header: () => pb.ResponseHeader, queueMax: number, authorizer: CallAuthorizer | undefined) {
   return (call: ServerDuplexStream<pb.KvWatchStreamRequest, pb.KvWatchStreamResponse>): void => {
+    const allowed = authorizer?.perMessage(call);
     const open = new Map<bigint, () => void>();
     let nextId = 1n;
     let ended = false;
@@ -325,6 +335,12 @@ function watchStream(auth: AuthorityNode, hub: KvWatchHub, header: () => pb.Resp
         id = nextId++;
       } else if (open.has(id)) return refuse(`watch ${id} is already open on this stream`);
       if (open.size >= watchesPerStreamMax) return refuse(`at most ${watchesPerStreamMax} watches may be open on one stream`);
+      try {
+        allowed?.(kvWatchNeeds(c.watch ?? pb.KvWatchRequest.fromPartial({})));
+      } catch (err) {
+        // As etcd does: the watch is refused (canceled, with the reason), the stream goes on.
+        return refuse(toServiceError(err).details ?? String(err));
+      }
       const watchId = id;
       try {
         open.set(watchId, () => undefined); // taken while its replay runs

@@ -11,6 +11,7 @@ export type DomainErrorKind =
   | 'not-leader'
   | 'conflict' // a compare failed or a bound would be crossed
   | 'unauthenticated' // no or a wrong credential
+  | 'permission-denied' // the caller is known, and the access policy does not grant it this
   | 'out-of-range' // a revision that was compacted or lies in the future
   | 'internal';
 

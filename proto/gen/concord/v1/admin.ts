@@ -87,7 +87,22 @@ export interface StatusResponse {
     | AuthorityStatus
     | undefined;
   /** unset when the node speaks plaintext */
-  tls: TlsStatus | undefined;
+  tls:
+    | TlsStatus
+    | undefined;
+  /** unset when the node checks no access policy */
+  authorization: AuthorizationStatus | undefined;
+}
+
+/** The access policy a node checks every client call against (--authz-file; it reloads changes). */
+export interface AuthorizationStatus {
+  policyFile: string;
+  users: number;
+  roles: number;
+  /** when the policy in force was read, ms since the epoch */
+  loadedAtMs: bigint;
+  /** why the file's latest change was refused ("" when it is in force) */
+  lastError: string;
 }
 
 /** The certificate a mutual-TLS node serves now (it reloads rotated files). */
@@ -190,6 +205,24 @@ export interface LedgerRequest {
 export interface LedgerResponse {
   /** newest first */
   episodes: PartitionEpisode[];
+}
+
+export interface WhoAmIRequest {
+}
+
+/** The caller as this node's access policy sees it. */
+export interface WhoAmIResponse {
+  /** false: this node checks no access policy (every caller may do everything) */
+  authorization: boolean;
+  /** the common name of the caller's client certificate ("" without one) */
+  user: string;
+  /** the policy names this user */
+  known: boolean;
+  roles: string[];
+  /** what the roles grant, e.g. `kv prefix "app/" readwrite` */
+  permissions: string[];
+  /** set when a node forwarded the call for the user */
+  forwardedBy: string;
 }
 
 function createBaseStatusRequest(): StatusRequest {
@@ -764,6 +797,7 @@ function createBaseStatusResponse(): StatusResponse {
     recentEpisodes: [],
     authority: undefined,
     tls: undefined,
+    authorization: undefined,
   };
 }
 
@@ -819,6 +853,9 @@ export const StatusResponse: MessageFns<StatusResponse> = {
     }
     if (message.tls !== undefined) {
       TlsStatus.encode(message.tls, writer.uint32(106).fork()).join();
+    }
+    if (message.authorization !== undefined) {
+      AuthorizationStatus.encode(message.authorization, writer.uint32(114).fork()).join();
     }
     return writer;
   },
@@ -940,6 +977,14 @@ export const StatusResponse: MessageFns<StatusResponse> = {
             message.tls = TlsStatus.decode(reader, reader.uint32());
             continue;
           }
+          case 14: {
+            if (tag !== 114) {
+              break;
+            }
+
+            message.authorization = AuthorizationStatus.decode(reader, reader.uint32());
+            continue;
+          }
         }
         if ((tag & 7) === 4 || tag === 0) {
           break;
@@ -989,6 +1034,7 @@ export const StatusResponse: MessageFns<StatusResponse> = {
         : [],
       authority: isSet(object.authority) ? AuthorityStatus.fromJSON(object.authority) : undefined,
       tls: isSet(object.tls) ? TlsStatus.fromJSON(object.tls) : undefined,
+      authorization: isSet(object.authorization) ? AuthorizationStatus.fromJSON(object.authorization) : undefined,
     };
   },
 
@@ -1033,6 +1079,9 @@ export const StatusResponse: MessageFns<StatusResponse> = {
     if (message.tls !== undefined) {
       obj.tls = TlsStatus.toJSON(message.tls);
     }
+    if (message.authorization !== undefined) {
+      obj.authorization = AuthorizationStatus.toJSON(message.authorization);
+    }
     return obj;
   },
 
@@ -1060,6 +1109,159 @@ export const StatusResponse: MessageFns<StatusResponse> = {
       ? AuthorityStatus.fromPartial(object.authority)
       : undefined;
     message.tls = (object.tls !== undefined && object.tls !== null) ? TlsStatus.fromPartial(object.tls) : undefined;
+    message.authorization = (object.authorization !== undefined && object.authorization !== null)
+      ? AuthorizationStatus.fromPartial(object.authorization)
+      : undefined;
+    return message;
+  },
+};
+
+function createBaseAuthorizationStatus(): AuthorizationStatus {
+  return { policyFile: "", users: 0, roles: 0, loadedAtMs: 0n, lastError: "" };
+}
+
+export const AuthorizationStatus: MessageFns<AuthorizationStatus> = {
+  encode(message: AuthorizationStatus, writer: BinaryWriter = new BinaryWriter()): BinaryWriter {
+    if (message.policyFile !== "") {
+      writer.uint32(10).string(message.policyFile);
+    }
+    if (message.users !== 0) {
+      writer.uint32(16).uint32(message.users);
+    }
+    if (message.roles !== 0) {
+      writer.uint32(24).uint32(message.roles);
+    }
+    if (message.loadedAtMs !== 0n) {
+      if (BigInt.asIntN(64, message.loadedAtMs) !== message.loadedAtMs) {
+        throw new globalThis.Error("value provided for field message.loadedAtMs of type int64 too large");
+      }
+      writer.uint32(32).int64(message.loadedAtMs);
+    }
+    if (message.lastError !== "") {
+      writer.uint32(42).string(message.lastError);
+    }
+    return writer;
+  },
+
+  decode(input: BinaryReader | Uint8Array, length?: number): AuthorizationStatus {
+    const reader = input instanceof BinaryReader ? input : new BinaryReader(input);
+    const previousRecursionDepth = (reader as any).__tsProtoDecodeDepth ?? 0;
+    if (previousRecursionDepth >= 100) {
+      throw new globalThis.Error("protobuf decode recursion limit exceeded");
+    }
+    (reader as any).__tsProtoDecodeDepth = previousRecursionDepth + 1;
+    try {
+      const end = length === undefined ? reader.len : reader.pos + length;
+      const message = createBaseAuthorizationStatus();
+      while (reader.pos < end) {
+        const tag = reader.uint32();
+        switch (tag >>> 3) {
+          case 1: {
+            if (tag !== 10) {
+              break;
+            }
+
+            message.policyFile = reader.string();
+            continue;
+          }
+          case 2: {
+            if (tag !== 16) {
+              break;
+            }
+
+            message.users = reader.uint32();
+            continue;
+          }
+          case 3: {
+            if (tag !== 24) {
+              break;
+            }
+
+            message.roles = reader.uint32();
+            continue;
+          }
+          case 4: {
+            if (tag !== 32) {
+              break;
+            }
+
+            message.loadedAtMs = reader.int64() as bigint;
+            continue;
+          }
+          case 5: {
+            if (tag !== 42) {
+              break;
+            }
+
+            message.lastError = reader.string();
+            continue;
+          }
+        }
+        if ((tag & 7) === 4 || tag === 0) {
+          break;
+        }
+        reader.skip(tag & 7);
+      }
+      return message;
+    } finally {
+      (reader as any).__tsProtoDecodeDepth = previousRecursionDepth;
+    }
+  },
+
+  fromJSON(object: any): AuthorizationStatus {
+    return {
+      policyFile: isSet(object.policyFile)
+        ? globalThis.String(object.policyFile)
+        : isSet(object.policy_file)
+        ? globalThis.String(object.policy_file)
+        : "",
+      users: isSet(object.users) ? globalThis.Number(object.users) : 0,
+      roles: isSet(object.roles) ? globalThis.Number(object.roles) : 0,
+      loadedAtMs: isSet(object.loadedAtMs)
+        ? BigInt(object.loadedAtMs)
+        : isSet(object.loaded_at_ms)
+        ? BigInt(object.loaded_at_ms)
+        : 0n,
+      lastError: isSet(object.lastError)
+        ? globalThis.String(object.lastError)
+        : isSet(object.last_error)
+        ? globalThis.String(object.last_error)
+        : "",
+    };
+  },
+
+  toJSON(message: AuthorizationStatus): unknown {
+    const obj: any = {};
+    if (message.policyFile !== "") {
+      obj.policyFile = message.policyFile;
+    }
+    if (message.users !== 0) {
+      obj.users = Math.round(message.users);
+    }
+    if (message.roles !== 0) {
+      obj.roles = Math.round(message.roles);
+    }
+    if (message.loadedAtMs !== 0n) {
+      obj.loadedAtMs = message.loadedAtMs.toString();
+    }
+    if (message.lastError !== "") {
+      obj.lastError = message.lastError;
+    }
+    return obj;
+  },
+
+  create(base?: DeepPartial<AuthorizationStatus>): AuthorizationStatus {
+    return AuthorizationStatus.fromPartial(base ?? {});
+  },
+  fromPartial(object: DeepPartial<AuthorizationStatus>): AuthorizationStatus {
+    const message = createBaseAuthorizationStatus();
+    message.policyFile = object.policyFile ?? "";
+    message.users = object.users ?? 0;
+    message.roles = object.roles ?? 0;
+    message.loadedAtMs = (object.loadedAtMs !== undefined && object.loadedAtMs !== null)
+      ? BigInt(object.loadedAtMs)
+      : 0n;
+    message.lastError = object.lastError ?? "";
     return message;
   },
 };
@@ -2413,6 +2615,213 @@ export const LedgerResponse: MessageFns<LedgerResponse> = {
   },
 };
 
+function createBaseWhoAmIRequest(): WhoAmIRequest {
+  return {};
+}
+
+export const WhoAmIRequest: MessageFns<WhoAmIRequest> = {
+  encode(_: WhoAmIRequest, writer: BinaryWriter = new BinaryWriter()): BinaryWriter {
+    return writer;
+  },
+
+  decode(input: BinaryReader | Uint8Array, length?: number): WhoAmIRequest {
+    const reader = input instanceof BinaryReader ? input : new BinaryReader(input);
+    const previousRecursionDepth = (reader as any).__tsProtoDecodeDepth ?? 0;
+    if (previousRecursionDepth >= 100) {
+      throw new globalThis.Error("protobuf decode recursion limit exceeded");
+    }
+    (reader as any).__tsProtoDecodeDepth = previousRecursionDepth + 1;
+    try {
+      const end = length === undefined ? reader.len : reader.pos + length;
+      const message = createBaseWhoAmIRequest();
+      while (reader.pos < end) {
+        const tag = reader.uint32();
+        switch (tag >>> 3) {
+        }
+        if ((tag & 7) === 4 || tag === 0) {
+          break;
+        }
+        reader.skip(tag & 7);
+      }
+      return message;
+    } finally {
+      (reader as any).__tsProtoDecodeDepth = previousRecursionDepth;
+    }
+  },
+
+  fromJSON(_: any): WhoAmIRequest {
+    return {};
+  },
+
+  toJSON(_: WhoAmIRequest): unknown {
+    const obj: any = {};
+    return obj;
+  },
+
+  create(base?: DeepPartial<WhoAmIRequest>): WhoAmIRequest {
+    return WhoAmIRequest.fromPartial(base ?? {});
+  },
+  fromPartial(_: DeepPartial<WhoAmIRequest>): WhoAmIRequest {
+    const message = createBaseWhoAmIRequest();
+    return message;
+  },
+};
+
+function createBaseWhoAmIResponse(): WhoAmIResponse {
+  return { authorization: false, user: "", known: false, roles: [], permissions: [], forwardedBy: "" };
+}
+
+export const WhoAmIResponse: MessageFns<WhoAmIResponse> = {
+  encode(message: WhoAmIResponse, writer: BinaryWriter = new BinaryWriter()): BinaryWriter {
+    if (message.authorization !== false) {
+      writer.uint32(8).bool(message.authorization);
+    }
+    if (message.user !== "") {
+      writer.uint32(18).string(message.user);
+    }
+    if (message.known !== false) {
+      writer.uint32(24).bool(message.known);
+    }
+    for (const v of message.roles) {
+      writer.uint32(34).string(v!);
+    }
+    for (const v of message.permissions) {
+      writer.uint32(42).string(v!);
+    }
+    if (message.forwardedBy !== "") {
+      writer.uint32(50).string(message.forwardedBy);
+    }
+    return writer;
+  },
+
+  decode(input: BinaryReader | Uint8Array, length?: number): WhoAmIResponse {
+    const reader = input instanceof BinaryReader ? input : new BinaryReader(input);
+    const previousRecursionDepth = (reader as any).__tsProtoDecodeDepth ?? 0;
+    if (previousRecursionDepth >= 100) {
+      throw new globalThis.Error("protobuf decode recursion limit exceeded");
+    }
+    (reader as any).__tsProtoDecodeDepth = previousRecursionDepth + 1;
+    try {
+      const end = length === undefined ? reader.len : reader.pos + length;
+      const message = createBaseWhoAmIResponse();
+      while (reader.pos < end) {
+        const tag = reader.uint32();
+        switch (tag >>> 3) {
+          case 1: {
+            if (tag !== 8) {
+              break;
+            }
+
+            message.authorization = reader.bool();
+            continue;
+          }
+          case 2: {
+            if (tag !== 18) {
+              break;
+            }
+
+            message.user = reader.string();
+            continue;
+          }
+          case 3: {
+            if (tag !== 24) {
+              break;
+            }
+
+            message.known = reader.bool();
+            continue;
+          }
+          case 4: {
+            if (tag !== 34) {
+              break;
+            }
+
+            message.roles.push(reader.string());
+            continue;
+          }
+          case 5: {
+            if (tag !== 42) {
+              break;
+            }
+
+            message.permissions.push(reader.string());
+            continue;
+          }
+          case 6: {
+            if (tag !== 50) {
+              break;
+            }
+
+            message.forwardedBy = reader.string();
+            continue;
+          }
+        }
+        if ((tag & 7) === 4 || tag === 0) {
+          break;
+        }
+        reader.skip(tag & 7);
+      }
+      return message;
+    } finally {
+      (reader as any).__tsProtoDecodeDepth = previousRecursionDepth;
+    }
+  },
+
+  fromJSON(object: any): WhoAmIResponse {
+    return {
+      authorization: isSet(object.authorization) ? globalThis.Boolean(object.authorization) : false,
+      user: isSet(object.user) ? globalThis.String(object.user) : "",
+      known: isSet(object.known) ? globalThis.Boolean(object.known) : false,
+      roles: globalThis.Array.isArray(object?.roles) ? object.roles.map((e: any) => globalThis.String(e)) : [],
+      permissions: globalThis.Array.isArray(object?.permissions)
+        ? object.permissions.map((e: any) => globalThis.String(e))
+        : [],
+      forwardedBy: isSet(object.forwardedBy)
+        ? globalThis.String(object.forwardedBy)
+        : isSet(object.forwarded_by)
+        ? globalThis.String(object.forwarded_by)
+        : "",
+    };
+  },
+
+  toJSON(message: WhoAmIResponse): unknown {
+    const obj: any = {};
+    if (message.authorization !== false) {
+      obj.authorization = message.authorization;
+    }
+    if (message.user !== "") {
+      obj.user = message.user;
+    }
+    if (message.known !== false) {
+      obj.known = message.known;
+    }
+    if (message.roles?.length) {
+      obj.roles = message.roles;
+    }
+    if (message.permissions?.length) {
+      obj.permissions = message.permissions;
+    }
+    if (message.forwardedBy !== "") {
+      obj.forwardedBy = message.forwardedBy;
+    }
+    return obj;
+  },
+
+  create(base?: DeepPartial<WhoAmIResponse>): WhoAmIResponse {
+    return WhoAmIResponse.fromPartial(base ?? {});
+  },
+  fromPartial(object: DeepPartial<WhoAmIResponse>): WhoAmIResponse {
+    const message = createBaseWhoAmIResponse();
+    message.authorization = object.authorization ?? false;
+    message.user = object.user ?? "";
+    message.known = object.known ?? false;
+    message.roles = object.roles?.map((e) => e) || [];
+    message.permissions = object.permissions?.map((e) => e) || [];
+    message.forwardedBy = object.forwardedBy ?? "";
+    return message;
+  },
+};
+
 export type AdminServiceService = typeof AdminServiceService;
 export const AdminServiceService = {
   status: {
@@ -2424,7 +2833,20 @@ export const AdminServiceService = {
     responseSerialize: (value: StatusResponse): Buffer => Buffer.from(StatusResponse.encode(value).finish()),
     responseDeserialize: (value: Buffer): StatusResponse => StatusResponse.decode(value),
   },
-  /** Needs the cluster's admin credential (metadata `authorization: Bearer <token>`). */
+  /** Open to every caller, as Status is: who this node takes the caller for, and what it may do. */
+  whoAmI: {
+    path: "/concord.v1.AdminService/WhoAmI" as const,
+    requestStream: false as const,
+    responseStream: false as const,
+    requestSerialize: (value: WhoAmIRequest): Buffer => Buffer.from(WhoAmIRequest.encode(value).finish()),
+    requestDeserialize: (value: Buffer): WhoAmIRequest => WhoAmIRequest.decode(value),
+    responseSerialize: (value: WhoAmIResponse): Buffer => Buffer.from(WhoAmIResponse.encode(value).finish()),
+    responseDeserialize: (value: Buffer): WhoAmIResponse => WhoAmIResponse.decode(value),
+  },
+  /**
+   * Needs the cluster's admin credential (metadata `authorization: Bearer <token>`), and with an
+   * access policy, admin write. Ledger needs admin read then.
+   */
   setLinkFaults: {
     path: "/concord.v1.AdminService/SetLinkFaults" as const,
     requestStream: false as const,
@@ -2448,7 +2870,12 @@ export const AdminServiceService = {
 
 export interface AdminServiceServer extends UntypedServiceImplementation {
   status: handleUnaryCall<StatusRequest, StatusResponse>;
-  /** Needs the cluster's admin credential (metadata `authorization: Bearer <token>`). */
+  /** Open to every caller, as Status is: who this node takes the caller for, and what it may do. */
+  whoAmI: handleUnaryCall<WhoAmIRequest, WhoAmIResponse>;
+  /**
+   * Needs the cluster's admin credential (metadata `authorization: Bearer <token>`), and with an
+   * access policy, admin write. Ledger needs admin read then.
+   */
   setLinkFaults: handleUnaryCall<SetLinkFaultsRequest, SetLinkFaultsResponse>;
   ledger: handleUnaryCall<LedgerRequest, LedgerResponse>;
 }
@@ -2469,7 +2896,26 @@ export interface AdminServiceClient extends Client {
     options: Partial<CallOptions>,
     callback: (error: ServiceError | null, response: StatusResponse) => void,
   ): ClientUnaryCall;
-  /** Needs the cluster's admin credential (metadata `authorization: Bearer <token>`). */
+  /** Open to every caller, as Status is: who this node takes the caller for, and what it may do. */
+  whoAmI(
+    request: WhoAmIRequest,
+    callback: (error: ServiceError | null, response: WhoAmIResponse) => void,
+  ): ClientUnaryCall;
+  whoAmI(
+    request: WhoAmIRequest,
+    metadata: Metadata,
+    callback: (error: ServiceError | null, response: WhoAmIResponse) => void,
+  ): ClientUnaryCall;
+  whoAmI(
+    request: WhoAmIRequest,
+    metadata: Metadata,
+    options: Partial<CallOptions>,
+    callback: (error: ServiceError | null, response: WhoAmIResponse) => void,
+  ): ClientUnaryCall;
+  /**
+   * Needs the cluster's admin credential (metadata `authorization: Bearer <token>`), and with an
+   * access policy, admin write. Ledger needs admin read then.
+   */
   setLinkFaults(
     request: SetLinkFaultsRequest,
     callback: (error: ServiceError | null, response: SetLinkFaultsResponse) => void,
