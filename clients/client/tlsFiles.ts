@@ -79,6 +79,20 @@ export function certificateNamesHost(cert: X509Certificate, hosts: readonly stri
   return hosts.some((h) => (isIP(h) !== 0 ? cert.checkIP(h) !== undefined : cert.checkHost(h) !== undefined));
 }
 
+/**
+ * Whether a certificate is a node's certificate for one of `hosts`: it allows server
+ * authentication (extended key usage, or has none; a node serves with it, a client's need not) and
+ * names one of the hosts in its subject alternative names (never by its common name, which a
+ * client certificate may set to anything). The peer-only services and the access policy's
+ * "forwarded for" rule take a caller for a node by it.
+ */
+export function isNodeCertificate(cert: X509Certificate, hosts: readonly string[]): boolean {
+  // Without the extension a certificate may serve any purpose (as TLS itself takes it).
+  const usage = cert.keyUsage as string[] | undefined;
+  if (usage !== undefined && !usage.includes(serverAuth)) return false;
+  return hosts.some((h) => (isIP(h) !== 0 ? cert.checkIP(h) !== undefined : cert.checkHost(h, { subject: 'never' }) !== undefined));
+}
+
 const serverAuth = '1.3.6.1.5.5.7.3.1';
 const clientAuth = '1.3.6.1.5.5.7.3.2';
 const name = (c: X509Certificate): string => oneLine(c.subject);

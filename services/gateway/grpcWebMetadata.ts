@@ -19,7 +19,9 @@ const notMetadata = new Set([
 export function metadataFromHeaders(headers: IncomingHttpHeaders): Metadata {
   const md = new Metadata();
   for (const [key, raw] of Object.entries(headers)) {
-    if (raw === undefined || notMetadata.has(key) || key.startsWith('sec-') || key.startsWith(':')) continue;
+    // concord-* metadata is what nodes tell each other (a forwarded call's user and forwarder):
+    // never a browser's to set.
+    if (raw === undefined || notMetadata.has(key) || key.startsWith('sec-') || key.startsWith(':') || key.startsWith('concord-')) continue;
     // Node joins repeated headers with ", "; only binary values can be split safely (base64
     // has no commas), a text value may contain commas of its own.
     const values = Array.isArray(raw) ? raw : [raw];

@@ -182,6 +182,7 @@ export class ConcordNode {
     const authorizer = policy === undefined ? undefined : new CallAuthorizer({
       policy: () => policy.current,
       peerHosts: peerHostsOf(config.peers.map((p) => p.address)),
+      peerIds: config.peers.map((p) => p.id),
       leaseKeys: (id) => {
         try {
           return authority === undefined ? undefined : [...authority.sm.lease(id).keys];
@@ -258,7 +259,14 @@ export class ConcordNode {
       for (const link of replicator.links) if (link.connected) runRound(link, true);
     }, config.antiEntropyIntervalMs));
     if (tlsFiles !== undefined) node.timers.push(setInterval(() => tlsFiles.poll(), config.tlsReloadIntervalMs ?? tlsReloadIntervalMsDefault));
-    if (policy !== undefined) node.timers.push(setInterval(() => policy.poll(), config.tlsReloadIntervalMs ?? tlsReloadIntervalMsDefault));
+    if (policy !== undefined) {
+      node.timers.push(setInterval(() => {
+        // Watches opened under the old policy are checked again: one it no longer allows ends.
+        if (!policy.poll()) return;
+        const ended = authorizer?.recheck() ?? 0;
+        if (ended > 0) log(`access policy: ended ${ended} watch${ended === 1 ? '' : 'es'} the new policy no longer allows`);
+      }, config.tlsReloadIntervalMs ?? tlsReloadIntervalMsDefault));
+    }
     node.timers.push(setInterval(() => {
       for (const link of replicator.links) ledger.observe(link.peerId, link.reachable, faults.isCut(link.peerId));
       partitions.update();

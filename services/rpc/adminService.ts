@@ -40,7 +40,7 @@ export const delayMsMax = 60_000;
  */
 export function adminService(node: DocumentNode, info: AdminInfo): AdminServiceServer {
   return {
-    status: unary(async (): Promise<StatusResponse> => ({
+    status: unary(async (_req, call): Promise<StatusResponse> => ({
       nodeId: node.nodeId,
       role: node.role,
       address: info.address(),
@@ -73,7 +73,7 @@ export function adminService(node: DocumentNode, info: AdminInfo): AdminServiceS
       recentEpisodes: info.ledger.recent(5).map(toEpisodeMessage),
       authority: info.authority === undefined ? undefined : authorityStatus(info.authority),
       tls: info.certificate === undefined ? undefined : tlsStatus(info.certificate()),
-      authorization: info.authorization === undefined ? undefined : authorizationStatus(info.authorization.policy),
+      authorization: info.authorization === undefined ? undefined : authorizationStatus(info.authorization, call),
     })),
 
     whoAmI: unary(async (_req, call): Promise<WhoAmIResponse> => {
@@ -110,8 +110,15 @@ export function adminService(node: DocumentNode, info: AdminInfo): AdminServiceS
   };
 }
 
-function authorizationStatus(p: ReloadingPolicy): AuthorizationStatus {
-  return { policyFile: p.file, users: p.current.userCount, roles: p.current.roles.size, loadedAtMs: BigInt(p.loadedAtMs), lastError: p.lastError };
+/**
+ * The policy in force. Status is open to every caller, and why an edit was refused may quote the
+ * policy (user and role names): that much only for a caller with admin read.
+ */
+function authorizationStatus(a: NonNullable<AdminInfo['authorization']>, call: ServerUnaryCall<unknown, unknown>): AuthorizationStatus {
+  const p = a.policy;
+  const admin = a.authorizer.refusal(a.authorizer.identity(call), [{ resource: 'admin', access: 'read' }]) === undefined;
+  const lastError = p.lastError === '' || admin ? p.lastError : 'a change of the policy file was refused (the node\'s log, or status for a caller with admin read, says why)';
+  return { policyFile: p.file, users: p.current.userCount, roles: p.current.roles.size, loadedAtMs: BigInt(p.loadedAtMs), lastError };
 }
 
 function requireAdmin<Req, Res>(call: ServerUnaryCall<Req, Res>, token: string | undefined): void {

@@ -58,8 +58,8 @@ export function documentService(node: DocumentNode, authorizer?: CallAuthorizer)
     apply: unary((req, call) => apply(req, remainingMs(call, defaultDeadlineMs) - deadlineSlackMs)),
 
     applyBatches: applyStreamHandler((req, timeoutMs) => apply(req.apply as ApplyRequest, timeoutMs), defaultDeadlineMs, authorizer === undefined ? undefined : (call) => {
-      const check = authorizer.perMessage(call);
-      return (req) => check(applyNeeds(req.apply as ApplyRequest));
+      const caller = authorizer.perMessage(call);
+      return (req) => caller.check(applyNeeds(req.apply as ApplyRequest));
     }),
 
     pushUpdate: unary(async (req, call): Promise<WriteResponse> => {

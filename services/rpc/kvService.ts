@@ -9,13 +9,12 @@ import { peerChannelOptions } from '../node/peerChannelOptions';
 import { LinkFaults } from '../node/LinkFaults';
 import { remainingMs, serverStream, unary } from './handlers';
 import { toServiceError } from './errorTable';
-import { type CallAuthorizer, setForwardedFor } from './CallAuthorizer';
+import { type CallAuthorizer, forwardedByHeader, setForwardedFor } from './CallAuthorizer';
 import { kvWatchNeeds } from './requiredAccess';
 import { readTooSlowlyPhrase, WatchQueue } from './WatchQueue';
 import { checkKey, checkValue, fromKv, fromRange, fromResponseOp, nonNegative, num, toCompare, toRangeQuery, toRequestOp } from './kvConvert';
 
 const defaultDeadlineMs = 5000;
-const forwardedHeader = 'concord-forwarded-by';
 
 export interface KvServiceOptions {
   readonly nodeId: string;
@@ -90,11 +89,11 @@ export function kvService(auth: AuthorityNode, opts: KvServiceOptions): pb.KvSer
             ...notApplied,
           });
         }
-        if (client === undefined || call.metadata.get(forwardedHeader).length > 0) {
+        if (client === undefined || call.metadata.get(forwardedByHeader).length > 0) {
           throw new DomainError('unavailable', `node ${opts.nodeId} is not the leader and cannot forward`, { leader: leader ?? '', ...notApplied });
         }
         const md = new Metadata();
-        md.set(forwardedHeader, opts.nodeId);
+        md.set(forwardedByHeader, opts.nodeId);
         if (opts.authorizer !== undefined) setForwardedFor(md, opts.authorizer.identity(call).user);
         return callUnary(method(client).bind(client), req, timeoutMs, md);
       }
@@ -335,8 +334,9 @@ function watchStream(auth: AuthorityNode, hub: KvWatchHub, header: () => pb.Resp
         id = nextId++;
       } else if (open.has(id)) return refuse(`watch ${id} is already open on this stream`);
       if (open.size >= watchesPerStreamMax) return refuse(`at most ${watchesPerStreamMax} watches may be open on one stream`);
+      const needs = kvWatchNeeds(c.watch ?? pb.KvWatchRequest.fromPartial({}));
       try {
-        allowed?.(kvWatchNeeds(c.watch ?? pb.KvWatchRequest.fromPartial({})));
+        allowed?.check(needs);
       } catch (err) {
         // As etcd does: the watch is refused (canceled, with the reason), the stream goes on.
         return refuse(toServiceError(err).details ?? String(err));
@@ -355,7 +355,20 @@ function watchStream(auth: AuthorityNode, hub: KvWatchHub, header: () => pb.Resp
           failed: (err) => end(err),
         });
         // Unless the replay found its start compacted (the watch has ended).
-        if (open.has(watchId)) open.set(watchId, close);
+        if (open.has(watchId)) {
+          // A reloaded policy that no longer allows the watch cancels it, with the reason.
+          const release = allowed === undefined || authorizer === undefined ? () => undefined : authorizer.hold(allowed.identity, needs, (err) => {
+            if (open.get(watchId) !== closeHeld) return;
+            open.delete(watchId);
+            close();
+            answer({ watchId, canceled: true, cancelReason: err.message });
+          });
+          const closeHeld = (): void => {
+            release();
+            close();
+          };
+          open.set(watchId, closeHeld);
+        }
       } catch (err) {
         open.delete(watchId);
         refuse(toServiceError(err).details ?? String(err));

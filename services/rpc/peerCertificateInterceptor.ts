@@ -1,12 +1,13 @@
 import { ServerInterceptingCall, status, type ServerInterceptor } from '@grpc/grpc-js';
 import { X509Certificate } from 'node:crypto';
-import { certificateNamesHost, oneLine } from '../../clients/client/tlsFiles';
+import { isNodeCertificate, oneLine } from '../../clients/client/tlsFiles';
 
 /**
  * On a mutual TLS node, the services only nodes call (document replication and anti-entropy,
- * consensus messages) answer only callers whose certificate names the host of one of this
- * node's peers, as a node's own certificate must (peers dial it by that address): any other
- * certificate the cluster's CA signed, a client's, gets PERMISSION_DENIED before the handler
+ * consensus messages) answer only callers with a node's certificate (isNodeCertificate: it
+ * allows server authentication and names the host of one of this node's peers among its
+ * subject alternative names, as a node's own must, since peers dial it by that address): any
+ * other certificate the cluster's CA signed, a client's, gets PERMISSION_DENIED before the handler
  * runs, so it cannot inject replication or consensus traffic. Other services are untouched.
  * A transport check, not a domain error: it never reaches the error table.
  */
@@ -23,7 +24,7 @@ export function peerCertificateInterceptor(services: readonly string[], peerHost
             const key = raw?.toString('base64') ?? '';
             let ok = allowed.get(key);
             if (ok === undefined) {
-              ok = raw !== undefined && certificateNamesHost(new X509Certificate(raw), peerHosts);
+              ok = raw !== undefined && isNodeCertificate(new X509Certificate(raw), peerHosts);
               if (allowed.size > 1000) allowed.clear();
               allowed.set(key, ok);
             }
@@ -31,7 +32,7 @@ export function peerCertificateInterceptor(services: readonly string[], peerHost
             const who = raw === undefined ? 'no certificate' : describe(new X509Certificate(raw));
             call.sendStatus({
               code: status.PERMISSION_DENIED,
-              details: `${method.path.slice(1, method.path.lastIndexOf('/'))} is for the cluster's nodes: the caller's certificate (${who}) names none of this node's peers (${peerHosts.join(', ')})`,
+              details: `${method.path.slice(1, method.path.lastIndexOf('/'))} is for the cluster's nodes: the caller's certificate (${who}) is not a node's (one that allows server authentication and names one of this node's peers, ${peerHosts.join(', ')}, among its subject alternative names)`,
             });
           },
         });

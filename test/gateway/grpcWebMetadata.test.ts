@@ -1,5 +1,5 @@
 // Proves the header <-> metadata translation at the gateway: only application metadata reaches
-// the nodes (never transport, browser or routing headers), binary values are base64 on the HTTP
+// the nodes (never transport, browser or routing headers, nor the nodes' own concord-* ones), binary values are base64 on the HTTP
 // side, timeouts parse, and a node's status and trace id come back as the browser expects.
 import { Metadata, status } from '@grpc/grpc-js';
 import { ensureTraceparent, headersFromMetadata, metadataFromHeaders, parseGrpcTimeout, statusTrailers, traceIdOf } from '../../services/gateway/grpcWebMetadata';
@@ -9,6 +9,8 @@ test('request headers become metadata without transport, browser and routing hea
     host: 'x', 'content-type': 'application/grpc-web+proto', 'user-agent': 'chrome', cookie: 'a=b', 'sec-fetch-mode': 'cors',
     'x-grpc-web': '1', 'grpc-timeout': '5S', 'x-concord-phone': 'ann', 'x-concord-node': 'n1',
     authorization: 'Bearer t', 'x-request-id': 'r1, r2', 'trace-bin': Buffer.from([1, 2, 3]).toString('base64'),
+    // What nodes tell each other, never a browser's to set (the gateway's certificate may be a node's).
+    'concord-forwarded-for': 'ops', 'concord-forwarded-by': 'n1',
   });
   expect(Object.keys(md.toJSON()).sort()).toEqual(['authorization', 'trace-bin', 'x-request-id']);
   expect(md.get('x-request-id')).toEqual(['r1, r2']); // a text value keeps its commas

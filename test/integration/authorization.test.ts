@@ -8,7 +8,7 @@ import { ConcordClient } from '../../clients/client/ConcordClient';
 import { ops } from '../../clients/client/ops';
 import { tlsChannelCredentials } from '../../clients/client/tlsCredentials';
 import type { TlsFiles } from '../../clients/client/tlsFiles';
-import { forwardedForHeader } from '../../services/rpc/CallAuthorizer';
+import { forwardedByHeader, forwardedForHeader } from '../../services/rpc/CallAuthorizer';
 import { testAdminToken, startTestCluster, type TestCluster } from './startTestCluster';
 
 // An access policy on three real mutual-TLS node processes: users named by their client
@@ -139,6 +139,22 @@ test('kv: keys, ranges, transactions, counters and leases by the roles; a follow
   } finally {
     raw.close();
   }
+  // The leader checks a forwarded write again, as the user it was forwarded for: a node's
+  // certificate forwarding for alice may do what alice may, no more.
+  const leaderAddress = tc.cluster.nodes.find((n) => n.id === leader)!.address;
+  const asNode = new pb.KvServiceClient(leaderAddress, tlsChannelCredentials(filesOf('node')));
+  try {
+    const forward = (key: string): Promise<{ code: number; details: string }> => new Promise((resolve) => {
+      const md = new Metadata();
+      md.set(forwardedForHeader, 'alice');
+      md.set(forwardedByHeader, follower.id);
+      asNode.put(pb.PutRequest.fromPartial({ key, value: Buffer.from('v') }), md, { deadline: Date.now() + 5000 }, (err) => resolve({ code: err?.code ?? status.OK, details: err?.details ?? '' }));
+    });
+    expect(await forward('app/by-node')).toEqual({ code: status.OK, details: '' });
+    expect(await forward('config/flags')).toEqual(denied(`"alice" (roles: app) may not write kv key "config/flags" (forwarded by ${follower.id})`));
+  } finally {
+    asNode.close();
+  }
   expect(Buffer.from((await admin.kvRange('config/flags')).kvs[0]!.value).toString()).toBe('on');
 });
 
@@ -209,6 +225,37 @@ test('the policy reloads without a restart; an edit that fails its checks is ref
   fs.writeFileSync(policyFile, JSON.stringify(policy(['app'])));
   await waitFor(async () => (await operator.statusAll()).every((r) => r.ok && r.status.authorization?.lastError === ''), 10_000);
   await expect(alice.apply('other/last', [set(['m', 'n'], 1)])).rejects.toMatchObject({ code: status.PERMISSION_DENIED });
+});
+
+test('watches opened under a policy end when a reloaded one no longer allows them', async () => {
+  const alice = clientAs('alice');
+  const operator = clientAs('client');
+  const docWatch = alice.watch('app/doc');
+  expect((await docWatch.next()).done).toBe(false); // the catch-up: the watch is open
+  const raw = new pb.KvServiceClient(tc.cluster.nodes[0]!.address, tlsChannelCredentials(filesOf('alice')));
+  const stream = raw.watchStream();
+  stream.on('error', () => undefined);
+  const answers: pb.KvWatchStreamResponse[] = [];
+  stream.on('data', (m: pb.KvWatchStreamResponse) => answers.push(m));
+  try {
+    stream.write({ request: { $case: 'create', value: { watchId: 5n, watch: pb.KvWatchRequest.fromPartial({ key: 'app/', rangeEnd: 'app0' }) } } });
+    await waitFor(async () => answers.some((a) => a.created), 5000);
+    const reloads = tc.logs.filter((l) => l.includes('access policy reloaded')).length;
+    fs.writeFileSync(policyFile, JSON.stringify(policy([])));
+    await waitFor(async () => tc.logs.filter((l) => l.includes('access policy reloaded')).length >= reloads + 3, 10_000);
+    await expect(docWatch.next()).rejects.toMatchObject(denied('"alice" (roles: none) may not read document "app/doc"'));
+    await waitFor(async () => answers.some((a) => a.canceled), 5000);
+    expect(answers.find((a) => a.canceled)).toMatchObject({ watchId: 5n, cancelReason: expect.stringContaining('"alice" (roles: none) may not read kv keys with prefix "app/"') });
+    expect(tc.logs.some((l) => /ended \d+ watch(es)? the new policy no longer allows/.test(l))).toBe(true);
+    // Why a change was refused is the admins' to read; others learn only that it was.
+    fs.writeFileSync(policyFile, JSON.stringify(policy(['ghost'])));
+    await waitFor(async () => (await operator.statusAll()).every((r) => r.ok && (r.status.authorization?.lastError ?? '').includes('"ghost"')), 10_000);
+    expect((await alice.status(tc.cluster.nodes[0]!.address)).authorization?.lastError).toBe('a change of the policy file was refused (the node\'s log, or status for a caller with admin read, says why)');
+  } finally {
+    stream.cancel();
+    raw.close();
+    fs.writeFileSync(policyFile, JSON.stringify(policy(['app'])));
+  }
 });
 
 test('a node refuses to start with a bad policy, or with one and no TLS, before it touches its data directory', async () => {

@@ -120,7 +120,7 @@ test('the services only nodes call refuse a certificate that names no peer, even
   // client.pem names no host: a client, not a node.
   expect(await digest(tlsChannelCredentials(clientFiles))).toEqual({
     code: status.PERMISSION_DENIED,
-    details: expect.stringContaining("concord.v1.PeerService is for the cluster's nodes: the caller's certificate (CN=concord client) names none of this node's peers (127.0.0.1)"),
+    details: expect.stringContaining("concord.v1.PeerService is for the cluster's nodes: the caller's certificate (CN=concord client) is not a node's (one that allows server authentication and names one of this node's peers, 127.0.0.1, among its subject alternative names)"),
   });
   // node.pem names 127.0.0.1, the peers' host: the handler answers.
   expect(await digest(tlsChannelCredentials(nodeFiles))).toEqual({ code: status.OK, details: '' });

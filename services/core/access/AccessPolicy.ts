@@ -105,6 +105,8 @@ export class AccessPolicy {
     const users = new Map<string, readonly string[]>();
     for (const [name, value] of Object.entries(object(top.users ?? {}, 'users', fail))) {
       const where = `users.${JSON.stringify(name)}`;
+      // A certificate without a common name is nobody, and must not become somebody.
+      if (name === '') fail('users', 'names the user "" (a certificate without a common name is nobody)');
       const u = object(value, where, fail);
       onlyFields(u, ['roles'], where, fail);
       if (!Array.isArray(u.roles) || u.roles.some((x) => typeof x !== 'string')) fail(`${where}.roles`, 'must be a list of role names');
@@ -127,7 +129,8 @@ function onlyFields(o: Record<string, unknown>, allowed: readonly string[], wher
 }
 
 function accessOf(v: unknown, where: string, fail: Fail): readonly Access[] {
-  const a = typeof v === 'string' ? accessWords[v] : undefined;
+  // Own keys only: "constructor" is no access word.
+  const a = typeof v === 'string' && Object.hasOwn(accessWords, v) ? accessWords[v] : undefined;
   return a ?? fail(where, `must be "read", "write" or "readwrite", not ${JSON.stringify(v)}`);
 }
 

@@ -78,6 +78,11 @@ test('every mistake in a policy is an error naming the file and the field', () =
   expect(bad({ users: { u: { roles: 'app' } } })).toThrow('users."u".roles must be a list of role names');
   expect(bad({ users: { u: { role: ['app'] } } })).toThrow('users."u" has an unknown field "role" (allowed: roles)');
   expect(bad({ roles: { a: { kv: [{ prefix: 'x\ud800', access: 'read' }] } } })).toThrow(/roles\.a\.kv\[0\]\.prefix no prefix range/);
+  // Names of what every object inherits are no access words (a policy with one would fail every check).
+  expect(bad({ roles: { a: { kv: [{ prefix: 'x', access: 'constructor' }] } } })).toThrow('roles.a.kv[0].access must be "read", "write" or "readwrite", not "constructor"');
+  expect(bad({ roles: { a: { admin: '__proto__' } } })).toThrow('roles.a.admin must be');
+  // The nameless are nobody: no policy may make them somebody.
+  expect(bad({ roles: {}, users: { '': { roles: [] } } })).toThrow('p.json: users names the user "" (a certificate without a common name is nobody)');
   // An empty policy is valid: nobody may do anything.
   expect(AccessPolicy.parse('{}', 'p.json').refusal('x', [])).toBe('"x" is not a user of the access policy');
 });
