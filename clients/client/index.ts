@@ -12,3 +12,7 @@ export { isServiceError, statusName } from './serviceError';
 export { readTls, type TlsFiles, type TlsMaterial } from './tlsFiles';
 export { tlsChannelCredentials } from './tlsCredentials';
 export { mayRetryOnAnotherNode } from './retryRule';
+export { SagaRunner, PermanentError, SagaOwnedError, SagaLostError, type SagaDefinition, type SagaStep, type StepContext, type SagaRunnerOptions } from './saga/SagaRunner';
+export type { SagaRecord, SagaStatus, StepRecord } from './saga/SagaRecord';
+export { kvSagaStore, type SagaStore } from './saga/SagaStore';
+export { kvOnce, type OnceChange } from './saga/kvOnce';

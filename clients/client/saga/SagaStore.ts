@@ -1,0 +1,74 @@
+import type { ConcordClient } from '../ConcordClient';
+import { kvOps } from '../kvOps';
+
+// Where sagas live: the authoritative KV store (a majority decides every change, so a saga's
+// record never diverges between two sides of a partition). SagaStore is the little a runner
+// needs of it; `kvSagaStore` is the real one over a ConcordClient, MemorySagaStore
+// (test/clients) the in-memory double the seeded simulation runs on.
+
+/** A stored record and the revision it was last written at. */
+export interface Stored {
+  readonly value: string;
+  readonly modRevision: bigint;
+}
+
+export interface SagaStore {
+  read(key: string): Promise<Stored | undefined>;
+  /** Every record under `prefix`, in key order. */
+  list(prefix: string): Promise<{ key: string; value: string }[]>;
+  /**
+   * Writes `value` at `key` if the owner key still holds `token` and the record is as the
+   * writer last saw it (`modRevision`, or 'absent' for a new record): the fence that keeps a
+   * runner that lost its saga from writing to it. Returns the new revision, or undefined when
+   * a compare failed (nothing written).
+   */
+  write(key: string, value: string, expected: bigint | 'absent', ownerKey: string, token: string): Promise<bigint | undefined>;
+  /** Puts `token` at `ownerKey` under `lease` if the key is absent; false when another holds it. */
+  claim(ownerKey: string, token: string, lease: bigint): Promise<boolean>;
+  /** Deletes `ownerKey` if it still holds `token`. */
+  release(ownerKey: string, token: string): Promise<void>;
+  leaseGrant(ttlMs: number): Promise<bigint>;
+  leaseKeepAlive(lease: bigint): Promise<void>;
+  leaseRevoke(lease: bigint): Promise<void>;
+}
+
+const text = (b: Uint8Array): string => Buffer.from(b).toString('utf8');
+
+/** SagaStore over a ConcordClient's KV calls (compare-and-set transactions and leases). */
+export function kvSagaStore(client: ConcordClient): SagaStore {
+  return {
+    async read(key) {
+      const kv = (await client.kvRange(key)).kvs[0];
+      return kv === undefined ? undefined : { value: text(kv.value), modRevision: kv.modRevision };
+    },
+    async list(prefix) {
+      return (await client.kvRange(prefix, { prefix: true })).kvs.map((kv) => ({ key: kv.key, value: text(kv.value) }));
+    },
+    async write(key, value, expected, ownerKey, token) {
+      const r = await client.kvTxn({
+        compare: [
+          kvOps.compare('value', ownerKey, '=', token),
+          expected === 'absent' ? kvOps.compare('create', key, '=', 0) : kvOps.compare('mod', key, '=', expected),
+        ],
+        success: [kvOps.put(key, value)],
+      });
+      return r.succeeded ? r.header?.revision : undefined;
+    },
+    async claim(ownerKey, token, lease) {
+      const r = await client.kvTxn({ compare: [kvOps.compare('create', ownerKey, '=', 0)], success: [kvOps.put(ownerKey, token, { lease })] });
+      return r.succeeded;
+    },
+    async release(ownerKey, token) {
+      await client.kvTxn({ compare: [kvOps.compare('value', ownerKey, '=', token)], success: [kvOps.del(ownerKey)] });
+    },
+    async leaseGrant(ttlMs) {
+      return (await client.leaseGrant(ttlMs)).id;
+    },
+    async leaseKeepAlive(lease) {
+      await client.leaseKeepAlive(lease);
+    },
+    async leaseRevoke(lease) {
+      await client.leaseRevoke(lease);
+    },
+  };
+}
