@@ -44,7 +44,7 @@ async function balance(account: string): Promise<number | undefined> {
 
 /** Adds `delta` to an account once under the step's marker: a read, then a compare-and-set with the marker. */
 function move(ctx: StepContext<Transfer>, account: string, delta: number): Promise<unknown> {
-  return kvOnce(client, ctx.onceKey, async () => {
+  return kvOnce(client, ctx, async () => {
     const kv = (await client.kvRange(balanceKey(account))).kvs[0];
     if (kv === undefined) throw new PermanentError(`no account ${account}`);
     const now = Number(Buffer.from(kv.value).toString());
@@ -109,7 +109,7 @@ test('a runner that crashes mid-saga is taken over once its lease ends, and noth
   const second = runner(transfer());
   // Held by the dead runner's lease until it ends.
   await expect(second.resume('t4')).rejects.toThrow('saga t4 is driven by another runner');
-  const resumed = await waitFor(async () => (await second.resumeAbandoned()).find((r) => r.id === 't4'), 10_000);
+  const resumed = await waitFor(async () => (await second.resumeAbandoned()).resumed.find((r) => r.id === 't4'), 10_000);
   expect(resumed).toMatchObject({ status: 'done', steps: [{ state: 'done', attempts: 1 }, { state: 'done', attempts: 2 }] });
   expect([await balance('dave'), await balance('erin')]).toEqual([6, 4]);
 });

@@ -5,11 +5,12 @@
 // Forward: steps run in order; a step's record says `running` before its action starts and
 // `done` (with its output) after, so a crash in between runs it again (at least once: actions
 // take the idempotency key and make a repeat a no-op). A step that fails is retried up to its
-// attempts; one that fails for good had no effect (each action is one atomic change, or none)
-// and the saga turns to compensating: every step done so far is compensated, newest first, each
-// compensation retried until it succeeds or its attempts run out (the saga is then `stuck`,
-// waiting for an operator to fix the cause and resume it; compensation never stops half way
-// without saying so).
+// attempts; then the saga turns to compensating: every step done so far is compensated, newest
+// first, and so is the failed step itself unless it failed for a reason that says it took no
+// effect (a permanent refusal): after a timeout or a lost answer its effect is uncertain, and
+// its compensation must find out (kvOnce does, from the action's marker). Each compensation is
+// retried until it succeeds or its attempts run out; the saga is then `stuck`, waiting for an
+// operator to fix the cause and resume it, and says so in its record.
 
 export type SagaStatus = 'running' | 'compensating' | 'done' | 'compensated' | 'stuck';
 export type StepState = 'pending' | 'running' | 'done' | 'failed' | 'compensating' | 'compensated' | 'not-compensated';
@@ -24,6 +25,8 @@ export interface StepRecord {
   readonly output?: unknown;
   /** The last failure, as text. */
   readonly error?: string;
+  /** Failed for good, but maybe after its effect took place (a timeout, a lost answer): compensated too. */
+  readonly uncertain?: boolean;
 }
 
 export interface SagaRecord {
@@ -42,7 +45,8 @@ export interface SagaRecord {
 export type SagaEvent =
   | { readonly type: 'step-started'; readonly step: number }
   | { readonly type: 'step-done'; readonly step: number; readonly output: unknown }
-  | { readonly type: 'step-failed'; readonly step: number; readonly error: string; readonly final: boolean }
+  /** `final`: no more attempts; `uncertain`: the failure does not say the action took no effect. */
+  | { readonly type: 'step-failed'; readonly step: number; readonly error: string; readonly final: boolean; readonly uncertain?: boolean }
   | { readonly type: 'compensation-started'; readonly step: number }
   | { readonly type: 'compensation-done'; readonly step: number }
   | { readonly type: 'compensation-failed'; readonly step: number; readonly error: string; readonly final: boolean }
@@ -75,10 +79,10 @@ export function nextAction(r: SagaRecord): SagaAction {
     return step < 0 ? { type: 'none' } : { type: 'run', step };
   }
   if (r.status === 'compensating') {
-    // Newest first: the last step whose effect stands (done, or a compensation under way).
+    // Newest first: the last step whose effect may stand (done, failed uncertain, or a compensation under way).
     for (let i = r.steps.length - 1; i >= 0; i--) {
       const s = r.steps[i] as StepRecord;
-      if (s.state === 'done' || s.state === 'compensating') return { type: 'compensate', step: i };
+      if (s.state === 'done' || s.state === 'compensating' || (s.state === 'failed' && s.uncertain === true)) return { type: 'compensate', step: i };
     }
     return { type: 'none' };
   }
@@ -116,8 +120,8 @@ export function applySagaEvent(r: SagaRecord, e: SagaEvent, nowMs: number): Saga
       const s = at(e.step);
       expect(r.status === 'running' && s.state === 'running', 'the step is not running');
       if (!e.final) return withStep(e.step, { ...s, state: 'pending', error: e.error });
-      const failed = withStep(e.step, { ...s, state: 'failed', error: e.error }, { status: 'compensating', reason: `step ${s.name} failed: ${e.error}` });
-      // Nothing done before it: nothing to compensate.
+      const failed = withStep(e.step, { ...s, state: 'failed', error: e.error, uncertain: e.uncertain === true }, { status: 'compensating', reason: `step ${s.name} failed: ${e.error}` });
+      // Nothing that may have taken effect: nothing to compensate.
       return nextAction(failed).type === 'none' ? { ...failed, status: 'compensated' } : failed;
     }
     case 'compensation-started': {

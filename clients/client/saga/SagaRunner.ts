@@ -1,8 +1,11 @@
 import { status } from '@grpc/grpc-js';
 import { randomUUID } from 'node:crypto';
 import { isServiceError } from '../serviceError';
+import { SagaLostError, type SagaFence } from './SagaFence';
 import { applySagaEvent, isFinished, newSagaRecord, nextAction, type SagaEvent, type SagaRecord } from './SagaRecord';
 import type { SagaStore } from './SagaStore';
+
+export { SagaLostError, type SagaFence } from './SagaFence';
 
 /** What a step's action and compensation are given. */
 export interface StepContext<I> {
@@ -13,27 +16,39 @@ export interface StepContext<I> {
   readonly attempt: number;
   /**
    * The same on every attempt of this step's action (`<saga id>/<step>`), and of its
-   * compensation (`<saga id>/<step>/compensate`): an action records it with its effect, atomically,
-   * and does nothing when it finds it already recorded, so a repeat takes effect once.
+   * compensation (`<saga id>/<step>:compensate`), for effects outside the KV store to be made
+   * once (kvOnce does it for KV changes).
    */
   readonly idempotencyKey: string;
-  /** A KV key for this attempt's marker, under the runner's prefix (`<prefix>m/<idempotency key>`): see kvOnce. */
+  /** This attempt's marker key under the runner's prefix (`<prefix>m/<idempotency key>`): see kvOnce. */
   readonly onceKey: string;
-  /** Outputs of the steps done before this one (by step name). */
+  /** The action's marker key (the same as onceKey for the action itself). */
+  readonly actionOnceKey: string;
+  /**
+   * For a compensation: the action failed in a way that does not say it took no effect (a
+   * timeout, a lost answer). The compensation must find out before undoing (kvOnce checks the
+   * action's marker).
+   */
+  readonly actionUncertain: boolean;
+  /** The saga's record as this attempt began: an effect written under it cannot land once the saga moved on. */
+  readonly fence: SagaFence;
+  /** Outputs of the steps done (by step name; a compensation sees its own step's). */
   readonly outputs: Readonly<Record<string, unknown>>;
-  /** Aborted at the step's timeout, and when the runner stops. */
+  /** Aborted at the step's timeout, when the runner stops, and when its lease ends. */
   readonly signal: AbortSignal;
 }
 
 export interface SagaStep<I> {
+  /** Letters, digits, '_', '.', '-'. */
   readonly name: string;
   /**
-   * One atomic change, or none when it throws; its result (JSON) is kept as the step's output.
-   * Idempotent under `ctx.idempotencyKey`: a crash between the change and the record of it
-   * runs it again.
+   * One atomic change; its result (JSON) is kept as the step's output. Made once under
+   * `ctx.onceKey` and `ctx.fence` (kvOnce): a crash between the change and the record of it runs
+   * it again, and an attempt given up on must not land later. Throwing PermanentError says it
+   * made no change; any other failure may have come after the change (its compensation checks).
    */
   run(ctx: StepContext<I>): Promise<unknown>;
-  /** Undoes `run` (given its output as `ctx.outputs[name]`); idempotent. Without one, the step's effect stays when the saga compensates. */
+  /** Undoes `run` (its output is `ctx.outputs[name]`), made once the same way. Without one, the step's effect stays when the saga compensates. */
   compensate?(ctx: StepContext<I>): Promise<unknown>;
   /** Attempts of the action before the saga compensates (default: the runner's). */
   readonly attempts?: number;
@@ -58,13 +73,15 @@ export interface SagaRunnerOptions {
   readonly backoffMs?: number;
   /** Bound on one attempt of a step (default 30 s). */
   readonly stepTimeoutMs?: number;
-  /** A failure that no repeat can fix (default: PermanentError, and gRPC statuses that say so). */
+  /** Tries of one write of the store (the record, the owner key) on transient failures (default 5). */
+  readonly storeTries?: number;
+  /** A failure that says the action took no effect and no repeat can fix (default: PermanentError, and gRPC statuses that say so). */
   readonly isPermanent?: (err: unknown) => boolean;
   readonly now?: () => number;
   readonly sleep?: (ms: number) => Promise<void>;
 }
 
-/** A failure no repeat can fix (say, insufficient funds): the saga compensates at once. */
+/** A failure no repeat can fix, and that took no effect (say, insufficient funds): the saga compensates at once. */
 export class PermanentError extends Error {
   override name = 'PermanentError';
 }
@@ -74,11 +91,7 @@ export class SagaOwnedError extends Error {
   override name = 'SagaOwnedError';
 }
 
-/** This runner lost the saga while driving it (its lease ended, or the record changed under it): it stops. */
-export class SagaLostError extends Error {
-  override name = 'SagaLostError';
-}
-
+// Refusals a node makes before anything takes effect, that a repeat would meet again.
 const permanentCodes = new Set<number>([status.INVALID_ARGUMENT, status.FAILED_PRECONDITION, status.PERMISSION_DENIED, status.NOT_FOUND, status.OUT_OF_RANGE, status.ALREADY_EXISTS, status.UNAUTHENTICATED]);
 
 function defaultIsPermanent(err: unknown): boolean {
@@ -86,22 +99,38 @@ function defaultIsPermanent(err: unknown): boolean {
 }
 
 const errorText = (err: unknown): string => (err instanceof Error ? err.message : String(err));
+const stepName = /^[A-Za-z0-9_.-]+$/;
+
+interface Lease {
+  readonly id: bigint;
+  /** Aborted when the lease has ended (or may have: no renewal within its TTL). */
+  readonly lost: AbortController;
+  validUntil: number;
+  readonly timer: ReturnType<typeof setInterval>;
+}
+
+export interface ResumeReport {
+  readonly resumed: SagaRecord[];
+  readonly failed: { readonly id: string; readonly error: unknown }[];
+}
 
 /**
  * Drives sagas: sequences of steps, each undone by its compensation when a later one fails for
  * good, with their state in the authoritative KV store (SagaRecord). Any runner may resume a
  * saga another left unfinished (a crash, a stop): ownership is a key under the runner's lease,
- * and every write of the record is fenced by it, so two runners never drive one saga at once,
- * and one that lost its lease cannot write what the next one decided.
+ * every write of the record is fenced by it and by the record's revision, and so is every effect
+ * a step makes with kvOnce (SagaFence): two runners never drive one saga at once, one that lost
+ * its lease cannot write what the next one decided, and an attempt given up on cannot land late.
  */
 export class SagaRunner {
   private readonly definitions = new Map<string, SagaDefinition<unknown>>();
   private readonly prefix: string;
   private readonly opts: Required<Omit<SagaRunnerOptions, 'prefix'>>;
   private readonly stopping = new AbortController();
-  private lease: Promise<bigint> | undefined;
-  private keepAlive: ReturnType<typeof setInterval> | undefined;
-  private leaseLost = false;
+  private readonly driving = new Set<string>();
+  private readonly drives = new Set<Promise<unknown>>();
+  private lease: Lease | undefined;
+  private leaseGrant: Promise<Lease> | undefined;
   private abandoned = false;
 
   constructor(private readonly store: SagaStore, options: SagaRunnerOptions = {}) {
@@ -112,6 +141,7 @@ export class SagaRunner {
       compensationAttempts: options.compensationAttempts ?? 10,
       backoffMs: options.backoffMs ?? 100,
       stepTimeoutMs: options.stepTimeoutMs ?? 30_000,
+      storeTries: options.storeTries ?? 5,
       isPermanent: options.isPermanent ?? defaultIsPermanent,
       now: options.now ?? Date.now,
       sleep: options.sleep ?? ((ms) => new Promise((r) => setTimeout(r, ms))),
@@ -119,7 +149,8 @@ export class SagaRunner {
   }
 
   define<I>(definition: SagaDefinition<I>): this {
-    newSagaRecord('check', definition.type, definition.steps.map((s) => s.name), null, 0); // names checked once, here
+    for (const s of definition.steps) if (!stepName.test(s.name)) throw new Error(`saga type ${definition.type}: step name ${JSON.stringify(s.name)} must be letters, digits, '_', '.' or '-'`);
+    newSagaRecord('check', definition.type, definition.steps.map((s) => s.name), null, 0); // no steps, or a name twice: refused here
     this.definitions.set(definition.type, definition as SagaDefinition<unknown>);
     return this;
   }
@@ -134,14 +165,17 @@ export class SagaRunner {
 
   /**
    * Starts saga `id` of `type` with `input` and drives it to its end; resolves with the final
-   * record (done, compensated, or stuck). Starting an id that exists drives that saga on
-   * instead (the same call repeated after a crash does not start a second one).
+   * record (done, compensated, or stuck). Starting an id that exists with the same type and
+   * input drives that saga on (the same call repeated after a crash does not start a second one).
    */
   async start<I>(type: string, id: string, input: I): Promise<SagaRecord> {
     const def = this.definition(type);
     return this.drive(id, (existing) => {
-      if (existing !== undefined && existing.type !== type) throw new Error(`saga ${id} exists as a ${existing.type} saga, not ${type}`);
-      return existing ?? newSagaRecord(id, def.type, def.steps.map((s) => s.name), input, this.opts.now());
+      if (existing === undefined) return newSagaRecord(id, def.type, def.steps.map((s) => s.name), input ?? null, this.opts.now());
+      if (existing.type !== type || JSON.stringify(existing.input) !== JSON.stringify(input ?? null)) {
+        throw new Error(`saga ${id} exists as a ${existing.type} saga with input ${JSON.stringify(existing.input)}: not started again with other ones`);
+      }
+      return existing;
     });
   }
 
@@ -159,36 +193,39 @@ export class SagaRunner {
   }
 
   /**
-   * Resumes every saga left running or compensating whose runner is gone (no owner key), one
-   * after another; those another runner holds are left to it. Returns the final records.
+   * Resumes every saga of a type this runner defines that is left running or compensating with
+   * no runner (its owner key gone with its runner's lease), one after another. Those another
+   * runner holds are left to it; one that fails is reported and the others go on. Run it at
+   * start-up and every lease TTL or so (a saga whose runner met a storage failure waits for it).
    */
-  async resumeAbandoned(): Promise<SagaRecord[]> {
-    const out: SagaRecord[] = [];
+  async resumeAbandoned(): Promise<ResumeReport> {
+    const report: ResumeReport = { resumed: [], failed: [] };
     for (const r of await this.list()) {
-      if (r.status !== 'running' && r.status !== 'compensating') continue;
-      if (!this.definitions.has(r.type)) continue;
+      if ((r.status !== 'running' && r.status !== 'compensating') || !this.definitions.has(r.type) || this.driving.has(r.id)) continue;
       try {
-        out.push(await this.resume(r.id));
-      } catch (err) {
-        if (!(err instanceof SagaOwnedError)) throw err;
+        report.resumed.push(await this.resume(r.id));
+      } catch (error) {
+        if (!(error instanceof SagaOwnedError)) report.failed.push({ id: r.id, error });
       }
     }
-    return out;
+    return report;
   }
 
-  /** Stops driving: steps under way are aborted, the lease revoked (its sagas are free to resume elsewhere at once). */
+  /**
+   * Stops driving: attempts under way are aborted (their late effects are fenced off), the
+   * drives end, then the lease is revoked so another runner may resume their sagas at once.
+   */
   async close(): Promise<void> {
     this.stopping.abort(new Error('the saga runner is closing'));
-    if (this.keepAlive !== undefined) clearInterval(this.keepAlive);
-    const lease = await this.lease?.catch(() => undefined);
-    if (lease !== undefined) await this.store.leaseRevoke(lease).catch(() => undefined);
+    await Promise.allSettled([...this.drives]);
+    await this.dropLease(true);
   }
 
-  /** Stops keeping the lease alive without revoking it, as a crashed process would (for tests and drills). */
+  /** Stops at once without releasing or revoking anything, as a crashed process would (for tests and drills). */
   abandon(): void {
     this.abandoned = true;
     this.stopping.abort(new Error('the saga runner was abandoned'));
-    if (this.keepAlive !== undefined) clearInterval(this.keepAlive);
+    if (this.lease !== undefined) clearInterval(this.lease.timer);
   }
 
   private definition(type: string): SagaDefinition<unknown> {
@@ -197,97 +234,171 @@ export class SagaRunner {
     return def;
   }
 
-  /** The runner's lease, granted on first use and kept alive at a third of its TTL. */
-  private async ownLease(): Promise<bigint> {
-    this.lease ??= this.store.leaseGrant(this.opts.leaseTtlMs).then((id) => {
-      this.keepAlive = setInterval(() => {
-        this.store.leaseKeepAlive(id).catch(() => {
-          // Gone (expired while this process stalled): every saga it held is lost; writes fail their fence.
-          this.leaseLost = true;
-        });
-      }, Math.max(50, Math.floor(this.opts.leaseTtlMs / 3)));
-      this.keepAlive.unref?.();
-      return id;
+  /** The runner's lease while it drives sagas: granted on first use, renewed at a third of its TTL, revoked when idle. */
+  private async ownLease(): Promise<Lease> {
+    if (this.lease !== undefined && !this.lease.lost.signal.aborted) return this.lease;
+    this.leaseGrant ??= this.store.leaseGrant(this.opts.leaseTtlMs).then((id) => {
+      const lease: Lease = { id, lost: new AbortController(), validUntil: this.opts.now() + this.opts.leaseTtlMs, timer: setInterval(() => this.renew(lease), Math.max(50, Math.floor(this.opts.leaseTtlMs / 3))) };
+      lease.timer.unref?.();
+      if (this.stopping.signal.aborted) clearInterval(lease.timer);
+      this.lease = lease;
+      return lease;
+    }).finally(() => {
+      this.leaseGrant = undefined;
     });
-    return this.lease;
+    return this.leaseGrant;
   }
 
-  private async drive(id: string, initial: (existing: SagaRecord | undefined) => SagaRecord): Promise<SagaRecord> {
-    if (this.stopping.signal.aborted) throw new SagaLostError(`saga ${id}: the runner has stopped`);
-    const lease = await this.ownLease();
-    if (this.leaseLost) throw new SagaLostError(`saga ${id}: this runner's lease has ended`);
-    const token = `${randomUUID()}`;
-    if (!(await this.store.claim(this.ownerKey(id), token, lease))) throw new SagaOwnedError(`saga ${id} is driven by another runner`);
+  private renew(lease: Lease): void {
+    if (this.opts.now() > lease.validUntil) return this.leaseEnded(lease, 'not renewed within its TTL');
+    this.store.leaseKeepAlive(lease.id).then(() => {
+      lease.validUntil = this.opts.now() + this.opts.leaseTtlMs;
+    }, (err: unknown) => {
+      // NOT_FOUND: it has ended. Anything else may pass: the next tick tries again, until the TTL is spent.
+      if (isServiceError(err) && err.code === status.NOT_FOUND) this.leaseEnded(lease, 'expired');
+    });
+  }
+
+  private leaseEnded(lease: Lease, why: string): void {
+    clearInterval(lease.timer);
+    lease.lost.abort(new SagaLostError(`the runner's lease ${lease.id} ${why}`));
+    if (this.lease === lease) this.lease = undefined;
+  }
+
+  /** Revokes the lease when no saga is driven (or `always`, on close). Decided and dropped in one turn, so no drive starting meanwhile picks up a lease being revoked. */
+  private async dropLease(always: boolean): Promise<void> {
+    if (always) await this.leaseGrant?.catch(() => undefined);
+    const lease = this.lease;
+    if (lease === undefined || (!always && this.driving.size > 0)) return;
+    clearInterval(lease.timer);
+    this.lease = undefined;
+    await this.store.leaseRevoke(lease.id).catch(() => undefined); // gone already, or ends by itself
+  }
+
+  private drive(id: string, initial: (existing: SagaRecord | undefined) => SagaRecord): Promise<SagaRecord> {
+    if (this.stopping.signal.aborted) return Promise.reject(new SagaLostError(`saga ${id}: the runner has stopped`));
+    if (this.driving.has(id)) return Promise.reject(new SagaOwnedError(`saga ${id} is being driven by this runner`));
+    this.driving.add(id);
+    const run = this.driveOwned(id, initial).finally(async () => {
+      this.driving.delete(id);
+      this.drives.delete(run);
+      if (!this.abandoned && !this.stopping.signal.aborted) await this.dropLease(false);
+    });
+    this.drives.add(run);
+    return run;
+  }
+
+  private async driveOwned(id: string, initial: (existing: SagaRecord | undefined) => SagaRecord): Promise<SagaRecord> {
+    const ownerKey = this.ownerKey(id);
+    let lease = await this.ownLease();
+    let token: string | undefined;
     try {
-      const stored = await this.store.read(this.recordKey(id));
+      // Adopts a key an earlier claim of ours left under this lease (its answer lost): nobody else drives it.
+      token = await this.storeCall(() => this.store.claim(ownerKey, randomUUID(), lease.id));
+    } catch (err) {
+      // The lease ended before its renewal said so: once more, under a new one.
+      if (!isServiceError(err) || err.code !== status.NOT_FOUND) throw err;
+      this.leaseEnded(lease, 'expired');
+      lease = await this.ownLease();
+      const current = lease;
+      token = await this.storeCall(() => this.store.claim(ownerKey, randomUUID(), current.id));
+    }
+    if (token === undefined) throw new SagaOwnedError(`saga ${id} is driven by another runner`);
+    try {
+      const stored = await this.storeCall(() => this.store.read(this.recordKey(id)));
       const existing = stored === undefined ? undefined : (JSON.parse(stored.value) as SagaRecord);
       let record = initial(existing);
-      let revision: bigint | 'absent' = stored === undefined ? 'absent' : stored.modRevision;
-      if (existing === undefined || record !== existing) revision = await this.persist(id, record, revision, token);
       const def = this.definition(record.type);
-      let delay = this.opts.backoffMs;
+      const recorded = record.steps.map((s) => s.name).join(',');
+      if (recorded !== def.steps.map((s) => s.name).join(',')) {
+        throw new Error(`saga ${id} was recorded with steps ${recorded}; this runner's ${record.type} has ${def.steps.map((s) => s.name).join(',')}: it is left as it is`);
+      }
+      let revision = record === existing ? (stored as { modRevision: bigint }).modRevision : await this.persist(id, record, stored?.modRevision ?? 'absent', token);
+      /** Writes the record after `e`; only then is it the record. */
       const save = async (e: SagaEvent): Promise<void> => {
-        record = applySagaEvent(record, e, this.opts.now());
-        revision = await this.persist(id, record, revision, token);
+        const next = applySagaEvent(record, e, this.opts.now());
+        revision = await this.persist(id, next, revision, token);
+        record = next;
       };
+      let delay = this.opts.backoffMs;
       for (;;) {
-        const next = nextAction(record);
-        if (next.type === 'none') return record;
-        const step = def.steps[next.step];
-        if (step === undefined) throw new Error(`saga ${id}: step ${next.step} is not in the definition of ${record.type}`);
-        if (next.type === 'run') {
-          await save({ type: 'step-started', step: next.step });
-          const attempt = record.steps[next.step]?.attempts ?? 1;
-          try {
-            const output = await this.attempt(step, this.context(record, next.step, `${id}/${step.name}`, attempt), (ctx) => step.run(ctx));
-            await save({ type: 'step-done', step: next.step, output: output ?? null });
-            delay = this.opts.backoffMs;
-          } catch (err) {
-            if (err instanceof SagaLostError) throw err;
-            const final = this.opts.isPermanent(err) || attempt >= (step.attempts ?? this.opts.stepAttempts);
-            await save({ type: 'step-failed', step: next.step, error: errorText(err), final });
-            if (!final) delay = await this.backOff(delay);
-          }
-        } else if (step.compensate === undefined) {
-          await save({ type: 'compensation-skipped', step: next.step });
+        const action = nextAction(record);
+        if (action.type === 'none') return record;
+        const i = action.step;
+        const step = def.steps[i] as SagaStep<unknown>;
+        const compensate = step.compensate?.bind(step);
+        if (action.type === 'compensate' && compensate === undefined) {
+          await save({ type: 'compensation-skipped', step: i });
+          continue;
+        }
+        await save(action.type === 'run' ? { type: 'step-started', step: i } : { type: 'compensation-started', step: i });
+        const s = record.steps[i]!;
+        const forward = action.type === 'run';
+        const ctx = this.context(record, i, forward, { ownerKey, token, recordKey: this.recordKey(id), revision }, lease);
+        let failure: unknown;
+        let output: unknown;
+        try {
+          output = await this.attempt(step, ctx, forward ? (c) => step.run(c) : (compensate as (c: StepContext<unknown>) => Promise<unknown>));
+        } catch (err) {
+          if (err instanceof SagaLostError) throw err;
+          failure = err ?? new Error('the step failed');
+        }
+        if (failure === undefined) {
+          await save(forward ? { type: 'step-done', step: i, output: output ?? null } : { type: 'compensation-done', step: i });
+          delay = this.opts.backoffMs;
+        } else if (forward) {
+          const permanent = this.opts.isPermanent(failure);
+          const final = permanent || s.attempts >= (step.attempts ?? this.opts.stepAttempts);
+          await save({ type: 'step-failed', step: i, error: errorText(failure), final, uncertain: final && !permanent });
+          if (!final) delay = await this.backOff(delay);
         } else {
-          const compensate = step.compensate.bind(step);
-          await save({ type: 'compensation-started', step: next.step });
-          const attempt = record.steps[next.step]?.compensationAttempts ?? 1;
-          try {
-            await this.attempt(step, this.context(record, next.step, `${id}/${step.name}/compensate`, attempt), compensate);
-            await save({ type: 'compensation-done', step: next.step });
-            delay = this.opts.backoffMs;
-          } catch (err) {
-            if (err instanceof SagaLostError) throw err;
-            const final = attempt >= this.opts.compensationAttempts;
-            await save({ type: 'compensation-failed', step: next.step, error: errorText(err), final });
-            if (!final) delay = await this.backOff(delay);
-          }
+          const final = s.compensationAttempts >= this.opts.compensationAttempts;
+          await save({ type: 'compensation-failed', step: i, error: errorText(failure), final });
+          if (!final) delay = await this.backOff(delay);
         }
         if (isFinished(record) || record.status === 'stuck') return record;
       }
     } finally {
       // A crashed process leaves its owner keys to its lease's end; abandon() does the same.
-      if (!this.abandoned) await this.store.release(this.ownerKey(id), token).catch(() => undefined);
+      if (!this.abandoned) await this.storeCall(() => this.store.release(ownerKey, token)).catch(() => undefined);
     }
   }
 
-  private context(r: SagaRecord, step: number, idempotencyKey: string, attempt: number): Omit<StepContext<unknown>, 'signal'> {
+  private context(r: SagaRecord, step: number, forward: boolean, fence: SagaFence, lease: Lease): Omit<StepContext<unknown>, 'signal'> & { lease: Lease } {
+    const s = r.steps[step]!;
     const outputs: Record<string, unknown> = {};
-    for (const s of r.steps) if (s.state === 'done' || s.state === 'compensating') outputs[s.name] = s.output;
-    return { sagaId: r.id, step: r.steps[step]?.name ?? '', input: r.input, attempt, idempotencyKey, onceKey: `${this.prefix}m/${idempotencyKey}`, outputs };
+    for (const x of r.steps) if (x.state === 'done' || x.state === 'compensating') outputs[x.name] = x.output;
+    const actionKey = `${r.id}/${s.name}`;
+    const idempotencyKey = forward ? actionKey : `${actionKey}:compensate`;
+    return {
+      sagaId: r.id,
+      step: s.name,
+      input: r.input,
+      attempt: forward ? s.attempts : s.compensationAttempts,
+      idempotencyKey,
+      onceKey: `${this.prefix}m/${idempotencyKey}`,
+      actionOnceKey: `${this.prefix}m/${actionKey}`,
+      actionUncertain: !forward && s.uncertain === true,
+      fence,
+      outputs,
+      lease,
+    };
   }
 
-  /** One attempt, bounded by the step's timeout and the runner's stop. */
-  private async attempt<T>(step: SagaStep<unknown>, ctx: Omit<StepContext<unknown>, 'signal'>, fn: (ctx: StepContext<unknown>) => Promise<T>): Promise<T> {
+  /** One attempt, bounded by the step's timeout, the runner's stop and its lease. */
+  private attempt<T>(step: SagaStep<unknown>, ctx: Omit<StepContext<unknown>, 'signal'> & { lease: Lease }, fn: (ctx: StepContext<unknown>) => Promise<T>): Promise<T> {
     const timeoutMs = step.timeoutMs ?? this.opts.stepTimeoutMs;
-    const signal = AbortSignal.any([this.stopping.signal, AbortSignal.timeout(timeoutMs)]);
+    const signal = AbortSignal.any([this.stopping.signal, ctx.lease.lost.signal, AbortSignal.timeout(timeoutMs)]);
+    const { lease: _lease, ...stepCtx } = ctx;
     return new Promise<T>((resolve, reject) => {
-      const onAbort = (): void => reject(this.stopping.signal.aborted ? new SagaLostError(`saga ${ctx.sagaId}: ${errorText(this.stopping.signal.reason)}`) : new Error(`step ${ctx.step} did not finish within ${timeoutMs} ms`));
+      const onAbort = (): void => {
+        if (this.stopping.signal.aborted) reject(new SagaLostError(`saga ${ctx.sagaId}: ${errorText(this.stopping.signal.reason)}`));
+        else if (ctx.lease.lost.signal.aborted) reject(ctx.lease.lost.signal.reason);
+        else reject(new Error(`step ${ctx.step} did not finish within ${timeoutMs} ms`));
+      };
       if (signal.aborted) return onAbort();
       signal.addEventListener('abort', onAbort, { once: true });
-      fn({ ...ctx, signal }).then(resolve, reject).finally(() => signal.removeEventListener('abort', onAbort));
+      Promise.resolve().then(() => fn({ ...stepCtx, signal })).then(resolve, reject).finally(() => signal.removeEventListener('abort', onAbort));
     });
   }
 
@@ -296,11 +407,39 @@ export class SagaRunner {
     return Math.min(delay * 2, 5000);
   }
 
+  /** A store call, tried again on transient failures (a node down, an election): `storeTries` in all. */
+  private async storeCall<T>(fn: () => Promise<T>): Promise<T> {
+    let delay = this.opts.backoffMs;
+    for (let tries = 1; ; tries++) {
+      try {
+        return await fn();
+      } catch (err) {
+        if (err instanceof SagaLostError || this.opts.isPermanent(err) || tries >= this.opts.storeTries || this.stopping.signal.aborted) throw err;
+        delay = await this.backOff(delay);
+      }
+    }
+  }
+
+  /**
+   * Writes the record, fenced (see SagaStore.write). A write whose answer was lost may have
+   * landed: the record as stored tells (the same bytes), and the drive goes on from there.
+   */
   private async persist(id: string, record: SagaRecord, expected: bigint | 'absent', token: string): Promise<bigint> {
     if (this.stopping.signal.aborted) throw new SagaLostError(`saga ${id}: the runner has stopped`);
-    const revision = await this.store.write(this.recordKey(id), JSON.stringify(record), expected, this.ownerKey(id), token);
-    if (revision === undefined) throw new SagaLostError(`saga ${id}: this runner no longer holds it (its lease ended, or another runner wrote its record)`);
-    return revision;
+    const key = this.recordKey(id);
+    const value = JSON.stringify(record);
+    const revision = await this.storeCall(async () => {
+      try {
+        return await this.store.write(key, value, expected, this.ownerKey(id), token);
+      } catch (err) {
+        const now = await this.store.read(key).catch(() => undefined);
+        if (now?.value === value) return now.modRevision;
+        throw err;
+      }
+    });
+    if (revision !== undefined) return revision;
+    const now = await this.storeCall(() => this.store.read(key));
+    if (now?.value === value) return now.modRevision; // an earlier try landed, its answer lost
+    throw new SagaLostError(`saga ${id}: this runner no longer holds it (its lease ended, or another runner wrote its record)`);
   }
 }
-

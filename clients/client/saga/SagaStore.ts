@@ -3,8 +3,11 @@ import { kvOps } from '../kvOps';
 
 // Where sagas live: the authoritative KV store (a majority decides every change, so a saga's
 // record never diverges between two sides of a partition). SagaStore is the little a runner
-// needs of it; `kvSagaStore` is the real one over a ConcordClient, MemorySagaStore
-// (test/clients) the in-memory double the seeded simulation runs on.
+// needs of it, and `kvSagaStore` makes it of a client's KV calls: a ConcordClient, or in the
+// seeded simulation an in-memory client running the nodes' own KV state machine.
+
+/** The KV calls sagas use (a ConcordClient has them). */
+export type KvClient = Pick<ConcordClient, 'kvRange' | 'kvTxn' | 'leaseGrant' | 'leaseKeepAlive' | 'leaseRevoke'>;
 
 /** A stored record and the revision it was last written at. */
 export interface Stored {
@@ -23,8 +26,12 @@ export interface SagaStore {
    * a compare failed (nothing written).
    */
   write(key: string, value: string, expected: bigint | 'absent', ownerKey: string, token: string): Promise<bigint | undefined>;
-  /** Puts `token` at `ownerKey` under `lease` if the key is absent; false when another holds it. */
-  claim(ownerKey: string, token: string, lease: bigint): Promise<boolean>;
+  /**
+   * Puts `token` at `ownerKey` under `lease` if the key is absent. Returns the token the key
+   * holds when it is under `lease` (this one, or one an earlier claim of ours left when its
+   * answer was lost), undefined when another lease holds it.
+   */
+  claim(ownerKey: string, token: string, lease: bigint): Promise<string | undefined>;
   /** Deletes `ownerKey` if it still holds `token`. */
   release(ownerKey: string, token: string): Promise<void>;
   leaseGrant(ttlMs: number): Promise<bigint>;
@@ -34,8 +41,8 @@ export interface SagaStore {
 
 const text = (b: Uint8Array): string => Buffer.from(b).toString('utf8');
 
-/** SagaStore over a ConcordClient's KV calls (compare-and-set transactions and leases). */
-export function kvSagaStore(client: ConcordClient): SagaStore {
+/** SagaStore over a client's KV calls (compare-and-set transactions and leases). */
+export function kvSagaStore(client: KvClient): SagaStore {
   return {
     async read(key) {
       const kv = (await client.kvRange(key)).kvs[0];
@@ -55,8 +62,10 @@ export function kvSagaStore(client: ConcordClient): SagaStore {
       return r.succeeded ? r.header?.revision : undefined;
     },
     async claim(ownerKey, token, lease) {
-      const r = await client.kvTxn({ compare: [kvOps.compare('create', ownerKey, '=', 0)], success: [kvOps.put(ownerKey, token, { lease })] });
-      return r.succeeded;
+      const r = await client.kvTxn({ compare: [kvOps.compare('create', ownerKey, '=', 0)], success: [kvOps.put(ownerKey, token, { lease })], failure: [kvOps.get(ownerKey)] });
+      if (r.succeeded) return token;
+      const held = r.responses[0]?.response?.$case === 'responseRange' ? r.responses[0].response.value.kvs[0] : undefined;
+      return held !== undefined && held.lease === lease ? text(held.value) : undefined;
     },
     async release(ownerKey, token) {
       await client.kvTxn({ compare: [kvOps.compare('value', ownerKey, '=', token)], success: [kvOps.del(ownerKey)] });

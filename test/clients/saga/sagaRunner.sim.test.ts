@@ -1,186 +1,222 @@
-// Seeded simulation of sagas under failures and crashes, on the in-memory store: steps fail
-// (for a while, or for good), runners crash before or after a step's effect (mid-compensation
-// too) and another runner resumes once the crashed one's lease has ended. Whatever happens,
-// every saga ends done (every effect once, nothing undone) or compensated (every effect that
-// took place undone once, newest first, nothing run after the first undo), and no runner ever
-// acts on a saga after another took it over. A seed that fails prints itself.
-import { SagaLostError, SagaRunner, type SagaStep } from '../../../clients/client/saga/SagaRunner';
+// Seeded simulation of sagas on the nodes' own KV state machine (MemoryKvClient): steps add 1 to
+// a counter of their own with kvOnce and compensations take it back, while steps fail (for a
+// while, for good, after their effect, or by hanging past their timeout), store calls fail
+// before or after they apply or land late (a stalled runner's write), and runners crash and are
+// taken over once their lease ends. Whatever happens, every saga ends done (every counter 1) or
+// compensated (every counter that went up back to 0, newest first, nothing run after the first
+// undo); no counter ever counts an effect twice. A seed that fails prints itself.
+import { kvOnce } from '../../../clients/client/saga/kvOnce';
 import type { SagaRecord } from '../../../clients/client/saga/SagaRecord';
+import { PermanentError, SagaLostError, SagaOwnedError, SagaRunner, type SagaStep, type StepContext } from '../../../clients/client/saga/SagaRunner';
+import { kvSagaStore } from '../../../clients/client/saga/SagaStore';
+import { kvOps } from '../../../clients/client/kvOps';
 import { makePrng, type Prng } from '../../sim/prng';
-import { MemorySagaStore } from './MemorySagaStore';
+import { MemoryKvClient } from './MemoryKvClient';
 
-interface World {
-  /** Effects that took place, in order: `<saga>/<step>` and `<saga>/<step>/undo`. */
-  readonly log: string[];
-  readonly done: Set<string>;
+const counterKey = (i: number): string => `count/s${i}`;
+
+/** Adds `delta` to step i's counter, once under the attempt's marker and fence. */
+function add(kv: MemoryKvClient, ctx: StepContext<unknown>, i: number, delta: number): Promise<unknown> {
+  return kvOnce(kv, ctx, async () => {
+    const cur = (await kv.kvRange(counterKey(i))).kvs[0];
+    const now = cur === undefined ? 0 : Number(Buffer.from(cur.value).toString());
+    return { compare: [kvOps.compare('mod', counterKey(i), '=', cur?.modRevision ?? 0)], success: [kvOps.put(counterKey(i), String(now + delta))], result: now + delta };
+  });
 }
 
-/** A crash of the runner driving the step, at this point of it. */
-type Crash = 'before-effect' | 'after-effect' | undefined;
+interface StepScript {
+  /** Attempts that fail: 'before' the effect, 'after' it, or 'hang' past the timeout. */
+  readonly failures: ('before' | 'after' | 'hang')[];
+  readonly permanent: boolean;
+  readonly compensable: boolean;
+  readonly compensationFailures: number;
+}
 
-function plan(p: Prng, steps: number) {
+function script(p: Prng, steps: number): StepScript[] {
   return Array.from({ length: steps }, () => ({
-    transientFailures: p.chance(0.3) ? p.int(3) : 0,
-    permanent: p.chance(0.12),
-    crash: (p.chance(0.15) ? p.pick(['before-effect', 'after-effect']) : undefined) as Crash,
-    compensationFailures: p.chance(0.3) ? p.int(4) : 0,
-    compensationCrash: (p.chance(0.15) ? p.pick(['before-effect', 'after-effect']) : undefined) as Crash,
+    failures: Array.from({ length: p.chance(0.4) ? 1 + p.int(3) : 0 }, () => p.pick(['before', 'after', 'hang'] as const)),
+    permanent: p.chance(0.1),
     compensable: p.chance(0.85),
+    compensationFailures: p.chance(0.3) ? p.int(14) : 0,
   }));
 }
 
-async function simulate(seed: number): Promise<{ record: SagaRecord; world: World; runners: number; store: MemorySagaStore; compensable: boolean[] }> {
+async function simulate(seed: number): Promise<{ record: SagaRecord; kv: MemoryKvClient; scriptOf: StepScript[]; runners: number; late: number }> {
   const p = makePrng(seed);
-  const steps = 1 + p.int(5);
-  const script = plan(p, steps);
-  const world: World = { log: [], done: new Set() };
-  const store = new MemorySagaStore();
-  let current: SagaRunner | undefined;
-  const runnerOf = new Map<SagaRunner, bigint>();
-  const dead = new Set<SagaRunner>();
-  /** Runs the effect `key` once (idempotent and atomic), with the scripted failures and crash. */
-  const effect = (key: string, who: SagaRunner, failures: { left: number }, permanent: boolean, crash: { at: Crash }): Promise<unknown> => {
-    if (dead.has(who)) throw new Error(`seed ${seed}: a crashed runner acted on ${key}`);
-    if (world.done.has(key)) return Promise.resolve({ key }); // a repeat: no effect, the same answer
-    const crashNow = (): Promise<never> => {
-      crash.at = undefined; // once
-      dead.add(who);
-      who.abandon();
-      return new Promise<never>(() => undefined); // the process is gone: this attempt never answers
-    };
-    if (crash.at === 'before-effect') return crashNow();
-    if (failures.left > 0) {
-      failures.left--;
-      throw new Error('transient failure');
-    }
-    if (permanent) throw Object.assign(new Error('refused for good'), { permanentFailure: true });
-    world.done.add(key);
-    world.log.push(key);
-    if (crash.at === 'after-effect') return crashNow();
-    return Promise.resolve({ key });
+  const kv = new MemoryKvClient();
+  const steps = script(p, 1 + p.int(4));
+  const failuresLeft = steps.map((s) => [...s.failures]);
+  const compFailuresLeft = steps.map((s) => s.compensationFailures);
+  const faultRate = p.pick([0, 0.03, 0.08]);
+  const holdRate = p.pick([0, 0.01, 0.03]);
+  const crashRate = p.pick([0, 0.05, 0.15]);
+  kv.fault = () => {
+    const x = p.next();
+    return x < faultRate / 2 ? 'before' : x < faultRate ? 'after' : x < faultRate + holdRate ? 'hold' : undefined;
   };
-  const state = script.map((s) => ({ failures: { left: s.transientFailures }, compFailures: { left: s.compensationFailures }, crash: { at: s.crash }, compCrash: { at: s.compensationCrash } }));
-  const defineOn = (runner: SagaRunner): SagaRunner => runner.define<{ n: number }>({
+  let runner: SagaRunner | undefined;
+  const definition = {
     type: 'sim',
-    steps: script.map((s, i): SagaStep<{ n: number }> => ({
+    steps: steps.map((s, i): SagaStep<unknown> => ({
       name: `s${i}`,
       attempts: 3,
-      run: async (ctx) => effect(ctx.idempotencyKey, runner, state[i]!.failures, s.permanent, state[i]!.crash),
+      timeoutMs: 5,
+      run: async (ctx) => {
+        if (p.chance(crashRate)) runner?.abandon(); // the process dies here; its attempt ends as lost
+        const f = failuresLeft[i]!.shift();
+        if (f === 'hang') return new Promise(() => undefined);
+        if (f === 'before') throw new Error('transient failure before the effect');
+        if (s.permanent) throw new PermanentError('refused for good');
+        const r = await add(kv, ctx, i, 1);
+        if (f === 'after') throw new Error('transient failure after the effect');
+        return r;
+      },
       ...(s.compensable ? {
-        compensate: async (ctx) => {
-          if (ctx.outputs[`s${i}`] === undefined) throw new Error(`seed ${seed}: compensation of s${i} without its output`);
-          await effect(`${ctx.idempotencyKey.replace(/\/compensate$/, '')}/undo`, runner, state[i]!.compFailures, false, state[i]!.compCrash);
+        compensate: async (ctx: StepContext<unknown>) => {
+          if (p.chance(crashRate)) runner?.abandon();
+          if (compFailuresLeft[i]! > 0) {
+            compFailuresLeft[i]!--;
+            throw new Error('compensation failed');
+          }
+          return add(kv, ctx, i, -1);
         },
       } : {}),
     })),
-  });
-  const newRunner = (): SagaRunner => {
-    const r = defineOn(new SagaRunner(store, { sleep: async () => undefined, compensationAttempts: 10, isPermanent: (e) => (e as { permanentFailure?: boolean }).permanentFailure === true }));
-    current = r;
-    return r;
   };
-  let runners = 0;
   let record: SagaRecord | undefined;
-  for (let round = 0; round < 20 && record === undefined; round++) {
-    const r = newRunner();
+  let runners = 0;
+  let late = 0;
+  for (let round = 0; round < 60 && record?.status !== 'done' && record?.status !== 'compensated'; round++) {
+    runner = new SagaRunner(kvSagaStore(kv), { sleep: async () => undefined, backoffMs: 1, compensationAttempts: 10, storeTries: 5 }).define(definition);
     runners++;
     try {
-      record = round === 0 ? await r.start('sim', 'saga1', { n: 1 }) : await r.resume('saga1');
+      // Until its record exists the application starts it again; then it is resumed.
+      record = kv.value(runner.recordKey('saga1')) === undefined ? await runner.start('sim', 'saga1', { seed }) : await runner.resume('saga1');
+      await runner.close();
     } catch (err) {
-      if (!(err instanceof SagaLostError)) throw err;
-      // Crashed: its lease ends after its TTL, and the next runner takes over.
-      for (const lease of store.liveLeases()) store.expire(lease);
-      runnerOf.set(r, 0n);
+      // A crash, or the store down for longer than the runner tries: either way, another runner takes over.
+      if (!(err instanceof SagaLostError) && !(err instanceof SagaOwnedError) && (err as { code?: number }).code === undefined) throw err;
+      runner.abandon();
+      // The crashed runner's writes still in flight land now, and its lease runs out.
+      late += kv.deliverHeld();
+      for (const lease of kv.liveLeases()) kv.expire(lease);
     }
   }
-  if (record === undefined || current === undefined) throw new Error(`seed ${seed}: no end after 20 runners`);
-  await current.close();
-  return { record, world, runners, store, compensable: script.map((s) => s.compensable) };
+  kv.fault = () => undefined;
+  late += kv.deliverHeld();
+  if (record === undefined) throw new Error(`seed ${seed}: the saga never started`);
+  return { record, kv, scriptOf: steps, runners, late };
 }
 
-test('every saga ends done or compensated, each effect once and undone newest first, whatever fails or crashes (seeded)', async () => {
-  const outcomes = { done: 0, compensated: 0, crashes: 0 };
-  for (let seed = 1; seed <= 400; seed++) {
-    const where = `seed ${seed} (replay: this test loops over seeds 1..400)`;
-    const { record, world, runners, compensable } = await simulate(seed);
+test('every saga ends done or compensated, each effect once and undone newest first, whatever fails, crashes or lands late (seeded)', async () => {
+  const seen = { done: 0, compensated: 0, crashes: 0, late: 0, uncertain: 0 };
+  for (let seed = 1; seed <= 300; seed++) {
+    const where = `seed ${seed} (replay: this test loops over seeds 1..300)`;
+    const { record, kv, scriptOf, runners, late } = await simulate(seed);
+    seen.crashes += runners - 1;
+    seen.late += late;
     const n = record.steps.length;
-    const did = (i: number): boolean => world.done.has(`saga1/s${i}`);
-    const undid = (i: number): boolean => world.done.has(`saga1/s${i}/undo`);
-    outcomes.crashes += runners - 1;
-    expect([where, record.status === 'done' || record.status === 'compensated']).toEqual([where, true]);
+    const counters = Array.from({ length: n }, (_, i) => Number(kv.value(counterKey(i)) ?? '0'));
+    const ran = Array.from({ length: n }, (_, i) => kv.value(`sagas/m/saga1/s${i}`) !== undefined);
+    expect([where, record.status]).toEqual([where, expect.stringMatching(/^(done|compensated)$/)]);
+    // No counter ever counts an effect twice: each is 0 or 1, and 1 only with the action's marker.
+    expect([where, counters.every((c) => c === 0 || c === 1)]).toEqual([where, true]);
     if (record.status === 'done') {
-      outcomes.done++;
-      expect([where, Array.from({ length: n }, (_, i) => did(i) && !undid(i))]).toEqual([where, Array(n).fill(true)]);
-    } else {
-      outcomes.compensated++;
-      // Every effect that took place is undone (unless its step has no compensation), nothing else.
-      for (let i = 0; i < n; i++) expect([where, i, undid(i)]).toEqual([where, i, did(i) && compensable[i]]);
-      // Newest first, and no step ran after the first undo.
-      const undos = world.log.filter((k) => k.endsWith('/undo')).map((k) => Number(/s(\d+)/.exec(k)![1]));
-      expect([where, undos]).toEqual([where, [...undos].sort((a, b) => b - a)]);
-      const firstUndo = world.log.findIndex((k) => k.endsWith('/undo'));
-      if (firstUndo >= 0) expect([where, world.log.slice(firstUndo).every((k) => k.endsWith('/undo'))]).toEqual([where, true]);
+      seen.done++;
+      expect([where, counters]).toEqual([where, Array(n).fill(1)]);
+      continue;
     }
-    expect([where, world.log.length]).toEqual([where, new Set(world.log).size]);
+    seen.compensated++;
+    if (record.steps.some((s) => s.uncertain === true)) seen.uncertain++;
+    for (let i = 0; i < n; i++) {
+      const expected = scriptOf[i]!.compensable ? 0 : ran[i] ? 1 : 0;
+      expect([where, `s${i}`, counters[i]]).toEqual([where, `s${i}`, expected]);
+    }
+    // Undos newest first, and every action's effect before the first undo (markers' create revisions).
+    const created = (key: string): number => Number(kv.sm.store.range({ key, rangeEnd: '', limit: 0, revision: 0, keysOnly: false, countOnly: false }).kvs[0]?.createRevision ?? 0);
+    const undos = Array.from({ length: n }, (_, i) => ({ i, at: created(`sagas/m/saga1/s${i}:compensate`) })).filter((u) => u.at > 0).sort((a, b) => a.at - b.at);
+    expect([where, undos.map((u) => u.i)]).toEqual([where, undos.map((u) => u.i).sort((a, b) => b - a)]);
+    const lastAction = Math.max(0, ...Array.from({ length: n }, (_, i) => created(`sagas/m/saga1/s${i}`)));
+    if (undos.length > 0) expect([where, lastAction < undos[0]!.at]).toEqual([where, true]);
   }
-  // The seeds exercise both ends and crashes.
-  expect(outcomes.done).toBeGreaterThan(50);
-  expect(outcomes.compensated).toBeGreaterThan(50);
-  expect(outcomes.crashes).toBeGreaterThan(50);
-});
+  // The seeds exercise both ends, crashes, writes landing late and uncertain failures.
+  expect(seen.done).toBeGreaterThan(40);
+  expect(seen.compensated).toBeGreaterThan(40);
+  expect(seen.crashes).toBeGreaterThan(40);
+  expect(seen.late).toBeGreaterThan(5);
+  expect(seen.uncertain).toBeGreaterThan(5);
+}, 120_000);
 
-test('a runner that lost its saga cannot write it any more: the fence refuses it', async () => {
-  const store = new MemorySagaStore();
+test('a runner that lost its saga cannot write its record, nor land a step\'s effect: the fence refuses both', async () => {
+  const kv = new MemoryKvClient();
   let release: () => void = () => undefined;
   const gate = new Promise<void>((r) => (release = r));
-  const steps: SagaStep<null>[] = [{ name: 'slow', run: async () => gate }, { name: 'next', run: async () => 'ok' }];
-  const first = new SagaRunner(store, { sleep: async () => undefined }).define({ type: 't', steps });
+  const steps = (wait: boolean): SagaStep<unknown>[] => [
+    {
+      name: 'slow',
+      run: async (ctx) => {
+        if (wait) await gate;
+        return add(kv, ctx, 0, 1);
+      },
+    },
+    { name: 'next', run: async () => 'ok' },
+  ];
+  const first = new SagaRunner(kvSagaStore(kv), { sleep: async () => undefined }).define({ type: 't', steps: steps(true) });
   const running = first.start('t', 'x', null);
   await new Promise((r) => setTimeout(r, 10));
   // Its lease ends (a long stall); another runner takes the saga over and finishes it.
-  for (const lease of store.liveLeases()) store.expire(lease);
-  const second = new SagaRunner(store, { sleep: async () => undefined }).define({ type: 't', steps: [{ name: 'slow', run: async () => 'again' }, { name: 'next', run: async () => 'ok' }] });
+  for (const lease of kv.liveLeases()) kv.expire(lease);
+  const second = new SagaRunner(kvSagaStore(kv), { sleep: async () => undefined }).define({ type: 't', steps: steps(false) });
   expect((await second.start('t', 'x', null)).status).toBe('done');
-  // The first wakes up: its write is refused, and it says it lost the saga.
+  // The first wakes up: its effect and its record write are refused, and it says it lost the saga.
   release();
   await expect(running).rejects.toBeInstanceOf(SagaLostError);
-  expect(store.fencedWrites).toBe(1);
-  expect(JSON.parse((await store.read(first.recordKey('x')))!.value)).toMatchObject({ status: 'done', steps: [{ name: 'slow', output: 'again' }, { name: 'next', output: 'ok' }] });
+  expect(kv.value(counterKey(0))).toBe('1');
+  expect(JSON.parse(kv.value(first.recordKey('x'))!)).toMatchObject({ status: 'done', steps: [{ name: 'slow', output: 1 }, { name: 'next', output: 'ok' }] });
   await first.close();
   await second.close();
 });
 
-test('the fence is the owner key: a runner whose lease ended cannot write even a record nobody else wrote yet', async () => {
-  const store = new MemorySagaStore();
-  let release: () => void = () => undefined;
-  const gate = new Promise<void>((r) => (release = r));
-  const runner = new SagaRunner(store, { sleep: async () => undefined }).define({ type: 't', steps: [{ name: 'slow', run: async () => gate }] });
-  const running = runner.start('t', 'z', null);
-  await new Promise((r) => setTimeout(r, 10));
-  for (const lease of store.liveLeases()) store.expire(lease);
-  // Another runner has claimed the saga but not written its record yet.
-  expect(await store.claim('sagas/o/z', 'other', await store.leaseGrant())).toBe(true);
-  release();
-  await expect(running).rejects.toBeInstanceOf(SagaLostError);
-  expect(JSON.parse((await store.read(runner.recordKey('z')))!.value)).toMatchObject({ status: 'running', steps: [{ state: 'running' }] });
-  await runner.close();
-});
-
-test('two runners starting the same saga: one drives it, the other is told', async () => {
-  const store = new MemorySagaStore();
+test('two runners starting the same saga: one drives it, the other is told; a finished saga is not run again', async () => {
+  const kv = new MemoryKvClient();
   let release: () => void = () => undefined;
   const gate = new Promise<void>((r) => (release = r));
   const def = { type: 't', steps: [{ name: 'a', run: async () => gate }] };
-  const a = new SagaRunner(store).define(def);
-  const b = new SagaRunner(store).define(def);
+  const a = new SagaRunner(kvSagaStore(kv)).define(def);
+  const b = new SagaRunner(kvSagaStore(kv)).define(def);
   const first = a.start('t', 'y', null);
   await new Promise((r) => setTimeout(r, 10));
   await expect(b.start('t', 'y', null)).rejects.toThrow('saga y is driven by another runner');
+  await expect(a.start('t', 'y', null)).rejects.toThrow('saga y is being driven by this runner');
   release();
   expect((await first).status).toBe('done');
-  // Once it is done, starting it again returns the finished record (nothing runs twice).
   expect((await b.start('t', 'y', null)).status).toBe('done');
+  await expect(b.start('t', 'y', { other: 1 })).rejects.toThrow('not started again with other ones');
   await expect(b.start('other', 'y', null)).rejects.toThrow('no saga type other is defined');
-  await a.close();
-  await b.close();
+  // A definition whose steps differ from the record's is refused, not run.
+  const changed = new SagaRunner(kvSagaStore(kv)).define({ type: 't', steps: [{ name: 'a2', run: async () => 1 }] });
+  await expect(changed.start('t', 'y', null)).rejects.toThrow('was recorded with steps a; this runner\'s t has a2');
+  expect(() => changed.define({ type: 'u', steps: [{ name: 'a/b', run: async () => 1 }] })).toThrow('must be letters, digits');
+  // Idle runners hold no lease.
+  for (const r of [a, b, changed]) await r.close();
+  expect(kv.liveLeases()).toEqual([]);
+});
+
+test('a stuck saga waits for an operator, and resumes to compensated', async () => {
+  const kv = new MemoryKvClient();
+  let broken = true;
+  const runner = new SagaRunner(kvSagaStore(kv), { sleep: async () => undefined, compensationAttempts: 2 }).define({
+    type: 't',
+    steps: [
+      { name: 'a', run: (ctx) => add(kv, ctx, 0, 1), compensate: async (ctx) => (broken ? Promise.reject(new Error('payments down')) : add(kv, ctx, 0, -1)) },
+      { name: 'b', run: async () => Promise.reject(new PermanentError('no stock')) },
+    ],
+  });
+  const stuck = await runner.start('t', 'z', null);
+  expect(stuck).toMatchObject({ status: 'stuck', steps: [{ state: 'compensating', compensationAttempts: 2, error: 'payments down' }, { state: 'failed' }] });
+  expect((await runner.resumeAbandoned()).resumed).toEqual([]); // stuck is not abandoned: an operator resumes it
+  broken = false;
+  expect((await runner.resume('z')).status).toBe('compensated');
+  expect(kv.value(counterKey(0))).toBe('0');
+  await runner.close();
 });
