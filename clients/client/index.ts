@@ -16,3 +16,5 @@ export { SagaRunner, PermanentError, SagaOwnedError, SagaLostError, type SagaDef
 export type { SagaRecord, SagaStatus, StepRecord } from './saga/SagaRecord';
 export { kvSagaStore, type SagaStore, type KvClient } from './saga/SagaStore';
 export { kvOnce, type OnceChange, type OnceContext } from './saga/kvOnce';
+export { ShardMap, type Shard } from './shard/ShardMap';
+export { ShardedKv, type ShardedKvOptions, type ShardedTxn } from './shard/ShardedKv';

@@ -5,6 +5,7 @@ import { kvOps } from '../../clients/client/kvOps';
 import { kvOnce } from '../../clients/client/saga/kvOnce';
 import { PermanentError, SagaRunner, type SagaDefinition, type StepContext } from '../../clients/client/saga/SagaRunner';
 import { kvSagaStore } from '../../clients/client/saga/SagaStore';
+import type { SagaRecord } from '../../clients/client/saga/SagaRecord';
 import { startTestCluster, type TestCluster } from './startTestCluster';
 
 // Sagas on three real nodes, their records and markers in the authoritative KV store: a money
@@ -101,8 +102,12 @@ test('a runner that crashes mid-saga is taken over once its lease ends, and noth
   const gate = new Promise<void>((resolve) => (open = resolve));
   const first = runner(transfer(gate), 1500);
   const running = first.start('transfer', 't4', { from: 'dave', to: 'erin', amount: 4 }).catch((err: unknown) => err);
-  // Debited, and the credit under way: the process dies (no release, no revoke).
-  await waitFor(async () => (await balance('dave')) === 6);
+  // Debited, the debit recorded, and the credit under way: the process dies (no release, no revoke).
+  await waitFor(async () => {
+    const kv = (await client.kvRange(first.recordKey('t4'))).kvs[0];
+    return kv !== undefined && (JSON.parse(Buffer.from(kv.value).toString()) as SagaRecord).steps[1]?.state === 'running';
+  });
+  expect(await balance('dave')).toBe(6);
   first.abandon();
   open();
   expect(await running).toMatchObject({ name: 'SagaLostError' });

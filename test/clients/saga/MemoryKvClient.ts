@@ -25,6 +25,8 @@ export class MemoryKvClient implements KvClient {
   private index = 0;
   private readonly held: (() => void)[] = [];
   fault: (call: string) => Fault = () => undefined;
+  /** Event-loop turns a call waits before it applies (seeded by tests: other calls overtake it). */
+  turns: () => number = () => 0;
 
   private apply(cmd: KvCommand): KvCommandResult {
     const r = this.sm.apply(++this.index, cmd);
@@ -36,8 +38,18 @@ export class MemoryKvClient implements KvClient {
     return { revision: BigInt(revision), nodeId: 'mem', leaderId: 'mem', term: 1n };
   }
 
-  /** Runs `apply` with the call's fault. */
+  /** Runs `apply` with the call's fault, after its turns of delay. */
   private call<T>(name: string, apply: () => T): Promise<T> {
+    const n = this.turns();
+    if (n <= 0) return this.now(name, apply);
+    return new Promise<void>((resolve) => {
+      let left = n;
+      const wait = (): void => void (--left <= 0 ? resolve() : setImmediate(wait));
+      setImmediate(wait);
+    }).then(() => this.now(name, apply));
+  }
+
+  private now<T>(name: string, apply: () => T): Promise<T> {
     const f = this.fault(name);
     if (f === 'before') return Promise.reject(serviceError(status.UNAVAILABLE, `${name}: injected failure before it applied`));
     if (f === 'hold') {
