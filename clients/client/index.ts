@@ -18,3 +18,4 @@ export { kvSagaStore, type SagaStore, type KvClient } from './saga/SagaStore';
 export { kvOnce, type OnceChange, type OnceContext } from './saga/kvOnce';
 export { ShardMap, type Shard } from './shard/ShardMap';
 export { ShardedKv, type ShardedKvOptions, type ShardedTxn } from './shard/ShardedKv';
+export { TransactionAbortedError } from './shard/ShardedKv';

@@ -12,17 +12,19 @@ const recordKey = (txn: string): string => `${internalPrefix}txn/${txn}`;
 interface Lock {
   readonly txn: string;
   readonly primary: string;
-  /** When it was taken (ms): past `lockTtlMs`, a transaction not yet committed may be aborted by anyone. */
-  readonly at: number;
+  /** Until when (ms, the writer's clock) it must be waited for: past it, a transaction not yet decided may be aborted by anyone. */
+  readonly deadline: number;
   readonly op: 'put' | 'delete' | 'read';
   readonly value?: string;
 }
 
 export interface ShardedKvOptions {
-  /** How long a lock of an undecided transaction is waited for before anyone may abort it (default 5 s). */
+  /** How long this client's locks are waited for, while undecided, before anyone may abort them (default 5 s). */
   readonly lockTtlMs?: number;
-  /** Tries of one prepare (or read) that meets other transactions' locks (default 50). */
-  readonly triesMax?: number;
+  /** Bound on one call's waiting for other transactions' locks and retrying (default: twice the lock TTL, at least 10 s). */
+  readonly waitMaxMs?: number;
+  /** Test hook: hears each transaction's id once it has one. */
+  readonly onTransaction?: (id: string, t: ShardedTxn) => void;
   readonly now?: () => number;
   readonly sleep?: (ms: number) => Promise<void>;
   /** Test hook: called at each step of a commit (a throw there is a coordinator crashing at that point). */
@@ -51,60 +53,83 @@ function rangeKvs(r: TxnResponse, i: number): { key: string; value: string; modR
  *
  * - Prepare: on every shard a transaction touches, one local transaction checks its compares and
  *   that no other transaction holds a lock on its keys, and writes a lock on each (naming the
- *   transaction, its primary shard and the value it will write).
+ *   transaction, its primary shard, the value it will write and its deadline, `lockTtlMs` on).
  * - Commit point: the transaction's record on its primary shard, created `committed` only if
- *   absent. Anyone who finds a lock of a transaction whose record is absent and whose lock is
- *   older than `lockTtlMs` may create the record `aborted` instead; the create decides, once.
+ *   absent. Anyone who finds a lock of a transaction whose record is absent and whose deadline
+ *   has passed may create the record `aborted` instead; the create decides, once.
  * - Apply: on each shard, the locked keys take their values and the locks go (each step
  *   compare-and-set on the lock). A coordinator that crashed after the commit point leaves
  *   locks that any later reader or writer rolls forward; one that crashed before, locks that are
  *   rolled back once they are old.
  *
- * Reads resolve the locks they meet first, so they never see half a transaction. Keys written
- * through transactions must be written only through ShardedKv (a plain put would bypass the
- * locks), and keys under `__2pc/` are its own.
+ * Reads settle the locks they meet first, so a read of one key, or of one shard's part of a
+ * range, never sees half a transaction (a range across shards is read shard by shard: not a
+ * snapshot). Keys written through transactions must be written only through ShardedKv (a plain
+ * put would bypass the locks), and keys under `__2pc/` are its own.
  */
 export class ShardedKv {
-  private readonly opts: Required<Omit<ShardedKvOptions, 'failpoint'>> & Pick<ShardedKvOptions, 'failpoint'>;
+  private readonly opts: Required<Omit<ShardedKvOptions, 'failpoint' | 'onTransaction'>> & Pick<ShardedKvOptions, 'failpoint' | 'onTransaction'>;
 
   constructor(readonly map: ShardMap, options: ShardedKvOptions = {}) {
+    const lockTtlMs = options.lockTtlMs ?? 5000;
     this.opts = {
-      lockTtlMs: options.lockTtlMs ?? 5000,
-      triesMax: options.triesMax ?? 50,
+      lockTtlMs,
+      waitMaxMs: options.waitMaxMs ?? Math.max(10_000, 2 * lockTtlMs),
       now: options.now ?? Date.now,
       sleep: options.sleep ?? ((ms) => new Promise((r) => setTimeout(r, ms))),
       failpoint: options.failpoint,
+      onTransaction: options.onTransaction,
     };
   }
 
-  /** The value of `key` (undefined: absent), after resolving a transaction's lock on it. */
+  /** Runs `attempt` until it answers, waiting out other transactions' locks, up to waitMaxMs. */
+  private async waiting<T>(what: string, attempt: () => Promise<T | undefined>): Promise<T> {
+    const until = this.opts.now() + this.opts.waitMaxMs;
+    for (;;) {
+      const r = await attempt();
+      if (r !== undefined) return r;
+      if (this.opts.now() > until) throw new Error(`${what}: other transactions kept the keys locked for ${this.opts.waitMaxMs} ms`);
+    }
+  }
+
+  /** A lock a reader must settle before it reads: a write's, or a read lock whose transaction is past its deadline (left by a dead coordinator). */
+  private blocksReads(lockValue: string): boolean {
+    const l = JSON.parse(lockValue) as Lock;
+    return l.op !== 'read' || this.opts.now() >= l.deadline;
+  }
+
+  /** The value of `key` (undefined: absent), after settling a transaction's lock on it: the last committed value. */
   async get(key: string): Promise<string | undefined> {
     checkKey(key);
     const shard = this.map.shardOf(key);
-    for (let tries = 0; tries < this.opts.triesMax; tries++) {
+    const found = await this.waiting(`get ${key}`, async () => {
       const r = await shard.client.kvTxn({ compare: [], success: [kvOps.get(key), kvOps.get(lockKey(key))] });
       const lock = rangeKvs(r, 1)[0];
-      if (lock === undefined || (JSON.parse(lock.value) as Lock).op === 'read') return rangeKvs(r, 0)[0]?.value;
+      if (lock === undefined || !this.blocksReads(lock.value)) return { value: rangeKvs(r, 0)[0]?.value };
       await this.resolve(shard, key, lock.value);
-    }
-    throw new Error(`get ${key}: a transaction kept it locked through ${this.opts.triesMax} tries`);
+      return undefined;
+    });
+    return found.value;
   }
 
-  /** Keys in [key, rangeEnd) over every shard the range spans, in key order ('\u0000': every key from `key` on). */
+  /**
+   * Keys in [key, rangeEnd) over every shard the range spans, in key order ('\u0000': every key
+   * from `key` on). Each shard's part is read at once, after settling the locks in it; parts on
+   * different shards are read one after another, so a range across shards is not a snapshot: a
+   * transaction that commits between two parts shows in the later one only.
+   */
   async range(key: string, rangeEnd: string): Promise<{ key: string; value: string }[]> {
     const out: { key: string; value: string }[] = [];
     for (const part of this.map.shardsOf(key, rangeEnd)) {
-      for (let tries = 0; ; tries++) {
-        if (tries >= this.opts.triesMax) throw new Error(`range ${key}: transactions kept it locked through ${this.opts.triesMax} tries`);
+      const kvs = await this.waiting(`range ${key}`, async () => {
         const lockEnd = part.rangeEnd === '\u0000' ? `${internalPrefix}lock0` : lockKey(part.rangeEnd);
         const r = await part.shard.client.kvTxn({ compare: [], success: [kvOps.get(part.key, { rangeEnd: part.rangeEnd }), kvOps.get(lockKey(part.key), { rangeEnd: lockEnd })] });
-        const locks = rangeKvs(r, 1).filter((l) => (JSON.parse(l.value) as Lock).op !== 'read');
-        if (locks.length === 0) {
-          out.push(...rangeKvs(r, 0).filter((kv) => !kv.key.startsWith(internalPrefix)).map(({ key: k, value }) => ({ key: k, value })));
-          break;
-        }
+        const locks = rangeKvs(r, 1).filter((l) => this.blocksReads(l.value));
+        if (locks.length === 0) return rangeKvs(r, 0).filter((kv) => !kv.key.startsWith(internalPrefix)).map(({ key: k, value }) => ({ key: k, value }));
         for (const l of locks) await this.resolve(part.shard, l.key.slice(lockKey('').length), l.value);
-      }
+        return undefined;
+      });
+      out.push(...kvs);
     }
     return out;
   }
@@ -119,7 +144,11 @@ export class ShardedKv {
 
   /**
    * Runs `t` across the shards its keys live on: true when it committed (every compare held and
-   * every write took effect), false when a compare failed (nothing took effect).
+   * every write takes effect: applied here, or by whoever meets its locks should this client
+   * fail after the commit point), false when a compare failed (nothing took effect).
+   * TransactionAbortedError when another client aborted it first (this one was too slow, past
+   * its lock TTL): nothing took effect, and it may be run again. Any other error leaves the
+   * outcome unknown to the caller (decided by the transaction's record; the keys tell).
    */
   async transaction(t: ShardedTxn): Promise<boolean> {
     const ops = new Map<string, Lock['op']>();
@@ -135,50 +164,70 @@ export class ShardedKv {
     }
     if (ops.size === 0) return true;
     const txn = randomUUID();
+    this.opts.onTransaction?.(txn, t);
     const writes = [...ops.keys()].filter((k) => ops.get(k) !== 'read');
     const primary = this.map.shardOf(writes[0] ?? [...ops.keys()][0]!);
-    const at = this.opts.now();
-    const lockOf = (key: string): string => JSON.stringify({ txn, primary: primary.name, at, op: ops.get(key) ?? 'read', ...(values.has(key) ? { value: values.get(key) } : {}) } satisfies Lock);
     // Shards in key order, so two transactions meet each other's locks in the same order.
     const byShard = new Map<Shard, string[]>();
     for (const s of this.map.shards) {
       const keys = [...ops.keys()].filter((k) => this.map.shardOf(k) === s).sort();
       if (keys.length > 0) byShard.set(s, keys);
     }
-    const prepared: Shard[] = [];
-    const release = async (): Promise<void> => {
-      for (const s of prepared) for (const k of byShard.get(s)!) await this.dropLock(s, k, lockOf(k));
+    /** The lock each key was given (its deadline counts from its shard's prepare). */
+    const locks = new Map<string, string>();
+    const lockFor = (key: string, deadline: number): string => JSON.stringify({ txn, primary: primary.name, deadline, op: ops.get(key) ?? 'read', ...(values.has(key) ? { value: values.get(key) } : {}) } satisfies Lock);
+    /** Best effort: the record says aborted, and every lock that may have been taken goes. */
+    const abort = async (): Promise<void> => {
+      await this.decide(primary, txn, 'aborted').catch(() => undefined);
+      for (const [k, lock] of locks) await this.dropLock(this.map.shardOf(k), k, lock).catch(() => undefined);
     };
-    for (const [shard, keys] of byShard) {
-      const ok = await this.prepare(shard, keys, t.compares ?? [], lockOf);
-      if (ok) {
-        prepared.push(shard);
-        continue;
+    try {
+      for (const [shard, keys] of byShard) {
+        const deadline = this.opts.now() + this.opts.lockTtlMs;
+        for (const k of keys) locks.set(k, lockFor(k, deadline));
+        if (!(await this.prepare(shard, keys, t.compares ?? [], (k) => locks.get(k)!))) {
+          await abort();
+          return false;
+        }
       }
-      // A compare failed: abort (the record says so, in case someone met our locks meanwhile).
-      await this.decide(primary, txn, 'aborted');
-      await release();
-      return false;
+    } catch (err) {
+      // A prepare that failed (or whose answer was lost) may have taken its locks: drop them now
+      // rather than leave them to their deadline.
+      await abort();
+      throw err;
     }
     this.opts.failpoint?.('prepared');
-    const decided = await this.decide(primary, txn, 'committed');
+    const decided = await this.retried(() => this.decide(primary, txn, 'committed'));
     if (decided !== 'committed') {
-      // Someone found our locks old and aborted us first: roll back what is left of them.
-      await release();
-      return false;
+      await abort();
+      throw new TransactionAbortedError(`transaction ${txn} was aborted by another client before it committed (its locks outlived their ${this.opts.lockTtlMs} ms); nothing took effect`);
     }
     this.opts.failpoint?.('decided');
+    // Committed: whatever fails from here, whoever meets a lock applies it.
     for (const [shard, keys] of byShard) {
-      await this.apply(shard, keys.map((k) => ({ key: k, lock: lockOf(k) })));
+      await this.apply(shard, keys.map((k) => ({ key: k, lock: locks.get(k)! }))).catch(() => undefined);
       this.opts.failpoint?.('applied-one');
     }
     return true;
   }
 
+  /** A call tried again on failure (it must be idempotent), up to waitMaxMs. */
+  private async retried<T>(fn: () => Promise<T>): Promise<T> {
+    const until = this.opts.now() + this.opts.waitMaxMs;
+    for (let delay = 10; ; delay = Math.min(delay * 2, 500)) {
+      try {
+        return await fn();
+      } catch (err) {
+        if (this.opts.now() > until) throw err;
+        await this.opts.sleep(delay);
+      }
+    }
+  }
+
   /** Checks this shard's compares and takes locks on its keys in one local transaction; false when a compare failed. */
   private async prepare(shard: Shard, keys: readonly string[], compares: ShardedTxn['compares'] & object, lockOf: (key: string) => string): Promise<boolean> {
     const mine = compares.filter((c) => keys.includes(c.key));
-    for (let tries = 0; tries < this.opts.triesMax; tries++) {
+    return this.waiting(`transaction on shard ${shard.name}`, async () => {
       const r = await shard.client.kvTxn({
         compare: [
           ...keys.map((k) => kvOps.compare('create', lockKey(k), '=', 0)),
@@ -188,14 +237,11 @@ export class ShardedKv {
         failure: keys.map((k) => kvOps.get(lockKey(k))),
       });
       if (r.succeeded) return true;
-      const held = keys.map((k, i) => ({ key: k, lock: rangeKvs(r, i)[0] })).filter((x) => x.lock !== undefined);
-      // Ours already (an earlier try whose answer was lost): prepared.
-      if (held.length === keys.length && held.every((x) => x.lock!.value === lockOf(x.key))) return true;
-      const others = held.filter((x) => x.lock!.value !== lockOf(x.key));
+      const others = keys.map((k, i) => ({ key: k, lock: rangeKvs(r, i)[0] })).filter((x) => x.lock !== undefined && x.lock.value !== lockOf(x.key));
       if (others.length === 0) return false; // no other lock in the way: a compare failed
       for (const x of others) await this.resolve(shard, x.key, x.lock!.value);
-    }
-    throw new Error(`transaction: keys on shard ${shard.name} stayed locked by others through ${this.opts.triesMax} tries`);
+      return undefined;
+    });
   }
 
   /** Creates the transaction's record as `outcome` unless it exists; answers the outcome that stands. */
@@ -220,8 +266,8 @@ export class ShardedKv {
 
   /**
    * Settles another transaction's lock on `key`: rolled forward if its record says committed,
-   * dropped if aborted; if it has no record yet, waited for while the lock is young, and aborted
-   * once it is old (the record's create decides against a late commit).
+   * dropped if aborted; if it has no record yet, waited for until the lock's deadline, then the
+   * transaction is aborted (the record's create decides against a late commit).
    */
   private async resolve(shard: Shard, key: string, lockValue: string): Promise<void> {
     const lock = JSON.parse(lockValue) as Lock;
@@ -229,8 +275,9 @@ export class ShardedKv {
     const record = (await primary.client.kvRange(recordKey(lock.txn))).kvs[0];
     let outcome = record === undefined ? undefined : text(record.value);
     if (outcome === undefined) {
-      if (this.opts.now() - lock.at < this.opts.lockTtlMs) {
-        await this.opts.sleep(Math.max(1, Math.min(50, this.opts.lockTtlMs / 20)));
+      const left = lock.deadline - this.opts.now();
+      if (left > 0) {
+        await this.opts.sleep(Math.max(1, Math.min(left, 100)));
         return;
       }
       outcome = await this.decide(primary, lock.txn, 'aborted');
@@ -238,6 +285,11 @@ export class ShardedKv {
     if (outcome === 'committed') await this.apply(shard, [{ key, lock: lockValue }]);
     else await this.dropLock(shard, key, lockValue);
   }
+}
+
+/** Another client aborted the transaction first (it outlived its lock TTL): nothing took effect; it may be run again. */
+export class TransactionAbortedError extends Error {
+  override name = 'TransactionAbortedError';
 }
 
 function checkKey(key: string): string {
