@@ -1,7 +1,10 @@
 import type { Command } from 'commander';
 import type { SagaRecord, StepRecord } from '../client/saga/SagaRecord';
+import { SagaRunner } from '../client/saga/SagaRunner';
+import { kvSagaStore } from '../client/saga/SagaStore';
 import { addClientOptions, withClient, type ClientCliOptions, type Io } from './clientOptions';
 import { formatTable } from './formatTable';
+import { parseDurationMs } from './kvParsers';
 
 // `concord saga list|show`: the sagas SagaRunner keeps in the KV store (`<prefix>r/<id>`), for
 // operators: which are done, compensated, still under way, or stuck waiting for someone to fix a
@@ -42,6 +45,16 @@ export function registerSagaCommands(program: Command, io: Io): void {
         const r = JSON.parse(Buffer.from(kv.value).toString('utf8')) as SagaRecord;
         if (options.json) io.out(JSON.stringify(r, null, 2));
         else for (const line of formatSaga(r)) io.out(line);
+      }),
+    );
+
+  addClientOptions(saga.command('prune').description('delete the records (and step markers) of sagas finished longer ago than a duration'))
+    .requiredOption('--older-than <duration>', 'finished at least this long ago: 30m, 24h', parseDurationMs)
+    .option('--prefix <prefix>', 'the runner\'s key prefix', 'sagas/')
+    .action((options: SagaCliOptions & { olderThan: number }) =>
+      withClient(options, async (client) => {
+        const removed = await new SagaRunner(kvSagaStore(client), { prefix: options.prefix }).prune(Date.now() - options.olderThan);
+        io.out(options.json ? JSON.stringify({ removed }) : `removed ${removed} finished saga${removed === 1 ? '' : 's'}`);
       }),
     );
 }

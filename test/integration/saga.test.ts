@@ -133,6 +133,10 @@ test('the CLI lists the sagas and shows one', async () => {
   expect(show.stdout).toMatch(/^1 +credit +done +1 +\{"before":0\}$/m);
   expect((await run(['saga', 'list', '--status', 'stuck'])).stdout.trim()).toBe('no sagas');
   expect((await run(['saga', 'show', 'nope'])).code).toBe(1);
+  // Finished sagas are pruned with their markers.
+  expect((await run(['saga', 'prune', '--older-than', '0'])).stdout.trim()).toBe('removed 4 finished sagas');
+  expect((await run(['saga', 'list'])).stdout.trim()).toBe('no sagas');
+  expect((await client.kvRange('sagas/m/', { prefix: true })).kvs).toEqual([]);
 });
 
 async function waitFor<T>(check: () => Promise<T | undefined | false>, timeoutMs = 5000): Promise<T> {

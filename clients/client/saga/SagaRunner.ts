@@ -193,6 +193,23 @@ export class SagaRunner {
   }
 
   /**
+   * Deletes the records of sagas finished (done or compensated) before `finishedBeforeMs`, with
+   * their steps' markers; returns how many. A stalled attempt of such a saga cannot land even
+   * then: its fence names the record's revision, which no longer exists. A saga that changed
+   * meanwhile, or that a runner holds, is left.
+   */
+  async prune(finishedBeforeMs: number): Promise<number> {
+    let removed = 0;
+    for (const kv of await this.store.list(`${this.prefix}r/`)) {
+      const r = JSON.parse(kv.value) as SagaRecord;
+      if (!isFinished(r) || r.updatedAtMs >= finishedBeforeMs) continue;
+      const markers = r.steps.flatMap((s) => [`${this.prefix}m/${r.id}/${s.name}`, `${this.prefix}m/${r.id}/${s.name}:compensate`]);
+      if (await this.store.remove(kv.key, kv.modRevision, this.ownerKey(r.id), markers)) removed++;
+    }
+    return removed;
+  }
+
+  /**
    * Resumes every saga of a type this runner defines that is left running or compensating with
    * no runner (its owner key gone with its runner's lease), one after another. Those another
    * runner holds are left to it; one that fails is reported and the others go on. Run it at

@@ -18,7 +18,12 @@ export interface Stored {
 export interface SagaStore {
   read(key: string): Promise<Stored | undefined>;
   /** Every record under `prefix`, in key order. */
-  list(prefix: string): Promise<{ key: string; value: string }[]>;
+  list(prefix: string): Promise<{ key: string; value: string; modRevision: bigint }[]>;
+  /**
+   * Deletes the record at `key` with `alsoDelete` (its markers) if it is still at `expected`
+   * and no runner holds `ownerKey`; false when either changed (nothing deleted).
+   */
+  remove(key: string, expected: bigint, ownerKey: string, alsoDelete: readonly string[]): Promise<boolean>;
   /**
    * Writes `value` at `key` if the owner key still holds `token` and the record is as the
    * writer last saw it (`modRevision`, or 'absent' for a new record): the fence that keeps a
@@ -49,7 +54,14 @@ export function kvSagaStore(client: KvClient): SagaStore {
       return kv === undefined ? undefined : { value: text(kv.value), modRevision: kv.modRevision };
     },
     async list(prefix) {
-      return (await client.kvRange(prefix, { prefix: true })).kvs.map((kv) => ({ key: kv.key, value: text(kv.value) }));
+      return (await client.kvRange(prefix, { prefix: true })).kvs.map((kv) => ({ key: kv.key, value: text(kv.value), modRevision: kv.modRevision }));
+    },
+    async remove(key, expected, ownerKey, alsoDelete) {
+      const r = await client.kvTxn({
+        compare: [kvOps.compare('mod', key, '=', expected), kvOps.compare('create', ownerKey, '=', 0)],
+        success: [kvOps.del(key), ...alsoDelete.map((k) => kvOps.del(k))],
+      });
+      return r.succeeded;
     },
     async write(key, value, expected, ownerKey, token) {
       const r = await client.kvTxn({

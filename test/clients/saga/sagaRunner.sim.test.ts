@@ -220,3 +220,41 @@ test('a stuck saga waits for an operator, and resumes to compensated', async () 
   expect(kv.value(counterKey(0))).toBe('0');
   await runner.close();
 });
+
+test('prune deletes finished sagas with their markers, leaves the others, and a stalled attempt of a pruned saga still cannot land', async () => {
+  const kv = new MemoryKvClient();
+  let release: () => void = () => undefined;
+  const gate = new Promise<void>((r) => (release = r));
+  let hold = true;
+  const steps: SagaStep<unknown>[] = [
+    {
+      name: 'one',
+      run: async (ctx) => {
+        if (hold && ctx.sagaId === 'stalled') await gate;
+        return add(kv, ctx, ctx.sagaId === 'stalled' ? 1 : 0, 1);
+      },
+    },
+    { name: 'two', run: async () => 'ok' },
+  ];
+  const a = new SagaRunner(kvSagaStore(kv), { sleep: async () => undefined }).define({ type: 't', steps });
+  expect((await a.start('t', 'finished', null)).status).toBe('done');
+  expect(kv.value('sagas/m/finished/one')).toBeDefined();
+  const stalled = a.start('t', 'stalled', null);
+  await new Promise((r) => setTimeout(r, 10));
+  // The stalled runner's lease ends; another runner finishes the saga, and then it is pruned.
+  for (const lease of kv.liveLeases()) kv.expire(lease);
+  hold = false;
+  const b = new SagaRunner(kvSagaStore(kv), { sleep: async () => undefined }).define({ type: 't', steps });
+  expect((await b.resume('stalled')).status).toBe('done');
+  expect(await b.prune(Date.now() + 1000)).toBe(2);
+  expect([kv.value(b.recordKey('finished')), kv.value(b.recordKey('stalled')), kv.value('sagas/m/finished/one'), kv.value('sagas/m/stalled/one')]).toEqual([undefined, undefined, undefined, undefined]);
+  // The stalled attempt wakes: no marker any more, but its fence names a record that is gone.
+  release();
+  await expect(stalled).rejects.toBeInstanceOf(SagaLostError);
+  expect(kv.value(counterKey(1))).toBe('1');
+  // A saga under way, or finished after the cut-off, is left.
+  const c = new SagaRunner(kvSagaStore(kv), { sleep: async () => undefined }).define({ type: 't', steps });
+  expect((await c.start('t', 'recent', null)).status).toBe('done');
+  expect(await c.prune(Date.now() - 60_000)).toBe(0);
+  for (const r of [a, b, c]) await r.close();
+});
