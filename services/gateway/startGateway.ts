@@ -101,7 +101,7 @@ export async function startGateway(options: GatewayOptions): Promise<Gateway> {
   });
   const port = (server.address() as AddressInfo).port;
   return {
-    url: `${served === undefined ? 'http' : 'https'}://${host.includes(':') ? `[${host}]` : host}:${port}/`,
+    url: gatewayUrl(served === undefined ? 'http' : 'https', host, port),
     port,
     balancer,
     close: async () => {
@@ -111,4 +111,14 @@ export async function startGateway(options: GatewayOptions): Promise<Gateway> {
       await new Promise<void>((resolve) => server.close(() => resolve()));
     },
   };
+}
+
+/**
+ * The address to show for a gateway listening on `host`: a wildcard (every interface) is shown
+ * as this machine's loopback address, which does reach it, instead of 0.0.0.0, which a browser
+ * cannot open.
+ */
+export function gatewayUrl(scheme: 'http' | 'https', host: string, port: number): string {
+  const shown = host === '0.0.0.0' || host === '' ? '127.0.0.1' : host === '::' || host === '[::]' ? '::1' : host;
+  return `${scheme}://${shown.includes(':') ? `[${shown}]` : shown}:${port}/`;
 }
