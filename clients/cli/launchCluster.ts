@@ -60,10 +60,24 @@ export interface LocalCluster {
 
 const repoRoot = resolve(__dirname, '..', '..');
 
+/** Tries of a launch on free ports (basePort 0): another process may take a port between its pick and the node's bind. */
+const freePortTries = 3;
+
 export async function launchCluster(options: LaunchClusterOptions): Promise<LocalCluster> {
   if (!Number.isInteger(options.nodes) || options.nodes < 1) throw new RangeError('nodes must be a positive integer');
   const basePort = options.basePort ?? 7001;
-  const ports = basePort === 0 ? await freeLoopbackPorts(options.nodes) : Array.from({ length: options.nodes }, (_, i) => basePort + i);
+  if (basePort !== 0) return launchOn(options, Array.from({ length: options.nodes }, (_, i) => basePort + i));
+  for (let attempt = 1; ; attempt++) {
+    try {
+      return await launchOn(options, await freeLoopbackPorts(options.nodes));
+    } catch (err) {
+      // Picked free, taken before the node bound it (a parallel test's process): new ports.
+      if (attempt >= freePortTries || options.signal?.aborted || !/EADDRINUSE/.test(err instanceof Error ? err.message : String(err))) throw err;
+    }
+  }
+}
+
+async function launchOn(options: LaunchClusterOptions, ports: readonly number[]): Promise<LocalCluster> {
   const roles = options.roles ?? Array.from({ length: options.nodes }, (): LaunchRole => 'master');
   if (roles.length !== options.nodes) throw new RangeError(`roles has ${roles.length} entries for ${options.nodes} nodes`);
   const ids = nodeIds(roles);
@@ -76,6 +90,8 @@ export async function launchCluster(options: LaunchClusterOptions): Promise<Loca
   }));
   const stopGraceMs = options.stopGraceMs ?? 10_000;
   const processes = new Map<string, NodeProcess>();
+  /** A launch that failed stops its nodes quietly: the caller hears of it as the launch's error. */
+  let failedLaunch = false;
   for (const node of nodes) {
     mkdirSync(node.dataDir, { recursive: true });
     // With explicit roles every peer says its role (a node must know which peers hold documents).
@@ -96,7 +112,7 @@ export async function launchCluster(options: LaunchClusterOptions): Promise<Loca
     };
     processes.set(node.id, new NodeProcess(spec, (info) => {
       node.pid = 0;
-      options.onExit?.(node.id, info);
+      if (!failedLaunch) options.onExit?.(node.id, info);
     }));
   }
   // The safety net for a launcher that exits without stop(): no node outlives it.
@@ -124,6 +140,7 @@ export async function launchCluster(options: LaunchClusterOptions): Promise<Loca
   options.signal?.removeEventListener('abort', abort);
   const failed = starts.find((s): s is PromiseRejectedResult => s.status === 'rejected');
   if (failed || options.signal?.aborted) {
+    failedLaunch = true;
     await stop();
     throw options.signal?.aborted ? options.signal.reason : failed?.reason;
   }

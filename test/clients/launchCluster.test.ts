@@ -91,6 +91,16 @@ test('a node that exits before ready rejects with its stderr, and the others are
   expect(pidsOf(['n1', 'n3']).filter(isRunning)).toEqual([]);
 });
 
+test('on free ports, a port taken between its pick and the bind means a new launch on new ports, the failed one unheard', async () => {
+  const exits: string[] = [];
+  const env = { ...process.env, FAKE_NODE_BUSY_ONCE: `n2:${join(dataDir, 'busy-once')}` };
+  cluster = await launch({ env, onExit: (id) => exits.push(id) });
+  expect(cluster.nodes.map((n) => fakeNodeFile(n.id).pid).every(isRunning)).toBe(true);
+  expect(exits).toEqual([]);
+  // A node that fails for another reason is not launched again.
+  await expect(launch({ env: { ...process.env, FAKE_NODE_FAIL: 'n1' } })).rejects.toThrow(/refusing to start/);
+});
+
 test('a node that never gets ready is killed after the timeout', async () => {
   const env = { ...process.env, FAKE_NODE_HANG: 'n1' };
   await expect(launch({ nodes: 1, env, readyTimeoutMs: 3000 })).rejects.toThrow(/node n1 was not ready within 3000 ms/);
