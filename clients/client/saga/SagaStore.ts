@@ -1,5 +1,6 @@
 import type { ConcordClient } from '../ConcordClient';
 import { kvOps } from '../kvOps';
+import { txnRangeKvs, utf8 } from '../txnRanges';
 
 // Where sagas live: the authoritative KV store (a majority decides every change, so a saga's
 // record never diverges between two sides of a partition). SagaStore is the little a runner
@@ -44,17 +45,15 @@ export interface SagaStore {
   leaseRevoke(lease: bigint): Promise<void>;
 }
 
-const text = (b: Uint8Array): string => Buffer.from(b).toString('utf8');
-
 /** SagaStore over a client's KV calls (compare-and-set transactions and leases). */
 export function kvSagaStore(client: KvClient): SagaStore {
   return {
     async read(key) {
       const kv = (await client.kvRange(key)).kvs[0];
-      return kv === undefined ? undefined : { value: text(kv.value), modRevision: kv.modRevision };
+      return kv === undefined ? undefined : { value: utf8(kv.value), modRevision: kv.modRevision };
     },
     async list(prefix) {
-      return (await client.kvRange(prefix, { prefix: true })).kvs.map((kv) => ({ key: kv.key, value: text(kv.value), modRevision: kv.modRevision }));
+      return (await client.kvRange(prefix, { prefix: true })).kvs.map((kv) => ({ key: kv.key, value: utf8(kv.value), modRevision: kv.modRevision }));
     },
     async remove(key, expected, ownerKey, alsoDelete) {
       const r = await client.kvTxn({
@@ -76,8 +75,8 @@ export function kvSagaStore(client: KvClient): SagaStore {
     async claim(ownerKey, token, lease) {
       const r = await client.kvTxn({ compare: [kvOps.compare('create', ownerKey, '=', 0)], success: [kvOps.put(ownerKey, token, { lease })], failure: [kvOps.get(ownerKey)] });
       if (r.succeeded) return token;
-      const held = r.responses[0]?.response?.$case === 'responseRange' ? r.responses[0].response.value.kvs[0] : undefined;
-      return held !== undefined && held.lease === lease ? text(held.value) : undefined;
+      const held = txnRangeKvs(r, 0)[0];
+      return held !== undefined && held.lease === lease ? held.value : undefined;
     },
     async release(ownerKey, token) {
       await client.kvTxn({ compare: [kvOps.compare('value', ownerKey, '=', token)], success: [kvOps.del(ownerKey)] });

@@ -1,5 +1,6 @@
-import type { Compare, RequestOp, TxnResponse } from '../../../proto/gen/concord/v1/kv';
+import type { Compare, RequestOp } from '../../../proto/gen/concord/v1/kv';
 import { kvOps } from '../kvOps';
+import { txnRangeKvs, utf8 } from '../txnRanges';
 import { SagaLostError, type SagaFence } from './SagaFence';
 import type { KvClient } from './SagaStore';
 
@@ -23,14 +24,6 @@ export interface OnceContext {
   readonly actionOnceKey?: string;
 }
 
-const text = (b: Uint8Array): string => Buffer.from(b).toString('utf8');
-
-function rangeValue(r: TxnResponse, i: number): { value: string; modRevision: bigint } | undefined {
-  const op = r.responses[i]?.response;
-  const kv = op?.$case === 'responseRange' ? op.value.kvs[0] : undefined;
-  return kv === undefined ? undefined : { value: text(kv.value), modRevision: kv.modRevision };
-}
-
 /**
  * Makes a saga step's KV change at most once, and only while the step's attempt is the saga's
  * current one: one transaction checks that the marker (`ctx.onceKey`) is absent, that the
@@ -51,7 +44,7 @@ export async function kvOnce(client: KvClient, ctx: OnceContext, prepare: () => 
   const guard = ctx.actionUncertain === true && ctx.actionOnceKey !== undefined ? ctx.actionOnceKey : undefined;
   for (let tries = 0; tries < triesMax; tries++) {
     const marker = (await client.kvRange(onceKey)).kvs[0];
-    if (marker !== undefined) return JSON.parse(text(marker.value)) as unknown;
+    if (marker !== undefined) return JSON.parse(utf8(marker.value)) as unknown;
     if (guard !== undefined && (await client.kvRange(guard)).kvs.length === 0) return null;
     const change = await prepare();
     const encoded = JSON.stringify(change.result ?? null);
@@ -67,9 +60,9 @@ export async function kvOnce(client: KvClient, ctx: OnceContext, prepare: () => 
       failure: [kvOps.get(onceKey), kvOps.get(fence.ownerKey), kvOps.get(fence.recordKey)],
     });
     if (r.succeeded) return JSON.parse(encoded) as unknown;
-    const done = rangeValue(r, 0);
+    const done = txnRangeKvs(r, 0)[0];
     if (done !== undefined) return JSON.parse(done.value) as unknown;
-    if (rangeValue(r, 1)?.value !== fence.token || rangeValue(r, 2)?.modRevision !== fence.revision) {
+    if (txnRangeKvs(r, 1)[0]?.value !== fence.token || txnRangeKvs(r, 2)[0]?.modRevision !== fence.revision) {
       throw new SagaLostError(`${onceKey}: the saga has moved past this attempt (its runner lost it, or the attempt was given up); nothing was written`);
     }
     // The change's own compares failed: read again, after a short, jittered pause.

@@ -1,6 +1,7 @@
 import { randomUUID } from 'node:crypto';
-import type { RequestOp, TxnResponse } from '../../../proto/gen/concord/v1/kv';
+import type { RequestOp } from '../../../proto/gen/concord/v1/kv';
 import { kvOps } from '../kvOps';
+import { txnRangeKvs, utf8 } from '../txnRanges';
 import { Shard, ShardMap } from './ShardMap';
 
 /** Keys the transactions keep on each shard: a key's lock, and on a transaction's primary shard its record. */
@@ -37,13 +38,6 @@ export interface ShardedTxn {
   readonly compares?: readonly { readonly key: string; readonly value: string | undefined }[];
   readonly puts?: Readonly<Record<string, string>>;
   readonly deletes?: readonly string[];
-}
-
-const text = (b: Uint8Array): string => Buffer.from(b).toString('utf8');
-
-function rangeKvs(r: TxnResponse, i: number): { key: string; value: string; modRevision: bigint }[] {
-  const op = r.responses[i]?.response;
-  return op?.$case === 'responseRange' ? op.value.kvs.map((kv) => ({ key: kv.key, value: text(kv.value), modRevision: kv.modRevision })) : [];
 }
 
 /**
@@ -104,8 +98,8 @@ export class ShardedKv {
     const shard = this.map.shardOf(key);
     const found = await this.waiting(`get ${key}`, async () => {
       const r = await shard.client.kvTxn({ compare: [], success: [kvOps.get(key), kvOps.get(lockKey(key))] });
-      const lock = rangeKvs(r, 1)[0];
-      if (lock === undefined || !this.blocksReads(lock.value)) return { value: rangeKvs(r, 0)[0]?.value };
+      const lock = txnRangeKvs(r, 1)[0];
+      if (lock === undefined || !this.blocksReads(lock.value)) return { value: txnRangeKvs(r, 0)[0]?.value };
       await this.resolve(shard, key, lock.value);
       return undefined;
     });
@@ -124,8 +118,8 @@ export class ShardedKv {
       const kvs = await this.waiting(`range ${key}`, async () => {
         const lockEnd = part.rangeEnd === '\u0000' ? `${internalPrefix}lock0` : lockKey(part.rangeEnd);
         const r = await part.shard.client.kvTxn({ compare: [], success: [kvOps.get(part.key, { rangeEnd: part.rangeEnd }), kvOps.get(lockKey(part.key), { rangeEnd: lockEnd })] });
-        const locks = rangeKvs(r, 1).filter((l) => this.blocksReads(l.value));
-        if (locks.length === 0) return rangeKvs(r, 0).filter((kv) => !kv.key.startsWith(internalPrefix)).map(({ key: k, value }) => ({ key: k, value }));
+        const locks = txnRangeKvs(r, 1).filter((l) => this.blocksReads(l.value));
+        if (locks.length === 0) return txnRangeKvs(r, 0).filter((kv) => !kv.key.startsWith(internalPrefix)).map(({ key: k, value }) => ({ key: k, value }));
         for (const l of locks) await this.resolve(part.shard, l.key.slice(lockKey('').length), l.value);
         return undefined;
       });
@@ -237,7 +231,7 @@ export class ShardedKv {
         failure: keys.map((k) => kvOps.get(lockKey(k))),
       });
       if (r.succeeded) return true;
-      const others = keys.map((k, i) => ({ key: k, lock: rangeKvs(r, i)[0] })).filter((x) => x.lock !== undefined && x.lock.value !== lockOf(x.key));
+      const others = keys.map((k, i) => ({ key: k, lock: txnRangeKvs(r, i)[0] })).filter((x) => x.lock !== undefined && x.lock.value !== lockOf(x.key));
       if (others.length === 0) return false; // no other lock in the way: a compare failed
       for (const x of others) await this.resolve(shard, x.key, x.lock!.value);
       return undefined;
@@ -248,7 +242,7 @@ export class ShardedKv {
   private async decide(primary: Shard, txn: string, outcome: 'committed' | 'aborted'): Promise<'committed' | 'aborted'> {
     const r = await primary.client.kvTxn({ compare: [kvOps.compare('create', recordKey(txn), '=', 0)], success: [kvOps.put(recordKey(txn), outcome)], failure: [kvOps.get(recordKey(txn))] });
     if (r.succeeded) return outcome;
-    return rangeKvs(r, 0)[0]?.value === 'committed' ? 'committed' : 'aborted';
+    return txnRangeKvs(r, 0)[0]?.value === 'committed' ? 'committed' : 'aborted';
   }
 
   /** Applies a committed transaction's locks on one shard: each key takes its value and loses its lock, if the lock is still there. */
@@ -273,7 +267,7 @@ export class ShardedKv {
     const lock = JSON.parse(lockValue) as Lock;
     const primary = this.map.byName(lock.primary);
     const record = (await primary.client.kvRange(recordKey(lock.txn))).kvs[0];
-    let outcome = record === undefined ? undefined : text(record.value);
+    let outcome = record === undefined ? undefined : utf8(record.value);
     if (outcome === undefined) {
       const left = lock.deadline - this.opts.now();
       if (left > 0) {
