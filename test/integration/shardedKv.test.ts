@@ -75,3 +75,28 @@ test('a coordinator that dies before the commit point: its locks are rolled back
   expect(Date.now() - started).toBeGreaterThanOrEqual(250); // it waited for the lock to age
   expect(await onShard(0, `${internalPrefix}lock/acct/cat`)).toBeUndefined();
 });
+
+test('a transaction within one shard is one call there: values and record together, after settling a lock in its way', async () => {
+  const kv = new ShardedKv(map);
+  // A transaction across both shards whose coordinator dies after the commit point leaves a lock on acct/fay.
+  const dying = new ShardedKv(map, { failpoint: (p) => {
+    if (p === 'decided') throw new Error('coordinator died');
+  } });
+  await expect(dying.transaction({ puts: { 'acct/fay': '1', 'acct/yul': '2' } })).rejects.toThrow('coordinator died');
+  const txns: string[] = [];
+  const fast = new ShardedKv(map, { onTransaction: (id) => txns.push(id) });
+  const calls = jest.spyOn(clients[0]!, 'kvTxn');
+  try {
+    // Its compare holds only once the lock in its way is rolled forward.
+    expect(await fast.transaction({ compares: [{ key: 'acct/fay', value: '1' }, { key: 'acct/gil', value: undefined }], puts: { 'acct/fay': '0', 'acct/gil': '1' } })).toBe(true);
+    const settled = calls.mock.calls.length;
+    expect(await fast.transaction({ compares: [{ key: 'acct/gil', value: '1' }], puts: { 'acct/gil': '2' }, deletes: ['acct/fay'] })).toBe(true);
+    expect(calls.mock.calls.length - settled).toBe(1);
+    expect(await fast.transaction({ compares: [{ key: 'acct/gil', value: '1' }], puts: { 'acct/gil': '3' } })).toBe(false);
+  } finally {
+    calls.mockRestore();
+  }
+  expect([await kv.get('acct/fay'), await kv.get('acct/gil'), await kv.get('acct/yul')]).toEqual([undefined, '2', '2']);
+  expect(await Promise.all(txns.map((id) => onShard(0, `${internalPrefix}txn/${id}`)))).toEqual(['committed', 'committed', undefined]);
+  expect((await clients[0]!.kvRange(`${internalPrefix}lock/`, { prefix: true })).kvs).toEqual([]);
+});

@@ -55,6 +55,9 @@ export interface ShardedTxn {
  *   compare-and-set on the lock). A coordinator that crashed after the commit point leaves
  *   locks that any later reader or writer rolls forward; one that crashed before, locks that are
  *   rolled back once they are old.
+ * - One shard: a transaction whose keys all live on one shard (a put, a delete) is that shard's
+ *   own transaction, one call: it checks the compares and that no lock is in the way, and writes
+ *   the values and the record (`committed`) together. No lock is taken.
  *
  * Reads settle the locks they meet first, so a read of one key, or of one shard's part of a
  * range, never sees half a transaction (a range across shards is read shard by shard: not a
@@ -167,6 +170,15 @@ export class ShardedKv {
       const keys = [...ops.keys()].filter((k) => this.map.shardOf(k) === s).sort();
       if (keys.length > 0) byShard.set(s, keys);
     }
+    if (byShard.size === 1) {
+      // One shard: its own transaction is atomic already. One call checks the compares and that
+      // no lock is in the way, writes the values and the record (committed) together.
+      const success = [
+        ...writes.map((k) => (ops.get(k) === 'put' ? kvOps.put(k, values.get(k)!) : kvOps.del(k))),
+        kvOps.put(recordKey(txn), 'committed'),
+      ];
+      return this.prepare(primary, [...ops.keys()].sort(), t.compares ?? [], success, () => undefined);
+    }
     /** The lock each key was given (its deadline counts from its shard's prepare). */
     const locks = new Map<string, string>();
     const lockFor = (key: string, deadline: number): string => JSON.stringify({ txn, primary: primary.name, deadline, op: ops.get(key) ?? 'read', ...(values.has(key) ? { value: values.get(key) } : {}) } satisfies Lock);
@@ -179,7 +191,7 @@ export class ShardedKv {
       for (const [shard, keys] of byShard) {
         const deadline = this.opts.now() + this.opts.lockTtlMs;
         for (const k of keys) locks.set(k, lockFor(k, deadline));
-        if (!(await this.prepare(shard, keys, t.compares ?? [], (k) => locks.get(k)!))) {
+        if (!(await this.prepare(shard, keys, t.compares ?? [], keys.map((k) => kvOps.put(lockKey(k), locks.get(k)!)), (k) => locks.get(k)))) {
           await abort();
           return false;
         }
@@ -218,8 +230,13 @@ export class ShardedKv {
     }
   }
 
-  /** Checks this shard's compares and takes locks on its keys in one local transaction; false when a compare failed. */
-  private async prepare(shard: Shard, keys: readonly string[], compares: ShardedTxn['compares'] & object, lockOf: (key: string) => string): Promise<boolean> {
+  /**
+   * In one local transaction, checks this shard's compares and that no other transaction holds
+   * a lock on its keys, and runs `success` (takes this transaction's locks, or on a transaction's
+   * only shard writes it whole); false when a compare failed. `ownLock` names this
+   * transaction's lock on a key (met again when an earlier try's answer was lost).
+   */
+  private async prepare(shard: Shard, keys: readonly string[], compares: ShardedTxn['compares'] & object, success: RequestOp[], ownLock: (key: string) => string | undefined): Promise<boolean> {
     const mine = compares.filter((c) => keys.includes(c.key));
     return this.waiting(`transaction on shard ${shard.name}`, async () => {
       const r = await shard.client.kvTxn({
@@ -227,11 +244,11 @@ export class ShardedKv {
           ...keys.map((k) => kvOps.compare('create', lockKey(k), '=', 0)),
           ...mine.map((c) => (c.value === undefined ? kvOps.compare('create', c.key, '=', 0) : kvOps.compare('value', c.key, '=', c.value))),
         ],
-        success: keys.map((k) => kvOps.put(lockKey(k), lockOf(k))),
+        success,
         failure: keys.map((k) => kvOps.get(lockKey(k))),
       });
       if (r.succeeded) return true;
-      const others = keys.map((k, i) => ({ key: k, lock: txnRangeKvs(r, i)[0] })).filter((x) => x.lock !== undefined && x.lock.value !== lockOf(x.key));
+      const others = keys.map((k, i) => ({ key: k, lock: txnRangeKvs(r, i)[0] })).filter((x) => x.lock !== undefined && x.lock.value !== ownLock(x.key));
       if (others.length === 0) return false; // no other lock in the way: a compare failed
       for (const x of others) await this.resolve(shard, x.key, x.lock!.value);
       return undefined;

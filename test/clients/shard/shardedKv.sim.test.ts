@@ -1,12 +1,12 @@
 // Seeded simulation of transactions across shards: three shards, each the nodes' own KV state
 // machine (MemoryKvClient), accounts spread over them, concurrent transfers (read both balances,
-// then a transaction comparing them, sometimes a third one too, and writing both) whose
-// coordinators crash at every step of two-phase commit, and whose calls fail before or after
-// they apply, overtake each other or land late. Whatever happens, once the locks are settled
-// (by reads, after their deadline) every transfer whose record says committed is applied exactly
-// once and no other (the balances equal the start plus the committed transfers), a transfer its
-// caller saw commit did, one it saw refused did not, and no write lock is left. A seed that
-// fails prints itself.
+// then a transaction comparing them, sometimes a third one too, and writing both; those within
+// one shard take the one-call path among the others' locks) whose coordinators crash at every
+// step of two-phase commit, and whose calls fail before or after they apply, overtake each other
+// or land late. Whatever happens, once the locks are settled (by reads, after their deadline)
+// every transfer whose record says committed is applied exactly once and no other (the balances
+// equal the start plus the committed transfers), a transfer its caller saw commit did, one it
+// saw refused did not, and no write lock is left. A seed that fails prints itself.
 import { ShardMap } from '../../../clients/client/shard/ShardMap';
 import { internalPrefix, ShardedKv, TransactionAbortedError } from '../../../clients/client/shard/ShardedKv';
 import { makePrng } from '../../sim/prng';
@@ -15,7 +15,7 @@ import { MemoryKvClient } from '../saga/MemoryKvClient';
 class Crash extends Error {}
 
 test('transfers across shards keep every balance right through crashes and failed calls (seeded)', async () => {
-  const seen = { committed: 0, crashed: 0, refused: 0, failedCalls: 0 };
+  const seen = { committed: 0, oneShard: 0, crashed: 0, refused: 0, failedCalls: 0 };
   for (let seed = 1; seed <= 300; seed++) {
     const where = `seed ${seed} (replay: this test loops over seeds 1..300)`;
     const p = makePrng(seed);
@@ -41,7 +41,7 @@ test('transfers across shards keep every balance right through crashes and faile
         return undefined;
       };
     }
-    const transfers: { id: number; from: string; to: string; amount: number; committed?: boolean; txns: string[] }[] = [];
+    const transfers: { id: number; from: string; to: string; amount: number; committed?: boolean; oneShard?: boolean; txns: string[] }[] = [];
     const one = async (id: number): Promise<void> => {
       const from = p.pick(accounts);
       const to = p.pick(accounts.filter((a) => a !== from));
@@ -53,6 +53,7 @@ test('transfers across shards keep every balance right through crashes and faile
       }, onTransaction: (txn) => t.txns.push(txn) });
       // Sometimes the transfer also requires a third account to be unchanged (a read lock).
       const witness = p.chance(0.3) ? p.pick(accounts.filter((a) => a !== from && a !== to)) : undefined;
+      t.oneShard = new Set([from, to, ...(witness === undefined ? [] : [witness])].map((k) => map.shardOf(k))).size === 1;
       transfers.push(t);
       try {
         const a = Number(await kv.get(from));
@@ -104,8 +105,10 @@ test('transfers across shards keep every balance right through crashes and faile
       expect([where, left.filter((l) => l.op !== 'read')]).toEqual([where, []]);
     }
     seen.committed += transfers.filter((t) => t.committed === true).length;
+    seen.oneShard += transfers.filter((t) => t.committed === true && t.oneShard).length;
   }
   expect(seen.committed).toBeGreaterThan(100);
+  expect(seen.oneShard).toBeGreaterThan(20); // transfers within one shard: one local transaction each
   expect(seen.crashed).toBeGreaterThan(50);
   expect(seen.refused).toBeGreaterThan(10);
   expect(seen.failedCalls).toBeGreaterThan(10);
