@@ -64,6 +64,16 @@ export function addAdminOptions(command: Command): Command {
   );
 }
 
+/** The endpoints the options name: --endpoints, else $CONCORD_ENDPOINTS, else the local cluster's. */
+export function cliEndpoints(options: ClientCliOptions): string[] {
+  return options.endpoints ?? endpointsFromEnv(process.env);
+}
+
+/** A client over `endpoints` with the options' deadline and TLS files (close it when done). */
+export function cliClient(options: ClientCliOptions, endpoints: string[], adminToken?: string): ConcordClient {
+  return new ConcordClient({ endpoints, deadlineMs: options.timeout, session: true, adminToken, tls: cliTlsFiles(options, process.env) });
+}
+
 /**
  * Runs `body` with a client over the chosen endpoints and closes it afterwards. The CLI keeps a
  * session so a command that writes then reads (or a watch that resumes) never goes backwards.
@@ -74,13 +84,7 @@ export async function withClient<T>(
   adminToken?: string,
 ): Promise<T> {
   const tls = cliTlsFiles(options, process.env);
-  const client = new ConcordClient({
-    endpoints: options.endpoints ?? endpointsFromEnv(process.env),
-    deadlineMs: options.timeout,
-    session: true,
-    adminToken,
-    tls,
-  });
+  const client = cliClient(options, cliEndpoints(options), adminToken);
   try {
     return await body(client);
   } catch (error) {

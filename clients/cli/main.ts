@@ -11,6 +11,7 @@ import { registerStatusCommand } from './statusCommand';
 import { registerUpCommand } from './upCommand';
 import { registerWhoAmICommand } from './whoAmICommand';
 import { registerSagaCommands } from './sagaCommands';
+import { registerBackupCommands } from './backupCommands';
 
 // The `concord` command line. concord.js (the bin) registers tsx and calls runCli; nothing runs
 // on import, so tests can build the program and parse arguments without side effects.
@@ -35,6 +36,7 @@ export function buildProgram(io: Io): Command {
   registerLedgerCommand(program, io);
   registerWhoAmICommand(program, io);
   registerSagaCommands(program, io);
+  registerBackupCommands(program, io);
   // Subcommands (and theirs: kv get) inherit exit override and output, so their usage errors
   // are reported the same way.
   const inherit = (parent: Command): void => {

@@ -19,3 +19,6 @@ export { kvOnce, type OnceChange, type OnceContext } from './saga/kvOnce';
 export { ShardMap, type Shard } from './shard/ShardMap';
 export { ShardedKv, type ShardedKvOptions, type ShardedTxn } from './shard/ShardedKv';
 export { TransactionAbortedError } from './shard/ShardedKv';
+export { backupCluster, type BackupOptions, type BackupResult } from './backup/backupCluster';
+export { restoreCluster, type RestoreOptions, type RestoreResult } from './backup/restoreCluster';
+export { readBackup, BadBackupError, type BackupSummary } from './backup/BackupFile';

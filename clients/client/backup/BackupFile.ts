@@ -1,0 +1,151 @@
+import { createHash, type Hash } from 'node:crypto';
+import * as fs from 'node:fs';
+import { once } from 'node:events';
+import * as readline from 'node:readline';
+import { pipeline } from 'node:stream';
+import * as zlib from 'node:zlib';
+
+// A backup file: gzip'd JSON lines. A header, then one line per document (its whole Yjs state,
+// base64) and per KV key (value base64, with the lease it was attached to), then a trailer
+// with the counts and the SHA-256 of every line before it. A file cut short has no trailer, a
+// damaged one fails its hash: either is refused whole before anything is restored.
+
+export const backupFormat = 'concord-backup/1';
+
+export interface BackupHeader {
+  readonly format: typeof backupFormat;
+  readonly createdAt: string;
+  /** The KV store's revision the keys were read at (one consistent view). */
+  readonly kvRevision: string;
+}
+
+export type BackupEntry =
+  | { readonly type: 'document'; readonly id: string; readonly update: Uint8Array }
+  | { readonly type: 'kv'; readonly key: string; readonly value: Uint8Array; readonly lease: string };
+
+export interface BackupSummary {
+  readonly header: BackupHeader;
+  readonly documents: number;
+  readonly keys: number;
+}
+
+/** Writes a backup to `<file>.partial`, renamed to `file` by `finish` only: an interrupted backup never looks whole. */
+export class BackupWriter {
+  private readonly hash: Hash = createHash('sha256');
+  private readonly gzip = zlib.createGzip();
+  private readonly out: fs.WriteStream;
+  private readonly closed: Promise<unknown>;
+  private documents = 0;
+  private keys = 0;
+
+  constructor(private readonly file: string, header: Omit<BackupHeader, 'format'>) {
+    this.out = fs.createWriteStream(`${file}.partial`);
+    this.gzip.pipe(this.out);
+    this.closed = once(this.out, 'close');
+    // Errors surface on the next write or at finish.
+    this.gzip.on('error', () => undefined);
+    this.out.on('error', () => undefined);
+    void this.line({ format: backupFormat, ...header });
+  }
+
+  async document(id: string, update: Uint8Array): Promise<void> {
+    this.documents++;
+    await this.line({ doc: id, update: Buffer.from(update).toString('base64') });
+  }
+
+  async kv(key: string, value: Uint8Array, lease: string): Promise<void> {
+    this.keys++;
+    await this.line({ kv: key, value: Buffer.from(value).toString('base64'), lease });
+  }
+
+  /** Writes the trailer, closes the file and gives it its name. */
+  async finish(): Promise<{ documents: number; keys: number }> {
+    const counts = { documents: this.documents, keys: this.keys };
+    const trailer = `${JSON.stringify({ end: true, ...counts, sha256: this.hash.digest('hex') })}\n`;
+    this.gzip.end(trailer);
+    await this.closed;
+    if (this.out.errored !== null) throw this.out.errored;
+    await fs.promises.rename(`${this.file}.partial`, this.file);
+    return counts;
+  }
+
+  /** Stops without a backup: the partial file goes. */
+  async abandon(): Promise<void> {
+    this.gzip.destroy();
+    this.out.destroy();
+    await fs.promises.rm(`${this.file}.partial`, { force: true });
+  }
+
+  private async line(obj: unknown): Promise<void> {
+    const text = `${JSON.stringify(obj)}\n`;
+    this.hash.update(text);
+    if (this.out.errored !== null) throw this.out.errored;
+    if (!this.gzip.write(text)) await once(this.gzip, 'drain');
+  }
+}
+
+/** A backup file that cannot be restored: cut short, damaged, or not a backup. */
+export class BadBackupError extends Error {
+  override name = 'BadBackupError';
+}
+
+/**
+ * Reads a backup, checking each line and, at the end, the counts and hash; calls `onEntry`
+ * for each entry as it goes (so a caller that must not act on a bad file reads it twice: once
+ * to verify, then to restore). Resolves with the header and counts.
+ */
+export async function readBackup(file: string, onEntry: (e: BackupEntry) => Promise<void> | void = () => undefined): Promise<BackupSummary> {
+  const input = zlib.createGunzip();
+  // pipeline passes a read error (a missing file) on to the gunzip stream, and so to the lines.
+  pipeline(fs.createReadStream(file), input, () => undefined);
+  const lines = readline.createInterface({ input, crlfDelay: Infinity });
+  const hash = createHash('sha256');
+  let header: BackupHeader | undefined;
+  let counts = { documents: 0, keys: 0 };
+  let trailer: { documents: number; keys: number; sha256: string } | undefined;
+  let n = 0;
+  const bad = (why: string): never => {
+    throw new BadBackupError(`${file} is not a usable Concord backup: ${why}`);
+  };
+  try {
+    for await (const text of lines) {
+      n++;
+      if (trailer !== undefined) bad(`line ${n} follows the trailer`);
+      let obj: Record<string, unknown>;
+      try {
+        obj = JSON.parse(text) as Record<string, unknown>;
+      } catch {
+        return bad(`line ${n} is not JSON`);
+      }
+      if (n === 1) {
+        if (obj.format !== backupFormat) bad(`its header names format ${JSON.stringify(obj.format)}, not ${backupFormat}`);
+        header = { format: backupFormat, createdAt: String(obj.createdAt), kvRevision: String(obj.kvRevision) };
+      } else if (obj.end === true) {
+        trailer = { documents: Number(obj.documents), keys: Number(obj.keys), sha256: String(obj.sha256) };
+        continue;
+      } else if (typeof obj.doc === 'string' && typeof obj.update === 'string') {
+        counts = { ...counts, documents: counts.documents + 1 };
+        await onEntry({ type: 'document', id: obj.doc, update: Buffer.from(obj.update, 'base64') });
+      } else if (typeof obj.kv === 'string' && typeof obj.value === 'string') {
+        counts = { ...counts, keys: counts.keys + 1 };
+        await onEntry({ type: 'kv', key: obj.kv, value: Buffer.from(obj.value, 'base64'), lease: String(obj.lease ?? '0') });
+      } else {
+        bad(`line ${n} is neither a document nor a key`);
+      }
+      hash.update(`${text}\n`);
+    }
+  } catch (err) {
+    if (err instanceof BadBackupError) throw err;
+    return bad(`it cannot be read (${(err as Error).message})`);
+  } finally {
+    lines.close();
+    input.destroy();
+  }
+  if (header === undefined) return bad('it is empty');
+  if (trailer === undefined) return bad('it has no trailer (cut short: the backup did not finish, or the file was truncated)');
+  if (trailer.documents !== counts.documents || trailer.keys !== counts.keys) {
+    bad(`its trailer counts ${trailer.documents} documents and ${trailer.keys} keys, the file holds ${counts.documents} and ${counts.keys}`);
+  }
+  if (trailer.sha256 !== hash.digest('hex')) bad('its content does not match the hash in its trailer (damaged)');
+  return { header, ...counts };
+}

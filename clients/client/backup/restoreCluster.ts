@@ -1,0 +1,120 @@
+import type { Ack } from '../ackLevel';
+import type { ConcordClient } from '../ConcordClient';
+import { kvOps } from '../kvOps';
+import { txnRangeKvs } from '../txnRanges';
+import { readBackup } from './BackupFile';
+
+export type RestoreClient = Pick<ConcordClient, 'pushUpdate' | 'kvTxn'>;
+
+export interface RestoreOptions {
+  /** Put keys that exist with another value (default: leave them as they are, and name them); keys holding the value are left either way. */
+  readonly overwrite?: boolean;
+  /** The documents' ack level (default quorum). */
+  readonly ack?: Ack;
+  /** Documents pushed at once (default 8). */
+  readonly concurrency?: number;
+  readonly onProgress?: (done: { documents: number; keys: number }) => void;
+}
+
+export interface RestoreResult {
+  readonly documents: number;
+  /** Keys written. */
+  readonly keys: number;
+  /** Keys that already held the backed-up value. */
+  readonly keysUnchanged: number;
+  /** Keys attached to a lease when backed up: left out (a lease does not outlive its holder). */
+  readonly leasedSkipped: number;
+  /** Keys that exist with another value, left as they are (without `overwrite`). */
+  readonly conflicts: readonly string[];
+}
+
+/** Keys per KV transaction (a transaction takes at most 128 compares and operations). */
+const keysPerTxn = 40;
+
+/**
+ * Restores a backup (BackupFile) into a running cluster. The file is read through once to
+ * check it (counts, hash) before anything is written, so a damaged or cut-short file changes
+ * nothing. Then:
+ *
+ * - Each document's state is pushed as a Yjs update. Documents are CRDTs, so this merges: into
+ *   an empty cluster it brings every document back as it was; into a live one it adds what the
+ *   cluster lacks and takes nothing away (a change made since stays, a deletion made since stays
+ *   deleted). Restoring twice is harmless.
+ * - Each KV key is created if absent. A key that holds the same value is left; one that holds
+ *   another is left and named in `conflicts`, unless `overwrite` (then it is put). Keys that were attached to a
+ *   lease are left out. Revisions are the target's own (the backup keeps values, not history).
+ */
+export async function restoreCluster(client: RestoreClient, file: string, options: RestoreOptions = {}): Promise<RestoreResult> {
+  await readBackup(file);
+  const done = { documents: 0, keys: 0 };
+  let keysUnchanged = 0;
+  let leasedSkipped = 0;
+  const conflicts: string[] = [];
+  const inflight = new Set<Promise<void>>();
+  let failed: unknown;
+  const limit = options.concurrency ?? 8;
+  let batch: { key: string; value: Uint8Array }[] = [];
+
+  const restoreKeys = async (kvs: readonly { key: string; value: Uint8Array }[]): Promise<void> => {
+    if (kvs.length === 0) return;
+    const r = await client.kvTxn({
+      compare: kvs.map((e) => kvOps.compare('version', e.key, '=', 0)),
+      success: kvs.map((e) => kvOps.put(e.key, e.value)),
+      failure: kvs.map((e) => kvOps.get(e.key)),
+    });
+    if (r.succeeded) {
+      done.keys += kvs.length;
+      return;
+    }
+    const absent: { key: string; value: Uint8Array }[] = [];
+    const differing: { key: string; value: Uint8Array }[] = [];
+    kvs.forEach((e, i) => {
+      const now = txnRangeKvs(r, i)[0];
+      if (now === undefined) absent.push(e);
+      else if (Buffer.from(now.value).equals(Buffer.from(e.value))) keysUnchanged++;
+      else differing.push(e);
+    });
+    if (options.overwrite === true && differing.length > 0) {
+      await client.kvTxn({ success: differing.map((e) => kvOps.put(e.key, e.value)) });
+      done.keys += differing.length;
+    } else {
+      conflicts.push(...differing.map((e) => e.key));
+    }
+    // The compares and reads are one view, so at least one key was present: fewer each time.
+    await restoreKeys(absent);
+  };
+
+  const track = async (p: Promise<void>): Promise<void> => {
+    const q = p.catch((err: unknown) => {
+      failed ??= err;
+    }).finally(() => inflight.delete(q));
+    inflight.add(q);
+    while (inflight.size >= limit) await Promise.race(inflight);
+    if (failed !== undefined) throw failed;
+  };
+
+  await readBackup(file, async (e) => {
+    if (e.type === 'document') {
+      await track(client.pushUpdate(e.id, e.update, { ack: options.ack ?? 'quorum' }).then(() => {
+        if (++done.documents % 1000 === 0) options.onProgress?.({ ...done });
+      }));
+      return;
+    }
+    if (e.lease !== '0') {
+      leasedSkipped++;
+      return;
+    }
+    batch.push({ key: e.key, value: e.value });
+    if (batch.length >= keysPerTxn) {
+      const kvs = batch;
+      batch = [];
+      await restoreKeys(kvs);
+      options.onProgress?.({ ...done });
+    }
+  });
+  await restoreKeys(batch);
+  await Promise.all(inflight);
+  if (failed !== undefined) throw failed;
+  options.onProgress?.({ ...done });
+  return { ...done, keysUnchanged, leasedSkipped, conflicts };
+}
