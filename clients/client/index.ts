@@ -12,7 +12,7 @@ export { isServiceError, statusName } from './serviceError';
 export { readTls, type TlsFiles, type TlsMaterial } from './tlsFiles';
 export { tlsChannelCredentials } from './tlsCredentials';
 export { mayRetryOnAnotherNode } from './retryRule';
-export { SagaRunner, PermanentError, SagaOwnedError, SagaLostError, type SagaDefinition, type SagaStep, type StepContext, type SagaRunnerOptions, type ResumeReport, type SagaFence } from './saga/SagaRunner';
+export { SagaRunner, PermanentError, SagaOwnedError, SagaLostError, type SagaDefinition, type SagaStep, type StepContext, type SagaRunnerOptions, type ResumeReport, type SagaFence, type MaintainOptions, type MaintenanceRound } from './saga/SagaRunner';
 export type { SagaRecord, SagaStatus, StepRecord } from './saga/SagaRecord';
 export { kvSagaStore, type SagaStore, type KvClient } from './saga/SagaStore';
 export { kvOnce, type OnceChange, type OnceContext } from './saga/kvOnce';

@@ -3,7 +3,7 @@ import * as path from 'node:path';
 import { ConcordClient } from '../../clients/client/ConcordClient';
 import { kvOps } from '../../clients/client/kvOps';
 import { kvOnce } from '../../clients/client/saga/kvOnce';
-import { PermanentError, SagaRunner, type SagaDefinition, type StepContext } from '../../clients/client/saga/SagaRunner';
+import { PermanentError, SagaRunner, type MaintenanceRound, type SagaDefinition, type StepContext } from '../../clients/client/saga/SagaRunner';
 import { kvSagaStore } from '../../clients/client/saga/SagaStore';
 import type { SagaRecord } from '../../clients/client/saga/SagaRecord';
 import { startTestCluster, type TestCluster } from './startTestCluster';
@@ -114,7 +114,12 @@ test('a runner that crashes mid-saga is taken over once its lease ends, and noth
   const second = runner(transfer());
   // Held by the dead runner's lease until it ends.
   await expect(second.resume('t4')).rejects.toThrow('saga t4 is driven by another runner');
-  const resumed = await waitFor(async () => (await second.resumeAbandoned()).resumed.find((r) => r.id === 't4'), 10_000);
+  // Its maintenance rounds take the saga over once the dead runner's lease has ended.
+  const rounds: MaintenanceRound[] = [];
+  const stop = second.maintain({ everyMs: 200, onRound: (r) => rounds.push(r) });
+  const resumed = await waitFor(async () => rounds.flatMap((r) => r.resumed).find((r) => r.id === 't4'), 10_000);
+  stop();
+  expect(rounds.flatMap((r) => [...r.failed, ...(r.error === undefined ? [] : [r.error])])).toEqual([]);
   expect(resumed).toMatchObject({ status: 'done', steps: [{ state: 'done', attempts: 1 }, { state: 'done', attempts: 2 }] });
   expect([await balance('dave'), await balance('erin')]).toEqual([6, 4]);
 });

@@ -114,6 +114,20 @@ export interface ResumeReport {
   readonly failed: { readonly id: string; readonly error: unknown }[];
 }
 
+export interface MaintainOptions {
+  /** Between rounds (default: the runner's lease TTL). */
+  readonly everyMs?: number;
+  /** Each round also prunes sagas finished at least this long ago (default: no pruning). */
+  readonly pruneAfterMs?: number;
+  /** Hears each round: sagas resumed (driven to their end), those that failed, sagas pruned, or why the round failed. */
+  readonly onRound?: (round: MaintenanceRound) => void;
+}
+
+export interface MaintenanceRound extends ResumeReport {
+  pruned: number;
+  error?: unknown;
+}
+
 /**
  * Drives sagas: sequences of steps, each undone by its compensation when a later one fails for
  * good, with their state in the authoritative KV store (SagaRecord). Any runner may resume a
@@ -226,6 +240,44 @@ export class SagaRunner {
       }
     }
     return report;
+  }
+
+  /**
+   * Keeps this runner's sagas moving without the application calling in: resumes abandoned sagas
+   * (resumeAbandoned) at once and then every `everyMs` (default: the lease TTL), and, with
+   * `pruneAfterMs`, prunes sagas finished at least that long ago each round. Rounds never
+   * overlap; a round that fails (the store unreachable) is reported and the next one runs on
+   * time. Returns a function that stops it; close() stops it too.
+   */
+  maintain(options: MaintainOptions = {}): () => void {
+    const stopped = new AbortController();
+    const onStop = (): void => stopped.abort();
+    this.stopping.signal.addEventListener('abort', onStop, { once: true });
+    const everyMs = options.everyMs ?? this.opts.leaseTtlMs;
+    const aborted = new Promise<void>((resolve) => stopped.signal.addEventListener('abort', () => resolve(), { once: true }));
+    const loop = async (): Promise<void> => {
+      while (!stopped.signal.aborted) {
+        const round: MaintenanceRound = { resumed: [], failed: [], pruned: 0 };
+        try {
+          const r = await this.resumeAbandoned();
+          round.resumed.push(...r.resumed);
+          round.failed.push(...r.failed);
+          if (options.pruneAfterMs !== undefined && !stopped.signal.aborted) round.pruned = await this.prune(this.opts.now() - options.pruneAfterMs);
+        } catch (error) {
+          round.error = error;
+        }
+        if (stopped.signal.aborted) break;
+        options.onRound?.(round);
+        await Promise.race([this.opts.sleep(everyMs), aborted]);
+      }
+    };
+    const running = loop().catch(() => undefined);
+    this.drives.add(running);
+    void running.finally(() => this.drives.delete(running));
+    return () => {
+      this.stopping.signal.removeEventListener('abort', onStop);
+      stopped.abort();
+    };
   }
 
   /**

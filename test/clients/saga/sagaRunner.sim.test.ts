@@ -7,7 +7,7 @@
 // undo); no counter ever counts an effect twice. A seed that fails prints itself.
 import { kvOnce } from '../../../clients/client/saga/kvOnce';
 import type { SagaRecord } from '../../../clients/client/saga/SagaRecord';
-import { PermanentError, SagaLostError, SagaOwnedError, SagaRunner, type SagaStep, type StepContext } from '../../../clients/client/saga/SagaRunner';
+import { PermanentError, SagaLostError, SagaOwnedError, SagaRunner, type MaintenanceRound, type SagaStep, type StepContext } from '../../../clients/client/saga/SagaRunner';
 import { kvSagaStore } from '../../../clients/client/saga/SagaStore';
 import { kvOps } from '../../../clients/client/kvOps';
 import { makePrng, type Prng } from '../../sim/prng';
@@ -257,4 +257,67 @@ test('prune deletes finished sagas with their markers, leaves the others, and a 
   expect((await c.start('t', 'recent', null)).status).toBe('done');
   expect(await c.prune(Date.now() - 60_000)).toBe(0);
   for (const r of [a, b, c]) await r.close();
+});
+
+test('maintain resumes an abandoned saga once its runner\'s lease ends, prunes finished ones past their age, reports each round, and stops', async () => {
+  const kv = new MemoryKvClient();
+  let release: () => void = () => undefined;
+  const gate = new Promise<void>((r) => (release = r));
+  const steps = (wait: boolean): SagaStep<unknown>[] => [
+    { name: 'one', run: (ctx) => add(kv, ctx, 0, 1) },
+    {
+      name: 'two',
+      run: async () => {
+        if (wait) await gate;
+        return 'ok';
+      },
+    },
+  ];
+  let clock = 1_000_000;
+  const crashed = new SagaRunner(kvSagaStore(kv), { sleep: async () => undefined, now: () => clock }).define({ type: 't', steps: steps(true) });
+  const lost = crashed.start('t', 'left', null).catch((err: unknown) => err);
+  await new Promise((r) => setTimeout(r, 10));
+  crashed.abandon(); // dies in step two, its lease still live
+  release();
+  const rounds: MaintenanceRound[] = [];
+  let wake: () => void = () => undefined;
+  const keeper = new SagaRunner(kvSagaStore(kv), {
+    now: () => clock,
+    // The maintenance wait: one round per call of `wake`; step retries pass at once.
+    sleep: (ms) => (ms === 5000 ? new Promise<void>((r) => (wake = r)) : Promise.resolve()),
+  }).define({ type: 't', steps: steps(false) });
+  const stop = keeper.maintain({ everyMs: 5000, pruneAfterMs: 60_000, onRound: (r) => rounds.push(r) });
+  const nextRound = async (): Promise<MaintenanceRound> => {
+    const n = rounds.length;
+    wake();
+    while (rounds.length === n) await new Promise((r) => setTimeout(r, 1));
+    return rounds[n]!;
+  };
+  while (rounds.length === 0) await new Promise((r) => setTimeout(r, 1));
+  // Held by the dead runner's lease: left alone.
+  expect(rounds[0]).toMatchObject({ resumed: [], failed: [], pruned: 0 });
+  for (const lease of kv.liveLeases()) kv.expire(lease);
+  expect(await nextRound()).toMatchObject({ resumed: [{ id: 'left', status: 'done' }], pruned: 0 });
+  expect(kv.value(counterKey(0))).toBe('1');
+  expect(await lost).toBeInstanceOf(SagaLostError);
+  // Finished, but not long enough ago; then old enough: pruned.
+  expect(await nextRound()).toMatchObject({ resumed: [], pruned: 0 });
+  clock += 61_000;
+  expect(await nextRound()).toMatchObject({ resumed: [], pruned: 1 });
+  expect(kv.value(keeper.recordKey('left'))).toBeUndefined();
+  // A round whose store fails is reported; the next runs.
+  const list = kv.kvRange.bind(kv);
+  kv.kvRange = () => Promise.reject(new Error('store unreachable'));
+  expect((await nextRound()).error).toMatchObject({ message: 'store unreachable' });
+  kv.kvRange = list;
+  expect(await nextRound()).toMatchObject({ resumed: [], failed: [], pruned: 0 });
+  stop();
+  wake();
+  await new Promise((r) => setTimeout(r, 20));
+  const n = rounds.length;
+  wake();
+  await new Promise((r) => setTimeout(r, 20));
+  expect(rounds.length).toBe(n);
+  await keeper.close();
+  await crashed.close();
 });
