@@ -17,11 +17,12 @@ interface RestoreCliOptions extends ClientCliOptions {
 export function registerBackupCommands(program: Command, io: Io): void {
   addClientOptions(program.command('backup').description('write every KV key (at one revision) and every document (merged from each endpoint) into a file'))
     .argument('<file>', 'the backup file to write (gzip\'d JSON lines; it appears only once complete)')
-    .action((file: string, options: ClientCliOptions) =>
+    .option('--skip-unreachable', 'go on without the documents of an endpoint that cannot be reached (default: fail, since its side of a split may hold writes no other has)')
+    .action((file: string, options: ClientCliOptions & { skipUnreachable?: boolean }) =>
       withClient(options, async (client) => {
         const sources = cliEndpoints(options).map((endpoint) => ({ name: endpoint, client: cliClient(options, [endpoint]) }));
         try {
-          const res = await backupCluster(client, file, { documentSources: sources });
+          const res = await backupCluster(client, file, { documentSources: sources, skipUnreachable: options.skipUnreachable });
           if (options.json) io.out(JSON.stringify({ file, ...res }));
           else {
             io.out(`backed up ${res.keys} key${res.keys === 1 ? '' : 's'} (revision ${res.kvRevision}) and ${res.documents} document${res.documents === 1 ? '' : 's'} to ${file}`);
@@ -42,7 +43,7 @@ export function registerBackupCommands(program: Command, io: Io): void {
       else io.out(`${file}: whole; ${s.keys} keys (revision ${s.header.kvRevision}) and ${s.documents} documents, written ${s.header.createdAt}`);
     });
 
-  addClientOptions(program.command('restore').description('restore a backup into a running cluster: documents merged in, KV keys created where absent'))
+  addClientOptions(program.command('restore').description('restore a backup into a running cluster: documents merged in, KV keys created where absent (exit code 3: restored, but keys left or documents too large)'))
     .argument('<file>', 'the backup file (checked whole before anything is written)')
     .option('--overwrite', 'put keys that exist with another value (default: leave them and list them)')
     .option('--ack <level>', 'the documents\' durability before each is counted: local, quorum or all', parseAck, 'quorum')
@@ -52,9 +53,15 @@ export function registerBackupCommands(program: Command, io: Io): void {
         if (options.json) io.out(JSON.stringify(res));
         else {
           io.out(`restored ${res.documents} document${res.documents === 1 ? '' : 's'} and ${res.keys} key${res.keys === 1 ? '' : 's'}; ${res.keysUnchanged} already held their value, ${res.leasedSkipped} leased left out`);
-          if (res.conflicts.length > 0) io.out(`${res.conflicts.length} key${res.conflicts.length === 1 ? '' : 's'} hold another value, left as they are (--overwrite to replace): ${res.conflicts.slice(0, 20).join(', ')}${res.conflicts.length > 20 ? ', ...' : ''}`);
+          if (res.conflicts.length > 0) io.out(`${res.conflicts.length} key${res.conflicts.length === 1 ? '' : 's'} hold another value, left as they are (--overwrite to replace): ${listed(res.conflicts)}`);
+          if (res.documentsTooLarge.length > 0) io.out(`${res.documentsTooLarge.length} document${res.documentsTooLarge.length === 1 ? ' is' : 's are'} larger than a client may push in one update, not restored: ${listed(res.documentsTooLarge)}`);
         }
-        if (res.conflicts.length > 0) io.exitCode = 1;
+        // Not an error of the call (1) nor of usage (2): restored, with something left undone.
+        if (res.conflicts.length > 0 || res.documentsTooLarge.length > 0) io.exitCode = 3;
       }),
     );
+}
+
+function listed(items: readonly string[]): string {
+  return `${items.slice(0, 20).join(', ')}${items.length > 20 ? ', ...' : ''}`;
 }

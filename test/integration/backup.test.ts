@@ -4,10 +4,11 @@ import * as path from 'node:path';
 import * as zlib from 'node:zlib';
 import { backupCluster } from '../../clients/client/backup/backupCluster';
 import { BadBackupError, readBackup } from '../../clients/client/backup/BackupFile';
-import { restoreCluster } from '../../clients/client/backup/restoreCluster';
+import { restoreCluster, type RestoreResult } from '../../clients/client/backup/restoreCluster';
 import { ConcordClient } from '../../clients/client/ConcordClient';
 import { ops } from '../../clients/client/ops';
 import type { Io } from '../../clients/cli/clientOptions';
+import { freeLoopbackPorts } from '../../clients/cli/freeLoopbackPorts';
 import { runCli } from '../../clients/cli/main';
 import { healAllLinks, isolateNode } from './isolateNode';
 import { eventually } from './nodeStubs';
@@ -82,15 +83,15 @@ test('a backup of a split cluster holds every node\'s writes; restored into a ne
     await into.kvPut('cfg/00', 'value 0');
     await into.kvPut('cfg/01', 'changed since');
     const restored = await concord('restore', file, '--endpoints', dst.cluster.nodes.map((n) => n.address).join(','), '--json');
-    expect(restored.code).toBe(1); // a key was left as it is
-    expect(JSON.parse(restored.out[0]!)).toEqual({ documents: 13, keys: 28, keysUnchanged: 1, leasedSkipped: 1, conflicts: ['cfg/01'] });
+    expect(restored.code).toBe(3); // restored, with a key left as it is
+    expect(JSON.parse(restored.out[0]!)).toEqual({ documents: 13, keys: 28, keysUnchanged: 1, leasedSkipped: 1, conflicts: ['cfg/01'], documentsTooLarge: [] });
     for (const [id, json] of expected) expect([id, JSON.parse((await into.get(id)).json)]).toEqual([id, json]);
     const kvs = (await into.kvRange('', { rangeEnd: '\u0000' })).kvs.map((kv) => [kv.key, text(kv.value)]);
     expect(kvs).toEqual(Array.from({ length: 30 }, (_, i) => [`cfg/${String(i).padStart(2, '0')}`, i === 1 ? 'changed since' : `value ${i}`]));
 
     // Again: nothing new; with --overwrite the differing key takes the backed-up value.
-    expect(await restoreCluster(into, file)).toEqual({ documents: 13, keys: 0, keysUnchanged: 29, leasedSkipped: 1, conflicts: ['cfg/01'] });
-    expect(await restoreCluster(into, file, { overwrite: true })).toEqual({ documents: 13, keys: 1, keysUnchanged: 29, leasedSkipped: 1, conflicts: [] });
+    expect(await restoreCluster(into, file)).toEqual({ documents: 13, keys: 0, keysUnchanged: 29, leasedSkipped: 1, conflicts: ['cfg/01'], documentsTooLarge: [] });
+    expect(await restoreCluster(into, file, { overwrite: true })).toEqual({ documents: 13, keys: 1, keysUnchanged: 29, leasedSkipped: 1, conflicts: [], documentsTooLarge: [] });
     expect(text((await into.kvRange('cfg/01')).kvs[0]?.value)).toBe('value 1');
     for (const [id, json] of expected) expect([id, JSON.parse((await into.get(id)).json)]).toEqual([id, json]);
   } finally {
@@ -140,6 +141,41 @@ test('keys are read at one revision across pages; a damaged backup is refused be
     expect(cli.code).toBe(1);
     expect(cli.err.join('\n')).toMatch(/is not a usable Concord backup: its content does not match the hash in its trailer/);
     expect((await concord('backup-check', file)).out[0]).toMatch(/: whole; \d+ keys \(revision \d+\) and \d+ documents/);
+  } finally {
+    client.close();
+    into.close();
+  }
+});
+
+test('binary and large values restore in batches that fit a request; a document past the client update limit is named; an unreachable node fails the backup unless skipped', async () => {
+  const src = source!;
+  const all = src.cluster.nodes.map((n) => n.address);
+  const client = new ConcordClient({ endpoints: all, deadlineMs: 10_000 });
+  const into = new ConcordClient({ endpoints: target!.cluster.nodes.map((n) => n.address), deadlineMs: 10_000 });
+  try {
+    // Twelve values of 900 KiB, not UTF-8: over 10 MiB together, more than one request may carry.
+    const big = (i: number): Buffer => Buffer.alloc(900 << 10, i).fill(0xff, 0, 1);
+    for (let i = 0; i < 12; i++) await client.kvPut(`blob/${String(i).padStart(2, '0')}`, big(i));
+    // A document grown past the 4 MiB a client may push at once, by writes under it.
+    for (let i = 0; i < 2; i++) await client.apply('big/text', [ops.textInsert(['doc', 'body'], 0, 'x'.repeat(3 << 20))], { ack: 'all' });
+    const file = path.join(dir, 'large.backup.gz');
+    const down = `127.0.0.1:${(await freeLoopbackPorts(1))[0]!}`; // nothing listens there
+    const refused = await concord('backup', file, '--endpoints', [...all, down].join(','));
+    expect(refused.code).toBe(1);
+    expect(refused.err.join('\n')).toMatch(new RegExp(`the documents of ${down.replace(/\./g, '\\.')} could not be listed .*nothing was written`));
+    expect(fs.existsSync(file)).toBe(false);
+    const skipped = await concord('backup', file, '--endpoints', [...all, down].join(','), '--skip-unreachable');
+    expect(skipped.code).toBe(0);
+    expect(skipped.out.join('\n')).toMatch(new RegExp(`documents not read from ${down.replace(/\./g, '\\.')}`));
+
+    const res = await concord('restore', file, '--endpoints', target!.cluster.nodes.map((n) => n.address).join(','), '--json');
+    expect(res.code).toBe(3); // restored, with a document left out
+    const first = JSON.parse(res.out[0]!) as RestoreResult;
+    expect(first).toMatchObject({ documentsTooLarge: ['big/text'] });
+    expect(first.keys).toBeGreaterThanOrEqual(12);
+    for (let i = 0; i < 12; i++) expect(Buffer.from((await into.kvRange(`blob/${String(i).padStart(2, '0')}`)).kvs[0]!.value).equals(big(i))).toBe(true);
+    // Byte for byte the same: unchanged, not conflicts.
+    expect(await restoreCluster(into, file)).toMatchObject({ keys: 0, keysUnchanged: first.keys + first.keysUnchanged, conflicts: first.conflicts });
   } finally {
     client.close();
     into.close();

@@ -1,8 +1,10 @@
-import { createHash, type Hash } from 'node:crypto';
+import { createHash, randomBytes, type Hash } from 'node:crypto';
 import * as fs from 'node:fs';
 import { once } from 'node:events';
+import * as path from 'node:path';
 import * as readline from 'node:readline';
-import { pipeline } from 'node:stream';
+import { pipeline as pipeStreams } from 'node:stream';
+import { pipeline } from 'node:stream/promises';
 import * as zlib from 'node:zlib';
 
 // A backup file: gzip'd JSON lines. A header, then one line per document (its whole Yjs state,
@@ -29,23 +31,32 @@ export interface BackupSummary {
   readonly keys: number;
 }
 
-/** Writes a backup to `<file>.partial`, renamed to `file` by `finish` only: an interrupted backup never looks whole. */
+/**
+ * Writes a backup to a temporary file beside `file` (`<file>.<random>.partial`, created
+ * exclusively, so two backups to one name do not mix), synced and renamed to `file` by `finish`
+ * only: an interrupted backup never looks whole. A write error (a full disk) fails the next
+ * call, and `finish`.
+ */
 export class BackupWriter {
   private readonly hash: Hash = createHash('sha256');
   private readonly gzip = zlib.createGzip();
   private readonly out: fs.WriteStream;
-  private readonly closed: Promise<unknown>;
+  private readonly partial: string;
+  /** Settles when the file is written and closed; rejects on the first error of either stream. */
+  private readonly written: Promise<void>;
+  private failure: Error | undefined;
   private documents = 0;
   private keys = 0;
 
   constructor(private readonly file: string, header: Omit<BackupHeader, 'format'>) {
-    this.out = fs.createWriteStream(`${file}.partial`);
-    this.gzip.pipe(this.out);
-    this.closed = once(this.out, 'close');
-    // Errors surface on the next write or at finish.
-    this.gzip.on('error', () => undefined);
-    this.out.on('error', () => undefined);
-    void this.line({ format: backupFormat, ...header });
+    this.partial = `${file}.${randomBytes(4).toString('hex')}.partial`;
+    // Opened now, so a missing directory or a refused file fails here, and abandon() finds it.
+    this.out = fs.createWriteStream('', { fd: fs.openSync(this.partial, 'wx') });
+    this.written = pipeline(this.gzip, this.out);
+    this.written.catch((err: unknown) => {
+      this.failure ??= err as Error;
+    });
+    this.line({ format: backupFormat, ...header }).catch(() => undefined); // a failure shows on the next call
   }
 
   async document(id: string, update: Uint8Array): Promise<void> {
@@ -58,29 +69,58 @@ export class BackupWriter {
     await this.line({ kv: key, value: Buffer.from(value).toString('base64'), lease });
   }
 
-  /** Writes the trailer, closes the file and gives it its name. */
+  /** Writes the trailer, syncs and closes the file and gives it its name. */
   async finish(): Promise<{ documents: number; keys: number }> {
+    this.check();
     const counts = { documents: this.documents, keys: this.keys };
-    const trailer = `${JSON.stringify({ end: true, ...counts, sha256: this.hash.digest('hex') })}\n`;
-    this.gzip.end(trailer);
-    await this.closed;
-    if (this.out.errored !== null) throw this.out.errored;
-    await fs.promises.rename(`${this.file}.partial`, this.file);
+    this.gzip.end(`${JSON.stringify({ end: true, ...counts, sha256: this.hash.digest('hex') })}\n`);
+    await this.written;
+    const fd = fs.openSync(this.partial, 'r');
+    try {
+      fs.fsyncSync(fd);
+    } finally {
+      fs.closeSync(fd);
+    }
+    fs.renameSync(this.partial, this.file);
+    syncDirectory(path.dirname(this.file));
     return counts;
   }
 
-  /** Stops without a backup: the partial file goes. */
+  /** Stops without a backup: the temporary file goes. */
   async abandon(): Promise<void> {
+    this.failure ??= new Error('the backup was abandoned');
     this.gzip.destroy();
     this.out.destroy();
-    await fs.promises.rm(`${this.file}.partial`, { force: true });
+    await this.written.catch(() => undefined);
+    fs.rmSync(this.partial, { force: true });
+  }
+
+  private check(): void {
+    if (this.failure !== undefined) throw this.failure;
   }
 
   private async line(obj: unknown): Promise<void> {
+    this.check();
     const text = `${JSON.stringify(obj)}\n`;
     this.hash.update(text);
-    if (this.out.errored !== null) throw this.out.errored;
-    if (!this.gzip.write(text)) await once(this.gzip, 'drain');
+    if (!this.gzip.write(text)) {
+      // Waits for room, or for the failure that means there will be none.
+      await Promise.race([once(this.gzip, 'drain'), this.written.then(() => undefined)]);
+      this.check();
+    }
+  }
+}
+
+function syncDirectory(dir: string): void {
+  try {
+    const fd = fs.openSync(dir, 'r');
+    try {
+      fs.fsyncSync(fd);
+    } finally {
+      fs.closeSync(fd);
+    }
+  } catch {
+    // Some file systems refuse to sync a directory; the rename stands all the same.
   }
 }
 
@@ -89,15 +129,32 @@ export class BadBackupError extends Error {
   override name = 'BadBackupError';
 }
 
+/** Wraps what `onEntry` threw, so it is not taken for a fault of the file. */
+class EntryFailed extends Error {
+  constructor(readonly error: unknown) {
+    super('a backup entry was not taken');
+  }
+}
+
 /**
  * Reads a backup, checking each line and, at the end, the counts and hash; calls `onEntry`
  * for each entry as it goes (so a caller that must not act on a bad file reads it twice: once
- * to verify, then to restore). Resolves with the header and counts.
+ * to verify, then to restore, from the same open file `fd`, read from its start). Resolves
+ * with the header and counts. A fault of the file is a BadBackupError; what `onEntry` throws
+ * comes out as it is.
  */
-export async function readBackup(file: string, onEntry: (e: BackupEntry) => Promise<void> | void = () => undefined): Promise<BackupSummary> {
+export async function readBackup(file: string, onEntry: (e: BackupEntry) => Promise<void> | void = () => undefined, fd?: number): Promise<BackupSummary> {
   const input = zlib.createGunzip();
   // pipeline passes a read error (a missing file) on to the gunzip stream, and so to the lines.
-  pipeline(fs.createReadStream(file), input, () => undefined);
+  const source = fd === undefined ? fs.createReadStream(file) : fs.createReadStream('', { fd, start: 0, autoClose: false });
+  pipeStreams(source, input, () => undefined);
+  const entry = async (e: BackupEntry): Promise<void> => {
+    try {
+      await onEntry(e);
+    } catch (err) {
+      throw new EntryFailed(err);
+    }
+  };
   const lines = readline.createInterface({ input, crlfDelay: Infinity });
   const hash = createHash('sha256');
   let header: BackupHeader | undefined;
@@ -125,16 +182,17 @@ export async function readBackup(file: string, onEntry: (e: BackupEntry) => Prom
         continue;
       } else if (typeof obj.doc === 'string' && typeof obj.update === 'string') {
         counts = { ...counts, documents: counts.documents + 1 };
-        await onEntry({ type: 'document', id: obj.doc, update: Buffer.from(obj.update, 'base64') });
+        await entry({ type: 'document', id: obj.doc, update: Buffer.from(obj.update, 'base64') });
       } else if (typeof obj.kv === 'string' && typeof obj.value === 'string') {
         counts = { ...counts, keys: counts.keys + 1 };
-        await onEntry({ type: 'kv', key: obj.kv, value: Buffer.from(obj.value, 'base64'), lease: String(obj.lease ?? '0') });
+        await entry({ type: 'kv', key: obj.kv, value: Buffer.from(obj.value, 'base64'), lease: String(obj.lease ?? '0') });
       } else {
         bad(`line ${n} is neither a document nor a key`);
       }
       hash.update(`${text}\n`);
     }
   } catch (err) {
+    if (err instanceof EntryFailed) throw err.error;
     if (err instanceof BadBackupError) throw err;
     return bad(`it cannot be read (${(err as Error).message})`);
   } finally {

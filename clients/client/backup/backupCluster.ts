@@ -1,6 +1,7 @@
 import { status } from '@grpc/grpc-js';
 import * as Y from 'yjs';
 import type { ConcordClient } from '../ConcordClient';
+import { refusedForRole } from '../retryRule';
 import { isServiceError } from '../serviceError';
 import { BackupWriter } from './BackupFile';
 
@@ -11,12 +12,16 @@ export interface BackupOptions {
   /**
    * Where documents are read: each document from every source that holds it, the states merged
    * (so a write one master acknowledged and has not replicated yet is in the backup). Give one
-   * client per master; default: the KV client alone.
+   * client per master; default: the KV client alone. A source that refuses for its role (a
+   * witness holds no documents) is skipped; one that fails otherwise fails the backup, unless
+   * `skipUnreachable`.
    */
   readonly documentSources?: readonly { readonly name: string; readonly client: BackupDocumentClient }[];
+  /** Skip a source that cannot be listed (say, one side of a split the backup cannot reach), and name it. */
+  readonly skipUnreachable?: boolean;
   /** Documents read at once (default 8). */
   readonly concurrency?: number;
-  /** Keys and document ids per call (default 1000). */
+  /** Keys and document ids per call (default 1000; a page of keys too large for one message is halved until it fits). */
   readonly pageSize?: number;
   readonly onProgress?: (done: { documents: number; keys: number }) => void;
 }
@@ -25,35 +30,47 @@ export interface BackupResult {
   readonly documents: number;
   readonly keys: number;
   readonly kvRevision: string;
-  /** Sources that hold no documents (witnesses, replicas refusing) or could not be listed, with why. */
+  /** Sources that hold no documents (witnesses), or (with skipUnreachable) could not be listed, with why. */
   readonly skippedSources: readonly string[];
 }
 
 /**
  * Writes a backup of a cluster to `file` (BackupFile): every KV key at one revision (a
- * consistent view of the authoritative store, read linearizably page by page at the revision
- * of the first page), then every document, each one's whole state merged from every source.
- * The file appears only once complete; on failure nothing is left.
+ * consistent view of the authoritative store, read linearizably page by page at the revision of
+ * the first page), then every document, each one's whole state merged from every source. The
+ * file appears only once complete; on failure nothing is left.
  *
  * The KV history is not kept (each key's value at that revision), nor leases: keys are marked
  * with the lease they were attached to, and a restore leaves those out. A backup that runs
  * longer than the KV history kept (auto-compaction) fails with OUT_OF_RANGE: run it again.
  */
-export async function backupCluster(kv: BackupKvClient, file: string, options: BackupOptions = {}): Promise<BackupResult> {
-  const pageSize = options.pageSize ?? 1000;
-  const sources = options.documentSources ?? [{ name: 'the client', client: kv as unknown as BackupDocumentClient }];
-  const first = await kv.kvRange('\u0000', { rangeEnd: '\u0000', limit: pageSize });
+export async function backupCluster(client: BackupKvClient & Partial<BackupDocumentClient>, file: string, options: BackupOptions = {}): Promise<BackupResult> {
+  const sources = options.documentSources ?? [{ name: 'the client', client: documentClient(client) }];
+  let pageSize = Math.max(1, options.pageSize ?? 1000);
+  /** A page of keys from `from` on; halved while the answer is too large for one message. */
+  const page = async (from: string, revision: bigint | undefined): Promise<Awaited<ReturnType<ConcordClient['kvRange']>>> => {
+    for (;;) {
+      try {
+        return await client.kvRange(from, { rangeEnd: '\u0000', limit: pageSize, revision });
+      } catch (err) {
+        if (!isServiceError(err) || err.code !== status.RESOURCE_EXHAUSTED || pageSize === 1) throw err;
+        pageSize = Math.max(1, Math.floor(pageSize / 2));
+      }
+    }
+  };
+  const first = await page('\u0000', undefined);
   const kvRevision = first.header?.revision ?? 0n;
   const out = new BackupWriter(file, { createdAt: new Date().toISOString(), kvRevision: String(kvRevision) });
   const done = { documents: 0, keys: 0 };
+  let failed = false;
   try {
-    for (let page = first; ;) {
-      for (const e of page.kvs) await out.kv(e.key, e.value, String(e.lease));
-      done.keys += page.kvs.length;
+    for (let p = first; ;) {
+      for (const e of p.kvs) await out.kv(e.key, e.value, String(e.lease));
+      done.keys += p.kvs.length;
       options.onProgress?.({ ...done });
-      const last = page.kvs[page.kvs.length - 1];
-      if (!page.more || last === undefined) break;
-      page = await kv.kvRange(`${last.key}\u0000`, { rangeEnd: '\u0000', limit: pageSize, revision: kvRevision });
+      const last = p.kvs[p.kvs.length - 1];
+      if (!p.more || last === undefined) break;
+      p = await page(`${last.key}\u0000`, kvRevision);
     }
     const skippedSources: string[] = [];
     const ids = new Set<string>();
@@ -61,7 +78,7 @@ export async function backupCluster(kv: BackupKvClient, file: string, options: B
     for (const source of sources) {
       try {
         for (let startAfter = ''; ;) {
-          const res = await source.client.list('', { startAfter, limit: pageSize });
+          const res = await source.client.list('', { startAfter, limit: Math.min(pageSize, 10_000) });
           for (const d of res.documents) {
             ids.add(d.documentId);
             const h = holders.get(d.documentId);
@@ -72,28 +89,34 @@ export async function backupCluster(kv: BackupKvClient, file: string, options: B
           startAfter = res.nextStartAfter;
         }
       } catch (err) {
-        if (!isServiceError(err) || sources.length === 1) throw err;
+        const skip = isServiceError(err) && (refusedForRole({ phase: 'sent', error: err }) || options.skipUnreachable === true);
+        if (!skip) throw new Error(`the documents of ${source.name} could not be listed (${err instanceof Error ? err.message : String(err)}); nothing was written`, { cause: err });
         skippedSources.push(`${source.name}: ${err.details}`);
       }
     }
-    if (skippedSources.length === sources.length) throw new Error(`no source could list the documents (${skippedSources.join('; ')})`);
+    if (skippedSources.length === sources.length) throw new Error(`no source could list the documents (${skippedSources.join('; ')}); nothing was written`);
     const order = [...ids].sort();
     let next = 0;
-    await Promise.all(Array.from({ length: Math.min(options.concurrency ?? 8, order.length) }, async () => {
-      for (let i = next++; i < order.length; i = next++) {
-        const id = order[i] as string;
-        const updates: Uint8Array[] = [];
-        for (const client of holders.get(id) ?? []) {
-          try {
-            updates.push((await client.get(id, { includeUpdate: true })).update);
-          } catch (err) {
-            // Listed, then gone from this source (none are ever deleted): the others hold it.
-            if (!isServiceError(err) || err.code !== status.NOT_FOUND) throw err;
+    await Promise.all(Array.from({ length: Math.min(Math.max(1, options.concurrency ?? 8), order.length) }, async () => {
+      try {
+        for (let i = next++; i < order.length && !failed; i = next++) {
+          const id = order[i] as string;
+          const updates: Uint8Array[] = [];
+          for (const holder of holders.get(id) ?? []) {
+            try {
+              updates.push((await holder.get(id, { includeUpdate: true })).update);
+            } catch (err) {
+              // Listed, then gone from this source (none are ever deleted): the others hold it.
+              if (!isServiceError(err) || err.code !== status.NOT_FOUND) throw err;
+            }
           }
+          if (updates.length === 0) continue;
+          await out.document(id, updates.length === 1 ? (updates[0] as Uint8Array) : Y.mergeUpdates(updates));
+          if (++done.documents % 1000 === 0) options.onProgress?.({ ...done });
         }
-        if (updates.length === 0) continue;
-        await out.document(id, updates.length === 1 ? (updates[0] as Uint8Array) : Y.mergeUpdates(updates));
-        if (++done.documents % pageSize === 0) options.onProgress?.({ ...done });
+      } catch (err) {
+        failed = true; // the other readers stop too
+        throw err;
       }
     }));
     options.onProgress?.({ ...done });
@@ -103,4 +126,10 @@ export async function backupCluster(kv: BackupKvClient, file: string, options: B
     await out.abandon();
     throw err;
   }
+}
+
+function documentClient(client: BackupKvClient & Partial<BackupDocumentClient>): BackupDocumentClient {
+  const { list, get } = client;
+  if (list === undefined || get === undefined) throw new Error('backupCluster: give documentSources, or a client that also lists and reads documents');
+  return { list: list.bind(client), get: get.bind(client) };
 }

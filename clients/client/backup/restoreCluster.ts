@@ -1,7 +1,10 @@
+import * as fs from 'node:fs';
+import { status } from '@grpc/grpc-js';
+import type { TxnResponse } from '../../../proto/gen/concord/v1/kv';
 import type { Ack } from '../ackLevel';
 import type { ConcordClient } from '../ConcordClient';
 import { kvOps } from '../kvOps';
-import { txnRangeKvs } from '../txnRanges';
+import { isServiceError } from '../serviceError';
 import { readBackup } from './BackupFile';
 
 export type RestoreClient = Pick<ConcordClient, 'pushUpdate' | 'kvTxn'>;
@@ -26,34 +29,57 @@ export interface RestoreResult {
   readonly leasedSkipped: number;
   /** Keys that exist with another value, left as they are (without `overwrite`). */
   readonly conflicts: readonly string[];
+  /** Documents whose whole state is larger than a client may push in one update (the node refused them), not restored. */
+  readonly documentsTooLarge: readonly string[];
 }
 
-/** Keys per KV transaction (a transaction takes at most 128 compares and operations). */
+/** Keys per KV transaction (a transaction takes at most 128 compares and operations)... */
 const keysPerTxn = 40;
+/** ...and bytes of keys and values (a request takes at most 8 MiB; a value at most 1 MiB). */
+const bytesPerTxn = 2 << 20;
+
+/** The value the `i`th operation of a transaction read, as bytes (undefined: the key is absent). */
+function rangeValue(r: TxnResponse, i: number): Uint8Array | undefined {
+  const op = r.responses[i]?.response;
+  return op?.$case === 'responseRange' ? op.value.kvs[0]?.value : undefined;
+}
 
 /**
  * Restores a backup (BackupFile) into a running cluster. The file is read through once to
  * check it (counts, hash) before anything is written, so a damaged or cut-short file changes
- * nothing. Then:
+ * nothing; the restore then reads the same open file again. Then:
  *
  * - Each document's state is pushed as a Yjs update. Documents are CRDTs, so this merges: into
  *   an empty cluster it brings every document back as it was; into a live one it adds what the
  *   cluster lacks and takes nothing away (a change made since stays, a deletion made since stays
- *   deleted). Restoring twice is harmless.
+ *   deleted). Restoring twice is harmless. A document larger than a client's update limit is
+ *   refused by the node; it is named in `documentsTooLarge` and the others go on.
  * - Each KV key is created if absent. A key that holds the same value is left; one that holds
- *   another is left and named in `conflicts`, unless `overwrite` (then it is put). Keys that were attached to a
- *   lease are left out. Revisions are the target's own (the backup keeps values, not history).
+ *   another is left and named in `conflicts`, unless `overwrite` (then it is put). Keys that were
+ *   attached to a lease are left out. Revisions are the target's own (the backup keeps values,
+ *   not history).
  */
 export async function restoreCluster(client: RestoreClient, file: string, options: RestoreOptions = {}): Promise<RestoreResult> {
-  await readBackup(file);
+  const fd = fs.openSync(file, 'r');
+  try {
+    await readBackup(file, undefined, fd);
+    return await restoreFrom(client, file, fd, options);
+  } finally {
+    fs.closeSync(fd);
+  }
+}
+
+async function restoreFrom(client: RestoreClient, file: string, fd: number, options: RestoreOptions): Promise<RestoreResult> {
   const done = { documents: 0, keys: 0 };
   let keysUnchanged = 0;
   let leasedSkipped = 0;
   const conflicts: string[] = [];
+  const documentsTooLarge: string[] = [];
   const inflight = new Set<Promise<void>>();
   let failed: unknown;
-  const limit = options.concurrency ?? 8;
+  const limit = Math.max(1, options.concurrency ?? 8);
   let batch: { key: string; value: Uint8Array }[] = [];
+  let batchBytes = 0;
 
   const restoreKeys = async (kvs: readonly { key: string; value: Uint8Array }[]): Promise<void> => {
     if (kvs.length === 0) return;
@@ -69,9 +95,9 @@ export async function restoreCluster(client: RestoreClient, file: string, option
     const absent: { key: string; value: Uint8Array }[] = [];
     const differing: { key: string; value: Uint8Array }[] = [];
     kvs.forEach((e, i) => {
-      const now = txnRangeKvs(r, i)[0];
+      const now = rangeValue(r, i);
       if (now === undefined) absent.push(e);
-      else if (Buffer.from(now.value).equals(Buffer.from(e.value))) keysUnchanged++;
+      else if (Buffer.from(now).equals(Buffer.from(e.value))) keysUnchanged++;
       else differing.push(e);
     });
     if (options.overwrite === true && differing.length > 0) {
@@ -84,8 +110,19 @@ export async function restoreCluster(client: RestoreClient, file: string, option
     await restoreKeys(absent);
   };
 
+  const push = async (id: string, update: Uint8Array): Promise<void> => {
+    try {
+      await client.pushUpdate(id, update, { ack: options.ack ?? 'quorum' });
+    } catch (err) {
+      if (!isServiceError(err) || err.code !== status.RESOURCE_EXHAUSTED) throw err;
+      documentsTooLarge.push(id);
+      return;
+    }
+    if (++done.documents % 1000 === 0) options.onProgress?.({ ...done });
+  };
+
   const track = async (p: Promise<void>): Promise<void> => {
-    const q = p.catch((err: unknown) => {
+    const q: Promise<void> = p.catch((err: unknown) => {
       failed ??= err;
     }).finally(() => inflight.delete(q));
     inflight.add(q);
@@ -93,28 +130,31 @@ export async function restoreCluster(client: RestoreClient, file: string, option
     if (failed !== undefined) throw failed;
   };
 
+  const flushKeys = async (): Promise<void> => {
+    const kvs = batch;
+    batch = [];
+    batchBytes = 0;
+    await restoreKeys(kvs);
+    options.onProgress?.({ ...done });
+  };
+
   await readBackup(file, async (e) => {
     if (e.type === 'document') {
-      await track(client.pushUpdate(e.id, e.update, { ack: options.ack ?? 'quorum' }).then(() => {
-        if (++done.documents % 1000 === 0) options.onProgress?.({ ...done });
-      }));
+      await track(push(e.id, e.update));
       return;
     }
     if (e.lease !== '0') {
       leasedSkipped++;
       return;
     }
+    const bytes = Buffer.byteLength(e.key) + e.value.byteLength;
+    if (batch.length > 0 && (batch.length >= keysPerTxn || batchBytes + bytes > bytesPerTxn)) await flushKeys();
     batch.push({ key: e.key, value: e.value });
-    if (batch.length >= keysPerTxn) {
-      const kvs = batch;
-      batch = [];
-      await restoreKeys(kvs);
-      options.onProgress?.({ ...done });
-    }
-  });
-  await restoreKeys(batch);
+    batchBytes += bytes;
+  }, fd);
+  await flushKeys();
   await Promise.all(inflight);
   if (failed !== undefined) throw failed;
   options.onProgress?.({ ...done });
-  return { ...done, keysUnchanged, leasedSkipped, conflicts };
+  return { ...done, keysUnchanged, leasedSkipped, conflicts, documentsTooLarge };
 }

@@ -1,5 +1,5 @@
 import { randomUUID } from 'node:crypto';
-import type { RequestOp } from '../../../proto/gen/concord/v1/kv';
+import type { Compare, RequestOp } from '../../../proto/gen/concord/v1/kv';
 import { kvOps } from '../kvOps';
 import { txnRangeKvs, utf8 } from '../txnRanges';
 import { Shard, ShardMap } from './ShardMap';
@@ -57,7 +57,7 @@ export interface ShardedTxn {
  *   rolled back once they are old.
  * - One shard: a transaction whose keys all live on one shard (a put, a delete) is that shard's
  *   own transaction, one call: it checks the compares and that no lock is in the way, and writes
- *   the values and the record (`committed`) together. No lock is taken.
+ *   the values and the record (`committed`) together, no lock taken (see oneShard).
  *
  * Reads settle the locks they meet first, so a read of one key, or of one shard's part of a
  * range, never sees half a transaction (a range across shards is read shard by shard: not a
@@ -171,13 +171,8 @@ export class ShardedKv {
       if (keys.length > 0) byShard.set(s, keys);
     }
     if (byShard.size === 1) {
-      // One shard: its own transaction is atomic already. One call checks the compares and that
-      // no lock is in the way, writes the values and the record (committed) together.
-      const success = [
-        ...writes.map((k) => (ops.get(k) === 'put' ? kvOps.put(k, values.get(k)!) : kvOps.del(k))),
-        kvOps.put(recordKey(txn), 'committed'),
-      ];
-      return this.prepare(primary, [...ops.keys()].sort(), t.compares ?? [], success, () => undefined);
+      const success = writes.map((k) => (ops.get(k) === 'put' ? kvOps.put(k, values.get(k)!) : kvOps.del(k)));
+      return this.oneShard(primary, txn, [...ops.keys()].sort(), t.compares ?? [], success);
     }
     /** The lock each key was given (its deadline counts from its shard's prepare). */
     const locks = new Map<string, string>();
@@ -217,6 +212,27 @@ export class ShardedKv {
     return true;
   }
 
+  /**
+   * A transaction whose keys all live on one shard: that shard's own transaction is atomic
+   * already, so one call checks the compares and that no lock is in the way, and writes the
+   * values with the transaction's record (committed), only if the record is absent. Should the
+   * call fail (its answer lost, or held and delivered late), the record decides, as for two
+   * shards: created `aborted` unless the call created it, so a late delivery finds it and takes
+   * no effect. Once the answer is in, no copy of the call can land any more, and the record
+   * goes (nothing else reads it: no lock names it).
+   */
+  private async oneShard(shard: Shard, txn: string, keys: readonly string[], compares: ShardedTxn['compares'] & object, writes: RequestOp[]): Promise<boolean> {
+    let ok: boolean;
+    try {
+      ok = await this.prepare(shard, keys, compares, [...writes, kvOps.put(recordKey(txn), 'committed')], () => undefined, [kvOps.compare('create', recordKey(txn), '=', 0)]);
+    } catch (err) {
+      if ((await this.retried(() => this.decide(shard, txn, 'aborted'))) === 'committed') return true;
+      throw new TransactionAbortedError(`transaction ${txn} failed (${err instanceof Error ? err.message : String(err)}) and was aborted: nothing took effect`);
+    }
+    if (ok) void shard.client.kvTxn({ compare: [kvOps.compare('value', recordKey(txn), '=', 'committed')], success: [kvOps.del(recordKey(txn))] }).catch(() => undefined);
+    return ok;
+  }
+
   /** A call tried again on failure (it must be idempotent), up to waitMaxMs. */
   private async retried<T>(fn: () => Promise<T>): Promise<T> {
     const until = this.opts.now() + this.opts.waitMaxMs;
@@ -231,18 +247,20 @@ export class ShardedKv {
   }
 
   /**
-   * In one local transaction, checks this shard's compares and that no other transaction holds
-   * a lock on its keys, and runs `success` (takes this transaction's locks, or on a transaction's
-   * only shard writes it whole); false when a compare failed. `ownLock` names this
-   * transaction's lock on a key (met again when an earlier try's answer was lost).
+   * In one local transaction, checks this shard's compares (and `also`) and that no other
+   * transaction holds a lock on its keys, read locks included, and runs `success` (takes this
+   * transaction's locks, or on a transaction's only shard writes it whole); false when a compare
+   * failed. Locks in the way are settled first (waited for, rolled forward or back); one equal
+   * to `ownLock` of its key is this transaction's own and not in the way.
    */
-  private async prepare(shard: Shard, keys: readonly string[], compares: ShardedTxn['compares'] & object, success: RequestOp[], ownLock: (key: string) => string | undefined): Promise<boolean> {
+  private async prepare(shard: Shard, keys: readonly string[], compares: ShardedTxn['compares'] & object, success: RequestOp[], ownLock: (key: string) => string | undefined, also: Compare[] = []): Promise<boolean> {
     const mine = compares.filter((c) => keys.includes(c.key));
     return this.waiting(`transaction on shard ${shard.name}`, async () => {
       const r = await shard.client.kvTxn({
         compare: [
           ...keys.map((k) => kvOps.compare('create', lockKey(k), '=', 0)),
           ...mine.map((c) => (c.value === undefined ? kvOps.compare('create', c.key, '=', 0) : kvOps.compare('value', c.key, '=', c.value))),
+          ...also,
         ],
         success,
         failure: keys.map((k) => kvOps.get(lockKey(k))),

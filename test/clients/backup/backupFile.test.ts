@@ -74,11 +74,47 @@ test('a file cut short, damaged, edited or not a backup is refused with the reas
   expect(await refused(path.join(dir, 'missing.gz'))).toMatch(/cannot be read \(ENOENT/);
 });
 
-test('a backup abandoned, or not finished, leaves nothing under its name', async () => {
+test('a backup abandoned, or not finished, leaves nothing under its name, nor a temporary file', async () => {
   const file = path.join(dir, 'b.gz');
   const w = new BackupWriter(file, { createdAt: 'now', kvRevision: '1' });
   await w.kv('a', Buffer.from('1'), '0');
   expect(fs.existsSync(file)).toBe(false);
   await w.abandon();
   expect(fs.readdirSync(dir)).toEqual([]);
+  // Abandoned at once, before anything was written: still nothing left.
+  for (let i = 0; i < 200; i++) await new BackupWriter(file, { createdAt: 'now', kvRevision: '1' }).abandon();
+  expect(fs.readdirSync(dir)).toEqual([]);
+  // Two backups to one name at once do not write into one temporary file.
+  const [a, b] = [new BackupWriter(file, { createdAt: 'a', kvRevision: '1' }), new BackupWriter(file, { createdAt: 'b', kvRevision: '2' })];
+  await a.kv('from-a', Buffer.from('1'), '0');
+  await b.kv('from-b', Buffer.from('2'), '0');
+  await a.finish();
+  await b.finish();
+  const keys: string[] = [];
+  expect((await readBackup(file, (e) => void (e.type === 'kv' && keys.push(e.key)))).header.createdAt).toBe('b');
+  expect(keys).toEqual(['from-b']);
+});
+
+test('a write that fails (a full disk) fails the next call and finish, and abandon leaves nothing', async () => {
+  const file = path.join(dir, 'b.gz');
+  const w = new BackupWriter(file, { createdAt: 'now', kvRevision: '1' });
+  await w.kv('a', Buffer.from('1'), '0');
+  (w as unknown as { out: fs.WriteStream }).out.destroy(Object.assign(new Error('ENOSPC: no space left on device, write'), { code: 'ENOSPC' }));
+  await new Promise((r) => setImmediate(r));
+  await expect(w.document('d', new Uint8Array(300_000).fill(7))).rejects.toThrow('ENOSPC');
+  await expect(w.finish()).rejects.toThrow('ENOSPC');
+  await w.abandon();
+  expect(fs.readdirSync(dir)).toEqual([]);
+  // A directory that does not exist: refused at once.
+  expect(() => new BackupWriter(path.join(dir, 'missing', 'b.gz'), { createdAt: 'now', kvRevision: '1' })).toThrow('ENOENT');
+});
+
+test('what the reader\'s callback throws comes out as it is, not as a fault of the file', async () => {
+  const file = path.join(dir, 'b.gz');
+  await writeSample(file);
+  const quota = Object.assign(new Error('RESOURCE_EXHAUSTED: quota'), { code: 8 });
+  const err = await readBackup(file, () => {
+    throw quota;
+  }).then(() => undefined, (e: unknown) => e);
+  expect(err).toBe(quota);
 });
