@@ -177,7 +177,11 @@ export class ShardedKv {
     /** The lock each key was given (its deadline counts from its shard's prepare). */
     const locks = new Map<string, string>();
     const lockFor = (key: string, deadline: number): string => JSON.stringify({ txn, primary: primary.name, deadline, op: ops.get(key) ?? 'read', ...(values.has(key) ? { value: values.get(key) } : {}) } satisfies Lock);
-    /** Best effort: the record says aborted, and every lock that may have been taken goes. */
+    /**
+     * Best effort: the record says aborted, and every lock that may have been taken goes. The
+     * record stays: a call to commit this transaction that is still on its way (held in the
+     * network) would find no record and create it `committed` over writes rolled back.
+     */
     const abort = async (): Promise<void> => {
       await this.decide(primary, txn, 'aborted').catch(() => undefined);
       for (const [k, lock] of locks) await this.dropLock(this.map.shardOf(k), k, lock).catch(() => undefined);
@@ -205,11 +209,27 @@ export class ShardedKv {
     }
     this.opts.failpoint?.('decided');
     // Committed: whatever fails from here, whoever meets a lock applies it.
+    let applied = true;
     for (const [shard, keys] of byShard) {
-      await this.apply(shard, keys.map((k) => ({ key: k, lock: locks.get(k)! }))).catch(() => undefined);
+      await this.apply(shard, keys.map((k) => ({ key: k, lock: locks.get(k)! }))).catch(() => {
+        applied = false;
+      });
       this.opts.failpoint?.('applied-one');
     }
+    // Every lock is gone (applied here, or rolled forward by someone): no one needs the record.
+    if (applied) this.dropRecord(primary, txn);
     return true;
+  }
+
+  /**
+   * Deletes a committed transaction's record, not waited for (a record left behind is only
+   * garbage), once no lock of it is left. A reader that met a lock before it went and then finds
+   * no record waits for the lock's deadline, sees the lock gone, and decides nothing (see
+   * resolve); a late call that creates the record again creates it committed. Aborted records
+   * stay (see abort).
+   */
+  private dropRecord(shard: Shard, txn: string): void {
+    void shard.client.kvTxn({ compare: [kvOps.compare('value', recordKey(txn), '=', 'committed')], success: [kvOps.del(recordKey(txn))] }).catch(() => undefined);
   }
 
   /**
@@ -229,7 +249,7 @@ export class ShardedKv {
       if ((await this.retried(() => this.decide(shard, txn, 'aborted'))) === 'committed') return true;
       throw new TransactionAbortedError(`transaction ${txn} failed (${err instanceof Error ? err.message : String(err)}) and was aborted: nothing took effect`);
     }
-    if (ok) void shard.client.kvTxn({ compare: [kvOps.compare('value', recordKey(txn), '=', 'committed')], success: [kvOps.del(recordKey(txn))] }).catch(() => undefined);
+    if (ok) this.dropRecord(shard, txn);
     return ok;
   }
 
@@ -309,6 +329,10 @@ export class ShardedKv {
         await this.opts.sleep(Math.max(1, Math.min(left, 100)));
         return;
       }
+      // A lock settled meanwhile (its transaction committed, applied, and its record dropped)
+      // needs no decision; only one still there is aborted.
+      const still = (await shard.client.kvRange(lockKey(key))).kvs[0];
+      if (still === undefined || utf8(still.value) !== lockValue) return;
       outcome = await this.decide(primary, lock.txn, 'aborted');
     }
     if (outcome === 'committed') await this.apply(shard, [{ key, lock: lockValue }]);
