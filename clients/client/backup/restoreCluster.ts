@@ -1,6 +1,8 @@
 import * as fs from 'node:fs';
 import { status } from '@grpc/grpc-js';
 import type { TxnResponse } from '../../../proto/gen/concord/v1/kv';
+import { splitUpdate } from '../../../services/core/crdt/splitUpdate';
+import { updateBytesMax } from '../../../services/core/crdt/validateUpdate';
 import type { Ack } from '../ackLevel';
 import type { ConcordClient } from '../ConcordClient';
 import { kvOps } from '../kvOps';
@@ -29,9 +31,12 @@ export interface RestoreResult {
   readonly leasedSkipped: number;
   /** Keys that exist with another value, left as they are (without `overwrite`). */
   readonly conflicts: readonly string[];
-  /** Documents whose whole state is larger than a client may push in one update (the node refused them), not restored. */
+  /** Documents whose whole state could not be pushed even in pieces (one struct, such as one insert, past the limit of a client's update), not restored. */
   readonly documentsTooLarge: readonly string[];
 }
+
+/** Pieces a document's state is cut into when it is larger than one client update may be (with room for the framing). */
+const pieceBytes = updateBytesMax - (64 << 10);
 
 /** Keys per KV transaction (a transaction takes at most 128 compares and operations)... */
 const keysPerTxn = 40;
@@ -52,8 +57,9 @@ function rangeValue(r: TxnResponse, i: number): Uint8Array | undefined {
  * - Each document's state is pushed as a Yjs update. Documents are CRDTs, so this merges: into
  *   an empty cluster it brings every document back as it was; into a live one it adds what the
  *   cluster lacks and takes nothing away (a change made since stays, a deletion made since stays
- *   deleted). Restoring twice is harmless. A document larger than a client's update limit is
- *   refused by the node; it is named in `documentsTooLarge` and the others go on.
+ *   deleted). Restoring twice is harmless. A state larger than a client's update may be (4 MiB)
+ *   is pushed in pieces (splitUpdate); one that cannot be cut that fine is named in
+ *   `documentsTooLarge` and the others go on.
  * - Each KV key is created if absent. A key that holds the same value is left; one that holds
  *   another is left and named in `conflicts`, unless `overwrite` (then it is put). Keys that were
  *   attached to a lease are left out. Revisions are the target's own (the backup keeps values,
@@ -111,8 +117,14 @@ async function restoreFrom(client: RestoreClient, file: string, fd: number, opti
   };
 
   const push = async (id: string, update: Uint8Array): Promise<void> => {
+    // A state larger than a client may push at once goes in pieces (runs of structs, then the deletions).
+    const pieces = update.byteLength <= updateBytesMax ? [update] : splitUpdate(update, pieceBytes);
+    if (pieces === undefined) {
+      documentsTooLarge.push(id);
+      return;
+    }
     try {
-      await client.pushUpdate(id, update, { ack: options.ack ?? 'quorum' });
+      for (const piece of pieces) await client.pushUpdate(id, piece, { ack: options.ack ?? 'quorum' });
     } catch (err) {
       if (!isServiceError(err) || err.code !== status.RESOURCE_EXHAUSTED) throw err;
       documentsTooLarge.push(id);
