@@ -22,3 +22,4 @@ export { TransactionAbortedError } from './shard/ShardedKv';
 export { backupCluster, type BackupOptions, type BackupResult } from './backup/backupCluster';
 export { restoreCluster, type RestoreOptions, type RestoreResult } from './backup/restoreCluster';
 export { readBackup, BadBackupError, type BackupSummary } from './backup/BackupFile';
+export { acquireLock, LockTimeoutError, type HeldLock, type LockOptions, type LockClient } from './lock/acquireLock';

@@ -1,0 +1,126 @@
+import { status } from '@grpc/grpc-js';
+import { Event_EventType } from '../../../proto/gen/concord/v1/kv';
+import type { ConcordClient } from '../ConcordClient';
+import { prefixRangeEnd } from '../../../services/core/kv/prefixRangeEnd';
+import { isServiceError } from '../serviceError';
+
+export type LockClient = Pick<ConcordClient, 'kvRange' | 'kvPut' | 'kvWatch' | 'leaseGrant' | 'leaseKeepAlive' | 'leaseRevoke'>;
+
+export interface LockOptions {
+  /** Where the lock's keys live (`<prefix><name>/<lease>`); default "locks/". */
+  readonly prefix?: string;
+  /** TTL of the holder's lease: how soon a holder that died stops holding (default 10 s, at least 1 s). */
+  readonly ttlMs?: number;
+  /** Give up waiting after this long (LockTimeoutError); default: wait as long as it takes. */
+  readonly waitMs?: number;
+  /** Aborting gives up waiting (the signal's reason is thrown). */
+  readonly signal?: AbortSignal;
+  /** Stored as the holder key's value, for operators (`concord kv get locks/<name> --prefix`). */
+  readonly owner?: string;
+}
+
+/** A lock held: until `release`, or until `lost` fires. */
+export interface HeldLock {
+  /** The holder's key, under its lease. */
+  readonly key: string;
+  /**
+   * The create revision of the holder's key: every later holder of this lock has a greater one.
+   * Pass it with every write the lock guards, and have the guarded side refuse a token smaller
+   * than one it has seen, so a holder that lost the lock unawares (paused past its TTL) cannot
+   * act on it.
+   */
+  readonly fencingToken: bigint;
+  readonly lease: bigint;
+  /** Fires when the lock may be lost: the lease could not be renewed within its TTL, or it ended. */
+  readonly lost: AbortSignal;
+  /** Gives the lock up (its key and lease go); harmless twice. */
+  release(): Promise<void>;
+}
+
+/** Waiting for a lock took longer than `waitMs`: nothing is held, and this contender's key is gone. */
+export class LockTimeoutError extends Error {
+  override name = 'LockTimeoutError';
+}
+
+/**
+ * Acquires the lock `name` in the authoritative KV store, as etcd's concurrency.Mutex does:
+ * the contender writes `<prefix><name>/<lease>` under a lease of its own (kept alive while it
+ * waits and holds), and holds the lock once no key of the lock was created before its own.
+ * Until then it watches only the key created just before its own, so a release wakes one
+ * waiter, and waiters are served in the order they came. A holder that dies stops holding
+ * when its lease ends (`ttlMs`); the fencing token (its key's create revision) lets the guarded
+ * side refuse a holder that has lost the lock and does not know it yet.
+ */
+export async function acquireLock(client: LockClient, name: string, options: LockOptions = {}): Promise<HeldLock> {
+  if (name === '' || name.includes('/')) throw new Error(`a lock name must be non-empty and hold no '/', got ${JSON.stringify(name)}`);
+  const prefix = `${options.prefix ?? 'locks/'}${name}/`;
+  const ttlMs = Math.max(1000, options.ttlMs ?? 10_000);
+  const grant = await client.leaseGrant(ttlMs);
+  const lease = grant.id;
+  const key = `${prefix}${lease.toString(16)}`;
+  const lost = new AbortController();
+  const stopWaiting = new AbortController();
+  let validUntil = Date.now() + ttlMs;
+  let released = false;
+  // Renewed at a third of the TTL; a renewal that fails is tried again at the next tick, and
+  // the lock counts as lost once the lease may have ended.
+  const renew = async (): Promise<void> => {
+    try {
+      const sent = Date.now();
+      const r = await client.leaseKeepAlive(lease, { deadlineMs: Math.max(100, validUntil - sent) });
+      if (r.ttlMs <= 0n) throw new Error('the lease has ended');
+      validUntil = sent + Number(r.ttlMs);
+    } catch (err) {
+      if ((isServiceError(err) && err.code === status.NOT_FOUND) || Date.now() >= validUntil) {
+        lost.abort(new Error(`the lease of lock ${name} ended (${err instanceof Error ? err.message : String(err)})`));
+      }
+    }
+  };
+  const timer = setInterval(() => {
+    if (lost.signal.aborted) clearInterval(timer);
+    else void renew();
+  }, Math.max(100, Math.floor(ttlMs / 3)));
+  timer.unref?.();
+  lost.signal.addEventListener('abort', () => {
+    clearInterval(timer);
+    stopWaiting.abort(lost.signal.reason);
+  }, { once: true });
+  const giveUp = async (): Promise<void> => {
+    released = true;
+    clearInterval(timer);
+    await client.leaseRevoke(lease).catch(() => undefined); // deletes the key with it
+  };
+  const release = async (): Promise<void> => {
+    if (released) return;
+    await giveUp();
+  };
+
+  const onAbort = (): void => stopWaiting.abort(options.signal?.reason);
+  options.signal?.addEventListener('abort', onAbort, { once: true });
+  const waitTimer = options.waitMs === undefined ? undefined : setTimeout(() => stopWaiting.abort(new LockTimeoutError(`lock ${name} was not acquired within ${options.waitMs} ms; nothing is held`)), options.waitMs);
+  try {
+    if (options.signal?.aborted === true) throw options.signal.reason;
+    await client.kvPut(key, options.owner ?? '', { lease });
+    for (;;) {
+      const all = await client.kvRange(prefix, { rangeEnd: prefixRangeEnd(prefix) });
+      const mine = all.kvs.find((kv) => kv.key === key);
+      if (mine === undefined) throw new Error(`the key of lock ${name} is gone (its lease ended while waiting); nothing is held`);
+      let before: (typeof all.kvs)[number] | undefined;
+      for (const kv of all.kvs) if (kv.createRevision < mine.createRevision && (before === undefined || kv.createRevision > before.createRevision)) before = kv;
+      if (before === undefined) {
+        return { key, fencingToken: mine.createRevision, lease, lost: lost.signal, release };
+      }
+      // Wait for the key just before ours to go (released, or its lease ended).
+      for await (const res of client.kvWatch(before.key, { startRevision: (all.header?.revision ?? 0n) + 1n, signal: stopWaiting.signal })) {
+        if (res.events.some((e) => e.type === Event_EventType.DELETE)) break;
+      }
+      if (stopWaiting.signal.aborted) throw stopWaiting.signal.reason;
+    }
+  } catch (err) {
+    await giveUp();
+    throw stopWaiting.signal.aborted ? stopWaiting.signal.reason : err;
+  } finally {
+    if (waitTimer !== undefined) clearTimeout(waitTimer);
+    options.signal?.removeEventListener('abort', onAbort);
+  }
+}
