@@ -208,25 +208,19 @@ export class ShardedKv {
       throw new TransactionAbortedError(`transaction ${txn} was aborted by another client before it committed (its locks outlived their ${this.opts.lockTtlMs} ms); nothing took effect`);
     }
     this.opts.failpoint?.('decided');
-    // Committed: whatever fails from here, whoever meets a lock applies it.
-    let applied = true;
+    // Committed: whatever fails from here, whoever meets a lock applies it. The record stays:
+    // a reader's abort still on its way (it met a lock past its deadline before the commit)
+    // would create it `aborted` over applied writes, were it gone.
     for (const [shard, keys] of byShard) {
-      await this.apply(shard, keys.map((k) => ({ key: k, lock: locks.get(k)! }))).catch(() => {
-        applied = false;
-      });
+      await this.apply(shard, keys.map((k) => ({ key: k, lock: locks.get(k)! }))).catch(() => undefined);
       this.opts.failpoint?.('applied-one');
     }
-    // Every lock is gone (applied here, or rolled forward by someone): no one needs the record.
-    if (applied) this.dropRecord(primary, txn);
     return true;
   }
 
   /**
-   * Deletes a committed transaction's record, not waited for (a record left behind is only
-   * garbage), once no lock of it is left. A reader that met a lock before it went and then finds
-   * no record waits for the lock's deadline, sees the lock gone, and decides nothing (see
-   * resolve); a late call that creates the record again creates it committed. Aborted records
-   * stay (see abort).
+   * Deletes the record of a transaction on one shard, not waited for (one left behind is only
+   * garbage): no lock names it, so no reader ever decides on it.
    */
   private dropRecord(shard: Shard, txn: string): void {
     void shard.client.kvTxn({ compare: [kvOps.compare('value', recordKey(txn), '=', 'committed')], success: [kvOps.del(recordKey(txn))] }).catch(() => undefined);
@@ -246,7 +240,10 @@ export class ShardedKv {
     try {
       ok = await this.prepare(shard, keys, compares, [...writes, kvOps.put(recordKey(txn), 'committed')], () => undefined, [kvOps.compare('create', recordKey(txn), '=', 0)]);
     } catch (err) {
-      if ((await this.retried(() => this.decide(shard, txn, 'aborted'))) === 'committed') return true;
+      if ((await this.retried(() => this.decide(shard, txn, 'aborted'))) === 'committed') {
+        this.dropRecord(shard, txn); // the only call that writes it has landed
+        return true;
+      }
       throw new TransactionAbortedError(`transaction ${txn} failed (${err instanceof Error ? err.message : String(err)}) and was aborted: nothing took effect`);
     }
     if (ok) this.dropRecord(shard, txn);
@@ -329,10 +326,6 @@ export class ShardedKv {
         await this.opts.sleep(Math.max(1, Math.min(left, 100)));
         return;
       }
-      // A lock settled meanwhile (its transaction committed, applied, and its record dropped)
-      // needs no decision; only one still there is aborted.
-      const still = (await shard.client.kvRange(lockKey(key))).kvs[0];
-      if (still === undefined || utf8(still.value) !== lockValue) return;
       outcome = await this.decide(primary, lock.txn, 'aborted');
     }
     if (outcome === 'committed') await this.apply(shard, [{ key, lock: lockValue }]);
