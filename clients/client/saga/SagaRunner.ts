@@ -146,6 +146,8 @@ export class SagaRunner {
   private lease: Lease | undefined;
   private leaseGrant: Promise<Lease> | undefined;
   private abandoned = false;
+  /** Whether `sleep` was given (tests): maintain's pauses then use it instead of a timer of their own. */
+  private readonly sleepInjected: boolean;
 
   constructor(private readonly store: SagaStore, options: SagaRunnerOptions = {}) {
     this.prefix = options.prefix ?? 'sagas/';
@@ -160,6 +162,7 @@ export class SagaRunner {
       now: options.now ?? Date.now,
       sleep: options.sleep ?? ((ms) => new Promise((r) => setTimeout(r, ms))),
     };
+    this.sleepInjected = options.sleep !== undefined;
   }
 
   define<I>(definition: SagaDefinition<I>): this {
@@ -231,8 +234,11 @@ export class SagaRunner {
    */
   async resumeAbandoned(): Promise<ResumeReport> {
     const report: ResumeReport = { resumed: [], failed: [] };
+    // Sagas whose owner key stands are driven by a live runner: not even tried (a try costs a
+    // lease grant, a claim and a revoke, on every runner, every round).
+    const owned = new Set((await this.store.list(`${this.prefix}o/`)).map((kv) => kv.key.slice(`${this.prefix}o/`.length)));
     for (const r of await this.list()) {
-      if ((r.status !== 'running' && r.status !== 'compensating') || !this.definitions.has(r.type) || this.driving.has(r.id)) continue;
+      if ((r.status !== 'running' && r.status !== 'compensating') || !this.definitions.has(r.type) || this.driving.has(r.id) || owned.has(r.id)) continue;
       try {
         report.resumed.push(await this.resume(r.id));
       } catch (error) {
@@ -244,17 +250,30 @@ export class SagaRunner {
 
   /**
    * Keeps this runner's sagas moving without the application calling in: resumes abandoned sagas
-   * (resumeAbandoned) at once and then every `everyMs` (default: the lease TTL), and, with
-   * `pruneAfterMs`, prunes sagas finished at least that long ago each round. Rounds never
-   * overlap; a round that fails (the store unreachable) is reported and the next one runs on
-   * time. Returns a function that stops it; close() stops it too.
+   * (resumeAbandoned) at once and then `everyMs` (default: the lease TTL) after each round
+   * ends, and, with `pruneAfterMs`, prunes sagas finished at least that long ago each round.
+   * Rounds never overlap; a round that fails (the store unreachable) is reported and the next
+   * one runs all the same. Returns a function that stops it; close() and abandon() stop it too,
+   * and nothing of it is left waiting (a stopped runner's process may exit at once).
    */
   maintain(options: MaintainOptions = {}): () => void {
+    if (this.stopping.signal.aborted) throw new Error('the saga runner is stopped: maintain() needs a runner that is not closed or abandoned');
     const stopped = new AbortController();
     const onStop = (): void => stopped.abort();
     this.stopping.signal.addEventListener('abort', onStop, { once: true });
     const everyMs = options.everyMs ?? this.opts.leaseTtlMs;
-    const aborted = new Promise<void>((resolve) => stopped.signal.addEventListener('abort', () => resolve(), { once: true }));
+    /** The wait between rounds, cut short by a stop; it leaves no timer or listener behind. */
+    const pause = (): Promise<void> => new Promise<void>((resolve) => {
+      let timer: ReturnType<typeof setTimeout> | undefined;
+      const done = (): void => {
+        if (timer !== undefined) clearTimeout(timer);
+        stopped.signal.removeEventListener('abort', done);
+        resolve();
+      };
+      stopped.signal.addEventListener('abort', done, { once: true });
+      if (this.sleepInjected) void this.opts.sleep(everyMs).then(done);
+      else timer = setTimeout(done, everyMs);
+    });
     const loop = async (): Promise<void> => {
       while (!stopped.signal.aborted) {
         const round: MaintenanceRound = { resumed: [], failed: [], pruned: 0 };
@@ -267,8 +286,12 @@ export class SagaRunner {
           round.error = error;
         }
         if (stopped.signal.aborted) break;
-        options.onRound?.(round);
-        await Promise.race([this.opts.sleep(everyMs), aborted]);
+        try {
+          options.onRound?.(round);
+        } catch {
+          // A listener's failure is its own: maintenance goes on.
+        }
+        await pause();
       }
     };
     const running = loop().catch(() => undefined);

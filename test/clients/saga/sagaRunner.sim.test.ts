@@ -321,3 +321,32 @@ test('maintain resumes an abandoned saga once its runner\'s lease ends, prunes f
   await keeper.close();
   await crashed.close();
 });
+
+test('maintain survives a throwing listener, leaves no timer behind once closed, refuses a stopped runner; sagas a live runner holds are not even tried', async () => {
+  const kv = new MemoryKvClient();
+  let release: () => void = () => undefined;
+  const gate = new Promise<void>((r) => (release = r));
+  const def = { type: 't', steps: [{ name: 'a', run: async () => gate }] };
+  const holder = new SagaRunner(kvSagaStore(kv)).define(def);
+  const held = holder.start('t', 'held', null);
+  await new Promise((r) => setTimeout(r, 10));
+  // Another runner's rounds, on real timers: the held saga costs it no lease grant.
+  const keeper = new SagaRunner(kvSagaStore(kv)).define(def);
+  const grants = jest.spyOn(kv, 'leaseGrant');
+  const timersBefore = process.getActiveResourcesInfo().filter((r) => r === 'Timeout').length;
+  let rounds = 0;
+  keeper.maintain({ everyMs: 20, onRound: () => {
+    rounds++;
+    throw new Error('a listener that fails');
+  } });
+  while (rounds < 3) await new Promise((r) => setTimeout(r, 5));
+  const tried = grants.mock.calls.length;
+  await keeper.close(); // first, so a failure below leaves nothing running
+  release();
+  expect(tried).toBe(0);
+  expect(process.getActiveResourcesInfo().filter((r) => r === 'Timeout').length).toBeLessThanOrEqual(timersBefore);
+  expect(() => keeper.maintain()).toThrow('the saga runner is stopped');
+  expect((await held).status).toBe('done');
+  await holder.close();
+  grants.mockRestore();
+});
