@@ -62,6 +62,8 @@ test('a backup of a split cluster holds every node\'s writes; restored into a ne
     // n3 is cut off and takes a write of its own; n1 takes one on another document.
     await isolateNode(src, 2);
     try {
+      // The majority side has a leader (a new one, if n3 led) before the backup reads the keys.
+      await eventually('a leader on the majority side', async () => (await client.kvRange('cfg/00', { deadlineMs: 1000 })).kvs.length === 1, 20_000);
       await n3.apply('notes/cut-off', [ops.textInsert(['body'], 0, 'written on n3 alone')], { ack: 'local' });
       await client.apply('shop/order-0', [ops.set(['order', 'status'], 'paid')], { ack: 'local' });
       const file = path.join(dir, 'cluster.backup.gz');

@@ -1,7 +1,7 @@
 // restoreCluster against a fake cluster that records what it is sent: a document whose state is
-// larger than a client's update goes in pieces that rebuild it; one holding a single struct past
-// that limit (a backup file may, a client could not have written it) is named and skipped while
-// the others are restored.
+// larger than a client's update goes in pieces that rebuild it (a text struct past the limit is
+// cut); one holding a binary past that limit (a backup file may, a client could not have written
+// it) is named and skipped while the others are restored.
 import * as fs from 'node:fs';
 import * as os from 'node:os';
 import * as path from 'node:path';
@@ -18,13 +18,19 @@ beforeEach(() => {
 afterEach(() => fs.rmSync(dir, { recursive: true, force: true }));
 
 test('a large document goes in pieces that rebuild it; one with a struct past the limit is named, the others restored', async () => {
-  const doc = (inserts: string[]): Uint8Array => {
+  const doc = (inserts: string[], blob?: number): Uint8Array => {
     const d = new Y.Doc();
     for (const s of inserts) d.getText('t').insert(0, s);
     d.getText('t').delete(0, 10);
+    if (blob !== undefined) d.getMap('m').set('blob', new Uint8Array(blob)); // one struct of one element
     return Y.encodeStateAsUpdate(d);
   };
-  const states = { 'split/me': doc(['a'.repeat(3 << 20), 'b'.repeat(3 << 20)]), 'one/struct': doc(['c'.repeat(5 << 20)]), small: doc(['hello world, again']) };
+  const states = {
+    'split/me': doc(['a'.repeat(3 << 20), 'b'.repeat(3 << 20)]),
+    'cut/me': doc(['c'.repeat(5 << 20)]), // one struct, cut at a character
+    'one/struct': doc(['d'.repeat(100)], 5 << 20),
+    small: doc(['hello world, again']),
+  };
   const file = path.join(dir, 'b.gz');
   const w = new BackupWriter(file, { createdAt: 'now', kvRevision: '1' });
   for (const [id, update] of Object.entries(states)) await w.document(id, update);
@@ -39,7 +45,8 @@ test('a large document goes in pieces that rebuild it; one with a struct past th
     kvTxn: async () => ({ succeeded: true, responses: [] } as unknown as TxnResponse),
   };
   const res = await restoreCluster(fake, file);
-  expect(res).toMatchObject({ documents: 2, documentsTooLarge: ['one/struct'] });
+  expect(res).toMatchObject({ documents: 3, documentsTooLarge: ['one/struct'] });
+  expect(pushed.get('cut/me')!.length).toBeGreaterThan(1);
   expect(pushed.get('split/me')!.length).toBeGreaterThan(1);
   for (const [id, pieces] of pushed) {
     const rebuilt = new Y.Doc();
