@@ -1,6 +1,8 @@
 import { execFile, spawn } from 'node:child_process';
 import * as path from 'node:path';
-import { acquireLock, LockTimeoutError, type HeldLock } from '../../clients/client/lock/acquireLock';
+import { status } from '@grpc/grpc-js';
+import { acquireLock, LockTimeoutError, type HeldLock, type LockClient } from '../../clients/client/lock/acquireLock';
+import { serviceError } from '../../clients/client/serviceError';
 import { ConcordClient } from '../../clients/client/ConcordClient';
 import { eventually } from './nodeStubs';
 import { startTestCluster, type TestCluster } from './startTestCluster';
@@ -126,6 +128,7 @@ test('a concord lock killed while it holds the lock frees it once its TTL ends',
     holder.stdout.on('data', (d: Buffer) => (out += d.toString()));
     await eventually('the CLI holds the lock', async () => out.includes('locked crashy'), 20_000);
     const token = BigInt(/fencing_token=(\d+)/.exec(out)![1]!);
+    expect(holder.exitCode).toBe(null); // still running, holding
     holder.kill('SIGKILL');
     const started = Date.now();
     const next = await acquireLock(client, 'crashy', { waitMs: 10_000 });
@@ -135,4 +138,70 @@ test('a concord lock killed while it holds the lock frees it once its TTL ends',
   } finally {
     holder.kill('SIGKILL');
   }
+});
+
+const exitOf = (p: ReturnType<typeof spawn>): Promise<number | null> => new Promise((resolve) => {
+  if (p.exitCode !== null) resolve(p.exitCode);
+  else p.once('exit', (code) => resolve(code));
+});
+
+test('concord lock without a command holds the lock past its TTL until Ctrl-C, then frees it at once', async () => {
+  const env = { ...process.env, CONCORD_ENDPOINTS: tc.cluster.nodes.map((n) => n.address).join(',') };
+  const holder = spawn(process.execPath, [cli, 'lock', 'held', '--ttl', '1s'], { env, stdio: ['ignore', 'pipe', 'pipe'] });
+  try {
+    let out = '';
+    holder.stdout!.on('data', (d: Buffer) => (out += d.toString()));
+    await eventually('the CLI holds the lock', async () => out.includes('locked held'), 20_000);
+    await sleep(2500); // more than two TTLs: it renews
+    expect(holder.exitCode).toBe(null);
+    await expect(acquireLock(client, 'held', { waitMs: 300 })).rejects.toBeInstanceOf(LockTimeoutError);
+    holder.kill('SIGINT');
+    expect(await exitOf(holder)).toBe(0);
+    const started = Date.now();
+    const next = await acquireLock(client, 'held', { waitMs: 5000 });
+    expect(Date.now() - started).toBeLessThan(800); // released, not left to its TTL
+    await next.release();
+  } finally {
+    holder.kill('SIGKILL');
+  }
+});
+
+test('concord lock stops its command and exits with 4 when the lock is lost', async () => {
+  const env = { ...process.env, CONCORD_ENDPOINTS: tc.cluster.nodes.map((n) => n.address).join(',') };
+  const holder = spawn(process.execPath, [cli, 'lock', 'lose', '--ttl', '2s', '--', process.execPath, '-e', 'setInterval(() => {}, 1000)'], { env, stdio: ['ignore', 'pipe', 'pipe'] });
+  try {
+    let out = '';
+    let err = '';
+    holder.stdout!.on('data', (d: Buffer) => (out += d.toString()));
+    holder.stderr!.on('data', (d: Buffer) => (err += d.toString()));
+    await eventually('the CLI holds the lock', async () => out.includes('locked lose'), 20_000);
+    const lease = BigInt(`0x${/key=locks\/lose\/([0-9a-f]+)/.exec(out)![1]!}`);
+    await client.leaseRevoke(lease);
+    expect(await exitOf(holder)).toBe(4);
+    expect(err).toMatch(/lock lose lost: the lease of lock lose ended .*; stopping/);
+  } finally {
+    holder.kill('SIGKILL');
+  }
+});
+
+test('a holder whose renewals stop reaching the cluster is told at the end of its TTL, not later', async () => {
+  let cutOff = false;
+  const flaky: LockClient = {
+    kvRange: client.kvRange.bind(client),
+    kvPut: client.kvPut.bind(client),
+    kvWatch: client.kvWatch.bind(client),
+    leaseGrant: client.leaseGrant.bind(client),
+    leaseRevoke: client.leaseRevoke.bind(client),
+    leaseKeepAlive: (id, o) => (cutOff ? Promise.reject(serviceError(status.UNAVAILABLE, 'no node reachable (injected)')) : client.leaseKeepAlive(id, o)),
+  };
+  const started = Date.now();
+  const held = await acquireLock(flaky, 'clock', { ttlMs: 1500 });
+  cutOff = true;
+  await new Promise((resolve) => held.lost.addEventListener('abort', resolve, { once: true }));
+  const at = Date.now() - started;
+  expect(at).toBeGreaterThanOrEqual(1400);
+  expect(at).toBeLessThan(1800);
+  expect(String(held.lost.reason)).toMatch(/no renewal reached the cluster within its TTL/);
+  cutOff = false;
+  await held.release();
 });

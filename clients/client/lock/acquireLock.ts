@@ -54,45 +54,55 @@ export class LockTimeoutError extends Error {
 export async function acquireLock(client: LockClient, name: string, options: LockOptions = {}): Promise<HeldLock> {
   if (name === '' || name.includes('/')) throw new Error(`a lock name must be non-empty and hold no '/', got ${JSON.stringify(name)}`);
   const prefix = `${options.prefix ?? 'locks/'}${name}/`;
-  const ttlMs = Math.max(1000, options.ttlMs ?? 10_000);
+  const ttlMs = Math.max(1000, Math.round(options.ttlMs ?? 10_000));
+  const granted = Date.now(); // the leader's clock starts after this: counting from here errs early
   const grant = await client.leaseGrant(ttlMs);
   const lease = grant.id;
   const key = `${prefix}${lease.toString(16)}`;
   const lost = new AbortController();
   const stopWaiting = new AbortController();
-  let validUntil = Date.now() + ttlMs;
-  let released = false;
-  // Renewed at a third of the TTL; a renewal that fails is tried again at the next tick, and
-  // the lock counts as lost once the lease may have ended.
+  let released: Promise<void> | undefined;
+  // The lock counts as lost once the lease may have ended: at its deadline unless a renewal
+  // moved it, or when the node says the lease is gone.
+  let validUntil = granted + ttlMs;
+  const loseAt = (): void => {
+    if (released === undefined) lost.abort(new Error(`the lease of lock ${name} may have ended: no renewal reached the cluster within its TTL of ${ttlMs} ms`));
+  };
+  let deadline = setTimeout(loseAt, Math.max(0, validUntil - Date.now()));
+  deadline.unref?.();
   const renew = async (): Promise<void> => {
+    const sent = Date.now();
     try {
-      const sent = Date.now();
-      const r = await client.leaseKeepAlive(lease, { deadlineMs: Math.max(100, validUntil - sent) });
-      if (r.ttlMs <= 0n) throw new Error('the lease has ended');
-      validUntil = sent + Number(r.ttlMs);
+      await client.leaseKeepAlive(lease, { deadlineMs: Math.max(100, validUntil - sent) });
+      if (released !== undefined || lost.signal.aborted) return;
+      // A renewal sent after the deadline may have raced the lease's expiry.
+      if (sent >= validUntil) return loseAt();
+      validUntil = sent + ttlMs;
+      clearTimeout(deadline);
+      deadline = setTimeout(loseAt, Math.max(0, validUntil - Date.now()));
+      deadline.unref?.();
     } catch (err) {
-      if ((isServiceError(err) && err.code === status.NOT_FOUND) || Date.now() >= validUntil) {
-        lost.abort(new Error(`the lease of lock ${name} ended (${err instanceof Error ? err.message : String(err)})`));
-      }
+      if (released === undefined && isServiceError(err) && err.code === status.NOT_FOUND) lost.abort(new Error(`the lease of lock ${name} ended (${err.details})`));
+      // Other failures: tried again at the next tick, until the deadline says lost.
     }
   };
-  const timer = setInterval(() => {
-    if (lost.signal.aborted) clearInterval(timer);
-    else void renew();
-  }, Math.max(100, Math.floor(ttlMs / 3)));
+  const timer = setInterval(() => void renew(), Math.max(100, Math.floor(ttlMs / 3)));
   timer.unref?.();
-  lost.signal.addEventListener('abort', () => {
+  const stopTimers = (): void => {
     clearInterval(timer);
+    clearTimeout(deadline);
+  };
+  lost.signal.addEventListener('abort', () => {
+    stopTimers();
     stopWaiting.abort(lost.signal.reason);
   }, { once: true });
-  const giveUp = async (): Promise<void> => {
-    released = true;
-    clearInterval(timer);
-    await client.leaseRevoke(lease).catch(() => undefined); // deletes the key with it
-  };
-  const release = async (): Promise<void> => {
-    if (released) return;
-    await giveUp();
+  /** Gives the lock up: its lease goes, and its key with it. */
+  const release = (): Promise<void> => {
+    released ??= (async () => {
+      stopTimers();
+      await client.leaseRevoke(lease).catch(() => undefined);
+    })();
+    return released;
   };
 
   const onAbort = (): void => stopWaiting.abort(options.signal?.reason);
@@ -102,22 +112,29 @@ export async function acquireLock(client: LockClient, name: string, options: Loc
     if (options.signal?.aborted === true) throw options.signal.reason;
     await client.kvPut(key, options.owner ?? '', { lease });
     for (;;) {
+      if (stopWaiting.signal.aborted) throw stopWaiting.signal.reason;
       const all = await client.kvRange(prefix, { rangeEnd: prefixRangeEnd(prefix) });
       const mine = all.kvs.find((kv) => kv.key === key);
       if (mine === undefined) throw new Error(`the key of lock ${name} is gone (its lease ended while waiting); nothing is held`);
       let before: (typeof all.kvs)[number] | undefined;
       for (const kv of all.kvs) if (kv.createRevision < mine.createRevision && (before === undefined || kv.createRevision > before.createRevision)) before = kv;
       if (before === undefined) {
+        // Lost, or given up on, while the last read was on its way: not held after all.
+        if (stopWaiting.signal.aborted) throw stopWaiting.signal.reason;
         return { key, fencingToken: mine.createRevision, lease, lost: lost.signal, release };
       }
       // Wait for the key just before ours to go (released, or its lease ended).
-      for await (const res of client.kvWatch(before.key, { startRevision: (all.header?.revision ?? 0n) + 1n, signal: stopWaiting.signal })) {
-        if (res.events.some((e) => e.type === Event_EventType.DELETE)) break;
+      try {
+        for await (const res of client.kvWatch(before.key, { startRevision: (all.header?.revision ?? 0n) + 1n, signal: stopWaiting.signal })) {
+          if (res.events.some((e) => e.type === Event_EventType.DELETE)) break;
+        }
+      } catch (err) {
+        // A watch whose start was compacted away, or that could not be resumed: read again.
+        if (!isServiceError(err) || (err.code !== status.OUT_OF_RANGE && err.code !== status.UNAVAILABLE)) throw err;
       }
-      if (stopWaiting.signal.aborted) throw stopWaiting.signal.reason;
     }
   } catch (err) {
-    await giveUp();
+    await release();
     throw stopWaiting.signal.aborted ? stopWaiting.signal.reason : err;
   } finally {
     if (waitTimer !== undefined) clearTimeout(waitTimer);

@@ -398,7 +398,9 @@ export class AuthorityNode {
   /** Leader only: renews a lease's timer; returns the remaining TTL and the grant's token. */
   keepAlive(id: number): { ttlMs: number; fencingToken: number } {
     const lease = this.sm.lease(id);
-    this.leaseTimers.renew(id, lease.ttlMs, lease.fencingToken, Date.now());
+    const now = Date.now();
+    if (this.leaseTimers.isExpired(id, now)) throw new DomainError('not-found', `lease ${id} has expired (its keys are being deleted); a keep-alive cannot bring it back`);
+    this.leaseTimers.renew(id, lease.ttlMs, lease.fencingToken, now);
     return { ttlMs: lease.ttlMs, fencingToken: lease.fencingToken };
   }
 

@@ -22,6 +22,15 @@ export class LeaseTimers {
     this.timers.set(id, { expiresAt: now + ttlMs, ttlMs, fencingToken, proposed: false });
   }
 
+  /**
+   * Whether the lease is past its time (its expiry proposed, or about to be): a keep-alive then
+   * comes too late, as in etcd, since the expiry will apply and delete its keys whatever it says.
+   */
+  isExpired(id: number, now: number): boolean {
+    const t = this.timers.get(id);
+    return t !== undefined && (t.proposed || now >= t.expiresAt);
+  }
+
   /** Leases past their time that have not been proposed for expiry yet. */
   expired(now: number): { id: number; fencingToken: number }[] {
     const out: { id: number; fencingToken: number }[] = [];

@@ -1,0 +1,20 @@
+// The leader's lease clocks: a lease past its time is proposed for expiry once, and counts as
+// expired from then on (a keep-alive that comes after its time cannot renew it: the expiry
+// applies and deletes its keys whatever the keep-alive says) until it is granted again.
+import { LeaseTimers } from '../../services/node/authority/LeaseTimers';
+
+test('a lease past its time is proposed once and stays expired; renewed in time, it lives on', () => {
+  const t = new LeaseTimers();
+  t.renew(1, 1000, 7, 0);
+  t.renew(2, 1000, 8, 0);
+  expect([t.isExpired(1, 999), t.expired(999)]).toEqual([false, []]);
+  t.renew(2, 1000, 8, 900); // kept alive in time
+  expect(t.isExpired(1, 1000)).toBe(true);
+  expect(t.expired(1000)).toEqual([{ id: 1, fencingToken: 7 }]);
+  expect(t.expired(1001)).toEqual([]); // proposed once
+  expect([t.isExpired(1, 1001), t.isExpired(2, 1001), t.isExpired(3, 1001)]).toEqual([true, false, false]);
+  t.prune(new Set([2]));
+  expect(t.isExpired(1, 5000)).toBe(false); // gone: the state machine says whether it exists
+  t.renew(1, 1000, 9, 5000); // granted again
+  expect(t.isExpired(1, 5500)).toBe(false);
+});
