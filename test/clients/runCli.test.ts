@@ -2,19 +2,10 @@
 // right requests, print versions as hex, --json output, and exit codes 0 / 1 (gRPC failure,
 // reported as `error: <STATUS>: <details>`) / 2 (usage).
 import { status } from '@grpc/grpc-js';
-import type { Io } from '../../clients/cli/clientOptions';
-import { runCli } from '../../clients/cli/main';
+import { concordInProcess as concord } from './concordInProcess';
 import { FakeNode, versionOf } from './FakeNode';
 
 let nodes: FakeNode[] = [];
-
-async function concord(...args: string[]): Promise<{ code: number; out: string[]; err: string[] }> {
-  const out: string[] = [];
-  const err: string[] = [];
-  const io: Io = { out: (line) => out.push(line), err: (line) => err.push(line), exitCode: 0 };
-  const code = await runCli(['node', 'concord', ...args], io);
-  return { code, out, err };
-}
 
 beforeEach(async () => {
   nodes = await Promise.all([FakeNode.start('n1'), FakeNode.start('n2')]);

@@ -7,9 +7,8 @@ import { BadBackupError, readBackup } from '../../clients/client/backup/BackupFi
 import { restoreCluster, type RestoreResult } from '../../clients/client/backup/restoreCluster';
 import { ConcordClient } from '../../clients/client/ConcordClient';
 import { ops } from '../../clients/client/ops';
-import type { Io } from '../../clients/cli/clientOptions';
 import { freeLoopbackPorts } from '../../clients/cli/freeLoopbackPorts';
-import { runCli } from '../../clients/cli/main';
+import { concordInProcess as concord } from '../clients/concordInProcess';
 import { healAllLinks, isolateNode } from './isolateNode';
 import { eventually } from './nodeStubs';
 import { startTestCluster, type TestCluster } from './startTestCluster';
@@ -36,14 +35,6 @@ afterAll(async () => {
   await Promise.all([source?.stop(), target?.stop()]);
   fs.rmSync(dir, { recursive: true, force: true });
 });
-
-async function concord(...args: string[]): Promise<{ code: number; out: string[]; err: string[] }> {
-  const out: string[] = [];
-  const err: string[] = [];
-  const io: Io = { out: (line) => out.push(line), err: (line) => err.push(line), exitCode: 0 };
-  const code = await runCli(['node', 'concord', ...args], io);
-  return { code, out, err };
-}
 
 const text = (v: Uint8Array | undefined): string | undefined => (v === undefined ? undefined : Buffer.from(v).toString());
 
