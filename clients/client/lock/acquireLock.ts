@@ -56,6 +56,7 @@ export async function acquireLock(client: LockClient, name: string, options: Loc
   const prefix = `${options.prefix ?? 'locks/'}${name}/`;
   const ttlMs = Math.max(1000, Math.round(options.ttlMs ?? 10_000));
   const granted = Date.now(); // the leader's clock starts after this: counting from here errs early
+  const waitUntil = options.waitMs === undefined ? undefined : granted + options.waitMs; // the grant counts too
   const grant = await client.leaseGrant(ttlMs);
   const lease = grant.id;
   const key = `${prefix}${lease.toString(16)}`;
@@ -107,7 +108,7 @@ export async function acquireLock(client: LockClient, name: string, options: Loc
 
   const onAbort = (): void => stopWaiting.abort(options.signal?.reason);
   options.signal?.addEventListener('abort', onAbort, { once: true });
-  const waitTimer = options.waitMs === undefined ? undefined : setTimeout(() => stopWaiting.abort(new LockTimeoutError(`lock ${name} was not acquired within ${options.waitMs} ms; nothing is held`)), options.waitMs);
+  const waitTimer = waitUntil === undefined ? undefined : setTimeout(() => stopWaiting.abort(new LockTimeoutError(`lock ${name} was not acquired within ${options.waitMs} ms; nothing is held`)), Math.max(0, waitUntil - Date.now()));
   try {
     if (options.signal?.aborted === true) throw options.signal.reason;
     await client.kvPut(key, options.owner ?? '', { lease });

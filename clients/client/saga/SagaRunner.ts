@@ -218,6 +218,7 @@ export class SagaRunner {
   async prune(finishedBeforeMs: number): Promise<number> {
     let removed = 0;
     for (const kv of await this.store.list(`${this.prefix}r/`)) {
+      if (this.stopping.signal.aborted) break; // closing: the rest waits for another prune
       const r = JSON.parse(kv.value) as SagaRecord;
       if (!isFinished(r) || r.updatedAtMs >= finishedBeforeMs) continue;
       const markers = r.steps.flatMap((s) => [`${this.prefix}m/${r.id}/${s.name}`, `${this.prefix}m/${r.id}/${s.name}:compensate`]);
