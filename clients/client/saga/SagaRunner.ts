@@ -98,6 +98,9 @@ function defaultIsPermanent(err: unknown): boolean {
   return err instanceof PermanentError || (isServiceError(err) && permanentCodes.has(err.code));
 }
 
+/** Abandoned sagas a runner resumes at once (resumeAbandoned). */
+const resumeConcurrency = 8;
+
 const errorText = (err: unknown): string => (err instanceof Error ? err.message : String(err));
 const stepName = /^[A-Za-z0-9_.-]+$/;
 
@@ -229,7 +232,7 @@ export class SagaRunner {
 
   /**
    * Resumes every saga of a type this runner defines that is left running or compensating with
-   * no runner (its owner key gone with its runner's lease), one after another. Those another
+   * no runner (its owner key gone with its runner's lease), up to 8 at once. Those another
    * runner holds are left to it; one that fails is reported and the others go on. Run it at
    * start-up and every lease TTL or so (a saga whose runner met a storage failure waits for it).
    */
@@ -238,14 +241,19 @@ export class SagaRunner {
     // Sagas whose owner key stands are driven by a live runner: not even tried (a try costs a
     // lease grant, a claim and a revoke, on every runner, every round).
     const owned = new Set((await this.store.list(`${this.prefix}o/`)).map((kv) => kv.key.slice(`${this.prefix}o/`.length)));
-    for (const r of await this.list()) {
-      if ((r.status !== 'running' && r.status !== 'compensating') || !this.definitions.has(r.type) || this.driving.has(r.id) || owned.has(r.id)) continue;
-      try {
-        report.resumed.push(await this.resume(r.id));
-      } catch (error) {
-        if (!(error instanceof SagaOwnedError)) report.failed.push({ id: r.id, error });
+    const left = (await this.list()).filter((r) => (r.status === 'running' || r.status === 'compensating') && this.definitions.has(r.type) && !this.driving.has(r.id) && !owned.has(r.id));
+    // Several at once, so one slow saga does not hold up the takeover of the others.
+    let next = 0;
+    await Promise.all(Array.from({ length: Math.min(resumeConcurrency, left.length) }, async () => {
+      for (let i = next++; i < left.length; i = next++) {
+        const r = left[i] as SagaRecord;
+        try {
+          report.resumed.push(await this.resume(r.id));
+        } catch (error) {
+          if (!(error instanceof SagaOwnedError)) report.failed.push({ id: r.id, error });
+        }
       }
-    }
+    }));
     return report;
   }
 

@@ -350,3 +350,29 @@ test('maintain survives a throwing listener, leaves no timer behind once closed,
   await holder.close();
   grants.mockRestore();
 });
+
+test('abandoned sagas are resumed several at once: one that hangs does not hold up the others', async () => {
+  const kv = new MemoryKvClient();
+  const never = new Promise<void>(() => undefined);
+  let release: () => void = () => undefined;
+  const slow = new Promise<void>((r) => (release = r));
+  const steps = (wait: (id: string) => Promise<void>): SagaStep<unknown>[] => [
+    { name: 'one', run: (ctx) => add(kv, ctx, ctx.sagaId === 'a-slow' ? 0 : 1, 1) },
+    { name: 'two', run: async (ctx) => wait(ctx.sagaId) },
+  ];
+  const crashed = new SagaRunner(kvSagaStore(kv), { sleep: async () => undefined }).define({ type: 't', steps: steps(() => never) });
+  const lost = [crashed.start('t', 'a-slow', null).catch(() => undefined), crashed.start('t', 'b-quick', null).catch(() => undefined)];
+  await new Promise((r) => setTimeout(r, 10));
+  crashed.abandon();
+  for (const lease of kv.liveLeases()) kv.expire(lease);
+  const keeper = new SagaRunner(kvSagaStore(kv), { sleep: async () => undefined }).define({ type: 't', steps: steps((id) => (id === 'a-slow' ? slow : Promise.resolve())) });
+  const round = keeper.resumeAbandoned();
+  // a-slow comes first and hangs; b-quick is done meanwhile.
+  for (let i = 0; i < 200 && JSON.parse(kv.value(keeper.recordKey('b-quick')) ?? '{}').status !== 'done'; i++) await new Promise((r) => setTimeout(r, 5));
+  expect(JSON.parse(kv.value(keeper.recordKey('b-quick'))!)).toMatchObject({ status: 'done' });
+  expect(JSON.parse(kv.value(keeper.recordKey('a-slow'))!)).toMatchObject({ status: 'running' });
+  release();
+  expect((await round).resumed.map((r) => [r.id, r.status]).sort()).toEqual([['a-slow', 'done'], ['b-quick', 'done']]);
+  await Promise.all(lost);
+  await keeper.close();
+});
