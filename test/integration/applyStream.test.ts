@@ -9,7 +9,7 @@ import { isServiceError } from '../../clients/client/serviceError';
 import { AckLevel, ApplyStreamResponse, ApplyStreamResults, DocumentServiceClient } from '../../proto/gen/concord/v1/documents';
 import { eventually } from './nodeStubs';
 import { startTestCluster, TestCluster } from './startTestCluster';
-import { forEachLimit } from '../bench/forEachLimit';
+import { forEachLimit } from '../../clients/client/forEachLimit';
 
 let tc: TestCluster;
 let client: ConcordClient;

@@ -4,7 +4,7 @@
 import { startTestCluster, TestCluster } from './startTestCluster';
 import { kvStubs, KvStubs, text } from './kvStubs';
 import { eventually } from './nodeStubs';
-import { forEachLimit } from '../bench/forEachLimit';
+import { forEachLimit } from '../../clients/client/forEachLimit';
 
 let tc: TestCluster;
 let kv: KvStubs[];

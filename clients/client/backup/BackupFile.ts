@@ -158,7 +158,7 @@ export async function readBackup(file: string, onEntry: (e: BackupEntry) => Prom
   const lines = readline.createInterface({ input, crlfDelay: Infinity });
   const hash = createHash('sha256');
   let header: BackupHeader | undefined;
-  let counts = { documents: 0, keys: 0 };
+  const counts = { documents: 0, keys: 0 };
   let trailer: { documents: number; keys: number; sha256: string } | undefined;
   let n = 0;
   const bad = (why: string): never => {
@@ -181,10 +181,10 @@ export async function readBackup(file: string, onEntry: (e: BackupEntry) => Prom
         trailer = { documents: Number(obj.documents), keys: Number(obj.keys), sha256: String(obj.sha256) };
         continue;
       } else if (typeof obj.doc === 'string' && typeof obj.update === 'string') {
-        counts = { ...counts, documents: counts.documents + 1 };
+        counts.documents++;
         await entry({ type: 'document', id: obj.doc, update: Buffer.from(obj.update, 'base64') });
       } else if (typeof obj.kv === 'string' && typeof obj.value === 'string') {
-        counts = { ...counts, keys: counts.keys + 1 };
+        counts.keys++;
         await entry({ type: 'kv', key: obj.kv, value: Buffer.from(obj.value, 'base64'), lease: String(obj.lease ?? '0') });
       } else {
         bad(`line ${n} is neither a document nor a key`);

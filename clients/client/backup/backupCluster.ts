@@ -1,6 +1,7 @@
 import { status } from '@grpc/grpc-js';
 import * as Y from 'yjs';
 import type { ConcordClient } from '../ConcordClient';
+import { forEachLimit } from '../forEachLimit';
 import { refusedForRole } from '../retryRule';
 import { isServiceError } from '../serviceError';
 import { BackupWriter } from './BackupFile';
@@ -62,7 +63,6 @@ export async function backupCluster(client: BackupKvClient & Partial<BackupDocum
   const kvRevision = first.header?.revision ?? 0n;
   const out = new BackupWriter(file, { createdAt: new Date().toISOString(), kvRevision: String(kvRevision) });
   const done = { documents: 0, keys: 0 };
-  let failed = false;
   try {
     for (let p = first; ;) {
       for (const e of p.kvs) await out.kv(e.key, e.value, String(e.lease));
@@ -73,14 +73,12 @@ export async function backupCluster(client: BackupKvClient & Partial<BackupDocum
       p = await page(`${last.key}\u0000`, kvRevision);
     }
     const skippedSources: string[] = [];
-    const ids = new Set<string>();
     const holders = new Map<string, BackupDocumentClient[]>();
     for (const source of sources) {
       try {
         for (let startAfter = ''; ;) {
           const res = await source.client.list('', { startAfter, limit: Math.min(pageSize, 10_000) });
           for (const d of res.documents) {
-            ids.add(d.documentId);
             const h = holders.get(d.documentId);
             if (h === undefined) holders.set(d.documentId, [source.client]);
             else h.push(source.client);
@@ -95,30 +93,22 @@ export async function backupCluster(client: BackupKvClient & Partial<BackupDocum
       }
     }
     if (skippedSources.length === sources.length) throw new Error(`no source could list the documents (${skippedSources.join('; ')}); nothing was written`);
-    const order = [...ids].sort();
-    let next = 0;
-    await Promise.all(Array.from({ length: Math.min(Math.max(1, options.concurrency ?? 8), order.length) }, async () => {
-      try {
-        for (let i = next++; i < order.length && !failed; i = next++) {
-          const id = order[i] as string;
-          const updates: Uint8Array[] = [];
-          for (const holder of holders.get(id) ?? []) {
-            try {
-              updates.push((await holder.get(id, { includeUpdate: true })).update);
-            } catch (err) {
-              // Listed, then gone from this source (none are ever deleted): the others hold it.
-              if (!isServiceError(err) || err.code !== status.NOT_FOUND) throw err;
-            }
-          }
-          if (updates.length === 0) continue;
-          await out.document(id, updates.length === 1 ? (updates[0] as Uint8Array) : Y.mergeUpdates(updates));
-          if (++done.documents % 1000 === 0) options.onProgress?.({ ...done });
+    const order = [...holders.keys()].sort();
+    await forEachLimit(order.length, options.concurrency ?? 8, async (i) => {
+      const id = order[i] as string;
+      const updates: Uint8Array[] = [];
+      for (const holder of holders.get(id) ?? []) {
+        try {
+          updates.push((await holder.get(id, { includeUpdate: true })).update);
+        } catch (err) {
+          // Listed, then gone from this source (none are ever deleted): the others hold it.
+          if (!isServiceError(err) || err.code !== status.NOT_FOUND) throw err;
         }
-      } catch (err) {
-        failed = true; // the other readers stop too
-        throw err;
       }
-    }));
+      if (updates.length === 0) return;
+      await out.document(id, updates.length === 1 ? (updates[0] as Uint8Array) : Y.mergeUpdates(updates));
+      if (++done.documents % 1000 === 0) options.onProgress?.({ ...done });
+    });
     options.onProgress?.({ ...done });
     const counts = await out.finish();
     return { ...counts, kvRevision: String(kvRevision), skippedSources };

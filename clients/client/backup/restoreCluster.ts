@@ -1,12 +1,12 @@
 import * as fs from 'node:fs';
 import { status } from '@grpc/grpc-js';
-import type { TxnResponse } from '../../../proto/gen/concord/v1/kv';
 import { splitUpdate } from '../../../services/core/crdt/splitUpdate';
 import { updateBytesMax } from '../../../services/core/crdt/validateUpdate';
 import type { Ack } from '../ackLevel';
 import type { ConcordClient } from '../ConcordClient';
 import { kvOps } from '../kvOps';
 import { isServiceError } from '../serviceError';
+import { txnRangeRaw } from '../txnRanges';
 import { readBackup } from './BackupFile';
 
 export type RestoreClient = Pick<ConcordClient, 'pushUpdate' | 'kvTxn'>;
@@ -42,12 +42,6 @@ const pieceBytes = updateBytesMax - (64 << 10);
 const keysPerTxn = 40;
 /** ...and bytes of keys and values (a request takes at most 8 MiB; a value at most 1 MiB). */
 const bytesPerTxn = 2 << 20;
-
-/** The value the `i`th operation of a transaction read, as bytes (undefined: the key is absent). */
-function rangeValue(r: TxnResponse, i: number): Uint8Array | undefined {
-  const op = r.responses[i]?.response;
-  return op?.$case === 'responseRange' ? op.value.kvs[0]?.value : undefined;
-}
 
 /**
  * Restores a backup (BackupFile) into a running cluster. The file is read through once to
@@ -101,7 +95,7 @@ async function restoreFrom(client: RestoreClient, file: string, fd: number, opti
     const absent: { key: string; value: Uint8Array }[] = [];
     const differing: { key: string; value: Uint8Array }[] = [];
     kvs.forEach((e, i) => {
-      const now = rangeValue(r, i);
+      const now = txnRangeRaw(r, i)[0]?.value; // bytes: values need not be text
       if (now === undefined) absent.push(e);
       else if (Buffer.from(now).equals(Buffer.from(e.value))) keysUnchanged++;
       else differing.push(e);

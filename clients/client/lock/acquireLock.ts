@@ -1,7 +1,6 @@
 import { status } from '@grpc/grpc-js';
 import { Event_EventType } from '../../../proto/gen/concord/v1/kv';
 import type { ConcordClient } from '../ConcordClient';
-import { prefixRangeEnd } from '../../../services/core/kv/prefixRangeEnd';
 import { isServiceError } from '../serviceError';
 
 export type LockClient = Pick<ConcordClient, 'kvRange' | 'kvPut' | 'kvWatch' | 'leaseGrant' | 'leaseKeepAlive' | 'leaseRevoke'>;
@@ -114,7 +113,7 @@ export async function acquireLock(client: LockClient, name: string, options: Loc
     await client.kvPut(key, options.owner ?? '', { lease });
     for (;;) {
       if (stopWaiting.signal.aborted) throw stopWaiting.signal.reason;
-      const all = await client.kvRange(prefix, { rangeEnd: prefixRangeEnd(prefix) });
+      const all = await client.kvRange(prefix, { prefix: true });
       const mine = all.kvs.find((kv) => kv.key === key);
       if (mine === undefined) throw new Error(`the key of lock ${name} is gone (its lease ended while waiting); nothing is held`);
       let before: (typeof all.kvs)[number] | undefined;

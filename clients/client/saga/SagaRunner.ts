@@ -1,5 +1,6 @@
 import { status } from '@grpc/grpc-js';
 import { randomUUID } from 'node:crypto';
+import { forEachLimit } from '../forEachLimit';
 import { isServiceError } from '../serviceError';
 import { SagaLostError, type SagaFence } from './SagaFence';
 import { applySagaEvent, isFinished, newSagaRecord, nextAction, type SagaEvent, type SagaRecord } from './SagaRecord';
@@ -243,17 +244,14 @@ export class SagaRunner {
     const owned = new Set((await this.store.list(`${this.prefix}o/`)).map((kv) => kv.key.slice(`${this.prefix}o/`.length)));
     const left = (await this.list()).filter((r) => (r.status === 'running' || r.status === 'compensating') && this.definitions.has(r.type) && !this.driving.has(r.id) && !owned.has(r.id));
     // Several at once, so one slow saga does not hold up the takeover of the others.
-    let next = 0;
-    await Promise.all(Array.from({ length: Math.min(resumeConcurrency, left.length) }, async () => {
-      for (let i = next++; i < left.length; i = next++) {
-        const r = left[i] as SagaRecord;
-        try {
-          report.resumed.push(await this.resume(r.id));
-        } catch (error) {
-          if (!(error instanceof SagaOwnedError)) report.failed.push({ id: r.id, error });
-        }
+    await forEachLimit(left.length, resumeConcurrency, async (i) => {
+      const r = left[i] as SagaRecord;
+      try {
+        report.resumed.push(await this.resume(r.id));
+      } catch (error) {
+        if (!(error instanceof SagaOwnedError)) report.failed.push({ id: r.id, error });
       }
-    }));
+    });
     return report;
   }
 

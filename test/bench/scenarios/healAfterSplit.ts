@@ -3,7 +3,7 @@ import { AckLevel } from '../../../proto/gen/concord/v1/documents';
 import { BenchContext } from '../BenchContext';
 import { ConcordBenchCluster } from '../concord/ConcordBenchCluster';
 import { Fixtures } from '../Fixtures';
-import { forEachLimit } from '../forEachLimit';
+import { forEachLimit } from '../../../clients/client/forEachLimit';
 import { eventually } from '../../integration/nodeStubs';
 import { medianMetrics } from '../stats';
 import { healRound } from './healRound';

@@ -1,7 +1,7 @@
 import { AckLevel } from '../../../proto/gen/concord/v1/documents';
 import { NodeStubs } from '../../integration/nodeStubs';
 import { ConcordBenchCluster } from '../concord/ConcordBenchCluster';
-import { forEachLimit } from '../forEachLimit';
+import { forEachLimit } from '../../../clients/client/forEachLimit';
 import { waitUntil } from '../references/ServerProcess';
 import { Divergence, YjsTwin } from './YjsTwin';
 

@@ -1,7 +1,7 @@
 import { performance } from 'node:perf_hooks';
 import { BenchContext } from '../BenchContext';
 import { Fixtures } from '../Fixtures';
-import { forEachLimit } from '../forEachLimit';
+import { forEachLimit } from '../../../clients/client/forEachLimit';
 import { paddedValue, runLoad } from '../runLoad';
 import { concordKv, etcdKv, KvTarget } from './kvTargets';
 

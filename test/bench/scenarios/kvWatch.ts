@@ -5,7 +5,7 @@ import { prefixRangeEnd } from '../../../services/core/kv/prefixRangeEnd';
 import { eventually } from '../../integration/nodeStubs';
 import { BenchContext } from '../BenchContext';
 import { Fixtures } from '../Fixtures';
-import { forEachLimit } from '../forEachLimit';
+import { forEachLimit } from '../../../clients/client/forEachLimit';
 import { Variant } from '../Measurement';
 import { EtcdWatchResponse } from '../references/etcdStubs';
 import { paddedValue, runLoad } from '../runLoad';

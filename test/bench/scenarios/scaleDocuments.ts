@@ -3,7 +3,7 @@ import { ConcordClient } from '../../../clients/client/ConcordClient';
 import { ops } from '../../../clients/client/ops';
 import { BenchContext } from '../BenchContext';
 import { Fixtures } from '../Fixtures';
-import { forEachLimit } from '../forEachLimit';
+import { forEachLimit } from '../../../clients/client/forEachLimit';
 
 export const scaleSteps = (ctx: BenchContext): number => ctx.options.scaleCheckpoints.length;
 
