@@ -93,7 +93,8 @@ export function registerLockCommand(program: Command, io: Io): void {
             }
             io.exitCode = first;
           } finally {
-            await held.release();
+            // The command's outcome stands; the lock then ends with its lease.
+            await held.release().catch((err: unknown) => io.err(`warning: ${(err as Error).message}`));
           }
         } finally {
           clearInterval(alive);

@@ -103,7 +103,8 @@ test('a holder whose lease ends is told (lost), and the next contender goes ahea
   await client.leaseRevoke(held.lease);
   const successor = await next;
   expect(successor.fencingToken > held.fencingToken).toBe(true);
-  expect(String(await lost)).toMatch(/the lease of lock fragile ended/);
+  // Told by the renewal (the node says the lease is gone) or by the watch on its key, whichever first.
+  expect(String(await lost)).toMatch(/the lease of lock fragile ended|the key of lock fragile .* was deleted/);
   await successor.release();
   await held.release(); // harmless after the loss
 });
@@ -178,7 +179,7 @@ test('concord lock stops its command and exits with 4 when the lock is lost', as
     const lease = BigInt(`0x${/key=locks\/lose\/([0-9a-f]+)/.exec(out)![1]!}`);
     await client.leaseRevoke(lease);
     expect(await exitOf(holder)).toBe(4);
-    expect(err).toMatch(/lock lose lost: the lease of lock lose ended .*; stopping/);
+    expect(err).toMatch(/lock lose lost: (the lease of lock lose ended|the key of lock lose .* was deleted).*; stopping/);
   } finally {
     holder.kill('SIGKILL');
   }
@@ -204,4 +205,40 @@ test('a holder whose renewals stop reaching the cluster is told at the end of it
   expect(String(held.lost.reason)).toMatch(/no renewal reached the cluster within its TTL/);
   cutOff = false;
   await held.release();
+});
+
+test('a holder whose key is deleted by hand is told at once (lost), though its lease lives on', async () => {
+  // Renewals every 10 s keep the lease alive: only the watch on the key can tell.
+  const held = await acquireLock(client, 'handmade', { ttlMs: 30_000 });
+  const next = acquireLock(client, 'handmade', { ttlMs: 30_000 });
+  await eventually('waiter queued', async () => (await keysOf('handmade')).length === 2);
+  const started = Date.now();
+  await client.kvDelete(held.key);
+  await Promise.race([new Promise((resolve) => held.lost.addEventListener('abort', resolve, { once: true })), sleep(5000)]);
+  expect(held.lost.aborted).toBe(true);
+  expect(Date.now() - started).toBeLessThan(3000);
+  expect(String(held.lost.reason)).toMatch(/the key of lock handmade \(locks\/handmade\/[0-9a-f]+\) was deleted/);
+  const successor = await next;
+  expect(successor.fencingToken > held.fencingToken).toBe(true);
+  await successor.release();
+  await held.release(); // its lease was still alive: revoked now
+  expect(await keysOf('handmade')).toEqual([]);
+});
+
+test('release rejects when the lease cannot be revoked, and the lock then ends with its TTL', async () => {
+  const stuck: LockClient = {
+    kvRange: client.kvRange.bind(client),
+    kvPut: client.kvPut.bind(client),
+    kvWatch: client.kvWatch.bind(client),
+    leaseGrant: client.leaseGrant.bind(client),
+    leaseKeepAlive: client.leaseKeepAlive.bind(client),
+    leaseRevoke: () => Promise.reject(serviceError(status.UNAVAILABLE, 'no node reachable (injected)')),
+  };
+  const held = await acquireLock(stuck, 'unrevoked', { ttlMs: 1500 });
+  await expect(held.release()).rejects.toThrow(/lock unrevoked: its lease could not be revoked \(no node reachable \(injected\)\); the lock frees itself when the lease ends, within 1500 ms/);
+  await expect(held.release()).rejects.toThrow(/could not be revoked/); // the same answer twice
+  expect(held.lost.aborted).toBe(false); // given up, not lost
+  const next = await acquireLock(client, 'unrevoked', { waitMs: 10_000 });
+  expect(next.fencingToken > held.fencingToken).toBe(true);
+  await next.release();
 });

@@ -30,9 +30,15 @@ export interface HeldLock {
    */
   readonly fencingToken: bigint;
   readonly lease: bigint;
-  /** Fires when the lock may be lost: the lease could not be renewed within its TTL, or it ended. */
+  /**
+   * Fires when the lock may be lost: the lease could not be renewed within its TTL, or it ended,
+   * or the holder's key went (deleted by hand, or its lease revoked elsewhere).
+   */
   readonly lost: AbortSignal;
-  /** Gives the lock up (its key and lease go); harmless twice. */
+  /**
+   * Gives the lock up (its key and lease go); harmless twice. Rejects when the lease could not be
+   * revoked (the cluster unreachable): the lock then frees itself once the lease ends, within its TTL.
+   */
   release(): Promise<void>;
 }
 
@@ -92,17 +98,59 @@ export async function acquireLock(client: LockClient, name: string, options: Loc
     clearInterval(timer);
     clearTimeout(deadline);
   };
+  // Ends the watch on the holder's own key (see watchOwnKey).
+  const holding = new AbortController();
   lost.signal.addEventListener('abort', () => {
     stopTimers();
+    holding.abort();
     stopWaiting.abort(lost.signal.reason);
   }, { once: true });
   /** Gives the lock up: its lease goes, and its key with it. */
   const release = (): Promise<void> => {
     released ??= (async () => {
       stopTimers();
-      await client.leaseRevoke(lease).catch(() => undefined);
+      holding.abort();
+      try {
+        await client.leaseRevoke(lease);
+      } catch (err) {
+        // Already gone: released all the same.
+        if (isServiceError(err) && err.code === status.NOT_FOUND) return;
+        throw new Error(`lock ${name}: its lease could not be revoked (${isServiceError(err) ? err.details : String(err)}); the lock frees itself when the lease ends, within ${ttlMs} ms`);
+      }
     })();
     return released;
+  };
+  /**
+   * Watches the holder's key from `from` on: its deletion (by hand, or its lease revoked by
+   * another client) means the next contender may hold the lock already, whatever the renewals
+   * of a lease still alive say. A watch that cannot go on (its start compacted away, the
+   * cluster unreachable for a while) reads the key again and watches on from there.
+   */
+  const watchOwnKey = async (token: bigint, from: bigint): Promise<void> => {
+    const gone = (): void => {
+      if (released === undefined) lost.abort(new Error(`the key of lock ${name} (${key}) was deleted (by hand, or its lease was revoked): another contender may hold the lock`));
+    };
+    let next = from;
+    while (!holding.signal.aborted) {
+      try {
+        for await (const res of client.kvWatch(key, { startRevision: next, signal: holding.signal })) {
+          if (res.events.some((e) => e.type === Event_EventType.DELETE)) return gone();
+          next = (res.header?.revision ?? next - 1n) + 1n;
+        }
+      } catch {
+        // Read the key itself below.
+      }
+      if (holding.signal.aborted) return;
+      await new Promise((r) => setTimeout(r, Math.max(100, Math.floor(ttlMs / 3))).unref?.());
+      try {
+        const now = await client.kvRange(key);
+        const kv = now.kvs[0];
+        if (kv === undefined || kv.createRevision !== token) return gone();
+        next = (now.header?.revision ?? 0n) + 1n;
+      } catch {
+        // Unreachable: the lease's deadline tells when the lock counts as lost.
+      }
+    }
   };
 
   const onAbort = (): void => stopWaiting.abort(options.signal?.reason);
@@ -121,6 +169,7 @@ export async function acquireLock(client: LockClient, name: string, options: Loc
       if (before === undefined) {
         // Lost, or given up on, while the last read was on its way: not held after all.
         if (stopWaiting.signal.aborted) throw stopWaiting.signal.reason;
+        void watchOwnKey(mine.createRevision, (all.header?.revision ?? 0n) + 1n);
         return { key, fencingToken: mine.createRevision, lease, lost: lost.signal, release };
       }
       // Wait for the key just before ours to go (released, or its lease ended).
@@ -134,7 +183,8 @@ export async function acquireLock(client: LockClient, name: string, options: Loc
       }
     }
   } catch (err) {
-    await release();
+    // The failure to report is the wait's; an unrevoked lease ends with its TTL.
+    await release().catch(() => undefined);
     throw stopWaiting.signal.aborted ? stopWaiting.signal.reason : err;
   } finally {
     if (waitTimer !== undefined) clearTimeout(waitTimer);
