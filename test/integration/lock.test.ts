@@ -213,11 +213,13 @@ test('a holder whose key is deleted by hand is told at once (lost), though its l
   const next = acquireLock(client, 'handmade', { ttlMs: 30_000 });
   await eventually('waiter queued', async () => (await keysOf('handmade')).length === 2);
   const started = Date.now();
+  // Listening before the delete: its event can reach the holder before its answer reaches us.
+  const told = lostWithin(held, 5000);
   await client.kvDelete(held.key);
-  await Promise.race([new Promise((resolve) => held.lost.addEventListener('abort', resolve, { once: true })), sleep(5000)]);
+  await told;
   expect(held.lost.aborted).toBe(true);
   expect(Date.now() - started).toBeLessThan(3000);
-  expect(String(held.lost.reason)).toMatch(/the key of lock handmade \(locks\/handmade\/[0-9a-f]+\) was deleted/);
+  expect(String(held.lost.reason)).toMatch(/the key of lock handmade \(locks\/handmade\/[0-9a-f]+\) was deleted \(by hand, or its lease was revoked or ended\)/);
   const successor = await next;
   expect(successor.fencingToken > held.fencingToken).toBe(true);
   await successor.release();
@@ -226,19 +228,73 @@ test('a holder whose key is deleted by hand is told at once (lost), though its l
 });
 
 test('release rejects when the lease cannot be revoked, and the lock then ends with its TTL', async () => {
+  let revokes = 0;
   const stuck: LockClient = {
     kvRange: client.kvRange.bind(client),
     kvPut: client.kvPut.bind(client),
     kvWatch: client.kvWatch.bind(client),
     leaseGrant: client.leaseGrant.bind(client),
     leaseKeepAlive: client.leaseKeepAlive.bind(client),
-    leaseRevoke: () => Promise.reject(serviceError(status.UNAVAILABLE, 'no node reachable (injected)')),
+    leaseRevoke: () => {
+      revokes++;
+      return Promise.reject(serviceError(status.UNAVAILABLE, 'no node reachable (injected)'));
+    },
   };
-  const held = await acquireLock(stuck, 'unrevoked', { ttlMs: 1500 });
-  await expect(held.release()).rejects.toThrow(/lock unrevoked: its lease could not be revoked \(no node reachable \(injected\)\); the lock frees itself when the lease ends, within 1500 ms/);
-  await expect(held.release()).rejects.toThrow(/could not be revoked/); // the same answer twice
+  const held = await acquireLock(stuck, 'unrevoked', { ttlMs: 3000 });
+  await expect(held.release()).rejects.toThrow(/lock unrevoked: its lease may not have been revoked \(no node reachable \(injected\)\); the lock frees itself when the lease ends, within 3000 ms/);
+  expect(revokes).toBe(3); // tried again: a revoke that failed on its way may have been applied
+  await expect(held.release()).rejects.toThrow(/may not have been revoked/); // the same answer twice
+  expect(revokes).toBe(3);
   expect(held.lost.aborted).toBe(false); // given up, not lost
   const next = await acquireLock(client, 'unrevoked', { waitMs: 10_000 });
   expect(next.fencingToken > held.fencingToken).toBe(true);
   await next.release();
 });
+
+test('a holder is told when its key is written over without its lease, or, without the watch, when a renewal finds the lease gone', async () => {
+  const held = await acquireLock(client, 'overwritten', { ttlMs: 30_000 });
+  const told = lostWithin(held, 5000);
+  await client.kvPut(held.key, 'by hand');
+  await told;
+  expect(String(held.lost.reason)).toMatch(/the key of lock overwritten .* was written over without its lease/);
+  await held.release();
+  await client.kvDelete(held.key);
+  // With a watch that never reports, the renewal alone must tell that the lease is gone.
+  const blind: LockClient = {
+    kvRange: client.kvRange.bind(client),
+    kvPut: client.kvPut.bind(client),
+    // The only contender waits for no one: its one watch is the one on its own key.
+    kvWatch: (key, o) => {
+      watchedOwn.add(key);
+      return silent(o?.signal);
+    },
+    leaseGrant: client.leaseGrant.bind(client),
+    leaseKeepAlive: client.leaseKeepAlive.bind(client),
+    leaseRevoke: client.leaseRevoke.bind(client),
+  };
+  const watchedOwn = new Set<string>();
+  const lonely = await acquireLock(blind, 'blind', { ttlMs: 1500 });
+  expect(watchedOwn.has(lonely.key)).toBe(true);
+  const toldLonely = lostWithin(lonely, 5000);
+  await client.leaseRevoke(lonely.lease);
+  await toldLonely;
+  expect(String(lonely.lost.reason)).toMatch(/the lease of lock blind ended/);
+  await lonely.release();
+});
+
+/** Resolves once `held` is lost (at once if it is already), or after `ms` (the test then fails on what it checks). */
+function lostWithin(held: HeldLock, ms: number): Promise<unknown> {
+  if (held.lost.aborted) return Promise.resolve();
+  return new Promise((resolve) => {
+    const timer = setTimeout(resolve, ms);
+    held.lost.addEventListener('abort', () => {
+      clearTimeout(timer);
+      resolve(undefined);
+    }, { once: true });
+  });
+}
+
+/** A watch that reports nothing until it is aborted. */
+async function* silent(signal: AbortSignal | undefined): AsyncGenerator<never, void, undefined> {
+  await new Promise<void>((resolve) => signal?.addEventListener('abort', () => resolve(), { once: true }));
+}

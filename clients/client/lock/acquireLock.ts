@@ -32,14 +32,33 @@ export interface HeldLock {
   readonly lease: bigint;
   /**
    * Fires when the lock may be lost: the lease could not be renewed within its TTL, or it ended,
-   * or the holder's key went (deleted by hand, or its lease revoked elsewhere).
+   * or the holder's key went (deleted by hand, or its lease revoked elsewhere) or was written
+   * over without its lease.
    */
   readonly lost: AbortSignal;
   /**
-   * Gives the lock up (its key and lease go); harmless twice. Rejects when the lease could not be
-   * revoked (the cluster unreachable): the lock then frees itself once the lease ends, within its TTL.
+   * Gives the lock up (its key and lease go); harmless twice. Rejects when the lease may not have
+   * been revoked (three tries failed, the cluster unreachable): the lock then frees itself once
+   * the lease ends, within its TTL. Until released (or lost), a held lock keeps a watch open on
+   * its key, which keeps the process alive.
    */
   release(): Promise<void>;
+}
+
+/** Times `release` revokes the lease before it gives up (see HeldLock.release). */
+const revokeAttempts = 3;
+
+/** Resolves after `ms`, or at once when `signal` aborts. */
+function abortableSleep(ms: number, signal: AbortSignal): Promise<void> {
+  return new Promise((resolve) => {
+    const done = (): void => {
+      clearTimeout(timer);
+      signal.removeEventListener('abort', done);
+      resolve();
+    };
+    const timer = setTimeout(done, ms);
+    signal.addEventListener('abort', done, { once: true });
+  });
 }
 
 /** Waiting for a lock took longer than `waitMs`: nothing is held, and this contender's key is gone. */
@@ -110,12 +129,17 @@ export async function acquireLock(client: LockClient, name: string, options: Loc
     released ??= (async () => {
       stopTimers();
       holding.abort();
-      try {
-        await client.leaseRevoke(lease);
-      } catch (err) {
-        // Already gone: released all the same.
-        if (isServiceError(err) && err.code === status.NOT_FOUND) return;
-        throw new Error(`lock ${name}: its lease could not be revoked (${isServiceError(err) ? err.details : String(err)}); the lock frees itself when the lease ends, within ${ttlMs} ms`);
+      // A revoke that failed on its way may have been applied: tried again (gone counts as
+      // released), a few times within the TTL.
+      for (let attempt = 1; ; attempt++) {
+        try {
+          await client.leaseRevoke(lease);
+          return;
+        } catch (err) {
+          if (isServiceError(err) && err.code === status.NOT_FOUND) return;
+          if (attempt >= revokeAttempts) throw new Error(`lock ${name}: its lease may not have been revoked (${isServiceError(err) ? err.details : String(err)}); the lock frees itself when the lease ends, within ${ttlMs} ms`);
+          await new Promise((r) => setTimeout(r, Math.min(200 * attempt, ttlMs / 10)));
+        }
       }
     })();
     return released;
@@ -127,25 +151,31 @@ export async function acquireLock(client: LockClient, name: string, options: Loc
    * cluster unreachable for a while) reads the key again and watches on from there.
    */
   const watchOwnKey = async (token: bigint, from: bigint): Promise<void> => {
-    const gone = (): void => {
-      if (released === undefined) lost.abort(new Error(`the key of lock ${name} (${key}) was deleted (by hand, or its lease was revoked): another contender may hold the lock`));
+    const gone = (how: string): void => {
+      if (released === undefined) lost.abort(new Error(`the key of lock ${name} (${key}) ${how}: another contender may hold the lock`));
     };
+    const deleted = 'was deleted (by hand, or its lease was revoked or ended)';
+    // Written over without this lease (by hand), it would outlive the lease and block the lock.
+    const overwritten = 'was written over without its lease';
     let next = from;
     while (!holding.signal.aborted) {
       try {
         for await (const res of client.kvWatch(key, { startRevision: next, signal: holding.signal })) {
-          if (res.events.some((e) => e.type === Event_EventType.DELETE)) return gone();
+          if (res.events.some((e) => e.type === Event_EventType.DELETE)) return gone(deleted);
+          if (res.events.some((e) => e.kv !== undefined && e.kv.lease !== lease)) return gone(overwritten);
           next = (res.header?.revision ?? next - 1n) + 1n;
         }
       } catch {
         // Read the key itself below.
       }
       if (holding.signal.aborted) return;
-      await new Promise((r) => setTimeout(r, Math.max(100, Math.floor(ttlMs / 3))).unref?.());
+      await abortableSleep(Math.min(1000, Math.max(100, Math.floor(ttlMs / 3))), holding.signal);
+      if (holding.signal.aborted) return;
       try {
         const now = await client.kvRange(key);
         const kv = now.kvs[0];
-        if (kv === undefined || kv.createRevision !== token) return gone();
+        if (kv === undefined || kv.createRevision !== token) return gone(deleted);
+        if (kv.lease !== lease) return gone(overwritten);
         next = (now.header?.revision ?? 0n) + 1n;
       } catch {
         // Unreachable: the lease's deadline tells when the lock counts as lost.
