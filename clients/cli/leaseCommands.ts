@@ -9,7 +9,7 @@ import { headerJson } from './kvOutput';
 import { formatMs, parseLeaseId, parseTtl } from './kvParsers';
 import { printable } from './printable';
 
-// `concord lease grant|keepalive|revoke`. A grant prints the lease id (for `kv put --lease`)
+// `concord lease grant|keepalive|timetolive|list|revoke`. A grant prints the lease id (for `kv put --lease`)
 // and its fencing token, which grows with every grant: a resource guarded by a lease rejects a
 // holder whose token is older than one it has seen. keepalive renews at a third of the TTL, so
 // two renewals can fail before the lease runs out.
@@ -32,6 +32,34 @@ export function registerLeaseCommands(program: Command, io: Io): void {
     .option('--once', 'renew once and exit')
     .action((id: bigint, options: ClientCliOptions & { once?: boolean }) => withClient(options, (client) => keepAlive(io, client, id, options)));
 
+  addClientOptions(lease.command('timetolive').description("a lease's time left on the leader's clock, granted TTL, fencing token and attached keys"))
+    .argument('<id>', 'the lease id', parseLeaseId)
+    .option('--keys', 'list the keys attached to it')
+    .action((id: bigint, options: ClientCliOptions & { keys?: boolean }) =>
+      withClient(options, async (client) => {
+        const r = await client.leaseTimeToLive(id, { keys: options.keys === true });
+        if (options.json) {
+          io.out(JSON.stringify({ ...(printable(leaseFields(r)) as object), ...(options.keys === true ? { keys: r.keys } : {}), ...headerJson(r.header) }));
+          return;
+        }
+        io.out(leaseLine(r));
+        if (options.keys === true) for (const key of r.keys) io.out(`  ${key}`);
+      }),
+    );
+
+  addClientOptions(lease.command('list').description("every lease granted, with its time left on the leader's clock"))
+    .action((options: ClientCliOptions) =>
+      withClient(options, async (client) => {
+        const r = await client.leaseLeases();
+        if (options.json) {
+          io.out(JSON.stringify({ leases: r.leases.map((l) => printable(leaseFields(l))), ...headerJson(r.header) }));
+          return;
+        }
+        io.out(`found ${r.leases.length} lease${r.leases.length === 1 ? '' : 's'}`);
+        for (const l of r.leases) io.out(leaseLine(l));
+      }),
+    );
+
   addClientOptions(lease.command('revoke').description('end a lease now and delete its keys'))
     .argument('<id>', 'the lease id', parseLeaseId)
     .action((id: bigint, options: ClientCliOptions) =>
@@ -40,6 +68,15 @@ export function registerLeaseCommands(program: Command, io: Io): void {
         io.out(options.json ? JSON.stringify({ id: printable(id), revoked: true, ...headerJson(header) }) : `ok  lease ${id} revoked`);
       }),
     );
+}
+
+/** The fields a lease is shown with (LeaseTimeToLiveResponse and LeaseStatus share them). */
+function leaseFields(l: { id: bigint; ttlMs: bigint; grantedTtlMs: bigint; fencingToken: bigint; keyCount: bigint }): Record<string, bigint> {
+  return { id: l.id, ttlMs: l.ttlMs, grantedTtlMs: l.grantedTtlMs, fencingToken: l.fencingToken, keyCount: l.keyCount };
+}
+
+function leaseLine(l: { id: bigint; ttlMs: bigint; grantedTtlMs: bigint; fencingToken: bigint; keyCount: bigint }): string {
+  return `lease ${l.id}  ttl=${formatMs(l.ttlMs)}  granted=${formatMs(l.grantedTtlMs)}  fencing_token=${l.fencingToken}  keys=${l.keyCount}`;
 }
 
 async function keepAlive(io: Io, client: ConcordClient, id: bigint, options: ClientCliOptions & { once?: boolean }): Promise<void> {

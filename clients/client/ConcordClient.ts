@@ -247,6 +247,16 @@ export class ConcordClient {
     return this.kvCall('not-idempotent', options, (c) => c.leaseRevoke, { id: int64(id) });
   }
 
+  /** What the leader knows of a lease: time left, granted TTL, fencing token, keys (with `keys: true`); NOT_FOUND once it is gone. */
+  leaseTimeToLive(id: o.Int64, options: CallOptions & { readonly keys?: boolean } = {}): Promise<kv.LeaseTimeToLiveResponse> {
+    return this.kvCall('idempotent', options, (c) => c.leaseTimeToLive, { id: int64(id), keys: options.keys ?? false });
+  }
+
+  /** Every lease granted, by id, with the time left on the leader's clock. */
+  leaseLeases(options: CallOptions = {}): Promise<kv.LeaseLeasesResponse> {
+    return this.kvCall('idempotent', options, (c) => c.leaseLeases, {});
+  }
+
   /** Adds `delta` to a counter key; a change crossing `floor` or `ceiling` is refused, never clamped. */
   counterAdd(key: string, delta: o.Int64, options: o.CounterAddOptions = {}): Promise<kv.CounterAddResponse> {
     return this.kvCall('not-idempotent', options, (c) => c.counterAdd, counterAddRequest(key, delta, options));

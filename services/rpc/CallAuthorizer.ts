@@ -27,8 +27,8 @@ export const forwardedForHeader = 'concord-forwarded-for';
 /** Metadata naming the node that forwarded a call (kvService sets it with forwardedForHeader). */
 export const forwardedByHeader = 'concord-forwarded-by';
 
-/** The calls a follower forwards to the leader (kvService's writes): the only ones a node may make for a user. */
-const forwardable = new Set(['Put', 'DeleteRange', 'Txn', 'Compact', 'LeaseGrant', 'LeaseRevoke', 'LeaseKeepAlive', 'CounterAdd'].map((m) => `/concord.v1.KvService/${m}`));
+/** The calls a follower forwards to the leader (kvService's writes and lease clocks): the only ones a node may make for a user. */
+const forwardable = new Set(['Put', 'DeleteRange', 'Txn', 'Compact', 'LeaseGrant', 'LeaseRevoke', 'LeaseKeepAlive', 'LeaseTimeToLive', 'LeaseLeases', 'CounterAdd'].map((m) => `/concord.v1.KvService/${m}`));
 
 /** Who a call acts for: the user the policy checks, and the node that forwarded it, if one did. */
 export interface CallIdentity {

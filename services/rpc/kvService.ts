@@ -100,6 +100,12 @@ export function kvService(auth: AuthorityNode, opts: KvServiceOptions): pb.KvSer
     });
   }
 
+  /** Lease clocks live on the leader: elsewhere the call is forwarded (see write). */
+  const assertLeading = (): void => {
+    auth.assertQuorumReachable();
+    if (auth.softState().role !== 'leader') throw new DomainError('not-leader', 'lease clocks are kept by the leader');
+  };
+
   const propose = async <T extends KvCommandResult['type']>(cmd: KvCommand & { type: T }, timeoutMs: number): Promise<Extract<KvCommandResult, { type: T }>> =>
     (await auth.propose(cmd, timeoutMs)) as Extract<KvCommandResult, { type: T }>;
 
@@ -155,11 +161,29 @@ export function kvService(auth: AuthorityNode, opts: KvServiceOptions): pb.KvSer
     }),
 
     leaseKeepAlive: write((c) => c.leaseKeepAlive, async (req: pb.LeaseKeepAliveRequest) => {
-      auth.assertQuorumReachable();
-      if (auth.softState().role !== 'leader') throw new DomainError('not-leader', 'keep-alives are served by the leader');
+      assertLeading();
       const id = nonNegative(req.id, 'id');
       const r = auth.keepAlive(id);
       return { header: header(), id: BigInt(id), ttlMs: BigInt(r.ttlMs), fencingToken: BigInt(r.fencingToken) };
+    }),
+
+    // The leader keeps the leases' clocks: a follower forwards (see write).
+    leaseTimeToLive: write((c) => c.leaseTimeToLive, async (req: pb.LeaseTimeToLiveRequest) => {
+      const id = nonNegative(req.id, 'id');
+      assertLeading();
+      const r = auth.leaseTimeToLive(id);
+      return {
+        header: header(), id: BigInt(id), ttlMs: BigInt(r.ttlMs), grantedTtlMs: BigInt(r.grantedTtlMs), fencingToken: BigInt(r.fencingToken),
+        keys: req.keys ? r.keys : [], keyCount: BigInt(r.keys.length),
+      };
+    }),
+
+    leaseLeases: write((c) => c.leaseLeases, async () => {
+      assertLeading();
+      return {
+        header: header(),
+        leases: auth.leases().map((l) => ({ id: BigInt(l.id), ttlMs: BigInt(l.ttlMs), grantedTtlMs: BigInt(l.grantedTtlMs), fencingToken: BigInt(l.fencingToken), keyCount: BigInt(l.keyCount) })),
+      };
     }),
 
     counterAdd: write((c) => c.counterAdd, async (req: pb.CounterAddRequest, t) => {

@@ -88,6 +88,14 @@ export function requiredAccess(path: string, req: unknown, leaseKeys: LeaseKeys)
     case '/concord.v1.KvService/LeaseKeepAlive':
       // A lease belongs to no key until a put attaches one: any KV write permission will do.
       return [kv('write')];
+    case '/concord.v1.KvService/LeaseTimeToLive': {
+      // Listing the keys reads their names (as etcd checks, read on each of them).
+      const r = req as pb.LeaseTimeToLiveRequest;
+      const keys = r.keys ? leaseKeys(Number(r.id)) ?? [] : [];
+      return [kv('read'), ...keys.map((k) => kv('read', singleKey(k)))];
+    }
+    case '/concord.v1.KvService/LeaseLeases':
+      return [kv('read')];
     case '/concord.v1.KvService/LeaseRevoke': {
       // Revoking deletes every key attached (as etcd checks, write on each of them).
       const keys = leaseKeys(Number((req as pb.LeaseRevokeRequest).id)) ?? [];

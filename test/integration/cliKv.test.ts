@@ -103,6 +103,48 @@ test('lease grant (growing fencing token), put --lease, keepalive --once, revoke
   expect((await client.kvRange('cli/lock')).count).toBe(0n);
 }, 45_000);
 
+test('lease timetolive and list: time left on the leader clock, granted TTL, token, keys; forwarded by a follower; NOT_FOUND once gone', async () => {
+  const status0 = await tc.stubs[0]!.status();
+  const follower = tc.cluster.nodes.findIndex((n) => n.id !== status0.authority?.leaderId);
+  const viaFollower = new ConcordClient({ endpoints: [at(follower)], deadlineMs: 2000 });
+  try {
+    const g = await client.leaseGrant(60_000);
+    await client.kvPut('ttl/b', 'x', { lease: g.id });
+    await client.kvPut('ttl/a', 'y', { lease: g.id });
+    const first = await viaFollower.leaseTimeToLive(g.id, { keys: true });
+    expect(first).toMatchObject({ id: g.id, grantedTtlMs: 60_000n, fencingToken: g.fencingToken, keys: ['ttl/a', 'ttl/b'], keyCount: 2n });
+    expect(first.ttlMs > 0n && first.ttlMs <= 60_000n).toBe(true);
+    await new Promise((r) => setTimeout(r, 400));
+    const later = await viaFollower.leaseTimeToLive(g.id);
+    expect(later.keys).toEqual([]); // not asked for
+    expect(later.keyCount).toBe(2n);
+    expect(later.ttlMs < first.ttlMs).toBe(true); // the leader's clock runs
+    await client.leaseKeepAlive(g.id);
+    expect((await client.leaseTimeToLive(g.id)).ttlMs > later.ttlMs).toBe(true); // renewed to its TTL
+
+    const text = await concord(['lease', 'timetolive', String(g.id), '--keys', '--endpoints', at(follower)]);
+    expect(text).toMatchObject({ code: 0, stderr: '' });
+    expect(text.stdout).toMatch(new RegExp(`^lease ${g.id} {2}ttl=\\d+(\\.\\d+)?m?s {2}granted=60s {2}fencing_token=${g.fencingToken} {2}keys=2\n {2}ttl/a\n {2}ttl/b\n$`));
+    const list = json<{ leases: { id: number; grantedTtlMs: number; keyCount: number }[] }>(await concord(['lease', 'list', '--json']));
+    expect(list.leases).toContainEqual(expect.objectContaining({ id: Number(g.id), grantedTtlMs: 60_000, keyCount: 2 }));
+    expect(list.leases.map((l) => l.id)).toEqual([...list.leases.map((l) => l.id)].sort((x, y) => x - y));
+
+    await client.leaseRevoke(g.id);
+    await expect(viaFollower.leaseTimeToLive(g.id)).rejects.toMatchObject({ code: status.NOT_FOUND });
+    expect((await client.leaseLeases()).leases.map((l) => l.id)).not.toContain(g.id);
+    expect(await concord(['lease', 'timetolive', String(g.id)])).toMatchObject({ code: 1, stderr: expect.stringMatching(/NOT_FOUND/) });
+    await expect(client.leaseTimeToLive(-1n)).rejects.toMatchObject({ code: status.INVALID_ARGUMENT });
+
+    // One that expires: gone from both once its TTL ends.
+    const short = await client.leaseGrant(1000);
+    expect((await client.leaseLeases()).leases.map((l) => l.id)).toContain(short.id);
+    await eventually('the short lease expired', async () => (await client.leaseTimeToLive(short.id).then(() => false, (e: { code?: number }) => e.code === status.NOT_FOUND)), 10_000);
+    expect((await client.leaseLeases()).leases.map((l) => l.id)).not.toContain(short.id);
+  } finally {
+    viaFollower.close();
+  }
+}, 45_000);
+
 test('counter add with a floor: refused (exit 1, FAILED_PRECONDITION) when it would cross it, accepted otherwise', async () => {
   await client.counterAdd('wallet/alice', 100);
   // Either order gives the same answers: 100 or 70 minus 130 is below 0; 100 minus 30 is not.

@@ -64,3 +64,14 @@ test('leases: granting needs some kv write; revoking needs write on every key it
   ]);
   expect(requiredAccess('/concord.v1.KvService/LeaseRevoke', { id: 8n }, keys)).toEqual([{ resource: 'kv', access: 'write' }]);
 });
+
+test('leases: time to live and the list need some kv read; listing a lease keys needs read on each of them', () => {
+  const keys = (id: number): string[] | undefined => (id === 7 ? ['a', 'b'] : undefined);
+  expect(requiredAccess('/concord.v1.KvService/LeaseTimeToLive', { id: 7n, keys: false }, keys)).toEqual([{ resource: 'kv', access: 'read' }]);
+  expect(requiredAccess('/concord.v1.KvService/LeaseTimeToLive', { id: 7n, keys: true }, keys)).toEqual([
+    { resource: 'kv', access: 'read' },
+    { resource: 'kv', access: 'read', range: { key: 'a', rangeEnd: '' } },
+    { resource: 'kv', access: 'read', range: { key: 'b', rangeEnd: '' } },
+  ]);
+  expect(requiredAccess('/concord.v1.KvService/LeaseLeases', {}, keys)).toEqual([{ resource: 'kv', access: 'read' }]);
+});

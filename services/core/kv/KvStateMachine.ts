@@ -122,8 +122,8 @@ export class KvStateMachine {
     return lease;
   }
 
-  leaseIds(): { id: number; ttlMs: number; fencingToken: number }[] {
-    return [...this.leases.values()].map((l) => ({ id: l.id, ttlMs: l.ttlMs, fencingToken: l.fencingToken }));
+  leaseIds(): { id: number; ttlMs: number; fencingToken: number; keyCount: number }[] {
+    return [...this.leases.values()].map((l) => ({ id: l.id, ttlMs: l.ttlMs, fencingToken: l.fencingToken, keyCount: l.keys.size }));
   }
 
   private requestOp(op: RequestOp): ResponseOp {

@@ -404,6 +404,26 @@ export class AuthorityNode {
     return { ttlMs: lease.ttlMs, fencingToken: lease.fencingToken };
   }
 
+  /**
+   * Leader only: a lease as etcd's LeaseTimeToLive tells it: the time left on this leader's
+   * clock (0 once its expiry is under way), what it was granted, its token and attached keys.
+   * Throws not-found for a lease that is not granted (never, revoked or expired).
+   */
+  leaseTimeToLive(id: number): { ttlMs: number; grantedTtlMs: number; fencingToken: number; keys: string[] } {
+    const lease = this.sm.lease(id);
+    // In the order a range answers them (UTF-16 code units, as MvccStore keeps its keys).
+    const keys = [...lease.keys].sort();
+    return { ttlMs: this.leaseTimers.remainingMs(id, Date.now()) ?? lease.ttlMs, grantedTtlMs: lease.ttlMs, fencingToken: lease.fencingToken, keys };
+  }
+
+  /** Leader only: every lease granted, by id, with the time left on this leader's clock. */
+  leases(): { id: number; ttlMs: number; grantedTtlMs: number; fencingToken: number; keyCount: number }[] {
+    const now = Date.now();
+    return this.sm.leaseIds()
+      .map((l) => ({ id: l.id, ttlMs: this.leaseTimers.remainingMs(l.id, now) ?? l.ttlMs, grantedTtlMs: l.ttlMs, fencingToken: l.fencingToken, keyCount: l.keyCount }))
+      .sort((a, b) => a.id - b.id);
+  }
+
   /** Runs the ready loop at the end of this turn (or `now`), or once more if it is running. */
   private schedule(now = false): void {
     if (this.stopped) return;

@@ -31,6 +31,13 @@ export class LeaseTimers {
     return t !== undefined && (t.proposed || now >= t.expiresAt);
   }
 
+  /** Milliseconds left before the lease is past its time (0 once it is); undefined when it has no clock here. */
+  remainingMs(id: number, now: number): number | undefined {
+    const t = this.timers.get(id);
+    if (t === undefined) return undefined;
+    return t.proposed ? 0 : Math.max(0, t.expiresAt - now);
+  }
+
   /** Leases past their time that have not been proposed for expiry yet. */
   expired(now: number): { id: number; fencingToken: number }[] {
     const out: { id: number; fencingToken: number }[] = [];

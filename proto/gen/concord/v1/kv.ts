@@ -360,6 +360,46 @@ export interface LeaseKeepAliveResponse {
   fencingToken: bigint;
 }
 
+/** What the leader knows of one lease, as etcd's LeaseTimeToLive answers. */
+export interface LeaseTimeToLiveRequest {
+  id: bigint;
+  /** also list the keys attached to it */
+  keys: boolean;
+}
+
+export interface LeaseTimeToLiveResponse {
+  header: ResponseHeader | undefined;
+  id: bigint;
+  /** time left before the leader expires it (0: its expiry is under way) */
+  ttlMs: bigint;
+  /** the time to live it was granted (every keep-alive renews to it) */
+  grantedTtlMs: bigint;
+  fencingToken: bigint;
+  /** in key order; only when asked */
+  keys: string[];
+  keyCount: bigint;
+}
+
+export interface LeaseLeasesRequest {
+}
+
+export interface LeaseStatus {
+  id: bigint;
+  /** time left, as in LeaseTimeToLiveResponse */
+  ttlMs: bigint;
+  grantedTtlMs: bigint;
+  fencingToken: bigint;
+  keyCount: bigint;
+}
+
+export interface LeaseLeasesResponse {
+  header:
+    | ResponseHeader
+    | undefined;
+  /** by id */
+  leases: LeaseStatus[];
+}
+
 export interface CounterAddRequest {
   key: string;
   delta: bigint;
@@ -3639,6 +3679,595 @@ export const LeaseKeepAliveResponse: MessageFns<LeaseKeepAliveResponse> = {
   },
 };
 
+function createBaseLeaseTimeToLiveRequest(): LeaseTimeToLiveRequest {
+  return { id: 0n, keys: false };
+}
+
+export const LeaseTimeToLiveRequest: MessageFns<LeaseTimeToLiveRequest> = {
+  encode(message: LeaseTimeToLiveRequest, writer: BinaryWriter = new BinaryWriter()): BinaryWriter {
+    if (message.id !== 0n) {
+      if (BigInt.asIntN(64, message.id) !== message.id) {
+        throw new globalThis.Error("value provided for field message.id of type int64 too large");
+      }
+      writer.uint32(8).int64(message.id);
+    }
+    if (message.keys !== false) {
+      writer.uint32(16).bool(message.keys);
+    }
+    return writer;
+  },
+
+  decode(input: BinaryReader | Uint8Array, length?: number): LeaseTimeToLiveRequest {
+    const reader = input instanceof BinaryReader ? input : new BinaryReader(input);
+    const previousRecursionDepth = (reader as any).__tsProtoDecodeDepth ?? 0;
+    if (previousRecursionDepth >= 100) {
+      throw new globalThis.Error("protobuf decode recursion limit exceeded");
+    }
+    (reader as any).__tsProtoDecodeDepth = previousRecursionDepth + 1;
+    try {
+      const end = length === undefined ? reader.len : reader.pos + length;
+      const message = createBaseLeaseTimeToLiveRequest();
+      while (reader.pos < end) {
+        const tag = reader.uint32();
+        switch (tag >>> 3) {
+          case 1: {
+            if (tag !== 8) {
+              break;
+            }
+
+            message.id = reader.int64() as bigint;
+            continue;
+          }
+          case 2: {
+            if (tag !== 16) {
+              break;
+            }
+
+            message.keys = reader.bool();
+            continue;
+          }
+        }
+        if ((tag & 7) === 4 || tag === 0) {
+          break;
+        }
+        reader.skip(tag & 7);
+      }
+      return message;
+    } finally {
+      (reader as any).__tsProtoDecodeDepth = previousRecursionDepth;
+    }
+  },
+
+  fromJSON(object: any): LeaseTimeToLiveRequest {
+    return {
+      id: isSet(object.id) ? BigInt(object.id) : 0n,
+      keys: isSet(object.keys) ? globalThis.Boolean(object.keys) : false,
+    };
+  },
+
+  toJSON(message: LeaseTimeToLiveRequest): unknown {
+    const obj: any = {};
+    if (message.id !== 0n) {
+      obj.id = message.id.toString();
+    }
+    if (message.keys !== false) {
+      obj.keys = message.keys;
+    }
+    return obj;
+  },
+
+  create(base?: DeepPartial<LeaseTimeToLiveRequest>): LeaseTimeToLiveRequest {
+    return LeaseTimeToLiveRequest.fromPartial(base ?? {});
+  },
+  fromPartial(object: DeepPartial<LeaseTimeToLiveRequest>): LeaseTimeToLiveRequest {
+    const message = createBaseLeaseTimeToLiveRequest();
+    message.id = (object.id !== undefined && object.id !== null) ? BigInt(object.id) : 0n;
+    message.keys = object.keys ?? false;
+    return message;
+  },
+};
+
+function createBaseLeaseTimeToLiveResponse(): LeaseTimeToLiveResponse {
+  return { header: undefined, id: 0n, ttlMs: 0n, grantedTtlMs: 0n, fencingToken: 0n, keys: [], keyCount: 0n };
+}
+
+export const LeaseTimeToLiveResponse: MessageFns<LeaseTimeToLiveResponse> = {
+  encode(message: LeaseTimeToLiveResponse, writer: BinaryWriter = new BinaryWriter()): BinaryWriter {
+    if (message.header !== undefined) {
+      ResponseHeader.encode(message.header, writer.uint32(10).fork()).join();
+    }
+    if (message.id !== 0n) {
+      if (BigInt.asIntN(64, message.id) !== message.id) {
+        throw new globalThis.Error("value provided for field message.id of type int64 too large");
+      }
+      writer.uint32(16).int64(message.id);
+    }
+    if (message.ttlMs !== 0n) {
+      if (BigInt.asIntN(64, message.ttlMs) !== message.ttlMs) {
+        throw new globalThis.Error("value provided for field message.ttlMs of type int64 too large");
+      }
+      writer.uint32(24).int64(message.ttlMs);
+    }
+    if (message.grantedTtlMs !== 0n) {
+      if (BigInt.asIntN(64, message.grantedTtlMs) !== message.grantedTtlMs) {
+        throw new globalThis.Error("value provided for field message.grantedTtlMs of type int64 too large");
+      }
+      writer.uint32(32).int64(message.grantedTtlMs);
+    }
+    if (message.fencingToken !== 0n) {
+      if (BigInt.asIntN(64, message.fencingToken) !== message.fencingToken) {
+        throw new globalThis.Error("value provided for field message.fencingToken of type int64 too large");
+      }
+      writer.uint32(40).int64(message.fencingToken);
+    }
+    for (const v of message.keys) {
+      writer.uint32(50).string(v!);
+    }
+    if (message.keyCount !== 0n) {
+      if (BigInt.asIntN(64, message.keyCount) !== message.keyCount) {
+        throw new globalThis.Error("value provided for field message.keyCount of type int64 too large");
+      }
+      writer.uint32(56).int64(message.keyCount);
+    }
+    return writer;
+  },
+
+  decode(input: BinaryReader | Uint8Array, length?: number): LeaseTimeToLiveResponse {
+    const reader = input instanceof BinaryReader ? input : new BinaryReader(input);
+    const previousRecursionDepth = (reader as any).__tsProtoDecodeDepth ?? 0;
+    if (previousRecursionDepth >= 100) {
+      throw new globalThis.Error("protobuf decode recursion limit exceeded");
+    }
+    (reader as any).__tsProtoDecodeDepth = previousRecursionDepth + 1;
+    try {
+      const end = length === undefined ? reader.len : reader.pos + length;
+      const message = createBaseLeaseTimeToLiveResponse();
+      while (reader.pos < end) {
+        const tag = reader.uint32();
+        switch (tag >>> 3) {
+          case 1: {
+            if (tag !== 10) {
+              break;
+            }
+
+            message.header = ResponseHeader.decode(reader, reader.uint32());
+            continue;
+          }
+          case 2: {
+            if (tag !== 16) {
+              break;
+            }
+
+            message.id = reader.int64() as bigint;
+            continue;
+          }
+          case 3: {
+            if (tag !== 24) {
+              break;
+            }
+
+            message.ttlMs = reader.int64() as bigint;
+            continue;
+          }
+          case 4: {
+            if (tag !== 32) {
+              break;
+            }
+
+            message.grantedTtlMs = reader.int64() as bigint;
+            continue;
+          }
+          case 5: {
+            if (tag !== 40) {
+              break;
+            }
+
+            message.fencingToken = reader.int64() as bigint;
+            continue;
+          }
+          case 6: {
+            if (tag !== 50) {
+              break;
+            }
+
+            message.keys.push(reader.string());
+            continue;
+          }
+          case 7: {
+            if (tag !== 56) {
+              break;
+            }
+
+            message.keyCount = reader.int64() as bigint;
+            continue;
+          }
+        }
+        if ((tag & 7) === 4 || tag === 0) {
+          break;
+        }
+        reader.skip(tag & 7);
+      }
+      return message;
+    } finally {
+      (reader as any).__tsProtoDecodeDepth = previousRecursionDepth;
+    }
+  },
+
+  fromJSON(object: any): LeaseTimeToLiveResponse {
+    return {
+      header: isSet(object.header) ? ResponseHeader.fromJSON(object.header) : undefined,
+      id: isSet(object.id) ? BigInt(object.id) : 0n,
+      ttlMs: isSet(object.ttlMs) ? BigInt(object.ttlMs) : isSet(object.ttl_ms) ? BigInt(object.ttl_ms) : 0n,
+      grantedTtlMs: isSet(object.grantedTtlMs)
+        ? BigInt(object.grantedTtlMs)
+        : isSet(object.granted_ttl_ms)
+        ? BigInt(object.granted_ttl_ms)
+        : 0n,
+      fencingToken: isSet(object.fencingToken)
+        ? BigInt(object.fencingToken)
+        : isSet(object.fencing_token)
+        ? BigInt(object.fencing_token)
+        : 0n,
+      keys: globalThis.Array.isArray(object?.keys) ? object.keys.map((e: any) => globalThis.String(e)) : [],
+      keyCount: isSet(object.keyCount)
+        ? BigInt(object.keyCount)
+        : isSet(object.key_count)
+        ? BigInt(object.key_count)
+        : 0n,
+    };
+  },
+
+  toJSON(message: LeaseTimeToLiveResponse): unknown {
+    const obj: any = {};
+    if (message.header !== undefined) {
+      obj.header = ResponseHeader.toJSON(message.header);
+    }
+    if (message.id !== 0n) {
+      obj.id = message.id.toString();
+    }
+    if (message.ttlMs !== 0n) {
+      obj.ttlMs = message.ttlMs.toString();
+    }
+    if (message.grantedTtlMs !== 0n) {
+      obj.grantedTtlMs = message.grantedTtlMs.toString();
+    }
+    if (message.fencingToken !== 0n) {
+      obj.fencingToken = message.fencingToken.toString();
+    }
+    if (message.keys?.length) {
+      obj.keys = message.keys;
+    }
+    if (message.keyCount !== 0n) {
+      obj.keyCount = message.keyCount.toString();
+    }
+    return obj;
+  },
+
+  create(base?: DeepPartial<LeaseTimeToLiveResponse>): LeaseTimeToLiveResponse {
+    return LeaseTimeToLiveResponse.fromPartial(base ?? {});
+  },
+  fromPartial(object: DeepPartial<LeaseTimeToLiveResponse>): LeaseTimeToLiveResponse {
+    const message = createBaseLeaseTimeToLiveResponse();
+    message.header = (object.header !== undefined && object.header !== null)
+      ? ResponseHeader.fromPartial(object.header)
+      : undefined;
+    message.id = (object.id !== undefined && object.id !== null) ? BigInt(object.id) : 0n;
+    message.ttlMs = (object.ttlMs !== undefined && object.ttlMs !== null) ? BigInt(object.ttlMs) : 0n;
+    message.grantedTtlMs = (object.grantedTtlMs !== undefined && object.grantedTtlMs !== null)
+      ? BigInt(object.grantedTtlMs)
+      : 0n;
+    message.fencingToken = (object.fencingToken !== undefined && object.fencingToken !== null)
+      ? BigInt(object.fencingToken)
+      : 0n;
+    message.keys = object.keys?.map((e) => e) || [];
+    message.keyCount = (object.keyCount !== undefined && object.keyCount !== null) ? BigInt(object.keyCount) : 0n;
+    return message;
+  },
+};
+
+function createBaseLeaseLeasesRequest(): LeaseLeasesRequest {
+  return {};
+}
+
+export const LeaseLeasesRequest: MessageFns<LeaseLeasesRequest> = {
+  encode(_: LeaseLeasesRequest, writer: BinaryWriter = new BinaryWriter()): BinaryWriter {
+    return writer;
+  },
+
+  decode(input: BinaryReader | Uint8Array, length?: number): LeaseLeasesRequest {
+    const reader = input instanceof BinaryReader ? input : new BinaryReader(input);
+    const previousRecursionDepth = (reader as any).__tsProtoDecodeDepth ?? 0;
+    if (previousRecursionDepth >= 100) {
+      throw new globalThis.Error("protobuf decode recursion limit exceeded");
+    }
+    (reader as any).__tsProtoDecodeDepth = previousRecursionDepth + 1;
+    try {
+      const end = length === undefined ? reader.len : reader.pos + length;
+      const message = createBaseLeaseLeasesRequest();
+      while (reader.pos < end) {
+        const tag = reader.uint32();
+        switch (tag >>> 3) {
+        }
+        if ((tag & 7) === 4 || tag === 0) {
+          break;
+        }
+        reader.skip(tag & 7);
+      }
+      return message;
+    } finally {
+      (reader as any).__tsProtoDecodeDepth = previousRecursionDepth;
+    }
+  },
+
+  fromJSON(_: any): LeaseLeasesRequest {
+    return {};
+  },
+
+  toJSON(_: LeaseLeasesRequest): unknown {
+    const obj: any = {};
+    return obj;
+  },
+
+  create(base?: DeepPartial<LeaseLeasesRequest>): LeaseLeasesRequest {
+    return LeaseLeasesRequest.fromPartial(base ?? {});
+  },
+  fromPartial(_: DeepPartial<LeaseLeasesRequest>): LeaseLeasesRequest {
+    const message = createBaseLeaseLeasesRequest();
+    return message;
+  },
+};
+
+function createBaseLeaseStatus(): LeaseStatus {
+  return { id: 0n, ttlMs: 0n, grantedTtlMs: 0n, fencingToken: 0n, keyCount: 0n };
+}
+
+export const LeaseStatus: MessageFns<LeaseStatus> = {
+  encode(message: LeaseStatus, writer: BinaryWriter = new BinaryWriter()): BinaryWriter {
+    if (message.id !== 0n) {
+      if (BigInt.asIntN(64, message.id) !== message.id) {
+        throw new globalThis.Error("value provided for field message.id of type int64 too large");
+      }
+      writer.uint32(8).int64(message.id);
+    }
+    if (message.ttlMs !== 0n) {
+      if (BigInt.asIntN(64, message.ttlMs) !== message.ttlMs) {
+        throw new globalThis.Error("value provided for field message.ttlMs of type int64 too large");
+      }
+      writer.uint32(16).int64(message.ttlMs);
+    }
+    if (message.grantedTtlMs !== 0n) {
+      if (BigInt.asIntN(64, message.grantedTtlMs) !== message.grantedTtlMs) {
+        throw new globalThis.Error("value provided for field message.grantedTtlMs of type int64 too large");
+      }
+      writer.uint32(24).int64(message.grantedTtlMs);
+    }
+    if (message.fencingToken !== 0n) {
+      if (BigInt.asIntN(64, message.fencingToken) !== message.fencingToken) {
+        throw new globalThis.Error("value provided for field message.fencingToken of type int64 too large");
+      }
+      writer.uint32(32).int64(message.fencingToken);
+    }
+    if (message.keyCount !== 0n) {
+      if (BigInt.asIntN(64, message.keyCount) !== message.keyCount) {
+        throw new globalThis.Error("value provided for field message.keyCount of type int64 too large");
+      }
+      writer.uint32(40).int64(message.keyCount);
+    }
+    return writer;
+  },
+
+  decode(input: BinaryReader | Uint8Array, length?: number): LeaseStatus {
+    const reader = input instanceof BinaryReader ? input : new BinaryReader(input);
+    const previousRecursionDepth = (reader as any).__tsProtoDecodeDepth ?? 0;
+    if (previousRecursionDepth >= 100) {
+      throw new globalThis.Error("protobuf decode recursion limit exceeded");
+    }
+    (reader as any).__tsProtoDecodeDepth = previousRecursionDepth + 1;
+    try {
+      const end = length === undefined ? reader.len : reader.pos + length;
+      const message = createBaseLeaseStatus();
+      while (reader.pos < end) {
+        const tag = reader.uint32();
+        switch (tag >>> 3) {
+          case 1: {
+            if (tag !== 8) {
+              break;
+            }
+
+            message.id = reader.int64() as bigint;
+            continue;
+          }
+          case 2: {
+            if (tag !== 16) {
+              break;
+            }
+
+            message.ttlMs = reader.int64() as bigint;
+            continue;
+          }
+          case 3: {
+            if (tag !== 24) {
+              break;
+            }
+
+            message.grantedTtlMs = reader.int64() as bigint;
+            continue;
+          }
+          case 4: {
+            if (tag !== 32) {
+              break;
+            }
+
+            message.fencingToken = reader.int64() as bigint;
+            continue;
+          }
+          case 5: {
+            if (tag !== 40) {
+              break;
+            }
+
+            message.keyCount = reader.int64() as bigint;
+            continue;
+          }
+        }
+        if ((tag & 7) === 4 || tag === 0) {
+          break;
+        }
+        reader.skip(tag & 7);
+      }
+      return message;
+    } finally {
+      (reader as any).__tsProtoDecodeDepth = previousRecursionDepth;
+    }
+  },
+
+  fromJSON(object: any): LeaseStatus {
+    return {
+      id: isSet(object.id) ? BigInt(object.id) : 0n,
+      ttlMs: isSet(object.ttlMs) ? BigInt(object.ttlMs) : isSet(object.ttl_ms) ? BigInt(object.ttl_ms) : 0n,
+      grantedTtlMs: isSet(object.grantedTtlMs)
+        ? BigInt(object.grantedTtlMs)
+        : isSet(object.granted_ttl_ms)
+        ? BigInt(object.granted_ttl_ms)
+        : 0n,
+      fencingToken: isSet(object.fencingToken)
+        ? BigInt(object.fencingToken)
+        : isSet(object.fencing_token)
+        ? BigInt(object.fencing_token)
+        : 0n,
+      keyCount: isSet(object.keyCount)
+        ? BigInt(object.keyCount)
+        : isSet(object.key_count)
+        ? BigInt(object.key_count)
+        : 0n,
+    };
+  },
+
+  toJSON(message: LeaseStatus): unknown {
+    const obj: any = {};
+    if (message.id !== 0n) {
+      obj.id = message.id.toString();
+    }
+    if (message.ttlMs !== 0n) {
+      obj.ttlMs = message.ttlMs.toString();
+    }
+    if (message.grantedTtlMs !== 0n) {
+      obj.grantedTtlMs = message.grantedTtlMs.toString();
+    }
+    if (message.fencingToken !== 0n) {
+      obj.fencingToken = message.fencingToken.toString();
+    }
+    if (message.keyCount !== 0n) {
+      obj.keyCount = message.keyCount.toString();
+    }
+    return obj;
+  },
+
+  create(base?: DeepPartial<LeaseStatus>): LeaseStatus {
+    return LeaseStatus.fromPartial(base ?? {});
+  },
+  fromPartial(object: DeepPartial<LeaseStatus>): LeaseStatus {
+    const message = createBaseLeaseStatus();
+    message.id = (object.id !== undefined && object.id !== null) ? BigInt(object.id) : 0n;
+    message.ttlMs = (object.ttlMs !== undefined && object.ttlMs !== null) ? BigInt(object.ttlMs) : 0n;
+    message.grantedTtlMs = (object.grantedTtlMs !== undefined && object.grantedTtlMs !== null)
+      ? BigInt(object.grantedTtlMs)
+      : 0n;
+    message.fencingToken = (object.fencingToken !== undefined && object.fencingToken !== null)
+      ? BigInt(object.fencingToken)
+      : 0n;
+    message.keyCount = (object.keyCount !== undefined && object.keyCount !== null) ? BigInt(object.keyCount) : 0n;
+    return message;
+  },
+};
+
+function createBaseLeaseLeasesResponse(): LeaseLeasesResponse {
+  return { header: undefined, leases: [] };
+}
+
+export const LeaseLeasesResponse: MessageFns<LeaseLeasesResponse> = {
+  encode(message: LeaseLeasesResponse, writer: BinaryWriter = new BinaryWriter()): BinaryWriter {
+    if (message.header !== undefined) {
+      ResponseHeader.encode(message.header, writer.uint32(10).fork()).join();
+    }
+    for (const v of message.leases) {
+      LeaseStatus.encode(v!, writer.uint32(18).fork()).join();
+    }
+    return writer;
+  },
+
+  decode(input: BinaryReader | Uint8Array, length?: number): LeaseLeasesResponse {
+    const reader = input instanceof BinaryReader ? input : new BinaryReader(input);
+    const previousRecursionDepth = (reader as any).__tsProtoDecodeDepth ?? 0;
+    if (previousRecursionDepth >= 100) {
+      throw new globalThis.Error("protobuf decode recursion limit exceeded");
+    }
+    (reader as any).__tsProtoDecodeDepth = previousRecursionDepth + 1;
+    try {
+      const end = length === undefined ? reader.len : reader.pos + length;
+      const message = createBaseLeaseLeasesResponse();
+      while (reader.pos < end) {
+        const tag = reader.uint32();
+        switch (tag >>> 3) {
+          case 1: {
+            if (tag !== 10) {
+              break;
+            }
+
+            message.header = ResponseHeader.decode(reader, reader.uint32());
+            continue;
+          }
+          case 2: {
+            if (tag !== 18) {
+              break;
+            }
+
+            message.leases.push(LeaseStatus.decode(reader, reader.uint32()));
+            continue;
+          }
+        }
+        if ((tag & 7) === 4 || tag === 0) {
+          break;
+        }
+        reader.skip(tag & 7);
+      }
+      return message;
+    } finally {
+      (reader as any).__tsProtoDecodeDepth = previousRecursionDepth;
+    }
+  },
+
+  fromJSON(object: any): LeaseLeasesResponse {
+    return {
+      header: isSet(object.header) ? ResponseHeader.fromJSON(object.header) : undefined,
+      leases: globalThis.Array.isArray(object?.leases) ? object.leases.map((e: any) => LeaseStatus.fromJSON(e)) : [],
+    };
+  },
+
+  toJSON(message: LeaseLeasesResponse): unknown {
+    const obj: any = {};
+    if (message.header !== undefined) {
+      obj.header = ResponseHeader.toJSON(message.header);
+    }
+    if (message.leases?.length) {
+      obj.leases = message.leases.map((e) => LeaseStatus.toJSON(e));
+    }
+    return obj;
+  },
+
+  create(base?: DeepPartial<LeaseLeasesResponse>): LeaseLeasesResponse {
+    return LeaseLeasesResponse.fromPartial(base ?? {});
+  },
+  fromPartial(object: DeepPartial<LeaseLeasesResponse>): LeaseLeasesResponse {
+    const message = createBaseLeaseLeasesResponse();
+    message.header = (object.header !== undefined && object.header !== null)
+      ? ResponseHeader.fromPartial(object.header)
+      : undefined;
+    message.leases = object.leases?.map((e) => LeaseStatus.fromPartial(e)) || [];
+    return message;
+  },
+};
+
 function createBaseCounterAddRequest(): CounterAddRequest {
   return { key: "", delta: 0n, floor: 0n, ceiling: 0n, hasFloor: false, hasCeiling: false };
 }
@@ -3995,6 +4624,30 @@ export const KvServiceService = {
     responseDeserialize: (value: Buffer): LeaseKeepAliveResponse => LeaseKeepAliveResponse.decode(value),
   },
   /**
+   * Served by the leader (a follower forwards), which keeps the leases' clocks: NOT_FOUND for a
+   * lease that is not (or no longer) granted.
+   */
+  leaseTimeToLive: {
+    path: "/concord.v1.KvService/LeaseTimeToLive" as const,
+    requestStream: false as const,
+    responseStream: false as const,
+    requestSerialize: (value: LeaseTimeToLiveRequest): Buffer =>
+      Buffer.from(LeaseTimeToLiveRequest.encode(value).finish()),
+    requestDeserialize: (value: Buffer): LeaseTimeToLiveRequest => LeaseTimeToLiveRequest.decode(value),
+    responseSerialize: (value: LeaseTimeToLiveResponse): Buffer =>
+      Buffer.from(LeaseTimeToLiveResponse.encode(value).finish()),
+    responseDeserialize: (value: Buffer): LeaseTimeToLiveResponse => LeaseTimeToLiveResponse.decode(value),
+  },
+  leaseLeases: {
+    path: "/concord.v1.KvService/LeaseLeases" as const,
+    requestStream: false as const,
+    responseStream: false as const,
+    requestSerialize: (value: LeaseLeasesRequest): Buffer => Buffer.from(LeaseLeasesRequest.encode(value).finish()),
+    requestDeserialize: (value: Buffer): LeaseLeasesRequest => LeaseLeasesRequest.decode(value),
+    responseSerialize: (value: LeaseLeasesResponse): Buffer => Buffer.from(LeaseLeasesResponse.encode(value).finish()),
+    responseDeserialize: (value: Buffer): LeaseLeasesResponse => LeaseLeasesResponse.decode(value),
+  },
+  /**
    * A bounded counter stored as a key (decimal text): a change that would cross a bound is
    * refused with FAILED_PRECONDITION, never clamped.
    */
@@ -4024,6 +4677,12 @@ export interface KvServiceServer extends UntypedServiceImplementation {
   leaseGrant: handleUnaryCall<LeaseGrantRequest, LeaseGrantResponse>;
   leaseRevoke: handleUnaryCall<LeaseRevokeRequest, LeaseRevokeResponse>;
   leaseKeepAlive: handleUnaryCall<LeaseKeepAliveRequest, LeaseKeepAliveResponse>;
+  /**
+   * Served by the leader (a follower forwards), which keeps the leases' clocks: NOT_FOUND for a
+   * lease that is not (or no longer) granted.
+   */
+  leaseTimeToLive: handleUnaryCall<LeaseTimeToLiveRequest, LeaseTimeToLiveResponse>;
+  leaseLeases: handleUnaryCall<LeaseLeasesRequest, LeaseLeasesResponse>;
   /**
    * A bounded counter stored as a key (decimal text): a change that would cross a bound is
    * refused with FAILED_PRECONDITION, never clamped.
@@ -4161,6 +4820,40 @@ export interface KvServiceClient extends Client {
     metadata: Metadata,
     options: Partial<CallOptions>,
     callback: (error: ServiceError | null, response: LeaseKeepAliveResponse) => void,
+  ): ClientUnaryCall;
+  /**
+   * Served by the leader (a follower forwards), which keeps the leases' clocks: NOT_FOUND for a
+   * lease that is not (or no longer) granted.
+   */
+  leaseTimeToLive(
+    request: LeaseTimeToLiveRequest,
+    callback: (error: ServiceError | null, response: LeaseTimeToLiveResponse) => void,
+  ): ClientUnaryCall;
+  leaseTimeToLive(
+    request: LeaseTimeToLiveRequest,
+    metadata: Metadata,
+    callback: (error: ServiceError | null, response: LeaseTimeToLiveResponse) => void,
+  ): ClientUnaryCall;
+  leaseTimeToLive(
+    request: LeaseTimeToLiveRequest,
+    metadata: Metadata,
+    options: Partial<CallOptions>,
+    callback: (error: ServiceError | null, response: LeaseTimeToLiveResponse) => void,
+  ): ClientUnaryCall;
+  leaseLeases(
+    request: LeaseLeasesRequest,
+    callback: (error: ServiceError | null, response: LeaseLeasesResponse) => void,
+  ): ClientUnaryCall;
+  leaseLeases(
+    request: LeaseLeasesRequest,
+    metadata: Metadata,
+    callback: (error: ServiceError | null, response: LeaseLeasesResponse) => void,
+  ): ClientUnaryCall;
+  leaseLeases(
+    request: LeaseLeasesRequest,
+    metadata: Metadata,
+    options: Partial<CallOptions>,
+    callback: (error: ServiceError | null, response: LeaseLeasesResponse) => void,
   ): ClientUnaryCall;
   /**
    * A bounded counter stored as a key (decimal text): a change that would cross a bound is
