@@ -106,6 +106,17 @@ export function kvService(auth: AuthorityNode, opts: KvServiceOptions): pb.KvSer
     if (auth.softState().role !== 'leader') throw new DomainError('not-leader', 'lease clocks are kept by the leader');
   };
 
+  /**
+   * A read of the leases as the leader holds them, linearizable: a leader just elected may not
+   * have applied what its predecessor committed, and a deposed one may not know it yet, so it
+   * first confirms its leadership and applies everything committed before the call (ReadIndex).
+   */
+  const leadingRead = async (timeoutMs: number): Promise<void> => {
+    assertLeading();
+    await auth.linearizableRead(timeoutMs);
+    assertLeading();
+  };
+
   const propose = async <T extends KvCommandResult['type']>(cmd: KvCommand & { type: T }, timeoutMs: number): Promise<Extract<KvCommandResult, { type: T }>> =>
     (await auth.propose(cmd, timeoutMs)) as Extract<KvCommandResult, { type: T }>;
 
@@ -168,18 +179,18 @@ export function kvService(auth: AuthorityNode, opts: KvServiceOptions): pb.KvSer
     }),
 
     // The leader keeps the leases' clocks: a follower forwards (see write).
-    leaseTimeToLive: write((c) => c.leaseTimeToLive, async (req: pb.LeaseTimeToLiveRequest) => {
+    leaseTimeToLive: write((c) => c.leaseTimeToLive, async (req: pb.LeaseTimeToLiveRequest, t) => {
       const id = nonNegative(req.id, 'id');
-      assertLeading();
-      const r = auth.leaseTimeToLive(id);
+      await leadingRead(t);
+      const r = auth.leaseTimeToLive(id, req.keys);
       return {
         header: header(), id: BigInt(id), ttlMs: BigInt(r.ttlMs), grantedTtlMs: BigInt(r.grantedTtlMs), fencingToken: BigInt(r.fencingToken),
-        keys: req.keys ? r.keys : [], keyCount: BigInt(r.keys.length),
+        keys: r.keys, keyCount: BigInt(r.keyCount),
       };
     }),
 
-    leaseLeases: write((c) => c.leaseLeases, async () => {
-      assertLeading();
+    leaseLeases: write((c) => c.leaseLeases, async (_req: pb.LeaseLeasesRequest, t) => {
+      await leadingRead(t);
       return {
         header: header(),
         leases: auth.leases().map((l) => ({ id: BigInt(l.id), ttlMs: BigInt(l.ttlMs), grantedTtlMs: BigInt(l.grantedTtlMs), fencingToken: BigInt(l.fencingToken), keyCount: BigInt(l.keyCount) })),

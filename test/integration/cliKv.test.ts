@@ -104,8 +104,9 @@ test('lease grant (growing fencing token), put --lease, keepalive --once, revoke
 }, 45_000);
 
 test('lease timetolive and list: time left on the leader clock, granted TTL, token, keys; forwarded by a follower; NOT_FOUND once gone', async () => {
-  const status0 = await tc.stubs[0]!.status();
-  const follower = tc.cluster.nodes.findIndex((n) => n.id !== status0.authority?.leaderId);
+  let leaderId = '';
+  await eventually('a leader', async () => (leaderId = (await tc.stubs[0]!.status()).authority?.leaderId ?? '') !== '');
+  const follower = tc.cluster.nodes.findIndex((n) => n.id !== leaderId);
   const viaFollower = new ConcordClient({ endpoints: [at(follower)], deadlineMs: 2000 });
   try {
     const g = await client.leaseGrant(60_000);

@@ -18,3 +18,17 @@ test('a lease past its time is proposed once and stays expired; renewed in time,
   t.renew(1, 1000, 9, 5000); // granted again
   expect(t.isExpired(1, 5500)).toBe(false);
 });
+
+test('time left counts down to 0, which it stays at once the expiry is proposed; a refused proposal is named again', () => {
+  const t = new LeaseTimers();
+  t.renew(1, 1000, 7, 0);
+  expect([t.remainingMs(1, 0), t.remainingMs(1, 400), t.remainingMs(1, 1200), t.remainingMs(2, 0)]).toEqual([1000, 600, 0, undefined]);
+  expect(t.expired(1200)).toEqual([{ id: 1, fencingToken: 7 }]);
+  expect(t.remainingMs(1, 1200)).toBe(0);
+  expect(t.expired(1300)).toEqual([]);
+  t.retryExpiry(1); // the proposal was refused: the next tick proposes it again
+  expect(t.isExpired(1, 1300)).toBe(true);
+  expect(t.expired(1300)).toEqual([{ id: 1, fencingToken: 7 }]);
+  t.renew(1, 1000, 7, 2000);
+  expect(t.remainingMs(1, 2500)).toBe(500);
+});

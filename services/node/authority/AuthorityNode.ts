@@ -409,11 +409,11 @@ export class AuthorityNode {
    * clock (0 once its expiry is under way), what it was granted, its token and attached keys.
    * Throws not-found for a lease that is not granted (never, revoked or expired).
    */
-  leaseTimeToLive(id: number): { ttlMs: number; grantedTtlMs: number; fencingToken: number; keys: string[] } {
+  leaseTimeToLive(id: number, withKeys: boolean): { ttlMs: number; grantedTtlMs: number; fencingToken: number; keyCount: number; keys: string[] } {
     const lease = this.sm.lease(id);
     // In the order a range answers them (UTF-16 code units, as MvccStore keeps its keys).
-    const keys = [...lease.keys].sort();
-    return { ttlMs: this.leaseTimers.remainingMs(id, Date.now()) ?? lease.ttlMs, grantedTtlMs: lease.ttlMs, fencingToken: lease.fencingToken, keys };
+    const keys = withKeys ? [...lease.keys].sort() : [];
+    return { ttlMs: this.leaseTimers.remainingMs(id, Date.now()) ?? lease.ttlMs, grantedTtlMs: lease.ttlMs, fencingToken: lease.fencingToken, keyCount: lease.keys.size, keys };
   }
 
   /** Leader only: every lease granted, by id, with the time left on this leader's clock. */
@@ -555,7 +555,10 @@ export class AuthorityNode {
   private expireLeases(): void {
     for (const { id, fencingToken } of this.leaseTimers.expired(Date.now())) {
       const res = this.raw.propose([encodeCommand({ type: 'lease-expire', id, grantToken: fencingToken }, '', this.kvLogFormat)]);
-      if (!res.ok) this.opts.log(`authority: could not propose expiry of lease ${id}: ${res.reason}`);
+      if (res.ok) continue;
+      // Proposed again at the next tick (a lease left marked would never expire while we lead).
+      this.leaseTimers.retryExpiry(id);
+      this.opts.log(`authority: could not propose expiry of lease ${id}: ${res.reason}`);
     }
   }
 

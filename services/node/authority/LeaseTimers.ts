@@ -50,6 +50,12 @@ export class LeaseTimers {
     return out;
   }
 
+  /** The expiry proposal of a lease past its time was refused: `expired` names it again. */
+  retryExpiry(id: number): void {
+    const t = this.timers.get(id);
+    if (t !== undefined) t.proposed = false;
+  }
+
   prune(live: ReadonlySet<number>): void {
     for (const id of this.timers.keys()) if (!live.has(id)) this.timers.delete(id);
   }
