@@ -13,6 +13,7 @@ import { registerWhoAmICommand } from './whoAmICommand';
 import { registerSagaCommands } from './sagaCommands';
 import { registerBackupCommands } from './backupCommands';
 import { registerLockCommand } from './lockCommand';
+import { registerElectCommand } from './electCommand';
 
 // The `concord` command line. concord.js (the bin) registers tsx and calls runCli; nothing runs
 // on import, so tests can build the program and parse arguments without side effects.
@@ -39,6 +40,7 @@ export function buildProgram(io: Io): Command {
   registerSagaCommands(program, io);
   registerBackupCommands(program, io);
   registerLockCommand(program, io);
+  registerElectCommand(program, io);
   // Subcommands (and theirs: kv get) inherit exit override and output, so their usage errors
   // are reported the same way.
   const inherit = (parent: Command): void => {

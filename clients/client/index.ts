@@ -23,3 +23,4 @@ export { backupCluster, type BackupOptions, type BackupResult } from './backup/b
 export { restoreCluster, type RestoreOptions, type RestoreResult } from './backup/restoreCluster';
 export { readBackup, BadBackupError, type BackupSummary } from './backup/BackupFile';
 export { acquireLock, LockTimeoutError, type HeldLock, type LockOptions, type LockClient } from './lock/acquireLock';
+export { campaign, electionLeader, observeElection, NotLeaderError, type Leadership, type Leader, type CampaignOptions, type ElectionClient } from './lock/election';
