@@ -1,6 +1,5 @@
 import type { Command } from 'commander';
 import { campaign, observeElection, type Leader } from '../client/lock/election';
-import { printable } from './printable';
 import { addClientOptions, withClient, type ClientCliOptions, type Io } from './clientOptions';
 import { parseDurationMs } from './kvParsers';
 import { interruptedExitCode, lockLostExitCode } from './lockCommand';
@@ -73,7 +72,8 @@ export function registerElectCommand(program: Command, io: Io): void {
     );
 }
 
+/** One line per leader; the value quoted (JSON), so one holding a newline stays on its line. */
 function leaderLine(name: string, leader: Leader | undefined, json: boolean): string {
-  if (json) return JSON.stringify({ name, leader: leader === undefined ? null : printable({ key: leader.key, value: leader.value, fencingToken: leader.fencingToken, lease: leader.lease }) });
-  return leader === undefined ? `no leader ${name}` : `leader ${name}  value=${leader.value}  key=${leader.key}  fencing_token=${leader.fencingToken}`;
+  if (json) return JSON.stringify({ name, leader: leader === undefined ? null : { key: leader.key, value: leader.value, fencingToken: String(leader.fencingToken), lease: String(leader.lease) } });
+  return leader === undefined ? `no leader ${name}` : `leader ${name}  value=${JSON.stringify(leader.value)}  key=${leader.key}  fencing_token=${leader.fencingToken}`;
 }

@@ -2,6 +2,7 @@ import { spawn } from 'node:child_process';
 import * as path from 'node:path';
 import { createInterface } from 'node:readline';
 import { ConcordClient } from '../../clients/client/ConcordClient';
+import { kvOps } from '../../clients/client/kvOps';
 import { campaign, electionLeader, NotLeaderError, observeElection, type Leader } from '../../clients/client/lock/election';
 import { eventually } from './nodeStubs';
 import { startTestCluster, type TestCluster } from './startTestCluster';
@@ -44,9 +45,10 @@ test('candidates lead in the order they came; an observer sees each leader and e
   const watcher = observe('primary');
   await eventually('the observer told there is no leader', async () => watcher.seen.length === 1);
   expect(watcher.seen).toEqual([undefined]);
-  const a = await campaign(client, 'primary', 'node-a', { ttlMs: 5000 });
+  // TTLs far beyond a stall of a loaded machine: a lease that ran out would change the order.
+  const a = await campaign(client, 'primary', 'node-a', { ttlMs: 30_000 });
   let bElected = false;
-  const b = campaign(client, 'primary', 'node-b', { ttlMs: 5000 }).then((led) => {
+  const b = campaign(client, 'primary', 'node-b', { ttlMs: 30_000 }).then((led) => {
     bElected = true;
     return led;
   });
@@ -72,6 +74,13 @@ test('a leader whose key went cannot proclaim, and is told through lost', async 
   await client.kvDelete(led.key);
   await lost;
   await expect(led.proclaim('y')).rejects.toBeInstanceOf(NotLeaderError);
+  // Written over by hand (no lease): the compare on the lease refuses too, even before lost is heard.
+  const second = await campaign(client, 'fragile', 'z', { ttlMs: 30_000 });
+  await client.kvTxn({ compare: [], success: [kvOps.put(second.key, 'by hand')] });
+  await expect(second.proclaim('again')).rejects.toBeInstanceOf(NotLeaderError);
+  expect((await client.kvRange(second.key)).kvs[0]?.lease).toBe(0n);
+  await second.resign();
+  await client.kvDelete(second.key);
   expect(await electionLeader(client, 'fragile')).toBeUndefined(); // the failed proclaim wrote nothing
   await led.resign();
 });
@@ -85,9 +94,9 @@ test('concord elect leads until Ctrl-C, and concord elect --listen prints every 
     createInterface({ input: listener.stdout! }).on('line', (l) => heard.push(l));
     let said = '';
     candidate.stdout!.on('data', (d: Buffer) => (said += d.toString()));
-    await eventually('elected', async () => said.includes('elected cli'), 20_000);
+    await eventually('elected', async () => said.includes('elected cli') && said.endsWith('\n'), 20_000);
     expect(said).toMatch(/^elected cli {2}key=elections\/cli\/[0-9a-f]+ {2}fencing_token=\d+\n$/);
-    await eventually('the listener heard worker-1', async () => heard.some((l) => l.startsWith('leader cli  value=worker-1  key=elections/cli/')), 20_000);
+    await eventually('the listener heard worker-1', async () => heard.some((l) => l.startsWith('leader cli  value="worker-1"  key=elections/cli/')), 20_000);
     candidate.kill('SIGINT');
     expect(await new Promise((resolve) => candidate.once('exit', resolve))).toBe(0);
     await eventually('the listener heard the resignation', async () => heard.at(-1) === 'no leader cli', 10_000);

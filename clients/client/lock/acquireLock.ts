@@ -1,6 +1,7 @@
 import { status } from '@grpc/grpc-js';
 import { Event_EventType } from '../../../proto/gen/concord/v1/kv';
 import type { ConcordClient } from '../ConcordClient';
+import { abortableSleep } from '../abortableSleep';
 import { isServiceError } from '../serviceError';
 
 export type LockClient = Pick<ConcordClient, 'kvRange' | 'kvPut' | 'kvWatch' | 'leaseGrant' | 'leaseKeepAlive' | 'leaseRevoke'>;
@@ -48,18 +49,6 @@ export interface HeldLock {
 /** Times `release` revokes the lease before it gives up (see HeldLock.release). */
 const revokeAttempts = 3;
 
-/** Resolves after `ms`, or at once when `signal` aborts. */
-function abortableSleep(ms: number, signal: AbortSignal): Promise<void> {
-  return new Promise((resolve) => {
-    const done = (): void => {
-      clearTimeout(timer);
-      signal.removeEventListener('abort', done);
-      resolve();
-    };
-    const timer = setTimeout(done, ms);
-    signal.addEventListener('abort', done, { once: true });
-  });
-}
 
 /** Waiting for a lock took longer than `waitMs`: nothing is held, and this contender's key is gone. */
 export class LockTimeoutError extends Error {

@@ -2,6 +2,7 @@ import { status } from '@grpc/grpc-js';
 import { Event_EventType, type KeyValue } from '../../../proto/gen/concord/v1/kv';
 import type { ConcordClient } from '../ConcordClient';
 import { kvOps } from '../kvOps';
+import { abortableSleep } from '../abortableSleep';
 import { isServiceError } from '../serviceError';
 import { utf8 } from '../txnRanges';
 import { acquireLock, type HeldLock, type LockClient } from './acquireLock';
@@ -59,9 +60,10 @@ export async function campaign(client: ElectionClient, name: string, value: stri
     ...held,
     resign: () => held.release(),
     proclaim: async (next) => {
+      if (held.lost.aborted) throw new NotLeaderError(`no longer the leader of election ${name}: ${String((held.lost.reason as Error | undefined)?.message ?? held.lost.reason)}`);
       // Still this candidate's key, under its lease: the proclaim keeps both.
       const r = await client.kvTxn({
-        compare: [kvOps.compare('create', held.key, '=', held.fencingToken)],
+        compare: [kvOps.compare('create', held.key, '=', held.fencingToken), kvOps.compare('lease', held.key, '=', held.lease)],
         success: [kvOps.put(held.key, next, { lease: held.lease })],
       });
       if (!r.succeeded) throw new NotLeaderError(`no longer the leader of election ${name}: its key ${held.key} is gone`);
@@ -91,7 +93,16 @@ export async function* observeElection(client: Pick<LockClient, 'kvRange' | 'kvW
   };
   const aborted = (): boolean => options.signal?.aborted === true;
   while (!aborted()) {
-    const read = await client.kvRange(prefix, { prefix: true });
+    let read;
+    try {
+      read = await client.kvRange(prefix, { prefix: true });
+    } catch (err) {
+      // No majority for a while, say: an observer rides it out, as a lock's waiter does.
+      if (aborted()) return;
+      if (!isServiceError(err) || !transient.has(err.code)) throw err;
+      await abortableSleep(observeRetryMs, options.signal);
+      continue;
+    }
     const candidates = new Map(read.kvs.map((kv) => [kv.key, kv]));
     const first = leaderOf(candidates.values());
     if (tell(first)) yield first;
@@ -108,11 +119,18 @@ export async function* observeElection(client: Pick<LockClient, 'kvRange' | 'kvW
       return;
     } catch (err) {
       if (aborted()) return;
-      if (!isServiceError(err) || err.code !== status.OUT_OF_RANGE) throw err;
-      // Compacted past where the watch stood: read the election again.
+      // Compacted past where the watch stood, or broken too often in a row (a long outage):
+      // read the election again and go on from there.
+      if (!isServiceError(err) || (err.code !== status.OUT_OF_RANGE && !transient.has(err.code))) throw err;
+      if (err.code !== status.OUT_OF_RANGE) await abortableSleep(observeRetryMs, options.signal);
     }
   }
 }
+
+/** Errors an observer waits out and reads again after. */
+const transient = new Set<number>([status.UNAVAILABLE, status.DEADLINE_EXCEEDED]);
+const observeRetryMs = 500;
+
 
 function leaderOf(kvs: Iterable<KeyValue>): Leader | undefined {
   let first: KeyValue | undefined;
