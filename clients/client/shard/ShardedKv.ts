@@ -56,8 +56,9 @@ export interface ShardedTxn {
  *   locks that any later reader or writer rolls forward; one that crashed before, locks that are
  *   rolled back once they are old.
  * - One shard: a transaction whose keys all live on one shard (a put, a delete) is that shard's
- *   own transaction, one call: it checks the compares and that no lock is in the way, and writes
- *   the values and the record (`committed`) together, no lock taken (see oneShard).
+ *   own transaction, one call: it checks the compares and that no lock is in the way (another's
+ *   read lock on a key it only compares is not), and writes the values and the record
+ *   (`committed`) together, no lock taken (see oneShard).
  *
  * Reads settle the locks they meet first, so a read of one key, or of one shard's part of a
  * range, never sees half a transaction (a range across shards is read shard by shard: not a
@@ -172,7 +173,8 @@ export class ShardedKv {
     }
     if (byShard.size === 1) {
       const success = writes.map((k) => (ops.get(k) === 'put' ? kvOps.put(k, values.get(k)!) : kvOps.del(k)));
-      return this.oneShard(primary, txn, [...ops.keys()].sort(), t.compares ?? [], success);
+      const readOnly = new Set([...ops].filter(([, op]) => op === 'read').map(([k]) => k));
+      return this.oneShard(primary, txn, [...ops.keys()].sort(), t.compares ?? [], success, readOnly);
     }
     /** The lock each key was given (its deadline counts from its shard's prepare). */
     const locks = new Map<string, string>();
@@ -235,10 +237,10 @@ export class ShardedKv {
    * no effect. Once the answer is in, no copy of the call can land any more, and the record
    * goes (nothing else reads it: no lock names it).
    */
-  private async oneShard(shard: Shard, txn: string, keys: readonly string[], compares: ShardedTxn['compares'] & object, writes: RequestOp[]): Promise<boolean> {
+  private async oneShard(shard: Shard, txn: string, keys: readonly string[], compares: ShardedTxn['compares'] & object, writes: RequestOp[], readOnly: ReadonlySet<string>): Promise<boolean> {
     let ok: boolean;
     try {
-      ok = await this.prepare(shard, keys, compares, [...writes, kvOps.put(recordKey(txn), 'committed')], () => undefined, [kvOps.compare('create', recordKey(txn), '=', 0)]);
+      ok = await this.prepare(shard, keys, compares, [...writes, kvOps.put(recordKey(txn), 'committed')], () => undefined, [kvOps.compare('create', recordKey(txn), '=', 0)], readOnly);
     } catch (err) {
       if ((await this.retried(() => this.decide(shard, txn, 'aborted'))) === 'committed') {
         this.dropRecord(shard, txn); // the only call that writes it has landed
@@ -270,12 +272,20 @@ export class ShardedKv {
    * failed. Locks in the way are settled first (waited for, rolled forward or back); one equal
    * to `ownLock` of its key is this transaction's own and not in the way.
    */
-  private async prepare(shard: Shard, keys: readonly string[], compares: ShardedTxn['compares'] & object, success: RequestOp[], ownLock: (key: string) => string | undefined, also: Compare[] = []): Promise<boolean> {
+  private async prepare(
+    shard: Shard, keys: readonly string[], compares: ShardedTxn['compares'] & object, success: RequestOp[], ownLock: (key: string) => string | undefined, also: Compare[] = [],
+    /** Keys a transaction within one shard only compares: another's read lock there is not in the way (see below). */
+    readOnly: ReadonlySet<string> = new Set(),
+  ): Promise<boolean> {
     const mine = compares.filter((c) => keys.includes(c.key));
+    // Read locks shared: a transaction within one shard takes no locks, so on a key it only
+    // compares, another transaction's read lock (which keeps the key as it is until that one
+    // ends) is no conflict. The call then requires that very lock there instead of none.
+    const shared = new Map<string, string>();
     return this.waiting(`transaction on shard ${shard.name}`, async () => {
       const r = await shard.client.kvTxn({
         compare: [
-          ...keys.map((k) => kvOps.compare('create', lockKey(k), '=', 0)),
+          ...keys.map((k) => (shared.has(k) ? kvOps.compare('value', lockKey(k), '=', shared.get(k)!) : kvOps.compare('create', lockKey(k), '=', 0))),
           ...mine.map((c) => (c.value === undefined ? kvOps.compare('create', c.key, '=', 0) : kvOps.compare('value', c.key, '=', c.value))),
           ...also,
         ],
@@ -283,9 +293,22 @@ export class ShardedKv {
         failure: keys.map((k) => kvOps.get(lockKey(k))),
       });
       if (r.succeeded) return true;
-      const others = keys.map((k, i) => ({ key: k, lock: txnRangeKvs(r, i)[0] })).filter((x) => x.lock !== undefined && x.lock.value !== ownLock(x.key));
-      if (others.length === 0) return false; // no other lock in the way: a compare failed
-      for (const x of others) await this.resolve(shard, x.key, x.lock!.value);
+      const found = keys.map((k, i) => ({ key: k, lock: txnRangeKvs(r, i)[0]?.value }));
+      // A shared read lock that went (or changed) is no longer required: try again without it.
+      let unshared = false;
+      for (const x of found) {
+        if (shared.has(x.key) && shared.get(x.key) !== x.lock) {
+          shared.delete(x.key);
+          unshared = true;
+        }
+      }
+      const others = found.filter((x) => x.lock !== undefined && x.lock !== ownLock(x.key) && x.lock !== shared.get(x.key));
+      if (others.length === 0) return unshared ? undefined : false; // no other lock in the way: a compare failed
+      for (const x of others) {
+        const lock = x.lock as string;
+        if (readOnly.has(x.key) && (JSON.parse(lock) as Lock).op === 'read') shared.set(x.key, lock);
+        else await this.resolve(shard, x.key, lock);
+      }
       return undefined;
     });
   }

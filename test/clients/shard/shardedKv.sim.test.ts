@@ -27,7 +27,8 @@ test('transfers across shards keep every balance right through crashes and faile
       await new Promise((r) => setImmediate(r));
     };
     const setup = new ShardedKv(map, { now: () => clock, sleep, lockTtlMs: 100 });
-    const accounts = ['acct/a', 'acct/d', 'acct/j', 'acct/m', 'acct/q', 'acct/x'];
+    // Three accounts on shards a and b: a transfer there may compare a third account of its shard.
+    const accounts = ['acct/a', 'acct/d', 'acct/f', 'acct/j', 'acct/k', 'acct/m', 'acct/q', 'acct/x'];
     for (const a of accounts) await setup.put(a, '100');
     const faultRate = p.pick([0, 0.02, 0.05]);
     const holdRate = p.pick([0, 0.01]);
@@ -150,6 +151,30 @@ test('a transaction within one shard waits out another transaction\'s read lock 
   expect(clock).toBeGreaterThanOrEqual(100);
   expect(Buffer.from((await map.byName('b').client.kvRange(`${internalPrefix}txn/${first}`)).kvs[0]!.value).toString()).toBe('aborted');
   expect([await kv.get('k'), await kv.get('x')]).toEqual(['2', '0']);
+});
+
+test('a transaction within one shard that only compares a key another transaction read-locks does not wait for it', async () => {
+  const map = new ShardMap([{ name: 'a', from: '', client: new MemoryKvClient() }, { name: 'b', from: 'm', client: new MemoryKvClient() }]);
+  let clock = 0;
+  const sleep = async (ms: number): Promise<void> => {
+    clock += ms;
+    await new Promise((r) => setImmediate(r));
+  };
+  const kv = new ShardedKv(map, { now: () => clock, sleep, lockTtlMs: 100 });
+  await kv.put('k', '1');
+  await kv.put('x', '0');
+  // A transaction that compared k (a read lock on shard a) to write x (shard b) stops at its commit point.
+  const stalled = new ShardedKv(map, { now: () => clock, sleep, lockTtlMs: 100, failpoint: (p) => {
+    if (p === 'prepared') throw new Error('coordinator paused');
+  } });
+  await expect(stalled.transaction({ compares: [{ key: 'k', value: '1' }], puts: { x: '1' } })).rejects.toThrow('coordinator paused');
+  expect((await map.byName('a').client.kvRange(`${internalPrefix}lock/k`)).kvs).toHaveLength(1);
+  // Reading k while writing j on the same shard: no conflict with that read lock, no wait.
+  expect(await kv.transaction({ compares: [{ key: 'k', value: '1' }], puts: { j: 'v' } })).toBe(true);
+  expect(await kv.transaction({ compares: [{ key: 'k', value: '9' }], puts: { j: 'w' } })).toBe(false); // a compare that fails still fails
+  expect(clock).toBe(0);
+  expect((await map.byName('a').client.kvRange(`${internalPrefix}lock/k`)).kvs).toHaveLength(1); // the read lock stays, untouched
+  expect([await kv.get('j'), await kv.get('k')]).toEqual(['v', '1']);
 });
 
 test('a transaction within one shard whose call is held and delivered late takes no effect once it was answered aborted', async () => {
