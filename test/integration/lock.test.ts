@@ -298,3 +298,11 @@ function lostWithin(held: HeldLock, ms: number): Promise<unknown> {
 async function* silent(signal: AbortSignal | undefined): AsyncGenerator<never, void, undefined> {
   await new Promise<void>((resolve) => signal?.addEventListener('abort', () => resolve(), { once: true }));
 }
+
+test('a key written by hand under a lock without a lease contends for nothing: the lock is still acquired', async () => {
+  await client.kvPut('locks/manual/by-hand', 'someone');
+  const held = await acquireLock(client, 'manual', { waitMs: 3000 });
+  await held.release();
+  expect(await keysOf('manual')).toEqual(['locks/manual/by-hand']);
+  await client.kvDelete('locks/manual/by-hand');
+});

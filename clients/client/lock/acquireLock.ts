@@ -184,7 +184,8 @@ export async function acquireLock(client: LockClient, name: string, options: Loc
       const mine = all.kvs.find((kv) => kv.key === key);
       if (mine === undefined) throw new Error(`the key of lock ${name} is gone (its lease ended while waiting); nothing is held`);
       let before: (typeof all.kvs)[number] | undefined;
-      for (const kv of all.kvs) if (kv.createRevision < mine.createRevision && (before === undefined || kv.createRevision > before.createRevision)) before = kv;
+      // Every contender's key is under a lease: one without (written by hand) contends for nothing.
+      for (const kv of all.kvs) if (kv.lease !== 0n && kv.createRevision < mine.createRevision && (before === undefined || kv.createRevision > before.createRevision)) before = kv;
       if (before === undefined) {
         // Lost, or given up on, while the last read was on its way: not held after all.
         if (stopWaiting.signal.aborted) throw stopWaiting.signal.reason;

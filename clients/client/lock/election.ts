@@ -134,7 +134,8 @@ const observeRetryMs = 500;
 
 function leaderOf(kvs: Iterable<KeyValue>): Leader | undefined {
   let first: KeyValue | undefined;
-  for (const kv of kvs) if (first === undefined || kv.createRevision < first.createRevision) first = kv;
+  // Candidates' keys are under leases (see acquireLock): one without, written by hand, is none.
+  for (const kv of kvs) if (kv.lease !== 0n && (first === undefined || kv.createRevision < first.createRevision)) first = kv;
   return first === undefined ? undefined : { key: first.key, value: utf8(first.value), fencingToken: first.createRevision, lease: first.lease };
 }
 
