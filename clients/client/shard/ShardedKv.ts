@@ -267,7 +267,8 @@ export class ShardedKv {
 
   /**
    * In one local transaction, checks this shard's compares (and `also`) and that no other
-   * transaction holds a lock on its keys, read locks included, and runs `success` (takes this
+   * transaction holds a lock on its keys, read locks included (but for a live read lock on a key
+   * in `readOnly`, which is shared: see below), and runs `success` (takes this
    * transaction's locks, or on a transaction's only shard writes it whole); false when a compare
    * failed. Locks in the way are settled first (waited for, rolled forward or back); one equal
    * to `ownLock` of its key is this transaction's own and not in the way.
@@ -303,10 +304,16 @@ export class ShardedKv {
         }
       }
       const others = found.filter((x) => x.lock !== undefined && x.lock !== ownLock(x.key) && x.lock !== shared.get(x.key));
-      if (others.length === 0) return unshared ? undefined : false; // no other lock in the way: a compare failed
+      if (others.length === 0) {
+        if (!unshared) return false; // no other lock in the way: a compare failed
+        await this.opts.sleep(1);
+        return undefined;
+      }
       for (const x of others) {
         const lock = x.lock as string;
-        if (readOnly.has(x.key) && (JSON.parse(lock) as Lock).op === 'read') shared.set(x.key, lock);
+        // Shared only while its transaction may still commit: one past its deadline is settled,
+        // as a read settles it (blocksReads).
+        if (readOnly.has(x.key) && (JSON.parse(lock) as Lock).op === 'read' && !this.blocksReads(lock)) shared.set(x.key, lock);
         else await this.resolve(shard, x.key, lock);
       }
       return undefined;

@@ -7,6 +7,8 @@
 // every transfer whose record says committed is applied exactly once and no other (the balances
 // equal the start plus the committed transfers), a transfer its caller saw commit did, one it
 // saw refused did not, and no write lock is left. A seed that fails prints itself.
+import { kvOps } from '../../../clients/client/kvOps';
+import type { KvClient } from '../../../clients/client/saga/SagaStore';
 import { ShardMap } from '../../../clients/client/shard/ShardMap';
 import { internalPrefix, ShardedKv, TransactionAbortedError } from '../../../clients/client/shard/ShardedKv';
 import { makePrng } from '../../sim/prng';
@@ -175,6 +177,44 @@ test('a transaction within one shard that only compares a key another transactio
   expect(clock).toBe(0);
   expect((await map.byName('a').client.kvRange(`${internalPrefix}lock/k`)).kvs).toHaveLength(1); // the read lock stays, untouched
   expect([await kv.get('j'), await kv.get('k')]).toEqual(['v', '1']);
+});
+
+test('a shared read lock that goes before the call lands is no longer required: the call goes again, and its compare still decides', async () => {
+  for (const change of [false, true]) {
+    const a = new MemoryKvClient();
+    // Shard a's client: once a call requires the shared read lock, the lock's transaction ends
+    // just before it lands (and, the second time, k changes too).
+    let ended = false;
+    const racing: KvClient = {
+      kvRange: (key, o) => a.kvRange(key, o),
+      leaseGrant: (ttl) => a.leaseGrant(ttl),
+      leaseKeepAlive: (id) => a.leaseKeepAlive(id),
+      leaseRevoke: (id) => a.leaseRevoke(id),
+      kvTxn: async (txn) => {
+        const requiresLock = (txn.compare ?? []).some((c) => c.key === `${internalPrefix}lock/k` && c.targetUnion?.$case === 'value');
+        if (requiresLock && !ended) {
+          ended = true;
+          await a.kvTxn({ compare: [], success: [kvOps.del(`${internalPrefix}lock/k`), ...(change ? [kvOps.put('k', '2')] : [])] });
+        }
+        return a.kvTxn(txn);
+      },
+    };
+    const map = new ShardMap([{ name: 'a', from: '', client: racing }, { name: 'b', from: 'm', client: new MemoryKvClient() }]);
+    let clock = 0;
+    const sleep = async (ms: number): Promise<void> => {
+      clock += ms;
+      await new Promise((r) => setImmediate(r));
+    };
+    const kv = new ShardedKv(map, { now: () => clock, sleep, lockTtlMs: 100 });
+    await kv.put('k', '1');
+    const stalled = new ShardedKv(map, { now: () => clock, sleep, lockTtlMs: 100, failpoint: (p) => {
+      if (p === 'prepared') throw new Error('coordinator paused');
+    } });
+    await expect(stalled.transaction({ compares: [{ key: 'k', value: '1' }], puts: { x: '1' } })).rejects.toThrow('coordinator paused');
+    expect([change, await kv.transaction({ compares: [{ key: 'k', value: '1' }], puts: { j: 'v' } })]).toEqual([change, !change]);
+    expect([change, ended, clock < 100]).toEqual([change, true, true]);
+    expect(await kv.get('j')).toBe(change ? undefined : 'v');
+  }
 });
 
 test('a transaction within one shard whose call is held and delivered late takes no effect once it was answered aborted', async () => {
