@@ -1,7 +1,7 @@
 import * as pb from '../../proto/gen/concord/v1/kv';
 import { invalidArgument, DomainError } from '../core/errors/DomainError';
 import { valueBytes } from '../core/kv/storedValue';
-import { Compare, CompareResult, CompareTarget, KeyValue, kvLimits, RangeQuery, RangeResult, RequestOp, ResponseOp } from '../core/kv/types';
+import { Compare, CompareResult, CompareTarget, KeyValue, KvCommand, kvLimits, RangeQuery, RangeResult, RequestOp, ResponseOp } from '../core/kv/types';
 
 /** Protobuf <-> core conversions for the KV service, with input validation. */
 
@@ -58,6 +58,14 @@ export function toRequestOp(op: pb.RequestOp): RequestOp {
 
 const targets: Record<number, CompareTarget> = { 0: 'version', 1: 'create', 2: 'mod', 3: 'value', 4: 'lease' };
 const results: Record<number, CompareResult> = { 0: 'equal', 1: 'greater', 2: 'less', 3: 'not-equal' };
+
+/** A Txn request as the command it proposes; at most `kvLimits.txnOpsMax` compares and operations. */
+export function toTxnCommand(req: pb.TxnRequest): KvCommand & { type: 'txn' } {
+  if (req.compare.length + req.success.length + req.failure.length > kvLimits.txnOpsMax) {
+    throw invalidArgument(`a transaction has at most ${kvLimits.txnOpsMax} compares and operations`);
+  }
+  return { type: 'txn', compare: req.compare.map(toCompare), success: req.success.map(toRequestOp), failure: req.failure.map(toRequestOp) };
+}
 
 export function toCompare(c: pb.Compare): Compare {
   const target = targets[c.target];

@@ -12,7 +12,7 @@ import { toServiceError } from './errorTable';
 import { type CallAuthorizer, forwardedByHeader, setForwardedFor } from './CallAuthorizer';
 import { kvWatchNeeds } from './requiredAccess';
 import { readTooSlowlyPhrase, WatchQueue } from './WatchQueue';
-import { checkKey, checkValue, fromKv, fromRange, fromResponseOp, nonNegative, num, toCompare, toRangeQuery, toRequestOp } from './kvConvert';
+import { checkKey, checkValue, fromKv, fromRange, fromResponseOp, nonNegative, num, toRangeQuery, toTxnCommand } from './kvConvert';
 
 const defaultDeadlineMs = 5000;
 
@@ -138,10 +138,7 @@ export function kvService(auth: AuthorityNode, opts: KvServiceOptions): pb.KvSer
     }),
 
     txn: write((c) => c.txn, async (req: pb.TxnRequest, t) => {
-      if (req.compare.length + req.success.length + req.failure.length > kvLimits.txnOpsMax) {
-        throw invalidArgument(`a transaction has at most ${kvLimits.txnOpsMax} compares and operations`);
-      }
-      const r = await propose({ type: 'txn', compare: req.compare.map(toCompare), success: req.success.map(toRequestOp), failure: req.failure.map(toRequestOp) }, t);
+      const r = await propose(toTxnCommand(req), t);
       const h = { ...header(), revision: BigInt(r.revision) };
       return { header: h, succeeded: r.succeeded, responses: r.responses.map((op) => fromResponseOp(op, h)) };
     }),

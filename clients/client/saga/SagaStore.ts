@@ -22,7 +22,8 @@ export interface SagaStore {
   list(prefix: string): Promise<{ key: string; value: string; modRevision: bigint }[]>;
   /**
    * Deletes the record at `key` with `alsoDelete` (its markers) if it is still at `expected`
-   * and no runner holds `ownerKey`; false when either changed (nothing deleted).
+   * and no runner holds `ownerKey`; false when either changed (the record stays; when the
+   * markers took more than one transaction, those of the batches before may be gone).
    */
   remove(key: string, expected: bigint, ownerKey: string, alsoDelete: readonly string[]): Promise<boolean>;
   /**
@@ -45,6 +46,9 @@ export interface SagaStore {
   leaseRevoke(lease: bigint): Promise<void>;
 }
 
+/** Markers one removal transaction deletes at most (a transaction holds 128 compares and operations). */
+const removeBatchMax = 100;
+
 /** SagaStore over a client's KV calls (compare-and-set transactions and leases). */
 export function kvSagaStore(client: KvClient): SagaStore {
   return {
@@ -56,10 +60,18 @@ export function kvSagaStore(client: KvClient): SagaStore {
       return (await client.kvRange(prefix, { prefix: true })).kvs.map((kv) => ({ key: kv.key, value: utf8(kv.value), modRevision: kv.modRevision }));
     },
     async remove(key, expected, ownerKey, alsoDelete) {
-      const r = await client.kvTxn({
-        compare: [kvOps.compare('mod', key, '=', expected), kvOps.compare('create', ownerKey, '=', 0)],
-        success: [kvOps.del(key), ...alsoDelete.map((k) => kvOps.del(k))],
-      });
+      // More than one transaction holds (a saga of many steps): the markers go first, a batch per
+      // transaction, each only while the record is as it was and no runner holds the saga (its
+      // markers are garbage then: a finished saga runs no step again, and an attempt still on
+      // its way is fenced by an owner key that is absent); the record goes with the last batch.
+      const still = [kvOps.compare('mod', key, '=', expected), kvOps.compare('create', ownerKey, '=', 0)];
+      let rest = alsoDelete;
+      while (rest.length > removeBatchMax) {
+        const r = await client.kvTxn({ compare: still, success: rest.slice(0, removeBatchMax).map((k) => kvOps.del(k)) });
+        if (!r.succeeded) return false;
+        rest = rest.slice(removeBatchMax);
+      }
+      const r = await client.kvTxn({ compare: still, success: [kvOps.del(key), ...rest.map((k) => kvOps.del(k))] });
       return r.succeeded;
     },
     async write(key, value, expected, ownerKey, token) {

@@ -8,7 +8,7 @@ import { DomainError } from '../../../services/core/errors/DomainError';
 import { KvStateMachine } from '../../../services/core/kv/KvStateMachine';
 import type { KvCommand, KvCommandResult } from '../../../services/core/kv/types';
 import { toServiceError } from '../../../services/rpc/errorTable';
-import { fromRange, fromResponseOp, toCompare, toRangeQuery, toRequestOp } from '../../../services/rpc/kvConvert';
+import { fromRange, fromResponseOp, toRangeQuery, toTxnCommand } from '../../../services/rpc/kvConvert';
 
 /** How one call fails: before it applies (nothing happened), after (it happened, the answer is lost), or held (no answer by the deadline; it applies when the test says). */
 export type Fault = 'before' | 'after' | 'hold' | undefined;
@@ -67,7 +67,8 @@ export class MemoryKvClient implements KvClient {
       const r = apply();
       return f === 'after' ? Promise.reject(serviceError(status.UNAVAILABLE, `${name}: injected failure after it applied`)) : Promise.resolve(r);
     } catch (err) {
-      return Promise.reject(err);
+      // A refusal answers as a node's would (a domain error mapped to its status).
+      return Promise.reject(err instanceof DomainError ? (toServiceError(err) as ServiceError) : err);
     }
   }
 
@@ -85,7 +86,8 @@ export class MemoryKvClient implements KvClient {
   kvTxn(txn: Partial<pb.TxnRequest>): Promise<pb.TxnResponse> {
     const req = pb.TxnRequest.fromPartial(txn);
     return this.call('txn', () => {
-      const r = this.apply({ type: 'txn', compare: req.compare.map(toCompare), success: req.success.map(toRequestOp), failure: req.failure.map(toRequestOp) });
+      // As a node takes it: at most kvLimits.txnOpsMax compares and operations.
+      const r = this.apply(toTxnCommand(req));
       if (r.type !== 'txn') throw new Error('not a txn result');
       const header = this.header(r.revision);
       return { header, succeeded: r.succeeded, responses: r.responses.map((op) => fromResponseOp(op, header)) };

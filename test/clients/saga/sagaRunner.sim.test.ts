@@ -259,6 +259,23 @@ test('prune deletes finished sagas with their markers, leaves the others, and a 
   for (const r of [a, b, c]) await r.close();
 });
 
+test('a saga of 80 steps (160 markers: more than one transaction holds) is pruned whole; held by a runner, it is left', async () => {
+  const kv = new MemoryKvClient();
+  const steps: SagaStep<unknown>[] = Array.from({ length: 80 }, (_, i) => ({ name: `s${i}`, run: (ctx: StepContext<unknown>) => add(kv, ctx, i, 1) }));
+  const runner = new SagaRunner(kvSagaStore(kv), { sleep: async () => undefined }).define({ type: 'long', steps });
+  expect((await runner.start('long', 'big', null)).status).toBe('done');
+  expect((await kv.kvRange('sagas/m/big/', { prefix: true })).kvs).toHaveLength(80);
+  // Held by a runner (its owner key stands): nothing is deleted, not even a first batch of markers.
+  const lease = await kv.leaseGrant(60_000);
+  await kv.kvTxn({ compare: [], success: [kvOps.put('sagas/o/big', 'someone', { lease: lease.id })] });
+  expect(await runner.prune(Date.now() + 1000)).toBe(0);
+  expect((await kv.kvRange('sagas/m/big/', { prefix: true })).kvs).toHaveLength(80);
+  await kv.leaseRevoke(lease.id);
+  expect(await runner.prune(Date.now() + 1000)).toBe(1);
+  expect([(await kv.kvRange('sagas/', { prefix: true })).kvs.map((x) => x.key), kv.value(counterKey(79))]).toEqual([[], '1']);
+  await runner.close();
+});
+
 test('maintain resumes an abandoned saga once its runner\'s lease ends, prunes finished ones past their age, reports each round, and stops', async () => {
   const kv = new MemoryKvClient();
   let release: () => void = () => undefined;
