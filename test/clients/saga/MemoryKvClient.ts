@@ -30,7 +30,7 @@ export class MemoryKvClient implements KvClient {
 
   private apply(cmd: KvCommand): KvCommandResult {
     const r = this.sm.apply(++this.index, cmd);
-    if (r instanceof DomainError) throw toServiceError(r) as ServiceError;
+    if (r instanceof DomainError) throw asServiceError(r);
     return r;
   }
 
@@ -68,7 +68,7 @@ export class MemoryKvClient implements KvClient {
       return f === 'after' ? Promise.reject(serviceError(status.UNAVAILABLE, `${name}: injected failure after it applied`)) : Promise.resolve(r);
     } catch (err) {
       // A refusal answers as a node's would (a domain error mapped to its status).
-      return Promise.reject(err instanceof DomainError ? (toServiceError(err) as ServiceError) : err);
+      return Promise.reject(err instanceof DomainError ? asServiceError(err) : err);
     }
   }
 
@@ -131,4 +131,12 @@ export class MemoryKvClient implements KvClient {
     const kv = this.sm.store.range(toRangeQuery(rangeRequest(key, {}))).kvs[0];
     return kv === undefined ? undefined : Buffer.from(kv.value).toString('utf8');
   }
+}
+
+/** A refusal as a client hears it from a node: an Error with the status the error table maps it to. */
+function asServiceError(err: DomainError): ServiceError {
+  const e = toServiceError(err);
+  const out = serviceError(e.code ?? status.UNKNOWN, e.details ?? err.message);
+  if (e.metadata !== undefined) out.metadata = e.metadata;
+  return out;
 }

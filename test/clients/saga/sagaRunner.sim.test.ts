@@ -259,7 +259,7 @@ test('prune deletes finished sagas with their markers, leaves the others, and a 
   for (const r of [a, b, c]) await r.close();
 });
 
-test('a saga of 80 steps (160 markers: more than one transaction holds) is pruned whole; held by a runner, it is left', async () => {
+test('a saga of 80 steps (160 marker deletes: more than one transaction takes) is pruned whole; held by a runner, it is left', async () => {
   const kv = new MemoryKvClient();
   const steps: SagaStep<unknown>[] = Array.from({ length: 80 }, (_, i) => ({ name: `s${i}`, run: (ctx: StepContext<unknown>) => add(kv, ctx, i, 1) }));
   const runner = new SagaRunner(kvSagaStore(kv), { sleep: async () => undefined }).define({ type: 'long', steps });
