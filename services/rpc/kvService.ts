@@ -168,9 +168,11 @@ export function kvService(auth: AuthorityNode, opts: KvServiceOptions): pb.KvSer
       return { header: header() };
     }),
 
-    leaseKeepAlive: write((c) => c.leaseKeepAlive, async (req: pb.LeaseKeepAliveRequest) => {
-      assertLeading();
+    leaseKeepAlive: write((c) => c.leaseKeepAlive, async (req: pb.LeaseKeepAliveRequest, t) => {
       const id = nonNegative(req.id, 'id');
+      // As etcd's ensureLeadership: a leader cut off from the others and not yet aware of it
+      // must not tell a holder its lease lives on while a new leader counts it down.
+      await leadingRead(t);
       const r = auth.keepAlive(id);
       return { header: header(), id: BigInt(id), ttlMs: BigInt(r.ttlMs), fencingToken: BigInt(r.fencingToken) };
     }),

@@ -5,6 +5,7 @@
 // and a new leader serves within 2 s of losing the old one.
 import { status } from '@grpc/grpc-js';
 import { ConcordClient } from '../../clients/client/ConcordClient';
+import { callUnary } from '../../services/node/callUnary';
 import { KvStubs, kvStubs, text } from './kvStubs';
 import { codeOf, eventually } from './nodeStubs';
 import { startTestCluster, TestCluster } from './startTestCluster';
@@ -123,6 +124,25 @@ test('the minority side answers UNAVAILABLE at once, naming the voters it reache
     await Promise.all(tc.stubs.map((s) => s.setLinkFaults([], true)));
   }
   await eventually('n1 serves again', async () => text((await kv[0]!.get('during/split')).kvs[0]?.value) === 'ok', 10_000);
+}, 60_000);
+
+test('a leader whose messages stop reaching the others renews no lease, though it has not noticed yet', async () => {
+  const li = await leaderIndex();
+  const ids = tc.cluster.nodes.map((n) => n.id);
+  const lease = await kv[li]!.leaseGrant(10_000);
+  // Not a cut (which the node knows at once): its links go silent, as a failed network does,
+  // so for a while it still counts the others as heard from.
+  await Promise.all(tc.stubs.map((s, i) => s.setLinkFaults((i === li ? ids.filter((_, j) => j !== li) : [ids[li]!]).map((peerId) => ({ peerId, cut: false, delayMs: 3000 })), true)));
+  try {
+    const started = Date.now();
+    const r = await codeOf(callUnary(kv[li]!.client.leaseKeepAlive.bind(kv[li]!.client), { id: lease.id }, 1500));
+    // Before answering, it confirms with a majority that it still leads (etcd's ensureLeadership).
+    expect(r.code === status.DEADLINE_EXCEEDED || r.code === status.UNAVAILABLE).toBe(true);
+    expect(Date.now() - started).toBeGreaterThan(300);
+  } finally {
+    await Promise.all(tc.stubs.map((s) => s.setLinkFaults([], true)));
+  }
+  await eventually('a leader serves keep-alives again', async () => (await codeOf(kv[(li + 1) % 3]!.leaseKeepAlive(lease.id))).code === status.OK, 20_000);
 }, 60_000);
 
 test('a new leader serves within 2 s of losing the old one', async () => {
