@@ -132,50 +132,52 @@ test('the shard map routes keys and splits ranges at shard bounds', () => {
   expect(() => new ShardMap([{ name: 'a', from: '', client: c }, { name: 'b', from: '', client: c }])).toThrow('both start at ""');
 });
 
-test('a transaction within one shard waits out another transaction\'s read lock on a key it writes, then aborts that one', async () => {
-  const map = new ShardMap([{ name: 'a', from: '', client: new MemoryKvClient() }, { name: 'b', from: 'm', client: new MemoryKvClient() }]);
-  let clock = 0;
+/**
+ * Two shards (a: keys before "m", b: from "m") on a virtual clock, with k = "1" and x = "0";
+ * `readLockK` leaves a read lock on k: a transaction comparing k to write x stops at its commit
+ * point (its coordinator dies or pauses there), and returns that transaction's id.
+ */
+async function twoShardsWithK(shardA: KvClient = new MemoryKvClient()) {
+  const map = new ShardMap([{ name: 'a', from: '', client: shardA }, { name: 'b', from: 'm', client: new MemoryKvClient() }]);
+  const t = { clock: 0 };
   const sleep = async (ms: number): Promise<void> => {
-    clock += ms;
+    t.clock += ms;
     await new Promise((r) => setImmediate(r));
   };
-  const kv = new ShardedKv(map, { now: () => clock, sleep, lockTtlMs: 100 });
+  const kv = new ShardedKv(map, { now: () => t.clock, sleep, lockTtlMs: 100 });
   await kv.put('k', '1');
   await kv.put('x', '0');
-  // A transaction that compared k (a read lock on shard a) to write x (shard b) dies before its commit point.
-  let first = '';
-  const dying = new ShardedKv(map, { now: () => clock, sleep, lockTtlMs: 100, onTransaction: (id) => (first = id), failpoint: (p) => {
-    if (p === 'prepared') throw new Error('coordinator died');
-  } });
-  await expect(dying.transaction({ compares: [{ key: 'k', value: '1' }], puts: { x: '1' } })).rejects.toThrow('coordinator died');
+  const readLockK = async (): Promise<string> => {
+    let id = '';
+    const stopping = new ShardedKv(map, { now: () => t.clock, sleep, lockTtlMs: 100, onTransaction: (txn) => (id = txn), failpoint: (point) => {
+      if (point === 'prepared') throw new Error('coordinator stopped');
+    } });
+    await expect(stopping.transaction({ compares: [{ key: 'k', value: '1' }], puts: { x: '1' } })).rejects.toThrow('coordinator stopped');
+    return id;
+  };
+  const lockOnK = async (): Promise<number> => (await map.byName('a').client.kvRange(`${internalPrefix}lock/k`)).kvs.length;
+  return { map, kv, t, readLockK, lockOnK };
+}
+
+test('a transaction within one shard waits out another transaction\'s read lock on a key it writes, then aborts that one', async () => {
+  const { map, kv, t, readLockK } = await twoShardsWithK();
+  const first = await readLockK();
   // Writing k must wait for that lock's deadline (100 ms on), then abort it: its compare of k would no longer hold.
   expect(await kv.transaction({ compares: [{ key: 'k', value: '1' }], puts: { k: '2' } })).toBe(true);
-  expect(clock).toBeGreaterThanOrEqual(100);
+  expect(t.clock).toBeGreaterThanOrEqual(100);
   expect(Buffer.from((await map.byName('b').client.kvRange(`${internalPrefix}txn/${first}`)).kvs[0]!.value).toString()).toBe('aborted');
   expect([await kv.get('k'), await kv.get('x')]).toEqual(['2', '0']);
 });
 
 test('a transaction within one shard that only compares a key another transaction read-locks does not wait for it', async () => {
-  const map = new ShardMap([{ name: 'a', from: '', client: new MemoryKvClient() }, { name: 'b', from: 'm', client: new MemoryKvClient() }]);
-  let clock = 0;
-  const sleep = async (ms: number): Promise<void> => {
-    clock += ms;
-    await new Promise((r) => setImmediate(r));
-  };
-  const kv = new ShardedKv(map, { now: () => clock, sleep, lockTtlMs: 100 });
-  await kv.put('k', '1');
-  await kv.put('x', '0');
-  // A transaction that compared k (a read lock on shard a) to write x (shard b) stops at its commit point.
-  const stalled = new ShardedKv(map, { now: () => clock, sleep, lockTtlMs: 100, failpoint: (p) => {
-    if (p === 'prepared') throw new Error('coordinator paused');
-  } });
-  await expect(stalled.transaction({ compares: [{ key: 'k', value: '1' }], puts: { x: '1' } })).rejects.toThrow('coordinator paused');
-  expect((await map.byName('a').client.kvRange(`${internalPrefix}lock/k`)).kvs).toHaveLength(1);
+  const { kv, t, readLockK, lockOnK } = await twoShardsWithK();
+  await readLockK();
+  expect(await lockOnK()).toBe(1);
   // Reading k while writing j on the same shard: no conflict with that read lock, no wait.
   expect(await kv.transaction({ compares: [{ key: 'k', value: '1' }], puts: { j: 'v' } })).toBe(true);
   expect(await kv.transaction({ compares: [{ key: 'k', value: '9' }], puts: { j: 'w' } })).toBe(false); // a compare that fails still fails
-  expect(clock).toBe(0);
-  expect((await map.byName('a').client.kvRange(`${internalPrefix}lock/k`)).kvs).toHaveLength(1); // the read lock stays, untouched
+  expect(t.clock).toBe(0);
+  expect(await lockOnK()).toBe(1); // the read lock stays, untouched
   expect([await kv.get('j'), await kv.get('k')]).toEqual(['v', '1']);
 });
 
@@ -199,20 +201,10 @@ test('a shared read lock that goes before the call lands is no longer required: 
         return a.kvTxn(txn);
       },
     };
-    const map = new ShardMap([{ name: 'a', from: '', client: racing }, { name: 'b', from: 'm', client: new MemoryKvClient() }]);
-    let clock = 0;
-    const sleep = async (ms: number): Promise<void> => {
-      clock += ms;
-      await new Promise((r) => setImmediate(r));
-    };
-    const kv = new ShardedKv(map, { now: () => clock, sleep, lockTtlMs: 100 });
-    await kv.put('k', '1');
-    const stalled = new ShardedKv(map, { now: () => clock, sleep, lockTtlMs: 100, failpoint: (p) => {
-      if (p === 'prepared') throw new Error('coordinator paused');
-    } });
-    await expect(stalled.transaction({ compares: [{ key: 'k', value: '1' }], puts: { x: '1' } })).rejects.toThrow('coordinator paused');
+    const { kv, t, readLockK } = await twoShardsWithK(racing);
+    await readLockK();
     expect([change, await kv.transaction({ compares: [{ key: 'k', value: '1' }], puts: { j: 'v' } })]).toEqual([change, !change]);
-    expect([change, ended, clock < 100]).toEqual([change, true, true]);
+    expect([change, ended, t.clock < 100]).toEqual([change, true, true]);
     expect(await kv.get('j')).toBe(change ? undefined : 'v');
   }
 });
