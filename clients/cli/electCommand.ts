@@ -2,6 +2,7 @@ import type { Command } from 'commander';
 import { campaign, observeElection, type Leader } from '../client/lock/election';
 import { addClientOptions, withClient, type ClientCliOptions, type Io } from './clientOptions';
 import { parseDurationMs } from './kvParsers';
+import { UsageError } from './reportError';
 import { interruptedExitCode, lockLostExitCode } from './lockCommand';
 
 // `concord elect <name> <value>` campaigns, as `etcdctl elect`: once elected it prints its key
@@ -24,9 +25,9 @@ export function registerElectCommand(program: Command, io: Io): void {
     .option('--ttl <duration>', 'how soon leadership ends if this process dies', parseDurationMs, 10_000)
     .option('--wait <duration>', 'give up waiting to be elected after this long (exit code 1)', parseDurationMs)
     .option('--prefix <prefix>', "where the election's keys live", 'elections/')
-    .action((name: string, value: string | undefined, options: ElectCliOptions) =>
-      withClient(options, async (client) => {
-        if ((value === undefined) === (options.listen !== true)) throw new Error('give a value to campaign with, or --listen to follow the leader (not both)');
+    .action((name: string, value: string | undefined, options: ElectCliOptions) => {
+      if ((value === undefined) === (options.listen !== true)) throw new UsageError('give a value to campaign with, or --listen to follow the leader (not both)');
+      return withClient(options, async (client) => {
         const stop = new AbortController();
         const onSignal = (): void => stop.abort(new Error('interrupted'));
         process.on('SIGINT', onSignal);
@@ -68,8 +69,8 @@ export function registerElectCommand(program: Command, io: Io): void {
           process.off('SIGINT', onSignal);
           process.off('SIGTERM', onSignal);
         }
-      }),
-    );
+      });
+    });
 }
 
 /** One line per leader; the value quoted (JSON), so one holding a newline stays on its line. */

@@ -134,11 +134,10 @@ test('a leader whose messages stop reaching the others renews no lease, though i
   // so for a while it still counts the others as heard from.
   await Promise.all(tc.stubs.map((s, i) => s.setLinkFaults((i === li ? ids.filter((_, j) => j !== li) : [ids[li]!]).map((peerId) => ({ peerId, cut: false, delayMs: 3000 })), true)));
   try {
-    const started = Date.now();
     const r = await codeOf(callUnary(kv[li]!.client.leaseKeepAlive.bind(kv[li]!.client), { id: lease.id }, 1500));
-    // Before answering, it confirms with a majority that it still leads (etcd's ensureLeadership).
+    // Before answering, it confirms with a majority that it still leads (etcd's ensureLeadership):
+    // its read times out (or, past a second, it counts the others as unreachable).
     expect(r.code === status.DEADLINE_EXCEEDED || r.code === status.UNAVAILABLE).toBe(true);
-    expect(Date.now() - started).toBeGreaterThan(300);
   } finally {
     await Promise.all(tc.stubs.map((s) => s.setLinkFaults([], true)));
   }

@@ -137,7 +137,7 @@ test('lease timetolive and list: time left on the leader clock, granted TTL, tok
     await expect(client.leaseTimeToLive(-1n)).rejects.toMatchObject({ code: status.INVALID_ARGUMENT });
 
     // One that expires: gone from both once its TTL ends.
-    const short = await client.leaseGrant(1000);
+    const short = await client.leaseGrant(3000);
     expect((await client.leaseLeases()).leases.map((l) => l.id)).toContain(short.id);
     await eventually('the short lease expired', async () => (await client.leaseTimeToLive(short.id).then(() => false, (e: { code?: number }) => e.code === status.NOT_FOUND)), 10_000);
     expect((await client.leaseLeases()).leases.map((l) => l.id)).not.toContain(short.id);

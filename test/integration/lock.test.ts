@@ -273,7 +273,8 @@ test('a holder is told when its key is written over without its lease, or, witho
     leaseRevoke: client.leaseRevoke.bind(client),
   };
   const watchedOwn = new Set<string>();
-  const lonely = await acquireLock(blind, 'blind', { ttlMs: 1500 });
+  // Renewals every 1.5 s, each a leadership check: well within the TTL on a loaded machine.
+  const lonely = await acquireLock(blind, 'blind', { ttlMs: 4500 });
   expect(watchedOwn.has(lonely.key)).toBe(true);
   const toldLonely = lostWithin(lonely, 5000);
   await client.leaseRevoke(lonely.lease);

@@ -26,9 +26,12 @@ test('time left counts down to 0, which it stays at once the expiry is proposed;
   expect(t.expired(1200)).toEqual([{ id: 1, fencingToken: 7 }]);
   expect(t.remainingMs(1, 1200)).toBe(0);
   expect(t.expired(1300)).toEqual([]);
-  t.retryExpiry(1); // the proposal was refused: the next tick proposes it again
+  expect(t.retryExpiry(1)).toBe(1); // the proposal was refused: the next tick proposes it again
   expect(t.isExpired(1, 1300)).toBe(true);
   expect(t.expired(1300)).toEqual([{ id: 1, fencingToken: 7 }]);
+  expect(t.retryExpiry(1)).toBe(2); // counted, so the node says it once
+  expect(t.expired(1350)).toEqual([{ id: 1, fencingToken: 7 }]);
+  expect(t.retryExpiry(2)).toBe(0); // no clock here
   t.renew(1, 1000, 7, 2000);
   expect(t.remainingMs(1, 2500)).toBe(500);
 });

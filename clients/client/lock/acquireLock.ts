@@ -49,7 +49,6 @@ export interface HeldLock {
 /** Times `release` revokes the lease before it gives up (see HeldLock.release). */
 const revokeAttempts = 3;
 
-
 /** Waiting for a lock took longer than `waitMs`: nothing is held, and this contender's key is gone. */
 export class LockTimeoutError extends Error {
   override name = 'LockTimeoutError';

@@ -131,7 +131,6 @@ export async function* observeElection(client: Pick<LockClient, 'kvRange' | 'kvW
 const transient = new Set<number>([status.UNAVAILABLE, status.DEADLINE_EXCEEDED]);
 const observeRetryMs = 500;
 
-
 function leaderOf(kvs: Iterable<KeyValue>): Leader | undefined {
   let first: KeyValue | undefined;
   // Candidates' keys are under leases (see acquireLock): one without, written by hand, is none.

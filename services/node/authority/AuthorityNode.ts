@@ -556,9 +556,9 @@ export class AuthorityNode {
     for (const { id, fencingToken } of this.leaseTimers.expired(Date.now())) {
       const res = this.raw.propose([encodeCommand({ type: 'lease-expire', id, grantToken: fencingToken }, '', this.kvLogFormat)]);
       if (res.ok) continue;
-      // Proposed again at the next tick (a lease left marked would never expire while we lead).
-      this.leaseTimers.retryExpiry(id);
-      this.opts.log(`authority: could not propose expiry of lease ${id}: ${res.reason}`);
+      // Proposed again at the next tick (a lease left marked would never expire while we lead);
+      // said once per lease, not every tick.
+      if (this.leaseTimers.retryExpiry(id) === 1) this.opts.log(`authority: could not propose expiry of lease ${id}: ${res.reason}; trying again every tick`);
     }
   }
 

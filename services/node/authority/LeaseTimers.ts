@@ -3,6 +3,8 @@ interface Timer {
   readonly ttlMs: number;
   readonly fencingToken: number;
   proposed: boolean;
+  /** Expiry proposals refused so far (see retryExpiry). */
+  refusals: number;
 }
 
 /**
@@ -19,7 +21,7 @@ export class LeaseTimers {
   }
 
   renew(id: number, ttlMs: number, fencingToken: number, now: number): void {
-    this.timers.set(id, { expiresAt: now + ttlMs, ttlMs, fencingToken, proposed: false });
+    this.timers.set(id, { expiresAt: now + ttlMs, ttlMs, fencingToken, proposed: false, refusals: 0 });
   }
 
   /**
@@ -50,10 +52,13 @@ export class LeaseTimers {
     return out;
   }
 
-  /** The expiry proposal of a lease past its time was refused: `expired` names it again. */
-  retryExpiry(id: number): void {
+  /** The expiry proposal of a lease past its time was refused: `expired` names it again. Returns the refusals so far. */
+  retryExpiry(id: number): number {
     const t = this.timers.get(id);
-    if (t !== undefined) t.proposed = false;
+    if (t === undefined) return 0;
+    t.proposed = false;
+    t.refusals++;
+    return t.refusals;
   }
 
   prune(live: ReadonlySet<number>): void {
