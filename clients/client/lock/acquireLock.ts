@@ -49,6 +49,12 @@ export interface HeldLock {
 /** Times `release` revokes the lease before it gives up (see HeldLock.release). */
 const revokeAttempts = 3;
 
+/** Where the contenders for `name` keep their keys (a lock's, or an election's): `<prefix><name>/`. */
+export function contendersPrefix(name: string, prefix: string): string {
+  if (name === '' || name.includes('/')) throw new Error(`a lock or election name must be non-empty and hold no '/', got ${JSON.stringify(name)}`);
+  return `${prefix}${name}/`;
+}
+
 /** Waiting for a lock took longer than `waitMs`: nothing is held, and this contender's key is gone. */
 export class LockTimeoutError extends Error {
   override name = 'LockTimeoutError';
@@ -64,8 +70,7 @@ export class LockTimeoutError extends Error {
  * side refuse a holder that has lost the lock and does not know it yet.
  */
 export async function acquireLock(client: LockClient, name: string, options: LockOptions = {}): Promise<HeldLock> {
-  if (name === '' || name.includes('/')) throw new Error(`a lock name must be non-empty and hold no '/', got ${JSON.stringify(name)}`);
-  const prefix = `${options.prefix ?? 'locks/'}${name}/`;
+  const prefix = contendersPrefix(name, options.prefix ?? 'locks/');
   const ttlMs = Math.max(1000, Math.round(options.ttlMs ?? 10_000));
   const granted = Date.now(); // the leader's clock starts after this: counting from here errs early
   const waitUntil = options.waitMs === undefined ? undefined : granted + options.waitMs; // the grant counts too
@@ -126,7 +131,7 @@ export async function acquireLock(client: LockClient, name: string, options: Loc
         } catch (err) {
           if (isServiceError(err) && err.code === status.NOT_FOUND) return;
           if (attempt >= revokeAttempts) throw new Error(`lock ${name}: its lease may not have been revoked (${isServiceError(err) ? err.details : String(err)}); the lock frees itself when the lease ends, within ${ttlMs} ms`);
-          await new Promise((r) => setTimeout(r, Math.min(200 * attempt, ttlMs / 10)));
+          await abortableSleep(Math.min(200 * attempt, ttlMs / 10));
         }
       }
     })();

@@ -5,7 +5,7 @@ import { kvOps } from '../kvOps';
 import { abortableSleep } from '../abortableSleep';
 import { isServiceError } from '../serviceError';
 import { utf8 } from '../txnRanges';
-import { acquireLock, type HeldLock, type LockClient } from './acquireLock';
+import { acquireLock, contendersPrefix, type HeldLock, type LockClient } from './acquireLock';
 
 // Leader election, as etcd's concurrency.Election: a campaign is a lock under `elections/<name>/`
 // whose key holds the candidate's value, so candidates are elected in the order they came, and
@@ -48,10 +48,7 @@ export class NotLeaderError extends Error {
 
 const electionPrefixDefault = 'elections/';
 
-const electionPrefix = (name: string, prefix = electionPrefixDefault): string => {
-  if (name === '' || name.includes('/')) throw new Error(`an election name must be non-empty and hold no '/', got ${JSON.stringify(name)}`);
-  return `${prefix}${name}/`;
-};
+const electionPrefix = (name: string, prefix = electionPrefixDefault): string => contendersPrefix(name, prefix);
 
 /** Campaigns with `value`: resolves once this candidate leads (every earlier one resigned or died). */
 export async function campaign(client: ElectionClient, name: string, value: string, options: CampaignOptions = {}): Promise<Leadership> {

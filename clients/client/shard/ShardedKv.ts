@@ -311,9 +311,9 @@ export class ShardedKv {
       }
       for (const x of others) {
         const lock = x.lock as string;
-        // Shared only while its transaction may still commit: one past its deadline is settled,
-        // as a read settles it (blocksReads).
-        if (readOnly.has(x.key) && (JSON.parse(lock) as Lock).op === 'read' && !this.blocksReads(lock)) shared.set(x.key, lock);
+        // A read lock whose transaction may still commit (blocksReads: no write lock, not past its
+        // deadline) is shared; one past it is settled, as a read settles it.
+        if (readOnly.has(x.key) && !this.blocksReads(lock)) shared.set(x.key, lock);
         else await this.resolve(shard, x.key, lock);
       }
       return undefined;

@@ -413,14 +413,19 @@ export class AuthorityNode {
     const lease = this.sm.lease(id);
     // In the order a range answers them (UTF-16 code units, as MvccStore keeps its keys).
     const keys = withKeys ? [...lease.keys].sort() : [];
-    return { ttlMs: this.leaseTimers.remainingMs(id, Date.now()) ?? lease.ttlMs, grantedTtlMs: lease.ttlMs, fencingToken: lease.fencingToken, keyCount: lease.keys.size, keys };
+    return { ttlMs: this.timeLeft(id, lease.ttlMs, Date.now()), grantedTtlMs: lease.ttlMs, fencingToken: lease.fencingToken, keyCount: lease.keys.size, keys };
+  }
+
+  /** Time left on this leader's clock; a lease not clocked here yet (just elected) has its whole TTL. */
+  private timeLeft(id: number, ttlMs: number, now: number): number {
+    return this.leaseTimers.remainingMs(id, now) ?? ttlMs;
   }
 
   /** Leader only: every lease granted, by id, with the time left on this leader's clock. */
   leases(): { id: number; ttlMs: number; grantedTtlMs: number; fencingToken: number; keyCount: number }[] {
     const now = Date.now();
     return this.sm.leaseIds()
-      .map((l) => ({ id: l.id, ttlMs: this.leaseTimers.remainingMs(l.id, now) ?? l.ttlMs, grantedTtlMs: l.ttlMs, fencingToken: l.fencingToken, keyCount: l.keyCount }))
+      .map((l) => ({ id: l.id, ttlMs: this.timeLeft(l.id, l.ttlMs, now), grantedTtlMs: l.ttlMs, fencingToken: l.fencingToken, keyCount: l.keyCount }))
       .sort((a, b) => a.id - b.id);
   }
 
