@@ -151,13 +151,13 @@ test('binary and large values restore in batches that fit a request; documents p
     for (let i = 0; i < 12; i++) await client.kvPut(`blob/${String(i).padStart(2, '0')}`, big(i));
     // Documents grown past the 4 MiB a client may push at once, by writes under it: restored in
     // pieces. The writes all go through one node, so each follows the one before (the appends
-    // merge there into one struct of 4.8 MiB). QUORUM, not ALL: after megabytes of writes on a
-    // loaded machine a link can miss its heartbeats, and ALL then fails fast (the backup reads
-    // every node and merges what each holds anyway).
+    // merge there into one struct of 4.8 MiB). LOCAL: after megabytes of writes on a loaded
+    // machine the links can miss their heartbeats, and QUORUM or ALL then fail fast; the backup
+    // reads every node and merges what each holds anyway.
     const one = new ConcordClient({ endpoints: [all[0]!], deadlineMs: 10_000 });
     try {
-      for (let i = 0; i < 2; i++) await one.apply('big/prepended', [ops.textInsert(['doc', 'body'], 0, String(i).repeat(3 << 20))], { ack: 'quorum' });
-      for (let i = 0; i < 6; i++) await one.apply('big/appended', [ops.textInsert(['doc', 'body'], i * (800 << 10), String(i).repeat(800 << 10))], { ack: 'quorum' });
+      for (let i = 0; i < 2; i++) await one.apply('big/prepended', [ops.textInsert(['doc', 'body'], 0, String(i).repeat(3 << 20))], { ack: 'local' });
+      for (let i = 0; i < 6; i++) await one.apply('big/appended', [ops.textInsert(['doc', 'body'], i * (800 << 10), String(i).repeat(800 << 10))], { ack: 'local' });
     } finally {
       one.close();
     }
