@@ -3,7 +3,7 @@ import BTree from 'sorted-btree';
 import { StorageWalRecord } from '../../proto/gen/concord/v1/storage';
 import { encodeWalRecord } from './encodeWalRecord';
 import { compareKeys, RangeOptions, StorageEngine, StorageEntry, WriteOp } from './StorageEngine';
-import { createSegment, fdatasyncOffThread, listSegments, readSegment, SegmentFile, syncDir, writeAll } from './walFiles';
+import { createSegmentOffThread, fdatasyncOffThread, listSegments, readSegment, removeSegmentsOffThread, SegmentFile, writeAllOffThread } from './walFiles';
 
 /** Bytes a log segment is created with (sparse); a larger record gets a segment of its own size. */
 export const loggedSegmentBytes = 16 << 20;
@@ -126,8 +126,8 @@ export class LoggedEngine implements StorageEngine {
       for (const record of records) for (const op of record.ops) table.set(op.key, op.delete ? null : op.value);
     }
     await writeTable(base, table);
-    for (const { file } of files) removeSegment(dir, file);
-    const first = createSegment(dir, (files[files.length - 1]?.seq ?? 0) + 1, segmentBytes);
+    await removeSegmentsOffThread(dir, files.map((f) => f.file));
+    const first = await createSegmentOffThread(dir, (files[files.length - 1]?.seq ?? 0) + 1, segmentBytes);
     return new LoggedEngine(dir, base, segmentBytes, opts.memtableBytesMax ?? memtableBytesMax, opts.sync ?? fdatasyncOffThread, [{ ...first.segment, lastLsn: 0 }], first.fd, 0, segmentBytes);
   }
 
@@ -231,7 +231,7 @@ export class LoggedEngine implements StorageEngine {
       // After a failure too, nothing may still use the file or the base when they close.
       await this.flushing;
       await this.checkpointing;
-      if (this.failed === undefined) for (const s of this.segments) removeSegment(this.dir, s.file);
+      if (this.failed === undefined) await removeSegmentsOffThread(this.dir, this.segments.map((s) => s.file));
     } finally {
       fs.closeSync(this.fd);
       await this.base.close();
@@ -267,8 +267,8 @@ export class LoggedEngine implements StorageEngine {
         // every write before it was synced by the flushes before this one.
         if (group.some((p) => p.ops.length > 0)) {
           const frame = encodeWalRecord(group.map((p) => p.ops));
-          if (this.pos + frame.byteLength > this.size) this.rollOver(frame.byteLength);
-          writeAll(this.fd, frame, this.pos);
+          if (this.pos + frame.byteLength > this.size) await this.rollOver(frame.byteLength);
+          await writeAllOffThread(this.fd, frame, this.pos);
           this.pos += frame.byteLength;
           const end = this.pos;
           await this.sync(this.fd);
@@ -292,10 +292,10 @@ export class LoggedEngine implements StorageEngine {
   }
 
   /** Starts a new segment big enough for `recordBytes`; the current one was synced whole by the flush before. */
-  private rollOver(recordBytes: number): void {
+  private async rollOver(recordBytes: number): Promise<void> {
     const size = Math.max(this.segmentBytes, recordBytes);
     const prev = this.segments[this.segments.length - 1] as Segment;
-    const next = createSegment(this.dir, prev.seq + 1, size);
+    const next = await createSegmentOffThread(this.dir, prev.seq + 1, size);
     fs.closeSync(this.fd);
     this.segments.push({ ...next.segment, lastLsn: prev.lastLsn });
     this.fd = next.fd;
@@ -310,12 +310,12 @@ export class LoggedEngine implements StorageEngine {
     const table = this.frozen[0];
     if (table === undefined || this.failed !== undefined || this.durableLsn < table.lastLsn) return Promise.resolve();
     this.checkpointing = writeTable(this.base, table.table, () => new Promise((r) => setImmediate(r))).then(
-      () => {
+      async () => {
         this.frozen.shift();
         this.checkpointedLsn = table.lastLsn;
         this.checkpointsDone++;
         try {
-          this.dropCheckpointedSegments();
+          await this.dropCheckpointedSegments();
         } catch (err) {
           this.fail(err, []);
         }
@@ -329,11 +329,10 @@ export class LoggedEngine implements StorageEngine {
   }
 
   /** Deletes the oldest segments, never the one being written, while the base holds all their writes. */
-  private dropCheckpointedSegments(): void {
-    while (this.segments.length > 1 && (this.segments[0] as Segment).lastLsn <= this.checkpointedLsn) {
-      removeSegment(this.dir, (this.segments[0] as Segment).file);
-      this.segments.shift();
-    }
+  private async dropCheckpointedSegments(): Promise<void> {
+    const covered: string[] = [];
+    while (this.segments.length > 1 && (this.segments[0] as Segment).lastLsn <= this.checkpointedLsn) covered.push((this.segments.shift() as Segment).file);
+    await removeSegmentsOffThread(this.dir, covered);
   }
 
   /** A failed write or sync is never retried: every write in flight and every later one fails. */
@@ -360,16 +359,6 @@ async function writeTable(base: StorageEngine, table: Table, between?: () => Pro
     if (ops.length >= checkpointOpsPerWrite) await flush();
   }
   if (ops.length > 0) await flush();
-}
-
-/**
- * Deletes a segment durably before the next one goes: oldest first, so what a crash leaves is
- * always the newest segments. An older one surviving a newer one's deletion would be replayed
- * over newer values the base holds.
- */
-function removeSegment(dir: string, file: string): void {
-  fs.rmSync(file, { force: true });
-  syncDir(dir);
 }
 
 function* baseEntries(entries: Iterable<StorageEntry>): Iterator<readonly [string, Uint8Array | null]> {

@@ -108,3 +108,58 @@ export function syncDir(dir: string): void {
 export function writeAll(fd: number, buf: Uint8Array, position: number): void {
   for (let off = 0; off < buf.byteLength;) off += fs.writeSync(fd, buf, off, buf.byteLength - off, position + off);
 }
+
+/*
+ * The same steps on libuv's thread pool, for logs in use: on a busy disk a write into the page
+ * cache (dirty-page throttling), an unlink or a directory sync held a node's event loop for
+ * hundreds of milliseconds, and with it every call and every heartbeat it should have answered.
+ * The synchronous ones above serve opening a log, before the node serves anything.
+ */
+const openFile = promisify(fs.open);
+const ftruncate = promisify(fs.ftruncate);
+const fsyncFile = promisify(fs.fsync);
+const closeFile = promisify(fs.close);
+const writeFile = promisify(fs.write);
+
+/** createSegment on the thread pool. */
+export async function createSegmentOffThread(dir: string, seq: number, size: number, head: Uint8Array = new Uint8Array(0)): Promise<{ segment: SegmentFile; fd: number }> {
+  const file = path.join(dir, `${seq.toString(16).padStart(16, '0')}.wal`);
+  const fd = await openFile(file, 'wx+');
+  try {
+    await ftruncate(fd, size);
+    if (head.byteLength > 0) await writeAllOffThread(fd, head, 0);
+    await fsyncFile(fd);
+    await syncDirOffThread(dir);
+  } catch (err) {
+    await closeFile(fd).catch(() => undefined);
+    throw err;
+  }
+  return { segment: { seq, file }, fd };
+}
+
+/** syncDir on the thread pool. */
+export async function syncDirOffThread(dir: string): Promise<void> {
+  const fd = await openFile(dir, 'r');
+  try {
+    await fsyncFile(fd);
+  } finally {
+    await closeFile(fd);
+  }
+}
+
+/** writeAll on the thread pool. */
+export async function writeAllOffThread(fd: number, buf: Uint8Array, position: number): Promise<void> {
+  for (let off = 0; off < buf.byteLength;) off += (await writeFile(fd, buf, off, buf.byteLength - off, position + off)).bytesWritten;
+}
+
+/**
+ * Deletes segment files oldest first, each durably (the directory synced) before the next, so
+ * a crash midway leaves the newest ones: an older segment surviving a newer one's deletion
+ * would be replayed over what the newer one's deletion already took for granted.
+ */
+export async function removeSegmentsOffThread(dir: string, files: readonly string[]): Promise<void> {
+  for (const file of files) {
+    await fs.promises.rm(file, { force: true });
+    await syncDirOffThread(dir);
+  }
+}

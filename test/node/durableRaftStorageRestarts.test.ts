@@ -91,7 +91,7 @@ async function run(seed: number, steps: number): Promise<number> {
         // With the hard state when a commit-only move is pending (a Ready carries what changed).
         const withState = rand(2) === 0;
         // Synced on this thread or, as a leader does, on the thread pool.
-        await s.persist(undefined, ents, withState ? m.hs : undefined, rand(2) === 0);
+        await s.persist(undefined, ents, withState ? m.hs : undefined);
         m.entries.push(...ents);
         if (withState) m.synced = { ...m.hs };
       } else if (op < 62) {

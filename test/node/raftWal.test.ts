@@ -46,19 +46,25 @@ test('records come back in order with their entries, hard state and snapshot mar
   expect(reopen(wal).records).toEqual(written);
 });
 
-test('a full segment rolls over to one that begins with the latest hard state; covered segments go, never the newest', () => {
+// On the thread pool (a running node) or on this thread (while the log opens), alike.
+test.each(['appendOffThread', 'append'] as const)('%s: a full segment rolls over to one that begins with the latest hard state; covered segments go, never the newest', async (how) => {
   let { wal } = open(1024);
-  wal.append({ entries: [], hardState: hs(1, 0) });
-  for (let i = 1; i <= 40; i++) wal.append({ entries: [entry(i, 1, 100)] });
+  const append = async (r: WalRecord): Promise<void> => (how === 'append' ? wal.append(r) : wal.appendOffThread(r));
+  await append({ entries: [], hardState: hs(1, 0) });
+  for (let i = 1; i <= 40; i++) await append({ entries: [entry(i, 1, 100)] });
   const segments = wal.segmentFiles.length;
   expect(segments).toBeGreaterThan(3);
   // One record bigger than a segment gets a segment of its own size.
-  wal.append({ entries: [entry(41, 1, 5000)], hardState: hs(3, 40) });
+  await append({ entries: [entry(41, 1, 5000)], hardState: hs(3, 40) });
   expect(wal.segmentFiles).toHaveLength(segments + 1);
-  wal.append({ entries: [entry(42, 3)] });
+  await append({ entries: [entry(42, 3)] });
   // Entries up to 20 are covered: only whole segments at or below it go, oldest first.
   const dropped = wal.dropThrough(20);
   expect(dropped).toBeGreaterThan(0);
+  // The files go on the thread pool, oldest first; the list is the log's at once.
+  expect(fs.readdirSync(dir)).toHaveLength(wal.segmentFiles.length + dropped);
+  await wal.idle();
+  expect(fs.readdirSync(dir).sort()).toEqual(wal.segmentFiles.map((f) => path.basename(f)));
   const again = reopen(wal, 1024);
   wal = again.wal;
   const indexes = again.records.flatMap((r) => r.entries.map((e) => e.index));
@@ -68,6 +74,7 @@ test('a full segment rolls over to one that begins with the latest hard state; c
   // Everything covered: all but the segment being written go, and the hard state stays.
   wal.dropThrough(1000);
   expect(wal.segmentFiles).toHaveLength(1);
+  await wal.idle();
   const last = reopen(wal, 1024);
   expect(last.records.filter((r) => r.hardState !== undefined).at(-1)?.hardState).toEqual(hs(3, 40));
   expect(last.records.flatMap((r) => r.entries.map((e) => e.index))).toEqual([42]);
@@ -145,7 +152,7 @@ test('bytes past the end (a record whose length never reached the disk) are zero
   expect(reopen(again.wal, 4096).records.map((r) => r.entries)).toEqual([[entry(1, 1)], [entry(2, 1, 1)]]);
 });
 
-test('a segment a crash left without its leading hard state gets it on open, so older segments can go', () => {
+test('a segment a crash left without its leading hard state gets it on open, so older segments can go', async () => {
   const { wal } = open(4096);
   wal.append({ entries: [entry(1, 1)], hardState: hs(2, 1) });
   wal.close();
@@ -154,6 +161,7 @@ test('a segment a crash left without its leading hard state gets it on open, so 
   const again = open(4096);
   again.wal.append({ entries: [entry(2, 2)] });
   expect(again.wal.dropThrough(1)).toBe(1);
+  await again.wal.idle();
   const last = reopen(again.wal, 4096);
   expect(last.records.filter((r) => r.hardState !== undefined).at(-1)?.hardState).toEqual(hs(2, 1));
   expect(last.records.flatMap((r) => r.entries)).toEqual([entry(2, 2)]);
@@ -175,6 +183,18 @@ test('an off-thread append is durable when it resolves, one at a time, and close
   const again = open();
   expect(again.records.flatMap((r) => r.entries)).toEqual([entry(1, 1), entry(2, 1), entry(3, 1)]);
   expect(again.records.filter((r) => r.hardState !== undefined).at(-1)?.hardState).toEqual(hs(1, 2));
+});
+
+test('close under an off-thread append that starts a new segment: the append lands, and a reopen reads it', async () => {
+  const { wal } = open(1024);
+  await wal.appendOffThread({ entries: [entry(1, 1, 900)], hardState: hs(1, 0) });
+  const last = wal.appendOffThread({ entries: [entry(2, 1, 900)] });
+  wal.close();
+  await expect(last).resolves.toBeUndefined();
+  expect(wal.segmentFiles).toHaveLength(2);
+  const again = open(1024);
+  expect(again.records.flatMap((r) => r.entries.map((e) => e.index))).toEqual([1, 2]);
+  expect(again.records.filter((r) => r.hardState !== undefined).at(-1)?.hardState).toEqual(hs(1, 0));
 });
 
 test('an append after close throws instead of losing the record', () => {

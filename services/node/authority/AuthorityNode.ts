@@ -481,15 +481,16 @@ export class AuthorityNode {
     // in a commit quorum at once, but nothing it commits is applied, answered or announced (the
     // commit index travels in a later Ready) before this persist has completed, as the loop is
     // serial. Anyone else (a follower acknowledging entries, a candidate's vote) persists first.
-    // The leader's sync runs on the thread pool: the messages leave in this turn's I/O, so they
-    // reach the followers while it runs. A sync on this thread held them until it returned, and
-    // a sequential put paid for the leader's sync and a follower's one after the other.
+    // Every persist writes and syncs on the thread pool: a leader's messages leave in this turn's
+    // I/O, so they reach the followers while its disk syncs (a sync on this thread held them until
+    // it returned, and a sequential put paid for the leader's sync and a follower's one after the
+    // other), and on a busy disk no node stops answering calls and heartbeats while it waits.
     const early = rd.softState.role === 'leader' && rd.snapshot === undefined && !this.storage.changesVote(rd.hardState);
     if (early) this.transport.send(rd.messages);
     // Entries committed by earlier Readies are durable here (and on a quorum): a leader applies,
     // and answers, them while this Ready's entries sync (started first) instead of after.
     const durable = this.storage.lastIndex();
-    const persisting = this.storage.persist(rd.snapshot, rd.entries, rd.hardState, early);
+    const persisting = this.storage.persist(rd.snapshot, rd.entries, rd.hardState);
     let applied = 0;
     if (early) {
       try {

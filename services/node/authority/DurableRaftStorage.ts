@@ -198,10 +198,10 @@ export class DurableRaftStorage implements RaftStorage {
   /**
    * Persists a Ready's durable parts, then updates the mirror: an installed snapshot's data and
    * record go to the engine first, then one record (its mark, the entries, the hard state) to
-   * the write-ahead file, synced before this resolves: on libuv's thread pool with
-   * `syncOffThread` (the event loop runs meanwhile), else on this thread.
+   * the write-ahead file, written and synced on libuv's thread pool (the event loop runs
+   * meanwhile) before this resolves.
    */
-  async persist(snapshot: Snapshot | undefined, entries: readonly Entry[], hardState: HardState | undefined, syncOffThread = false): Promise<void> {
+  async persist(snapshot: Snapshot | undefined, entries: readonly Entry[], hardState: HardState | undefined): Promise<void> {
     if (snapshot !== undefined) await this.engine.write([...chunkOps(snapshot.index, snapshot.data), recordOp(snapshot), ...this.otherChunks(snapshot.index)]);
     // etcd's MustSync rule: a hard state that only moved the commit index need not be synced
     // (a restart recomputes commit from the log); term and vote changes always are.
@@ -211,8 +211,7 @@ export class DurableRaftStorage implements RaftStorage {
         ...(hardState === undefined ? {} : { hardState }),
         ...(snapshot === undefined ? {} : { snapshot: { index: snapshot.index, term: snapshot.term } }),
       };
-      if (syncOffThread) await this.wal.appendOffThread(record);
-      else this.wal.append(record);
+      await this.wal.appendOffThread(record);
     }
     if (snapshot !== undefined) {
       this.mirror.applySnapshot(snapshot);
@@ -270,9 +269,9 @@ export class DurableRaftStorage implements RaftStorage {
     return this.wal.segmentFiles;
   }
 
-  /** Resolves once the background deletions issued so far are done (or given up on a stop). */
-  idle(): Promise<void> {
-    return this.deleting;
+  /** Resolves once the background deletions issued so far (keys, and log segment files) are done or given up. */
+  async idle(): Promise<void> {
+    await Promise.all([this.deleting, this.wal.idle()]);
   }
 
   /** No more writes: the engine is about to close (a persist after this throws). */

@@ -1,7 +1,7 @@
 import * as fs from 'node:fs';
 import { Entry, HardState } from '../../core/consensus';
 import { RaftWalRecord } from '../../../proto/gen/concord/v1/raft';
-import { allZero, createSegment, fdatasyncOffThread, frameRecord, listSegments, readSegment, SegmentFile, syncDir, writeAll } from '../../storage/walFiles';
+import { allZero, createSegment, createSegmentOffThread, fdatasyncOffThread, frameRecord, listSegments, readSegment, removeSegmentsOffThread, SegmentFile, writeAll, writeAllOffThread } from '../../storage/walFiles';
 import { entryFromProto, entryToProto, hardStateFromProto, hardStateToProto } from './raftCodec';
 
 /** What one persist made durable (see RaftWalRecord in raft.proto). */
@@ -22,8 +22,9 @@ interface Segment extends SegmentFile {
 
 /**
  * The authoritative log's write-ahead file: records appended to preallocated segment files and
- * made durable with one fdatasync each: on the calling thread (append), or on libuv's thread
- * pool for a leader, whose appends travel to its followers meanwhile (appendOffThread). An
+ * made durable with one fdatasync each: on the calling thread while the log opens (append), and
+ * once the node runs on libuv's thread pool, write and sync (appendOffThread), so that neither a
+ * leader's appends to its followers nor anything else the node answers waits for its disk. An
  * LMDB commit of the same entries took two syncs (data, then the meta page) and a hop to a
  * worker thread and back: about 300 µs of CPU on other threads per write on every voter, and a
  * sequential put waited for it on the leader and on a follower.
@@ -43,6 +44,9 @@ export class RaftWal {
   private closed = false;
   /** The off-thread sync in flight (appendOffThread), which close() waits for. */
   private syncing: Promise<void> | undefined;
+  /** Deletions of dropped segment files, one after another. */
+  private removing: Promise<void> = Promise.resolve();
+  private removeFailure: Error | undefined;
   private lastHardState: HardState | undefined;
 
   private constructor(
@@ -118,30 +122,48 @@ export class RaftWal {
   }
 
   /**
-   * Appends one record now and syncs it on libuv's thread pool: durable when the promise
-   * resolves. The event loop runs meanwhile, so a leader's appends reach its followers while
-   * its own disk syncs; `append` would hold the loop, and the messages, for the whole sync.
-   * One append at a time (the ready loop is serial); close() waits for the sync in flight.
+   * Appends one record and syncs it, both on libuv's thread pool (a new segment too): durable
+   * when the promise resolves. The event loop runs meanwhile, so a leader's appends reach its
+   * followers while its own disk syncs, and a node on a busy disk goes on answering calls and
+   * heartbeats; `append` would hold the loop for the write and the sync. One append at a time
+   * (the ready loop is serial); close() waits for the append in flight.
    */
   async appendOffThread(record: WalRecord): Promise<void> {
-    const bytes = this.write(record);
-    this.syncing = fdatasyncOffThread(this.fd);
+    const buf = this.encodeNext(record);
+    const writing = (async (): Promise<void> => {
+      if (this.pos + buf.byteLength > this.size) {
+        const { head, size } = this.nextSegment(buf.byteLength);
+        this.useSegment(await createSegmentOffThread(this.dir, this.nextSeq(), size, head), head, size);
+      }
+      await writeAllOffThread(this.fd, buf, this.pos);
+      await fdatasyncOffThread(this.fd);
+    })();
+    this.syncing = writing;
     try {
-      await this.syncing;
+      await writing;
     } finally {
       this.syncing = undefined;
     }
-    this.synced(record, bytes);
+    this.synced(record, buf.byteLength);
   }
 
   /** Writes a record past the last synced one (a new segment when it does not fit); returns its length. */
   private write(record: WalRecord): number {
-    if (this.closed) throw new Error('the raft log file is closed');
-    if (this.syncing !== undefined) throw new Error('an append is still syncing');
-    const buf = encodeRecord(record);
-    if (this.pos + buf.byteLength > this.size) this.rollOver(buf.byteLength);
+    const buf = this.encodeNext(record);
+    if (this.pos + buf.byteLength > this.size) {
+      const { head, size } = this.nextSegment(buf.byteLength);
+      this.useSegment(createSegment(this.dir, this.nextSeq(), size, head), head, size);
+    }
     writeAll(this.fd, buf, this.pos);
     return buf.byteLength;
+  }
+
+  /** The record's bytes, once the file can take it. */
+  private encodeNext(record: WalRecord): Buffer {
+    if (this.closed) throw new Error('the raft log file is closed');
+    if (this.syncing !== undefined) throw new Error('an append is still syncing');
+    if (this.removeFailure !== undefined) throw this.removeFailure;
+    return encodeRecord(record);
   }
 
   private synced(record: WalRecord, bytes: number): void {
@@ -156,14 +178,21 @@ export class RaftWal {
    * or below `index` (a snapshot covers them). Oldest first, so a crash midway leaves a suffix.
    */
   dropThrough(index: number): number {
-    let dropped = 0;
-    while (this.segments.length > 1 && (this.segments[0] as Segment).maxIndex <= index) {
-      fs.rmSync((this.segments.shift() as Segment).file, { force: true });
-      dropped++;
+    const covered: string[] = [];
+    while (this.segments.length > 1 && (this.segments[0] as Segment).maxIndex <= index) covered.push((this.segments.shift() as Segment).file);
+    // The files go on the thread pool, in order after any deletion still running (see
+    // removeSegmentsOffThread); a failure there fails the next append.
+    if (covered.length > 0) {
+      this.removing = this.removing.then(() => removeSegmentsOffThread(this.dir, covered)).catch((err: unknown) => {
+        this.removeFailure ??= err instanceof Error ? err : new Error(String(err));
+      });
     }
-    // Durable, so a crash cannot bring a deleted segment back without the ones deleted after it.
-    if (dropped > 0) syncDir(this.dir);
-    return dropped;
+    return covered.length;
+  }
+
+  /** Resolves once the segment files dropped so far are deleted (or their deletion failed). */
+  idle(): Promise<void> {
+    return this.removing;
   }
 
   /** Segment files on disk, oldest first (for tests and status). */
@@ -175,17 +204,23 @@ export class RaftWal {
   close(): void {
     if (this.closed) return;
     this.closed = true;
-    const fd = this.fd;
-    if (this.syncing === undefined) fs.closeSync(fd);
-    else void this.syncing.catch(() => undefined).then(() => fs.closeSync(fd)).catch(() => undefined);
+    if (this.syncing === undefined) fs.closeSync(this.fd);
+    // The file of the append in flight, read once it ends (a new segment may have replaced it).
+    else void this.syncing.catch(() => undefined).then(() => fs.closeSync(this.fd)).catch(() => undefined);
   }
 
-  /** Starts a new segment big enough for `recordBytes` more, beginning with the latest hard state. */
-  private rollOver(recordBytes: number): void {
+  /** A new segment's size and head: big enough for `recordBytes` more, beginning with the latest hard state. */
+  private nextSegment(recordBytes: number): { head: Uint8Array; size: number } {
     const head = this.lastHardState === undefined ? new Uint8Array(0) : encodeRecord({ entries: [], hardState: this.lastHardState });
-    const size = Math.max(this.segmentBytes, head.byteLength + recordBytes);
-    const prev = this.segments[this.segments.length - 1] as Segment;
-    const next = createSegment(this.dir, prev.seq + 1, size, head);
+    return { head, size: Math.max(this.segmentBytes, head.byteLength + recordBytes) };
+  }
+
+  private nextSeq(): number {
+    return (this.segments[this.segments.length - 1] as Segment).seq + 1;
+  }
+
+  /** Writes go to `next` (created with `head`) from now on. */
+  private useSegment(next: { segment: SegmentFile; fd: number }, head: Uint8Array, size: number): void {
     fs.closeSync(this.fd);
     this.segments.push({ ...next.segment, maxIndex: 0 });
     this.fd = next.fd;
