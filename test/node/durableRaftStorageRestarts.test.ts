@@ -83,6 +83,8 @@ async function run(seed: number, steps: number): Promise<number> {
     for (let step = 0; step < steps; step++) {
       const where = `seed ${seed} step ${step}`;
       const before = clone(m);
+      // Segment files a compaction dropped are deleted on the thread pool: done before looking.
+      await s.idle();
       const disk = segmentBytesOnDisk();
       const op = rand(100);
       let tearable = true;
@@ -90,7 +92,6 @@ async function run(seed: number, steps: number): Promise<number> {
         const ents = Array.from({ length: 1 + rand(12) }, (_, i) => entry(lastIndex(m) + 1 + i, m.hs.term));
         // With the hard state when a commit-only move is pending (a Ready carries what changed).
         const withState = rand(2) === 0;
-        // Synced on this thread or, as a leader does, on the thread pool.
         await s.persist(undefined, ents, withState ? m.hs : undefined);
         m.entries.push(...ents);
         if (withState) m.synced = { ...m.hs };
@@ -136,6 +137,7 @@ async function run(seed: number, steps: number): Promise<number> {
         compactions++;
       }
       const roll = rand(100);
+      await s.idle();
       if (tearable && roll < 10) {
         // A crash inside the record this step wrote: the step never happened.
         s.stop();
@@ -164,6 +166,7 @@ async function run(seed: number, steps: number): Promise<number> {
         m.hs = { ...m.synced, commit: Math.max(m.synced.commit, m.snapIndex) };
       }
     }
+    await s.idle();
     s.stop();
     s = open();
     expectLoads(s, m, `seed ${seed} end`);

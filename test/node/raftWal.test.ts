@@ -197,6 +197,26 @@ test('close under an off-thread append that starts a new segment: the append lan
   expect(again.records.filter((r) => r.hardState !== undefined).at(-1)?.hardState).toEqual(hs(1, 0));
 });
 
+test('a segment file that cannot be deleted: none after it goes, and the next append fails', async () => {
+  const { wal } = open(1024);
+  for (let i = 1; i <= 20; i++) await wal.appendOffThread({ entries: [entry(i, 1, 300)] });
+  const files = wal.segmentFiles;
+  expect(wal.dropThrough(9)).toBeGreaterThanOrEqual(2);
+  // Before its deletion runs, the oldest becomes a directory that rm refuses.
+  const stuck = files[0] as string;
+  fs.rmSync(stuck);
+  fs.mkdirSync(stuck);
+  fs.writeFileSync(path.join(stuck, 'x'), 'x');
+  await wal.idle();
+  expect(wal.removeFailure).toBeDefined();
+  expect(fs.existsSync(files[1] as string)).toBe(true);
+  wal.dropThrough(1000);
+  await wal.idle();
+  expect(files.slice(1).every((f) => fs.existsSync(f))).toBe(true);
+  await expect(wal.appendOffThread({ entries: [entry(21, 1)] })).rejects.toThrow(stuck.split(path.sep).at(-1));
+  expect(() => wal.append({ entries: [entry(21, 1)] })).toThrow();
+});
+
 test('an append after close throws instead of losing the record', () => {
   const { wal } = open();
   wal.close();

@@ -27,10 +27,21 @@ afterAll(() => {
   for (const d of dirs) fs.rmSync(d, { recursive: true, force: true });
 });
 
-/** A crash now: the base as it is durable and the log's files as the disk holds them, copied to a new directory. */
+/**
+ * A crash now: the base as it is durable and the log's files as the disk holds them, copied to a
+ * new directory. Checkpointed segments are deleted on the thread pool, oldest first, maybe while
+ * this copies: newest first, skipping one already gone, it copies what a crash could leave (the
+ * newest files), never an older one without a newer.
+ */
 function crashCopy(dir: string, base: MemoryEngine): { dir: string; base: MemoryEngine } {
   const to = tempDir();
-  for (const f of fs.readdirSync(dir)) fs.copyFileSync(path.join(dir, f), path.join(to, f));
+  for (const f of fs.readdirSync(dir).sort().reverse()) {
+    try {
+      fs.copyFileSync(path.join(dir, f), path.join(to, f));
+    } catch (err) {
+      if ((err as NodeJS.ErrnoException).code !== 'ENOENT') throw err;
+    }
+  }
   return { dir: to, base: base.snapshot() };
 }
 

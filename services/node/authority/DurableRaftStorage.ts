@@ -60,7 +60,7 @@ function chunkOps(index: number, data: Uint8Array): WriteOp[] {
 
 /**
  * The Raft log on disk: entries and hard state in a write-ahead file (RaftWal: one fdatasync per
- * persist, on the loop's own thread), snapshots in the storage engine (a record, its data in
+ * persist, on libuv's thread pool), snapshots in the storage engine (a record, its data in
  * chunks); a MemoryRaftStorage mirror serves the core's reads. On start the mirror is rebuilt
  * from disk: the snapshot, then the file's records in order. A log of an earlier layout (entries
  * and hard state in the engine) is copied into the file on the first start, then deleted from
@@ -215,7 +215,7 @@ export class DurableRaftStorage implements RaftStorage {
     }
     if (snapshot !== undefined) {
       this.mirror.applySnapshot(snapshot);
-      this.wal.dropThrough(snapshot.index);
+      this.dropThrough(snapshot.index);
     }
     this.mirror.append(entries);
     if (hardState !== undefined) this.mirror.setHardState(hardState);
@@ -247,7 +247,16 @@ export class DurableRaftStorage implements RaftStorage {
     await this.engine.write(ops);
     const to = Math.min(compactTo, index);
     this.mirror.compact(to);
-    if (!this.stopped) this.wal.dropThrough(to);
+    this.dropThrough(to);
+  }
+
+  /** Drops the file's segments through `index` (deleted in the background; a failure there is a write failure). */
+  private dropThrough(index: number): void {
+    if (this.stopped || this.wal.dropThrough(index) === 0) return;
+    void this.wal.idle().then(() => {
+      const failure = this.wal.removeFailure;
+      if (failure !== undefined && !this.stopped) this.onWriteFailure(failure);
+    });
   }
 
   /** Deletes `keys` from the engine in the background, `deletesPerWrite` per write. */

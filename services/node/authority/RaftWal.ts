@@ -43,10 +43,11 @@ export class RaftWal {
   private size: number;
   private closed = false;
   /** The off-thread sync in flight (appendOffThread), which close() waits for. */
+  /** The append in flight: its new segment, write and sync. */
   private syncing: Promise<void> | undefined;
   /** Deletions of dropped segment files, one after another. */
   private removing: Promise<void> = Promise.resolve();
-  private removeFailure: Error | undefined;
+  private failedRemoval: Error | undefined;
   private lastHardState: HardState | undefined;
 
   private constructor(
@@ -162,7 +163,7 @@ export class RaftWal {
   private encodeNext(record: WalRecord): Buffer {
     if (this.closed) throw new Error('the raft log file is closed');
     if (this.syncing !== undefined) throw new Error('an append is still syncing');
-    if (this.removeFailure !== undefined) throw this.removeFailure;
+    if (this.failedRemoval !== undefined) throw this.failedRemoval;
     return encodeRecord(record);
   }
 
@@ -181,10 +182,13 @@ export class RaftWal {
     const covered: string[] = [];
     while (this.segments.length > 1 && (this.segments[0] as Segment).maxIndex <= index) covered.push((this.segments.shift() as Segment).file);
     // The files go on the thread pool, in order after any deletion still running (see
-    // removeSegmentsOffThread); a failure there fails the next append.
+    // removeSegmentsOffThread). After a failed one, none goes (a newer segment deleted while an
+    // older one stays would break that order) and every append fails.
     if (covered.length > 0) {
-      this.removing = this.removing.then(() => removeSegmentsOffThread(this.dir, covered)).catch((err: unknown) => {
-        this.removeFailure ??= err instanceof Error ? err : new Error(String(err));
+      this.removing = this.removing.then(async () => {
+        if (this.failedRemoval === undefined) await removeSegmentsOffThread(this.dir, covered);
+      }).catch((err: unknown) => {
+        this.failedRemoval ??= err instanceof Error ? err : new Error(String(err));
       });
     }
     return covered.length;
@@ -193,6 +197,11 @@ export class RaftWal {
   /** Resolves once the segment files dropped so far are deleted (or their deletion failed). */
   idle(): Promise<void> {
     return this.removing;
+  }
+
+  /** Why deleting a dropped segment file failed, if it did (the log then takes no more appends). */
+  get removeFailure(): Error | undefined {
+    return this.failedRemoval;
   }
 
   /** Segment files on disk, oldest first (for tests and status). */
