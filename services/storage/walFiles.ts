@@ -80,9 +80,9 @@ export function allZero(bytes: Uint8Array): boolean {
 }
 
 /** Creates segment `seq` of `size` bytes (sparse) holding `head`, durable with its directory entry. */
-export function createSegment(dir: string, seq: number, size: number, head: Uint8Array = new Uint8Array(0)): { segment: SegmentFile; fd: number } {
+export function createSegment(dir: string, seq: number, size: number, head: Uint8Array = new Uint8Array(0), dsync = false): { segment: SegmentFile; fd: number } {
   const file = path.join(dir, `${seq.toString(16).padStart(16, '0')}.wal`);
-  const fd = fs.openSync(file, 'wx+');
+  const fd = fs.openSync(file, newSegmentFlags(dsync));
   try {
     fs.ftruncateSync(fd, size);
     if (head.byteLength > 0) writeAll(fd, head, 0);
@@ -93,6 +93,21 @@ export function createSegment(dir: string, seq: number, size: number, head: Uint
     throw err;
   }
   return { segment: { seq, file }, fd };
+}
+
+/**
+ * Flags for a new segment: created, never over an existing one, read and write; with `dsync`
+ * every write is durable when it returns (O_DSYNC: the write and its fdatasync in one call, so
+ * one trip to the thread pool instead of two).
+ */
+function newSegmentFlags(dsync: boolean): number {
+  const c = fs.constants;
+  return c.O_CREAT | c.O_EXCL | c.O_RDWR | (dsync ? c.O_DSYNC : 0);
+}
+
+/** Opens an existing segment to write on, O_DSYNC as newSegmentFlags. */
+export function openSegmentDsync(file: string): number {
+  return fs.openSync(file, fs.constants.O_RDWR | fs.constants.O_DSYNC);
 }
 
 /** Makes the directory's entries (created or deleted files) durable. */
@@ -110,10 +125,11 @@ export function writeAll(fd: number, buf: Uint8Array, position: number): void {
 }
 
 /*
- * The same steps on libuv's thread pool, for logs in use: on a busy disk a write into the page
- * cache (dirty-page throttling), an unlink or a directory sync held a node's event loop for
- * hundreds of milliseconds, and with it every call and every heartbeat it should have answered.
- * The synchronous ones above serve opening a log, before the node serves anything.
+ * The same steps on libuv's thread pool, for logs in use: on a busy disk a write of megabytes
+ * into the page cache (dirty-page throttling), an unlink or a directory sync held a node's event
+ * loop for hundreds of milliseconds, and with it every call and every heartbeat it should have
+ * answered. The synchronous ones above serve opening a log (before the node serves anything)
+ * and small writes.
  */
 const openFile = promisify(fs.open);
 const ftruncate = promisify(fs.ftruncate);
@@ -122,9 +138,9 @@ const closeFile = promisify(fs.close);
 const writeFile = promisify(fs.write);
 
 /** createSegment on the thread pool. */
-export async function createSegmentOffThread(dir: string, seq: number, size: number, head: Uint8Array = new Uint8Array(0)): Promise<{ segment: SegmentFile; fd: number }> {
+export async function createSegmentOffThread(dir: string, seq: number, size: number, head: Uint8Array = new Uint8Array(0), dsync = false): Promise<{ segment: SegmentFile; fd: number }> {
   const file = path.join(dir, `${seq.toString(16).padStart(16, '0')}.wal`);
-  const fd = await openFile(file, 'wx+');
+  const fd = await openFile(file, newSegmentFlags(dsync));
   try {
     await ftruncate(fd, size);
     if (head.byteLength > 0) await writeAllOffThread(fd, head, 0);

@@ -217,6 +217,33 @@ test('a segment file that cannot be deleted: none after it goes, and the next ap
   expect(() => wal.append({ entries: [entry(21, 1)] })).toThrow();
 });
 
+/** The open flags of this process's descriptors on `file` (Linux: /proc). */
+function openFlags(file: string): number[] {
+  return fs.readdirSync('/proc/self/fd').flatMap((fd) => {
+    try {
+      if (fs.readlinkSync(`/proc/self/fd/${fd}`) !== file) return [];
+      const line = fs.readFileSync(`/proc/self/fdinfo/${fd}`, 'utf8').split('\n').find((l) => l.startsWith('flags:'));
+      return line === undefined ? [] : [parseInt(line.split(/\s+/)[1] as string, 8)];
+    } catch {
+      return []; // closed meanwhile
+    }
+  });
+}
+
+test('the segment records go into is open O_DSYNC (a write is durable when it returns): new, rolled over on either path, and reopened', async () => {
+  const dsync = (): number[] => openFlags(wal.segmentFiles.at(-1) as string).map((f) => f & fs.constants.O_DSYNC);
+  let { wal } = open(1024);
+  expect(dsync()).toEqual([fs.constants.O_DSYNC]);
+  await wal.appendOffThread({ entries: [entry(1, 1, 2000)], hardState: hs(1, 0) });
+  expect(wal.segmentFiles).toHaveLength(2);
+  expect(dsync()).toEqual([fs.constants.O_DSYNC]);
+  wal.append({ entries: [entry(2, 1, 2000)] });
+  expect(wal.segmentFiles).toHaveLength(3);
+  expect(dsync()).toEqual([fs.constants.O_DSYNC]);
+  wal = reopen(wal, 1024).wal;
+  expect(dsync()).toEqual([fs.constants.O_DSYNC]);
+});
+
 test('an append after close throws instead of losing the record', () => {
   const { wal } = open();
   wal.close();

@@ -1,7 +1,7 @@
 import * as fs from 'node:fs';
 import { Entry, HardState } from '../../core/consensus';
 import { RaftWalRecord } from '../../../proto/gen/concord/v1/raft';
-import { allZero, createSegment, createSegmentOffThread, fdatasyncOffThread, frameRecord, listSegments, readSegment, removeSegmentsOffThread, SegmentFile, writeAll, writeAllOffThread } from '../../storage/walFiles';
+import { allZero, createSegment, createSegmentOffThread, frameRecord, listSegments, openSegmentDsync, readSegment, removeSegmentsOffThread, SegmentFile, writeAll, writeAllOffThread } from '../../storage/walFiles';
 import { entryFromProto, entryToProto, hardStateFromProto, hardStateToProto } from './raftCodec';
 
 /** What one persist made durable (see RaftWalRecord in raft.proto). */
@@ -22,9 +22,10 @@ interface Segment extends SegmentFile {
 
 /**
  * The authoritative log's write-ahead file: records appended to preallocated segment files and
- * made durable with one fdatasync each: on the calling thread while the log opens (append), and
- * once the node runs on libuv's thread pool, write and sync (appendOffThread), so that neither a
- * leader's appends to its followers nor anything else the node answers waits for its disk. An
+ * durable when written: segments are opened O_DSYNC, so a record's write and its fdatasync are
+ * one call. On the calling thread while the log opens (append); once the node runs, on libuv's
+ * thread pool (appendOffThread, one trip there per record), so that neither a leader's appends
+ * to its followers nor anything else the node answers waits for its disk. An
  * LMDB commit of the same entries took two syncs (data, then the meta page) and a hop to a
  * worker thread and back: about 300 µs of CPU on other threads per write on every voter, and a
  * sequential put waited for it on the leader and on a follower.
@@ -42,8 +43,7 @@ export class RaftWal {
   private pos: number;
   private size: number;
   private closed = false;
-  /** The off-thread sync in flight (appendOffThread), which close() waits for. */
-  /** The append in flight: its new segment, write and sync. */
+  /** The append in flight (appendOffThread: its new segment and its write), which close() waits for. */
   private syncing: Promise<void> | undefined;
   /** Deletions of dropped segment files, one after another. */
   private removing: Promise<void> = Promise.resolve();
@@ -79,13 +79,12 @@ export class RaftWal {
       records.push(...read);
       segments.push(seg);
       if (last) {
-        const fd = fs.openSync(file, 'r+');
+        const fd = openSegmentDsync(file);
         try {
           // Past the end only zeros may stay: a torn record was never acknowledged, and bytes of one
           // whose length never reached the disk would be read as part of the next record written.
           if (!allZero(bytes.subarray(end))) {
             writeAll(fd, Buffer.alloc(bytes.byteLength - end), end);
-            fs.fdatasyncSync(fd);
           }
         } catch (err) {
           fs.closeSync(fd);
@@ -97,7 +96,7 @@ export class RaftWal {
     let lastHardState: HardState | undefined;
     for (const r of records) if (r.hardState !== undefined) lastHardState = r.hardState;
     if (current === undefined) {
-      const seg = createSegment(dir, 1, segmentBytes);
+      const seg = createSegment(dir, 1, segmentBytes, undefined, true);
       segments.push({ ...seg.segment, maxIndex: 0 });
       current = { fd: seg.fd, pos: 0, size: segmentBytes, hardState: false };
     }
@@ -115,16 +114,15 @@ export class RaftWal {
     return { wal, records };
   }
 
-  /** Appends one record and syncs it: durable when this returns. Throws when the write or sync fails (never retried). */
+  /** Appends one record, durable when this returns (O_DSYNC). Throws when the write fails (never retried). */
   append(record: WalRecord): void {
     const bytes = this.write(record);
-    fs.fdatasyncSync(this.fd);
     this.synced(record, bytes);
   }
 
   /**
-   * Appends one record and syncs it, both on libuv's thread pool (a new segment too): durable
-   * when the promise resolves. The event loop runs meanwhile, so a leader's appends reach its
+   * Appends one record on libuv's thread pool (a new segment too): durable when the promise
+   * resolves (O_DSYNC). The event loop runs meanwhile, so a leader's appends reach its
    * followers while its own disk syncs, and a node on a busy disk goes on answering calls and
    * heartbeats; `append` would hold the loop for the write and the sync. One append at a time
    * (the ready loop is serial); close() waits for the append in flight.
@@ -134,10 +132,9 @@ export class RaftWal {
     const writing = (async (): Promise<void> => {
       if (this.pos + buf.byteLength > this.size) {
         const { head, size } = this.nextSegment(buf.byteLength);
-        this.useSegment(await createSegmentOffThread(this.dir, this.nextSeq(), size, head), head, size);
+        this.useSegment(await createSegmentOffThread(this.dir, this.nextSeq(), size, head, true), head, size);
       }
       await writeAllOffThread(this.fd, buf, this.pos);
-      await fdatasyncOffThread(this.fd);
     })();
     this.syncing = writing;
     try {
@@ -153,7 +150,7 @@ export class RaftWal {
     const buf = this.encodeNext(record);
     if (this.pos + buf.byteLength > this.size) {
       const { head, size } = this.nextSegment(buf.byteLength);
-      this.useSegment(createSegment(this.dir, this.nextSeq(), size, head), head, size);
+      this.useSegment(createSegment(this.dir, this.nextSeq(), size, head, true), head, size);
     }
     writeAll(this.fd, buf, this.pos);
     return buf.byteLength;
