@@ -199,6 +199,7 @@ export class ConcordNode {
       { definition: peerServiceDefinition, implementation: peerService(documents, {
         faults, clusterId: config.clusterId, incarnation, log,
         onPeerHello: (peerId) => linkTo(peerId)?.redialNow(),
+        onPeerMessage: (peerId) => linkTo(peerId)?.heardOnPeerStream(),
         owedTo: (peerId) => linkTo(peerId)?.owedList(),
       }), name: 'concord.v1.PeerService' },
       {

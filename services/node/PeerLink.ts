@@ -73,6 +73,8 @@ export class PeerLink {
   private ackedUpTo = 0;
   private connectedFlag = false;
   private lastHeardAt = 0;
+  /** When a message last came on the peer's own stream to this node (heardOnPeerStream). */
+  private peerStreamHeardAt = 0;
   private stopped = false;
   /** Flushes at the end of this event-loop turn (see enqueue). */
   private readonly flushSoon = onceThisTurn(() => {
@@ -128,13 +130,27 @@ export class PeerLink {
     return oldest === undefined ? 0 : Date.now() - oldest.at;
   }
 
+  /** Since the peer was last heard from, on either stream between us (-1: never). */
   get lastHeardMsAgo(): number {
-    return this.lastHeardAt === 0 ? -1 : Date.now() - this.lastHeardAt;
+    return this.lastHeardAt === 0 ? -1 : Date.now() - Math.max(this.lastHeardAt, this.peerStreamHeardAt);
   }
 
-  /** Connected and heard from within three heartbeat intervals (the failure detector). */
+  /**
+   * The peer's own replication stream to this node carried a message (see peerService). Its
+   * answers on our stream can wait behind megabytes this node sent it (its heartbeat replies
+   * answer heartbeats queued after our data); its stream carries its own heartbeats, which our
+   * data does not hold up.
+   */
+  heardOnPeerStream(): void {
+    this.peerStreamHeardAt = Date.now();
+  }
+
+  /**
+   * The failure detector: connected, and heard from within three heartbeat intervals, on this
+   * link's stream or on the peer's stream to this node.
+   */
   get reachable(): boolean {
-    return this.connectedFlag && this.lastHeardAt > 0 && Date.now() - this.lastHeardAt < 3 * this.opts.heartbeatIntervalMs;
+    return this.connectedFlag && this.lastHeardAt > 0 && Date.now() - Math.max(this.lastHeardAt, this.peerStreamHeardAt) < 3 * this.opts.heartbeatIntervalMs;
   }
 
   start(): void {

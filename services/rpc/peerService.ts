@@ -17,6 +17,11 @@ export interface PeerServiceOptions {
   readonly log: (msg: string) => void;
   /** A peer opened its replication stream to this node (it is up, and reaches us). */
   readonly onPeerHello?: (peerId: string) => void;
+  /**
+   * A message (a batch, a heartbeat) arrived on a peer's replication stream to this node, its
+   * link not cut: the peer is alive and reaches us (see PeerLink.heardOnPeerStream).
+   */
+  readonly onPeerMessage?: (peerId: string) => void;
   /** What this node owes a peer (named in the hello it answers that peer with). */
   readonly owedTo?: (peerId: string) => OwedList | undefined;
 }
@@ -70,6 +75,7 @@ export function peerService(node: DocumentNode, opts: PeerServiceOptions): PeerS
             return;
           case 'batch': {
             if (opts.faults.isCut(peerId)) return;
+            opts.onPeerMessage?.(peerId);
             const updates = body.value.updates;
             for (const u of updates) node.traffic.pushBytesReceived += u.update.length;
             chain = chain.then(async () => {
@@ -93,6 +99,7 @@ export function peerService(node: DocumentNode, opts: PeerServiceOptions): PeerS
             return;
           }
           case 'heartbeat':
+            if (peerId !== '' && !opts.faults.isCut(peerId)) opts.onPeerMessage?.(peerId);
             reply({ body: { $case: 'heartbeat', value: { sentAtMs: BigInt(Date.now()) } } });
             return;
           case 'ack':
