@@ -132,7 +132,12 @@ export class PeerLink {
 
   /** Since the peer was last heard from, on either stream between us (-1: never). */
   get lastHeardMsAgo(): number {
-    return this.lastHeardAt === 0 ? -1 : Date.now() - Math.max(this.lastHeardAt, this.peerStreamHeardAt);
+    return this.lastHeardAt === 0 ? -1 : Date.now() - this.heardAt;
+  }
+
+  /** When the peer was last heard from, on either stream between us. */
+  private get heardAt(): number {
+    return Math.max(this.lastHeardAt, this.peerStreamHeardAt);
   }
 
   /**
@@ -150,7 +155,7 @@ export class PeerLink {
    * link's stream or on the peer's stream to this node.
    */
   get reachable(): boolean {
-    return this.connectedFlag && this.lastHeardAt > 0 && Date.now() - Math.max(this.lastHeardAt, this.peerStreamHeardAt) < 3 * this.opts.heartbeatIntervalMs;
+    return this.connectedFlag && this.lastHeardAt > 0 && Date.now() - this.heardAt < 3 * this.opts.heartbeatIntervalMs;
   }
 
   start(): void {
@@ -281,7 +286,7 @@ export class PeerLink {
     // so its write would wait out its deadline although the round delivers it), or it is a few
     // small updates, which land before the round compares. It goes when the peer was silent past
     // the failure detector's grace (no write waits for its acks any more then).
-    const silentMs = this.lastHeardAt === 0 ? 0 : now - this.lastHeardAt;
+    const silentMs = this.lastHeardAt === 0 ? 0 : now - this.heardAt;
     const acksAwaited = this.opts.acksAwaited();
     const worthResending = acksAwaited || (this.queue.length <= reconnectResendUpdatesMax && this.queueBytes <= reconnectBacklogBytesMax);
     if (!worthResending || silentMs > 3 * this.opts.heartbeatIntervalMs) this.dropBacklog();
@@ -367,8 +372,12 @@ export class PeerLink {
 
   private heartbeat(): void {
     // A stream that has heard nothing for many heartbeats sits on a dead connection: drop it
-    // and dial again (keepalive resets the channel underneath).
-    if (this.stream !== undefined && this.connectedFlag && Date.now() - this.lastHeardAt > 6 * this.opts.heartbeatIntervalMs) {
+    // and dial again (keepalive resets the channel underneath). Unless the peer is heard on its
+    // own stream while ours has data in flight: then the answers wait behind that data.
+    const now = Date.now();
+    const silent = (at: number): boolean => now - at > 6 * this.opts.heartbeatIntervalMs;
+    const crossing = this.sentUpTo > this.ackedUpTo && !silent(this.peerStreamHeardAt);
+    if (this.stream !== undefined && this.connectedFlag && silent(this.lastHeardAt) && !crossing) {
       this.stream.cancel();
       return;
     }

@@ -75,7 +75,7 @@ export function peerService(node: DocumentNode, opts: PeerServiceOptions): PeerS
             return;
           case 'batch': {
             if (opts.faults.isCut(peerId)) return;
-            opts.onPeerMessage?.(peerId);
+            if (peerId !== '') opts.onPeerMessage?.(peerId);
             const updates = body.value.updates;
             for (const u of updates) node.traffic.pushBytesReceived += u.update.length;
             chain = chain.then(async () => {

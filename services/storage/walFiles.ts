@@ -102,12 +102,19 @@ export function createSegment(dir: string, seq: number, size: number, head: Uint
  */
 function newSegmentFlags(dsync: boolean): number {
   const c = fs.constants;
-  return c.O_CREAT | c.O_EXCL | c.O_RDWR | (dsync ? c.O_DSYNC : 0);
+  return c.O_CREAT | c.O_EXCL | c.O_RDWR | (dsync ? oDsync() : 0);
 }
 
 /** Opens an existing segment to write on, O_DSYNC as newSegmentFlags. */
 export function openSegmentDsync(file: string): number {
-  return fs.openSync(file, fs.constants.O_RDWR | fs.constants.O_DSYNC);
+  return fs.openSync(file, fs.constants.O_RDWR | oDsync());
+}
+
+/** The platform's O_DSYNC; a log must not silently lose its durability where there is none. */
+function oDsync(): number {
+  const flag = fs.constants.O_DSYNC;
+  if (flag === undefined) throw new Error(`this platform (${process.platform}) has no O_DSYNC, which the Raft log needs to make each write durable`);
+  return flag;
 }
 
 /** Makes the directory's entries (created or deleted files) durable. */

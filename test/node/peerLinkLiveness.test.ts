@@ -10,33 +10,38 @@ import { sleep, until } from './fakeVoter';
 
 test('a peer silent on our stream stays reachable while its own stream to us carries messages, and is not once both are silent', async () => {
   const peer = await startFakePeer(0);
+  const hb = 300;
   const link = new PeerLink({
     selfId: 'n1', clusterId: 'c', incarnation: 1n, peerId: 'p', address: `127.0.0.1:${peer.port}`,
-    heartbeatIntervalMs: 100, reconnectDelayMsMax: 200, batchUpdatesMax: 64, batchBytesMax: 1 << 20, queueBytesMax: 1 << 20,
+    heartbeatIntervalMs: hb, reconnectDelayMsMax: 200, batchUpdatesMax: 64, batchBytesMax: 1 << 20, queueBytesMax: 1 << 20,
     faults: new LinkFaults(), onConnected: () => undefined, onAck: () => undefined, acksAwaited: () => false,
   });
   try {
     link.start();
     await until('the first connect', () => link.connected && link.reachable);
-    // Our stream hears nothing after the hello. The peer's stream brings a message every 50 ms:
-    // reachable throughout, well past the three heartbeat intervals (300 ms) of silence on ours
-    // (and short of the six after which our stream is dropped and dialled again).
-    const since = Date.now();
-    const unreachableAt: number[] = [];
-    while (Date.now() - since < 500) {
+    const hello = Date.now();
+    // Our stream hears nothing after the hello. The peer's stream brings a message every 25 ms
+    // or so, until well past three heartbeat intervals of silence on ours (and short of the six
+    // after which a stream with nothing in flight is dropped and dialled again). A check counts
+    // only within three intervals of the last message (a stalled runner proves nothing else).
+    const failures: number[] = [];
+    let checkedLate = false;
+    while (Date.now() - hello < 4.5 * hb) {
       link.heardOnPeerStream();
+      const heard = Date.now();
+      expect(link.lastHeardMsAgo).toBeLessThan(hb);
       await sleep(25);
-      if (!link.reachable) unreachableAt.push(Date.now() - since);
-      await sleep(25);
+      const reachable = link.reachable;
+      const now = Date.now();
+      if (now - heard < 3 * hb && !reachable) failures.push(now - hello);
+      if (now - hello > 3.5 * hb) checkedLate = true;
     }
-    expect(unreachableAt).toEqual([]);
-    expect(link.lastHeardMsAgo).toBeLessThan(100);
+    expect(failures).toEqual([]);
+    expect(checkedLate).toBe(true);
     // Both silent: unreachable within three intervals and a bit.
-    const silentFrom = Date.now();
-    await until('unreachable once both streams are silent', () => !link.reachable, 2000);
-    expect(Date.now() - silentFrom).toBeLessThan(1000);
+    await until('unreachable once both streams are silent', () => !link.reachable, 10 * hb);
   } finally {
     link.stop();
     peer.server.forceShutdown();
   }
-}, 10_000);
+}, 20_000);

@@ -59,7 +59,7 @@ function chunkOps(index: number, data: Uint8Array): WriteOp[] {
 }
 
 /**
- * The Raft log on disk: entries and hard state in a write-ahead file (RaftWal: one fdatasync per
+ * The Raft log on disk: entries and hard state in a write-ahead file (RaftWal: one O_DSYNC write per
  * persist, on libuv's thread pool), snapshots in the storage engine (a record, its data in
  * chunks); a MemoryRaftStorage mirror serves the core's reads. On start the mirror is rebuilt
  * from disk: the snapshot, then the file's records in order. A log of an earlier layout (entries

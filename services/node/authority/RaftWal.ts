@@ -43,7 +43,7 @@ export class RaftWal {
   private pos: number;
   private size: number;
   private closed = false;
-  /** The append in flight (appendOffThread: its new segment and its write), which close() waits for. */
+  /** The append in flight (appendOffThread: its new segment and its durable write), which close() waits for. */
   private syncing: Promise<void> | undefined;
   /** Deletions of dropped segment files, one after another. */
   private removing: Promise<void> = Promise.resolve();
@@ -83,9 +83,11 @@ export class RaftWal {
         try {
           // Past the end only zeros may stay: a torn record was never acknowledged, and bytes of one
           // whose length never reached the disk would be read as part of the next record written.
-          if (!allZero(bytes.subarray(end))) {
-            writeAll(fd, Buffer.alloc(bytes.byteLength - end), end);
-          }
+          if (!allZero(bytes.subarray(end))) writeAll(fd, Buffer.alloc(bytes.byteLength - end), end);
+          // What is read back may sit in the page cache only (a crashed process's last writes,
+          // which reached the kernel): on disk before anything is built on it. An O_DSYNC write
+          // syncs its own bytes only.
+          fs.fdatasyncSync(fd);
         } catch (err) {
           fs.closeSync(fd);
           throw err;
