@@ -5,7 +5,7 @@
 // receiving our data would look.
 import { LinkFaults } from '../../services/node/LinkFaults';
 import { PeerLink } from '../../services/node/PeerLink';
-import { startFakePeer } from './fakePeer';
+import { answerHello, startFakePeer } from './fakePeer';
 import { sleep, until } from './fakeVoter';
 
 test('a peer silent on our stream stays reachable while its own stream to us carries messages, and is not once both are silent', async () => {
@@ -40,6 +40,38 @@ test('a peer silent on our stream stays reachable while its own stream to us car
     expect(checkedLate).toBe(true);
     // Both silent: unreachable within three intervals and a bit.
     await until('unreachable once both streams are silent', () => !link.reachable, 10 * hb);
+  } finally {
+    link.stop();
+    peer.server.forceShutdown();
+  }
+}, 20_000);
+
+test('a stream silent for six heartbeats is kept while it has data in flight and the peer is heard on its own stream, and dialled again once both are silent', async () => {
+  let hellos = 0;
+  // A peer busy receiving: it answers the hello, then neither acks nor answers heartbeats.
+  const peer = await startFakePeer(0, { onHello: (call) => {
+    hellos++;
+    answerHello(call);
+  } });
+  const hb = 200;
+  const link = new PeerLink({
+    selfId: 'n1', clusterId: 'c', incarnation: 1n, peerId: 'p', address: `127.0.0.1:${peer.port}`,
+    heartbeatIntervalMs: hb, reconnectDelayMsMax: 200, batchUpdatesMax: 64, batchBytesMax: 1 << 20, queueBytesMax: 1 << 20,
+    faults: new LinkFaults(), onConnected: () => undefined, onAck: () => undefined, acksAwaited: () => true,
+  });
+  try {
+    link.start();
+    await until('the first connect', () => link.connected);
+    link.enqueue(1, 'd', new Uint8Array([1, 2, 3]));
+    const since = Date.now();
+    while (Date.now() - since < 8 * hb) {
+      link.heardOnPeerStream();
+      await sleep(25);
+    }
+    expect(hellos).toBe(1);
+    expect(link.connected).toBe(true);
+    // Both silent past six heartbeats: the stream goes, and the link dials again.
+    await until('a second dial', () => hellos >= 2, 20 * hb);
   } finally {
     link.stop();
     peer.server.forceShutdown();
