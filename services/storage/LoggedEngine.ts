@@ -13,10 +13,10 @@ export const memtableBytesMax = 8 << 20;
 const checkpointOpsPerWrite = 1024;
 /**
  * Records up to this size go into the page cache from the event loop's thread (microseconds,
- * unless the kernel throttles writers of dirty pages);
- * larger ones from the thread pool. On a busy disk, dirty-page throttling held the loop for
- * hundreds of milliseconds on records of megabytes; with every record on the thread pool, the
- * convergent LOCAL benchmark lost 6 to 10% of its throughput (medians of five alternated runs).
+ * unless the kernel throttles writers of dirty pages); larger ones from the thread pool. On a
+ * busy disk, dirty-page throttling held the loop for hundreds of milliseconds on records of
+ * megabytes; with every record on the thread pool, the convergent LOCAL benchmark lost 6 to 10%
+ * of its throughput (medians of five alternated runs).
  */
 const loopWriteBytesMax = 64 << 10;
 /** Frozen memtables past which a write resolves only once the checkpoints have caught up (backpressure). */

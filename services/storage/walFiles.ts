@@ -79,9 +79,14 @@ export function allZero(bytes: Uint8Array): boolean {
   return true;
 }
 
+/** Segment `seq`'s file in `dir` (see segmentName). */
+function segmentPath(dir: string, seq: number): string {
+  return path.join(dir, `${seq.toString(16).padStart(16, '0')}.wal`);
+}
+
 /** Creates segment `seq` of `size` bytes (sparse) holding `head`, durable with its directory entry. */
 export function createSegment(dir: string, seq: number, size: number, head: Uint8Array = new Uint8Array(0), dsync = false): { segment: SegmentFile; fd: number } {
-  const file = path.join(dir, `${seq.toString(16).padStart(16, '0')}.wal`);
+  const file = segmentPath(dir, seq);
   const fd = fs.openSync(file, newSegmentFlags(dsync));
   try {
     fs.ftruncateSync(fd, size);
@@ -146,7 +151,7 @@ const writeFile = promisify(fs.write);
 
 /** createSegment on the thread pool. */
 export async function createSegmentOffThread(dir: string, seq: number, size: number, head: Uint8Array = new Uint8Array(0), dsync = false): Promise<{ segment: SegmentFile; fd: number }> {
-  const file = path.join(dir, `${seq.toString(16).padStart(16, '0')}.wal`);
+  const file = segmentPath(dir, seq);
   const fd = await openFile(file, newSegmentFlags(dsync));
   try {
     await ftruncate(fd, size);

@@ -1,5 +1,7 @@
 import * as grpc from '@grpc/grpc-js';
 import { PeerMessage, PeerServiceService, UpdateBatch } from '../../proto/gen/concord/v1/peer';
+import { LinkFaults } from '../../services/node/LinkFaults';
+import { PeerLink, type PeerLinkOptions } from '../../services/node/PeerLink';
 
 export type PeerStream = grpc.ServerDuplexStream<PeerMessage, PeerMessage>;
 
@@ -38,4 +40,14 @@ export async function startFakePeer(
     server.bindAsync(`127.0.0.1:${port}`, grpc.ServerCredentials.createInsecure(), (err, p) => (err ? reject(err) : resolve(p)));
   });
   return { server, port: bound };
+}
+
+/** A link from node n1 to peer p on a loopback `port` (not started): small batches, 100 ms heartbeats, no callbacks; `options` override. */
+export function linkToFakePeer(port: number, options: Partial<PeerLinkOptions> = {}): PeerLink {
+  return new PeerLink({
+    selfId: 'n1', clusterId: 'c', incarnation: 1n, peerId: 'p', address: `127.0.0.1:${port}`,
+    heartbeatIntervalMs: 100, reconnectDelayMsMax: 200, batchUpdatesMax: 64, batchBytesMax: 1 << 20, queueBytesMax: 1 << 20,
+    faults: new LinkFaults(), onConnected: () => undefined, onAck: () => undefined, acksAwaited: () => false,
+    ...options,
+  });
 }

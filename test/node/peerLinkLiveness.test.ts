@@ -3,19 +3,13 @@
 // after our data); the peer's own stream to us carries its heartbeats regardless. Real gRPC on
 // loopback against a minimal peer that answers the hello but no heartbeat, as a peer busy
 // receiving our data would look.
-import { LinkFaults } from '../../services/node/LinkFaults';
-import { PeerLink } from '../../services/node/PeerLink';
-import { answerHello, startFakePeer } from './fakePeer';
+import { answerHello, linkToFakePeer, startFakePeer } from './fakePeer';
 import { sleep, until } from './fakeVoter';
 
 test('a peer silent on our stream stays reachable while its own stream to us carries messages, and is not once both are silent', async () => {
   const peer = await startFakePeer(0);
   const hb = 300;
-  const link = new PeerLink({
-    selfId: 'n1', clusterId: 'c', incarnation: 1n, peerId: 'p', address: `127.0.0.1:${peer.port}`,
-    heartbeatIntervalMs: hb, reconnectDelayMsMax: 200, batchUpdatesMax: 64, batchBytesMax: 1 << 20, queueBytesMax: 1 << 20,
-    faults: new LinkFaults(), onConnected: () => undefined, onAck: () => undefined, acksAwaited: () => false,
-  });
+  const link = linkToFakePeer(peer.port, { heartbeatIntervalMs: hb });
   try {
     link.start();
     await until('the first connect', () => link.connected && link.reachable);
@@ -54,11 +48,7 @@ test('a stream silent for six heartbeats is kept while it has data in flight and
     answerHello(call);
   } });
   const hb = 200;
-  const link = new PeerLink({
-    selfId: 'n1', clusterId: 'c', incarnation: 1n, peerId: 'p', address: `127.0.0.1:${peer.port}`,
-    heartbeatIntervalMs: hb, reconnectDelayMsMax: 200, batchUpdatesMax: 64, batchBytesMax: 1 << 20, queueBytesMax: 1 << 20,
-    faults: new LinkFaults(), onConnected: () => undefined, onAck: () => undefined, acksAwaited: () => true,
-  });
+  const link = linkToFakePeer(peer.port, { heartbeatIntervalMs: hb, acksAwaited: () => true });
   try {
     link.start();
     await until('the first connect', () => link.connected);

@@ -5,19 +5,14 @@
 // peer that answers the hello.
 import * as grpc from '@grpc/grpc-js';
 import { LinkFaults } from '../../services/node/LinkFaults';
-import { PeerLink } from '../../services/node/PeerLink';
 import { redialAfterMs } from '../../services/node/peerChannelOptions';
-import { answerHello, startFakePeer } from './fakePeer';
+import { answerHello, linkToFakePeer, startFakePeer } from './fakePeer';
 import { sleep, until } from './fakeVoter';
 
 test('a link keeps its client across a long cut while the connection is up, and replaces it once the connection died', async () => {
   let peer = await startFakePeer(0);
   const faults = new LinkFaults();
-  const link = new PeerLink({
-    selfId: 'n1', clusterId: 'c', incarnation: 1n, peerId: 'p', address: `127.0.0.1:${peer.port}`,
-    heartbeatIntervalMs: 100, reconnectDelayMsMax: 200, batchUpdatesMax: 64, batchBytesMax: 1 << 20, queueBytesMax: 1 << 20,
-    faults, onConnected: () => undefined, onAck: () => undefined, acksAwaited: () => false,
-  });
+  const link = linkToFakePeer(peer.port, { faults });
   try {
     link.start();
     await until('the first connect', () => link.connected);
@@ -58,11 +53,7 @@ test('a dial refused because the peer still had the cut in force is redialled at
     if (!refuse) answerHello(call);
     else setTimeout(() => call.emit('error', { code: grpc.status.UNAVAILABLE, details: 'link to n1 is cut' }), refuseAfterMs);
   } });
-  const link = new PeerLink({
-    selfId: 'n1', clusterId: 'c', incarnation: 1n, peerId: 'p', address: `127.0.0.1:${port}`,
-    heartbeatIntervalMs: 100, reconnectDelayMsMax: 10_000, batchUpdatesMax: 64, batchBytesMax: 1 << 20, queueBytesMax: 1 << 20,
-    faults: new LinkFaults(), onConnected: () => undefined, onAck: () => undefined, acksAwaited: () => false,
-  });
+  const link = linkToFakePeer(port, { reconnectDelayMsMax: 10_000 });
   try {
     link.start();
     // Five refusals back the link off: after the next one it would wait 1.6 s to redial.

@@ -4,9 +4,8 @@
 // writes, a large backlog is left to anti-entropy. Real gRPC on loopback against a minimal peer
 // that drops the first stream's batches unacked and acks those of the next one.
 import * as grpc from '@grpc/grpc-js';
-import { LinkFaults } from '../../services/node/LinkFaults';
-import { PeerLink, reconnectBacklogBytesMax } from '../../services/node/PeerLink';
-import { answerHello, PeerStream, startFakePeer } from './fakePeer';
+import { reconnectBacklogBytesMax } from '../../services/node/PeerLink';
+import { answerHello, linkToFakePeer, PeerStream, startFakePeer } from './fakePeer';
 import { sleep, until } from './fakeVoter';
 
 /** A peer whose first stream fails on its first batch (a dropped connection); later streams ack. */
@@ -32,11 +31,7 @@ test.each([
   ['no write waits: the large backlog is left to anti-entropy', false],
 ])('%s', async (_name, awaited) => {
   const peer = await startFlakyPeer();
-  const link = new PeerLink({
-    selfId: 'n1', clusterId: 'c', incarnation: 1n, peerId: 'p', address: `127.0.0.1:${peer.port}`,
-    heartbeatIntervalMs: 500, reconnectDelayMsMax: 200, batchUpdatesMax: 64, batchBytesMax: 4 << 20, queueBytesMax: 64 << 20,
-    faults: new LinkFaults(), onConnected: () => undefined, onAck: () => undefined, acksAwaited: () => awaited,
-  });
+  const link = linkToFakePeer(peer.port, { heartbeatIntervalMs: 500, batchBytesMax: 4 << 20, queueBytesMax: 64 << 20, acksAwaited: () => awaited });
   try {
     link.start();
     await until('the first connect', () => link.connected);

@@ -1,9 +1,9 @@
 // A queued update's replication span ends exactly once: dropped with the backlog, or stopped
 // with the link. Only traced updates have spans, and a backlog without any is dropped without
 // walking it.
-import { LinkFaults } from '../../services/node/LinkFaults';
 import { PeerLink } from '../../services/node/PeerLink';
 import { OutboundTrace } from '../../services/telemetry/replicationTelemetry';
+import { linkToFakePeer } from './fakePeer';
 
 function span(ends: string[], name: string): OutboundTrace {
   return { traceparent: `00-${name}`, end: (outcome) => ends.push(`${name}:${outcome}`) };
@@ -11,11 +11,7 @@ function span(ends: string[], name: string): OutboundTrace {
 
 function link(queueBytesMax: number): PeerLink {
   // Never started: nothing dials, the queue only fills, drops and stops.
-  return new PeerLink({
-    selfId: 'n1', clusterId: 'c', incarnation: 1n, peerId: 'p', address: '127.0.0.1:1',
-    heartbeatIntervalMs: 500, reconnectDelayMsMax: 200, batchUpdatesMax: 64, batchBytesMax: 1 << 20, queueBytesMax,
-    faults: new LinkFaults(), onConnected: () => undefined, onAck: () => undefined, acksAwaited: () => false,
-  });
+  return linkToFakePeer(1, { heartbeatIntervalMs: 500, queueBytesMax });
 }
 
 test('the spans of a dropped backlog end as dropped, those queued after it as stopped', () => {

@@ -133,8 +133,8 @@ export class RaftWal {
     const buf = this.encodeNext(record);
     const writing = (async (): Promise<void> => {
       if (this.pos + buf.byteLength > this.size) {
-        const { head, size } = this.nextSegment(buf.byteLength);
-        this.useSegment(await createSegmentOffThread(this.dir, this.nextSeq(), size, head, true), head, size);
+        const next = this.nextSegment(buf.byteLength);
+        this.useSegment(await createSegmentOffThread(this.dir, next.seq, next.size, next.head, true), next);
       }
       await writeAllOffThread(this.fd, buf, this.pos);
     })();
@@ -151,8 +151,8 @@ export class RaftWal {
   private write(record: WalRecord): number {
     const buf = this.encodeNext(record);
     if (this.pos + buf.byteLength > this.size) {
-      const { head, size } = this.nextSegment(buf.byteLength);
-      this.useSegment(createSegment(this.dir, this.nextSeq(), size, head, true), head, size);
+      const next = this.nextSegment(buf.byteLength);
+      this.useSegment(createSegment(this.dir, next.seq, next.size, next.head, true), next);
     }
     writeAll(this.fd, buf, this.pos);
     return buf.byteLength;
@@ -217,18 +217,15 @@ export class RaftWal {
     else void this.syncing.catch(() => undefined).then(() => fs.closeSync(this.fd)).catch(() => undefined);
   }
 
-  /** A new segment's size and head: big enough for `recordBytes` more, beginning with the latest hard state. */
-  private nextSegment(recordBytes: number): { head: Uint8Array; size: number } {
+  /** The next segment: its number, and a size and head big enough for `recordBytes` more, beginning with the latest hard state. */
+  private nextSegment(recordBytes: number): { seq: number; head: Uint8Array; size: number } {
     const head = this.lastHardState === undefined ? new Uint8Array(0) : encodeRecord({ entries: [], hardState: this.lastHardState });
-    return { head, size: Math.max(this.segmentBytes, head.byteLength + recordBytes) };
+    const seq = (this.segments[this.segments.length - 1] as Segment).seq + 1;
+    return { seq, head, size: Math.max(this.segmentBytes, head.byteLength + recordBytes) };
   }
 
-  private nextSeq(): number {
-    return (this.segments[this.segments.length - 1] as Segment).seq + 1;
-  }
-
-  /** Writes go to `next` (created with `head`) from now on. */
-  private useSegment(next: { segment: SegmentFile; fd: number }, head: Uint8Array, size: number): void {
+  /** Writes go to `next`, created with the head and size nextSegment gave, from now on. */
+  private useSegment(next: { segment: SegmentFile; fd: number }, { head, size }: { head: Uint8Array; size: number }): void {
     fs.closeSync(this.fd);
     this.segments.push({ ...next.segment, maxIndex: 0 });
     this.fd = next.fd;
