@@ -17,6 +17,7 @@ import {
 import { DocumentStore } from './DocumentStore';
 import { TrafficStats } from './TrafficStats';
 import { pushDiffRequestSize, syncRequestSize, syncResponseSize } from './peerMessageSize';
+import { TurnPriority, TurnQueue } from './TurnQueue';
 
 export interface RoundStats {
   readonly peerId: string;
@@ -92,8 +93,8 @@ export class AntiEntropy {
   /** Documents being fetched from some peer now: another round waits instead of fetching them again. */
   private readonly fetching = new Map<string, Promise<void>>();
   private readonly diffCache = new Map<string, CachedDiff>();
-  /** The last step queued by inTurn. */
-  private turns: Promise<void> = Promise.resolve();
+  /** Where inTurn queues its steps. */
+  private readonly turnQueue: TurnQueue;
   /**
    * Per document, the hash a peer listed for it when we last fetched its diff from that peer:
    * our state contains that state (CRDT states only grow), so another peer listing the same
@@ -134,21 +135,21 @@ export class AntiEntropy {
      * answers written but not yet sent (HTTP/2 sends at the end of the turn) leave, and requests
      * and answers that arrived are read, before the next step runs.
      */
-    private readonly yieldToIo: () => Promise<void> = () => Promise.resolve(),
+    yieldToIo: () => Promise<void> = () => Promise.resolve(),
   ) {
     this.index = new DigestIndex(hash);
+    this.turnQueue = new TurnQueue(yieldToIo);
   }
 
   /**
    * Runs a heavy synchronous step (answering a Sync, applying a slice of an answer's diffs) in
-   * its turn: one after the other, each after pending I/O had its chance (yieldToIo). During a
-   * heal a node answers its peers' pulls while it applies what it pulled; run back to back, one
-   * answer's send waited behind the next answer or a whole apply, and so did the peer's round.
+   * its turn: one after the other, each after pending I/O had its chance (yieldToIo), answers
+   * before applies (see TurnQueue). During a heal a node answers its peers' pulls while it
+   * applies what it pulled; run back to back, one answer's send waited behind the next answer or
+   * a whole apply, and so did the peer's round.
    */
-  inTurn<T>(step: () => T): Promise<T> {
-    const run = this.turns.then(this.yieldToIo).then(step);
-    this.turns = run.then(() => undefined, () => undefined);
-    return run;
+  inTurn<T>(step: () => T, priority: TurnPriority): Promise<T> {
+    return this.turnQueue.run(step, priority);
   }
 
   /** Rounds this node is running now. */
@@ -308,7 +309,7 @@ export class AntiEntropy {
         bytes.received += syncResponseSize(got);
         const pushes: SyncDoc[] = [];
         const pulled = this.pulledAt.get(peerId);
-        await this.applyInTurns(got.documents, `remote:${peerId}`, 'trusted', applied, (d) => {
+        await this.applyInTurns(got.documents, `remote:${peerId}`, 'trusted', 'apply', applied, (d) => {
           if (leftToPeer === undefined) return;
           if (got.pullsBack) {
             leftToPeer.add(d.documentId);
@@ -388,11 +389,14 @@ export class AntiEntropy {
     return { documents: out, pullsBack };
   }
 
-  /** Applies the diffs a peer pushed to us; resolves when they are durable. */
+  /**
+   * Applies the diffs a peer pushed to us; resolves when they are durable. Its slices go with
+   * the answers (see TurnQueue): the peer's round waits for this call as for a Sync answer.
+   */
   async acceptPushDiff(req: PushDiffRequest): Promise<PushDiffResponse> {
     this.traffic.antiEntropyBytesReceived += pushDiffRequestSize(req);
     const applied: Promise<unknown>[] = [];
-    await this.applyInTurns(req.documents, `remote:${req.nodeId}`, 'check', applied);
+    await this.applyInTurns(req.documents, `remote:${req.nodeId}`, 'check', 'answer', applied);
     await Promise.all(applied);
     return {};
   }
@@ -402,7 +406,7 @@ export class AntiEntropy {
    * their durability in `applied`; `each` runs after each document's apply, in the same step.
    */
   private async applyInTurns(
-    docs: readonly SyncDoc[], origin: `remote:${string}`, trust: 'check' | 'trusted', applied: Promise<unknown>[], each?: (d: SyncDoc) => void,
+    docs: readonly SyncDoc[], origin: `remote:${string}`, trust: 'check' | 'trusted', priority: TurnPriority, applied: Promise<unknown>[], each?: (d: SyncDoc) => void,
   ): Promise<void> {
     for (let from = 0; from < docs.length; from += applySliceDocsMax) {
       await this.inTurn(() => {
@@ -410,7 +414,7 @@ export class AntiEntropy {
           if (d.update.length > 0) applied.push(this.store.applyUpdate(parseDocumentId(d.documentId), d.update, origin, trust));
           each?.(d);
         }
-      });
+      }, priority);
     }
   }
 

@@ -1,6 +1,7 @@
 // Anti-entropy's heavy synchronous steps (answering a peer's Sync, applying a slice of the diffs
 // a pull brought) run one at a time, each after pending I/O had its chance, so that during a heal
-// a node's answers to its peers do not wait behind everything else it does. Real DocumentStore
+// a node's answers to its peers do not wait behind everything else it does: answers go before
+// applies (TurnQueue). Real DocumentStore
 // and AntiEntropy over an in-memory engine; the yield is injected.
 import { createHash } from 'node:crypto';
 import { DocumentId } from '../../services/core/crdt/documentId';
@@ -29,12 +30,12 @@ test('steps run one at a time, in the order queued, each after a yield; a failin
     if (fail) throw new Error(`${name} failed`);
     return name;
   };
-  const results = await Promise.allSettled([ae.inTurn(step('a')), ae.inTurn(step('b', true)), ae.inTurn(step('c'))]);
+  const results = await Promise.allSettled([ae.inTurn(step('a'), 'apply'), ae.inTurn(step('b', true), 'apply'), ae.inTurn(step('c'), 'apply')]);
   expect(results.map((r) => (r.status === 'fulfilled' ? r.value : (r.reason as Error).message))).toEqual(['a', 'b failed', 'c']);
   expect(log).toEqual(['yield', 'a runs', 'yield', 'b runs', 'yield', 'c runs']);
 });
 
-test("a peer's Sync that arrives while a pull's diffs are applied is answered between slices, not after all of them", async () => {
+test("a peer's Sync that arrives while a pull's diffs are applied is answered before the pull's next slice", async () => {
   const docs = 2 * applySliceDocsMax + 50;
   const b = replica(2);
   const ids = Array.from({ length: docs }, (_, i) => `doc-${i}` as DocumentId);
@@ -45,8 +46,8 @@ test("a peer's Sync that arrives while a pull's diffs are applied is answered be
   const pending: Promise<unknown>[] = [];
   a = replica(1, async () => {
     await nextTurn();
-    // The first slice of the pull is about to run: a third node's Sync arrives now.
-    if (!queued && a !== undefined && a.store.size === 0) {
+    // The first slice of the pull is in, the second is queued: a third node's Sync arrives now.
+    if (!queued && a !== undefined && a.store.size === applySliceDocsMax) {
       queued = true;
       const req: SyncRequest = { nodeId: 'n3', documents: [{ documentId: 'doc-0', stateVector: new Uint8Array(), update: new Uint8Array(), deleteSetDigest: new Uint8Array() }], pullOnly: true };
       const ae = a.ae;
@@ -54,7 +55,7 @@ test("a peer's Sync that arrives while a pull's diffs are applied is answered be
       pending.push(ae.inTurn(() => {
         answeredWhileHolding = ids.filter((id) => store.has(id)).length;
         return ae.answerSync(req);
-      }));
+      }, 'answer'));
     }
   });
   const toB: AntiEntropyPeer = {
@@ -67,6 +68,6 @@ test("a peer's Sync that arrives while a pull's diffs are applied is answered be
   await Promise.all(pending);
   expect(stats?.documents).toBe(docs);
   expect(ids.every((id) => a?.store.has(id))).toBe(true);
-  // The answer ran after the first slice and before the rest.
+  // The answer ran before the second slice, although that slice was queued first.
   expect(answeredWhileHolding).toBe(applySliceDocsMax);
 });
