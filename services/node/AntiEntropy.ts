@@ -354,6 +354,11 @@ export class AntiEntropy {
     return { differing: a.differing, listed: a.listed, documents: [...a.documents].map(([documentId, hash]) => ({ documentId, hash })) };
   }
 
+  /** Answers a peer's Sync in its turn, ahead of our own pulls' applies (see inTurn). */
+  answerSyncInTurn(req: SyncRequest): Promise<SyncResponse> {
+    return this.inTurn(() => this.answerSync(req), 'answer');
+  }
+
   /**
    * Answers a peer's state vectors with what it lacks of each document, and our vectors. When
    * our own round with that peer is running, it fetches the peer's side: say so (pulls_back).

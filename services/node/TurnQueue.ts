@@ -40,7 +40,11 @@ export class TurnQueue {
     try {
       // Steps are only ever added meanwhile: one waits after every yield.
       while (this.queued > 0) {
-        await this.yieldToIo();
+        try {
+          await this.yieldToIo();
+        } catch {
+          // A failed yield costs the step its wait, not its run.
+        }
         (this.answers.shift() ?? (this.applies.shift() as () => void))();
       }
     } finally {

@@ -118,7 +118,7 @@ export function peerService(node: DocumentNode, opts: PeerServiceOptions): PeerS
     sync: unary(async (req, call) => {
       refuseIfCut(call, opts.faults);
       node.assertHoldsDocuments();
-      return node.antiEntropy.inTurn(() => node.antiEntropy.answerSync(req), 'answer');
+      return node.antiEntropy.answerSyncInTurn(req);
     }),
     pushDiff: unary(async (req, call) => {
       refuseIfCut(call, opts.faults);

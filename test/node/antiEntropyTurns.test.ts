@@ -1,15 +1,16 @@
 // Anti-entropy's heavy synchronous steps (answering a peer's Sync, applying a slice of the diffs
-// a pull brought) run one at a time, each after pending I/O had its chance, so that during a heal
-// a node's answers to its peers do not wait behind everything else it does: answers go before
-// applies (TurnQueue). Real DocumentStore
-// and AntiEntropy over an in-memory engine; the yield is injected.
+// a pull brought or a peer pushed) run one at a time, each after pending I/O had its chance, so
+// that during a heal a node's answers to its peers do not wait behind everything else it does:
+// what a peer waits for goes before the node's own pulls (TurnQueue). Real DocumentStore and
+// AntiEntropy over an in-memory engine; the yield is injected.
 import { createHash } from 'node:crypto';
+import * as Y from 'yjs';
 import { DocumentId } from '../../services/core/crdt/documentId';
 import { AntiEntropy, AntiEntropyPeer, applySliceDocsMax } from '../../services/node/AntiEntropy';
 import { DocumentStore } from '../../services/node/DocumentStore';
 import { TrafficStats } from '../../services/node/TrafficStats';
 import { MemoryEngine } from '../../services/storage/MemoryEngine';
-import { SyncRequest } from '../../proto/gen/concord/v1/peer';
+import { SyncResponse } from '../../proto/gen/concord/v1/peer';
 
 const sha = (b: Uint8Array): Uint8Array => createHash('sha256').update(b).digest();
 const nextTurn = (): Promise<void> => new Promise((resolve) => setImmediate(resolve));
@@ -35,27 +36,22 @@ test('steps run one at a time, in the order queued, each after a yield; a failin
   expect(log).toEqual(['yield', 'a runs', 'yield', 'b runs', 'yield', 'c runs']);
 });
 
-test("a peer's Sync that arrives while a pull's diffs are applied is answered before the pull's next slice", async () => {
+/**
+ * A pulls from b the documents b named as owed (a directed round of 2.5 slices). `arrives` runs
+ * once, in the yield after the pull's first slice was applied and its second was queued: what a
+ * third node sends then.
+ */
+async function pullWhile(arrives: (a: ReturnType<typeof replica>, ids: readonly DocumentId[]) => void): Promise<{ a: ReturnType<typeof replica>; ids: DocumentId[] }> {
   const docs = 2 * applySliceDocsMax + 50;
   const b = replica(2);
   const ids = Array.from({ length: docs }, (_, i) => `doc-${i}` as DocumentId);
   for (const id of ids) await b.store.applyOps(id, [{ kind: 'map-set', path: ['m', 'v'], value: id }]);
-  let answeredWhileHolding: number | undefined;
-  let a: ReturnType<typeof replica> | undefined = undefined;
-  let queued = false;
-  const pending: Promise<unknown>[] = [];
-  a = replica(1, async () => {
+  let fired = false;
+  const a: ReturnType<typeof replica> = replica(1, async () => {
     await nextTurn();
-    // The first slice of the pull is in, the second is queued: a third node's Sync arrives now.
-    if (!queued && a !== undefined && a.store.size === applySliceDocsMax) {
-      queued = true;
-      const req: SyncRequest = { nodeId: 'n3', documents: [{ documentId: 'doc-0', stateVector: new Uint8Array(), update: new Uint8Array(), deleteSetDigest: new Uint8Array() }], pullOnly: true };
-      const ae = a.ae;
-      const store = a.store;
-      pending.push(ae.inTurn(() => {
-        answeredWhileHolding = ids.filter((id) => store.has(id)).length;
-        return ae.answerSync(req);
-      }, 'answer'));
+    if (!fired && a.store.size === applySliceDocsMax) {
+      fired = true;
+      arrives(a, ids);
     }
   });
   const toB: AntiEntropyPeer = {
@@ -63,11 +59,39 @@ test("a peer's Sync that arrives while a pull's diffs are applied is answered be
     sync: async (req) => b.ae.answerSync(req),
     pushDiff: async (req) => b.ae.acceptPushDiff(req),
   };
-  // A directed round: a pulls the documents b named as owed.
   const stats = await a.ae.round('n2', toB, 5_000, ids);
-  await Promise.all(pending);
+  expect(fired).toBe(true);
   expect(stats?.documents).toBe(docs);
-  expect(ids.every((id) => a?.store.has(id))).toBe(true);
-  // The answer ran before the second slice, although that slice was queued first.
-  expect(answeredWhileHolding).toBe(applySliceDocsMax);
+  expect(ids.every((id) => a.store.has(id))).toBe(true);
+  return { a, ids };
+}
+
+const noBytes = new Uint8Array();
+
+test("a peer's Sync that arrives while a pull's diffs are applied is answered before the pull's next slice", async () => {
+  let answer: Promise<SyncResponse> | undefined;
+  const { ids } = await pullWhile((a, pulling) => {
+    // n3 asks (as the peer service does) for a document of the first slice and one of the second.
+    const documents = [pulling[0] as string, pulling[applySliceDocsMax] as string].map((documentId) => ({ documentId, stateVector: noBytes, update: noBytes, deleteSetDigest: noBytes }));
+    answer = a.ae.answerSyncInTurn({ nodeId: 'n3', documents, pullOnly: true });
+  });
+  const got = await (answer as Promise<SyncResponse>);
+  // The answer ran before the second slice, although that slice was queued first: it carries
+  // the first slice's document and nothing yet of the second's.
+  expect(got.documents.map((d) => [d.documentId, d.update.length > 0])).toEqual([[ids[0], true], [ids[applySliceDocsMax], false]]);
+});
+
+test("a peer's PushDiff that arrives while a pull's diffs are applied goes in before the pull's next slice", async () => {
+  const order: string[] = [];
+  let pushed: Promise<unknown> | undefined;
+  const pusher = new Y.Doc();
+  pusher.getMap('m').set('v', 'from n3');
+  await pullWhile((a) => {
+    a.store.onChange((c) => order.push(c.docId));
+    pushed = a.ae.acceptPushDiff({ nodeId: 'n3', documents: [{ documentId: 'pushed', stateVector: noBytes, update: Y.encodeStateAsUpdate(pusher), deleteSetDigest: noBytes }] });
+  });
+  await pushed;
+  // Stored before any document of the second slice.
+  expect(order[0]).toBe('pushed');
+  expect(order.length).toBe(1 + applySliceDocsMax + 50);
 });

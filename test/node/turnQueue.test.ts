@@ -59,3 +59,14 @@ test('a queue that ran dry starts again on the next step', async () => {
   for (const [i, k] of kinds.entries()) out.push(await q.run(() => `${k} ${i}`, k));
   expect(out).toEqual(['apply 0', 'answer 1', 'apply 2']);
 });
+
+test('a yield that fails costs the step its wait, not its run', async () => {
+  let calls = 0;
+  const q = new TurnQueue(async () => {
+    calls++;
+    if (calls === 1) throw new Error('no turn');
+    await nextTurn();
+  });
+  expect(await Promise.all([q.run(() => 'first', 'apply'), q.run(() => 'second', 'answer')])).toEqual(['first', 'second']);
+  expect(calls).toBe(2);
+}, 5_000);
