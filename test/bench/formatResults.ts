@@ -7,7 +7,7 @@ export const columns: Record<string, [string, string, number][]> = {
   authoritative: [['opsPerSec', 'ops/s', 0], ['p50Ms', 'p50 ms', 2], ['p99Ms', 'p99 ms', 2], ['errors', 'errors', 0], ['serverCpuMsPerCall', 'server CPU ms/call', 3], ['loadgenCpuMsPerCall', 'load-gen CPU ms/call', 3]],
   convergent: [['opsPerSec', 'ops/s', 0], ['p50Ms', 'p50 ms', 2], ['p99Ms', 'p99 ms', 2], ['lagP50Ms', 'lag p50 ms', 2], ['lagP99Ms', 'lag p99 ms', 2], ['errors', 'errors', 0]],
   'convergent-50': [['opsPerSec', 'ops/s', 0], ['p50Ms', 'p50 ms', 2], ['p99Ms', 'p99 ms', 2], ['errors', 'errors', 0], ['serverCpuMsPerCall', 'server CPU ms/call', 3], ['loadgenCpuMsPerCall', 'load-gen CPU ms/call', 3]],
-  tracing: [['opsPerSec', 'ops/s', 0], ['p50Ms', 'p50 ms', 2], ['p99Ms', 'p99 ms', 2], ['errors', 'errors', 0], ['opsVsOff', 'ops/s vs off', 3]],
+  tracing: [['opsPerSec', 'ops/s', 0], ['p50Ms', 'p50 ms', 2], ['p99Ms', 'p99 ms', 2], ['errors', 'errors', 0], ['serverCpuMsPerCall', 'server CPU ms/call', 3], ['loadgenCpuMsPerCall', 'load-gen CPU ms/call', 3], ['opsVsOff', 'ops/s vs off', 3]],
   tls: [['opsPerSec', 'ops/s', 0], ['p50Ms', 'p50 ms', 2], ['p99Ms', 'p99 ms', 2], ['errors', 'errors', 0], ['serverCpuMsPerCall', 'server CPU ms/call', 3], ['opsVsPlain', 'ops/s vs plaintext', 3]],
   echo: [['opsPerSec', 'ops/s', 0], ['p50Ms', 'p50 ms', 2], ['p99Ms', 'p99 ms', 2], ['serverCpuMsPerCall', 'server CPU ms/call', 3], ['loadgenCpuMsPerCall', 'load-gen CPU ms/call', 3]],
   heal: [['totalDocs', 'docs total', 0], ['timeMs', 'time ms', 0], ['drainMs', 'drained ms', 0], ['bytes', 'bytes', 0], ['missingBytes', 'missing bytes', 0], ['bytesRatio', 'bytes/missing', 2], ['verified', 'verified', 0]],
