@@ -15,6 +15,8 @@ export interface ConcordBenchCluster {
   /** Index of the authoritative leader (waits for one). */
   leader(): Promise<number>;
   rssBytes(index: number): number;
+  /** The node processes' ids (for their CPU time). */
+  pids(): number[];
   stop(): Promise<void>;
 }
 
@@ -76,6 +78,7 @@ export async function startConcordBench(opts: ConcordBenchOptions): Promise<Conc
       return leader;
     },
     rssBytes: (index) => rssBytes(cluster.nodes[index]?.pid ?? 0),
+    pids: () => cluster.nodes.map((n) => n.pid),
     stop: async () => {
       docs.forEach((s) => s.close());
       kv.forEach((s) => s.close());

@@ -58,7 +58,7 @@ export async function authoritativeWrites(ctx: BenchContext, fx: Fixtures): Prom
       };
     };
     await ctx.alternate('authoritative', [
-      variant(concordTarget, 'concord', () => concord.cluster.nodes.map((n) => n.pid)),
+      variant(concordTarget, 'concord', () => concord.pids()),
       variant(etcdTarget, 'etcd', () => etcd?.members.map((m) => m.pid) ?? []),
     ]);
   }

@@ -52,7 +52,7 @@ export async function convergentWrites(ctx: BenchContext, fx: Fixtures): Promise
   } finally {
     closers.forEach((close) => close());
   }
-  const concordPids = (): number[] => concord.cluster.nodes.map((nd) => nd.pid);
+  const concordPids = (): number[] => concord.pids();
   await ctx.alternate('convergent-50', [
     concordApply(ctx, concord.docs, AckLevel.ACK_LEVEL_LOCAL, redisConnections, 1, false, concordPids).variant,
     concordApply(ctx, concord.docs, AckLevel.ACK_LEVEL_LOCAL, redisConnections, batchOps, false, concordPids).variant,

@@ -32,7 +32,7 @@ export async function kvScale(ctx: BenchContext, fx: Fixtures): Promise<void> {
   const concord = await fx.concord();
   const stores: [string, Store | undefined][] = [['concord', {
     target: concordKv(concord.kv[await concord.leader()] as (typeof concord.kv)[number]),
-    pids: () => concord.cluster.nodes.map((n) => n.pid),
+    pids: () => concord.pids(),
     terms: async () => (await Promise.all(concord.docs.map((s) => s.status()))).map((s) => String(s.authority?.term ?? 0n)).join(','),
     leaderRssBytes: async () => concord.rssBytes(await concord.leader()),
   }]];

@@ -161,7 +161,7 @@ async function concordWatches(ctx: BenchContext, c: Awaited<ReturnType<Fixtures[
     streams[i % streams.length]?.write({ request: { $case: 'create', value: { watch, watchId: BigInt(i + 1) } } });
   }
   const target = concordKv(leader);
-  return { tally, target, pids: () => c.cluster.nodes.map((n) => n.pid), close: () => streams.forEach((stream) => stream.cancel()) };
+  return { tally, target, pids: () => c.pids(), close: () => streams.forEach((stream) => stream.cancel()) };
 }
 
 async function etcdWatches(ctx: BenchContext, e: Awaited<ReturnType<Fixtures['etcd']>>, count: number): Promise<WatchedSystem> {

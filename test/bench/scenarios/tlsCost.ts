@@ -44,10 +44,9 @@ export async function tlsCost(ctx: BenchContext, fx: Fixtures): Promise<void> {
   // Each cluster is fresh: a variant without its own warm-up runs one unmeasured round first
   // (JIT, caches), or the row that went first paid for it (see convergentWrites).
   const named = (v: Variant, workload: string, note: string): Variant => ({ warmUp: () => v.run(), ...v, workload, note });
-  const pids = (c: typeof plain) => (): number[] => c.cluster.nodes.map((x) => x.pid);
   const applyRows = await ctx.alternate('tls', [
-    named(concordApply(ctx, plain.docs, AckLevel.ACK_LEVEL_LOCAL, n, 1, false, pids(plain)).variant, tlsWorkloads.apply.plain, 'no --tls-* flags'),
-    named(concordApply(ctx, secure.docs, AckLevel.ACK_LEVEL_LOCAL, n, 1, false, pids(secure)).variant, tlsWorkloads.apply.tls, 'every client and node connection mutual TLS (P-256 certificates)'),
+    named(concordApply(ctx, plain.docs, AckLevel.ACK_LEVEL_LOCAL, n, 1, false, () => plain.pids()).variant, tlsWorkloads.apply.plain, 'no --tls-* flags'),
+    named(concordApply(ctx, secure.docs, AckLevel.ACK_LEVEL_LOCAL, n, 1, false, () => secure.pids()).variant, tlsWorkloads.apply.tls, 'every client and node connection mutual TLS (P-256 certificates)'),
   ], rounds);
   const put = async (cluster: typeof plain, workload: string, note: string): Promise<Variant> => {
     const target = concordKv(cluster.kv[await cluster.leader()] as (typeof cluster.kv)[number]);
@@ -57,7 +56,7 @@ export async function tlsCost(ctx: BenchContext, fx: Fixtures): Promise<void> {
       warmupMs,
       minCalls,
       onError,
-      serverPids: pids(cluster),
+      serverPids: () => cluster.pids(),
       op: (w, i) => target.put(`bench/tls/w${w}`, paddedValue(`${w}:${i}:`, ctx.options.valueBytes)),
     });
     return {

@@ -43,11 +43,10 @@ export async function tracingCost(ctx: BenchContext, fx: Fixtures): Promise<void
     // first paid for it (see convergentWrites).
     const variant = (v: Variant, workload: string, note: string): Variant => ({ ...v, workload, note, run: () => v.run(), warmUp: () => v.run() });
     const n = ctx.options.clients;
-    // The nodes' CPU per write, apart from the load generator's (which hosts the receiver).
-    const pids = (c: typeof off) => (): number[] => c.cluster.nodes.map((x) => x.pid);
+    // With the nodes' CPU per write, apart from the load generator's (which hosts the receiver).
     const rows = await ctx.alternate('tracing', [
-      variant(concordApply(ctx, off.docs, AckLevel.ACK_LEVEL_LOCAL, n, 1, false, pids(off)).variant, tracingWorkload.off, 'no OTEL_* variables: no SDK loaded'),
-      variant(concordApply(ctx, on.docs, AckLevel.ACK_LEVEL_LOCAL, n, 1, false, pids(on)).variant, tracingWorkload.on,
+      variant(concordApply(ctx, off.docs, AckLevel.ACK_LEVEL_LOCAL, n, 1, false, () => off.pids()).variant, tracingWorkload.off, 'no OTEL_* variables: no SDK loaded'),
+      variant(concordApply(ctx, on.docs, AckLevel.ACK_LEVEL_LOCAL, n, 1, false, () => on.pids()).variant, tracingWorkload.on,
         'OTEL_EXPORTER_OTLP_ENDPOINT = an in-process OTLP/gRPC receiver, SDK defaults (always-on sampler, batch span processor)'),
     ], rounds);
     const [offRow, onRow] = rows;
