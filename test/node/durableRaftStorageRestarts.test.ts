@@ -78,6 +78,8 @@ async function run(seed: number, steps: number): Promise<number> {
   let m: Model = { entries: [], snapIndex: 0, snapTerm: 0, synced: { term: 0, vote: null, commit: 0 }, hs: { term: 0, vote: null, commit: 0 } };
   let compactions = 0;
   const entry = (index: number, term: number): Entry => ({ index, term, kind: 'normal', data: new Uint8Array(1 + rand(120)).fill(index & 255) });
+  // A follower's persists may run on the event loop's thread (AppendPlacement); a leader's on the pool.
+  const placed = (): 'pool' | 'loop-when-fast' => (rand(2) === 0 ? 'pool' : 'loop-when-fast');
   const segmentBytesOnDisk = (): Map<string, Buffer> => new Map(fs.readdirSync(dir).map((f) => [f, fs.readFileSync(path.join(dir, f))]));
   try {
     for (let step = 0; step < steps; step++) {
@@ -92,7 +94,7 @@ async function run(seed: number, steps: number): Promise<number> {
         const ents = Array.from({ length: 1 + rand(12) }, (_, i) => entry(lastIndex(m) + 1 + i, m.hs.term));
         // With the hard state when a commit-only move is pending (a Ready carries what changed).
         const withState = rand(2) === 0;
-        await s.persist(undefined, ents, withState ? m.hs : undefined);
+        await s.persist(undefined, ents, withState ? m.hs : undefined, placed());
         m.entries.push(...ents);
         if (withState) m.synced = { ...m.hs };
       } else if (op < 62) {
@@ -100,18 +102,18 @@ async function run(seed: number, steps: number): Promise<number> {
         const from = Math.max(m.hs.commit, m.snapIndex) + 1 + rand(lastIndex(m) - Math.max(m.hs.commit, m.snapIndex) + 1);
         const hs = { term: m.hs.term + 1, vote: voters[rand(3)] ?? null, commit: m.hs.commit };
         const ents = Array.from({ length: 1 + rand(6) }, (_, i) => entry(from + i, hs.term));
-        await s.persist(undefined, ents, hs);
+        await s.persist(undefined, ents, hs, placed());
         m.entries = [...m.entries.filter((e) => e.index < from), ...ents];
         m.hs = hs;
         m.synced = { ...hs };
       } else if (op < 70) {
         const hs = { term: m.hs.term + 1, vote: voters[rand(3)] ?? null, commit: m.hs.commit };
-        await s.persist(undefined, [], hs);
+        await s.persist(undefined, [], hs, placed());
         m.hs = hs;
         m.synced = { ...hs };
       } else if (op < 82) {
         const hs = { ...m.hs, commit: Math.min(lastIndex(m), m.hs.commit + rand(20)) };
-        await s.persist(undefined, [], hs);
+        await s.persist(undefined, [], hs, placed());
         m.hs = hs;
         tearable = false;
       } else if (op < 94) {
@@ -131,7 +133,7 @@ async function run(seed: number, steps: number): Promise<number> {
         tearable = false;
         const index = lastIndex(m) + 1 + rand(10);
         const hs = { term: m.hs.term + 1, vote: voters[rand(3)] ?? null, commit: index };
-        await s.persist({ index, term: hs.term, voters, learners: [], data: new Uint8Array([index & 255, 2]) }, [], hs);
+        await s.persist({ index, term: hs.term, voters, learners: [], data: new Uint8Array([index & 255, 2]) }, [], hs, placed());
         m = { entries: [], snapIndex: index, snapTerm: hs.term, hs, synced: { ...hs } };
         expectCompacted(s, index, where);
         compactions++;

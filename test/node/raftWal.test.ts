@@ -46,6 +46,42 @@ test('records come back in order with their entries, hard state and snapshot mar
   expect(reopen(wal).records).toEqual(written);
 });
 
+test('appendIfFits writes on this thread while the record fits the segment; past it, nothing, and appendOffThread rolls over', async () => {
+  let { wal } = open(1024);
+  const written: WalRecord[] = [{ entries: [entry(1, 1, 100)], hardState: hs(1, 0) }];
+  expect(wal.appendIfFits(written[0] as WalRecord)).toBe(true);
+  // Durable when it returns: read back without awaiting anything.
+  ({ wal } = reopen(wal, 1024));
+  const contents = (): string[] => fs.readdirSync(dir).map((f) => fs.readFileSync(path.join(dir, f)).toString('hex'));
+  let index = 2;
+  for (;;) {
+    const r: WalRecord = { entries: [entry(index, 1, 100)] };
+    const segments = wal.segmentFiles.length;
+    const before = contents();
+    if (!wal.appendIfFits(r)) {
+      // Refused: no new segment, not a byte changed.
+      expect(wal.segmentFiles).toHaveLength(segments);
+      expect(contents()).toEqual(before);
+      await wal.appendOffThread(r);
+      expect(wal.segmentFiles).toHaveLength(segments + 1);
+      written.push(r);
+      break;
+    }
+    written.push(r);
+    index++;
+  }
+  // About eight records of 100-byte entries fill a 1 KiB segment, which never grows past its size.
+  expect(index).toBeGreaterThan(3);
+  expect(index).toBeLessThan(12);
+  expect(fs.readdirSync(dir).map((f) => fs.statSync(path.join(dir, f)).size)).toEqual([1024, 1024]);
+  expect(wal.appendIfFits({ entries: [entry(index + 1, 1, 100)] })).toBe(true);
+  written.push({ entries: [entry(index + 1, 1, 100)] });
+  // The new segment begins with the latest hard state; every entry came back once, in order.
+  const back = reopen(wal, 1024).records;
+  expect(back.filter((r) => r.entries.length > 0)).toEqual(written);
+  expect(back.flatMap((r) => r.entries.map((e) => e.index))).toEqual(Array.from({ length: index + 1 }, (_, i) => i + 1));
+});
+
 // On the thread pool (a running node) or on this thread (while the log opens), alike.
 test.each(['appendOffThread', 'append'] as const)('%s: a full segment rolls over to one that begins with the latest hard state; covered segments go, never the newest', async (how) => {
   let { wal } = open(1024);

@@ -11,6 +11,7 @@ import {
 import { StorageEngine, WriteOp } from '../../storage/StorageEngine';
 import { RaftEntry, RaftHardState, RaftSnapshot } from '../../../proto/gen/concord/v1/raft';
 import { entryFromProto, entryToProto, hardStateFromProto, hardStateToProto, snapshotFromProto, snapshotToProto } from './raftCodec';
+import { AppendPlacement } from './AppendPlacement';
 import { RaftWal, WalRecord, walSegmentBytes } from './RaftWal';
 
 /** Where an earlier layout kept the entries and hard state in the engine (see earlierLayout). */
@@ -58,17 +59,26 @@ function chunkOps(index: number, data: Uint8Array): WriteOp[] {
   return ops;
 }
 
+/** The entries' payload bytes: about the size of their record, without encoding it. */
+function entryBytes(entries: readonly Entry[]): number {
+  let bytes = 0;
+  for (const e of entries) bytes += e.data.byteLength + 16;
+  return bytes;
+}
+
 /**
- * The Raft log on disk: entries and hard state in a write-ahead file (RaftWal: one O_DSYNC write per
- * persist, on libuv's thread pool), snapshots in the storage engine (a record, its data in
- * chunks); a MemoryRaftStorage mirror serves the core's reads. On start the mirror is rebuilt
- * from disk: the snapshot, then the file's records in order. A log of an earlier layout (entries
- * and hard state in the engine) is copied into the file on the first start, then deleted from
- * the engine in the background.
+ * The Raft log on disk: entries and hard state in a write-ahead file (RaftWal: one O_DSYNC
+ * write per persist, on libuv's thread pool or, for a follower on a fast disk, on the loop),
+ * snapshots in the storage engine (a record, its data in chunks); a MemoryRaftStorage mirror
+ * serves the core's reads. On start the mirror is rebuilt from disk: the snapshot, then the
+ * file's records in order. A log of an earlier layout (entries and hard state in the engine) is
+ * copied into the file on the first start, then deleted from the engine in the background.
  */
 export class DurableRaftStorage implements RaftStorage {
   private readonly mirror: MemoryRaftStorage;
   private readonly wal: RaftWal;
+  /** Where an append that may run on the loop goes (see persist). */
+  private readonly placement = new AppendPlacement();
 
   /** Background deletions (an earlier layout's entries), one after another. */
   private deleting: Promise<void> = Promise.resolve();
@@ -199,9 +209,10 @@ export class DurableRaftStorage implements RaftStorage {
    * Persists a Ready's durable parts, then updates the mirror: an installed snapshot's data and
    * record go to the engine first, then one record (its mark, the entries, the hard state) to
    * the write-ahead file, written and synced on libuv's thread pool (the event loop runs
-   * meanwhile) before this resolves.
+   * meanwhile) before this resolves. With `loop-when-fast` (a follower's entries, a vote), a
+   * small record goes on this thread instead while the disk is fast (see AppendPlacement).
    */
-  async persist(snapshot: Snapshot | undefined, entries: readonly Entry[], hardState: HardState | undefined): Promise<void> {
+  async persist(snapshot: Snapshot | undefined, entries: readonly Entry[], hardState: HardState | undefined, where: 'pool' | 'loop-when-fast' = 'pool'): Promise<void> {
     if (snapshot !== undefined) await this.engine.write([...chunkOps(snapshot.index, snapshot.data), recordOp(snapshot), ...this.otherChunks(snapshot.index)]);
     // etcd's MustSync rule: a hard state that only moved the commit index need not be synced
     // (a restart recomputes commit from the log); term and vote changes always are.
@@ -211,7 +222,10 @@ export class DurableRaftStorage implements RaftStorage {
         ...(hardState === undefined ? {} : { hardState }),
         ...(snapshot === undefined ? {} : { snapshot: { index: snapshot.index, term: snapshot.term } }),
       };
-      await this.wal.appendOffThread(record);
+      const started = performance.now();
+      const onLoop = where === 'loop-when-fast' && snapshot === undefined && this.placement.onLoop(entryBytes(entries)) && this.wal.appendIfFits(record);
+      if (!onLoop) await this.wal.appendOffThread(record);
+      if (where === 'loop-when-fast') this.placement.took(performance.now() - started);
     }
     if (snapshot !== undefined) {
       this.mirror.applySnapshot(snapshot);
