@@ -141,7 +141,8 @@ export function writeAll(fd: number, buf: Uint8Array, position: number): void {
  * into the page cache (dirty-page throttling), an unlink or a directory sync held a node's event
  * loop for hundreds of milliseconds, and with it every call and every heartbeat it should have
  * answered. The synchronous ones above serve opening a log (before the node serves anything)
- * and small writes.
+ * and small writes: records into the page cache, and a follower's small Raft log appends while
+ * its disk is fast (see AppendPlacement).
  */
 const openFile = promisify(fs.open);
 const ftruncate = promisify(fs.ftruncate);

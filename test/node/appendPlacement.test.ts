@@ -7,6 +7,8 @@ test('small records go on the loop while appends are fast; large ones never', ()
   expect(p.onLoop(10)).toBe(true);
   expect(p.onLoop(1000)).toBe(true);
   expect(p.onLoop(1001)).toBe(false);
+  expect(p.fits(1000)).toBe(true);
+  expect(p.fits(1001)).toBe(false);
   p.took(1.5);
   p.took(2);
   expect(p.onLoop(10)).toBe(true);

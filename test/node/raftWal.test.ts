@@ -50,8 +50,11 @@ test('appendIfFits writes on this thread while the record fits the segment; past
   let { wal } = open(1024);
   const written: WalRecord[] = [{ entries: [entry(1, 1, 100)], hardState: hs(1, 0) }];
   expect(wal.appendIfFits(written[0] as WalRecord)).toBe(true);
-  // Durable when it returns: read back without awaiting anything.
-  ({ wal } = reopen(wal, 1024));
+  expect(wal.rollovers).toBe(0);
+  // In the file when it returns: read back without awaiting anything.
+  const first = reopen(wal, 1024);
+  expect(first.records).toEqual(written);
+  wal = first.wal;
   const contents = (): string[] => fs.readdirSync(dir).map((f) => fs.readFileSync(path.join(dir, f)).toString('hex'));
   let index = 2;
   for (;;) {
@@ -64,6 +67,7 @@ test('appendIfFits writes on this thread while the record fits the segment; past
       expect(contents()).toEqual(before);
       await wal.appendOffThread(r);
       expect(wal.segmentFiles).toHaveLength(segments + 1);
+      expect(wal.rollovers).toBe(1);
       written.push(r);
       break;
     }

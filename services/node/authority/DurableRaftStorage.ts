@@ -11,6 +11,7 @@ import {
 import { StorageEngine, WriteOp } from '../../storage/StorageEngine';
 import { RaftEntry, RaftHardState, RaftSnapshot } from '../../../proto/gen/concord/v1/raft';
 import { entryFromProto, entryToProto, hardStateFromProto, hardStateToProto, snapshotFromProto, snapshotToProto } from './raftCodec';
+import { performance } from 'node:perf_hooks';
 import { AppendPlacement } from './AppendPlacement';
 import { RaftWal, WalRecord, walSegmentBytes } from './RaftWal';
 
@@ -77,8 +78,6 @@ function entryBytes(entries: readonly Entry[]): number {
 export class DurableRaftStorage implements RaftStorage {
   private readonly mirror: MemoryRaftStorage;
   private readonly wal: RaftWal;
-  /** Where an append that may run on the loop goes (see persist). */
-  private readonly placement = new AppendPlacement();
 
   /** Background deletions (an earlier layout's entries), one after another. */
   private deleting: Promise<void> = Promise.resolve();
@@ -98,6 +97,8 @@ export class DurableRaftStorage implements RaftStorage {
     },
     /** Bytes per segment of the write-ahead file (tests use small ones). */
     segmentBytes = walSegmentBytes,
+    /** Where an append that may run on the loop goes (see persist). */
+    private readonly placement = new AppendPlacement(),
   ) {
     this.mirror = new MemoryRaftStorage(bootstrap);
     const snap = engine.get(snapshotKey);
@@ -222,10 +223,12 @@ export class DurableRaftStorage implements RaftStorage {
         ...(hardState === undefined ? {} : { hardState }),
         ...(snapshot === undefined ? {} : { snapshot: { index: snapshot.index, term: snapshot.term } }),
       };
+      const bytes = entryBytes(entries);
+      const rollovers = this.wal.rollovers;
       const started = performance.now();
-      const onLoop = where === 'loop-when-fast' && snapshot === undefined && this.placement.onLoop(entryBytes(entries)) && this.wal.appendIfFits(record);
+      const onLoop = where === 'loop-when-fast' && snapshot === undefined && this.placement.onLoop(bytes) && this.wal.appendIfFits(record);
       if (!onLoop) await this.wal.appendOffThread(record);
-      if (where === 'loop-when-fast') this.placement.took(performance.now() - started);
+      if (snapshot === undefined && this.placement.fits(bytes) && this.wal.rollovers === rollovers) this.placement.took(performance.now() - started);
     }
     if (snapshot !== undefined) {
       this.mirror.applySnapshot(snapshot);

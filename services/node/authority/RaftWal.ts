@@ -51,6 +51,7 @@ export class RaftWal {
   private removing: Promise<void> = Promise.resolve();
   private failedRemoval: Error | undefined;
   private lastHardState: HardState | undefined;
+  private rolled = 0;
 
   private constructor(
     private readonly dir: string,
@@ -218,6 +219,11 @@ export class RaftWal {
     return this.failedRemoval;
   }
 
+  /** Segments begun since the log opened (each a new file created and synced). */
+  get rollovers(): number {
+    return this.rolled;
+  }
+
   /** Segment files on disk, oldest first (for tests and status). */
   get segmentFiles(): string[] {
     return this.segments.map((s) => s.file);
@@ -242,6 +248,7 @@ export class RaftWal {
   /** Writes go to `next`, created with the head and size nextSegment gave, from now on. */
   private useSegment(next: { segment: SegmentFile; fd: number }, { head, size }: { head: Uint8Array; size: number }): void {
     fs.closeSync(this.fd);
+    this.rolled++;
     this.segments.push({ ...next.segment, maxIndex: 0 });
     this.fd = next.fd;
     this.pos = head.byteLength;
