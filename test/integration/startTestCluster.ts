@@ -32,22 +32,32 @@ export async function startTestCluster(
 ): Promise<TestCluster> {
   const dir = fs.mkdtempSync(path.join(os.tmpdir(), 'concord-it-'));
   const logs: string[] = [];
-  const cluster = await launchCluster({
-    nodes: n,
-    basePort: 0,
-    dataDir: dir,
-    extraArgs: ['--anti-entropy-interval-ms', '500', '--heartbeat-interval-ms', '200', ...extraArgs],
-    stopGraceMs: 5000,
-    env: { ...process.env, CONCORD_ADMIN_TOKEN: testAdminToken, ...env },
-    onOutput: (id, stream, line) => {
-      if (stream === 'stderr') logs.push(`${id}: ${line}`);
-    },
-  });
+  let cluster: LocalCluster;
+  try {
+    cluster = await launchCluster({
+      nodes: n,
+      basePort: 0,
+      dataDir: dir,
+      extraArgs: ['--anti-entropy-interval-ms', '500', '--heartbeat-interval-ms', '200', ...extraArgs],
+      stopGraceMs: 5000,
+      env: { ...process.env, CONCORD_ADMIN_TOKEN: testAdminToken, ...env },
+      onOutput: (id, stream, line) => {
+        if (stream === 'stderr') logs.push(`${id}: ${line}`);
+      },
+    });
+  } catch (err) {
+    // launchCluster stops the nodes it started when one fails; the data dir is ours to remove.
+    fs.rmSync(dir, { recursive: true, force: true });
+    throw err;
+  }
   const stubs = cluster.nodes.map((node) => nodeStubs(node.address, credentials));
   const stop = async (): Promise<void> => {
     stubs.forEach((s) => s.close());
-    await cluster.stop();
-    fs.rmSync(dir, { recursive: true, force: true });
+    try {
+      await cluster.stop();
+    } finally {
+      fs.rmSync(dir, { recursive: true, force: true });
+    }
   };
   try {
     await eventually(ready === 'whole' ? 'cluster whole (links up, one leader)' : 'a leader', async () => {
