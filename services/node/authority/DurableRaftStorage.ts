@@ -224,11 +224,13 @@ export class DurableRaftStorage implements RaftStorage {
         ...(snapshot === undefined ? {} : { snapshot: { index: snapshot.index, term: snapshot.term } }),
       };
       const bytes = entryBytes(entries);
+      // Only appends of entries small enough for the loop tell the placement about the disk.
+      const telling = snapshot === undefined && this.placement.fits(bytes);
       const rollovers = this.wal.rollovers;
       const started = performance.now();
-      const onLoop = where === 'loop-when-fast' && snapshot === undefined && this.placement.onLoop(bytes) && this.wal.appendIfFits(record);
+      const onLoop = telling && where === 'loop-when-fast' && this.placement.onLoop(bytes) && this.wal.appendIfFits(record);
       if (!onLoop) await this.wal.appendOffThread(record);
-      if (snapshot === undefined && this.placement.fits(bytes) && this.wal.rollovers === rollovers) this.placement.took(performance.now() - started);
+      if (telling && this.wal.rollovers === rollovers) this.placement.took(performance.now() - started);
     }
     if (snapshot !== undefined) {
       this.mirror.applySnapshot(snapshot);

@@ -121,7 +121,7 @@ export class RaftWal {
 
   /** Appends one record, durable when this returns (O_DSYNC). Throws when the write fails (never retried). */
   append(record: WalRecord): void {
-    const bytes = this.write(record);
+    const bytes = this.write(record, true) as number;
     this.synced(record, bytes);
   }
 
@@ -156,17 +156,20 @@ export class RaftWal {
    * nothing was written.
    */
   appendIfFits(record: WalRecord): boolean {
-    const buf = this.encodeNext(record);
-    if (this.pos + buf.byteLength > this.size) return false;
-    writeAll(this.fd, buf, this.pos);
-    this.synced(record, buf.byteLength);
+    const bytes = this.write(record, false);
+    if (bytes === undefined) return false;
+    this.synced(record, bytes);
     return true;
   }
 
-  /** Writes a record past the last synced one (a new segment when it does not fit); returns its length. */
-  private write(record: WalRecord): number {
+  /**
+   * Writes a record past the last synced one; returns its length. When it does not fit the
+   * segment: a new segment with `rollOver`, else nothing is written (undefined).
+   */
+  private write(record: WalRecord, rollOver: boolean): number | undefined {
     const buf = this.encodeNext(record);
     if (this.pos + buf.byteLength > this.size) {
+      if (!rollOver) return undefined;
       const next = this.nextSegment(buf.byteLength);
       this.useSegment(createSegment(this.dir, next.seq, next.size, next.head, true), next);
     }
