@@ -10,6 +10,8 @@ export interface NodeProcessSpec {
   id: string;
   /** Script run with `node --import tsx`, relative to cwd or absolute. */
   entry: string;
+  /** Flags for node itself (V8's), before `--import tsx`. */
+  nodeFlags?: readonly string[];
   args: readonly string[];
   cwd: string;
   env: NodeJS.ProcessEnv;
@@ -49,7 +51,7 @@ export class NodeProcess {
   /** Spawns the node; resolves when it is ready, rejects (with its stderr) if it is not. */
   start(): Promise<void> {
     const { spec } = this;
-    const child = spawn(process.execPath, ['--import', 'tsx', spec.entry, ...spec.args], {
+    const child = spawn(process.execPath, [...(spec.nodeFlags ?? []), '--import', 'tsx', spec.entry, ...spec.args], {
       cwd: spec.cwd,
       env: spec.env,
       stdio: ['ignore', 'pipe', 'pipe'],

@@ -1,6 +1,7 @@
 import { mkdirSync } from 'node:fs';
 import { resolve } from 'node:path';
 import { freeLoopbackPorts } from './freeLoopbackPorts';
+import { nodeV8Flags } from '../../services/node/nodeV8Flags';
 import { NodeProcess, type ExitInfo } from './NodeProcess';
 
 // Starts N nodes on loopback as child processes (masters by default; `roles` makes some of them
@@ -104,6 +105,7 @@ async function launchOn(options: LaunchClusterOptions, ports: readonly number[])
     const spec = {
       id: node.id,
       entry: resolve(repoRoot, options.entry ?? 'services/node/main.ts'),
+      nodeFlags: nodeV8Flags,
       args,
       cwd: repoRoot,
       env: options.env ?? process.env,

@@ -1,6 +1,7 @@
 // Proves that launchCluster starts nodes with the process contract's arguments (roles too: 2
-// masters + a witness) and waits for their ready lines, reports a node that fails or hangs before ready with its stderr, tells
-// expected exits from unexpected ones, restarts a node, and never leaves a process behind.
+// masters + a witness) and the node's V8 flags, and waits for their ready lines, reports a node
+// that fails or hangs before ready with its stderr, tells expected exits from unexpected ones,
+// restarts a node, and never leaves a process behind.
 // It runs test/clients/fixtures/fakeNodeMain.ts, not the real node.
 import { mkdtempSync, readFileSync, rmSync } from 'node:fs';
 import { tmpdir } from 'node:os';
@@ -8,6 +9,7 @@ import { join } from 'node:path';
 import { ConcordClient } from '../../clients/client/ConcordClient';
 import { launchCluster, type LaunchClusterOptions, type LocalCluster } from '../../clients/cli/launchCluster';
 import type { ExitInfo } from '../../clients/cli/NodeProcess';
+import { nodeV8Flags } from '../../services/node/nodeV8Flags';
 
 const entry = 'test/clients/fixtures/fakeNodeMain.ts';
 let dataDir: string;
@@ -18,8 +20,8 @@ function launch(options: Partial<LaunchClusterOptions> = {}): Promise<LocalClust
   return launchCluster({ nodes: 3, basePort: 0, dataDir, entry, stopGraceMs: 2000, ...options });
 }
 
-function fakeNodeFile(id: string): { pid: number; argv: string[] } {
-  return JSON.parse(readFileSync(join(dataDir, id, 'fake-node.json'), 'utf8')) as { pid: number; argv: string[] };
+function fakeNodeFile(id: string): { pid: number; argv: string[]; execArgv: string[] } {
+  return JSON.parse(readFileSync(join(dataDir, id, 'fake-node.json'), 'utf8')) as { pid: number; argv: string[]; execArgv: string[] };
 }
 
 /** PIDs the fake nodes wrote; a node stopped before it wrote its file has none to check. */
@@ -65,6 +67,9 @@ test('starts every node with its own data dir and the others as peers, then stop
     '--id', 'n1', '--listen', nodes[0]!.address, '--data-dir', join(dataDir, 'n1'), '--role', 'master',
     '--cluster-id', 'local', '--peers', `n2=${nodes[1]!.address},n3=${nodes[2]!.address}`,
   ]);
+  // Node itself gets the node's V8 flags (a 64 MiB young generation), ahead of the tsx loader.
+  expect(nodeV8Flags).toContain('--max-semi-space-size=64');
+  expect(n1.execArgv.slice(0, nodeV8Flags.length + 2)).toEqual([...nodeV8Flags, '--import', 'tsx']);
   client = new ConcordClient({ endpoints: nodes.map((n) => n.address) });
   expect((await client.statusAll()).map((r) => r.ok && r.status.nodeId)).toEqual(['n1', 'n2', 'n3']);
 
