@@ -11,8 +11,7 @@
  * heals took 0.86, 0.85 and 0.95 of the time they took with the default (medians of 8, 16 and
  * 16 rounds alternated between two clusters; the larger one faster in 4 of 8, 13 of 16 and 12
  * of 16 of them; 32 MiB: 0.98). Writes were unchanged: 64 clients' unary LOCAL writes 0.97x
- * and puts 1.01x per second, the nodes' CPU per write equal (14 alternated rounds; a run of
- * 10 had read 7% less CPU per LOCAL write), sequential puts' p50 0.99x. It costs up to about
- * 100 MiB more resident memory per busy node.
+ * and puts 1.01x per second, the nodes' CPU per write equal (14 alternated rounds), sequential
+ * puts' p50 0.99x. It costs up to about 100 MiB more resident memory per busy node.
  */
 export const nodeV8Flags: readonly string[] = ['--max-semi-space-size=64'];

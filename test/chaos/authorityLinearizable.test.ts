@@ -46,6 +46,7 @@ import { makePrng, type Prng } from '../sim/prng';
 import { counterHistory, fencingHistory, lostWrites, prefixes, registerHistory, type OpRecord } from './kvChaosHistory';
 import { chaosSkipReason, NetnsLab, type Verdict } from './NetnsLab';
 import { warnSkipped } from '../integration/warnSkipped';
+import { nodeV8Flags } from '../../services/node/nodeV8Flags';
 
 const repoRoot = path.resolve(__dirname, '..', '..');
 const nodeIds = ['n1', 'n2', 'n3'] as const;
@@ -276,7 +277,7 @@ if (skipReason !== undefined) {
       const started = nowMs();
       const peers = sabotage === 'lonely-voter' && id === 'n3' ? '' : nodeIds.filter((o) => o !== id).map((o) => `${o}=${ipOf(o)}:${port}`).join(',');
       const child = labRef.exec(hostOf(id), [
-        process.execPath, '--import', 'tsx', 'services/node/main.ts',
+        process.execPath, ...nodeV8Flags, '--import', 'tsx', 'services/node/main.ts',
         '--id', id, '--listen', `${ipOf(id)}:${port}`, '--peers', peers, '--data-dir', path.join(dir, id),
       ], { cwd: repoRoot, env: { ...process.env, CONCORD_ADMIN_TOKEN: 'kv-chaos-admin-token' }, stdio: ['ignore', 'pipe', 'pipe'] });
       const proc = new Proc(id, child);

@@ -16,6 +16,7 @@ import * as path from 'node:path';
 import { createInterface } from 'node:readline';
 import { chaosSkipReason, NetnsLab } from './NetnsLab';
 import { warnSkipped } from '../integration/warnSkipped';
+import { nodeV8Flags } from '../../services/node/nodeV8Flags';
 
 const repoRoot = path.resolve(__dirname, '..', '..');
 const nodeIds = ['n1', 'n2', 'n3'] as const;
@@ -278,7 +279,7 @@ if (skipReason !== undefined) {
     const startNode = async (id: NodeId): Promise<void> => {
       const peers = nodeIds.filter((o) => o !== id).map((o) => `${o}=${ipOf(o)}:${port}`).join(',');
       const child = labRef.exec(hostOf(id), [
-        process.execPath, '--import', 'tsx', 'services/node/main.ts',
+        process.execPath, ...nodeV8Flags, '--import', 'tsx', 'services/node/main.ts',
         '--id', id, '--listen', `${ipOf(id)}:${port}`, '--peers', peers, '--data-dir', path.join(dir, id),
         '--anti-entropy-interval-ms', String(antiEntropyMs), '--heartbeat-interval-ms', '200',
       ], { cwd: repoRoot, env: { ...process.env, CONCORD_ADMIN_TOKEN: 'chaos-admin-token' }, stdio: ['ignore', 'pipe', 'pipe'] });

@@ -16,6 +16,7 @@ export interface EchoServers {
 
 export async function startEchoServers(count = 3): Promise<EchoServers> {
   const ports = await freeLoopbackPorts(count);
+  // Node's defaults (no nodeFlags): the ceiling is a bare grpc-js server, not a tuned node.
   const servers = ports.map((port, i) => new NodeProcess({
     id: `echo${i + 1}`,
     entry: resolve(__dirname, 'echoServer.ts'),

@@ -33,11 +33,13 @@ export class OtlpReceiverProcess {
     const proc = new ServerProcess('otlp-receiver', process.execPath, ['--import', 'tsx', entry, statusFile], path.join(dir, 'otlp-receiver.log'));
     let port = 0;
     try {
+      // An exit ends the wait (waitUntil takes a throwing check for a false one) and is reported
+      // with the receiver's log.
       await waitUntil('the OTLP receiver to listen', async () => {
-        if (proc.exit !== undefined) throw new Error(`the OTLP receiver exited (${proc.exit}):\n${proc.tail()}`);
         port = read(statusFile).port;
-        return port > 0;
+        return port > 0 || proc.exit !== undefined;
       }, 30_000);
+      if (port === 0) throw new Error(`the OTLP receiver exited (${proc.exit ?? 'no status'}) before it listened:\n${proc.tail()}`);
     } catch (err) {
       await proc.stop();
       throw err;
@@ -53,7 +55,7 @@ export class OtlpReceiverProcess {
     return this.proc.pid;
   }
 
-  /** What it has received so far (as of its last status write, at most 100 ms old). */
+  /** What it has received so far (as of its last status write, about 100 ms old at most). */
   status(): ReceiverStatus {
     return read(this.statusFile);
   }

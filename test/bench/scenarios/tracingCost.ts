@@ -24,6 +24,8 @@ export const tracingWorkload = { off: 'apply LOCAL, tracing off', on: 'apply LOC
  */
 export async function tracingCost(ctx: BenchContext, fx: Fixtures): Promise<void> {
   const receiver = await OtlpReceiverProcess.start(ctx.runDir);
+  // From its start: every span it will count, the nodes' first exports too, is in its CPU time.
+  const receiverCpuBefore = processCpuMs(receiver.pid);
   let stopped = false;
   try {
     // Nothing the bench was started with may turn tracing on (or tune it) on either side.
@@ -43,7 +45,6 @@ export async function tracingCost(ctx: BenchContext, fx: Fixtures): Promise<void
     const rounds = tracingRounds(ctx);
     const firstBatch = receiver.waitFor('a first batch from the tracing-on cluster', (s) => s.spans > 0,
       15_000 + 2 * rounds * (ctx.options.roundMs + ctx.options.warmupMs)).catch(() => undefined);
-    const receiverCpuBefore = processCpuMs(receiver.pid);
     // Each cluster is fresh: one unmeasured round each first (JIT, caches), or the row that went
     // first paid for it (see convergentWrites).
     const variant = (v: Variant, workload: string, note: string): Variant => ({ ...v, workload, note, run: () => v.run(), warmUp: () => v.run() });
@@ -68,7 +69,7 @@ export async function tracingCost(ctx: BenchContext, fx: Fixtures): Promise<void
     if (got.spans === 0) ctx.note('tracing: failed: the tracing-on cluster exported no spans, so its row does not measure tracing');
     else {
       ctx.note(`tracing: the receiver got ${got.spans} spans in ${got.exports} exports from ${got.services.length} exporting processes of the tracing-on cluster; ` +
-        `decoding them took its own process ${Math.round(cpuMs)} ms of CPU (${(cpuMs * 1000 / got.spans).toFixed(1)} µs per span), on the same cores as the nodes and the load generator`);
+        `receiving them (gRPC, decoding, keeping them) took its own process ${Math.round(cpuMs)} ms of CPU (${(cpuMs * 1000 / got.spans).toFixed(1)} µs per span), on the same cores as the nodes and the load generator`);
     }
   } finally {
     if (!stopped) await receiver.stop();
