@@ -105,7 +105,7 @@ async function measure(ctx: BenchContext, c: ConcordBenchCluster, prefix: string
     const merged = twin.merge();
     yjs.push({ timeMs: merged.timeMs, bytes: merged.diffBytes, missingBytes: 2 * twin.rawBytes.a + twin.rawBytes.b });
   }
-  const note = `${d.updates} map sets per side over ${d.docs} documents; time = heal until every node's ledger marks the episode converged`;
+  const note = `${d.updates} map sets per side over ${d.docs} documents; time = heal until every node's ledger marks the episode converged; drained = when the bench's polls (every 100 ms, after it saw convergence) first found every replication queue empty, an upper bound`;
   ctx.add({ scenario: 'heal', system: 'concord', workload, clients: 0, rounds: concord, median: medianMetrics(concord), note, ...(concord.length === 0 ? { skipped: 'failed' } : {}) });
   ctx.add({
     scenario: 'heal', system: 'yjs in-process', workload, clients: 0, rounds: yjs, median: medianMetrics(yjs),

@@ -42,7 +42,9 @@ export interface HealResult extends Record<string, number> {
  * One split-brain heal: n1 is cut off from n2 and n3; `d.updates` map sets land on each side
  * (through n1, and through n2, which keeps replicating to n3); then every link heals at once.
  * Converged = the partition ledger of every node marks its episode converged (its first
- * anti-entropy round after the heal finished); drained = replication queues are empty too.
+ * anti-entropy round after the heal finished, by the nodes' clocks); drained = replication queues
+ * are empty too, as first seen by the bench's polls (every 100 ms, from when it saw convergence):
+ * an upper bound, at least one poll after the heal.
  * Bytes = what all nodes received from peers meanwhile; missing = raw update bytes the nodes
  * lacked (n1 lacks side b, n2 and n3 lack side a). A sample of documents is then compared.
  */
