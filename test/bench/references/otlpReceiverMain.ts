@@ -3,10 +3,10 @@ import { OtlpReceiver } from '../../telemetry/OtlpReceiver';
 import type { ReceiverStatus } from './OtlpReceiverProcess';
 
 // Entry of the tracing scenario's OTLP/gRPC receiver, run as a process of its own
-// (OtlpReceiverProcess): decoding every span the traced cluster exports, in the load
-// generator's process, cost its event loop a few milliseconds per export batch and its heap
-// every span, and was charged to the load generator's CPU. As a collector would, it runs
-// beside the system under test. It writes what it received to the status file named by its
+// (OtlpReceiverProcess): in the load generator's process, receiving and keeping every span
+// the traced cluster exports was charged to the load generator's CPU (0.29 to 0.30 ms per
+// traced write against 0.19 untraced). As a collector would, it runs beside the system under
+// test. It writes what it received to the status file named by its
 // argument (rewritten as exports arrive, and once more when it is asked to stop).
 
 const statusFile = process.argv[2];

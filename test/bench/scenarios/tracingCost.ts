@@ -26,7 +26,6 @@ export async function tracingCost(ctx: BenchContext, fx: Fixtures): Promise<void
   const receiver = await OtlpReceiverProcess.start(ctx.runDir);
   // From its start: every span it will count, the nodes' first exports too, is in its CPU time.
   const receiverCpuBefore = processCpuMs(receiver.pid);
-  let stopped = false;
   try {
     // Nothing the bench was started with may turn tracing on (or tune it) on either side.
     const clean = Object.fromEntries(Object.keys(process.env).filter((k) => k.startsWith('OTEL_')).map((k) => [k, undefined]));
@@ -65,13 +64,12 @@ export async function tracingCost(ctx: BenchContext, fx: Fixtures): Promise<void
     // Counted after the stop, which flushes the rest when the node exits through telemetry shutdown.
     const cpuMs = processCpuMs(receiver.pid) - receiverCpuBefore;
     const got = await receiver.stop();
-    stopped = true;
     if (got.spans === 0) ctx.note('tracing: failed: the tracing-on cluster exported no spans, so its row does not measure tracing');
     else {
       ctx.note(`tracing: the receiver got ${got.spans} spans in ${got.exports} exports from ${got.services.length} exporting processes of the tracing-on cluster; ` +
         `receiving them (gRPC, decoding, keeping them) took its own process ${Math.round(cpuMs)} ms of CPU (${(cpuMs * 1000 / got.spans).toFixed(1)} µs per span), on the same cores as the nodes and the load generator`);
     }
   } finally {
-    if (!stopped) await receiver.stop();
+    await receiver.stop(); // a no-op once stopped
   }
 }
