@@ -14,6 +14,12 @@ export interface Target {
   readonly bound?: string;
   /** The goal lies beyond that bound: no server answering over grpc-js could meet it here. */
   readonly beyondBound?: boolean;
+  /**
+   * For a throughput target: the CPU per call behind both rows (the nodes' and the load
+   * generator's) and what the goal asks of the nodes at equal CPU (see cpuAtEqualUse). Shown
+   * as a line under the targets table.
+   */
+  readonly cpu?: string;
   /** A number the issue asks to report, without a goal: shown as a line under the targets table. */
   readonly reportOnly?: boolean;
 }

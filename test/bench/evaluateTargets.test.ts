@@ -75,6 +75,29 @@ describe('evaluateTargets', () => {
     expect(byTarget(targets, '1M small documents on one node: RSS').note).toBeUndefined();
   });
 
+  it('says what CPU per call each throughput goal asks of the nodes, when both rows measured it', () => {
+    const cpu = (server: number, loadgen: number): Record<string, number> => ({ serverCpuMsPerCall: server, loadgenCpuMsPerCall: loadgen });
+    const targets = evaluateTargets([
+      row('authoritative', 'concord', 'put', 64, { opsPerSec: 3_000, ...cpu(0.2, 0.2) }),
+      row('authoritative', 'etcd', 'put', 64, { opsPerSec: 3_000, ...cpu(0.3, 0.3) }),
+      row('convergent', 'concord', 'apply LOCAL, lag not observed', 64, { opsPerSec: 3_000, ...cpu(0.3, 0.2) }),
+      row('convergent', 'grpc-js echo', 'unary 256 B, 3 server processes', 64, { opsPerSec: 6_000, ...cpu(0.1, 0.1) }),
+      row('convergent-50', 'concord', 'apply LOCAL, streamed (client writer)', 50, { opsPerSec: 6_000, ...cpu(0.2, 0.05) }),
+      row('convergent-50', 'redis', 'SET (async replication)', 50, { opsPerSec: 30_000 }),
+    ]);
+    // 0.6 ms per etcd put against 0.4: 1.5x at equal CPU; 1.5x allows 0.4 in all, 0.2 of it the nodes'.
+    expect(byTarget(targets, 'authoritative put, 64 clients').cpu).toBe(
+      'CPU per call, nodes + load generator: Concord 0.400 ms (0.200 + 0.200), etcd 0.600 ms (0.300 + 0.300); at equal CPU 1.50x; 1.50x needs Concord\'s nodes at <= 0.200 ms per call (0.200 now)',
+    );
+    // 3x of etcd's 0.6 ms allows 0.2 in all: the load generator's 0.2 leaves the nodes nothing.
+    expect(byTarget(targets, 'convergent LOCAL, 64 clients / etcd').cpu).toContain('3.00x is out of reach at equal CPU: the load generator alone spends 0.200 ms per Concord call, past the 0.200 ms the goal allows in all');
+    // The echo's 0.2 ms against 0.5: 0.40x; 0.7x allows 0.286, 0.086 of it the nodes'.
+    expect(byTarget(targets, 'convergent LOCAL / grpc-js echo').cpu).toContain('at equal CPU 0.40x; 0.70x needs Concord\'s nodes at <= 0.086 ms per call (0.300 now)');
+    // Redis's row has no CPU here: no line rather than a made-up one.
+    expect(byTarget(targets, 'Concord streamed LOCAL writes').cpu).toBeUndefined();
+    expect(byTarget(targets, 'convergent ALL p99').cpu).toBeUndefined();
+  });
+
   it('says in the Markdown table when a goal lies beyond the bound', () => {
     const measurements = [...echoRows, ...systemRows];
     const doc: ResultsDoc = {
@@ -86,5 +109,22 @@ describe('evaluateTargets', () => {
     expect(md).toContain('| target | measured | goal | grpc-js bound | status |');
     expect(md).toMatch(/\| authoritative put, 64 clients: Concord \/ etcd throughput \| 0\.75x \| >= 1\.5x \| <= 1\.25x \| \*\*missed\*\*, beyond the grpc-js bound \(/);
     expect(md).toMatch(/\| authoritative put, sequential: Concord \/ etcd p50 latency \| 2\.00x \| <= 1x \| >= 0\.50x \| \*\*missed\*\* \(/);
+    // No row here measured CPU: no CPU lines.
+    expect(md).not.toContain('CPU per call behind the throughput targets');
+  });
+
+  it('lists the CPU lines under the targets table', () => {
+    const measurements = [
+      row('authoritative', 'concord', 'put', 64, { opsPerSec: 3_000, serverCpuMsPerCall: 0.2, loadgenCpuMsPerCall: 0.2 }),
+      row('authoritative', 'etcd', 'put', 64, { opsPerSec: 3_000, serverCpuMsPerCall: 0.3, loadgenCpuMsPerCall: 0.3 }),
+    ];
+    const doc: ResultsDoc = {
+      startedAt: '2026-01-01T00:00:00.000Z', durationS: 1, command: 'npm run bench', options: {},
+      machine: { host: 'test', os: 'Linux', cpus: 2, cpuModel: 'test', memoryGiB: 1, loadAverage: [0, 0, 0], node: 'v20', commit: 'abc', dirty: false, packages: {} },
+      versions: {}, notes: [], targets: evaluateTargets(measurements), measurements,
+    };
+    const md = formatResults(doc);
+    expect(md).toContain('CPU per call behind the throughput targets');
+    expect(md).toContain('- authoritative put, 64 clients: Concord / etcd throughput: CPU per call, nodes + load generator: Concord 0.400 ms');
   });
 });

@@ -20,6 +20,33 @@ function transportBound(b: number, op: '<=' | '>=', beyond: (v: number) => boole
   return { bound: `${op} ${x(b)}`, beyondBound: beyond(b), note: why };
 }
 
+const ms3 = (n: number): string => formatNumber(n, 3);
+
+/**
+ * The CPU behind a throughput ratio: each row's CPU time per call, its server processes' and the
+ * load generator's (both run on this machine). Where both systems would keep the whole machine
+ * busy, their throughputs would stand in the inverse ratio of these totals: that is the ratio "at
+ * equal CPU". A goal of `goal`x asks Concord's total to be at most the reference's divided by
+ * `goal`; less the load generator's share, that is what Concord's nodes may spend per call.
+ * Undefined unless both rows measured both parts.
+ */
+export function cpuAtEqualUse(concord: Record<string, number> | undefined, reference: Record<string, number> | undefined, referenceName: string, goal: number): string | undefined {
+  // A row read back from JSON has null where the run measured nothing (NaN).
+  const finite = (v: number | undefined): v is number => typeof v === 'number' && Number.isFinite(v);
+  const cs = concord?.serverCpuMsPerCall;
+  const cl = concord?.loadgenCpuMsPerCall;
+  const rs = reference?.serverCpuMsPerCall;
+  const rl = reference?.loadgenCpuMsPerCall;
+  if (!finite(cs) || !finite(cl) || !finite(rs) || !finite(rl)) return undefined;
+  const c = cs + cl;
+  const r = rs + rl;
+  const allowed = r / goal;
+  const need = allowed - cl > 0
+    ? `${x(goal)} needs Concord's nodes at <= ${ms3(allowed - cl)} ms per call (${ms3(cs)} now)`
+    : `${x(goal)} is out of reach at equal CPU: the load generator alone spends ${ms3(cl)} ms per Concord call, past the ${ms3(allowed)} ms the goal allows in all`;
+  return `CPU per call, nodes + load generator: Concord ${ms3(c)} ms (${ms3(cs)} + ${ms3(cl)}), ${referenceName} ${ms3(r)} ms (${ms3(rs)} + ${ms3(rl)}); at equal CPU ${x(r / c)}; ${need}`;
+}
+
 /** Issue 7's targets, each a ratio (or bound) computed from this run's medians. */
 export function evaluateTargets(ms: readonly Measurement[]): Target[] {
   const findRow = (scenario: string, system: string, workload: (w: string) => boolean, clients?: number): Record<string, number> | undefined =>
@@ -30,9 +57,12 @@ export function evaluateTargets(ms: readonly Measurement[]): Target[] {
   const echoOne = find('echo', 'grpc-js echo', '1 server process', 64);
   const echoThree = find('echo', 'grpc-js echo', '3 server processes', 64);
   const echoRoundTrip = find('echo', 'grpc-js echo', '1 server process', 1)?.p50Ms;
-  const put64 = ratio(find('authoritative', 'concord', 'put', 64)?.opsPerSec, etcdPut64);
+  const etcdPut64Row = find('authoritative', 'etcd', 'put', 64);
+  const concordPut64 = find('authoritative', 'concord', 'put', 64);
+  const put64 = ratio(concordPut64?.opsPerSec, etcdPut64);
   out.push({
     target: 'authoritative put, 64 clients: Concord / etcd throughput', measured: x(put64), goal: '>= 1.5x', met: judge(put64, (v) => v >= 1.5),
+    cpu: cpuAtEqualUse(concordPut64, etcdPut64Row, 'etcd', 1.5),
     // Both systems' clients talk to the leader, so one process answers every put.
     ...transportBound(ratio(echoOne?.opsPerSec, etcdPut64), '<=', (v) => v < 1.5, 'the leader answers every put; a bare grpc-js echo in one process, same client, bounds it'),
   });
@@ -43,23 +73,31 @@ export function evaluateTargets(ms: readonly Measurement[]): Target[] {
     ...transportBound(ratio(echoRoundTrip, etcdSeq), '>=', (v) => v > 1, 'one grpc-js unary round trip to the leader, before the leader-follower round trip and the fsyncs'),
   });
   // Throughput without the lag observers when that row ran (they share the load generator).
-  const local = (find('convergent', 'concord', unobservedLocal, 64) ?? find('convergent', 'concord', 'apply LOCAL', 64))?.opsPerSec;
+  const localRow = find('convergent', 'concord', unobservedLocal, 64) ?? find('convergent', 'concord', 'apply LOCAL', 64);
+  const local = localRow?.opsPerSec;
   const vsEtcd = ratio(local, etcdPut64);
   out.push({
     target: 'convergent LOCAL, 64 clients / etcd put, 64 clients', measured: x(vsEtcd), goal: '>= 3x', met: judge(vsEtcd, (v) => v >= 3),
+    cpu: cpuAtEqualUse(localRow, etcdPut64Row, 'etcd put', 3),
     ...transportBound(ratio(echoThree?.opsPerSec, etcdPut64), '<=', (v) => v < 3, 'unary writes spread over three processes: a bare grpc-js echo over three processes, same client, bounds them'),
   });
   // The echo row alternated with the convergent writes; the echo scenario's when that one did not run.
   const echoWithLocal = find('convergent', 'grpc-js echo', '3 server processes', 64) ?? echoThree;
   const vsEcho = ratio(local, echoWithLocal?.opsPerSec);
-  out.push({ target: 'convergent LOCAL / grpc-js echo ceiling (3 server processes)', measured: x(vsEcho), goal: '>= 0.7x', met: judge(vsEcho, (v) => v >= 0.7) });
-  const redis50 = find('convergent-50', 'redis', 'async')?.opsPerSec;
-  const streamed = ratio(find('convergent-50', 'concord', 'apply LOCAL, streamed')?.opsPerSec, redis50);
+  out.push({
+    target: 'convergent LOCAL / grpc-js echo ceiling (3 server processes)', measured: x(vsEcho), goal: '>= 0.7x', met: judge(vsEcho, (v) => v >= 0.7),
+    cpu: cpuAtEqualUse(localRow, echoWithLocal, 'the echo', 0.7),
+  });
+  const redis50Row = find('convergent-50', 'redis', 'async');
+  const redis50 = redis50Row?.opsPerSec;
+  const streamedRow = find('convergent-50', 'concord', 'apply LOCAL, streamed');
+  const streamed = ratio(streamedRow?.opsPerSec, redis50);
   const batched = ratio(find('convergent-50', 'concord', 'apply LOCAL, 16 ops')?.opsPerSec, redis50);
   // The issue's goal takes either path: the batched and the streamed one are judged apart.
   out.push({
     target: 'Concord streamed LOCAL writes (client writer) / Redis (AOF always, 2 replicas, 50 connections)', measured: x(streamed), goal: '>= 0.5x', met: judge(streamed, (v) => v >= 0.5),
     note: "each client awaits its own write; the client helper's ApplyBatches stream packs the writes of one event-loop turn into one message, and each write is applied, stored and replicated alone",
+    cpu: cpuAtEqualUse(streamedRow, redis50Row, 'Redis', 0.5),
   });
   out.push({
     target: 'Concord batched LOCAL writes (16 map sets per Apply, counted as 16) / Redis (AOF always, 2 replicas, 50 connections)', measured: x(batched), goal: '>= 0.5x', met: judge(batched, (v) => v >= 0.5),

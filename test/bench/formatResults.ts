@@ -5,7 +5,7 @@ import { Target } from './Target';
 /** Columns shown per scenario: metric key, header, decimals. Per-round numbers stay in the JSON. */
 export const columns: Record<string, [string, string, number][]> = {
   authoritative: [['opsPerSec', 'ops/s', 0], ['p50Ms', 'p50 ms', 2], ['p99Ms', 'p99 ms', 2], ['errors', 'errors', 0], ['serverCpuMsPerCall', 'server CPU ms/call', 3], ['loadgenCpuMsPerCall', 'load-gen CPU ms/call', 3]],
-  convergent: [['opsPerSec', 'ops/s', 0], ['p50Ms', 'p50 ms', 2], ['p99Ms', 'p99 ms', 2], ['lagP50Ms', 'lag p50 ms', 2], ['lagP99Ms', 'lag p99 ms', 2], ['errors', 'errors', 0]],
+  convergent: [['opsPerSec', 'ops/s', 0], ['p50Ms', 'p50 ms', 2], ['p99Ms', 'p99 ms', 2], ['lagP50Ms', 'lag p50 ms', 2], ['lagP99Ms', 'lag p99 ms', 2], ['errors', 'errors', 0], ['serverCpuMsPerCall', 'server CPU ms/call', 3], ['loadgenCpuMsPerCall', 'load-gen CPU ms/call', 3]],
   'convergent-50': [['opsPerSec', 'ops/s', 0], ['p50Ms', 'p50 ms', 2], ['p99Ms', 'p99 ms', 2], ['errors', 'errors', 0], ['serverCpuMsPerCall', 'server CPU ms/call', 3], ['loadgenCpuMsPerCall', 'load-gen CPU ms/call', 3]],
   tracing: [['opsPerSec', 'ops/s', 0], ['p50Ms', 'p50 ms', 2], ['p99Ms', 'p99 ms', 2], ['errors', 'errors', 0], ['serverCpuMsPerCall', 'server CPU ms/call', 3], ['loadgenCpuMsPerCall', 'load-gen CPU ms/call', 3], ['opsVsOff', 'ops/s vs off', 3]],
   tls: [['opsPerSec', 'ops/s', 0], ['p50Ms', 'p50 ms', 2], ['p99Ms', 'p99 ms', 2], ['errors', 'errors', 0], ['serverCpuMsPerCall', 'server CPU ms/call', 3], ['opsVsPlain', 'ops/s vs plaintext', 3]],
@@ -75,6 +75,17 @@ export function formatResults(doc: ResultsDoc): string {
       'where it bounds what any server answering over grpc-js can reach on this machine. ' +
       'A goal beyond it cannot be met by work on the server.',
   ];
+  const cpu = doc.targets.filter((t) => t.cpu !== undefined);
+  if (cpu.length > 0) {
+    out.push(
+      '',
+      'CPU per call behind the throughput targets: the server processes\' CPU time and the load generator\'s, per call, both on this machine. ' +
+        'Were both systems to keep the machine busy, their throughputs would stand in the inverse ratio of these totals ("at equal CPU"); ' +
+        'the rest of each line says what the goal then asks of Concord\'s nodes.',
+      '',
+      ...cpu.map((t) => `- ${t.target}: ${t.cpu as string}`),
+    );
+  }
   const reported = doc.targets.filter((t) => t.reportOnly === true);
   if (reported.length > 0) out.push('', ...reported.map((t) => `${t.target}: ${t.measured}${t.note ? ` (${t.note})` : ''}`));
   const scenarios = [...new Set(doc.measurements.map((x) => x.scenario))];

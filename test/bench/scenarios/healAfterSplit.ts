@@ -11,10 +11,12 @@ import { Divergence, YjsTwin } from './YjsTwin';
 
 const sweepDivergence = 1_000;
 const docsFor = (updates: number): number => Math.min(1_000, Math.max(10, Math.floor(updates / 10)));
-// 100k per side takes minutes of writes: one round of it; smaller ones get the median of rounds,
-// and the smallest (a heal of tens of milliseconds, about a second per round with its writes)
-// at least five: one busy moment on the machine moves a single round by half.
-const roundsFor = (ctx: BenchContext, updates: number): number => (updates > 10_000 ? 1 : updates <= 1_000 && !ctx.options.quick ? Math.max(5, ctx.options.rounds) : ctx.options.rounds);
+// 100k per side takes minutes of writes: one round of it. The smaller ones get the median of at
+// least five rounds: one busy moment on the machine moves a heal of 1k per side (tens of
+// milliseconds) by half, and one of 10k per side (130 to 200 ms) by as much: in five of seven
+// runs the first round of 10k read 172 to 203 ms, and an ad hoc run had two rounds of 288 and
+// 312 ms among three of 133 to 140. A round of 10k per side costs about 6 s of writes.
+const roundsFor = (ctx: BenchContext, updates: number): number => (updates > 10_000 ? 1 : !ctx.options.quick ? Math.max(5, ctx.options.rounds) : ctx.options.rounds);
 const divergence = (updates: number): Divergence => ({
   docs: docsFor(updates),
   updates,
