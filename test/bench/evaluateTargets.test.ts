@@ -78,24 +78,43 @@ describe('evaluateTargets', () => {
   it('says what CPU per call each throughput goal asks of the nodes, when both rows measured it', () => {
     const cpu = (server: number, loadgen: number): Record<string, number> => ({ serverCpuMsPerCall: server, loadgenCpuMsPerCall: loadgen });
     const targets = evaluateTargets([
-      row('authoritative', 'concord', 'put', 64, { opsPerSec: 3_000, ...cpu(0.2, 0.2) }),
-      row('authoritative', 'etcd', 'put', 64, { opsPerSec: 3_000, ...cpu(0.3, 0.3) }),
+      row('authoritative', 'concord', 'put', 64, { opsPerSec: 3_000, ...cpu(0.25, 0.15) }),
+      row('authoritative', 'etcd', 'put', 64, { opsPerSec: 3_000, ...cpu(0.35, 0.25) }),
       row('convergent', 'concord', 'apply LOCAL, lag not observed', 64, { opsPerSec: 3_000, ...cpu(0.3, 0.2) }),
       row('convergent', 'grpc-js echo', 'unary 256 B, 3 server processes', 64, { opsPerSec: 6_000, ...cpu(0.1, 0.1) }),
       row('convergent-50', 'concord', 'apply LOCAL, streamed (client writer)', 50, { opsPerSec: 6_000, ...cpu(0.2, 0.05) }),
       row('convergent-50', 'redis', 'SET (async replication)', 50, { opsPerSec: 30_000 }),
     ]);
-    // 0.6 ms per etcd put against 0.4: 1.5x at equal CPU; 1.5x allows 0.4 in all, 0.2 of it the nodes'.
+    // 0.6 ms per etcd put against 0.4: 1.5x at equal CPU; 1.5x allows 0.4 in all, 0.25 of it the nodes'.
     expect(byTarget(targets, 'authoritative put, 64 clients').cpu).toBe(
-      'CPU per call, nodes + load generator: Concord 0.400 ms (0.200 + 0.200), etcd 0.600 ms (0.300 + 0.300); at equal CPU 1.50x; 1.50x needs Concord\'s nodes at <= 0.200 ms per call (0.200 now)',
+      'CPU per call, nodes + load generator: Concord 0.400 ms (0.250 + 0.150), etcd 0.600 ms (0.350 + 0.250); at equal CPU 1.50x; 1.50x needs Concord\'s nodes at <= 0.250 ms per call (0.250 now)',
     );
     // 3x of etcd's 0.6 ms allows 0.2 in all: the load generator's 0.2 leaves the nodes nothing.
-    expect(byTarget(targets, 'convergent LOCAL, 64 clients / etcd').cpu).toContain('3.00x is out of reach at equal CPU: the load generator alone spends 0.200 ms per Concord call, past the 0.200 ms the goal allows in all');
+    expect(byTarget(targets, 'convergent LOCAL, 64 clients / etcd').cpu).toContain('3.00x is out of reach at equal CPU: the load generator alone spends 0.200 ms per Concord call, at or past the 0.200 ms the goal allows in all');
     // The echo's 0.2 ms against 0.5: 0.40x; 0.7x allows 0.286, 0.086 of it the nodes'.
     expect(byTarget(targets, 'convergent LOCAL / grpc-js echo').cpu).toContain('at equal CPU 0.40x; 0.70x needs Concord\'s nodes at <= 0.086 ms per call (0.300 now)');
     // Redis's row has no CPU here: no line rather than a made-up one.
     expect(byTarget(targets, 'Concord streamed LOCAL writes').cpu).toBeUndefined();
     expect(byTarget(targets, 'convergent ALL p99').cpu).toBeUndefined();
+  });
+
+  it('gives no CPU line for a row whose CPU was not measured (NaN in a run, null read back from JSON)', () => {
+    for (const missing of [Number.NaN, null as unknown as number]) {
+      const targets = evaluateTargets([
+        row('authoritative', 'concord', 'put', 64, { opsPerSec: 3_000, serverCpuMsPerCall: missing, loadgenCpuMsPerCall: 0.2 }),
+        row('authoritative', 'etcd', 'put', 64, { opsPerSec: 3_000, serverCpuMsPerCall: 0.3, loadgenCpuMsPerCall: 0.3 }),
+      ]);
+      expect(byTarget(targets, 'authoritative put, 64 clients').cpu).toBeUndefined();
+    }
+  });
+
+  it('says a goal is out of reach once the printed CPU leaves the nodes nothing, never "at <= 0.000 ms"', () => {
+    // The echo's 0.01 + 0.13 ms over 0.7 is 0.2 ms (a hair above in floating point): the load generator's 0.2 takes it all.
+    const targets = evaluateTargets([
+      row('convergent', 'concord', 'apply LOCAL, lag not observed', 64, { opsPerSec: 3_000, serverCpuMsPerCall: 0.3, loadgenCpuMsPerCall: 0.2 }),
+      row('convergent', 'grpc-js echo', 'unary 256 B, 3 server processes', 64, { opsPerSec: 6_000, serverCpuMsPerCall: 0.01, loadgenCpuMsPerCall: 0.13 }),
+    ]);
+    expect(byTarget(targets, 'convergent LOCAL / grpc-js echo').cpu).toContain('0.70x is out of reach at equal CPU: the load generator alone spends 0.200 ms per Concord call, at or past the 0.200 ms');
   });
 
   it('says in the Markdown table when a goal lies beyond the bound', () => {

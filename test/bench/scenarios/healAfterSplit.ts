@@ -12,10 +12,11 @@ import { Divergence, YjsTwin } from './YjsTwin';
 const sweepDivergence = 1_000;
 const docsFor = (updates: number): number => Math.min(1_000, Math.max(10, Math.floor(updates / 10)));
 // 100k per side takes minutes of writes: one round of it. The smaller ones get the median of at
-// least five rounds: one busy moment on the machine moves a heal of 1k per side (tens of
-// milliseconds) by half, and one of 10k per side (130 to 200 ms) by as much: in five of seven
-// runs the first round of 10k read 172 to 203 ms, and an ad hoc run had two rounds of 288 and
-// 312 ms among three of 133 to 140. A round of 10k per side costs about 6 s of writes.
+// least five rounds (with --quick, of --rounds): one busy moment on the machine moves a heal of
+// 1k per side (tens of milliseconds) by half, and one of 10k per side (130 to 200 ms) by up to
+// double: in five of seven runs the first round of 10k read 172 to 203 ms, and an ad hoc run had
+// two rounds of 288 and 312 ms among three of 133 to 140. A round of 10k per side costs about
+// 6 s of writes, which the time budget counts for every round.
 const roundsFor = (ctx: BenchContext, updates: number): number => (updates > 10_000 ? 1 : !ctx.options.quick ? Math.max(5, ctx.options.rounds) : ctx.options.rounds);
 const divergence = (updates: number): Divergence => ({
   docs: docsFor(updates),
@@ -42,8 +43,9 @@ export async function healAfterSplit(ctx: BenchContext, fx: Fixtures): Promise<v
   const divergences = async (sizes: readonly number[]): Promise<void> => {
     for (const updates of sizes) {
       const workload = `diverge ${updates}/side`;
-      if (overBudget(ctx, budget, 2 * updates, workload, roundsFor(ctx, updates))) continue;
-      await measure(ctx, cluster, `div${round++}`, divergence(updates), roundsFor(ctx, updates), workload, budget);
+      const rounds = roundsFor(ctx, updates);
+      if (overBudget(ctx, budget, 2 * updates * rounds, workload, rounds)) continue;
+      await measure(ctx, cluster, `div${round++}`, divergence(updates), rounds, workload, budget);
     }
   };
   // One small heal first, not measured: the nodes' heal paths (and the in-process merge) run
