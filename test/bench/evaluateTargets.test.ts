@@ -29,6 +29,16 @@ const byTarget = (targets: readonly Target[], prefix: string): Target => {
   return t;
 };
 
+/** The results Markdown of a run made of `measurements`, with its targets. */
+function markdownOf(measurements: Measurement[]): string {
+  const doc: ResultsDoc = {
+    startedAt: '2026-01-01T00:00:00.000Z', durationS: 1, command: 'npm run bench', options: {},
+    machine: { host: 'test', os: 'Linux', cpus: 2, cpuModel: 'test', memoryGiB: 1, loadAverage: [0, 0, 0], node: 'v20', commit: 'abc', dirty: false, packages: {} },
+    versions: {}, notes: [], targets: evaluateTargets(measurements), measurements,
+  };
+  return formatResults(doc);
+}
+
 describe('evaluateTargets', () => {
   it('computes each ratio and the grpc-js echo bound of the targets the transport limits', () => {
     const targets = evaluateTargets([...echoRows, ...systemRows]);
@@ -119,12 +129,7 @@ describe('evaluateTargets', () => {
 
   it('says in the Markdown table when a goal lies beyond the bound', () => {
     const measurements = [...echoRows, ...systemRows];
-    const doc: ResultsDoc = {
-      startedAt: '2026-01-01T00:00:00.000Z', durationS: 1, command: 'npm run bench', options: {},
-      machine: { host: 'test', os: 'Linux', cpus: 2, cpuModel: 'test', memoryGiB: 1, loadAverage: [0, 0, 0], node: 'v20', commit: 'abc', dirty: false, packages: {} },
-      versions: {}, notes: [], targets: evaluateTargets(measurements), measurements,
-    };
-    const md = formatResults(doc);
+    const md = markdownOf(measurements);
     expect(md).toContain('| target | measured | goal | grpc-js bound | status |');
     expect(md).toMatch(/\| authoritative put, 64 clients: Concord \/ etcd throughput \| 0\.75x \| >= 1\.5x \| <= 1\.25x \| \*\*missed\*\*, beyond the grpc-js bound \(/);
     expect(md).toMatch(/\| authoritative put, sequential: Concord \/ etcd p50 latency \| 2\.00x \| <= 1x \| >= 0\.50x \| \*\*missed\*\* \(/);
@@ -137,12 +142,7 @@ describe('evaluateTargets', () => {
       row('authoritative', 'concord', 'put', 64, { opsPerSec: 3_000, serverCpuMsPerCall: 0.2, loadgenCpuMsPerCall: 0.2 }),
       row('authoritative', 'etcd', 'put', 64, { opsPerSec: 3_000, serverCpuMsPerCall: 0.3, loadgenCpuMsPerCall: 0.3 }),
     ];
-    const doc: ResultsDoc = {
-      startedAt: '2026-01-01T00:00:00.000Z', durationS: 1, command: 'npm run bench', options: {},
-      machine: { host: 'test', os: 'Linux', cpus: 2, cpuModel: 'test', memoryGiB: 1, loadAverage: [0, 0, 0], node: 'v20', commit: 'abc', dirty: false, packages: {} },
-      versions: {}, notes: [], targets: evaluateTargets(measurements), measurements,
-    };
-    const md = formatResults(doc);
+    const md = markdownOf(measurements);
     expect(md).toContain('CPU per call behind the throughput targets');
     expect(md).toContain('- authoritative put, 64 clients: Concord / etcd throughput: CPU per call, nodes + load generator: Concord 0.400 ms');
   });

@@ -55,11 +55,11 @@ export function evaluateTargets(ms: readonly Measurement[]): Target[] {
     ms.find((m) => m.scenario === scenario && m.system === system && workload(m.workload) && (clients === undefined || m.clients === clients) && m.skipped === undefined)?.median;
   const find: Find = (scenario, system, workload, clients) => findRow(scenario, system, (w) => w.includes(workload), clients);
   const out: Target[] = [];
-  const etcdPut64 = find('authoritative', 'etcd', 'put', 64)?.opsPerSec;
+  const etcdPut64Row = find('authoritative', 'etcd', 'put', 64);
+  const etcdPut64 = etcdPut64Row?.opsPerSec;
   const echoOne = find('echo', 'grpc-js echo', '1 server process', 64);
   const echoThree = find('echo', 'grpc-js echo', '3 server processes', 64);
   const echoRoundTrip = find('echo', 'grpc-js echo', '1 server process', 1)?.p50Ms;
-  const etcdPut64Row = find('authoritative', 'etcd', 'put', 64);
   const concordPut64 = find('authoritative', 'concord', 'put', 64);
   const put64 = ratio(concordPut64?.opsPerSec, etcdPut64);
   out.push({
