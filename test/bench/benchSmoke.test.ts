@@ -50,4 +50,23 @@ describe('bench harness (smoke)', () => {
     expect(md).toMatch(/^mutual TLS cost, convergent LOCAL: -?[\d.,]+% throughput/m);
     expect(md).toMatch(/^mutual TLS cost, authoritative put: -?[\d.,]+% throughput/m);
   }, 120_000);
+
+  it('with --profile, says where the nodes\' sampled CPU went in each Concord row', async () => {
+    const options = parseBenchArgs(['--quick', '--no-references', '--only', 'convergent', '--profile', '--out', outDir]);
+    const { doc, dir } = await runBench(options, 'smoke --profile', true);
+
+    const concordRows = doc.measurements.filter((m) => m.system === 'concord' && m.skipped === undefined).map((m) => `${m.scenario}/${m.workload}`);
+    const profiled = (doc.profiles ?? []).map((p) => `${p.scenario}/${p.workload}`);
+    expect(profiled.sort()).toEqual(concordRows.sort());
+    for (const p of doc.profiles ?? []) {
+      expect(p.breakdown.samples).toBeGreaterThan(0);
+      expect(Object.values(p.breakdown.shares).reduce((a, x) => a + x, 0)).toBeCloseTo(1);
+    }
+    // Every typed write goes through Yjs on the node that takes it and on each peer.
+    const local = (doc.profiles ?? []).find((p) => p.scenario === 'convergent' && p.workload === 'apply LOCAL');
+    expect(local?.breakdown.shares.Yjs).toBeGreaterThan(0);
+    const md = fs.readFileSync(path.join(dir, 'results.md'), 'utf8');
+    expect(md).toContain("## Where the nodes' CPU went (`--profile`)");
+    expect(md).toMatch(/^\| convergent \| apply LOCAL \| 64 \| [\d,]+ \| [\d.]+% \|/m);
+  }, 120_000);
 });

@@ -1,5 +1,7 @@
 import { MachineFacts } from './machineFacts';
 import { Measurement } from './Measurement';
+import { ProfiledRow } from './nodeProfiles';
+import { profileCategories } from './profileBreakdown';
 import { Target } from './Target';
 
 /** Columns shown per scenario: metric key, header, decimals. Per-round numbers stay in the JSON. */
@@ -50,6 +52,8 @@ export interface ResultsDoc {
   readonly notes: string[];
   readonly targets: Target[];
   readonly measurements: Measurement[];
+  /** With `--profile`: where the nodes' sampled CPU went in each Concord row's measured windows. */
+  readonly profiles?: ProfiledRow[];
 }
 
 /** The Markdown report: targets first (what the issue asks), then every scenario's rows. */
@@ -88,6 +92,7 @@ export function formatResults(doc: ResultsDoc): string {
   }
   const reported = doc.targets.filter((t) => t.reportOnly === true);
   if (reported.length > 0) out.push('', ...reported.map((t) => `${t.target}: ${t.measured}${t.note ? ` (${t.note})` : ''}`));
+  if (doc.profiles !== undefined) out.push('', ...profileSection(doc.profiles));
   const scenarios = [...new Set(doc.measurements.map((x) => x.scenario))];
   for (const s of scenarios) {
     out.push('', `## ${s}`, '', scenarioTable(s, doc.measurements.filter((x) => x.scenario === s)));
@@ -96,4 +101,26 @@ export function formatResults(doc: ResultsDoc): string {
   }
   if (doc.notes.length > 0) out.push('', '## Notes', '', ...doc.notes.map((n) => `- ${n}`));
   return `${out.join('\n')}\n`;
+}
+
+/** The `--profile` section: per Concord row, the share of its nodes' samples per category. */
+export function profileSection(rows: readonly ProfiledRow[]): string[] {
+  const head = ['scenario', 'workload', 'clients', 'samples', ...profileCategories, 'own code, top'];
+  const pct = (x: number): string => `${(100 * x).toFixed(1)}%`;
+  return [
+    "## Where the nodes' CPU went (`--profile`)",
+    '',
+    'Share of the node processes\' main-thread samples (V8 profiler, every 0.5 ms) taken inside each Concord row\'s measured windows, ' +
+      'by where the innermost frame ran. Idle samples are left out, and so is a sample followed by a late one (the process was preempted). ' +
+      'GC is V8\'s collector on the main thread; native is V8 and Node.js work outside JavaScript. ' +
+      'The profiler slows the nodes: read this run\'s ratios as a profile\'s, not as the figures of record.',
+    '',
+    `| ${head.join(' | ')} |`,
+    `|${head.map(() => '---').join('|')}|`,
+    ...rows.map((r) => {
+      const b = r.breakdown;
+      const own = b.ownTop.map((o) => `${o.fn} ${pct(o.share)}`).join('; ');
+      return `| ${[r.scenario, r.workload, String(r.clients), formatNumber(b.samples, 0), ...profileCategories.map((c) => pct(b.shares[c])), own === '' ? '–' : own].join(' | ')} |`;
+    }),
+  ];
 }

@@ -6,6 +6,7 @@ import { evaluateTargets } from './evaluateTargets';
 import { Fixtures } from './Fixtures';
 import { formatResults, ResultsDoc } from './formatResults';
 import { machineFacts } from './machineFacts';
+import { profiledRows, readNodeProfiles } from './nodeProfiles';
 import { Progress } from './Progress';
 import { ensureReferences } from './references/ensureReferences';
 import { authoritativeSteps, authoritativeWrites } from './scenarios/authoritativeWrites';
@@ -77,6 +78,8 @@ export async function runBench(options: BenchOptions, command: string, quiet = f
     process.off('SIGINT', onSignal);
     progress.stop();
   }
+  // The nodes wrote their profiles as they exited (stopAll).
+  const profiles = options.profile ? profiledRows(ctx.measurements, readNodeProfiles(runDir)) : undefined;
   const doc: ResultsDoc = {
     startedAt: new Date(started).toISOString(),
     durationS: (Date.now() - started) / 1000,
@@ -87,6 +90,7 @@ export async function runBench(options: BenchOptions, command: string, quiet = f
     notes: ctx.notes,
     targets: evaluateTargets(ctx.measurements),
     measurements: ctx.measurements,
+    ...(profiles === undefined ? {} : { profiles }),
   };
   const json = `${JSON.stringify(doc, null, 2)}\n`;
   const md = formatResults(doc);

@@ -1,4 +1,5 @@
 import { runLoad } from './runLoad';
+import { medianMetrics, windowsOf } from './stats';
 
 const sleep = (ms: number): Promise<void> => new Promise((r) => setTimeout(r, ms));
 
@@ -22,6 +23,21 @@ describe('runLoad', () => {
     const res = await runLoad({ clients: 4, durationMs: 30, warmupMs: 20, op: () => sleep(80) });
     expect(res.calls).toBeGreaterThanOrEqual(1);
     expect(res.p50Ms).toBeGreaterThanOrEqual(75);
+  });
+
+  it('records its measured window in wall-clock time, which medians leave out', async () => {
+    const before = Date.now();
+    const res = await runLoad({ clients: 1, durationMs: 60, warmupMs: 40, op: () => sleep(2) });
+    const after = Date.now();
+    // The window starts after the warm-up and ends when the last call returned.
+    expect(res.windowFromMs).toBeGreaterThanOrEqual(before + 38);
+    expect(res.windowToMs - res.windowFromMs).toBeGreaterThanOrEqual(58);
+    expect(res.windowToMs).toBeLessThanOrEqual(after + 1);
+    expect(windowsOf([res, { opsPerSec: 1 }])).toEqual([[res.windowFromMs, res.windowToMs]]);
+    const m = medianMetrics([res, res]);
+    expect(m.opsPerSec).toBe(res.opsPerSec);
+    expect(Object.keys(m)).not.toContain('windowFromMs');
+    expect(Object.keys(m)).not.toContain('windowToMs');
   });
 
   it('never runs past ten times the duration, however many calls are asked for', async () => {

@@ -38,6 +38,9 @@ export interface LoadResult extends Record<string, number> {
   serverCpuMsPerCall: number;
   /** CPU time of this load-generating process per counted call (same client code for every system). */
   loadgenCpuMsPerCall: number;
+  /** The measured window in wall-clock time (ms since the epoch), for the node profiles (see windowsOf). */
+  windowFromMs: number;
+  windowToMs: number;
 }
 
 /** CPU time (user + system) a process has used so far, from /proc; 0 if unreadable. */
@@ -102,7 +105,8 @@ export async function runLoad(spec: LoadSpec): Promise<LoadResult> {
   clearTimeout(cpuTimer);
   const cpuTo = cpuNow(pids);
   if (latencies.length === 0 && firstError !== undefined) throw firstError;
-  const seconds = (performance.now() - countFrom) / 1000;
+  const stoppedAt = performance.now();
+  const seconds = (stoppedAt - countFrom) / 1000;
   const calls = latencies.length;
   return {
     opsPerSec: (calls * (spec.opsPerCall ?? 1)) / seconds,
@@ -113,6 +117,8 @@ export async function runLoad(spec: LoadSpec): Promise<LoadResult> {
     errors,
     serverCpuMsPerCall: pids.length === 0 || calls === 0 ? Number.NaN : (cpuTo.servers - cpuFrom.servers) / calls,
     loadgenCpuMsPerCall: calls === 0 ? Number.NaN : (cpuTo.self - cpuFrom.self) / calls,
+    windowFromMs: performance.timeOrigin + countFrom,
+    windowToMs: performance.timeOrigin + stoppedAt,
   };
 }
 

@@ -16,9 +16,20 @@ export function median(values: readonly number[]): number {
   return sorted.length % 2 === 1 ? (sorted[mid] as number) : ((sorted[mid - 1] as number) + (sorted[mid] as number)) / 2;
 }
 
+/**
+ * A round's measured window in wall-clock time (ms since the epoch), kept with its metrics so the
+ * node profiles of a `--profile` run can be cut to it; not a metric (no median).
+ */
+export const windowKeys = ['windowFromMs', 'windowToMs'] as const;
+
+/** The measured windows of a row's rounds (those that recorded one). */
+export function windowsOf(rounds: readonly Record<string, number>[]): [number, number][] {
+  return rounds.filter((r) => Number.isFinite(r.windowFromMs) && Number.isFinite(r.windowToMs)).map((r) => [r.windowFromMs as number, r.windowToMs as number]);
+}
+
 /** Median of each metric over rounds; a metric missing from a round is ignored there. */
 export function medianMetrics(rounds: readonly Record<string, number>[]): Record<string, number> {
-  const keys = new Set(rounds.flatMap((r) => Object.keys(r)));
+  const keys = new Set(rounds.flatMap((r) => Object.keys(r)).filter((k) => !(windowKeys as readonly string[]).includes(k)));
   const out: Record<string, number> = {};
   for (const key of keys) out[key] = median(rounds.map((r) => r[key] ?? Number.NaN));
   return out;

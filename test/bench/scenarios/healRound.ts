@@ -36,6 +36,9 @@ export interface HealResult extends Record<string, number> {
   verified: number;
   /** Rate of the divergent writes (both sides together), to budget the next sizes. */
   writesPerSec: number;
+  /** From the heal to convergence, in wall-clock time (see windowKeys). */
+  windowFromMs: number;
+  windowToMs: number;
 }
 
 /**
@@ -92,6 +95,8 @@ export async function healRound(c: ConcordBenchCluster, prefix: string, d: Diver
     bytesRatio: (after - before) / missingBytes,
     verified: problem === undefined ? 1 : 0,
     writesPerSec: (2 * d.updates * 1000) / writeMs,
+    windowFromMs: healAt,
+    windowToMs: convergedAt,
   };
 }
 
