@@ -2,7 +2,7 @@ import * as fs from 'node:fs';
 import BTree from 'sorted-btree';
 import { StorageWalRecord } from '../../proto/gen/concord/v1/storage';
 import { encodeWalRecord } from './encodeWalRecord';
-import { compareKeys, RangeOptions, StorageEngine, StorageEntry, WriteOp } from './StorageEngine';
+import { compareKeys, hasHighUnit, RangeOptions, StorageEngine, StorageEntry, WriteOp } from './StorageEngine';
 import { createSegmentOffThread, fdatasyncOffThread, listSegments, readSegment, removeSegmentsOffThread, SegmentFile, writeAll, writeAllOffThread } from './walFiles';
 
 /** Bytes a log segment is created with (sparse); a larger record gets a segment of its own size. */
@@ -24,11 +24,32 @@ const frozenMax = 4;
 
 const noBytes = new Uint8Array(0);
 
-/** Keys to values; null marks a deletion (the base engine may still hold the key). */
-type Table = BTree<string, Uint8Array | null>;
+/**
+ * Keys to values; null marks a deletion (the base engine may still hold the key). In the
+ * engines' key order (the base's), which JavaScript's `<` is not past U+FFFF: compareKeys. But
+ * the two orders differ only between two keys that both hold a unit from U+D800 up, and every
+ * comparison the tree makes has one side among its keys. So while none of its keys holds one,
+ * `<` is exact, and costs less than compareKeys' scan of both keys for such a unit (which a
+ * memtable insert did some fifteen times); the first key that holds one switches the order to
+ * compareKeys for good, clones included (they share the comparator).
+ */
+class Table extends BTree<string, Uint8Array | null> {
+  private readonly order: { high: boolean };
 
-/** In the engines' key order (the base's), which JavaScript's `<` is not past U+FFFF. */
-const newTable = (): Table => new BTree<string, Uint8Array | null>(undefined, compareKeys);
+  constructor() {
+    const order = { high: false };
+    super(undefined, (a, b) => (order.high ? compareKeys(a, b) : a < b ? -1 : a > b ? 1 : 0));
+    this.order = order;
+  }
+
+  /** Sets `key` (use this, not set: it keeps the order right). */
+  put(key: string, value: Uint8Array | null): void {
+    this.set(key, value);
+    if (!this.order.high && hasHighUnit(key)) this.order.high = true;
+  }
+}
+
+const newTable = (): Table => new Table();
 
 interface Frozen {
   readonly table: Table;
@@ -131,7 +152,7 @@ export class LoggedEngine implements StorageEngine {
     const table = newTable();
     for (const [i, { file }] of files.entries()) {
       const { records } = readSegment(fs.readFileSync(file), file, 'storage log', i === files.length - 1, (p) => StorageWalRecord.decode(p));
-      for (const record of records) for (const op of record.ops) table.set(op.key, op.delete ? null : op.value);
+      for (const record of records) for (const op of record.ops) table.put(op.key, op.delete ? null : op.value);
     }
     await writeTable(base, table);
     await removeSegmentsOffThread(dir, files.map((f) => f.file));
@@ -191,7 +212,7 @@ export class LoggedEngine implements StorageEngine {
     // Copies: a value may be a view into a larger buffer (a network message) that must not stay alive.
     const copied = ops.map((op): WriteOp => (op.type === 'put' ? { type: 'put', key: op.key, value: Uint8Array.prototype.slice.call(op.value) } : op));
     for (const op of copied) {
-      this.active.set(op.key, op.type === 'put' ? op.value : null);
+      this.active.put(op.key, op.type === 'put' ? op.value : null);
       this.activeBytes += op.key.length + (op.type === 'put' ? op.value.byteLength : 0);
     }
     const done = new Promise<void>((resolve, reject) => this.pending.push({ lsn, ops: copied, resolve, reject }));

@@ -61,6 +61,11 @@ export function compareKeys(a: string, b: string): number {
 
 const highUnit = /[\ud800-\uffff]/;
 
+/** Whether `key` holds a UTF-16 unit from U+D800 up (only such keys order differently, see compareKeys). */
+export function hasHighUnit(key: string): boolean {
+  return highUnit.test(key);
+}
+
 /** A UTF-16 code unit moved so that surrogates (code points above U+FFFF) rank after every other unit. */
 function codePointRank(unit: number): number {
   if (unit < 0xd800) return unit;

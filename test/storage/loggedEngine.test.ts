@@ -334,3 +334,37 @@ async function run(seed: number, steps: number): Promise<void> {
 test('seeded runs with crashes: every crash recovers a prefix of the writes that holds every acknowledged one', async () => {
   for (let seed = 1; seed <= 25; seed++) await run(seed, 160);
 }, 120_000);
+
+test('memtables keep the engines\' key order (code points) when keys above U+FFFF meet keys from U+E000 up (seeded)', async () => {
+  const seed = 7741;
+  let s = seed;
+  const rand = (n: number): number => {
+    s = (s * 1103515245 + 12345) % 2 ** 31;
+    return s % n;
+  };
+  // JavaScript's `<` puts U+1F600 (a surrogate pair) before U+FF5E; code points, and UTF-8, after.
+  const units = ['a', 'b', '\u00e9', '\uff5e', '\ud83d\ude00'];
+  const key = (): string => Array.from({ length: 1 + rand(3) }, () => units[rand(units.length)]).join('');
+  const byCodePoints = (a: string, b: string): number => Buffer.compare(Buffer.from(a), Buffer.from(b));
+  const top = '\u{10ffff}'; // above every key
+  const dir = tempDir();
+  const base = new MemoryEngine();
+  // Memtables large enough that most keys are still in one when read.
+  const engine = await LoggedEngine.open(dir, base, { segmentBytes: 1 << 16, memtableBytesMax: 4096 });
+  const expected = new Map<string, string>();
+  // ASCII and Latin keys first (the memtable compares with `<`), then every kind.
+  for (let i = 0; i < 400; i++) {
+    const k = i < 100 ? key().replace(/[\uff5e\ud83d\ude00]/g, 'a') : key();
+    expected.set(k, `v${i}`);
+    await engine.write([{ type: 'put', key: k, value: bytes(`v${i}`) }]);
+    if (i % 50 === 49) {
+      const got = [...engine.range({ gte: '', lt: top })].map((x) => x.key);
+      expect({ seed, step: i, keys: got }).toEqual({ seed, step: i, keys: [...expected.keys()].sort(byCodePoints) });
+      const from = key();
+      const within = [...engine.range({ gte: from, lt: top })].map((x) => x.key);
+      expect({ seed, step: i, from, keys: within }).toEqual({ seed, step: i, from, keys: [...expected.keys()].filter((x) => byCodePoints(x, from) >= 0).sort(byCodePoints) });
+    }
+  }
+  for (const [k, v] of expected) expect({ seed, k, v: text(engine.get(k)) }).toEqual({ seed, k, v });
+  await engine.close();
+});
