@@ -25,9 +25,10 @@ interface Slot<E> {
  * and set) only when it may have left the younger half: when at least half as many entries as
  * the cache holds were added or moved since it last moved. A document written over and over
  * moves once per half a cache of other documents, not on every access (moving on each one cost
- * 2.5% of a node's CPU while healing 10,000 updates per side). The order is then exact up to
- * that: an entry used since it last moved is evicted only after half a cache of other entries
- * were added or moved after that use, and one not used since is evicted in LRU order.
+ * 2.5% of a node's CPU while healing 10,000 updates per side). What that gives up: an entry a
+ * `get` left in place had at least half the entries older than it at that moment, and it is
+ * evicted only after every idle one of those was evicted or moved, so an entry used more
+ * recently than one of them may still go first.
  */
 export class DocumentCache<E> {
   private readonly entries = new Map<string, Slot<E>>();

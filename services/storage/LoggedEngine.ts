@@ -42,10 +42,10 @@ class Table extends BTree<string, Uint8Array | null> {
     this.order = order;
   }
 
-  /** Sets `key` (use this, not set: it keeps the order right). */
-  put(key: string, value: Uint8Array | null): void {
-    this.set(key, value);
+  override set(key: string, value: Uint8Array | null, overwrite?: boolean): boolean {
+    const added = super.set(key, value, overwrite);
     if (!this.order.high && hasHighUnit(key)) this.order.high = true;
+    return added;
   }
 }
 
@@ -152,7 +152,7 @@ export class LoggedEngine implements StorageEngine {
     const table = newTable();
     for (const [i, { file }] of files.entries()) {
       const { records } = readSegment(fs.readFileSync(file), file, 'storage log', i === files.length - 1, (p) => StorageWalRecord.decode(p));
-      for (const record of records) for (const op of record.ops) table.put(op.key, op.delete ? null : op.value);
+      for (const record of records) for (const op of record.ops) table.set(op.key, op.delete ? null : op.value);
     }
     await writeTable(base, table);
     await removeSegmentsOffThread(dir, files.map((f) => f.file));
@@ -212,7 +212,7 @@ export class LoggedEngine implements StorageEngine {
     // Copies: a value may be a view into a larger buffer (a network message) that must not stay alive.
     const copied = ops.map((op): WriteOp => (op.type === 'put' ? { type: 'put', key: op.key, value: Uint8Array.prototype.slice.call(op.value) } : op));
     for (const op of copied) {
-      this.active.put(op.key, op.type === 'put' ? op.value : null);
+      this.active.set(op.key, op.type === 'put' ? op.value : null);
       this.activeBytes += op.key.length + (op.type === 'put' ? op.value.byteLength : 0);
     }
     const done = new Promise<void>((resolve, reject) => this.pending.push({ lsn, ops: copied, resolve, reject }));

@@ -60,6 +60,7 @@ describe('bench harness (smoke)', () => {
     expect(profiled.sort()).toEqual(concordRows.sort());
     for (const p of doc.profiles ?? []) {
       expect(p.breakdown.samples).toBeGreaterThan(0);
+      expect(p.breakdown.late).toBeGreaterThanOrEqual(0);
       expect(Object.values(p.breakdown.shares).reduce((a, x) => a + x, 0)).toBeCloseTo(1);
     }
     // Every typed write goes through Yjs on the node that takes it and on each peer.
@@ -67,6 +68,6 @@ describe('bench harness (smoke)', () => {
     expect(local?.breakdown.shares.Yjs).toBeGreaterThan(0);
     const md = fs.readFileSync(path.join(dir, 'results.md'), 'utf8');
     expect(md).toContain("## Where the nodes' CPU went (`--profile`)");
-    expect(md).toMatch(/^\| convergent \| apply LOCAL \| 64 \| [\d,]+ \| [\d.]+% \|/m);
+    expect(md).toMatch(/^\| convergent \| apply LOCAL \| 64 \| [\d,]+ \| [\d,]+ \| [\d.]+% \|/m);
   }, 120_000);
 });

@@ -105,13 +105,15 @@ export function formatResults(doc: ResultsDoc): string {
 
 /** The `--profile` section: per Concord row, the share of its nodes' samples per category. */
 export function profileSection(rows: readonly ProfiledRow[]): string[] {
-  const head = ['scenario', 'workload', 'clients', 'samples', ...profileCategories, 'own code, top'];
+  const head = ['scenario', 'workload', 'clients', 'samples', 'late', ...profileCategories, 'own code, top'];
   const pct = (x: number): string => `${(100 * x).toFixed(1)}%`;
+  if (rows.length === 0) return ["## Where the nodes' CPU went (`--profile`)", '', 'No node profile had samples inside a measured window (none was written, or none could be placed in time).'];
   return [
     "## Where the nodes' CPU went (`--profile`)",
     '',
-    'Share of the node processes\' main-thread samples (V8 profiler, every 0.5 ms) taken inside each Concord row\'s measured windows, ' +
-      'by where the innermost frame ran. Idle samples are left out, and so is a sample followed by a late one (the process was preempted). ' +
+    'Share of the node processes\' main-thread samples (V8 profiler, every 0.5 ms) taken inside each profiled Concord row\'s measured windows ' +
+      '(the rows the load generator or a heal measures; not the one-node scale rows), by where the innermost frame ran. ' +
+      'Idle samples are left out, and so is a sample followed by a late one (the process or the profiler was preempted: how much CPU it stands for is unknown); "late" counts those. ' +
       'GC is V8\'s collector on the main thread; native is V8 and Node.js work outside JavaScript. ' +
       'The profiler slows the nodes: read this run\'s ratios as a profile\'s, not as the figures of record.',
     '',
@@ -120,7 +122,7 @@ export function profileSection(rows: readonly ProfiledRow[]): string[] {
     ...rows.map((r) => {
       const b = r.breakdown;
       const own = b.ownTop.map((o) => `${o.fn} ${pct(o.share)}`).join('; ');
-      return `| ${[r.scenario, r.workload, String(r.clients), formatNumber(b.samples, 0), ...profileCategories.map((c) => pct(b.shares[c])), own === '' ? '–' : own].join(' | ')} |`;
+      return `| ${[r.scenario, r.workload, String(r.clients), formatNumber(b.samples, 0), formatNumber(b.late, 0), ...profileCategories.map((c) => pct(b.shares[c])), own === '' ? '–' : own].join(' | ')} |`;
     }),
   ];
 }

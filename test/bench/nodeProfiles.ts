@@ -4,7 +4,7 @@ import { Measurement } from './Measurement';
 import { CpuProfile, ProfileBreakdown, profileBreakdown } from './profileBreakdown';
 import { windowsOf } from './stats';
 
-/** One Concord row of a `--profile` run with where its nodes' sampled CPU went. */
+/** One Concord row of a `--profile` run (one whose rounds recorded their windows) with where its nodes' sampled CPU went. */
 export interface ProfiledRow {
   readonly scenario: string;
   readonly workload: string;

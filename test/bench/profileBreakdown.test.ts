@@ -2,7 +2,7 @@ import { spawnSync } from 'node:child_process';
 import * as fs from 'node:fs';
 import * as os from 'node:os';
 import * as path from 'node:path';
-import { categoryOf, CpuProfile, profileBreakdown } from './profileBreakdown';
+import { categoryOf, CpuProfile, profileBreakdown, repoRootUrl } from './profileBreakdown';
 import { readNodeProfiles } from './nodeProfiles';
 
 const root = 'file:///srv/concord/';
@@ -33,7 +33,15 @@ describe('categoryOf', () => {
     // A dependency's own services/ folder is the dependency's, not the project's.
     [`${root}node_modules/some-lib/services/x.js`, 'x', 'other'],
   ])('%s %s -> %s', (url, fn, expected) => {
-    expect(categoryOf(url, fn)).toBe(expected);
+    expect(categoryOf(url, fn, root)).toBe(expected);
+  });
+
+  it('reads the project\'s own folders from its root only (a checkout under a folder named clients/ or services/)', () => {
+    expect(categoryOf(`${root}services/storage/LoggedEngine.ts`, 'write', 'file:///srv/clients/concord/')).toBe('other');
+    expect(categoryOf('file:///srv/clients/concord/services/storage/LoggedEngine.ts', 'write', 'file:///srv/clients/concord/')).toBe('storage');
+    expect(categoryOf('file:///srv/services/concord/services/rpc/kvService.ts', 'put', 'file:///srv/services/concord/')).toBe('rpc');
+    // This checkout's own root by default.
+    expect(categoryOf(`${repoRootUrl}services/node/DocumentStore.ts`, 'x')).toBe('documents');
   });
 });
 
@@ -65,8 +73,9 @@ describe('profileBreakdown', () => {
       ['', '(garbage collector)', 500], // 8.0
       [store, 'applyUpdate', 500], // 8.5: outside the window below
     ]);
-    const b = profileBreakdown([p], [[1_000_000, 1_000_008]]);
+    const b = profileBreakdown([p], [[1_000_000, 1_000_008]], 5, root);
     expect(b.samples).toBe(5);
+    expect(b.late).toBe(1);
     expect(b.shares.Yjs).toBeCloseTo(3 / 5);
     expect(b.shares.documents).toBeCloseTo(1 / 5);
     expect(b.shares.GC).toBeCloseTo(1 / 5);
@@ -78,7 +87,7 @@ describe('profileBreakdown', () => {
     const a = profileOf([[yjs, 'applyUpdate', 500], [yjs, 'applyUpdate', 500], [yjs, 'applyUpdate', 500]]);
     const b = profileOf([[store, 'persist', 500], [store, 'persist', 500], [store, 'persist', 500]]);
     // Windows around the first (0.5 ms) and the third (1.5 ms) sample only.
-    const both = profileBreakdown([a, b], [[1_000_000.4, 1_000_000.6], [1_000_001.4, 1_000_001.6]]);
+    const both = profileBreakdown([a, b], [[1_000_000.4, 1_000_000.6], [1_000_001.4, 1_000_001.6]], 5, root);
     expect(both.samples).toBe(4);
     expect(both.shares.Yjs).toBeCloseTo(0.5);
     expect(both.shares.documents).toBeCloseTo(0.5);
@@ -87,7 +96,7 @@ describe('profileBreakdown', () => {
   });
 
   it('leaves out a profile it cannot place in time (no anchor), and reports nothing as zero shares', () => {
-    const b = profileBreakdown([profileOf([[yjs, 'applyUpdate', 500], [yjs, 'applyUpdate', 500]], false)], [[0, Number.MAX_SAFE_INTEGER]]);
+    const b = profileBreakdown([profileOf([[yjs, 'applyUpdate', 500], [yjs, 'applyUpdate', 500]], false)], [[0, Number.MAX_SAFE_INTEGER]], 5, root);
     expect(b.samples).toBe(0);
     expect(b.shares.Yjs).toBe(0);
     expect(b.ownTop).toEqual([]);

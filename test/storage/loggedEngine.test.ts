@@ -349,8 +349,8 @@ test('memtables keep the engines\' key order (code points) when keys above U+FFF
   const top = '\u{10ffff}'; // above every key
   const dir = tempDir();
   const base = new MemoryEngine();
-  // Memtables large enough that most keys are still in one when read.
-  const engine = await LoggedEngine.open(dir, base, { segmentBytes: 1 << 16, memtableBytesMax: 4096 });
+  // Small memtables: reads merge the active one, frozen ones and the base.
+  const engine = await LoggedEngine.open(dir, base, { segmentBytes: 1 << 16, memtableBytesMax: 600 });
   const expected = new Map<string, string>();
   // ASCII and Latin keys first (the memtable compares with `<`), then every kind.
   for (let i = 0; i < 400; i++) {
@@ -366,5 +366,11 @@ test('memtables keep the engines\' key order (code points) when keys above U+FFF
     }
   }
   for (const [k, v] of expected) expect({ seed, k, v: text(engine.get(k)) }).toEqual({ seed, k, v });
+  expect(engine.stats.checkpoints).toBeGreaterThan(2);
+  // A crash now: the log's replay builds a memtable of every kind of key too.
+  const crashed = crashCopy(dir, base);
   await engine.close();
+  const reopened = await LoggedEngine.open(crashed.dir, crashed.base, { segmentBytes: 1 << 16, memtableBytesMax: 600 });
+  expect({ seed, keys: [...reopened.range({ gte: '', lt: top })].map((x) => x.key) }).toEqual({ seed, keys: [...expected.keys()].sort(byCodePoints) });
+  await reopened.close();
 });

@@ -2,6 +2,7 @@ import { AckLevel } from '../../../proto/gen/concord/v1/documents';
 import { BenchContext } from '../BenchContext';
 import { Fixtures } from '../Fixtures';
 import { runLoad } from '../runLoad';
+import { medianMetrics } from '../stats';
 import { editedText } from './editedText';
 
 export const documentSizeSteps = (ctx: BenchContext): number => ctx.options.documentEdits.length;
@@ -42,6 +43,6 @@ export async function documentSize(ctx: BenchContext, fx: Fixtures): Promise<voi
       },
     });
     const row = { ...res, documentBytes: state.byteLength, tokenBytes: tokenBytes / Math.max(1, writes) };
-    ctx.add({ scenario: 'docsize', system: 'concord', workload: `text with ${edits} edits`, clients: 1, rounds: [row], median: row, note: 'sequential typed inserts at LOCAL through one node of three; CPU of all three nodes' });
+    ctx.add({ scenario: 'docsize', system: 'concord', workload: `text with ${edits} edits`, clients: 1, rounds: [row], median: medianMetrics([row]), note: 'sequential typed inserts at LOCAL through one node of three; CPU of all three nodes' });
   }
 }

@@ -3,6 +3,7 @@ import { BenchContext } from '../BenchContext';
 import { Fixtures } from '../Fixtures';
 import { forEachLimit } from '../../../clients/client/forEachLimit';
 import { paddedValue, runLoad } from '../runLoad';
+import { medianMetrics } from '../stats';
 import { concordKv, etcdKv, KvTarget } from './kvTargets';
 
 /** Puts per load transaction (etcd's default limit of operations per transaction). */
@@ -86,8 +87,10 @@ export async function kvScale(ctx: BenchContext, fx: Fixtures): Promise<void> {
       electionsDuringLoad: termChanges(termsBefore, termsAfterLoad),
       electionsDuringWrites: termChanges(termsAfterLoad, termsAfterWrites),
       leaderRssMiB: (await store.leaderRssBytes()) / 2 ** 20,
+      windowFromMs: load.windowFromMs,
+      windowToMs: load.windowToMs,
     };
-    ctx.add({ scenario: 'kvscale', system, workload, clients: writers, rounds: [row], median: row });
+    ctx.add({ scenario: 'kvscale', system, workload, clients: writers, rounds: [row], median: medianMetrics([row]) });
   }
 }
 

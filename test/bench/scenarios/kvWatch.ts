@@ -131,6 +131,8 @@ export async function kvWatch(ctx: BenchContext, fx: Fixtures): Promise<void> {
             duplicates: tally.duplicates,
             errors: load.errors,
             serverCpuMsPerCall: load.serverCpuMsPerCall,
+            windowFromMs: load.windowFromMs,
+            windowToMs: load.windowToMs,
           };
         },
       };
