@@ -1,4 +1,5 @@
 import * as pb from '../../../proto/gen/concord/v1/kv_command';
+import { encodeReusing } from '../encodeReusing';
 import { bytesReplacer, bytesReviver } from './jsonBytes';
 import { Compare, CompareResult, CompareTarget, KvCommand, RequestOp } from './types';
 
@@ -16,7 +17,7 @@ export type KvLogFormat = 'protobuf' | 'json';
  */
 export function encodeCommand(cmd: KvCommand, traceparent = '', format: KvLogFormat = 'protobuf'): Uint8Array {
   if (format === 'json') return new TextEncoder().encode(JSON.stringify(traceparent === '' ? cmd : { traceparent, ...cmd }, bytesReplacer));
-  return pb.KvCommandEntry.encode({ traceparent, command: toEntry(cmd) }).finish();
+  return encodeReusing(pb.KvCommandEntry.encode, { traceparent, command: toEntry(cmd) });
 }
 
 /** The format a leader writes: protobuf once every other voter reads it. */

@@ -3,6 +3,7 @@ import { Entry, HardState } from '../../core/consensus';
 import { RaftWalRecord } from '../../../proto/gen/concord/v1/raft';
 import { allZero, createSegment, createSegmentOffThread, frameRecord, listSegments, openSegmentDsync, readSegment, removeSegmentsOffThread, SegmentFile, writeAll, writeAllOffThread } from '../../storage/walFiles';
 import { entryFromProto, entryToProto, hardStateFromProto, hardStateToProto } from './raftCodec';
+import { encodeReusing } from '../../core/encodeReusing';
 
 /** What one persist made durable (see RaftWalRecord in raft.proto). */
 export interface WalRecord {
@@ -261,12 +262,12 @@ export class RaftWal {
 
 /** A record as written: framed (length, CRC-32) protobuf. */
 function encodeRecord(record: WalRecord): Buffer {
-  return frameRecord(RaftWalRecord.encode({
+  return frameRecord(encodeReusing(RaftWalRecord.encode, {
     entries: record.entries.map(entryToProto),
     hardState: record.hardState === undefined ? undefined : hardStateToProto(record.hardState),
     snapshotIndex: BigInt(record.snapshot?.index ?? 0),
     snapshotTerm: BigInt(record.snapshot?.term ?? 0),
-  }).finish());
+  }));
 }
 
 /** A record's payload as read back (see readSegment). */
