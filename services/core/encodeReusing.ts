@@ -24,3 +24,15 @@ export function encodeReusing<T>(encode: (message: T, writer: BinaryWriter) => B
   if (out.byteLength > keptBytesMax) shared = new BinaryWriter();
   return out;
 }
+
+/**
+ * A gRPC serializer for a generated message type that encodes with the kept writer (see
+ * encodeReusing) and hands grpc-js a Buffer over the result without copying it: the generated
+ * service definitions build a fresh writer per message and copy its bytes into a Buffer.
+ */
+export function serializeReusing<T>(encode: (message: T, writer: BinaryWriter) => BinaryWriter): (value: T) => Buffer {
+  return (value) => {
+    const bytes = encodeReusing(encode, value);
+    return Buffer.from(bytes.buffer, bytes.byteOffset, bytes.byteLength);
+  };
+}

@@ -3,7 +3,7 @@ import * as fs from 'node:fs';
 import * as path from 'node:path';
 import { getHeapStatistics } from 'node:v8';
 import { AdminServiceService } from '../../proto/gen/concord/v1/admin';
-import { DocumentServiceService } from '../../proto/gen/concord/v1/documents';
+import { DocumentServiceService, WriteResponse } from '../../proto/gen/concord/v1/documents';
 import { adminService } from '../rpc/adminService';
 import { documentService } from '../rpc/documentService';
 import { startGrpcServer, StartedServer } from '../rpc/grpcServer';
@@ -29,7 +29,8 @@ import { PeerServiceService } from '../../proto/gen/concord/v1/peer';
 import { encodeSyncResponse } from './encodeSyncResponse';
 import { PeerLink } from './PeerLink';
 import { RaftServiceService } from '../../proto/gen/concord/v1/raft';
-import { KvServiceService } from '../../proto/gen/concord/v1/kv';
+import { KvServiceService, PutResponse } from '../../proto/gen/concord/v1/kv';
+import { serializeReusing } from '../core/encodeReusing';
 import { kvService } from '../rpc/kvService';
 import { refusingService } from '../rpc/refusingService';
 import { DomainError, notApplied } from '../core/errors/DomainError';
@@ -46,6 +47,10 @@ const sha256 = (b: Uint8Array): Uint8Array => createHash('sha256').update(b).dig
 
 /** The peer service as generated, but Sync answers (a heal's diffs) encoded in one pass (see encodeSyncResponse). */
 const peerServiceDefinition = { ...PeerServiceService, sync: { ...PeerServiceService.sync, responseSerialize: encodeSyncResponse } };
+
+/** The answers to the busiest calls (a document write, a put) encoded with a kept writer (see serializeReusing). */
+const documentServiceDefinition = { ...DocumentServiceService, apply: { ...DocumentServiceService.apply, responseSerialize: serializeReusing(WriteResponse.encode) } };
+const kvServiceDefinition = { ...KvServiceService, put: { ...KvServiceService.put, responseSerialize: serializeReusing(PutResponse.encode) } };
 
 /**
  * Resolves after a full event-loop turn: the first immediate runs in this turn's check phase
@@ -195,7 +200,7 @@ export class ConcordNode {
     const guarded = <S extends UntypedServiceImplementation>(definition: ServiceDefinition, implementation: S): S =>
       authorizer === undefined ? implementation : authorizer.wrap(definition, implementation);
     const grpc = await startGrpcServer(config.listen, [
-      { definition: DocumentServiceService, implementation: guarded(DocumentServiceService, documentService(documents, authorizer)), name: 'concord.v1.DocumentService' },
+      { definition: documentServiceDefinition, implementation: guarded(documentServiceDefinition, documentService(documents, authorizer)), name: 'concord.v1.DocumentService' },
       { definition: peerServiceDefinition, implementation: peerService(documents, {
         faults, clusterId: config.clusterId, incarnation, log,
         onPeerHello: (peerId) => linkTo(peerId)?.redialNow(),
@@ -219,8 +224,8 @@ export class ConcordNode {
       }] : [
         { definition: RaftServiceService, implementation: raftService(authority), name: 'concord.v1.RaftService' },
         {
-          definition: KvServiceService,
-          implementation: guarded(KvServiceService, kvService(authority, { nodeId: config.nodeId, voterAddresses: new Map(voters.map((v) => [v.id, v.address])), faults, watchQueueMax: config.watchQueueMax, credentials: transport.peers, authorizer })),
+          definition: kvServiceDefinition,
+          implementation: guarded(kvServiceDefinition, kvService(authority, { nodeId: config.nodeId, voterAddresses: new Map(voters.map((v) => [v.id, v.address])), faults, watchQueueMax: config.watchQueueMax, credentials: transport.peers, authorizer })),
           name: 'concord.v1.KvService',
         },
       ]),

@@ -7,6 +7,7 @@ import { onceThisTurn } from './onceThisTurn';
 import { SeqQueue } from './SeqQueue';
 import { connectionUp, nodeIdHeader, peerChannelOptions, redialAfterMs } from './peerChannelOptions';
 import { OutboundTrace } from '../telemetry/replicationTelemetry';
+import { PeerClient } from './peerClients';
 
 export interface PeerLinkOptions {
   readonly selfId: string;
@@ -95,7 +96,7 @@ export class PeerLink {
   private droppedTo = -1;
 
   constructor(private readonly opts: PeerLinkOptions) {
-    this.currentClient = new PeerServiceClient(opts.address, opts.credentials ?? credentials.createInsecure(), peerChannelOptions);
+    this.currentClient = new PeerClient(opts.address, opts.credentials ?? credentials.createInsecure(), peerChannelOptions);
   }
 
   /** The client for this peer (replaced when a dial stays stuck; do not keep it). */
@@ -272,7 +273,7 @@ export class PeerLink {
     const now = Date.now();
     if (this.lastDialAt !== 0 && now - Math.max(this.lastHeardAt, this.lastDialAt) > redialAfterMs && !connectionUp(this.currentClient)) {
       this.currentClient.close();
-      this.currentClient = new PeerServiceClient(this.opts.address, this.opts.credentials ?? credentials.createInsecure(), peerChannelOptions);
+      this.currentClient = new PeerClient(this.opts.address, this.opts.credentials ?? credentials.createInsecure(), peerChannelOptions);
     }
     this.lastDialAt = now;
     this.peerUpWhileDialing = false;

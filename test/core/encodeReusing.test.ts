@@ -1,6 +1,6 @@
 import { BinaryWriter } from '@bufbuild/protobuf/wire';
-import { encodeReusing } from '../../services/core/encodeReusing';
-import { RaftWalRecord } from '../../proto/gen/concord/v1/raft';
+import { encodeReusing, serializeReusing } from '../../services/core/encodeReusing';
+import { RaftBatch, RaftServiceService, RaftWalRecord } from '../../proto/gen/concord/v1/raft';
 import { KvCommandEntry } from '../../proto/gen/concord/v1/kv_command';
 
 const record = (n: number, bytes: number): RaftWalRecord => ({
@@ -40,5 +40,18 @@ describe('encodeReusing', () => {
     expect(Buffer.from(encodeReusing(RaftWalRecord.encode, big)).equals(Buffer.from(RaftWalRecord.encode(big).finish()))).toBe(true);
     const small = record(2, 10);
     expect(Buffer.from(encodeReusing(RaftWalRecord.encode, small)).equals(Buffer.from(RaftWalRecord.encode(small).finish()))).toBe(true);
+  });
+
+  it('serializeReusing gives grpc-js the bytes the generated serializer gives, in a Buffer of their own', () => {
+    const serialize = serializeReusing(RaftBatch.encode);
+    const batch = (n: number): RaftBatch => ({ from: 'n1', clusterId: 'c', messages: [], fragment: new Uint8Array(n).fill(7), fragmentLast: n % 2 === 0 });
+    const first = serialize(batch(300));
+    expect(Buffer.isBuffer(first)).toBe(true);
+    expect(first.equals(RaftServiceService.stream.requestSerialize(batch(300)))).toBe(true);
+    const second = serialize(batch(5));
+    expect(second.equals(RaftServiceService.stream.requestSerialize(batch(5)))).toBe(true);
+    // The first is untouched by the second encode.
+    expect(first.equals(RaftServiceService.stream.requestSerialize(batch(300)))).toBe(true);
+    expect(RaftBatch.decode(first).fragment.byteLength).toBe(300);
   });
 });

@@ -5,6 +5,7 @@ import { LinkFaults } from '../LinkFaults';
 import { connectionUp, nodeIdHeader, peerChannelOptions, redialAfterMs } from '../peerChannelOptions';
 import { fragmentRaftBatch, messageBytesBound } from './fragmentRaftBatch';
 import { messageFromProto, messageToProto } from './raftCodec';
+import { RaftClient } from '../peerClients';
 
 const emptyBytes = new Uint8Array(0);
 
@@ -132,7 +133,7 @@ export class RaftTransport {
   }
 
   private dial(address: string): RaftServiceClient {
-    return new RaftServiceClient(address, this.credentials, peerChannelOptions);
+    return new RaftClient(address, this.credentials, peerChannelOptions);
   }
 
   /**
