@@ -49,7 +49,6 @@ class Table extends BTree<string, Uint8Array | null> {
   }
 }
 
-const newTable = (): Table => new Table();
 
 interface Frozen {
   readonly table: Table;
@@ -103,7 +102,7 @@ export interface LoggedEngineOptions {
  * - Close checkpoints everything and deletes the log, so a stopped node's base holds all.
  */
 export class LoggedEngine implements StorageEngine {
-  private active: Table = newTable();
+  private active: Table = new Table();
   private activeBytes = 0;
   /** Oldest first. */
   private readonly frozen: Frozen[] = [];
@@ -149,7 +148,7 @@ export class LoggedEngine implements StorageEngine {
     const segmentBytes = opts.segmentBytes ?? loggedSegmentBytes;
     fs.mkdirSync(dir, { recursive: true });
     const files = listSegments(dir);
-    const table = newTable();
+    const table = new Table();
     for (const [i, { file }] of files.entries()) {
       const { records } = readSegment(fs.readFileSync(file), file, 'storage log', i === files.length - 1, (p) => StorageWalRecord.decode(p));
       for (const record of records) for (const op of record.ops) table.set(op.key, op.delete ? null : op.value);
@@ -270,7 +269,7 @@ export class LoggedEngine implements StorageEngine {
   private freeze(): void {
     if (this.active.size === 0) return;
     this.frozen.push({ table: this.active, lastLsn: this.lsn });
-    this.active = newTable();
+    this.active = new Table();
     this.activeBytes = 0;
     void this.checkpoint();
   }

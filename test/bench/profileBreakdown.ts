@@ -1,5 +1,6 @@
 import * as path from 'node:path';
 import { pathToFileURL } from 'node:url';
+import { median } from './stats';
 
 /** The parts of a V8 `.cpuprofile` (Profiler.stop) the breakdown reads. */
 export interface CpuProfile {
@@ -134,7 +135,7 @@ function decoded(p: CpuProfile, root: string): Decoded {
       const ownFn = own === undefined || own.startsWith('proto/gen/') ? undefined : `${functionName || '(anonymous)'} (${own})`;
       return [node.id, { category, own: ownFn }];
     }));
-    const late = 1.6 * medianOf(p.timeDeltas);
+    const late = 1.6 * median(p.timeDeltas);
     let t = p.startTime;
     for (let i = 0; i < n; i++) {
       t += p.timeDeltas[i] ?? 0;
@@ -149,10 +150,4 @@ function decoded(p: CpuProfile, root: string): Decoded {
   }
   decodedProfiles.set(p, d);
   return d;
-}
-
-function medianOf(xs: readonly number[]): number {
-  if (xs.length === 0) return Number.NaN;
-  const s = [...xs].sort((a, b) => a - b);
-  return s[Math.floor(s.length / 2)] as number;
 }
